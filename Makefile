@@ -1,0 +1,91 @@
+# zcrawl — top-level build.  `make` builds bin/, `make test` runs the suite.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := libzmq libcurl libcjson hiredis libmongoc-1.0 libbson-1.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+OPT     ?= -O2 -g
+SAN     ?=
+BUILD   ?= build
+BIN     ?= bin
+CFLAGS_ALL := $(WARN) $(OPT) $(SAN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+STAGES  := broker fetcher parser writer sitesim
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA    := $(BUILD)/libzcrawl.a
+EXES    := $(STAGES:%=$(BIN)/zcrawl-%) $(BIN)/zcrawl
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Stage modules other than main.c are linked into unit tests too.
+MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c))))
+
+.PHONY: all deps asan test test-unit test-integration test-asan fuzz bench test-docker install clean valgrind
+all: $(EXES) $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(dir $<) -c -o $@ $<
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# One rule set per executable: every .c in its folder, plus the shared library.
+define EXE_RULES
+$(1)_OBJ := $$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(1)/*.c))
+$(2): $$($(1)_OBJ) $$(LIBA)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach s,$(STAGES),$(eval $(call EXE_RULES,$(s),$(BIN)/zcrawl-$(s))))
+$(eval $(call EXE_RULES,cli,$(BIN)/zcrawl))
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(MOD_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ibroker -Ifetcher -Iparser -Iwriter -Isitesim -Icli -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+# Sanitizer build: its own object and binary folders, so it never mixes with bin/.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+test: deps all
+	@scripts/run-tests.sh
+
+test-unit: all
+	@scripts/run-tests.sh unit
+
+test-integration: all
+	@scripts/run-tests.sh integration
+
+test-asan: deps asan
+	@ZCRAWL_BIN=build/asan/bin scripts/run-tests.sh asan
+
+fuzz:
+	@scripts/fuzz.sh $${FUZZ_SECONDS:-30}
+
+bench: deps all
+	@scripts/bench.sh
+
+test-docker: deps all
+	@scripts/test-docker.sh
+
+valgrind: all
+	@scripts/valgrind.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(EXES) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin

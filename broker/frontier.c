@@ -1,0 +1,664 @@
+/* frontier.c -- the crawl's durable state in Redis (see frontier.h, docs/REDIS.md). */
+#include "frontier.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "zc_time.h"
+#include "zc_url.h"
+
+/* ---- Lua scripts: each one is a single atomic step of the crawl. ---- */
+
+/* KEYS seen frontier leases stats; ARGV parent, then fingerprint/url pairs. */
+static const char *LUA_DISCOVER =
+    "local added = 0\n"
+    "for i = 2, #ARGV, 2 do\n"
+    "  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then\n"
+    "    redis.call('RPUSH', KEYS[2], ARGV[i+1]); added = added + 1\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[1] ~= '' and redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then\n"
+    "  redis.call('HINCRBY', KEYS[4], 'parsed', 1)\n"
+    "end\n"
+    "if added > 0 then redis.call('HINCRBY', KEYS[4], 'discovered', added) end\n"
+    "return added\n";
+
+/* KEYS frontier leases retries; ARGV max deadline. Returns url, attempt pairs. */
+static const char *LUA_LEASE =
+    "local urls = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))\n"
+    "if not urls then return {} end\n"
+    "local out = {}\n"
+    "for _, u in ipairs(urls) do\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[2], u)\n"
+    "  out[#out+1] = u\n"
+    "  out[#out+1] = redis.call('HGET', KEYS[3], u) or '0'\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS leases frontier; ARGV url. */
+static const char *LUA_REQUEUE =
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
+    "  redis.call('LPUSH', KEYS[2], ARGV[1]); return 1\n"
+    "end\n"
+    "return 0\n";
+
+/* KEYS leases retries delayed dead stats;
+ * ARGV url retry_after base max max_retries now rand dead_json. */
+static const char *LUA_RETRY =
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+    "if n > tonumber(ARGV[5]) then\n"
+    "  redis.call('RPUSH', KEYS[4], ARGV[8])\n"
+    "  redis.call('HINCRBY', KEYS[5], 'dead', 1)\n"
+    "  return -2\n"
+    "end\n"
+    "local d = tonumber(ARGV[3]) * math.pow(2, n - 1)\n"
+    "if d > tonumber(ARGV[4]) then d = tonumber(ARGV[4]) end\n"
+    "d = d / 2 + d / 2 * tonumber(ARGV[7])\n"
+    "if d < tonumber(ARGV[2]) then d = tonumber(ARGV[2]) end\n"
+    "redis.call('ZADD', KEYS[3], tonumber(ARGV[6]) + math.floor(d), ARGV[1])\n"
+    "redis.call('HINCRBY', KEYS[5], 'retried', 1)\n"
+    "return n\n";
+
+/* KEYS leases gone stats; ARGV url status. */
+static const char *LUA_GONE =
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[3], 'gone', 1)\n"
+    "return 1\n";
+
+/* KEYS leases dead stats; ARGV url dead_json stage. */
+static const char *LUA_DEAD =
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[3], 'dead', 1)\n"
+    "if ARGV[3] == 'parse' then redis.call('HINCRBY', KEYS[3], 'parsed', 1) end\n"
+    "return 1\n";
+
+/* KEYS leases stats retries; ARGV urls. */
+static const char *LUA_WRITTEN =
+    "local n = 0\n"
+    "for i = 1, #ARGV do\n"
+    "  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then\n"
+    "    n = n + 1; redis.call('HDEL', KEYS[3], ARGV[i])\n"
+    "  end\n"
+    "end\n"
+    "if n > 0 then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'written', n); redis.call('HINCRBY', KEYS[2], 'parsed', n)\n"
+    "end\n"
+    "return n\n";
+
+/* KEYS leases; ARGV deadline: no open lease ends later than deadline. */
+static const char *LUA_CLAMP =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
+    "for _, u in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[1], u) end\n"
+    "return #m\n";
+
+/* KEYS leases frontier delayed stats; ARGV now limit. */
+static const char *LUA_MAINTAIN =
+    "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); redis.call('LPUSH', KEYS[2], u) end\n"
+    "if #exp > 0 then redis.call('HINCRBY', KEYS[4], 'expired', #exp) end\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "for _, u in ipairs(due) do redis.call('ZREM', KEYS[3], u); redis.call('LPUSH', KEYS[2], u) end\n"
+    "return #exp + #due\n";
+
+/* ---- connection ---- */
+
+static void fr_set_err(frontier *fr, const char *what) {
+    if (fr->rc && fr->rc->err)
+        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: %s", what, fr->host, fr->port, fr->rc->errstr);
+    else
+        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: no reply", what, fr->host, fr->port);
+}
+
+static int fr_parse_uri(frontier *fr, const char *uri, char *err, size_t errlen) {
+    const char *p = uri;
+    if (strncmp(p, "redis://", 8) == 0) p += 8;
+    else if (strstr(p, "://")) {
+        snprintf(err, errlen, "bad Redis URI '%s': expected redis://host:port[/db]", uri);
+        return -1;
+    }
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        snprintf(fr->password, sizeof(fr->password), "%.*s", (int)(at - pw), pw);
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+    const char *colon = memchr(p, ':', hl);
+    size_t hostlen = colon ? (size_t)(colon - p) : hl;
+    if (hostlen == 0 || hostlen >= sizeof(fr->host)) {
+        snprintf(err, errlen, "bad Redis URI '%s': no host", uri);
+        return -1;
+    }
+    memcpy(fr->host, p, hostlen);
+    fr->host[hostlen] = '\0';
+    fr->port = 6379;
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (end != p + hl || port <= 0 || port > 65535) {
+            snprintf(err, errlen, "bad Redis URI '%s': bad port", uri);
+            return -1;
+        }
+        fr->port = (int)port;
+    }
+    fr->db = 0;
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000) {
+            snprintf(err, errlen, "bad Redis URI '%s': bad database number", uri);
+            return -1;
+        }
+        fr->db = (int)db;
+    }
+    return 0;
+}
+
+static int fr_connect(frontier *fr) {
+    struct timeval tv = { 2, 0 };
+    fr->rc = redisConnectWithTimeout(fr->host, fr->port, tv);
+    if (!fr->rc || fr->rc->err) {
+        fr_set_err(fr, "cannot connect");
+        goto err;
+    }
+    struct timeval cmd_tv = { 10, 0 };
+    if (redisSetTimeout(fr->rc, cmd_tv) != REDIS_OK || redisEnableKeepAlive(fr->rc) != REDIS_OK) {
+        fr_set_err(fr, "cannot configure connection");
+        goto err;
+    }
+    redisReply *r;
+    if (fr->password[0]) {
+        r = redisCommand(fr->rc, "AUTH %s", fr->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(fr->err, sizeof(fr->err), "redis AUTH failed: %s", r ? r->str : fr->rc->errstr);
+            if (r) freeReplyObject(r);
+            goto err;
+        }
+        freeReplyObject(r);
+    }
+    r = redisCommand(fr->rc, fr->db ? "SELECT %d" : "PING", fr->db);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r) snprintf(fr->err, sizeof(fr->err), "redis %s:%d: %s", fr->host, fr->port, r->str);
+        else fr_set_err(fr, "cannot talk");
+        if (r) freeReplyObject(r);
+        goto err;
+    }
+    freeReplyObject(r);
+    return 0;
+err:
+    if (fr->rc) redisFree(fr->rc);
+    fr->rc = NULL;
+    return -1;
+}
+
+int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen) {
+    memset(fr, 0, sizeof(*fr));
+    size_t cl = strlen(crawl);
+    if (cl == 0 || cl >= sizeof(fr->crawl) || strpbrk(crawl, " \t\r\n:{}")) {
+        snprintf(err, errlen, "bad crawl name '%s': 1-63 characters, no spaces, ':' or braces", crawl);
+        return -1;
+    }
+    if (fr_parse_uri(fr, uri, err, errlen) != 0) return -1;
+    memcpy(fr->crawl, crawl, cl + 1);
+#define FR_KEY(field, name) snprintf(fr->field, FRONTIER_KEY_MAX, "zcrawl:%s:%s", crawl, name)
+    FR_KEY(k_frontier, "frontier");
+    FR_KEY(k_seen, "seen");
+    FR_KEY(k_leases, "leases");
+    FR_KEY(k_delayed, "delayed");
+    FR_KEY(k_retries, "retries");
+    FR_KEY(k_dead, "dead");
+    FR_KEY(k_gone, "gone");
+    FR_KEY(k_stats, "stats");
+    FR_KEY(k_seeds, "seeds");
+    FR_KEY(k_meta, "meta");
+#undef FR_KEY
+    if (fr_connect(fr) != 0) {
+        snprintf(err, errlen, "%s", fr->err);
+        return -1;
+    }
+    return 0;
+}
+
+void frontier_close(frontier *fr) {
+    if (fr->rc) redisFree(fr->rc);
+    fr->rc = NULL;
+}
+
+int frontier_reconnect(frontier *fr) {
+    frontier_close(fr);
+    return fr_connect(fr);
+}
+
+int frontier_broken(const frontier *fr) { return fr->rc == NULL || fr->rc->err != 0; }
+
+/* Runs argv as one command. Returns the reply (caller frees), or NULL with fr->err. */
+static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_t *lens) {
+    if (frontier_broken(fr)) {
+        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->host, fr->port);
+        return NULL;
+    }
+    redisReply *r = redisCommandArgv(fr->rc, argc, argv, lens);
+    if (!r) {
+        fr_set_err(fr, "command failed");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(fr->err, sizeof(fr->err), "redis error: %.200s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* An argv under construction for EVAL and friends. */
+typedef struct fr_args {
+    const char **v;
+    size_t *len;
+    char **owned;  /* strings this argv allocated */
+    size_t n, cap, nowned;
+} fr_args;
+
+static int args_push(fr_args *a, const char *s, size_t len) {
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        const char **v = realloc(a->v, cap * sizeof(*v));
+        if (!v) return -1;
+        a->v = v;
+        size_t *l = realloc(a->len, cap * sizeof(*l));
+        if (!l) return -1;
+        a->len = l;
+        char **o = realloc(a->owned, cap * sizeof(*o));
+        if (!o) return -1;
+        a->owned = o;
+        a->cap = cap;
+    }
+    a->v[a->n] = s;
+    a->len[a->n] = len;
+    a->n++;
+    return 0;
+}
+
+static int args_str(fr_args *a, const char *s) { return args_push(a, s, strlen(s)); }
+
+static int args_fmt(fr_args *a, const char *fmt, long long v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), fmt, v);
+    char *s = malloc((size_t)n + 1);
+    if (!s) return -1;
+    memcpy(s, buf, (size_t)n + 1);
+    if (args_push(a, s, (size_t)n) != 0) { free(s); return -1; }
+    a->owned[a->nowned++] = s;
+    return 0;
+}
+
+static int args_own(fr_args *a, char *s) {
+    if (!s || args_push(a, s, strlen(s)) != 0) { free(s); return -1; }
+    a->owned[a->nowned++] = s;
+    return 0;
+}
+
+static void args_free(fr_args *a) {
+    for (size_t i = 0; i < a->nowned; i++) free(a->owned[i]);
+    free(a->v);
+    free(a->len);
+    free(a->owned);
+    memset(a, 0, sizeof(*a));
+}
+
+/* EVAL script with keys; a->v must already hold EVAL, script, numkeys, keys, args. */
+static void args_eval(fr_args *a, const char *script, int nkeys) {
+    args_str(a, "EVAL");
+    args_str(a, script);
+    args_fmt(a, "%lld", nkeys);
+}
+
+static char *dead_json(const char *url, const char *stage, const char *reason, int64_t now_ms) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    char *s = NULL;
+    if (!cJSON_AddStringToObject(o, "url", url) || !cJSON_AddStringToObject(o, "stage", stage) ||
+        !cJSON_AddStringToObject(o, "reason", reason) ||
+        !cJSON_AddNumberToObject(o, "time", (double)now_ms))
+        goto out;
+    s = cJSON_PrintUnformatted(o);
+out:
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Runs a built argv expecting an integer reply. Returns 0 and *out, or -1. */
+static int fr_eval_int(frontier *fr, fr_args *a, long long *out) {
+    redisReply *r = fr_cmd(fr, (int)a->n, a->v, a->len);
+    args_free(a);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        snprintf(fr->err, sizeof(fr->err), "unexpected redis reply type %d", r->type);
+        freeReplyObject(r);
+        return -1;
+    }
+    *out = r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+long frontier_discover(frontier *fr, const char *parent, char *const *urls, size_t n,
+                       int64_t now_ms, size_t *bad) {
+    (void)now_ms;
+    fr_args a = { 0 };
+    size_t nbad = 0;
+    args_eval(&a, LUA_DISCOVER, 4);
+    args_str(&a, fr->k_seen);
+    args_str(&a, fr->k_frontier);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_stats);
+    args_str(&a, parent ? parent : "");
+    for (size_t i = 0; i < n; i++) {
+        char canon[ZC_URL_MAX], err[128], fp[17];
+        int cl = zc_url_canonical(urls[i], strlen(urls[i]), canon, sizeof(canon), err, sizeof(err));
+        if (cl < 0) { nbad++; continue; }
+        zc_url_fingerprint(canon, (size_t)cl, fp);
+        char *fps = strdup(fp);
+        if (args_own(&a, fps) != 0 || args_str(&a, urls[i]) != 0) {
+            args_free(&a);
+            snprintf(fr->err, sizeof(fr->err), "out of memory");
+            return -1;
+        }
+    }
+    if (bad) *bad = nbad;
+    long long added;
+    if (fr_eval_int(fr, &a, &added) != 0) return -1;
+    return (long)added;
+}
+
+long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t now_ms,
+                          int64_t lease_ms) {
+    if (max == 0) return 0;
+    fr_args a = { 0 };
+    args_eval(&a, LUA_LEASE, 3);
+    args_str(&a, fr->k_frontier);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_retries);
+    args_fmt(&a, "%lld", (long long)max);
+    args_fmt(&a, "%lld", now_ms + lease_ms);
+    redisReply *r = fr_cmd(fr, (int)a.n, a.v, a.len);
+    args_free(&a);
+    if (!r) return -1;
+    long got = 0;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(fr->err, sizeof(fr->err), "unexpected redis reply type %d", r->type);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < r->elements && (size_t)got < max; i += 2) {
+        redisReply *u = r->element[i], *at = r->element[i + 1];
+        if (u->type != REDIS_REPLY_STRING) continue;
+        out[got].url = strndup(u->str, u->len);
+        if (!out[got].url) break;
+        out[got].attempt = at->type == REDIS_REPLY_STRING ? atoi(at->str) : 0;
+        got++;
+    }
+    freeReplyObject(r);
+    return got;
+}
+
+int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms) {
+    if (n == 0) return 0;
+    fr_args a = { 0 };
+    args_str(&a, "ZADD");
+    args_str(&a, fr->k_leases);
+    args_str(&a, "XX");
+    char dl[32];
+    snprintf(dl, sizeof(dl), "%lld", (long long)deadline_ms);
+    for (size_t i = 0; i < n; i++) {
+        if (args_str(&a, dl) != 0 || args_str(&a, urls[i]) != 0) {
+            args_free(&a);
+            snprintf(fr->err, sizeof(fr->err), "out of memory");
+            return -1;
+        }
+    }
+    long long changed;
+    return fr_eval_int(fr, &a, &changed);
+}
+
+int frontier_requeue(frontier *fr, const char *url) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_REQUEUE, 2);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_frontier);
+    args_str(&a, url);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+int frontier_retry(frontier *fr, const char *url, int64_t retry_after_ms, int64_t base_ms,
+                   int64_t max_ms, int max_retries, const char *reason, int64_t now_ms) {
+    char why[300];
+    snprintf(why, sizeof(why), "gave up after %d retries: %s", max_retries, reason);
+    fr_args a = { 0 };
+    args_eval(&a, LUA_RETRY, 5);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_retries);
+    args_str(&a, fr->k_delayed);
+    args_str(&a, fr->k_dead);
+    args_str(&a, fr->k_stats);
+    args_str(&a, url);
+    args_fmt(&a, "%lld", retry_after_ms);
+    args_fmt(&a, "%lld", base_ms);
+    args_fmt(&a, "%lld", max_ms);
+    args_fmt(&a, "%lld", max_retries);
+    args_fmt(&a, "%lld", now_ms);
+    char rnd[32];
+    snprintf(rnd, sizeof(rnd), "%.6f", (double)(zc_rand() % 1000000) / 1e6);
+    args_str(&a, rnd);
+    if (args_own(&a, dead_json(url, "fetch", why, now_ms)) != 0) {
+        args_free(&a);
+        snprintf(fr->err, sizeof(fr->err), "out of memory");
+        return -1;
+    }
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+int frontier_gone(frontier *fr, const char *url, int status, int64_t now_ms) {
+    if (status != 404 && status != 410) {
+        char why[64];
+        snprintf(why, sizeof(why), "http %d", status);
+        return frontier_dead(fr, url, "fetch", why, now_ms);
+    }
+    fr_args a = { 0 };
+    args_eval(&a, LUA_GONE, 3);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_gone);
+    args_str(&a, fr->k_stats);
+    args_str(&a, url);
+    args_fmt(&a, "%lld", status);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+int frontier_dead(frontier *fr, const char *url, const char *stage, const char *reason,
+                  int64_t now_ms) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_DEAD, 3);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_dead);
+    args_str(&a, fr->k_stats);
+    args_str(&a, url);
+    if (args_own(&a, dead_json(url, stage, reason, now_ms)) != 0) {
+        args_free(&a);
+        snprintf(fr->err, sizeof(fr->err), "out of memory");
+        return -1;
+    }
+    args_str(&a, stage);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+long frontier_written(frontier *fr, char *const *urls, size_t n) {
+    if (n == 0) return 0;
+    fr_args a = { 0 };
+    args_eval(&a, LUA_WRITTEN, 3);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_stats);
+    args_str(&a, fr->k_retries);
+    for (size_t i = 0; i < n; i++) {
+        if (args_str(&a, urls[i]) != 0) {
+            args_free(&a);
+            snprintf(fr->err, sizeof(fr->err), "out of memory");
+            return -1;
+        }
+    }
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
+}
+
+/* Moves up to 100 waiting seeds through discovery; they leave the seeds list only
+ * once they are in the frontier (or known). */
+static long fr_take_seeds(frontier *fr, int64_t now_ms) {
+    const char *argv[] = { "LRANGE", fr->k_seeds, "0", "99" };
+    redisReply *r = fr_cmd(fr, 4, argv, NULL);
+    if (!r) return -1;
+    long added = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        char **urls = calloc(r->elements, sizeof(char *));
+        size_t n = 0, bad = 0;
+        if (!urls) { freeReplyObject(r); return -1; }
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING) urls[n++] = r->element[i]->str;
+        added = frontier_discover(fr, NULL, urls, n, now_ms, &bad);
+        free(urls);
+        if (added >= 0) {
+            char cnt[24];
+            snprintf(cnt, sizeof(cnt), "%zu", r->elements);
+            const char *trim[] = { "LTRIM", fr->k_seeds, cnt, "-1" };
+            redisReply *t = fr_cmd(fr, 4, trim, NULL);
+            if (!t) added = -1;
+            else freeReplyObject(t);
+        }
+    }
+    freeReplyObject(r);
+    return added;
+}
+
+long frontier_maintain(frontier *fr, int64_t now_ms) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_MAINTAIN, 4);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_frontier);
+    args_str(&a, fr->k_delayed);
+    args_str(&a, fr->k_stats);
+    args_fmt(&a, "%lld", now_ms);
+    args_str(&a, "1000");
+    long long moved;
+    if (fr_eval_int(fr, &a, &moved) != 0) return -1;
+    long seeds = fr_take_seeds(fr, now_ms);
+    if (seeds < 0) return -1;
+    return (long)moved + seeds;
+}
+
+int frontier_count(frontier *fr, const char *field, long long by) {
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", by);
+    const char *argv[] = { "HINCRBY", fr->k_stats, field, v };
+    redisReply *r = fr_cmd(fr, 4, argv, NULL);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+static long long reply_ll(redisReply *r) {
+    if (!r) return 0;
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING) return atoll(r->str);
+    return 0;
+}
+
+int frontier_read_counts(frontier *fr, frontier_counts *c) {
+    memset(c, 0, sizeof(*c));
+    if (frontier_broken(fr)) {
+        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->host, fr->port);
+        return -1;
+    }
+    const char *cmds[][2] = {
+        { "LLEN", fr->k_frontier }, { "ZCARD", fr->k_leases }, { "ZCARD", fr->k_delayed },
+        { "LLEN", fr->k_seeds }, { "LLEN", fr->k_dead }, { "HLEN", fr->k_gone },
+    };
+    size_t ncmd = sizeof(cmds) / sizeof(cmds[0]);
+    for (size_t i = 0; i < ncmd; i++)
+        if (redisAppendCommand(fr->rc, "%s %s", cmds[i][0], cmds[i][1]) != REDIS_OK) goto err;
+    if (redisAppendCommand(fr->rc, "HMGET %s fetched parsed written retried expired state",
+                           fr->k_stats) != REDIS_OK)
+        goto err;
+    long long *dst[] = { &c->queued, &c->leased, &c->delayed, &c->seeds, &c->dead, &c->gone };
+    int failed = 0;
+    for (size_t i = 0; i <= ncmd; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(fr->rc, (void **)&r) != REDIS_OK || !r) goto err;
+        if (r->type == REDIS_REPLY_ERROR) failed = 1;
+        else if (i < ncmd) *dst[i] = reply_ll(r);
+        else if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
+            c->fetched = reply_ll(r->element[0]);
+            c->parsed = reply_ll(r->element[1]);
+            c->written = reply_ll(r->element[2]);
+            c->retried = reply_ll(r->element[3]);
+            c->expired = reply_ll(r->element[4]);
+            c->done = r->element[5]->type == REDIS_REPLY_STRING && !strcmp(r->element[5]->str, "done");
+        }
+        freeReplyObject(r);
+    }
+    if (failed) {
+        snprintf(fr->err, sizeof(fr->err), "redis error while reading counts");
+        return -1;
+    }
+    return 0;
+err:
+    fr_set_err(fr, "reading counts");
+    return -1;
+}
+
+int frontier_write_stats(frontier *fr, const char *const *kv) {
+    fr_args a = { 0 };
+    args_str(&a, "HSET");
+    args_str(&a, fr->k_stats);
+    for (size_t i = 0; kv[i] && kv[i + 1]; i += 2) {
+        args_str(&a, kv[i]);
+        args_str(&a, kv[i + 1]);
+    }
+    long long v;
+    return fr_eval_int(fr, &a, &v);
+}
+
+int64_t frontier_next_delayed(frontier *fr) {
+    const char *argv[] = { "ZRANGE", fr->k_delayed, "0", "0", "WITHSCORES" };
+    redisReply *r = fr_cmd(fr, 5, argv, NULL);
+    if (!r) return -1;
+    int64_t t = -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+        t = atoll(r->element[1]->str);
+    freeReplyObject(r);
+    return t;
+}
+
+long frontier_clamp_leases(frontier *fr, int64_t deadline_ms) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_CLAMP, 1);
+    args_str(&a, fr->k_leases);
+    args_fmt(&a, "%lld", deadline_ms);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
+}

@@ -1,0 +1,98 @@
+/* frontier.h -- the crawl's durable state in Redis: frontier, seen-set, leases,
+ * delayed retries, dead letters and counters, all under zcrawl:<crawl>:.
+ *
+ * Every change that must be atomic is one Lua script, so a crash of the broker or
+ * of Redis between two calls never loses a URL: a URL is always in the frontier,
+ * the delayed set, a lease, or closed (written, gone or dead). Errors are kept in
+ * the context (fr->err); a call that fails returns -1 and leaves Redis unchanged
+ * or changed whole. After a connection error, frontier_reconnect() must succeed
+ * before any other call. */
+#ifndef FRONTIER_H
+#define FRONTIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis.h>
+
+#define FRONTIER_KEY_MAX 160
+
+typedef struct frontier {
+    redisContext *rc;
+    char host[128];
+    int port;
+    char password[128];
+    int db;
+    char crawl[64];
+    char err[512];
+    char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
+        k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
+        k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
+        k_meta[FRONTIER_KEY_MAX];
+} frontier;
+
+/* A URL taken from the frontier under lease. url is malloc'd; the caller owns it. */
+typedef struct frontier_lease {
+    char *url;
+    int attempt;
+} frontier_lease;
+
+typedef struct frontier_counts {
+    long long queued, leased, delayed, seeds, dead, gone;
+    long long fetched, parsed, written, retried, expired;
+    int done;
+} frontier_counts;
+
+/* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with
+ * a reason in err (bad URI, unreachable server, bad crawl name). */
+int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen);
+void frontier_close(frontier *fr);
+/* Drops the connection and connects again. Returns 0, or -1 (fr->err). */
+int frontier_reconnect(frontier *fr);
+/* Nonzero when the last failure was a connection error (reconnect needed). */
+int frontier_broken(const frontier *fr);
+
+/* Adds the URLs not seen before (by fingerprint of their canonical form) to the
+ * frontier and closes parent's lease (parent may be NULL), atomically. URLs that
+ * are not valid http(s) are skipped and counted in *bad. Returns the number added,
+ * or -1. */
+long frontier_discover(frontier *fr, const char *parent, char *const *urls, size_t n,
+                       int64_t now_ms, size_t *bad);
+/* Moves up to max URLs from the frontier to the leases with deadline now+lease_ms.
+ * Returns how many were filled into out[], or -1. */
+long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t now_ms,
+                          int64_t lease_ms);
+/* Pushes the deadline of the leases still open among urls to deadline. Returns 0 or -1. */
+int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
+/* Closes url's lease and puts it back at the head of the frontier (if the lease
+ * was still open). Returns 1 if requeued, 0 if the lease was closed already, -1. */
+int frontier_requeue(frontier *fr, const char *url);
+/* A transient failure: closes the lease and delays url by exponential backoff with
+ * jitter (at least retry_after_ms), or dead-letters it after max_retries. Returns
+ * the attempt number (>=1) when delayed, -2 when dead-lettered, 0 when the lease
+ * was already closed, -1 on error. */
+int frontier_retry(frontier *fr, const char *url, int64_t retry_after_ms, int64_t base_ms,
+                   int64_t max_ms, int max_retries, const char *reason, int64_t now_ms);
+/* A permanent answer: 404/410 close the lease as gone; anything else dead-letters
+ * it with stage and reason. Returns 1 if the lease was open, 0 if not, -1. */
+int frontier_gone(frontier *fr, const char *url, int status, int64_t now_ms);
+int frontier_dead(frontier *fr, const char *url, const char *stage, const char *reason,
+                  int64_t now_ms);
+/* Closes the leases of written documents. Returns how many were open, or -1. */
+long frontier_written(frontier *fr, char *const *urls, size_t n);
+/* Requeues expired leases, promotes due delayed URLs, moves new seeds in. Returns
+ * the number of URLs moved, or -1. */
+long frontier_maintain(frontier *fr, int64_t now_ms);
+/* After a broker restart nobody holds the old leases: brings every deadline later
+ * than deadline_ms forward to it. Returns how many changed, or -1. */
+long frontier_clamp_leases(frontier *fr, int64_t deadline_ms);
+/* Adds to the counters in the stats hash (fetched and the like). */
+int frontier_count(frontier *fr, const char *field, long long by);
+/* Reads queue sizes and counters. Returns 0 or -1. */
+int frontier_read_counts(frontier *fr, frontier_counts *c);
+/* Writes the stats hash: the given field/value pairs (NULL-terminated list). */
+int frontier_write_stats(frontier *fr, const char *const *kv);
+/* Earliest due time in the delayed set, or -1 when it is empty (or on error). */
+int64_t frontier_next_delayed(frontier *fr);
+
+#endif

@@ -1,0 +1,67 @@
+/* fetch_loop.h -- the fetcher's single event loop: curl multi + ZeroMQ on one epoll.
+ *
+ * One fetch_loop owns everything for the life of the process: the ZeroMQ context,
+ * the DEALER connection to the broker (zc_peer), the PUSH socket for pages, the
+ * epoll set, the curl multi handle and every transfer. Sockets that curl opens
+ * are registered through CURLMOPT_SOCKETFUNCTION, curl's single timer through
+ * CURLMOPT_TIMERFUNCTION becomes the epoll_wait timeout, and both ZeroMQ sockets
+ * join the same epoll set through ZMQ_FD. Flow control is zguide's credit scheme:
+ * HELLO grants --concurrency, each JOB spends one, finished transfers are given
+ * back in one batched CREDIT per loop iteration. */
+#ifndef FETCH_LOOP_H
+#define FETCH_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+
+typedef struct fetch_config {
+    const char *broker;       /* control endpoint the DEALER connects to */
+    const char *pages;        /* pages-in endpoint the PUSH connects to */
+    const char *name;         /* name in HELLO; "" or NULL for role-host-pid */
+    const char *user_agent;
+    const char *proxy;        /* "" or NULL for none */
+    long concurrency;         /* transfer slots = credit granted in HELLO */
+    long max_body;            /* bytes of decoded body before "body too large" */
+    long connect_timeout_ms;
+    long timeout_ms;          /* whole transfer, redirects included */
+    long heartbeat_ms;
+    long drain_ms;            /* how long SHUTDOWN/SIGTERM waits for transfers */
+    long pages_hwm;           /* ZMQ_SNDHWM of the pages socket */
+    long stats_ms;            /* counters logged this often */
+} fetch_config;
+
+/* Fills cfg with the documented defaults (all strings static). */
+void fetch_config_defaults(fetch_config *cfg);
+
+typedef struct fetch_loop fetch_loop;
+
+/* Creates the loop: ZeroMQ context and sockets (HELLO is sent here), epoll set,
+ * curl multi handle. cfg's strings must outlive the loop. Returns NULL with a
+ * one-line reason in err (bad endpoint, out of memory, a library call failed).
+ * curl_global_init() must have been called. */
+fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen);
+/* Runs until SHUTDOWN from the broker or SIGINT/SIGTERM (zc_signal), then drains
+ * for at most drain_ms and answers the rest with DONE retry "shutdown". Returns 0
+ * after a clean drain, or -1 with a reason in err when the loop itself failed
+ * (epoll or curl multi errors). */
+int fetch_loop_run(fetch_loop *l, char *err, size_t errlen);
+/* Frees everything the loop owns; aborts transfers still running. NULL is fine. */
+void fetch_loop_free(fetch_loop *l);
+
+/* What a finished transfer means for the broker. */
+typedef enum { FETCH_OK = 0, FETCH_RETRY, FETCH_FAIL } fetch_outcome;
+
+/* "ok", "retry" or "fail". */
+const char *fetch_outcome_name(fetch_outcome o);
+/* Classifies a transfer from curl's result, the HTTP status (0 if none) and
+ * whether the body went over the cap; writes the DONE reason into reason
+ * ("" for ok, "http 503", "curl: Timeout was reached", "body too large"). */
+fetch_outcome fetch_classify(CURLcode rc, long status, int too_large, int oom,
+                             char *reason, size_t reasonlen);
+/* Parses a Retry-After value (delay-seconds or an HTTP-date) given as v[0..len)
+ * into milliseconds from now_wall_ms; 0 when absent, past or unparsable, at most
+ * one day. */
+int64_t fetch_retry_after_ms(const char *v, size_t len, int64_t now_wall_ms);
+
+#endif

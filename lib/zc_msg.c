@@ -1,0 +1,212 @@
+/* zc_msg.c -- the versioned multipart messages that join the stages. */
+#include "zc_msg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct { const char *name; int frames; } msg_types[ZC_MSG_TYPE_MAX] = {
+    [ZC_MSG_HELLO] = { "HELLO", 3 },
+    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0 },
+    [ZC_MSG_CREDIT] = { "CREDIT", 1 },
+    [ZC_MSG_JOB] = { "JOB", 2 },
+    [ZC_MSG_DONE] = { "DONE", 5 },
+    [ZC_MSG_PAGE] = { "PAGE", 7 },
+    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 2 },
+    [ZC_MSG_DOC] = { "DOC", 2 },
+    [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
+    [ZC_MSG_DEAD] = { "DEAD", 3 },
+    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
+};
+
+int zc_msg_expected_frames(int type) {
+    if (type <= 0 || type >= ZC_MSG_TYPE_MAX) return -1;
+    return msg_types[type].frames;
+}
+
+const char *zc_msg_type_name(int type) {
+    if (type <= 0 || type >= ZC_MSG_TYPE_MAX) return "UNKNOWN";
+    return msg_types[type].name;
+}
+
+int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen) {
+    const unsigned char *h = data;
+    if (len != 4 || h[0] != 'Z' || h[1] != 'C') {
+        snprintf(err, errlen, "bad header frame (%zu bytes)", len);
+        return -1;
+    }
+    if (h[2] != ZC_PROTO_VERSION) {
+        snprintf(err, errlen, "unknown protocol version %u", h[2]);
+        return -1;
+    }
+    if (zc_msg_expected_frames(h[3]) < 0) {
+        snprintf(err, errlen, "unknown message type %u", h[3]);
+        return -1;
+    }
+    return h[3];
+}
+
+/* Receives and throws away the rest of a multipart message. */
+static void msg_drain(void *sock) {
+    int more = 1;
+    size_t sz = sizeof(more);
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t junk;
+        if (zmq_msg_init(&junk) != 0) return;
+        int rc = zmq_msg_recv(&junk, sock, 0);
+        zmq_msg_close(&junk);
+        if (rc < 0) return;
+        sz = sizeof(more);
+    }
+}
+
+int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t errlen) {
+    zmq_msg_t head;
+    int nf = 0;
+    m->nframes = 0;
+    m->has_identity = 0;
+    if (router) {
+        if (zmq_msg_init(&m->identity) != 0) return -1;
+        if (zmq_msg_recv(&m->identity, sock, flags) < 0) {
+            int e = errno;
+            zmq_msg_close(&m->identity);
+            errno = e;
+            return -1;
+        }
+        m->has_identity = 1;
+        if (!zmq_msg_more(&m->identity)) {
+            snprintf(err, errlen, "message has no frame after the identity");
+            goto bad;
+        }
+    }
+    if (zmq_msg_init(&head) != 0) goto sys;
+    if (zmq_msg_recv(&head, sock, router ? 0 : flags) < 0) {
+        int e = errno;
+        zmq_msg_close(&head);
+        if (m->has_identity) zmq_msg_close(&m->identity);
+        m->has_identity = 0;
+        errno = e;
+        return -1;
+    }
+    int more = zmq_msg_more(&head);
+    int type = zc_msg_decode_header(zmq_msg_data(&head), zmq_msg_size(&head), err, errlen);
+    zmq_msg_close(&head);
+    if (type < 0) {
+        if (more) msg_drain(sock);
+        goto bad;
+    }
+    m->type = (zc_msg_type)type;
+    int want = zc_msg_expected_frames(type);
+    while (more) {
+        if (nf == ZC_MSG_MAX_FRAMES || nf == want) {
+            msg_drain(sock);
+            snprintf(err, errlen, "%s message with more than %d frames", zc_msg_type_name(type), want);
+            goto bad_frames;
+        }
+        if (zmq_msg_init(&m->frames[nf]) != 0) { msg_drain(sock); goto sys_frames; }
+        if (zmq_msg_recv(&m->frames[nf], sock, 0) < 0) {
+            zmq_msg_close(&m->frames[nf]);
+            goto sys_frames;
+        }
+        more = zmq_msg_more(&m->frames[nf]);
+        nf++;
+    }
+    m->nframes = nf;
+    if (nf != want) {
+        snprintf(err, errlen, "%s message with %d frames, expected %d", zc_msg_type_name(type), nf, want);
+        goto bad_frames;
+    }
+    return 0;
+
+sys_frames:
+    snprintf(err, errlen, "receive failed mid-message: %s", zmq_strerror(errno));
+bad_frames:
+    for (int i = 0; i < nf; i++) zmq_msg_close(&m->frames[i]);
+    m->nframes = 0;
+bad:
+    if (m->has_identity) zmq_msg_close(&m->identity);
+    m->has_identity = 0;
+    return -2;
+sys:
+    snprintf(err, errlen, "zmq_msg_init failed: %s", zmq_strerror(errno));
+    goto bad;
+}
+
+void zc_msg_close(zc_msg *m) {
+    for (int i = 0; i < m->nframes; i++) zmq_msg_close(&m->frames[i]);
+    m->nframes = 0;
+    if (m->has_identity) zmq_msg_close(&m->identity);
+    m->has_identity = 0;
+}
+
+const char *zc_msg_data(const zc_msg *m, int i, size_t *len) {
+    if (i < 0 || i >= m->nframes) {
+        *len = 0;
+        return "";
+    }
+    zmq_msg_t *f = (zmq_msg_t *)&m->frames[i];
+    *len = zmq_msg_size(f);
+    return zmq_msg_data(f);
+}
+
+int zc_msg_str(const zc_msg *m, int i, char *buf, size_t buflen) {
+    size_t len;
+    const char *d = zc_msg_data(m, i, &len);
+    if (len + 1 > buflen || memchr(d, '\0', len)) return -1;
+    memcpy(buf, d, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+int zc_msg_u64(const zc_msg *m, int i, uint64_t *out) {
+    size_t len;
+    const char *d = zc_msg_data(m, i, &len);
+    if (len == 0 || len > 19) return -1;
+    uint64_t v = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (d[k] < '0' || d[k] > '9') return -1;
+        v = v * 10 + (uint64_t)(d[k] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
+                const zc_frame *frames, int n, int flags) {
+    int i = 0;
+    if (identity) {
+        zmq_msg_t id;
+        if (zmq_msg_init(&id) != 0) goto fail;
+        if (zmq_msg_copy(&id, (zmq_msg_t *)identity) != 0) { zmq_msg_close(&id); goto fail; }
+        if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | flags) < 0) { zmq_msg_close(&id); goto fail; }
+    }
+    unsigned char head[4] = { 'Z', 'C', ZC_PROTO_VERSION, (unsigned char)type };
+    if (zmq_send(sock, head, sizeof(head), (n > 0 ? ZMQ_SNDMORE : 0) | (identity ? 0 : flags)) < 0)
+        goto fail;
+    for (; i < n; i++) {
+        int more = i + 1 < n ? ZMQ_SNDMORE : 0;
+        zmq_msg_t fm;
+        if (frames[i].ffn) {
+            if (zmq_msg_init_data(&fm, (void *)frames[i].data, frames[i].len, frames[i].ffn,
+                                  frames[i].hint) != 0)
+                goto fail;
+            if (zmq_msg_send(&fm, sock, more) < 0) {
+                zmq_msg_close(&fm); /* frees frame i through its ffn */
+                i++;
+                goto fail;
+            }
+        } else {
+            if (zmq_msg_init_size(&fm, frames[i].len) != 0) goto fail;
+            if (frames[i].len) memcpy(zmq_msg_data(&fm), frames[i].data, frames[i].len);
+            if (zmq_msg_send(&fm, sock, more) < 0) { zmq_msg_close(&fm); goto fail; }
+        }
+    }
+    return 0;
+fail: {
+        int e = errno;
+        for (; i < n; i++)
+            if (frames[i].ffn) frames[i].ffn((void *)frames[i].data, frames[i].hint);
+        errno = e;
+        return -1;
+    }
+}

@@ -1,0 +1,83 @@
+/* zc_msg.h -- the versioned multipart messages that join the stages.
+ *
+ * Every message starts with a 4-byte header frame: 'Z' 'C' VERSION TYPE, followed
+ * by a fixed number of frames for its type (see docs/PROTOCOL.md). Numbers travel
+ * as ASCII decimal; URL lists as one frame of '\n'-separated URLs; a page body or a
+ * BSON document as one frame of its own, sent without a copy.
+ *
+ * Decoding never trusts the wire: a message with a bad header, an unknown version
+ * or type, or the wrong frame count is consumed whole and reported as an error. */
+#ifndef ZC_MSG_H
+#define ZC_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <zmq.h>
+
+#define ZC_PROTO_VERSION 1
+#define ZC_MSG_MAX_FRAMES 8
+
+typedef enum {
+    ZC_MSG_HELLO = 1,  /* stage -> broker: role, name, credit */
+    ZC_MSG_HEARTBEAT,  /* both ways on the broker socket: (no frames) */
+    ZC_MSG_CREDIT,     /* fetcher -> broker: n more free transfer slots */
+    ZC_MSG_JOB,        /* broker -> fetcher: url, attempt */
+    ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
+    ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body */
+    ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
+    ZC_MSG_DOC,        /* parser -> writer: url, bson document */
+    ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
+    ZC_MSG_DEAD,       /* parser/writer -> broker: url, stage, reason */
+    ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */
+    ZC_MSG_TYPE_MAX
+} zc_msg_type;
+
+/* A received message. Frame pointers are valid until zc_msg_close(). */
+typedef struct zc_msg {
+    zc_msg_type type;
+    int nframes;                          /* payload frames, header excluded */
+    zmq_msg_t frames[ZC_MSG_MAX_FRAMES];
+    int has_identity;                     /* set when received on a ROUTER */
+    zmq_msg_t identity;
+} zc_msg;
+
+/* One outgoing frame. When ffn is set the data is handed to ZeroMQ without a copy
+ * and ffn(data, hint) frees it once sent; otherwise the bytes are copied. */
+typedef struct zc_frame {
+    const void *data;
+    size_t len;
+    zmq_free_fn *ffn;
+    void *hint;
+} zc_frame;
+
+#define ZC_FSTR(s) ((zc_frame){ (s), strlen(s), NULL, NULL })
+
+/* Frames each type carries after the header, or -1 for an unknown type. */
+int zc_msg_expected_frames(int type);
+const char *zc_msg_type_name(int type);
+
+/* Receives one whole multipart message (with a leading identity frame when
+ * router is set). Returns 0 on success; -1 with errno EAGAIN/EINTR/ETERM when
+ * nothing was received; -2 when a message was received but is malformed: it was
+ * consumed and closed, and err says why in one line. */
+int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t errlen);
+void zc_msg_close(zc_msg *m);
+
+/* Frame i's bytes and length (not NUL-terminated). */
+const char *zc_msg_data(const zc_msg *m, int i, size_t *len);
+/* Copies frame i into buf as a C string. Returns 0, or -1 if it does not fit or
+ * holds a NUL byte. */
+int zc_msg_str(const zc_msg *m, int i, char *buf, size_t buflen);
+/* Parses frame i as an unsigned decimal. Returns 0, or -1 if it is not one. */
+int zc_msg_u64(const zc_msg *m, int i, uint64_t *out);
+
+/* Sends a message: optional ROUTER identity, the header, then n frames. Returns 0,
+ * or -1 with errno set; frames with ffn are freed by ZeroMQ or, on failure, here. */
+int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
+                const zc_frame *frames, int n, int flags);
+
+/* Decodes a header frame: returns the type, or -1 with a reason in err. */
+int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen);
+
+#endif

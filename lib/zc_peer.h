@@ -1,0 +1,48 @@
+/* zc_peer.h -- a stage's DEALER connection to the broker (zguide's Paranoid Pirate
+ * worker side).
+ *
+ * The peer says HELLO on connect, sends a HEARTBEAT every interval when it has
+ * sent nothing else, and counts the broker dead after three silent intervals:
+ * then it closes the socket and reconnects with doubling backoff (capped), saying
+ * HELLO again. Every message received from the broker counts as a sign of life. */
+#ifndef ZC_PEER_H
+#define ZC_PEER_H
+
+#include <stdint.h>
+#include "zc_msg.h"
+
+typedef struct zc_peer {
+    void *ctx;
+    void *sock;
+    char endpoint[256];
+    char role[16];
+    char name[64];
+    int64_t hb_ivl_ms;      /* heartbeat interval */
+    int64_t last_recv_ms;   /* last message from the broker */
+    int64_t last_send_ms;
+    int64_t backoff_ms;     /* next reconnect delay: doubles up to 32 intervals */
+    int64_t reconnect_at;   /* 0 when connected */
+    uint64_t reconnects;
+    uint64_t dropped;       /* malformed or unexpected messages received */
+} zc_peer;
+
+/* Connects to endpoint and sends HELLO with credit. Returns 0, or -1 with a
+ * reason in err (bad endpoint, socket failure). */
+int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
+                 int64_t hb_ivl_ms, int credit, char *err, size_t errlen);
+void zc_peer_close(zc_peer *p);
+/* Heartbeats, liveness and reconnects: call at least every zc_peer_timeout() ms.
+ * credit is what a fresh HELLO grants after a reconnect. Returns 1 when the peer
+ * reconnected in this call (the broker forgot our credit), else 0. */
+int zc_peer_tick(zc_peer *p, int64_t now, int credit);
+/* Milliseconds until zc_peer_tick has something to do (>= 0). */
+int64_t zc_peer_timeout(const zc_peer *p, int64_t now);
+/* Sends a message to the broker (non-blocking). Returns 0, or -1 (errno EAGAIN
+ * when the queue to the broker is full). */
+int zc_peer_send(zc_peer *p, zc_msg_type type, const zc_frame *frames, int n);
+/* Receives one message without blocking. Returns 0 with m filled (HEARTBEATs are
+ * absorbed and reported as -1/EAGAIN), -1 when none is waiting, -2 for a
+ * malformed message (counted in dropped and logged). */
+int zc_peer_recv(zc_peer *p, zc_msg *m);
+
+#endif

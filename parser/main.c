@@ -1,0 +1,498 @@
+/* main.c -- zcrawl-parser: turns fetched pages into new URLs and book documents. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bson/bson.h>
+#include <zmq.h>
+
+#include "parse_book.h"
+#include "zc_flags.h"
+#include "zc_log.h"
+#include "zc_msg.h"
+#include "zc_peer.h"
+#include "zc_signal.h"
+#include "zc_time.h"
+#include "zc_url.h"
+
+#define PROG "zcrawl-parser"
+#define STATS_IVL_MS 10000
+#define READ_BATCH 64          /* pages read per poll round */
+#define FLUSH_MS 2000          /* how long a stop waits for queued output */
+#define LINGER_MS 2000
+#define SOCK_HWM 1000
+#define RETRY_MS 50            /* poll timeout while output waits for room */
+
+/* ---------- flags ---------- */
+
+static const char *opt_broker = "tcp://127.0.0.1:5555";
+static const char *opt_pages = "tcp://127.0.0.1:5557";
+static const char *opt_docs = "tcp://127.0.0.1:5558";
+static const char *opt_log_level = "info";
+static const char *opt_name = NULL;
+static long opt_hb_ms = 1000;
+static long opt_max_body = PARSE_DEFAULT_MAX_BODY;
+
+static const zc_flag parser_flags[] = {
+    { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &opt_broker,
+      "broker control endpoint (DEALER connects)", 0, 0 },
+    { "pages", "ZCRAWL_PAGES_OUT", ZC_FLAG_STR, &opt_pages,
+      "broker's pages-out endpoint (PULL connects)", 0, 0 },
+    { "docs", "ZCRAWL_DOCS_IN", ZC_FLAG_STR, &opt_docs,
+      "broker's docs-in endpoint (PUSH connects)", 0, 0 },
+    { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &opt_hb_ms,
+      "heartbeat interval to the broker, ms", 10, 600000 },
+    { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &opt_max_body,
+      "largest page body parsed, bytes (larger ones become dead letters)", 1024, 1 << 30 },
+    { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &opt_log_level,
+      "debug, info, warn or error", 0, 0 },
+    { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
+      "name this parser gives the broker (default parser-HOST-PID)", 0, 0 },
+    ZC_FLAGS_END
+};
+
+/* ---------- state ---------- */
+
+/* A BSON document shared by us and ZeroMQ: freed when both let go. The extra
+ * reference lets a send that failed with EAGAIN be retried without a copy. */
+typedef struct doc_blob {
+    atomic_int refs;
+    uint8_t *data;
+    size_t len;
+} doc_blob;
+
+/* The one outgoing message waiting for room (reading stops while it waits). */
+typedef struct outmsg {
+    int active;
+    int to_push;             /* 1: DOC down the PUSH socket; 0: to the broker */
+    zc_msg_type type;
+    int n;                   /* frames, the doc frame included */
+    char *f[3];              /* owned copies of the frames other than the doc */
+    size_t flen[3];
+    doc_blob *doc;           /* DOC: the last frame */
+    int64_t since;           /* when it first failed to go */
+} outmsg;
+
+typedef struct stats {
+    uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
+} stats;
+
+typedef struct parser {
+    void *ctx, *pull, *push;
+    zc_peer peer;
+    outmsg pending;
+    parse_urls urls;
+    stats st;
+} parser;
+
+/* ---------- output ---------- */
+
+static void blob_unref(void *data, void *hint) {
+    (void)data;
+    doc_blob *b = hint;
+    if (atomic_fetch_sub(&b->refs, 1) == 1) {
+        bson_free(b->data);
+        free(b);
+    }
+}
+
+static void pending_clear(outmsg *o) {
+    for (int i = 0; i < 3; i++) free(o->f[i]);
+    if (o->doc) blob_unref(NULL, o->doc);
+    memset(o, 0, sizeof(*o));
+}
+
+/* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
+ * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
+ * caller's reference to doc is kept in every case. */
+static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
+                    doc_blob *doc) {
+    zc_frame fr[4];
+    memcpy(fr, f, (size_t)n * sizeof(*f));
+    if (doc) {
+        atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
+        fr[n++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+    }
+    int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
+                     : zc_peer_send(&P->peer, type, fr, n);
+    if (rc == 0) return 0;
+    return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+}
+
+/* Sends a message now, or parks it as the pending one when there is no room.
+ * Takes over the caller's reference to doc. */
+static void out_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
+                     doc_blob *doc) {
+    int rc = try_send(P, to_push, type, f, n, doc);
+    if (rc == 0) {
+        if (doc) blob_unref(NULL, doc);
+        return;
+    }
+    if (rc < 0) {
+        P->st.send_failed++;
+        zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(type),
+                 to_push ? "docs" : "broker", zmq_strerror(errno));
+        if (doc) blob_unref(NULL, doc);
+        return;
+    }
+    outmsg *o = &P->pending;
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < n; i++) {
+        o->f[i] = malloc(f[i].len ? f[i].len : 1);
+        if (!o->f[i]) {
+            zc_error("out_of_memory", "what=pending_message");
+            P->st.send_failed++;
+            pending_clear(o);
+            if (doc) blob_unref(NULL, doc);
+            return;
+        }
+        memcpy(o->f[i], f[i].data, f[i].len);
+        o->flen[i] = f[i].len;
+    }
+    o->active = 1;
+    o->to_push = to_push;
+    o->type = type;
+    o->n = n;
+    o->doc = doc;
+    o->since = zc_now_ms();
+    P->st.blocked++;
+    zc_debug("output_blocked", "type=%s to=%s", zc_msg_type_name(type), to_push ? "docs" : "broker");
+}
+
+/* Retries the pending message. Returns 1 while it still waits, else 0. */
+static int pending_flush(parser *P) {
+    outmsg *o = &P->pending;
+    if (!o->active) return 0;
+    zc_frame f[3];
+    for (int i = 0; i < o->n; i++) f[i] = (zc_frame){ o->f[i], o->flen[i], NULL, NULL };
+    int rc = try_send(P, o->to_push, o->type, f, o->n, o->doc);
+    if (rc == 1) return 1;
+    if (rc < 0) {
+        P->st.send_failed++;
+        zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(o->type),
+                 o->to_push ? "docs" : "broker", zmq_strerror(errno));
+    } else {
+        zc_debug("output_unblocked", "type=%s waited_ms=%lld", zc_msg_type_name(o->type),
+                 (long long)(zc_now_ms() - o->since));
+    }
+    pending_clear(o);
+    return 0;
+}
+
+/* ---------- pages ---------- */
+
+/* Reports url as a dead letter with reason. */
+static void send_dead(parser *P, const char *url, size_t ulen, const char *reason) {
+    char q1[512], q2[512], u[ZC_URL_MAX + 1];
+    size_t n = ulen < ZC_URL_MAX ? ulen : ZC_URL_MAX;
+    memcpy(u, url, n);
+    u[n] = '\0';
+    P->st.dead++;
+    zc_warn("page_dead", "url=%s reason=%s", zc_log_q(q1, sizeof(q1), u),
+            zc_log_q(q2, sizeof(q2), reason));
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, ZC_FSTR("parse"), ZC_FSTR(reason) };
+    out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
+}
+
+/* Nonzero when the content type mentions json (any case). */
+static int is_json_type(const char *ct, size_t len) {
+    for (size_t i = 0; i + 4 <= len; i++)
+        if (strncasecmp(ct + i, "json", 4) == 0) return 1;
+    return 0;
+}
+
+static void on_list(parser *P, const char *url, size_t ulen, const char *body, size_t blen) {
+    char err[256], q[512];
+    P->st.lists++;
+    if (parse_list(url, body, blen, &P->urls, err, sizeof(err)) != 0) {
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    if (P->urls.skipped) {
+        P->st.skipped += P->urls.skipped;
+        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"id missing or not digits\"",
+                zc_log_q(q, sizeof(q), url), P->urls.skipped);
+    }
+    if (P->urls.truncated)
+        zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url),
+                P->urls.nlist);
+    zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url),
+             P->urls.ndetail, P->urls.nlist);
+    P->st.discovered += P->urls.n;
+    zc_frame f[2] = { { url, ulen, NULL, NULL }, { P->urls.buf ? P->urls.buf : "", P->urls.len, NULL, NULL } };
+    out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
+}
+
+static void on_detail(parser *P, const char *url, size_t ulen, const char *body, size_t blen,
+                      int64_t fetched_at) {
+    char err[256];
+    bson_t doc;
+    P->st.details++;
+    bson_init(&doc);
+    if (parse_detail(url, body, blen, fetched_at, &doc, err, sizeof(err)) != 0) {
+        bson_destroy(&doc);
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    doc_blob *b = malloc(sizeof(*b));
+    uint32_t dlen = 0;
+    uint8_t *data = bson_destroy_with_steal(&doc, true, &dlen);
+    if (!b || !data) {
+        free(b);
+        bson_free(data);
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    atomic_init(&b->refs, 1);
+    b->data = data;
+    b->len = dlen;
+    P->st.docs++;
+    zc_frame f[1] = { { url, ulen, NULL, NULL } };
+    out_send(P, 1, ZC_MSG_DOC, f, 1, b);
+}
+
+/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms, body. */
+static void on_page(parser *P, zc_msg *m) {
+    char url[ZC_URL_MAX + 1], reason[160], q[512];
+    size_t ulen, ctlen, blen;
+    const char *uraw = zc_msg_data(m, 0, &ulen);
+    P->st.pages++;
+    if (ulen == 0) {
+        P->st.bad++;
+        zc_warn("bad_message", "from=pages reason=\"PAGE with an empty url\" bad=%llu",
+                (unsigned long long)P->st.bad);
+        return;
+    }
+    if (zc_msg_str(m, 0, url, sizeof(url)) != 0) {
+        send_dead(P, uraw, ulen, "bad url (too long or holds a NUL byte)");
+        return;
+    }
+    uint64_t status = 0, fetched = 0;
+    if (zc_msg_u64(m, 2, &status) != 0 || status < 200 || status > 299) {
+        snprintf(reason, sizeof(reason), "status %llu", (unsigned long long)status);
+        send_dead(P, url, ulen, reason);
+        return;
+    }
+    const char *ct = zc_msg_data(m, 3, &ctlen);
+    if (!is_json_type(ct, ctlen)) {
+        size_t n = ctlen < 80 ? ctlen : 80, k = 0;
+        char clean[81];
+        for (size_t i = 0; i < n; i++)
+            clean[k++] = (ct[i] >= 0x20 && ct[i] < 0x7f) ? ct[i] : '?';
+        clean[k] = '\0';
+        snprintf(reason, sizeof(reason), ctlen ? "content-type %s" : "content-type missing", clean);
+        send_dead(P, url, ulen, reason);
+        return;
+    }
+    if (zc_msg_u64(m, 4, &fetched) != 0 || fetched > (uint64_t)INT64_MAX) {
+        zc_warn("bad_fetched_at", "url=%s reason=\"not a number; using now\"", zc_log_q(q, sizeof(q), url));
+        fetched = (uint64_t)zc_wall_ms();
+    }
+    const char *body = zc_msg_data(m, 6, &blen);
+    switch (parse_page_kind(url)) {
+    case PARSE_KIND_LIST:
+        on_list(P, url, ulen, body, blen);
+        break;
+    case PARSE_KIND_DETAIL:
+        on_detail(P, url, ulen, body, blen, (int64_t)fetched);
+        break;
+    default:
+        send_dead(P, url, ulen, "unknown page kind (neither /api/book/ nor /api/book/{id})");
+        break;
+    }
+}
+
+/* Reads up to READ_BATCH messages from the PULL socket. Returns how many. */
+static int read_pages(parser *P) {
+    char err[256];
+    int got = 0;
+    while (got < READ_BATCH && !P->pending.active && !zc_signal_stop_requested()) {
+        zc_msg m;
+        int rc = zc_msg_recv(P->pull, &m, ZMQ_DONTWAIT, 0, err, sizeof(err));
+        if (rc == -1) break;
+        got++;
+        if (rc == -2) {
+            P->st.bad++;
+            zc_warn("bad_message", "from=pages reason=\"%s\" bad=%llu", err, (unsigned long long)P->st.bad);
+            continue;
+        }
+        if (m.type == ZC_MSG_PAGE) {
+            on_page(P, &m);
+        } else {
+            P->st.bad++;
+            zc_warn("bad_message", "from=pages reason=\"unexpected %s\" bad=%llu",
+                    zc_msg_type_name(m.type), (unsigned long long)P->st.bad);
+        }
+        zc_msg_close(&m);
+    }
+    return got;
+}
+
+/* Reads what the broker sent. Returns 1 when it said SHUTDOWN. */
+static int read_broker(parser *P) {
+    int shutdown = 0;
+    for (int i = 0; i < 100; i++) {
+        zc_msg m;
+        int rc = zc_peer_recv(&P->peer, &m);
+        if (rc == -1) break;
+        if (rc == -2) {
+            P->st.bad++;
+            continue;
+        }
+        if (m.type == ZC_MSG_SHUTDOWN) {
+            shutdown = 1;
+        } else {
+            P->st.bad++;
+            zc_warn("bad_message", "from=broker reason=\"unexpected %s\" bad=%llu",
+                    zc_msg_type_name(m.type), (unsigned long long)P->st.bad);
+        }
+        zc_msg_close(&m);
+    }
+    return shutdown;
+}
+
+static void log_stats(const parser *P, const char *event) {
+    const stats *s = &P->st;
+    zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
+            "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu",
+            (unsigned long long)s->pages, (unsigned long long)s->lists,
+            (unsigned long long)s->details, (unsigned long long)s->docs,
+            (unsigned long long)s->discovered, (unsigned long long)s->dead,
+            (unsigned long long)s->bad, (unsigned long long)s->skipped,
+            (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
+            (unsigned long long)P->peer.reconnects);
+}
+
+/* ---------- setup ---------- */
+
+/* Prints "zcrawl-parser: error: ..." as one line and exits 2. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, PROG ": error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* Creates a socket of type, sets HWM and linger, connects it. Exits 2 on failure. */
+static void *open_socket(void *ctx, int type, const char *endpoint, const char *flag) {
+    void *s = zmq_socket(ctx, type);
+    if (!s) die("zmq_socket: %s", zmq_strerror(errno));
+    int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0;
+    int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
+    if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
+        die("zmq_setsockopt: %s", zmq_strerror(errno));
+    if (zmq_connect(s, endpoint) != 0)
+        die("cannot connect --%s %s: %s", flag, endpoint, zmq_strerror(errno));
+    return s;
+}
+
+int main(int argc, char **argv) {
+    static parser P;
+    zc_log_level level;
+    char err[512];
+
+    zc_flags_parse_or_exit(parser_flags, argc, argv, NULL, PROG, "[flags]",
+                           "Parses fetched pages: list pages become new URLs for the broker,\n"
+                           "detail pages become BSON documents for the writers.");
+    if (zc_log_parse_level(opt_log_level, &level) != 0)
+        die("--log-level: '%s' is not debug, info, warn or error", opt_log_level);
+    if (opt_name && strlen(opt_name) >= sizeof(P.peer.name))
+        die("--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
+    zc_log_init("parser", level);
+    parse_set_max_body((size_t)opt_max_body);
+    parse_urls_init(&P.urls);
+    if (zc_signal_install() != 0) die("cannot install signal handlers");
+
+    if (!(P.ctx = zmq_ctx_new())) die("zmq_ctx_new: %s", zmq_strerror(errno));
+    P.pull = open_socket(P.ctx, ZMQ_PULL, opt_pages, "pages");
+    P.push = open_socket(P.ctx, ZMQ_PUSH, opt_docs, "docs");
+    if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_hb_ms, 0, err, sizeof(err)) != 0)
+        die("--broker %s: %s", opt_broker, err);
+    if (opt_name && *opt_name) snprintf(P.peer.name, sizeof(P.peer.name), "%s", opt_name);
+    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld",
+            opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body);
+
+    int64_t now = zc_now_ms(), next_stats = now + STATS_IVL_MS, deadline = 0;
+    int stopping = 0, draining = 0, rc = 0;
+    for (;;) {
+        now = zc_now_ms();
+        zc_peer_tick(&P.peer, now, 0);
+        if (P.pending.active) pending_flush(&P);
+
+        if (!stopping && zc_signal_stop_requested()) {
+            stopping = 1;
+            deadline = now + FLUSH_MS;
+            zc_info("stopping", "signal=%d pending=%d", zc_signal_stop_requested(), P.pending.active);
+        }
+        if (stopping && (!P.pending.active || now >= deadline)) break;
+        if (draining && now >= deadline) {
+            zc_warn("drain_timeout", "pending=%d", P.pending.active);
+            break;
+        }
+
+        zmq_pollitem_t items[3];
+        int n = 0, i_peer = -1, i_pull = -1;
+        if (P.peer.sock) {
+            short ev = ZMQ_POLLIN;
+            if (P.pending.active && !P.pending.to_push) ev |= ZMQ_POLLOUT;
+            items[n] = (zmq_pollitem_t){ P.peer.sock, 0, ev, 0 };
+            i_peer = n++;
+        }
+        if (!P.pending.active && !stopping) {
+            items[n] = (zmq_pollitem_t){ P.pull, 0, ZMQ_POLLIN, 0 };
+            i_pull = n++;
+        }
+        if (P.pending.active && P.pending.to_push) {
+            items[n++] = (zmq_pollitem_t){ P.push, 0, ZMQ_POLLOUT, 0 };
+        }
+        int64_t t = zc_peer_timeout(&P.peer, now);
+        if (t > opt_hb_ms) t = opt_hb_ms;
+        if (next_stats - now < t) t = next_stats - now;
+        if ((P.pending.active || draining || stopping) && t > RETRY_MS) t = RETRY_MS;
+        if (t < 0) t = 0;
+
+        int prc = zmq_poll(items, n, (long)t);
+        if (prc < 0) {
+            if (errno == EINTR) continue;
+            zc_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (i_peer >= 0 && (items[i_peer].revents & ZMQ_POLLIN) && read_broker(&P) && !draining) {
+            draining = 1;
+            deadline = zc_now_ms() + FLUSH_MS;
+            zc_info("shutdown_received", "pending=%d", P.pending.active);
+        }
+        int got = 0;
+        if (i_pull >= 0 && (items[i_pull].revents & ZMQ_POLLIN)) got = read_pages(&P);
+        if (draining && got == 0 && !P.pending.active) break;
+
+        now = zc_now_ms();
+        if (now >= next_stats) {
+            log_stats(&P, "stats");
+            next_stats = now + STATS_IVL_MS;
+        }
+    }
+
+    if (P.pending.active) {
+        zc_error("output_lost", "type=%s reason=\"no room before the stop deadline\"",
+                 zc_msg_type_name(P.pending.type));
+        pending_clear(&P.pending);
+    }
+    log_stats(&P, "stopped");
+    parse_urls_free(&P.urls);
+    zc_peer_close(&P.peer);
+    zmq_close(P.pull);
+    zmq_close(P.push);
+    zmq_ctx_term(P.ctx);
+    return rc;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# deps.sh -- installs what zcrawl needs from Debian's packages (and FerretDB, the
+# test MongoDB-wire server, from the Go module proxy when Go is present).
+# Idempotent: returns in about a second when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential pkg-config
+      libzmq3-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev libmongoc-dev libbson-dev
+      redis-server redis-tools libcmocka-dev
+      python3-pytest python3-zmq python3-pymongo
+      clang libclang-rt-14-dev valgrind wrk iproute2 curl)
+[ "${ZCRAWL_DEPS_BENCH:-0}" = 1 ] && PKGS+=(python3-aiohttp python3-motor python3-scrapy python3-matplotlib hyperfine time)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# FerretDB v1.24.2 (SQLite backend) is the MongoDB-wire server of the test bench
+# when neither MONGODB_URI nor mongod is available.
+FERRET=.tools/bin/ferretdb
+if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null && [ ! -x "$FERRET" ]; then
+  GO=$(command -v go || true)
+  [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
+  if [ -n "$GO" ]; then
+    echo "deps: installing FerretDB v1.24.2 into .tools/bin (go install, a few minutes)"
+    mkdir -p .tools/bin
+    GOBIN="$PWD/.tools/bin" "$GO" install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2
+  else
+    echo "deps: no Go toolchain: FerretDB not installed; MongoDB tests will be skipped unless MONGODB_URI is set"
+  fi
+fi

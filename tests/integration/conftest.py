@@ -1,0 +1,50 @@
+"""Fixtures of the integration suite; the machinery lives in harness.py."""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from harness import Mongo, Procs, Redis
+
+_mongo_reason = []
+
+
+@pytest.fixture
+def procs(request):
+    d = tempfile.mkdtemp(prefix="zc-test-")
+    p = Procs(d)
+    yield p
+    p.stop_all()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        print(p.dump_logs())
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def redis(procs):
+    return Redis(procs)
+
+
+@pytest.fixture
+def mongo(procs):
+    m = Mongo(procs)
+    if m.uri is None:
+        print("\n*** MONGODB TESTS SKIPPED: %s ***" % m.why_missing)
+        _mongo_reason.append(m.why_missing)
+        pytest.skip(m.why_missing)
+    return m
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _mongo_reason:
+        terminalreporter.write_line("*** MongoDB tests skipped: %s ***" % _mongo_reason[0], red=True, bold=True)

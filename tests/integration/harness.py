@@ -1,0 +1,230 @@
+"""harness.py -- real processes for the integration suite: free ports, a private
+redis-server, a MongoDB-wire server (MONGODB_URI, mongod, or FerretDB), the site
+emulator, and the zcrawl stages. Everything started here is stopped at teardown,
+also when a test fails or is interrupted."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.environ.get("ZCRAWL_BIN", os.path.join(ROOT, "bin")))
+TOOLS = os.path.join(ROOT, ".tools", "bin")
+
+
+def bin_path(name):
+    """Path of an executable built by make: bin_path('broker') -> bin/zcrawl-broker."""
+    exe = "zcrawl" if name == "zcrawl" else "zcrawl-" + name
+    return os.path.join(BIN, exe)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on %s:%d after %.0fs" % (host, port, timeout))
+
+
+class Procs:
+    """Starts processes with their output in files, and stops them all at the end."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.items = []  # (name, Popen, logpath)
+
+    def start(self, name, argv, env=None, **kw):
+        path = os.path.join(self.logdir, "%s-%d.log" % (name, len(self.items)))
+        f = open(path, "wb")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=e,
+                             start_new_session=True, **kw)
+        f.close()
+        self.items.append((name, p, path))
+        return p
+
+    def log(self, p):
+        for _, q, path in self.items:
+            if q is p:
+                with open(path, "rb") as f:
+                    return f.read().decode("utf-8", "replace")
+        return ""
+
+    def kill9(self, p):
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+
+    def stop_all(self):
+        for _, p, _ in reversed(self.items):
+            if p.poll() is None:
+                try:
+                    p.terminate()
+                except OSError:
+                    pass
+        deadline = time.time() + 5
+        for _, p, _ in self.items:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def dump_logs(self, tail=40):
+        out = []
+        for name, p, path in self.items:
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+            except OSError:
+                continue
+            out.append("---- %s (pid %d, rc %s) %s" % (name, p.pid, p.poll(), path))
+            out.extend(lines[-tail:])
+        return "\n".join(out)
+
+
+class Redis:
+    """A private redis-server on a free port in its own folder."""
+
+    def __init__(self, procs, appendonly=False):
+        self.procs = procs
+        self.dir = tempfile.mkdtemp(prefix="zc-redis-", dir=procs.logdir)
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.proc = None
+        self.start()
+
+    @property
+    def uri(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", self.dir, "--save", "", "--daemonize", "no",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "everysec"]
+        self.proc = self.procs.start("redis", argv)
+        wait_port(self.port)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("PING").strip() == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING")
+
+    def stop(self, kill=False):
+        if kill:
+            self.procs.kill9(self.proc)
+        else:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), "--raw"] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout
+
+    def hgetall(self, key):
+        out = self.cli("HGETALL", key).splitlines()
+        return dict(zip(out[0::2], out[1::2]))
+
+    def lrange(self, key):
+        return self.cli("LRANGE", key, "0", "-1").splitlines()
+
+
+def ferretdb_path():
+    p = os.path.join(TOOLS, "ferretdb")
+    return p if os.access(p, os.X_OK) else shutil.which("ferretdb")
+
+
+class Mongo:
+    """The MongoDB-wire server of this run: MONGODB_URI, else mongod on PATH, else
+    FerretDB (SQLite backend). `why_missing` says why none could be had."""
+
+    def __init__(self, procs):
+        self.procs = procs
+        self.uri = None
+        self.kind = None
+        self.why_missing = None
+        self.proc = None
+        self.port = None
+        self.dir = None
+        if os.environ.get("MONGODB_URI"):
+            self.uri, self.kind = os.environ["MONGODB_URI"], "MONGODB_URI"
+            return
+        if shutil.which("mongod"):
+            self.kind = "mongod"
+        elif ferretdb_path():
+            self.kind = "ferretdb"
+        else:
+            self.why_missing = ("no MongoDB server: MONGODB_URI unset, no mongod on PATH, "
+                                "and no FerretDB in .tools/bin (make deps installs it when Go is available)")
+            return
+        self.dir = tempfile.mkdtemp(prefix="zc-mongo-", dir=procs.logdir)
+        self.port = free_port()
+        self.uri = "mongodb://127.0.0.1:%d/" % self.port
+        self.start()
+
+    def start(self):
+        if self.kind == "mongod":
+            argv = ["mongod", "--port", str(self.port), "--bind_ip", "127.0.0.1",
+                    "--dbpath", self.dir]
+        else:
+            argv = [ferretdb_path(), "--handler=sqlite", "--sqlite-url=file:%s/" % self.dir,
+                    "--state-dir=%s" % self.dir, "--listen-addr=127.0.0.1:%d" % self.port,
+                    "--debug-addr=-", "--telemetry=disable", "--log-level=warn"]
+        self.proc = self.procs.start(self.kind, argv)
+        wait_port(self.port, timeout=30)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def restartable(self):
+        return self.proc is not None
+
+
+class Sitesim:
+    """bin/zcrawl-sitesim on a free port."""
+
+    def __init__(self, procs, *args):
+        self.port = free_port()
+        self.proc = procs.start("sitesim", [bin_path("sitesim"), "--port", str(self.port)] + list(args))
+        wait_port(self.port)
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    @property
+    def start_url(self):
+        return self.base + "/api/book/?limit=18&offset=0"
+
+    def get(self, path, timeout=10):
+        with urllib.request.urlopen(self.base + path, timeout=timeout) as r:
+            return r.status, r.read()
+
+    def json(self, path):
+        return json.loads(self.get(path)[1])
+
+    def stats(self):
+        return self.json("/__stats")
+
+    def ids(self):
+        return self.json("/__ids")

@@ -1,0 +1,147 @@
+/* writer_jsonl.c -- the JSON Lines sink: one relaxed extended JSON line per document. */
+#include "writer_jsonl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct writer_jsonl {
+    int fd;
+    int sync;              /* regular file: fdatasync after each batch */
+    int partial;           /* a failed write may have left half a line */
+    char *buf;
+    size_t cap;
+    unsigned long long bytes;
+    char path[512];
+};
+
+writer_jsonl *writer_jsonl_open(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    writer_jsonl *j = calloc(1, sizeof(*j));
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    j->fd = -1;
+    if (!path || !*path) {
+        snprintf(err, errlen, "empty output path");
+        goto err;
+    }
+    if (snprintf(j->path, sizeof(j->path), "%s", path) >= (int)sizeof(j->path)) {
+        snprintf(err, errlen, "output path too long");
+        goto err;
+    }
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto err;
+    }
+    if (fstat(j->fd, &st) != 0) {
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        goto err;
+    }
+    j->sync = S_ISREG(st.st_mode);
+    return j;
+err:
+    writer_jsonl_close(j);
+    return NULL;
+}
+
+/* Makes room for need more bytes after used. Returns 0, or -1 when out of memory. */
+static int jsonl_reserve(writer_jsonl *j, size_t used, size_t need) {
+    if (used + need <= j->cap) return 0;
+    size_t cap = j->cap ? j->cap : 65536;
+    while (cap < used + need) {
+        if (cap > ((size_t)-1) / 2) return -1;
+        cap *= 2;
+    }
+    char *b = realloc(j->buf, cap);
+    if (!b) return -1;
+    j->buf = b;
+    j->cap = cap;
+    return 0;
+}
+
+int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t n,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    size_t used = 0;
+    if (n == 0) return 0;
+    /* After a failed write the file may end in half a line: end it, so the next
+     * document starts a line of its own. */
+    if (j->partial) {
+        if (jsonl_reserve(j, used, 1) != 0) goto oom;
+        j->buf[used++] = '\n';
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char *json = bson_as_relaxed_extended_json(docs[i], &len);
+        if (!json || memchr(json, '\n', len)) {
+            if (json) bson_free(json);
+            snprintf(err, errlen, "document %zu cannot be rendered as one line of JSON", i);
+            if (reject) reject(arg, i, "cannot render the document as one line of JSON");
+            return -1;
+        }
+        if (jsonl_reserve(j, used, len + 1) != 0) {
+            bson_free(json);
+            goto oom;
+        }
+        memcpy(j->buf + used, json, len);
+        used += len;
+        j->buf[used++] = '\n';
+        bson_free(json);
+    }
+    size_t off = 0;
+    while (off < used) {
+        ssize_t k = write(j->fd, j->buf + off, used - off);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            snprintf(err, errlen, "write %s: %s", j->path, strerror(errno));
+            if (off > 0) j->partial = 1;
+            return -1;
+        }
+        if (k == 0) {
+            snprintf(err, errlen, "write %s: wrote nothing", j->path);
+            if (off > 0) j->partial = 1;
+            return -1;
+        }
+        off += (size_t)k;
+        j->bytes += (unsigned long long)k;
+    }
+    j->partial = 0;
+    if (j->sync && fdatasync(j->fd) != 0) {
+        snprintf(err, errlen, "fdatasync %s: %s", j->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory rendering a batch of %zu documents", n);
+    return -1;
+}
+
+unsigned long long writer_jsonl_bytes(const writer_jsonl *j) { return j->bytes; }
+
+void writer_jsonl_close(writer_jsonl *j) {
+    if (!j) return;
+    /* Every confirmed batch was synced already; a late close error changes nothing. */
+    if (j->fd >= 0 && close(j->fd) != 0) j->fd = -1;
+    free(j->buf);
+    free(j);
+}
+
+static int jsonl_sink_write(void *impl, const bson_t *const *docs, size_t n, writer_reject_fn reject,
+                            void *arg, char *err, size_t errlen) {
+    return writer_jsonl_write_batch(impl, docs, n, reject, arg, err, errlen);
+}
+
+static void jsonl_sink_close(void *impl) { writer_jsonl_close(impl); }
+
+void writer_jsonl_sink(writer_sink *s, writer_jsonl *j) {
+    s->kind = "jsonl";
+    s->impl = j;
+    s->write_batch = jsonl_sink_write;
+    s->close = jsonl_sink_close;
+}

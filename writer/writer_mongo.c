@@ -1,0 +1,378 @@
+/* writer_mongo.c -- the MongoDB sink: unordered bulk upserts by _id with mongo-c-driver. */
+#include "writer_mongo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zc_log.h"
+
+#define MONGO_DEFAULT_DB "zcrawl"
+#define MONGO_DEFAULT_COLL "books"
+#define MONGO_CONNECT_TIMEOUT_MS 2000
+#define MONGO_SOCKET_TIMEOUT_MS 30000
+
+struct writer_mongo {
+    mongoc_uri_t *uri;
+    mongoc_client_t *client;
+    mongoc_collection_t *coll;
+    mongoc_write_concern_t *wc;
+    char db[64];
+    char coll_name[128];
+};
+
+/* Returns 0 when name can be a database name, else -1 with a reason in err. */
+static int mongo_check_db(const char *name, char *err, size_t errlen) {
+    if (!name || !*name) {
+        snprintf(err, errlen, "empty database name");
+        return -1;
+    }
+    if (strlen(name) >= 64) {
+        snprintf(err, errlen, "database name '%s' is longer than 63 bytes", name);
+        return -1;
+    }
+    if (strpbrk(name, "/\\. \"$*<>:|?")) {
+        snprintf(err, errlen, "database name '%s' holds one of / \\ . space \" $ * < > : | ?", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 when name can be a collection name, else -1 with a reason in err. */
+static int mongo_check_coll(const char *name, char *err, size_t errlen) {
+    if (!name || !*name) {
+        snprintf(err, errlen, "empty collection name");
+        return -1;
+    }
+    if (strlen(name) >= 128) {
+        snprintf(err, errlen, "collection name is longer than 127 bytes");
+        return -1;
+    }
+    if (strchr(name, '$') || strncmp(name, "system.", 7) == 0) {
+        snprintf(err, errlen, "collection name '%s' holds '$' or starts with 'system.'", name);
+        return -1;
+    }
+    return 0;
+}
+
+mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const mongoc_write_concern_t *base,
+                                                       int journal, long wtimeout_ms,
+                                                       char *err, size_t errlen) {
+    mongoc_write_concern_t *wc = NULL;
+    if (wtimeout_ms < 0) {
+        snprintf(err, errlen, "negative write concern timeout");
+        return NULL;
+    }
+    if (spec && *spec) {
+        wc = mongoc_write_concern_new();
+        if (!wc) goto oom;
+        if (strcmp(spec, "majority") == 0) {
+            mongoc_write_concern_set_wmajority(wc, 0);
+        } else {
+            char *end;
+            errno = 0;
+            long w = strtol(spec, &end, 10);
+            if (errno || end == spec || *end || w < 0 || w > 1000) {
+                snprintf(err, errlen, "write concern '%s' is neither 'majority' nor a number 1..1000", spec);
+                goto err;
+            }
+            if (w == 0) {
+                snprintf(err, errlen, "write concern w=0 is never acknowledged, so no write could be confirmed");
+                goto err;
+            }
+            mongoc_write_concern_set_w(wc, (int32_t)w);
+        }
+    } else {
+        wc = base ? mongoc_write_concern_copy(base) : mongoc_write_concern_new();
+        if (!wc) goto oom;
+        int32_t w = mongoc_write_concern_get_w(wc);
+        if (w == MONGOC_WRITE_CONCERN_W_UNACKNOWLEDGED || w == MONGOC_WRITE_CONCERN_W_ERRORS_IGNORED) {
+            snprintf(err, errlen, "the URI asks for w=0, which is never acknowledged, so no write could be confirmed");
+            goto err;
+        }
+        if (w == MONGOC_WRITE_CONCERN_W_DEFAULT) mongoc_write_concern_set_w(wc, 1);
+    }
+    if (journal) mongoc_write_concern_set_journal(wc, true);
+    if (wtimeout_ms > 0) mongoc_write_concern_set_wtimeout_int64(wc, (int64_t)wtimeout_ms);
+    if (!mongoc_write_concern_is_acknowledged(wc)) {
+        snprintf(err, errlen, "write concern is not acknowledged");
+        goto err;
+    }
+    return wc;
+oom:
+    snprintf(err, errlen, "out of memory");
+err:
+    if (wc) mongoc_write_concern_destroy(wc);
+    return NULL;
+}
+
+int writer_mongo_check_opts(const writer_mongo_opts *o, char *err, size_t errlen) {
+    if (o->db && mongo_check_db(o->db, err, errlen) != 0) return -1;
+    if (o->collection && mongo_check_coll(o->collection, err, errlen) != 0) return -1;
+    mongoc_write_concern_t *wc = writer_mongo_write_concern_new(o->write_concern, NULL, o->journal,
+                                                               o->wtimeout_ms, err, errlen);
+    if (!wc) return -1;
+    mongoc_write_concern_destroy(wc);
+    return 0;
+}
+
+/* Sets an int32 URI option unless the URI already gives it. Returns 0 or -1. */
+static int mongo_uri_default(mongoc_uri_t *uri, const char *key, int32_t v, char *err, size_t errlen) {
+    if (mongoc_uri_has_option(uri, key)) return 0;
+    if (!mongoc_uri_set_option_as_int32(uri, key, v)) {
+        snprintf(err, errlen, "cannot set URI option %s", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the query indexes (idempotent: same names and keys as before). Returns
+ * 0, or -1 with the server's reason in err. */
+static int mongo_create_indexes(writer_mongo *w, char *err, size_t errlen) {
+    static const struct { const char *field; int dir; const char *name; } idx[] = {
+        { "isbn", 1, "isbn_1" }, { "score", -1, "score_-1" }, { "tags", 1, "tags_1" },
+    };
+    bson_t cmd = BSON_INITIALIZER, arr, spec, key, reply;
+    bson_error_t e;
+    int rc = -1;
+    char k[16];
+    int ok = BSON_APPEND_UTF8(&cmd, "createIndexes", w->coll_name) &&
+             BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+    for (size_t i = 0; ok && i < sizeof(idx) / sizeof(idx[0]); i++) {
+        snprintf(k, sizeof(k), "%zu", i);
+        ok = BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &spec) &&
+             BSON_APPEND_DOCUMENT_BEGIN(&spec, "key", &key) &&
+             BSON_APPEND_INT32(&key, idx[i].field, idx[i].dir) &&
+             bson_append_document_end(&spec, &key) &&
+             BSON_APPEND_UTF8(&spec, "name", idx[i].name) &&
+             bson_append_document_end(&arr, &spec);
+    }
+    ok = ok && bson_append_array_end(&cmd, &arr);
+    if (!ok) {
+        snprintf(err, errlen, "cannot build the createIndexes command");
+        bson_destroy(&cmd);
+        return -1;
+    }
+    mongoc_database_t *db = mongoc_client_get_database(w->client, w->db);
+    if (!db) {
+        snprintf(err, errlen, "cannot get database handle");
+        bson_destroy(&cmd);
+        return -1;
+    }
+    /* reply is always initialized by the call, even on failure. */
+    if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &e)) {
+        /* 85/86: an index with these keys exists under other options or names:
+         * the index is there, which is all this writer needs. */
+        if (e.code == 85 || e.code == 86) {
+            char q[256];
+            zc_warn("index_conflict", "reason=%s", zc_log_q(q, sizeof(q), e.message));
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "createIndexes on %s.%s failed: %s", w->db, w->coll_name, e.message);
+        }
+    } else {
+        rc = 0;
+    }
+    bson_destroy(&reply);
+    mongoc_database_destroy(db);
+    bson_destroy(&cmd);
+    return rc;
+}
+
+writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
+    bson_error_t e;
+    bson_t ping = BSON_INITIALIZER, reply;
+    writer_mongo *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!o->uri || !*o->uri) {
+        snprintf(err, errlen, "no MongoDB URI");
+        goto err;
+    }
+    w->uri = mongoc_uri_new_with_error(o->uri, &e);
+    if (!w->uri) {
+        snprintf(err, errlen, "bad MongoDB URI: %s", e.message);
+        goto err;
+    }
+    const char *db = o->db ? o->db : mongoc_uri_get_database(w->uri);
+    if (!db || !*db) db = MONGO_DEFAULT_DB;
+    const char *coll = o->collection ? o->collection : MONGO_DEFAULT_COLL;
+    if (mongo_check_db(db, err, errlen) != 0 || mongo_check_coll(coll, err, errlen) != 0) goto err;
+    snprintf(w->db, sizeof(w->db), "%s", db);
+    snprintf(w->coll_name, sizeof(w->coll_name), "%s", coll);
+
+    /* Short timeouts: the writer's loop is single-threaded and must keep up its
+     * heartbeats; a failed write is simply retried later. */
+    long sst = o->server_timeout_ms > 0 ? o->server_timeout_ms : 5000;
+    if (mongo_uri_default(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)sst, err, errlen) != 0 ||
+        mongo_uri_default(w->uri, MONGOC_URI_CONNECTTIMEOUTMS, MONGO_CONNECT_TIMEOUT_MS, err, errlen) != 0 ||
+        mongo_uri_default(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, MONGO_SOCKET_TIMEOUT_MS, err, errlen) != 0)
+        goto err;
+    if (!mongoc_uri_get_appname(w->uri) && !mongoc_uri_set_appname(w->uri, "zcrawl-writer")) {
+        snprintf(err, errlen, "cannot set the URI's appname");
+        goto err;
+    }
+    w->wc = writer_mongo_write_concern_new(o->write_concern, mongoc_uri_get_write_concern(w->uri),
+                                           o->journal, o->wtimeout_ms, err, errlen);
+    if (!w->wc) goto err;
+
+    w->client = mongoc_client_new_from_uri_with_error(w->uri, &e);
+    if (!w->client) {
+        snprintf(err, errlen, "cannot create MongoDB client: %s", e.message);
+        goto err;
+    }
+    if (!mongoc_client_set_error_api(w->client, MONGOC_ERROR_API_VERSION_2)) {
+        snprintf(err, errlen, "cannot set the driver's error API");
+        goto err;
+    }
+    if (!BSON_APPEND_INT32(&ping, "ping", 1)) {
+        snprintf(err, errlen, "cannot build ping");
+        goto err;
+    }
+    bool pinged = mongoc_client_command_simple(w->client, "admin", &ping, NULL, &reply, &e);
+    bson_destroy(&reply); /* initialized by the call either way */
+    if (!pinged) {
+        snprintf(err, errlen, "cannot reach MongoDB: %s", e.message);
+        goto err;
+    }
+    w->coll = mongoc_client_get_collection(w->client, w->db, w->coll_name);
+    if (!w->coll) {
+        snprintf(err, errlen, "cannot get collection handle");
+        goto err;
+    }
+    if (o->create_indexes && mongo_create_indexes(w, err, errlen) != 0) goto err;
+    bson_destroy(&ping);
+    return w;
+err:
+    bson_destroy(&ping);
+    writer_mongo_close(w);
+    return NULL;
+}
+
+/* Reads an integer count from a bulk reply (0 when absent). */
+static int64_t mongo_reply_count(const bson_t *reply, const char *key) {
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, reply, key) && BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
+    return 0;
+}
+
+/* Reports each write error of a failed bulk, other than duplicate keys, through
+ * reject. Returns how many write errors the reply lists. */
+static size_t mongo_reject_write_errors(const bson_t *reply, size_t n, writer_reject_fn reject, void *arg) {
+    bson_iter_t it, arr, we;
+    size_t count = 0;
+    if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &arr))
+        return 0;
+    while (bson_iter_next(&arr)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &we)) continue;
+        int64_t index = -1, code = 0;
+        const char *msg = "write error";
+        while (bson_iter_next(&we)) {
+            const char *k = bson_iter_key(&we);
+            if (!strcmp(k, "index") && BSON_ITER_HOLDS_NUMBER(&we)) index = bson_iter_as_int64(&we);
+            else if (!strcmp(k, "code") && BSON_ITER_HOLDS_NUMBER(&we)) code = bson_iter_as_int64(&we);
+            else if (!strcmp(k, "errmsg") && BSON_ITER_HOLDS_UTF8(&we)) msg = bson_iter_utf8(&we, NULL);
+        }
+        count++;
+        /* Duplicate key: a concurrent upsert of the same _id won the race; the
+         * retry finds the document and replaces it. */
+        if (code == 11000 || code == 11001 || code == 12582) continue;
+        if (index >= 0 && (uint64_t)index < n && reject) {
+            char reason[300];
+            snprintf(reason, sizeof(reason), "MongoDB write error %lld: %s", (long long)code, msg);
+            reject(arg, (size_t)index, reason);
+        }
+    }
+    return count;
+}
+
+int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    bson_t opts = BSON_INITIALIZER, ropts = BSON_INITIALIZER, reply;
+    bson_error_t e;
+    mongoc_bulk_operation_t *bulk = NULL;
+    int have_reply = 0, rc = -1;
+
+    if (n == 0) return 0;
+    if (!BSON_APPEND_BOOL(&opts, "ordered", false) || !mongoc_write_concern_append(w->wc, &opts) ||
+        !BSON_APPEND_BOOL(&ropts, "upsert", true) ||
+        /* writer_doc_check has applied the driver's replacement checks already. */
+        !BSON_APPEND_BOOL(&ropts, "validate", false)) {
+        snprintf(err, errlen, "cannot build bulk options");
+        goto done;
+    }
+    bulk = mongoc_collection_create_bulk_operation_with_opts(w->coll, &opts);
+    if (!bulk) {
+        snprintf(err, errlen, "cannot create bulk operation");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bson_iter_t it;
+        bson_t sel = BSON_INITIALIZER;
+        if (!bson_iter_init_find(&it, docs[i], "_id") || !bson_append_iter(&sel, "_id", 3, &it)) {
+            bson_destroy(&sel);
+            snprintf(err, errlen, "document %zu has no usable _id", i);
+            if (reject) reject(arg, i, "document has no usable _id");
+            goto done;
+        }
+        bool queued = mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, docs[i], &ropts, &e);
+        bson_destroy(&sel);
+        if (!queued) {
+            snprintf(err, errlen, "driver refused document %zu: %s", i, e.message);
+            if (reject) reject(arg, i, e.message);
+            goto done;
+        }
+    }
+    uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &e);
+    have_reply = 1;
+    if (server == 0) {
+        size_t nwe = mongo_reject_write_errors(&reply, n, reject, arg);
+        snprintf(err, errlen, "bulk upsert of %zu failed (error %u.%u%s): %s", n, e.domain, e.code,
+                 nwe ? ", write errors" : "", e.message);
+        goto done;
+    }
+    /* Every replace_one with upsert either matched or upserted its document. */
+    int64_t matched = mongo_reply_count(&reply, "nMatched"), upserted = mongo_reply_count(&reply, "nUpserted");
+    if (matched + upserted != (int64_t)n) {
+        snprintf(err, errlen, "server acknowledged %lld matched + %lld upserted of %zu documents",
+                 (long long)matched, (long long)upserted, n);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (have_reply) bson_destroy(&reply);
+    if (bulk) mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(&ropts);
+    bson_destroy(&opts);
+    return rc;
+}
+
+const char *writer_mongo_db(const writer_mongo *w) { return w->db; }
+const char *writer_mongo_collection(const writer_mongo *w) { return w->coll_name; }
+
+void writer_mongo_close(writer_mongo *w) {
+    if (!w) return;
+    if (w->coll) mongoc_collection_destroy(w->coll);
+    if (w->client) mongoc_client_destroy(w->client);
+    if (w->wc) mongoc_write_concern_destroy(w->wc);
+    if (w->uri) mongoc_uri_destroy(w->uri);
+    free(w);
+}
+
+static int mongo_sink_write(void *impl, const bson_t *const *docs, size_t n, writer_reject_fn reject,
+                            void *arg, char *err, size_t errlen) {
+    return writer_mongo_write_batch(impl, docs, n, reject, arg, err, errlen);
+}
+
+static void mongo_sink_close(void *impl) { writer_mongo_close(impl); }
+
+void writer_mongo_sink(writer_sink *s, writer_mongo *w) {
+    s->kind = "mongo";
+    s->impl = w;
+    s->write_batch = mongo_sink_write;
+    s->close = mongo_sink_close;
+}

@@ -1,0 +1,64 @@
+/* writer_mongo.h -- the MongoDB sink: unordered bulk upserts by _id with mongo-c-driver.
+ *
+ * One single-threaded mongoc_client_t (the writer's loop is single-threaded). A
+ * batch is one unordered bulk of replace_one({_id}, doc, upsert) under the chosen
+ * write concern, so writing the same batch again changes nothing: that is what
+ * makes blind retries safe. The driver reconnects by itself on the next operation
+ * after the server went away. The caller must have called mongoc_init(). */
+#ifndef WRITER_MONGO_H
+#define WRITER_MONGO_H
+
+#include <mongoc/mongoc.h>
+
+#include "writer_sink.h"
+
+typedef struct writer_mongo writer_mongo;
+
+typedef struct writer_mongo_opts {
+    const char *uri;            /* mongodb://... */
+    const char *db;             /* NULL: the URI's database, else "zcrawl" */
+    const char *collection;     /* NULL: "books" */
+    const char *write_concern;  /* NULL: the URI's w, else 1; "majority" or a number >= 1 */
+    int journal;                /* ask for j:true */
+    long wtimeout_ms;           /* 0: none */
+    int create_indexes;         /* create the isbn/score/tags indexes at open */
+    long server_timeout_ms;     /* serverSelectionTimeoutMS unless the URI sets it; 0: 5000 */
+} writer_mongo_opts;
+
+/* Checks the names and the write concern in o without connecting. Returns 0, or
+ * -1 with a one-line reason in err (the caller's flags are wrong). */
+int writer_mongo_check_opts(const writer_mongo_opts *o, char *err, size_t errlen);
+
+/* Builds the write concern from spec ("majority", or w >= 1 in decimal; NULL gives
+ * base's w, or 1 when base has none). w=0 is refused: an unacknowledged write can
+ * never be confirmed. Returns a new write concern the caller destroys, or NULL
+ * with a reason in err. */
+mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const mongoc_write_concern_t *base,
+                                                       int journal, long wtimeout_ms,
+                                                       char *err, size_t errlen);
+
+/* Parses the URI, connects, pings the server and (optionally) creates the indexes.
+ * Returns the sink's state, owned by the caller and freed by writer_mongo_close,
+ * or NULL with a one-line reason in err (bad URI, unreachable server, refused
+ * command). Never prints the URI, which may hold a password. */
+writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen);
+
+/* Upserts docs[0..n) (each with a string _id) as one unordered bulk. Returns 0
+ * when the server acknowledged every one under the write concern; -1 with a
+ * reason in err otherwise (network, server selection, write concern or write
+ * errors): then nothing may be confirmed. Write errors other than a duplicate key
+ * (a race with another writer, cured by retrying) are also reported per document
+ * through reject. */
+int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen);
+
+/* Names of the database and collection in use (valid until close). */
+const char *writer_mongo_db(const writer_mongo *w);
+const char *writer_mongo_collection(const writer_mongo *w);
+
+void writer_mongo_close(writer_mongo *w);
+
+/* Fills s with the sink interface over w (owned by s from then on). */
+void writer_mongo_sink(writer_sink *s, writer_mongo *w);
+
+#endif
