@@ -371,6 +371,7 @@ static fetch_xfer *xfer_new(fetch_loop *l, char *err, size_t errlen) {
     XSET(CURLOPT_USERAGENT, c->user_agent);
     XSET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->proxy && *c->proxy) XSET(CURLOPT_PROXY, c->proxy);
+    if (getenv("FX_BUFSZ")) XSET(CURLOPT_BUFFERSIZE, atol(getenv("FX_BUFSZ")));
     if (l->http2) {
         CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         if (rc != CURLE_OK) {

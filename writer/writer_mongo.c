@@ -127,58 +127,74 @@ static int mongo_uri_default(mongoc_uri_t *uri, const char *key, int32_t v, char
     return 0;
 }
 
-/* Creates the query indexes (idempotent: same names and keys as before). Returns
- * 0, or -1 with the server's reason in err. */
+/* Creates the query indexes, one createIndexes command each (FerretDB 1.24 drops
+ * the connection when one command names several indexes that exist already).
+ * Idempotent: same names and keys as before. Returns 0, or -1 with the server's
+ * reason in err. */
 static int mongo_create_indexes(writer_mongo *w, char *err, size_t errlen) {
     static const struct { const char *field; int dir; const char *name; } idx[] = {
         { "isbn", 1, "isbn_1" }, { "score", -1, "score_-1" }, { "tags", 1, "tags_1" },
     };
-    bson_t cmd = BSON_INITIALIZER, arr, spec, key, reply;
-    bson_error_t e;
-    int rc = -1;
-    char k[16];
-    int ok = BSON_APPEND_UTF8(&cmd, "createIndexes", w->coll_name) &&
-             BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
-    for (size_t i = 0; ok && i < sizeof(idx) / sizeof(idx[0]); i++) {
-        snprintf(k, sizeof(k), "%zu", i);
-        ok = BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &spec) &&
-             BSON_APPEND_DOCUMENT_BEGIN(&spec, "key", &key) &&
-             BSON_APPEND_INT32(&key, idx[i].field, idx[i].dir) &&
-             bson_append_document_end(&spec, &key) &&
-             BSON_APPEND_UTF8(&spec, "name", idx[i].name) &&
-             bson_append_document_end(&arr, &spec);
-    }
-    ok = ok && bson_append_array_end(&cmd, &arr);
-    if (!ok) {
-        snprintf(err, errlen, "cannot build the createIndexes command");
-        bson_destroy(&cmd);
-        return -1;
-    }
     mongoc_database_t *db = mongoc_client_get_database(w->client, w->db);
     if (!db) {
         snprintf(err, errlen, "cannot get database handle");
-        bson_destroy(&cmd);
         return -1;
     }
-    /* reply is always initialized by the call, even on failure. */
-    if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &e)) {
-        /* 85/86: an index with these keys exists under other options or names:
-         * the index is there, which is all this writer needs. */
-        if (e.code == 85 || e.code == 86) {
-            char q[256];
-            zc_warn("index_conflict", "reason=%s", zc_log_q(q, sizeof(q), e.message));
-            rc = 0;
-        } else {
-            snprintf(err, errlen, "createIndexes on %s.%s failed: %s", w->db, w->coll_name, e.message);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(idx) / sizeof(idx[0]); i++) {
+        bson_t cmd = BSON_INITIALIZER, arr, spec, key, reply;
+        bson_error_t e;
+        int ok = BSON_APPEND_UTF8(&cmd, "createIndexes", w->coll_name) &&
+                 BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr) &&
+                 BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &spec) &&
+                 BSON_APPEND_DOCUMENT_BEGIN(&spec, "key", &key) &&
+                 BSON_APPEND_INT32(&key, idx[i].field, idx[i].dir) &&
+                 bson_append_document_end(&spec, &key) &&
+                 BSON_APPEND_UTF8(&spec, "name", idx[i].name) &&
+                 bson_append_document_end(&arr, &spec) &&
+                 bson_append_array_end(&cmd, &arr);
+        if (!ok) {
+            snprintf(err, errlen, "cannot build the createIndexes command");
+            bson_destroy(&cmd);
+            rc = -1;
+            break;
         }
-    } else {
-        rc = 0;
+        /* reply is always initialized by the call, even on failure. */
+        if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &e)) {
+            /* 85/86: an index on these keys exists under other options or another
+             * name: the index is there, which is all this writer needs. */
+            if (e.code == 85 || e.code == 86) {
+                char q[256];
+                zc_warn("index_conflict", "index=%s reason=%s", idx[i].name, zc_log_q(q, sizeof(q), e.message));
+            } else {
+                snprintf(err, errlen, "createIndexes %s on %s.%s failed: %s", idx[i].name, w->db, w->coll_name,
+                         e.message);
+                rc = -1;
+            }
+        }
+        bson_destroy(&reply);
+        bson_destroy(&cmd);
     }
-    bson_destroy(&reply);
     mongoc_database_destroy(db);
-    bson_destroy(&cmd);
     return rc;
 }
+
+/* mongo-c-driver's own log lines, as logfmt through zc_log. */
+static void mongo_log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *arg) {
+    char q[512];
+    (void)arg;
+    if (level >= MONGOC_LOG_LEVEL_DEBUG) return;
+    /* Servers without sessions (FerretDB) refuse endSessions at every client close. */
+    if (level >= MONGOC_LOG_LEVEL_MESSAGE || strstr(message, "endSessions")) {
+        zc_debug("mongoc", "domain=%s msg=%s", domain, zc_log_q(q, sizeof(q), message));
+    } else if (level == MONGOC_LOG_LEVEL_WARNING) {
+        zc_warn("mongoc", "domain=%s msg=%s", domain, zc_log_q(q, sizeof(q), message));
+    } else {
+        zc_error("mongoc", "domain=%s msg=%s", domain, zc_log_q(q, sizeof(q), message));
+    }
+}
+
+void writer_mongo_log_to_zc(void) { mongoc_log_set_handler(mongo_log_handler, NULL); }
 
 writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
     bson_error_t e;
@@ -259,7 +275,7 @@ static int64_t mongo_reply_count(const bson_t *reply, const char *key) {
     return 0;
 }
 
-/* Reports each write error of a failed bulk, other than duplicate keys, through
+/* Reports each write error of a failed bulk, other than duplicate _ids, through
  * reject. Returns how many write errors the reply lists. */
 static size_t mongo_reject_write_errors(const bson_t *reply, size_t n, writer_reject_fn reject, void *arg) {
     bson_iter_t it, arr, we;
@@ -278,9 +294,10 @@ static size_t mongo_reject_write_errors(const bson_t *reply, size_t n, writer_re
             else if (!strcmp(k, "errmsg") && BSON_ITER_HOLDS_UTF8(&we)) msg = bson_iter_utf8(&we, NULL);
         }
         count++;
-        /* Duplicate key: a concurrent upsert of the same _id won the race; the
-         * retry finds the document and replaces it. */
-        if (code == 11000 || code == 11001 || code == 12582) continue;
+        /* Duplicate _id: a concurrent upsert of the same _id won the race; the
+         * retry finds the document and replaces it. A duplicate in another
+         * unique index would fail forever: that one is the document's fault. */
+        if ((code == 11000 || code == 11001 || code == 12582) && strstr(msg, "_id")) continue;
         if (index >= 0 && (uint64_t)index < n && reject) {
             char reason[300];
             snprintf(reason, sizeof(reason), "MongoDB write error %lld: %s", (long long)code, msg);

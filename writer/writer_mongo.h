@@ -46,7 +46,7 @@ writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t er
 /* Upserts docs[0..n) (each with a string _id) as one unordered bulk. Returns 0
  * when the server acknowledged every one under the write concern; -1 with a
  * reason in err otherwise (network, server selection, write concern or write
- * errors): then nothing may be confirmed. Write errors other than a duplicate key
+ * errors): then nothing may be confirmed. Write errors other than a duplicate _id
  * (a race with another writer, cured by retrying) are also reported per document
  * through reject. */
 int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
@@ -57,6 +57,9 @@ const char *writer_mongo_db(const writer_mongo *w);
 const char *writer_mongo_collection(const writer_mongo *w);
 
 void writer_mongo_close(writer_mongo *w);
+
+/* Sends the driver's own log lines through zc_log (process-wide). */
+void writer_mongo_log_to_zc(void);
 
 /* Fills s with the sink interface over w (owned by s from then on). */
 void writer_mongo_sink(writer_sink *s, writer_mongo *w);

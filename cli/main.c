@@ -1,0 +1,544 @@
+/* main.c -- zcrawl: runs a whole crawl on this host (a private redis-server when
+ * none is given, the broker and N fetchers, parsers and writers), shows progress,
+ * and exits 0 when the crawl is complete. `zcrawl demo` crawls a fresh emulator. */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis.h>
+
+#include "supervise.h"
+#include "zc_flags.h"
+#include "zc_log.h"
+#include "zc_signal.h"
+#include "zc_time.h"
+
+#define PROG "zcrawl"
+
+typedef struct run_conf {
+    long fetchers, parsers, writers, max_per_host, concurrency, lease_ms, timeout_s, max_restarts;
+    long books, latency_ms, jitter_ms, seed;
+    double rate;
+    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir;
+    int no_progress;
+} run_conf;
+
+/* A launched crawl: its children, its endpoints and where it logs. */
+typedef struct run {
+    run_conf *c;
+    sup s;
+    char bindir[PATH_MAX];
+    char logdir[PATH_MAX];
+    char redis_uri[128];
+    int redis_port;
+    int broker;                  /* index in s */
+    char ep[5][64];              /* control, pages in, pages out, docs in, docs out */
+    int tty;
+} run;
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int find_bindir(run *r) {
+    if (r->c->bin_dir) {
+        snprintf(r->bindir, sizeof(r->bindir), "%s", r->c->bin_dir);
+        return 0;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return -1;
+    *slash = '\0';
+    snprintf(r->bindir, sizeof(r->bindir), "%s", self);
+    return 0;
+}
+
+static int stage_path(run *r, const char *stage, char *out, size_t outlen, char *err, size_t errlen) {
+    snprintf(out, outlen, "%s/zcrawl-%s", r->bindir, stage);
+    if (access(out, X_OK) != 0) {
+        snprintf(err, errlen, "cannot run %s: %s (build with make)", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Finds redis-server on PATH. */
+static int find_on_path(const char *name, char *out, size_t outlen) {
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, outlen, "%s/%s", d, name);
+        if (access(out, X_OK) == 0) return 0;
+    }
+    const char *extra[] = { "/usr/bin", "/usr/sbin", NULL };
+    for (int i = 0; extra[i]; i++) {
+        snprintf(out, outlen, "%s/%s", extra[i], name);
+        if (access(out, X_OK) == 0) return 0;
+    }
+    return -1;
+}
+
+static redisContext *redis_connect(const char *uri) {
+    char host[128] = "127.0.0.1";
+    int port = 6379;
+    const char *p = uri;
+    if (!strncmp(p, "redis://", 8)) p += 8;
+    const char *at = strrchr(p, '@');
+    if (at) p = at + 1;
+    const char *colon = strchr(p, ':');
+    size_t hl = colon ? (size_t)(colon - p) : strcspn(p, "/");
+    if (hl > 0 && hl < sizeof(host)) {
+        memcpy(host, p, hl);
+        host[hl] = '\0';
+    }
+    if (colon) port = atoi(colon + 1);
+    struct timeval tv = { 1, 0 };
+    redisContext *rc = redisConnectWithTimeout(host, port, tv);
+    if (rc && !rc->err && redisSetTimeout(rc, tv) != REDIS_OK) {
+        redisFree(rc);
+        return NULL;
+    }
+    if (rc && rc->err) {
+        redisFree(rc);
+        return NULL;
+    }
+    return rc;
+}
+
+static int start_private_redis(run *r, char *err, size_t errlen) {
+    char exe[PATH_MAX], dir[PATH_MAX + 16], log[PATH_MAX + 16], portbuf[16];
+    if (find_on_path("redis-server", exe, sizeof(exe)) != 0) {
+        snprintf(err, errlen, "redis-server not found: install it (make deps) or pass --redis URI");
+        return -1;
+    }
+    r->redis_port = free_port();
+    if (r->redis_port < 0) {
+        snprintf(err, errlen, "no free port for redis-server");
+        return -1;
+    }
+    snprintf(dir, sizeof(dir), "%s/redis", r->logdir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(log, sizeof(log), "%s/redis.log", r->logdir);
+    snprintf(portbuf, sizeof(portbuf), "%d", r->redis_port);
+    char *argv[] = { exe, "--port", portbuf, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+                     "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", NULL };
+    if (sup_start(&r->s, "redis", argv, log, 0, err, errlen) < 0) return -1;
+    snprintf(r->redis_uri, sizeof(r->redis_uri), "redis://127.0.0.1:%d", r->redis_port);
+    for (int i = 0; i < 100; i++) {
+        redisContext *rc = redis_connect(r->redis_uri);
+        if (rc) {
+            redisReply *rep = redisCommand(rc, "PING");
+            int ok = rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep) freeReplyObject(rep);
+            redisFree(rc);
+            if (ok) return 0;
+        }
+        struct timespec t = { 0, 50 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+    snprintf(err, errlen, "private redis-server did not answer (see %s)", log);
+    return -1;
+}
+
+/* Builds argv in place: a small helper so each stage's command line reads plainly. */
+typedef struct argv_b { char *v[SUP_MAX_ARGS]; int n; char store[SUP_MAX_ARGS][PATH_MAX / 4]; } argv_b;
+
+static void av_add(argv_b *a, const char *s) {
+    if (a->n >= SUP_MAX_ARGS - 1) return;
+    snprintf(a->store[a->n], sizeof(a->store[a->n]), "%s", s);
+    a->v[a->n] = a->store[a->n];
+    a->n++;
+    a->v[a->n] = NULL;
+}
+
+static void av_addl(argv_b *a, const char *flag, long v) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%ld", v);
+    av_add(a, flag);
+    av_add(a, buf);
+}
+
+static int start_stage(run *r, const char *stage, int idx, argv_b *a, int restart, char *err, size_t errlen) {
+    char name[32], log[PATH_MAX + 64];
+    snprintf(name, sizeof(name), "%s-%d", stage, idx);
+    snprintf(log, sizeof(log), "%s/%s.log", r->logdir, name);
+    return sup_start(&r->s, name, a->v, log, restart, err, errlen);
+}
+
+static int start_pipeline(run *r, const char *start_url, char *err, size_t errlen) {
+    run_conf *c = r->c;
+    for (int i = 0; i < 5; i++) {
+        int p = free_port();
+        if (p < 0) {
+            snprintf(err, errlen, "no free port");
+            return -1;
+        }
+        snprintf(r->ep[i], sizeof(r->ep[i]), "tcp://127.0.0.1:%d", p);
+    }
+    char exe[PATH_MAX];
+    argv_b *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    if (stage_path(r, "broker", exe, sizeof(exe), err, errlen) != 0) goto out;
+    av_add(a, exe);
+    av_add(a, "--redis"); av_add(a, r->redis_uri);
+    av_add(a, "--crawl"); av_add(a, c->crawl);
+    av_add(a, "--control"); av_add(a, r->ep[0]);
+    av_add(a, "--pages-in"); av_add(a, r->ep[1]);
+    av_add(a, "--pages-out"); av_add(a, r->ep[2]);
+    av_add(a, "--docs-in"); av_add(a, r->ep[3]);
+    av_add(a, "--docs-out"); av_add(a, r->ep[4]);
+    av_addl(a, "--max-per-host", c->max_per_host);
+    av_addl(a, "--lease-ms", c->lease_ms);
+    if (c->rate > 0) {
+        char rb[32];
+        snprintf(rb, sizeof(rb), "%g", c->rate);
+        av_add(a, "--rate"); av_add(a, rb);
+    }
+    av_add(a, "--log-level"); av_add(a, c->log_level);
+    av_add(a, "--start"); av_add(a, start_url);
+    r->broker = start_stage(r, "broker", 1, a, 1, err, errlen);
+    if (r->broker < 0) goto out;
+
+    for (long i = 1; i <= c->writers; i++) {
+        memset(a, 0, sizeof(*a));
+        if (stage_path(r, "writer", exe, sizeof(exe), err, errlen) != 0) goto out;
+        av_add(a, exe);
+        av_add(a, "--broker"); av_add(a, r->ep[0]);
+        av_add(a, "--docs"); av_add(a, r->ep[4]);
+        if (c->mongo) { av_add(a, "--mongo"); av_add(a, c->mongo); }
+        else { av_add(a, "--out"); av_add(a, c->out); }
+        av_add(a, "--log-level"); av_add(a, c->log_level);
+        if (start_stage(r, "writer", (int)i, a, 1, err, errlen) < 0) goto out;
+    }
+    for (long i = 1; i <= c->parsers; i++) {
+        memset(a, 0, sizeof(*a));
+        if (stage_path(r, "parser", exe, sizeof(exe), err, errlen) != 0) goto out;
+        av_add(a, exe);
+        av_add(a, "--broker"); av_add(a, r->ep[0]);
+        av_add(a, "--pages"); av_add(a, r->ep[2]);
+        av_add(a, "--docs"); av_add(a, r->ep[3]);
+        av_add(a, "--log-level"); av_add(a, c->log_level);
+        if (start_stage(r, "parser", (int)i, a, 1, err, errlen) < 0) goto out;
+    }
+    for (long i = 1; i <= c->fetchers; i++) {
+        memset(a, 0, sizeof(*a));
+        if (stage_path(r, "fetcher", exe, sizeof(exe), err, errlen) != 0) goto out;
+        av_add(a, exe);
+        av_add(a, "--broker"); av_add(a, r->ep[0]);
+        av_add(a, "--pages"); av_add(a, r->ep[1]);
+        av_addl(a, "--concurrency", c->concurrency);
+        av_add(a, "--log-level"); av_add(a, c->log_level);
+        if (start_stage(r, "fetcher", (int)i, a, 1, err, errlen) < 0) goto out;
+    }
+    rc = 0;
+out:
+    free(a);
+    return rc;
+}
+
+typedef struct progress {
+    long long fetched, written, queued, in_flight, dead, retried, gone;
+    double rate;
+    char state[16];
+} progress;
+
+static int read_progress(redisContext **rcp, const char *uri, const char *crawl, progress *p) {
+    if (!*rcp) *rcp = redis_connect(uri);
+    if (!*rcp) return -1;
+    redisReply *rep = redisCommand(*rcp, "HMGET zcrawl:%s:stats fetched written queued in_flight dead retried gone fetched_per_s state", crawl);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 9) {
+        if (rep) freeReplyObject(rep);
+        redisFree(*rcp);
+        *rcp = NULL;
+        return -1;
+    }
+    long long *dst[] = { &p->fetched, &p->written, &p->queued, &p->in_flight, &p->dead, &p->retried, &p->gone };
+    for (int i = 0; i < 7; i++)
+        *dst[i] = rep->element[i]->type == REDIS_REPLY_STRING ? atoll(rep->element[i]->str) : 0;
+    p->rate = rep->element[7]->type == REDIS_REPLY_STRING ? atof(rep->element[7]->str) : 0;
+    snprintf(p->state, sizeof(p->state), "%s",
+             rep->element[8]->type == REDIS_REPLY_STRING ? rep->element[8]->str : "starting");
+    freeReplyObject(rep);
+    return 0;
+}
+
+static void show_progress(run *r, const progress *p, double elapsed, int final) {
+    char eta[32] = "-";
+    if (p->rate > 0.5 && p->queued > 0) snprintf(eta, sizeof(eta), "%.0fs", (double)p->queued / p->rate);
+    char line[256];
+    snprintf(line, sizeof(line),
+             "[%6.1fs] %7.1f pages/s  queued %lld  in flight %lld  fetched %lld  written %lld  errors %lld  retries %lld  ETA %s",
+             elapsed, p->rate, p->queued, p->in_flight, p->fetched, p->written, p->dead, p->retried, eta);
+    if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    else fprintf(stderr, "%s\n", line);
+}
+
+static void tail_log(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char lines[10][512];
+    int n = 0;
+    while (fgets(lines[n % 10], sizeof(lines[0]), f)) n++;
+    fclose(f);
+    int from = n > 10 ? n - 10 : 0;
+    fprintf(stderr, "---- %s\n", path);
+    for (int i = from; i < n; i++) fputs(lines[i % 10], stderr);
+}
+
+/* Runs the crawl to its end. Returns the process exit code. */
+static int run_crawl(run_conf *c, const char *start_url, const char *extra_child, char *const extra_argv[]) {
+    run r;
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.s.max_restarts = (int)c->max_restarts;
+    r.tty = isatty(STDERR_FILENO) && !c->no_progress;
+    char err[512];
+    int rc = 1;
+    if (find_bindir(&r) != 0) {
+        fprintf(stderr, "%s: error: cannot find the folder of the zcrawl executables (use --bin-dir)\n", PROG);
+        return 1;
+    }
+    if (c->log_dir) {
+        snprintf(r.logdir, sizeof(r.logdir), "%s", c->log_dir);
+        if (mkdir(r.logdir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "%s: error: cannot create %s: %s\n", PROG, r.logdir, strerror(errno));
+            return 1;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(r.logdir, sizeof(r.logdir), "%s/zcrawl-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(r.logdir)) {
+            fprintf(stderr, "%s: error: mkdtemp: %s\n", PROG, strerror(errno));
+            return 1;
+        }
+    }
+    int64_t t0 = zc_now_ms();
+    if (extra_child) {
+        char log[PATH_MAX + 32];
+        snprintf(log, sizeof(log), "%s/%s.log", r.logdir, extra_child);
+        if (sup_start(&r.s, extra_child, extra_argv, log, 0, err, sizeof(err)) < 0) goto fail;
+    }
+    if (c->redis) snprintf(r.redis_uri, sizeof(r.redis_uri), "%s", c->redis);
+    else if (start_private_redis(&r, err, sizeof(err)) != 0) goto fail;
+    {
+        redisContext *probe = redis_connect(r.redis_uri);
+        if (!probe) {
+            snprintf(err, sizeof(err), "cannot reach Redis at %s", r.redis_uri);
+            goto fail;
+        }
+        redisFree(probe);
+    }
+    if (start_pipeline(&r, start_url, err, sizeof(err)) != 0) goto fail;
+    fprintf(stderr, "%s: crawling %s with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s)\n",
+            PROG, start_url, c->fetchers, c->parsers, c->writers, c->mongo ? c->mongo : c->out, r.logdir);
+
+    redisContext *rc_stats = NULL;
+    progress p;
+    memset(&p, 0, sizeof(p));
+    int64_t next_show = 0;
+    int finished = 0;
+    while (!finished) {
+        if (zc_signal_stop_requested()) {
+            snprintf(err, sizeof(err), "interrupted");
+            rc = 130;
+            if (r.tty) fputc('\n', stderr);
+            goto fail;
+        }
+        int ended;
+        while ((ended = sup_reap(&r.s)) >= 0) {
+            sup_proc *sp = &r.s.procs[ended];
+            int st = sp->exit_status;
+            if (ended == r.broker && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+                finished = 1;
+            } else if (ended == r.broker || !strcmp(sp->name, "redis") || (extra_child && ended == 0)) {
+                snprintf(err, sizeof(err), "%s ended (%s %d) and cannot be restarted", sp->name,
+                         WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                tail_log(sp->log);
+                goto fail;
+            } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                snprintf(err, sizeof(err), "%s keeps failing (%d restarts)", sp->name, sp->restarts);
+                tail_log(sp->log);
+                goto fail;
+            }
+        }
+        int64_t now = zc_now_ms();
+        if (c->timeout_s > 0 && now - t0 > c->timeout_s * 1000) {
+            snprintf(err, sizeof(err), "crawl did not finish within %ld s", c->timeout_s);
+            goto fail;
+        }
+        if (!finished && now >= next_show) {
+            if (read_progress(&rc_stats, r.redis_uri, c->crawl, &p) == 0)
+                show_progress(&r, &p, (double)(now - t0) / 1000.0, 0);
+            next_show = now + (r.tty ? 500 : 5000);
+        }
+        struct timespec t = { 0, 100 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+    read_progress(&rc_stats, r.redis_uri, c->crawl, &p);
+    if (rc_stats) redisFree(rc_stats);
+    double secs = (double)(zc_now_ms() - t0) / 1000.0;
+    show_progress(&r, &p, secs, 1);
+    sup_stop_all(&r.s, 10000);
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("crawl complete: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, "
+           "%lld retries in %.1f s (%.0f pages/s, %.2f CPU s)\n",
+           p.fetched, p.written, p.gone, p.dead, p.retried, secs, secs > 0 ? (double)p.fetched / secs : 0.0, cpu);
+    fflush(stdout);
+    sup_free(&r.s);
+    return 0;
+fail:
+    fprintf(stderr, "%s: error: %s (logs in %s)\n", PROG, err, r.logdir);
+    sup_stop_all(&r.s, 5000);
+    sup_free(&r.s);
+    return rc;
+}
+
+static const char *USAGE_RUN = "run [flags] START_URL";
+static const char *USAGE_DEMO = "demo [flags]";
+
+int main(int argc, char **argv) {
+    run_conf c = {
+        .fetchers = 2, .parsers = 1, .writers = 1, .max_per_host = 8, .concurrency = 64,
+        .lease_ms = 30000, .timeout_s = 0, .max_restarts = 5, .books = 9040, .latency_ms = 0,
+        .jitter_ms = 0, .seed = 1, .rate = 0,
+        .mongo = NULL, .out = NULL, .redis = NULL, .crawl = "local", .log_level = "info",
+        .log_dir = NULL, .bin_dir = NULL, .no_progress = 0,
+    };
+    const zc_flag run_flags[] = {
+        { "fetchers", "ZCRAWL_FETCHERS", ZC_FLAG_INT, &c.fetchers, "fetcher processes", 1, 64 },
+        { "parsers", "ZCRAWL_PARSERS", ZC_FLAG_INT, &c.parsers, "parser processes", 1, 64 },
+        { "writers", "ZCRAWL_WRITERS", ZC_FLAG_INT, &c.writers, "writer processes", 1, 64 },
+        { "mongo", "ZCRAWL_MONGO", ZC_FLAG_STR, &c.mongo, "MongoDB URI to write into", 0, 0 },
+        { "out", "ZCRAWL_OUT", ZC_FLAG_STR, &c.out, "JSON Lines file to write into (when no --mongo)", 0, 0 },
+        { "redis", "ZCRAWL_REDIS", ZC_FLAG_STR, &c.redis, "Redis URI (default: a private redis-server)", 0, 0 },
+        { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &c.crawl, "crawl name (Redis keys zcrawl:<crawl>:*)", 0, 0 },
+        { "max-per-host", "ZCRAWL_MAX_PER_HOST", ZC_FLAG_INT, &c.max_per_host, "requests in flight per host", 1, 100000 },
+        { "rate", "ZCRAWL_RATE", ZC_FLAG_DOUBLE, &c.rate, "requests per second per host (0: no limit)", 0, 1e6 },
+        { "concurrency", "ZCRAWL_CONCURRENCY", ZC_FLAG_INT, &c.concurrency, "transfers per fetcher", 1, 100000 },
+        { "lease-ms", "ZCRAWL_LEASE_MS", ZC_FLAG_INT, &c.lease_ms, "lease of a handed-out URL", 500, 86400000 },
+        { "timeout", "ZCRAWL_TIMEOUT", ZC_FLAG_INT, &c.timeout_s, "give up after this many seconds (0: never)", 0, 864000 },
+        { "max-restarts", "ZCRAWL_MAX_RESTARTS", ZC_FLAG_INT, &c.max_restarts, "restarts of a crashed stage", 0, 1000 },
+        { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &c.log_level, "stages' log level", 0, 0 },
+        { "log-dir", "ZCRAWL_LOG_DIR", ZC_FLAG_STR, &c.log_dir, "folder for the stages' logs (default: a temp folder)", 0, 0 },
+        { "bin-dir", "ZCRAWL_BIN_DIR", ZC_FLAG_STR, &c.bin_dir, "folder of zcrawl-* (default: beside zcrawl)", 0, 0 },
+        { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no live progress line", 0, 0 },
+        { "books", "ZCRAWL_DEMO_BOOKS", ZC_FLAG_INT, &c.books, "demo: books the emulator serves", 1, 10000000 },
+        { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c.latency_ms, "demo: emulator latency", 0, 600000 },
+        { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c.jitter_ms, "demo: emulator latency jitter", 0, 600000 },
+        { "seed", "ZCRAWL_DEMO_SEED", ZC_FLAG_INT, &c.seed, "demo: emulator seed", 0, 2147483647 },
+        ZC_FLAGS_END,
+    };
+    const char *summary =
+        "commands:\n"
+        "  run START_URL   crawl START_URL with a local pipeline and exit 0 when complete\n"
+        "  demo            the same against a freshly started zcrawl-sitesim (the book emulator)";
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL]", summary, run_flags);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") && strcmp(cmd, "demo")) {
+        fprintf(stderr, "%s: error: unknown command '%s' (run or demo; see --help)\n", PROG, cmd);
+        return 2;
+    }
+    int npos = 0;
+    zc_flags_parse_or_exit(run_flags, argc - 1, argv + 1, &npos, PROG,
+                           !strcmp(cmd, "run") ? USAGE_RUN : USAGE_DEMO, summary);
+    zc_log_level lvl;
+    if (zc_log_parse_level(c.log_level, &lvl) != 0) {
+        fprintf(stderr, "%s: error: bad --log-level '%s'\n", PROG, c.log_level);
+        return 2;
+    }
+    if (c.mongo && c.out) {
+        fprintf(stderr, "%s: error: give --mongo or --out, not both\n", PROG);
+        return 2;
+    }
+    zc_log_init("zcrawl", ZC_LOG_WARN);
+    if (zc_signal_install() != 0) {
+        fprintf(stderr, "%s: error: cannot install signal handlers\n", PROG);
+        return 1;
+    }
+    if (!strcmp(cmd, "run")) {
+        if (npos != 1) {
+            fprintf(stderr, "%s: error: run needs exactly one START_URL\n", PROG);
+            return 2;
+        }
+        if (strncmp(argv[2], "http://", 7) && strncmp(argv[2], "https://", 8)) {
+            fprintf(stderr, "%s: error: bad START_URL '%s': expected http:// or https://\n", PROG, argv[2]);
+            return 2;
+        }
+        if (!c.mongo && !c.out) c.out = "zcrawl-books.jsonl";
+        return run_crawl(&c, argv[2], NULL, NULL);
+    }
+    if (npos != 0) {
+        fprintf(stderr, "%s: error: demo takes no START_URL\n", PROG);
+        return 2;
+    }
+    if (!c.mongo && !c.out) c.out = "zcrawl-demo.jsonl";
+    run probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.c = &c;
+    if (find_bindir(&probe) != 0) {
+        fprintf(stderr, "%s: error: cannot find the folder of the zcrawl executables\n", PROG);
+        return 1;
+    }
+    char sim[PATH_MAX], err[256];
+    if (stage_path(&probe, "sitesim", sim, sizeof(sim), err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return 1;
+    }
+    int port = free_port();
+    char portb[16], books[24], lat[24], jit[24], seed[24], start[96];
+    snprintf(portb, sizeof(portb), "%d", port);
+    snprintf(books, sizeof(books), "%ld", c.books);
+    snprintf(lat, sizeof(lat), "%ld", c.latency_ms);
+    snprintf(jit, sizeof(jit), "%ld", c.jitter_ms);
+    snprintf(seed, sizeof(seed), "%ld", c.seed);
+    char *sim_argv[] = { sim, "--port", portb, "--books", books, "--latency-ms", lat, "--jitter-ms", jit,
+                         "--seed", seed, NULL };
+    snprintf(start, sizeof(start), "http://127.0.0.1:%d/api/book/?limit=18&offset=0", port);
+    /* Remove a previous demo's output, so the file holds this crawl only. */
+    if (!c.mongo && unlink(c.out) != 0 && errno != ENOENT) {
+        fprintf(stderr, "%s: error: cannot remove old %s: %s\n", PROG, c.out, strerror(errno));
+        return 1;
+    }
+    /* The emulator must listen before the broker seeds; run_crawl starts it first
+     * and the fetchers retry connection errors, so a slow start costs only a retry. */
+    return run_crawl(&c, start, "sitesim", sim_argv);
+}

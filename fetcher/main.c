@@ -1,0 +1,97 @@
+/* main.c -- zcrawl-fetcher: flags and setup around the fetch loop. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <curl/curl.h>
+
+#include "fetch_loop.h"
+#include "zc_flags.h"
+#include "zc_log.h"
+#include "zc_signal.h"
+
+#define PROG "zcrawl-fetcher"
+
+/* Prints one line "zcrawl-fetcher: error: ..." and exits with code. */
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, PROG ": error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+/* Every transfer needs a descriptor, and ZeroMQ a few more: raise the soft limit
+ * toward the hard one when --concurrency asks for it. */
+static void raise_nofile(long concurrency) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)concurrency * 2 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want) ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            zc_warn("nofile_limit", "soft=%llu wanted=%llu reason=\"%s\"", (unsigned long long)old,
+                    (unsigned long long)want, strerror(errno));
+        else if (rl.rlim_cur < want)
+            zc_warn("nofile_limit", "soft=%llu wanted=%llu", (unsigned long long)rl.rlim_cur,
+                    (unsigned long long)want);
+    }
+}
+
+int main(int argc, char **argv) {
+    fetch_config cfg;
+    fetch_config_defaults(&cfg);
+    const char *log_level = "info";
+    zc_flag flags[] = {
+        { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &cfg.broker, "broker control endpoint (DEALER connects)", 0, 0 },
+        { "pages", "ZCRAWL_PAGES_IN", ZC_FLAG_STR, &cfg.pages, "broker pages-in endpoint (PUSH connects)", 0, 0 },
+        { "pages-in", NULL, ZC_FLAG_STR, &cfg.pages, "same as --pages", 0, 0 },
+        { "concurrency", "ZCRAWL_CONCURRENCY", ZC_FLAG_INT, &cfg.concurrency, "transfers at once (credit)", 1, 10000 },
+        { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &cfg.max_body, "largest decoded body in bytes", 1024, 1073741824 },
+        { "connect-timeout-ms", "ZCRAWL_CONNECT_TIMEOUT_MS", ZC_FLAG_INT, &cfg.connect_timeout_ms, "connect timeout", 1, 600000 },
+        { "timeout-ms", "ZCRAWL_TIMEOUT_MS", ZC_FLAG_INT, &cfg.timeout_ms, "whole-transfer timeout", 1, 3600000 },
+        { "user-agent", "ZCRAWL_USER_AGENT", ZC_FLAG_STR, &cfg.user_agent, "User-Agent header", 0, 0 },
+        { "proxy", "ZCRAWL_PROXY", ZC_FLAG_STR, &cfg.proxy, "proxy URL (curl syntax), empty for none", 0, 0 },
+        { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &cfg.name, "name in HELLO (default fetcher-HOST-PID)", 0, 0 },
+        { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &cfg.heartbeat_ms, "heartbeat interval", 10, 600000 },
+        { "drain-ms", "ZCRAWL_DRAIN_MS", ZC_FLAG_INT, &cfg.drain_ms, "wait for transfers at shutdown", 0, 600000 },
+        { "pages-hwm", "ZCRAWL_PAGES_HWM", ZC_FLAG_INT, &cfg.pages_hwm, "pages queued in ZeroMQ before backpressure", 1, 1000000 },
+        { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },
+        ZC_FLAGS_END,
+    };
+    zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
+                           "Fetches the URLs the broker hands out (JOB) with libcurl, pushes\n"
+                           "every page downstream (PAGE) and reports each outcome (DONE).");
+    zc_log_level level;
+    if (!log_level || zc_log_parse_level(log_level, &level) != 0)
+        die(2, "--log-level: '%s' is not debug, info, warn or error", log_level ? log_level : "");
+    if (!cfg.broker || !*cfg.broker) die(2, "--broker must not be empty");
+    if (!cfg.pages || !*cfg.pages) die(2, "--pages must not be empty");
+    if (!cfg.user_agent) cfg.user_agent = "";
+    if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);
+    zc_log_init("fetcher", level);
+
+    if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
+    raise_nofile(cfg.concurrency);
+    CURLcode crc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (crc != CURLE_OK) die(1, "curl_global_init: %s", curl_easy_strerror(crc));
+
+    char err[512];
+    fetch_loop *l = fetch_loop_new(&cfg, err, sizeof(err));
+    if (!l) {
+        curl_global_cleanup();
+        die(1, "%s", err);
+    }
+    int rc = fetch_loop_run(l, err, sizeof(err));
+    if (rc != 0) zc_error("fatal", "reason=\"%s\"", err);
+    fetch_loop_free(l);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : 1;
+}

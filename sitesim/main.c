@@ -1,0 +1,120 @@
+/* main.c -- zcrawl-sitesim: a deterministic, fault-injecting emulator of the target book site. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_catalog.h"
+#include "sim_server.h"
+#include "sim_site.h"
+#include "zc_flags.h"
+#include "zc_log.h"
+#include "zc_signal.h"
+
+#define PROG "zcrawl-sitesim"
+
+static const char *k_summary =
+    "Serves the book catalogue API of docs/SITESIM.md (GET /api/book/?limit=&offset=,\n"
+    "GET /api/book/{id}[/]) from a catalogue generated from --seed and --books, with\n"
+    "optional latency and per-request faults on /api/ paths. Admin pages (never\n"
+    "delayed, faulted or counted): GET /__stats, GET /__ids, GET|POST /__reset.\n"
+    "Every flag has an environment twin ZCRAWL_SITESIM_<FLAG> (upper case, '-' -> '_');\n"
+    "a flag beats its variable.";
+
+int main(int argc, char **argv)
+{
+    const char *bind_addr = "127.0.0.1", *log_level = "info";
+    long port = 8080, seed = 1, books = 9040, retry_after = 1, latency_ms = 0, jitter_ms = 0;
+    long slow_chunk = 64, slow_interval_ms = 20, max_limit = 1000;
+    double malformed = 0, f500 = 0, f429 = 0, fdrop = 0, ftrunc = 0, fslow = 0;
+
+    zc_flag flags[] = {
+        {"port", "ZCRAWL_SITESIM_PORT", ZC_FLAG_INT, &port, "TCP port to listen on (0: any free port)", 0, 65535},
+        {"bind", "ZCRAWL_SITESIM_BIND", ZC_FLAG_STR, &bind_addr, "address to listen on", 0, 0},
+        {"seed", "ZCRAWL_SITESIM_SEED", ZC_FLAG_INT, &seed, "catalogue and fault seed: same seed, same site", 0, 9007199254740991.0},
+        {"books", "ZCRAWL_SITESIM_BOOKS", ZC_FLAG_INT, &books, "number of books (18 per default list page)", 0, (double)SIM_CATALOG_MAX_BOOKS},
+        {"malformed-rate", "ZCRAWL_SITESIM_MALFORMED_RATE", ZC_FLAG_DOUBLE, &malformed, "share of detail pages that always answer 200 with invalid JSON", 0, 1},
+        {"fail-500", "ZCRAWL_SITESIM_FAIL_500", ZC_FLAG_DOUBLE, &f500, "per-request chance of a 500 answer", 0, 1},
+        {"fail-429", "ZCRAWL_SITESIM_FAIL_429", ZC_FLAG_DOUBLE, &f429, "per-request chance of a 429 answer with Retry-After", 0, 1},
+        {"retry-after", "ZCRAWL_SITESIM_RETRY_AFTER", ZC_FLAG_INT, &retry_after, "seconds in the Retry-After header of 429 answers", 0, 3600},
+        {"fail-drop", "ZCRAWL_SITESIM_FAIL_DROP", ZC_FLAG_DOUBLE, &fdrop, "per-request chance of closing the connection without an answer", 0, 1},
+        {"fail-truncate", "ZCRAWL_SITESIM_FAIL_TRUNCATE", ZC_FLAG_DOUBLE, &ftrunc, "per-request chance of sending half the body (full Content-Length) then closing", 0, 1},
+        {"fail-slow", "ZCRAWL_SITESIM_FAIL_SLOW", ZC_FLAG_DOUBLE, &fslow, "per-request chance of trickling the body slowly", 0, 1},
+        {"slow-chunk", "ZCRAWL_SITESIM_SLOW_CHUNK", ZC_FLAG_INT, &slow_chunk, "body bytes per chunk of a slow answer", 1, 1048576},
+        {"slow-interval-ms", "ZCRAWL_SITESIM_SLOW_INTERVAL_MS", ZC_FLAG_INT, &slow_interval_ms, "pause between chunks of a slow answer", 1, 60000},
+        {"latency-ms", "ZCRAWL_SITESIM_LATENCY_MS", ZC_FLAG_INT, &latency_ms, "delay of every /api/ answer", 0, 600000},
+        {"jitter-ms", "ZCRAWL_SITESIM_JITTER_MS", ZC_FLAG_INT, &jitter_ms, "uniform +/- spread added to the delay", 0, 600000},
+        {"max-limit", "ZCRAWL_SITESIM_MAX_LIMIT", ZC_FLAG_INT, &max_limit, "larger list limits are clamped to this", 1, 1000000},
+        {"log-level", "ZCRAWL_SITESIM_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0},
+        ZC_FLAGS_END,
+    };
+    zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]", k_summary);
+
+    zc_log_level level;
+    if (zc_log_parse_level(log_level, &level) != 0) {
+        fprintf(stderr, PROG ": error: bad --log-level %s (want debug, info, warn or error)\n", log_level);
+        return 2;
+    }
+    if (f500 + f429 + fdrop + ftrunc + fslow > 1.0 + 1e-9) {
+        fprintf(stderr, PROG ": error: the --fail-* rates add up to more than 1\n");
+        return 2;
+    }
+    zc_log_init("sitesim", level);
+    if (zc_signal_install() != 0) {
+        fprintf(stderr, PROG ": error: cannot install signal handlers\n");
+        return 1;
+    }
+
+    char err[256];
+    sim_catalog cat;
+    if (sim_catalog_init(&cat, (uint64_t)seed, books, malformed, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": error: %s\n", err);
+        return 1;
+    }
+    sim_site_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fail_500 = f500;
+    cfg.fail_429 = f429;
+    cfg.fail_drop = fdrop;
+    cfg.fail_truncate = ftrunc;
+    cfg.fail_slow = fslow;
+    cfg.retry_after = retry_after;
+    cfg.latency_ms = latency_ms;
+    cfg.jitter_ms = jitter_ms;
+    cfg.slow_chunk = slow_chunk;
+    cfg.slow_interval_ms = slow_interval_ms;
+    cfg.max_limit = max_limit;
+
+    sim_site site;
+    sim_site_init(&site, &cat, &cfg, (uint64_t)seed);
+    sim_server *sv = sim_server_open(&site, bind_addr, port, err, sizeof err);
+    if (sv == NULL) {
+        fprintf(stderr, PROG ": error: %s\n", err);
+        sim_site_free(&site);
+        sim_catalog_free(&cat);
+        return 1;
+    }
+    int n = snprintf(site.cfg.default_host, sizeof site.cfg.default_host, "%s:%d",
+                     strchr(bind_addr, ':') ? "localhost" : bind_addr, sim_server_port(sv));
+    if (n < 0 || (size_t)n >= sizeof site.cfg.default_host)
+        snprintf(site.cfg.default_host, sizeof site.cfg.default_host, "localhost:%d", sim_server_port(sv));
+
+    char q[128];
+    zc_info("listening", "bind=%s port=%d seed=%ld books=%ld missing=%ld malformed=%ld "
+            "latency_ms=%ld jitter_ms=%ld fail_500=%g fail_429=%g fail_drop=%g "
+            "fail_truncate=%g fail_slow=%g",
+            zc_log_q(q, sizeof q, bind_addr), sim_server_port(sv), seed, books, cat.nmissing,
+            cat.nmalformed, latency_ms, jitter_ms, f500, f429, fdrop, ftrunc, fslow);
+
+    int rc = 0;
+    if (sim_server_run(sv, err, sizeof err) != 0) {
+        zc_error("loop_failed", "reason=%s", zc_log_q(q, sizeof q, err));
+        rc = 1;
+    }
+    zc_info("stopped", "requests=%llu list=%llu detail=%llu duplicates=%llu",
+            (unsigned long long)site.st.requests, (unsigned long long)site.st.list,
+            (unsigned long long)site.st.detail, (unsigned long long)site.st.duplicates);
+    sim_server_close(sv);
+    sim_site_free(&site);
+    sim_catalog_free(&cat);
+    return rc;
+}

@@ -1,0 +1,565 @@
+/* sim_site.c -- the emulated site: routing, faults, latency, admin pages and stats. */
+#include "sim_site.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zc_time.h"
+
+#define DEFAULT_LIMIT 18
+#define PATH_MAX_DECODED 2048
+#define JSON_NOT_FOUND "{\"detail\": \"Not found.\"}"
+
+/* ---- replies ---- */
+
+sim_reply *sim_reply_new(void)
+{
+    sim_reply *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    sim_timer_init(&r->timer);
+    sim_buf_init(&r->out);
+    return r;
+}
+
+void sim_reply_clear(sim_reply *r)
+{
+    sim_buf keep = r->out;
+    memset(r, 0, sizeof *r);
+    sim_timer_init(&r->timer);
+    r->out = keep;
+    sim_buf_reset(&r->out);
+}
+
+void sim_reply_free(sim_reply *r)
+{
+    if (r == NULL)
+        return;
+    sim_buf_free(&r->out);
+    free(r);
+}
+
+/* ---- the set of normalized paths already answered ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void seen_clear(sim_seen *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->keys[i]);
+    free(t->keys);
+    free(t->vals);
+    memset(t, 0, sizeof *t);
+}
+
+static int seen_grow(sim_seen *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    char **keys = calloc(cap, sizeof *keys);
+    unsigned char *vals = calloc(cap, 1);
+    if (keys == NULL || vals == NULL) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->keys[i] == NULL)
+            continue;
+        size_t j = fnv1a(t->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = t->keys[i];
+        vals[j] = t->vals[i];
+    }
+    free(t->keys);
+    free(t->vals);
+    t->keys = keys;
+    t->vals = vals;
+    t->cap = cap;
+    return 0;
+}
+
+/* Returns 1 when key was there already, 0 after adding it, -1 when out of memory. */
+static int seen_add(sim_seen *t, const char *key, unsigned char val)
+{
+    if ((t->n + 1) * 2 > t->cap && seen_grow(t) != 0)
+        return -1;
+    size_t j = fnv1a(key) & (t->cap - 1);
+    while (t->keys[j]) {
+        if (strcmp(t->keys[j], key) == 0)
+            return 1;
+        j = (j + 1) & (t->cap - 1);
+    }
+    char *k = strdup(key);
+    if (k == NULL)
+        return -1;
+    t->keys[j] = k;
+    t->vals[j] = val;
+    t->n++;
+    return 0;
+}
+
+/* ---- site ---- */
+
+void sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->cat = cat;
+    sim_rng_seed(&s->rng, sim_hash2(seed, 0x6661756c7473ULL));
+    sim_buf_init(&s->body);
+    s->started_ms = zc_now_ms();
+}
+
+void sim_site_free(sim_site *s)
+{
+    sim_buf_free(&s->body);
+    seen_clear(&s->seen);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    default: return "Unknown";
+    }
+}
+
+/* Writes status line, headers and (unless head_only) s->body into r->out. */
+static void emit(sim_site *s, sim_reply *r, int status, const char *extra, int head_only,
+                 int keep_alive, int http10)
+{
+    sim_buf *o = &r->out;
+    sim_buf_addf(o, "HTTP/1.1 %d %s\r\nServer: zcrawl-sitesim\r\n"
+                    "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n",
+                 status, reason(status), s->body.len);
+    if (extra)
+        sim_buf_adds(o, extra);
+    if (!keep_alive)
+        sim_buf_adds(o, "Connection: close\r\n");
+    else if (http10)
+        sim_buf_adds(o, "Connection: keep-alive\r\n");
+    sim_buf_adds(o, "\r\n");
+    r->head_len = o->len;
+    if (!head_only)
+        sim_buf_add(o, s->body.p, s->body.len);
+    r->stop = o->len;
+    r->status = status;
+    r->close_after = !keep_alive;
+}
+
+static void count_status(sim_site *s, int status)
+{
+    switch (status) {
+    case 200: s->st.status_200++; break;
+    case 400: s->st.status_400++; break;
+    case 404: s->st.status_404++; break;
+    case 405: s->st.status_405++; break;
+    case 429: case 500: break; /* counted as faults */
+    default: s->st.status_other++; break;
+    }
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into out (NUL-terminated); plus_space turns '+' into ' '.
+ * Returns the length, -1 on a bad escape or an encoded NUL, -2 when it does not fit. */
+static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            if (c == 0)
+                return -1;
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (o + 1 >= cap)
+            return -2;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* A decimal in [0, 10^15): 1 to 15 digits, nothing else. Returns -1 otherwise. */
+static long parse_count(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 15)
+        return -1;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Reads limit and offset from a list query. Returns NULL, or the reason it is bad. */
+static const char *parse_list_query(const char *q, size_t n, long max_limit, long *limit,
+                                    long *offset)
+{
+    *limit = DEFAULT_LIMIT;
+    *offset = 0;
+    size_t i = 0;
+    while (q && i < n) {
+        size_t s = i;
+        while (i < n && q[i] != '&')
+            i++;
+        size_t e = i++;
+        size_t eq = s;
+        while (eq < e && q[eq] != '=')
+            eq++;
+        char key[16], val[32];
+        if (pct_decode(q + s, eq - s, key, sizeof key, 1) < 0)
+            continue; /* not a key this page reads */
+        int is_limit = strcmp(key, "limit") == 0, is_offset = strcmp(key, "offset") == 0;
+        if (!is_limit && !is_offset)
+            continue;
+        size_t vs = eq < e ? eq + 1 : e;
+        long v = -1;
+        if (pct_decode(q + vs, e - vs, val, sizeof val, 1) >= 0)
+            v = parse_count(val);
+        if (is_limit) {
+            if (v <= 0)
+                return "Invalid limit: expected a positive integer.";
+            *limit = v > max_limit ? max_limit : v;
+        } else {
+            if (v < 0)
+                return "Invalid offset: expected a non-negative integer.";
+            *offset = v;
+        }
+    }
+    return NULL;
+}
+
+static int host_ok(const char *h, size_t n)
+{
+    if (h == NULL || n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
+static void body_detail(sim_site *s, const char *msg)
+{
+    sim_buf_adds(&s->body, "{\"detail\": ");
+    sim_buf_add_jstrs(&s->body, msg);
+    sim_buf_addc(&s->body, '}');
+}
+
+static void render_stats(sim_site *s)
+{
+    const sim_stats *t = &s->st;
+    sim_buf *b = &s->body;
+    sim_buf_addf(b,
+        "{\"requests\": %llu, \"by_kind\": {\"list\": %llu, \"detail\": %llu, \"other\": %llu}, "
+        "\"duplicates\": %llu, \"in_progress\": %lld, \"max_in_progress\": %lld, "
+        "\"faults\": {\"500\": %llu, \"429\": %llu, \"drop\": %llu, \"truncate\": %llu, "
+        "\"slow\": %llu, \"malformed\": %llu}, "
+        "\"list_pages_served\": %llu, \"detail_pages_served\": %llu, "
+        "\"by_status\": {\"200\": %llu, \"400\": %llu, \"404\": %llu, \"405\": %llu, "
+        "\"429\": %llu, \"500\": %llu, \"other\": %llu}, "
+        "\"bytes_sent\": %llu, \"connections\": %lld, \"connections_total\": %llu, "
+        "\"books\": %ld, \"missing\": %ld, \"malformed\": %ld, \"seed\": %llu, \"uptime_ms\": %lld}",
+        (unsigned long long)t->requests, (unsigned long long)t->list,
+        (unsigned long long)t->detail, (unsigned long long)t->other,
+        (unsigned long long)t->duplicates, (long long)s->in_progress,
+        (long long)t->max_in_progress, (unsigned long long)t->f500,
+        (unsigned long long)t->f429, (unsigned long long)t->fdrop,
+        (unsigned long long)t->ftruncate, (unsigned long long)t->fslow,
+        (unsigned long long)t->fmalformed, (unsigned long long)t->list_pages_served,
+        (unsigned long long)t->detail_pages_served, (unsigned long long)t->status_200,
+        (unsigned long long)t->status_400, (unsigned long long)t->status_404,
+        (unsigned long long)t->status_405, (unsigned long long)t->f429,
+        (unsigned long long)t->f500, (unsigned long long)t->status_other,
+        (unsigned long long)t->bytes_sent, (long long)s->connections,
+        (unsigned long long)s->connections_total, s->cat->nbooks, s->cat->nmissing,
+        s->cat->nmalformed, (unsigned long long)s->cat->seed,
+        (long long)(zc_now_ms() - s->started_ms));
+}
+
+static void reset_stats(sim_site *s)
+{
+    memset(&s->st, 0, sizeof s->st);
+    s->st.max_in_progress = s->in_progress;
+    seen_clear(&s->seen);
+}
+
+/* Admin pages: never delayed, never faulted, never counted. */
+static int handle_admin(sim_site *s, const sim_request *req, const char *path, int keep_alive,
+                        sim_reply *r)
+{
+    int get = req->method == SIM_M_GET || req->method == SIM_M_HEAD;
+    int status = 200;
+    const char *allow = NULL;
+    r->kind = SIM_KIND_ADMIN;
+    if (strcmp(path, "/__stats") == 0) {
+        if (get)
+            render_stats(s);
+        else
+            allow = "Allow: GET, HEAD\r\n";
+    } else if (strcmp(path, "/__ids") == 0) {
+        if (get)
+            sim_catalog_render_ids(s->cat, &s->body);
+        else
+            allow = "Allow: GET, HEAD\r\n";
+    } else if (strcmp(path, "/__reset") == 0) {
+        if (get || req->method == SIM_M_POST) {
+            reset_stats(s);
+            sim_buf_adds(&s->body, "{\"reset\": true}");
+        } else {
+            allow = "Allow: GET, HEAD, POST\r\n";
+        }
+    } else {
+        status = 404;
+        sim_buf_adds(&s->body, JSON_NOT_FOUND);
+    }
+    if (allow) {
+        status = 405;
+        sim_buf_reset(&s->body);
+        body_detail(s, "Method not allowed.");
+    }
+    emit(s, r, status, allow, req->method == SIM_M_HEAD, keep_alive, req->minor == 0);
+    return s->body.oom || r->out.oom ? -1 : 0;
+}
+
+static void start_counted(sim_site *s, sim_reply *r, sim_kind kind)
+{
+    r->counted = 1;
+    r->kind = kind;
+    s->st.requests++;
+    if (kind == SIM_KIND_LIST)
+        s->st.list++;
+    else if (kind == SIM_KIND_DETAIL)
+        s->st.detail++;
+    else
+        s->st.other++;
+    s->in_progress++;
+    if (s->in_progress > s->st.max_in_progress)
+        s->st.max_in_progress = s->in_progress;
+}
+
+/* Classifies an /api/ path: the kind, and for a detail page the id in *id. */
+static sim_kind classify(const char *path, const char **id, size_t *idlen)
+{
+    static const char pfx[] = "/api/book";
+    size_t n = strlen(path), p = sizeof pfx - 1;
+    if (n < p || memcmp(path, pfx, p) != 0)
+        return SIM_KIND_OTHER;
+    if (n == p || (n == p + 1 && path[p] == '/'))
+        return SIM_KIND_LIST;
+    if (path[p] != '/')
+        return SIM_KIND_OTHER;
+    const char *x = path + p + 1;
+    size_t xn = n - p - 1;
+    if (x[xn - 1] == '/')
+        xn--;
+    if (xn == 0 || memchr(x, '/', xn) != NULL)
+        return SIM_KIND_OTHER;
+    *id = x;
+    *idlen = xn;
+    return SIM_KIND_DETAIL;
+}
+
+int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_reply *r)
+{
+    sim_reply_clear(r);
+    sim_buf_reset(&s->body);
+    int head_only = req->method == SIM_M_HEAD, http10 = req->minor == 0;
+    char path[PATH_MAX_DECODED];
+    long plen = pct_decode(req->path, req->path_len, path, sizeof path, 0);
+
+    if (plen == -1) {
+        start_counted(s, r, SIM_KIND_OTHER);
+        body_detail(s, "Bad request: bad percent-escape in path.");
+        emit(s, r, 400, NULL, head_only, keep_alive, http10);
+        count_status(s, 400);
+        return s->body.oom || r->out.oom ? -1 : 0;
+    }
+    if (plen == -2)
+        snprintf(path, sizeof path, "/__too_long__");  /* a 404 either way */
+    else if (plen >= 3 && memcmp(path, "/__", 3) == 0)
+        return handle_admin(s, req, path, keep_alive, r);
+
+    const char *id = NULL;
+    size_t idlen = 0;
+    int api = strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+    sim_kind kind = api ? classify(path, &id, &idlen) : SIM_KIND_OTHER;
+    start_counted(s, r, kind);
+
+    if (api && (s->cfg.latency_ms > 0 || s->cfg.jitter_ms > 0)) {
+        long d = s->cfg.latency_ms;
+        if (s->cfg.jitter_ms > 0)
+            d += sim_rng_range(&s->rng, -s->cfg.jitter_ms, s->cfg.jitter_ms);
+        r->delay_ms = d > 0 ? d : 0;
+    }
+
+    sim_send send = SIM_SEND_FULL;
+    if (api) {
+        const sim_site_cfg *c = &s->cfg;
+        double u = sim_rng_unit(&s->rng), t = c->fail_drop;
+        if (u < t) {
+            s->st.fdrop++;
+            r->send = SIM_SEND_DROP;
+            r->close_after = 1;
+            return 0;
+        }
+        if (u < (t += c->fail_500)) {
+            s->st.f500++;
+            body_detail(s, "A server error occurred.");
+            emit(s, r, 500, NULL, head_only, keep_alive, http10);
+            return s->body.oom || r->out.oom ? -1 : 0;
+        }
+        if (u < (t += c->fail_429)) {
+            char extra[64];
+            int n = snprintf(extra, sizeof extra, "Retry-After: %ld\r\n", c->retry_after);
+            if (n < 0 || (size_t)n >= sizeof extra)
+                return -1;
+            s->st.f429++;
+            sim_buf_addf(&s->body, "{\"detail\": \"Request was throttled. Expected available in %ld second%s.\"}",
+                         c->retry_after, c->retry_after == 1 ? "" : "s");
+            emit(s, r, 429, extra, head_only, keep_alive, http10);
+            return s->body.oom || r->out.oom ? -1 : 0;
+        }
+        if (u < (t += c->fail_truncate))
+            send = SIM_SEND_TRUNCATE;
+        else if (u < t + c->fail_slow)
+            send = SIM_SEND_SLOW;
+    }
+
+    int status = 404;
+    const char *allow = NULL;
+    if (req->method != SIM_M_GET && req->method != SIM_M_HEAD) {
+        status = 405;
+        allow = "Allow: GET, HEAD\r\n";
+        body_detail(s, "Method not allowed.");
+    } else if (kind == SIM_KIND_LIST) {
+        long limit, offset;
+        const char *why = parse_list_query(req->query, req->query_len, s->cfg.max_limit,
+                                           &limit, &offset);
+        if (why) {
+            status = 400;
+            body_detail(s, why);
+        } else {
+            char base[400];
+            int n = host_ok(req->host, req->host_len)
+                ? snprintf(base, sizeof base, "http://%.*s%s", (int)req->host_len, req->host, path)
+                : snprintf(base, sizeof base, "http://%s%s", s->cfg.default_host, path);
+            if (n < 0 || (size_t)n >= sizeof base)
+                return -1;
+            status = 200;
+            sim_catalog_render_list(s->cat, limit, offset, base, &s->body);
+            r->track = 1;
+            snprintf(r->key, sizeof r->key, "l:%ld:%ld", limit, offset);
+        }
+    } else if (kind == SIM_KIND_DETAIL) {
+        long i = sim_catalog_find(s->cat, id, idlen);
+        if (i < 0 || sim_catalog_is_missing(s->cat, i)) {
+            sim_buf_adds(&s->body, JSON_NOT_FOUND);
+        } else {
+            status = 200;
+            if (sim_catalog_is_malformed(s->cat, i)) {
+                s->st.fmalformed++;
+                sim_catalog_render_malformed(s->cat, i, &s->body);
+            } else {
+                sim_catalog_render_detail(s->cat, i, &s->body);
+            }
+        }
+        if (idlen + 3 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(s->cat, i))) {
+            r->track = 1;
+            snprintf(r->key, sizeof r->key, "d:%.*s", (int)idlen, id);
+        }
+    } else {
+        sim_buf_adds(&s->body, JSON_NOT_FOUND);
+    }
+    emit(s, r, status, allow, head_only, keep_alive, http10);
+    count_status(s, status);
+    if (s->body.oom || r->out.oom)
+        return -1;
+
+    if (send == SIM_SEND_TRUNCATE && !head_only && s->body.len >= 2) {
+        s->st.ftruncate++;
+        r->send = SIM_SEND_TRUNCATE;
+        r->stop = r->head_len + s->body.len / 2;
+        r->close_after = 1;
+        r->track = 0;
+    } else if (send == SIM_SEND_SLOW && !head_only) {
+        s->st.fslow++;
+        r->send = SIM_SEND_SLOW;
+    }
+    return 0;
+}
+
+int sim_site_bad_request(sim_site *s, const char *why, sim_reply *r)
+{
+    sim_reply_clear(r);
+    sim_buf_reset(&s->body);
+    start_counted(s, r, SIM_KIND_OTHER);
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "Bad request: %s.", why);
+    if (n < 0)
+        return -1;
+    body_detail(s, msg);
+    emit(s, r, 400, NULL, 0, 0, 0);
+    count_status(s, 400);
+    return s->body.oom || r->out.oom ? -1 : 0;
+}
+
+void sim_site_finish(sim_site *s, sim_reply *r, int delivered)
+{
+    if (!r->counted)
+        return;
+    r->counted = 0;
+    s->in_progress--;
+    s->st.bytes_sent += r->sent;
+    if (!delivered || !r->track)
+        return;
+    int had = seen_add(&s->seen, r->key, (unsigned char)(r->status == 200 ? 200 : 4));
+    if (had == 1) {
+        s->st.duplicates++;
+    } else if (had == 0 && r->status == 200) {
+        if (r->kind == SIM_KIND_LIST)
+            s->st.list_pages_served++;
+        else
+            s->st.detail_pages_served++;
+    }
+}

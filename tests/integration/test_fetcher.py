@@ -1,0 +1,598 @@
+"""test_fetcher.py -- bin/zcrawl-fetcher driven through real ZeroMQ sockets against
+real HTTP servers. Python plays the broker: a ROUTER the fetcher's DEALER connects to,
+and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and for the
+1000-connection memory check an asyncio server that holds connections open."""
+import asyncio
+import gzip
+import os
+import signal
+import socket
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import zmq
+
+from harness import bin_path
+
+HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
+DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
+ASAN = "asan" in os.environ.get("ZCRAWL_BIN", "")
+BIG_BODY = b"x" * (4 * 1024 * 1024)
+
+
+def header(t):
+    return b"ZC" + bytes([1, t])
+
+
+# ---------------------------------------------------------------- HTTP server
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", ctype="text/plain", headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        srv = self.server
+        path, _, query = self.path.partition("?")
+        args = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        with srv.lock:
+            srv.current += 1
+            srv.max_seen = max(srv.max_seen, srv.current)
+            srv.hits[path] = srv.hits.get(path, 0) + 1
+            srv.user_agents.add(self.headers.get("User-Agent"))
+            srv.accept_encodings.add(self.headers.get("Accept-Encoding"))
+        try:
+            self.route(path, args)
+        finally:
+            with srv.lock:
+                srv.current -= 1
+
+    def route(self, path, args):
+        if path == "/ok":
+            self.reply(200, b"<html><body>hello fetcher</body></html>", "text/html; charset=utf-8")
+        elif path == "/empty":
+            self.reply(200, b"", "application/json")
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            self.reply(code, b'{"detail": "x"}', "application/json")
+        elif path == "/429":
+            self.reply(429, b"slow down", headers=[("Retry-After", "2")])
+        elif path == "/503date":
+            when = formatdate(time.time() + 5, usegmt=True)
+            self.reply(503, b"busy", headers=[("Retry-After", when)])
+        elif path == "/gzip":
+            raw = ('{"count": 9040, "results": ["%s"]}' % ("\u4e66" * 2000)).encode()
+            self.reply(200, gzip.compress(raw), "application/json",
+                       headers=[("Content-Encoding", "gzip"), ("X-Raw-Len", str(len(raw)))])
+        elif path == "/redirect":
+            self.reply(302, b"", headers=[("Location", "/ok")])
+        elif path == "/loop":
+            self.reply(302, b"", headers=[("Location", "/loop")])
+        elif path == "/big":
+            self.reply(200, b"y" * int(args.get("n", "300000")))
+        elif path == "/huge":
+            self.reply(200, BIG_BODY, "application/octet-stream")
+        elif path == "/slow":
+            time.sleep(int(args.get("ms", "200")) / 1000.0)
+            self.reply(200, b'{"slow": true}', "application/json")
+        elif path == "/hang":
+            self.server.stop.wait(30)
+        elif path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"short")
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.reply(404, b"nope")
+
+
+class HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+
+
+@pytest.fixture
+def http():
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    srv.lock = threading.Lock()
+    srv.current = srv.max_seen = 0
+    srv.hits = {}
+    srv.user_agents = set()
+    srv.accept_encodings = set()
+    srv.stop = threading.Event()
+    srv.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.stop.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+# ---------------------------------------------------------------- fake broker
+
+class Broker:
+    """The broker's side of the protocol: a ROUTER for control, a PULL for pages."""
+
+    def __init__(self, heartbeat=True):
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.linger = 0
+        port = self.router.bind_to_random_port("tcp://127.0.0.1")
+        self.endpoint = "tcp://127.0.0.1:%d" % port
+        self.pull = self.ctx.socket(zmq.PULL)
+        self.pull.linger = 0
+        self.pull.rcvhwm = 1
+        port = self.pull.bind_to_random_port("tcp://127.0.0.1")
+        self.pages_endpoint = "tcp://127.0.0.1:%d" % port
+        self.heartbeat = heartbeat
+        self.ident = None
+        self.last_hb = 0.0
+        self.hellos = []
+        self.credits = 0
+        self.credit_msgs = 0
+        self.dones = []
+        self.pages = []
+        self.read_pages = True
+
+    def close(self):
+        self.router.close(0)
+        self.pull.close(0)
+        self.ctx.term()
+
+    def send(self, t, *frames, ident=None):
+        ident = ident or self.ident
+        self.router.send_multipart([ident, header(t)] + [f if isinstance(f, bytes) else str(f).encode() for f in frames])
+
+    def send_raw(self, frames):
+        self.router.send_multipart([self.ident] + frames)
+
+    def job(self, url, attempt=0):
+        self.send(JOB, url.encode(), str(attempt).encode())
+
+    def _beat(self):
+        if self.heartbeat and self.ident is not None and time.time() - self.last_hb > 0.3:
+            self.send(HEARTBEAT)
+            self.last_hb = time.time()
+
+    def pump(self, timeout):
+        """Receives for up to timeout seconds; returns after the first batch of messages."""
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        if self.read_pages:
+            poller.register(self.pull, zmq.POLLIN)
+        self._beat()
+        got = 0
+        for sock, _ in poller.poll(int(timeout * 1000)):
+            while True:
+                try:
+                    msg = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                got += 1
+                if sock is self.pull:
+                    assert msg[0] == header(PAGE), msg[0]
+                    self.pages.append(msg[1:])
+                    continue
+                ident, head, rest = msg[0], msg[1], msg[2:]
+                assert head[:3] == b"ZC\x01", head
+                t = head[3]
+                if t == HELLO:
+                    self.ident = ident
+                    self.hellos.append((ident, rest))
+                elif t == CREDIT:
+                    assert ident == self.ident
+                    self.credits += int(rest[0])
+                    self.credit_msgs += 1
+                elif t == DONE:
+                    self.dones.append(rest)
+                elif t == HEARTBEAT:
+                    pass
+                else:
+                    raise AssertionError("unexpected message type %d" % t)
+        return got
+
+    def wait(self, cond, timeout=10.0, what="condition"):
+        deadline = time.time() + timeout
+        while not cond():
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("timed out waiting for %s (dones=%d pages=%d credits=%d hellos=%d)" % (
+                    what, len(self.dones), len(self.pages), self.credits, len(self.hellos)))
+            self.pump(min(left, 0.1))
+
+    def wait_hello(self, timeout=10.0):
+        n = len(self.hellos)
+        self.wait(lambda: len(self.hellos) > n, timeout, "HELLO")
+        return self.hellos[-1]
+
+    def done_for(self, url, timeout=10.0):
+        key = url.encode()
+        self.wait(lambda: any(d[0] == key for d in self.dones), timeout, "DONE for " + url)
+        return [d for d in self.dones if d[0] == key][-1]
+
+    def page_for(self, url, timeout=10.0):
+        key = url.encode()
+        self.wait(lambda: any(p[0] == key for p in self.pages), timeout, "PAGE for " + url)
+        return [p for p in self.pages if p[0] == key][-1]
+
+
+@pytest.fixture
+def broker():
+    b = Broker()
+    yield b
+    b.close()
+
+
+def start_fetcher(procs, broker, *args, concurrency=8):
+    argv = [bin_path("fetcher"), "--broker", broker.endpoint, "--pages", broker.pages_endpoint,
+            "--concurrency", str(concurrency), "--log-level", "debug"] + list(args)
+    p = procs.start("fetcher", argv)
+    ident, (role, name, credit) = broker.wait_hello()
+    assert role == b"fetcher"
+    assert int(credit) == concurrency
+    return p
+
+
+def wait_exit(p, timeout=10.0):
+    try:
+        return p.wait(timeout=timeout)
+    except Exception:
+        raise AssertionError("fetcher did not exit within %.0fs" % timeout)
+
+
+def rss_kb(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+# ---------------------------------------------------------------- tests
+
+def test_bad_flag_exits_2_with_one_line():
+    import subprocess
+    for args in (["--bogus"], ["--concurrency", "0"], ["--concurrency", "x"], ["--log-level", "loud"]):
+        r = subprocess.run([bin_path("fetcher")] + args, capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, (args, r)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("zcrawl-fetcher: error: "), r.stderr
+    r = subprocess.run([bin_path("fetcher"), "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "--concurrency" in r.stdout and "--max-body" in r.stdout
+
+
+def test_ok_page_and_done(procs, broker, http):
+    p = start_fetcher(procs, broker, "--name", "fx1")
+    url = http.base + "/ok"
+    before = int(time.time() * 1000)
+    broker.job(url, 0)
+    page = broker.page_for(url)
+    assert len(page) == 7
+    u, final, status, ctype, fetched_at, total_ms, body = page
+    assert u == url.encode() and final == url.encode()
+    assert status == b"200"
+    assert ctype == b"text/html; charset=utf-8"
+    assert before - 1000 <= int(fetched_at) <= int(time.time() * 1000) + 1000
+    assert 0 <= int(total_ms) < 5000
+    assert body == b"<html><body>hello fetcher</body></html>"
+    done = broker.done_for(url)
+    assert done == [url.encode(), b"ok", b"200", b"0", b""]
+    broker.wait(lambda: broker.credits == 1, 5, "CREDIT 1")
+    assert http.user_agents == {DEFAULT_UA}
+    assert p.poll() is None
+
+
+def test_outcomes(procs, broker, http):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+    start_fetcher(procs, broker, "--timeout-ms", "1500", "--max-body", "100000", concurrency=16)
+    b = http.base
+    cases = {
+        b + "/status/500": (b"retry", b"500", b"0", b"http 500"),
+        b + "/status/503": (b"retry", b"503", b"0", b"http 503"),
+        b + "/status/408": (b"retry", b"408", b"0", b"http 408"),
+        b + "/429": (b"retry", b"429", b"2000", b"http 429"),
+        b + "/status/404": (b"fail", b"404", b"0", b"http 404"),
+        b + "/status/410": (b"fail", b"410", b"0", b"http 410"),
+        b + "/status/403": (b"fail", b"403", b"0", b"http 403"),
+        b + "/loop": (b"fail", b"302", b"0", None),
+        b + "/big?n=300000": (b"fail", b"200", b"0", b"body too large"),
+        b + "/truncated": (b"retry", b"200", b"0", b"curl: Transferred a partial file"),
+        "http://127.0.0.1:%d/refused" % dead_port: (b"retry", b"0", b"0", b"curl: Couldn't connect to server"),
+        "ftp://127.0.0.1/x": (b"fail", b"0", b"0", None),
+    }
+    t0 = time.time()
+    hang = b + "/hang"
+    broker.job(hang, 3)
+    for url in cases:
+        broker.job(url, 1)
+    broker.job(b + "/503date", 0)
+    for url, (outcome, status, retry_after, reason) in cases.items():
+        d = broker.done_for(url)
+        assert d[1] == outcome and d[2] == status and d[3] == retry_after, (url, d)
+        if reason is not None:
+            assert d[4] == reason, (url, d)
+        else:
+            assert d[4].startswith(b"curl: "), (url, d)
+    d = broker.done_for(b + "/503date")
+    assert d[1] == b"retry" and d[2] == b"503" and 2000 <= int(d[3]) <= 6000, d
+    d = broker.done_for(hang, timeout=10)
+    elapsed = time.time() - t0
+    assert d[1:] == [b"retry", b"0", b"0", b"curl: Timeout was reached"], d
+    assert 1.0 <= elapsed < 5.0, elapsed
+    jobs = len(cases) + 2
+    broker.wait(lambda: broker.credits == jobs, 5, "credits for every job")
+    time.sleep(0.3)
+    broker.pump(0.1)
+    assert broker.credits == jobs
+    assert broker.pages == []  # only 2xx bodies go downstream
+
+
+def test_gzip_and_redirect(procs, broker, http):
+    start_fetcher(procs, broker)
+    gz, red, empty = http.base + "/gzip", http.base + "/redirect", http.base + "/empty"
+    for u in (gz, red, empty):
+        broker.job(u)
+    page = broker.page_for(gz)
+    body = page[6]
+    assert body.decode("utf-8").startswith('{"count": 9040')
+    assert len(body) == len(('{"count": 9040, "results": ["%s"]}' % ("\u4e66" * 2000)).encode())
+    assert page[3] == b"application/json"
+    assert any(e and "gzip" in e for e in http.accept_encodings)
+    page = broker.page_for(red)
+    assert page[0] == red.encode() and page[1] == (http.base + "/ok").encode() and page[2] == b"200"
+    assert broker.done_for(red)[1:3] == [b"ok", b"200"]
+    page = broker.page_for(empty)
+    assert page[6] == b"" and page[3] == b"application/json"
+    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+
+
+def test_concurrency_cap_with_credit(procs, broker, http):
+    conc, total = 50, 200
+    start_fetcher(procs, broker, concurrency=conc)
+    credit = conc
+    sent = 0
+    t0 = time.time()
+    while len(broker.dones) < total:
+        while credit > 0 and sent < total:
+            broker.job(http.base + "/slow?ms=150&i=%d" % sent)
+            sent += 1
+            credit -= 1
+        before = broker.credits
+        broker.pump(0.5)
+        credit += broker.credits - before
+        assert time.time() - t0 < 30, "too slow: %d dones" % len(broker.dones)
+    assert all(d[1] == b"ok" for d in broker.dones)
+    broker.wait(lambda: len(broker.pages) == total, 5, "all pages")
+    assert http.max_seen <= conc, http.max_seen
+    assert http.max_seen >= conc * 0.8, http.max_seen  # really ran in parallel
+    broker.wait(lambda: broker.credits == total, 5, "all credits")
+    assert broker.credit_msgs < total  # batched, not one per transfer
+    print("\nconcurrency: max in server %d of %d; %d credits in %d CREDIT messages; %.2fs" % (
+        http.max_seen, conc, broker.credits, broker.credit_msgs, time.time() - t0))
+
+
+def test_over_credit_job_is_refused(procs, broker, http):
+    start_fetcher(procs, broker, concurrency=2)
+    urls = [http.base + "/slow?ms=500&i=%d" % i for i in range(3)]
+    for u in urls:
+        broker.job(u)
+    d = broker.done_for(urls[2], timeout=2)
+    assert d[1:] == [b"retry", b"0", b"0", b"fetcher over credit"]
+    for u in urls[:2]:
+        assert broker.done_for(u)[1] == b"ok"
+    broker.wait(lambda: broker.credits == 2, 5, "2 credits")
+    time.sleep(0.2)
+    broker.pump(0.1)
+    assert broker.credits == 2
+
+
+def test_garbage_does_not_kill_it(procs, broker, http):
+    p = start_fetcher(procs, broker)
+    garbage = [
+        [b"hello"],
+        [b"ZC"],
+        [b"ZC\x02\x04", b"u", b"0"],               # other version
+        [b"ZC\x01\x63"],                            # unknown type
+        [b"ZC\x01\x04", b"only-url"],               # JOB with too few frames
+        [b"ZC\x01\x04", b"u", b"0", b"extra"],      # too many
+        [b"ZC\x01\x04", b"http://x/", b"abc"],      # attempt not a number
+        header(CREDIT) + b"", ]
+    garbage[-1] = [header(CREDIT), b"5"]            # a type the fetcher never takes
+    for g in garbage:
+        broker.send_raw(g)
+    broker.send_raw([b""] * 12)
+    url = http.base + "/ok"
+    broker.job(url)
+    assert broker.done_for(url)[1] == b"ok"
+    assert broker.page_for(url)[6].startswith(b"<html>")
+    bad_url = "http://exa mple.com/\x01"
+    broker.job(bad_url)
+    assert broker.done_for(bad_url)[1] in (b"fail", b"retry")
+    assert p.poll() is None
+    broker.send(SHUTDOWN)
+    assert wait_exit(p) == 0
+    log = procs.log(p)
+    assert log.count("event=bad_message") >= len(garbage)
+
+
+def test_shutdown_drains_in_flight(procs, broker, http):
+    p = start_fetcher(procs, broker, "--drain-ms", "3000")
+    url = http.base + "/slow?ms=400"
+    broker.job(url)
+    time.sleep(0.1)
+    broker.send(SHUTDOWN)
+    late = http.base + "/ok?late"
+    time.sleep(0.05)
+    broker.job(late)  # after SHUTDOWN: refused, not fetched
+    assert broker.done_for(url)[1] == b"ok"
+    assert broker.page_for(url)[2] == b"200"
+    assert broker.done_for(late)[1:] == [b"retry", b"0", b"0", b"shutdown"]
+    assert wait_exit(p, 10) == 0
+    assert http.hits.get("/ok", 0) == 0
+
+
+def test_shutdown_gives_up_after_drain_ms(procs, broker, http):
+    p = start_fetcher(procs, broker, "--drain-ms", "500")
+    url = http.base + "/hang"
+    broker.job(url)
+    broker.wait(lambda: http.hits.get("/hang", 0) == 1, 5, "request in server")
+    t0 = time.time()
+    broker.send(SHUTDOWN)
+    assert broker.done_for(url)[1:] == [b"retry", b"0", b"0", b"shutdown"]
+    assert wait_exit(p, 10) == 0
+    assert time.time() - t0 < 4
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_exits_0(procs, broker, http, sig):
+    p = start_fetcher(procs, broker)
+    url = http.base + "/ok"
+    broker.job(url)
+    broker.done_for(url)
+    p.send_signal(sig)
+    assert wait_exit(p, 10) == 0
+    assert "event=stopped" in procs.log(p)
+
+
+def test_idle_shutdown_exits_0(procs, broker):
+    p = start_fetcher(procs, broker)
+    broker.send(SHUTDOWN)
+    assert wait_exit(p, 10) == 0
+
+
+def test_reconnect_hello_carries_free_slots(procs, http):
+    b = Broker(heartbeat=False)
+    try:
+        p = start_fetcher(procs, b, "--heartbeat-ms", "200", "--name", "fx-re", concurrency=5)
+        first = b.ident
+        b.job(http.base + "/hang")
+        # No heartbeats from us: after 3 intervals the fetcher reconnects and says
+        # HELLO again with the slots it has free (one transfer still runs).
+        ident, (role, name, credit) = b.wait_hello(timeout=5)
+        assert ident != first
+        assert role == b"fetcher" and name == b"fx-re"
+        assert int(credit) == 4
+        assert p.poll() is None
+    finally:
+        b.close()
+
+
+def test_backpressure_keeps_pages(procs, broker, http):
+    """With nobody reading pages, the fetcher keeps them (and its credit) instead of
+    dropping them; once pages flow again every one arrives."""
+    n = 6
+    broker.read_pages = False
+    start_fetcher(procs, broker, "--pages-hwm", "1", concurrency=n)
+    urls = [http.base + "/huge?i=%d" % i for i in range(n)]
+    for u in urls:
+        broker.job(u)
+    broker.wait(lambda: http.hits.get("/huge", 0) == n, 10, "all requests")
+    time.sleep(1.5)
+    broker.pump(0.2)
+    held = n - broker.credits
+    oks = len([d for d in broker.dones if d[1] == b"ok"])
+    assert oks < n, "every page went out: the pages socket never filled"
+    assert held > 0, "credit granted while pages could not be sent"
+    assert broker.credits <= oks  # DONE ok only once ZeroMQ took the page
+    broker.read_pages = True
+    broker.wait(lambda: len(broker.pages) == n and broker.credits == n, 20, "pages to flow")
+    assert all(p[6] == BIG_BODY for p in broker.pages)
+    assert all(d[1] == b"ok" for d in broker.dones)
+    print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
+
+
+# ---------------------------------------------------------------- memory
+
+class HoldServer:
+    """An asyncio HTTP server that holds every request until release()."""
+
+    def __init__(self):
+        self.open = 0
+        self.served = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready):
+        asyncio.set_event_loop(self.loop)
+        self.released = asyncio.Event()
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=4096))
+        self.port = self.server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader, writer):
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                self.open += 1
+                await self.released.wait()
+                self.open -= 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
+                await writer.drain()
+                self.served += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def release(self):
+        self.loop.call_soon_threadsafe(self.released.set)
+
+    def close(self):
+        def stop():
+            self.server.close()
+            self.loop.stop()
+        self.loop.call_soon_threadsafe(stop)
+        self.thread.join(5)
+
+
+def test_rss_with_1000_concurrent_transfers(procs, broker):
+    conc = 1000
+    hs = HoldServer()
+    try:
+        p = start_fetcher(procs, broker, "--log-level", "info", "--timeout-ms", "60000",
+                          concurrency=conc)
+        idle = rss_kb(p.pid)
+        for i in range(conc):
+            broker.job("http://127.0.0.1:%d/hold?i=%d" % (hs.port, i))
+        broker.wait(lambda: hs.open == conc, 30, "1000 open requests")
+        time.sleep(0.5)
+        broker.pump(0.1)
+        held = rss_kb(p.pid)
+        hs.release()
+        broker.wait(lambda: len(broker.dones) == conc and len(broker.pages) == conc, 30, "1000 DONEs")
+        assert all(d[1] == b"ok" for d in broker.dones)
+        peak = rss_kb(p.pid, "VmHWM")
+        print("\nfetcher RSS: idle %.1f MB, 1000 transfers held open %.1f MB, peak %.1f MB%s" % (
+            idle / 1024, held / 1024, peak / 1024, " (ASan build)" if ASAN else ""))
+        if not ASAN:
+            assert held < 30 * 1024, "RSS %d kB with 1000 transfers" % held
+            assert peak < 30 * 1024, "peak RSS %d kB" % peak
+        broker.send(SHUTDOWN)
+        assert wait_exit(p, 15) == 0
+    finally:
+        hs.close()

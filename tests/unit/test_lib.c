@@ -1,0 +1,222 @@
+/* test_lib.c -- unit tests of the shared library: URLs, messages, flags, backoff. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "zc_flags.h"
+#include "zc_msg.h"
+#include "zc_time.h"
+#include "zc_url.h"
+
+static void canon_is(const char *in, const char *want) {
+    char out[ZC_URL_MAX], err[128];
+    int n = zc_url_canonical(in, strlen(in), out, sizeof(out), err, sizeof(err));
+    if (n < 0) fail_msg("%s rejected: %s", in, err);
+    assert_string_equal(out, want);
+    assert_int_equal(n, (int)strlen(want));
+}
+
+static void test_url_canonical(void **state) {
+    (void)state;
+    canon_is("HTTP://Example.COM:80/a/b/", "http://example.com/a/b");
+    canon_is("https://example.com:443", "https://example.com/");
+    canon_is("https://example.com:8443/x?b=2&a=1#frag", "https://example.com:8443/x?a=1&b=2");
+    canon_is("http://h/api/book/?offset=18&limit=18", "http://h/api/book?limit=18&offset=18");
+    canon_is("http://h/api/book/?limit=18&offset=18", "http://h/api/book?limit=18&offset=18");
+    canon_is("http://h/api/book/123/", "http://h/api/book/123");
+    canon_is("http://h/api/book/123", "http://h/api/book/123");
+    canon_is("http://user:pw@H:8080/p?", "http://h:8080/p");
+    canon_is("http://h/?a=1&&b=2", "http://h/?a=1&b=2");
+}
+
+static void test_url_rejects(void **state) {
+    (void)state;
+    const char *bad[] = { "", "ftp://h/", "http:/h", "http://", "http://h:0/", "http://h:99999/",
+                          "http://h/a b", "mailto:x@y", "http://[::1/", "/relative/path" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char out[ZC_URL_MAX], err[128] = "";
+        int n = zc_url_canonical(bad[i], strlen(bad[i]), out, sizeof(out), err, sizeof(err));
+        if (n >= 0) fail_msg("'%s' accepted as %s", bad[i], out);
+        assert_true(err[0] != '\0');
+    }
+    char small[8], err[64];
+    assert_int_equal(zc_url_canonical("http://example.com/", 19, small, sizeof(small), err, sizeof(err)), -1);
+}
+
+static void test_url_fingerprint_and_host(void **state) {
+    (void)state;
+    char a[17], b[17], c[17];
+    zc_url_fingerprint("http://h/x", 10, a);
+    zc_url_fingerprint("http://h/x", 10, b);
+    zc_url_fingerprint("http://h/y", 10, c);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_int_equal(strlen(a), 16);
+    char host[64];
+    assert_int_equal(zc_url_host("http://Example.com/x", host, sizeof(host)), 0);
+    assert_string_equal(host, "example.com:80");
+    assert_int_equal(zc_url_host("https://example.com:8443", host, sizeof(host)), 0);
+    assert_string_equal(host, "example.com:8443");
+    assert_int_equal(zc_url_host("gopher://x", host, sizeof(host)), -1);
+}
+
+/* Messages over a real inproc PAIR of sockets. */
+typedef struct pair { void *ctx, *a, *b; } pair;
+
+static int pair_setup(void **state) {
+    pair *p = calloc(1, sizeof(*p));
+    p->ctx = zmq_ctx_new();
+    p->a = zmq_socket(p->ctx, ZMQ_PAIR);
+    p->b = zmq_socket(p->ctx, ZMQ_PAIR);
+    if (zmq_bind(p->a, "inproc://t") != 0 || zmq_connect(p->b, "inproc://t") != 0) return -1;
+    *state = p;
+    return 0;
+}
+
+static int pair_teardown(void **state) {
+    pair *p = *state;
+    zmq_close(p->a);
+    zmq_close(p->b);
+    zmq_ctx_term(p->ctx);
+    free(p);
+    return 0;
+}
+
+static int freed;
+static void count_free(void *data, void *hint) { (void)hint; free(data); freed++; }
+
+static void test_msg_roundtrip(void **state) {
+    pair *p = *state;
+    char *body = strdup("{\"count\": 1}");
+    freed = 0;
+    zc_frame f[7] = { ZC_FSTR("http://h/a"), ZC_FSTR("http://h/a"), ZC_FSTR("200"),
+                      ZC_FSTR("application/json"), ZC_FSTR("1700000000000"), ZC_FSTR("12"),
+                      { body, strlen(body), count_free, NULL } };
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, 7, 0), 0);
+    zc_msg m;
+    char err[256];
+    assert_int_equal(zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err)), 0);
+    assert_int_equal(m.type, ZC_MSG_PAGE);
+    assert_int_equal(m.nframes, 7);
+    uint64_t status;
+    assert_int_equal(zc_msg_u64(&m, 2, &status), 0);
+    assert_int_equal(status, 200);
+    size_t len;
+    const char *d = zc_msg_data(&m, 6, &len);
+    assert_int_equal(len, strlen("{\"count\": 1}"));
+    assert_memory_equal(d, "{\"count\": 1}", len);
+    char url[64];
+    assert_int_equal(zc_msg_str(&m, 0, url, sizeof(url)), 0);
+    assert_string_equal(url, "http://h/a");
+    assert_int_equal(zc_msg_u64(&m, 0, &status), -1); /* not a number */
+    zc_msg_close(&m);
+    assert_int_equal(freed, 1); /* the body was handed over, and freed once */
+}
+
+static void send_raw(void *s, const char *const *frames, const size_t *lens, int n) {
+    for (int i = 0; i < n; i++)
+        assert_true(zmq_send(s, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+}
+
+static void test_msg_rejects_garbage(void **state) {
+    pair *p = *state;
+    char err[256];
+    zc_msg m;
+    struct { const char *f[4]; size_t l[4]; int n; const char *why; } cases[] = {
+        { { "hello" }, { 5 }, 1, "bad header" },
+        { { "ZC\x02\x01", "a", "b", "c" }, { 4, 1, 1, 1 }, 4, "version" },
+        { { "ZC\x01\x63" }, { 4 }, 1, "unknown message type" },
+        { { "ZC\x01\x04", "url" }, { 4, 3 }, 2, "expected 2" },
+        { { "ZC\x01\x0b", "extra" }, { 4, 5 }, 2, "more than 0" },
+        { { "" }, { 0 }, 1, "bad header" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        send_raw(p->a, cases[i].f, cases[i].l, cases[i].n);
+        err[0] = '\0';
+        assert_int_equal(zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err)), -2);
+        if (!strstr(err, cases[i].why)) fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].why);
+    }
+    /* The socket still works after all that. */
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_HEARTBEAT, NULL, 0, 0), 0);
+    assert_int_equal(zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err)), 0);
+    assert_int_equal(m.type, ZC_MSG_HEARTBEAT);
+    zc_msg_close(&m);
+    assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
+}
+
+static void test_flags(void **state) {
+    (void)state;
+    long n = 5;
+    const char *s = "def";
+    int b = 0;
+    double d = 1.5;
+    zc_flag flags[] = {
+        { "num", "ZC_TEST_NUM", ZC_FLAG_INT, &n, "a number", 1, 100 },
+        { "str", NULL, ZC_FLAG_STR, &s, "a string", 0, 0 },
+        { "on", NULL, ZC_FLAG_BOOL, &b, "a switch", 0, 0 },
+        { "ratio", NULL, ZC_FLAG_DOUBLE, &d, "a ratio", 0, 1 },
+        ZC_FLAGS_END,
+    };
+    char err[256];
+    int npos;
+    setenv("ZC_TEST_NUM", "7", 1);
+    char *a1[] = { "p", "--str", "x", "pos", "--on", "--ratio=0.25", NULL };
+    assert_int_equal(zc_flags_parse(flags, 6, a1, &npos, err, sizeof(err)), ZC_FLAGS_OK);
+    assert_int_equal(n, 7);
+    assert_string_equal(s, "x");
+    assert_int_equal(b, 1);
+    assert_true(d == 0.25);
+    assert_int_equal(npos, 1);
+    assert_string_equal(a1[1], "pos");
+    char *a2[] = { "p", "--num", "200", NULL };
+    assert_int_equal(zc_flags_parse(flags, 3, a2, &npos, err, sizeof(err)), ZC_FLAGS_ERR);
+    assert_non_null(strstr(err, "outside"));
+    char *a3[] = { "p", "--nope", NULL };
+    assert_int_equal(zc_flags_parse(flags, 2, a3, &npos, err, sizeof(err)), ZC_FLAGS_ERR);
+    assert_non_null(strstr(err, "unknown flag"));
+    char *a4[] = { "p", "--num", "12x", NULL };
+    assert_int_equal(zc_flags_parse(flags, 3, a4, &npos, err, sizeof(err)), ZC_FLAGS_ERR);
+    char *a5[] = { "p", "--num", NULL };
+    assert_int_equal(zc_flags_parse(flags, 2, a5, &npos, err, sizeof(err)), ZC_FLAGS_ERR);
+    assert_non_null(strstr(err, "needs a value"));
+    char *a6[] = { "p", "--help", NULL };
+    assert_int_equal(zc_flags_parse(flags, 2, a6, &npos, err, sizeof(err)), ZC_FLAGS_HELP);
+    setenv("ZC_TEST_NUM", "abc", 1);
+    char *a7[] = { "p", NULL };
+    assert_int_equal(zc_flags_parse(flags, 1, a7, &npos, err, sizeof(err)), ZC_FLAGS_ERR);
+    assert_non_null(strstr(err, "ZC_TEST_NUM"));
+    unsetenv("ZC_TEST_NUM");
+    char *a8[] = { "p", "stray", NULL };
+    assert_int_equal(zc_flags_parse(flags, 2, a8, NULL, err, sizeof(err)), ZC_FLAGS_ERR);
+}
+
+static void test_backoff(void **state) {
+    (void)state;
+    zc_rand_seed(42);
+    for (int attempt = 0; attempt < 20; attempt++) {
+        int64_t d = zc_backoff_ms(attempt, 100, 5000);
+        int64_t full = 100;
+        for (int i = 0; i < attempt && full < 5000; i++) full *= 2;
+        if (full > 5000) full = 5000;
+        assert_true(d >= full / 2);
+        assert_true(d <= full);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_canonical),
+        cmocka_unit_test(test_url_rejects),
+        cmocka_unit_test(test_url_fingerprint_and_host),
+        cmocka_unit_test_setup_teardown(test_msg_roundtrip, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_backoff),
+    };
+    return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
+}
