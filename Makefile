@@ -30,9 +30,11 @@ all: $(EXES) $(UNIT_BIN)
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) | $(BUILD)
+$(BUILD)/%.o: %.c | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -I$(dir $<) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) -MMD -MP -I$(dir $<) -c -o $@ $<
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 $(BUILD):
 	@mkdir -p $(BUILD)

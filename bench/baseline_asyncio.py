@@ -91,7 +91,8 @@ class Crawler:
         if not data:
             return
         if self.collection is not None:
-            await self.collection.update_one({'id': data.get('id')}, {'$set': data}, upsert=True)
+            await self.collection.update_one({self.args.upsert_key: data.get('id')}, {'$set': data},
+                                             upsert=True)
         else:
             self.out.write(json.dumps(data, ensure_ascii=False) + '\n')
         self.saved += 1
@@ -153,6 +154,8 @@ def main():
     g.add_argument('--out', metavar='FILE', help='append JSON lines to FILE')
     p.add_argument('--db', default='books', help='database (default books)')
     p.add_argument('--collection', default='books', help='collection (default books)')
+    p.add_argument('--upsert-key', default='id', choices=('id', '_id'),
+                   help="field of update_one's filter: id (the write-up) or _id (the primary key)")
     p.add_argument('--log-level', default='WARNING')
     a = p.parse_args()
     logging.basicConfig(level=a.log_level.upper(), stream=sys.stderr,

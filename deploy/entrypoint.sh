@@ -13,7 +13,7 @@
 set -eu
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     echo
     echo "stages: broker fetcher parser writer sitesim (and the launcher, zcrawl)"
 }

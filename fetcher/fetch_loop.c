@@ -25,6 +25,11 @@
 #define FETCH_PENDING_RETRY_MS 50    /* re-check a blocked pages socket this often */
 #define FETCH_CTYPE_MAX 160
 #define FETCH_DAY_MS (86400LL * 1000)
+/* Automatic receive buffer: all of curl's buffers together near 1 MiB, each
+ * between 1 and 16 KiB (curl's default). 1000 transfers then fit in 30 MB. */
+#define FETCH_RECV_BUDGET (1024L * 1024)
+#define FETCH_RECV_MIN 1024L
+#define FETCH_RECV_MAX (16L * 1024)
 
 /* epoll_data.u64 = kind << 32 | fd */
 enum { EV_CURL = 1, EV_PEER = 2, EV_PAGES = 3 };
@@ -52,7 +57,7 @@ struct fetch_xfer {
     int64_t fetched_at_ms;
     int64_t total_ms;
     long status;
-    unsigned too_large : 1, oom : 1;
+    unsigned too_large : 1, oom : 1, encoded : 1;
     char ctype[FETCH_CTYPE_MAX];
 };
 
@@ -74,6 +79,7 @@ struct fetch_loop {
     int draining;
     int64_t drain_deadline;
     int http2;             /* CURL_HTTP_VERSION_2TLS accepted */
+    long recv_buffer;      /* CURLOPT_BUFFERSIZE of every easy handle */
     int64_t next_stats;
     sigset_t waitmask;     /* signal mask while in epoll_pwait */
     struct {
@@ -98,6 +104,15 @@ void fetch_config_defaults(fetch_config *cfg) {
     cfg->drain_ms = 5000;
     cfg->pages_hwm = 1000;
     cfg->stats_ms = 10000;
+    cfg->recv_buffer = 0;
+}
+
+long fetch_recv_buffer_size(long configured, long concurrency) {
+    if (configured > 0) return configured;
+    long b = FETCH_RECV_BUDGET / (concurrency > 0 ? concurrency : 1);
+    if (b > FETCH_RECV_MAX) b = FETCH_RECV_MAX;
+    if (b < FETCH_RECV_MIN) b = FETCH_RECV_MIN;
+    return b & ~1023L; /* whole KiB */
 }
 
 static void list_push(fetch_list *q, fetch_xfer *x) {
@@ -281,6 +296,18 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     return 0;
 }
 
+/* The first body allocation: Content-Length when the server said it (times four
+ * for a compressed body, which curl decodes), else FETCH_BODY_MIN; at least n,
+ * at most max. Small pages then cost what they weigh. */
+static size_t body_first_cap(fetch_xfer *x, size_t n, size_t max) {
+    size_t cap = FETCH_BODY_MIN;
+    curl_off_t cl = -1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0)
+        cap = (uint64_t)cl > max ? max : (size_t)cl * (x->encoded ? 4 : 1);
+    if (cap < n) cap = n;
+    return cap > max ? max : cap;
+}
+
 /* CURLOPT_WRITEFUNCTION: appends to the body, growing it geometrically up to the
  * cap. Returning short aborts the transfer (CURLE_WRITE_ERROR). */
 static size_t xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
@@ -292,7 +319,8 @@ static size_t xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
         return 0;
     }
     if (x->len + n > x->cap) {
-        size_t cap = x->cap ? x->cap : (FETCH_BODY_MIN < max ? FETCH_BODY_MIN : max);
+        size_t cap = x->cap;
+        if (cap == 0) cap = body_first_cap(x, n, max);
         while (cap < x->len + n) cap = cap > max / 2 ? max : cap * 2;
         char *b = realloc(x->body, cap);
         if (!b) {
@@ -317,7 +345,10 @@ static size_t xfer_header_cb(char *buf, size_t size, size_t nitems, void *userp)
     if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         x->ctype[0] = '\0';
         x->retry_after_ms = 0;
+        x->encoded = 0;
         x->len = 0;
+    } else if (header_value(buf, n, "content-encoding", &v, &vlen)) {
+        x->encoded = !(vlen == 8 && strncasecmp(v, "identity", 8) == 0);
     } else if (header_value(buf, n, "content-type", &v, &vlen)) {
         if (vlen >= sizeof(x->ctype)) vlen = sizeof(x->ctype) - 1;
         memcpy(x->ctype, v, vlen);
@@ -371,7 +402,7 @@ static fetch_xfer *xfer_new(fetch_loop *l, char *err, size_t errlen) {
     XSET(CURLOPT_USERAGENT, c->user_agent);
     XSET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     if (c->proxy && *c->proxy) XSET(CURLOPT_PROXY, c->proxy);
-    if (getenv("FX_BUFSZ")) XSET(CURLOPT_BUFFERSIZE, atol(getenv("FX_BUFSZ")));
+    XSET(CURLOPT_BUFFERSIZE, l->recv_buffer);
     if (l->http2) {
         CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         if (rc != CURLE_OK) {
@@ -470,7 +501,7 @@ static void job_start(fetch_loop *l, const char *url, size_t url_len) {
     x->url_len = url_len;
     x->len = x->cap = 0;
     x->body = NULL;
-    x->too_large = x->oom = 0;
+    x->too_large = x->oom = x->encoded = 0;
     x->retry_after_ms = 0;
     x->status = 0;
     x->ctype[0] = '\0';
@@ -615,8 +646,8 @@ static void begin_drain(fetch_loop *l, const char *why) {
     if (l->draining) return;
     l->draining = 1;
     l->drain_deadline = zc_now_ms() + l->cfg.drain_ms;
-    zc_info("draining", "why=%s in_flight=%ld pending_pages=%ld drain_ms=%ld", why,
-            l->active.n, l->pending.n, l->cfg.drain_ms);
+    zc_info("draining", "why=%s signal=%d in_flight=%ld pending_pages=%ld drain_ms=%ld", why,
+            zc_signal_stop_requested(), l->active.n, l->pending.n, l->cfg.drain_ms);
 }
 
 static void handle_msg(fetch_loop *l, zc_msg *m) {
@@ -755,8 +786,8 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
         goto out;
     }
     l->next_stats = zc_now_ms() + l->cfg.stats_ms;
-    zc_info("started", "broker=%s pages=%s concurrency=%ld name=%s", l->cfg.broker,
-            l->cfg.pages, l->cfg.concurrency, l->peer.name);
+    zc_info("started", "broker=%s pages=%s concurrency=%ld recv_buffer=%ld name=%s",
+            l->cfg.broker, l->cfg.pages, l->cfg.concurrency, l->recv_buffer, l->peer.name);
     for (;;) {
         if (zc_signal_stop_requested()) begin_drain(l, "signal");
         int64_t now = zc_now_ms();
@@ -842,6 +873,7 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
     l->pages_fd = -1;
     l->curl_deadline = -1;
     l->http2 = 1;
+    l->recv_buffer = fetch_recv_buffer_size(l->cfg.recv_buffer, l->cfg.concurrency);
     if (l->cfg.concurrency < 1 || l->cfg.max_body < 1 || l->cfg.heartbeat_ms < 1 ||
         l->cfg.stats_ms < 1 || l->cfg.drain_ms < 0) {
         snprintf(err, errlen, "bad configuration");

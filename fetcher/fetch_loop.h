@@ -29,10 +29,15 @@ typedef struct fetch_config {
     long drain_ms;            /* how long SHUTDOWN/SIGTERM waits for transfers */
     long pages_hwm;           /* ZMQ_SNDHWM of the pages socket */
     long stats_ms;            /* counters logged this often */
+    long recv_buffer;         /* curl's receive buffer per transfer; 0 = automatic */
 } fetch_config;
 
 /* Fills cfg with the documented defaults (all strings static). */
 void fetch_config_defaults(fetch_config *cfg);
+
+/* curl's receive buffer for a transfer: configured when > 0, else about 1 MiB
+ * shared by all transfers, between 1 KiB and 16 KiB. */
+long fetch_recv_buffer_size(long configured, long concurrency);
 
 typedef struct fetch_loop fetch_loop;
 

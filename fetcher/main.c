@@ -62,6 +62,7 @@ int main(int argc, char **argv) {
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &cfg.name, "name in HELLO (default fetcher-HOST-PID)", 0, 0 },
         { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &cfg.heartbeat_ms, "heartbeat interval", 10, 600000 },
         { "drain-ms", "ZCRAWL_DRAIN_MS", ZC_FLAG_INT, &cfg.drain_ms, "wait for transfers at shutdown", 0, 600000 },
+        { "recv-buffer", "ZCRAWL_RECV_BUFFER", ZC_FLAG_INT, &cfg.recv_buffer, "curl receive buffer per transfer, 0 = 1 MiB / concurrency within 1..16 KiB", 0, 524288 },
         { "pages-hwm", "ZCRAWL_PAGES_HWM", ZC_FLAG_INT, &cfg.pages_hwm, "pages queued in ZeroMQ before backpressure", 1, 1000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },
         ZC_FLAGS_END,
@@ -75,6 +76,7 @@ int main(int argc, char **argv) {
     if (!cfg.broker || !*cfg.broker) die(2, "--broker must not be empty");
     if (!cfg.pages || !*cfg.pages) die(2, "--pages must not be empty");
     if (!cfg.user_agent) cfg.user_agent = "";
+    if (cfg.recv_buffer != 0 && cfg.recv_buffer < 1024) die(2, "--recv-buffer: %ld is below 1024", cfg.recv_buffer);
     if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);
     zc_log_init("fetcher", level);
 

@@ -40,9 +40,9 @@ int64_t zc_peer_timeout(const zc_peer *p, int64_t now);
 /* Sends a message to the broker (non-blocking). Returns 0, or -1 (errno EAGAIN
  * when the queue to the broker is full). */
 int zc_peer_send(zc_peer *p, zc_msg_type type, const zc_frame *frames, int n);
-/* Receives one message without blocking. Returns 0 with m filled (HEARTBEATs are
- * absorbed and reported as -1/EAGAIN), -1 when none is waiting, -2 for a
- * malformed message (counted in dropped and logged). */
+/* Receives one message without blocking. HEARTBEATs are absorbed (they only
+ * prove the broker alive). Returns 0 with m filled, -1 when nothing else is
+ * waiting, -2 for a malformed message (counted in dropped and logged). */
 int zc_peer_recv(zc_peer *p, zc_msg *m);
 
 #endif

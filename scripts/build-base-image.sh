@@ -9,6 +9,8 @@
 # Environment:
 #   MIRROR      Debian mirror (default: the first deb.debian.org-style URI in
 #               /etc/apt/sources.list{,.d/*}, else http://deb.debian.org/debian)
+#   SECURITY_MIRROR  the security archive for the image's sources.list (default:
+#               the host's debian-security URI, if any; empty: none)
 #   SUITE       default bookworm
 #   ROOTFS_DIR  default <repo>/deploy/rootfs
 #   FORCE=1     rebuild even when the tags exist
@@ -43,15 +45,14 @@ find_mirror() {
         [ -r "$f" ] || continue
         awk '
             /^[[:space:]]*#/ { next }
-            /^deb[[:space:]]/ {
-                for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit }
-            }
-            /^URIs:/ { print $2; exit }
+            /^deb[[:space:]]/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }
+            /^URIs:/ { for (i = 2; i <= NF; i++) print $i }
         ' "$f"
-    done | grep -E '/debian/?$' | head -n 1
+    done | grep -E "$1" | head -n 1
 }
-MIRROR=${MIRROR:-$(find_mirror)}
+MIRROR=${MIRROR:-$(find_mirror '/debian/?$')}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR-$(find_mirror '/debian-security/?$')}
 
 if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
@@ -81,8 +82,6 @@ if [ ! -f "$stamp" ]; then
     fi
     umount_under "$full"
     # Image hygiene (the same things the official images do).
-    printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" \
-        >"$full/etc/apt/sources.list"
     # Do not start services inside the image at package install time.
     printf '#!/bin/sh\nexit 101\n' >"$full/usr/sbin/policy-rc.d"
     chmod 755 "$full/usr/sbin/policy-rc.d"
@@ -103,12 +102,27 @@ else
     umount_under "$full"
 fi
 
+# The image's apt sources: the same mirror, plus -updates and the security
+# archive when the host's sources name one.
+{
+    printf 'deb %s %s main\n' "$MIRROR" "$SUITE"
+    printf 'deb %s %s-updates main\n' "$MIRROR" "$SUITE"
+    if [ -n "$SECURITY_MIRROR" ]; then
+        printf 'deb %s %s-security main\n' "$SECURITY_MIRROR" "$SUITE"
+    fi
+} >"$full/etc/apt/sources.list"
+
 # Conventional image config for a Debian base.
-docker_import() { # docker_import TAG MESSAGE < tar
+docker_import() { # docker_import TAG MESSAGE < tar; drops the image it replaces
+    prev=$(docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true)
     docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'CMD ["bash"]' \
-        --message "$2" - "$1" >/dev/null
+        --message "$2" - "$1" >/dev/null || return 1
+    # The old image, now untagged, unless a container or another tag still uses it.
+    if [ -n "$prev" ] && [ "$prev" != "$(docker image inspect --format '{{.Id}}' "$1")" ]; then
+        docker image rm "$prev" >/dev/null 2>&1 || true
+    fi
 }
 
 # docker import needs the tar stream from the rootfs' own top; the stamp stays out.

@@ -95,6 +95,19 @@ int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malforme
         snprintf(err, errlen, "out of memory for %ld books", nbooks);
         return -1;
     }
+    if (nbooks <= SIM_CATALOG_CACHE_MAX_BOOKS) {
+        c->cache = calloc(1, sizeof *c->cache);
+        if (c->cache) {
+            c->cache->items = calloc((size_t)nbooks + 1, sizeof *c->cache->items);
+            c->cache->details = calloc((size_t)nbooks + 1, sizeof *c->cache->details);
+            c->cache->budget = SIM_CATALOG_CACHE_BUDGET;
+        }
+        if (c->cache == NULL || c->cache->items == NULL || c->cache->details == NULL) {
+            snprintf(err, errlen, "out of memory for the cache of %ld books", nbooks);
+            sim_catalog_free(c);
+            return -1;
+        }
+    }
     /* Missing: exactly nbooks / 300 books, drawn by the seed. */
     long want = nbooks / SIM_CATALOG_MISSING_EVERY;
     sim_rng r;
@@ -107,7 +120,7 @@ int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malforme
         c->nmissing++;
     }
     /* Malformed: hash(seed, id) below the rate, among the books that exist. */
-    for (long i = 0; i < nbooks; i++) {
+    for (long i = 0; malformed_rate > 0 && i < nbooks; i++) {
         if (c->flags[i] & SIM_BOOK_MISSING)
             continue;
         uint64_t h = sim_hash2(seed ^ 0x6d616c666f726dULL, sim_catalog_id(c, i));
@@ -122,8 +135,45 @@ int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malforme
 
 void sim_catalog_free(sim_catalog *c)
 {
+    if (c->cache) {
+        for (long i = 0; i < c->nbooks; i++) {
+            if (c->cache->items)
+                free(c->cache->items[i].p);
+            if (c->cache->details)
+                free(c->cache->details[i].p);
+        }
+        free(c->cache->items);
+        free(c->cache->details);
+        free(c->cache);
+        c->cache = NULL;
+    }
     free(c->flags);
     c->flags = NULL;
+}
+
+/* Appends the cached body if there is one. Returns 1 when it did. */
+static int cache_get(const struct sim_cached *e, sim_buf *b)
+{
+    if (e->p == NULL)
+        return 0;
+    sim_buf_add(b, e->p, e->len);
+    return 1;
+}
+
+/* Keeps b[start..len) as the cached body when the budget allows (a failed
+ * allocation only means no caching). */
+static void cache_put(sim_catalog_cache *cc, struct sim_cached *e, const sim_buf *b, size_t start)
+{
+    size_t n = b->len - start;
+    if (b->oom || cc->bytes + n > cc->budget)
+        return;
+    char *p = malloc(n ? n : 1);
+    if (p == NULL)
+        return;
+    memcpy(p, b->p + start, n);
+    e->p = p;
+    e->len = n;
+    cc->bytes += n;
 }
 
 /* ---- word pools ---- */
@@ -418,9 +468,14 @@ static void render_item_head(const book_head *h, sim_buf *b)
 
 void sim_catalog_render_item(const sim_catalog *c, long i, sim_buf *b)
 {
+    if (c->cache && cache_get(&c->cache->items[i], b))
+        return;
+    size_t start = b->len;
     book_head h;
     make_head(c, i, &h);
     render_item_head(&h, b);
+    if (c->cache)
+        cache_put(c->cache, &c->cache->items[i], b, start);
 }
 
 /* ---- detail pages ---- */
@@ -560,7 +615,7 @@ static void add_comments(sim_rng *r, sim_buf *b)
     sim_buf_addc(b, ']');
 }
 
-void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b)
+static void render_detail(const sim_catalog *c, long i, sim_buf *b)
 {
     book_head h;
     make_head(c, i, &h);
@@ -634,6 +689,16 @@ void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b)
         add_comments(&r, b);
     }
     sim_buf_addc(b, '}');
+}
+
+void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b)
+{
+    if (c->cache && cache_get(&c->cache->details[i], b))
+        return;
+    size_t start = b->len;
+    render_detail(c, i, b);
+    if (c->cache)
+        cache_put(c->cache, &c->cache->details[i], b, start);
 }
 
 void sim_catalog_render_malformed(const sim_catalog *c, long i, sim_buf *b)

@@ -17,6 +17,15 @@
 #define SIM_CATALOG_MAX_BOOKS 10000000L
 #define SIM_CATALOG_MISSING_EVERY 300
 
+/* Rendered item and detail bodies, kept once rendered while the byte budget lasts. */
+typedef struct sim_catalog_cache {
+    struct sim_cached { char *p; size_t len; } *items, *details;  /* nbooks each */
+    size_t bytes, budget;
+} sim_catalog_cache;
+
+#define SIM_CATALOG_CACHE_BUDGET (256u << 20)
+#define SIM_CATALOG_CACHE_MAX_BOOKS 2000000L
+
 typedef struct sim_catalog {
     uint64_t seed;
     long nbooks;
@@ -24,6 +33,7 @@ typedef struct sim_catalog {
     unsigned char *flags;  /* nbooks entries, owned: SIM_BOOK_MISSING, SIM_BOOK_MALFORMED */
     long nmissing;
     long nmalformed;
+    sim_catalog_cache *cache;  /* owned; NULL when the catalogue is too big to cache */
 } sim_catalog;
 
 enum { SIM_BOOK_MISSING = 1, SIM_BOOK_MALFORMED = 2 };
@@ -40,7 +50,8 @@ long sim_catalog_find(const sim_catalog *c, const char *s, size_t n);
 int sim_catalog_is_missing(const sim_catalog *c, long i);
 int sim_catalog_is_malformed(const sim_catalog *c, long i);
 
-/* Renderers append to b (check b->oom afterwards). */
+/* Renderers append to b (check b->oom afterwards). Item and detail bodies are
+ * cached after their first rendering (the cache is the one mutable part). */
 /* The list item of book i. */
 void sim_catalog_render_item(const sim_catalog *c, long i, sim_buf *b);
 /* The detail object of book i (valid JSON). */

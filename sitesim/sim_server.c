@@ -210,6 +210,15 @@ static void conn_parse(sim_server *sv, conn *c)
             rc = sim_site_handle(sv->site, &req, req.keep_alive, r);
             if (!req.keep_alive)
                 c->no_more = 1;
+            if (rc == 0 && zc_log_enabled(ZC_LOG_DEBUG)) {
+                char path[256], q[300];
+                int pn = req.path_len < sizeof path - 1 ? (int)req.path_len : (int)sizeof path - 1;
+                memcpy(path, req.path, (size_t)pn);
+                path[pn] = '\0';
+                zc_debug("request", "fd=%d path=%s status=%d send=%d delay_ms=%lld", c->fd,
+                         zc_log_q(q, sizeof q, path), r->status, (int)r->send,
+                         (long long)r->delay_ms);
+            }
         }
         if (rc != 0) {
             zc_error("out_of_memory", "what=answer");

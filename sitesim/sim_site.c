@@ -416,7 +416,7 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
         return s->body.oom || r->out.oom ? -1 : 0;
     }
     if (plen == -2)
-        snprintf(path, sizeof path, "/__too_long__");  /* a 404 either way */
+        snprintf(path, sizeof path, "/too-long");  /* a 404 either way */
     else if (plen >= 3 && memcmp(path, "/__", 3) == 0)
         return handle_admin(s, req, path, keep_alive, r);
 

@@ -113,8 +113,13 @@ static void writer_report_send(writer *w) {
         zc_frame f[3];
         for (int i = 0; i < r->n; i++) f[i] = (zc_frame){ r->data[i], r->len[i], NULL, NULL };
         if (zc_peer_send(&w->peer, r->type, f, r->n) != 0) {
-            if (errno != EAGAIN) zc_warn("report_send_failed", "type=%s reason=\"%s\"", zc_msg_type_name(r->type),
-                                         zmq_strerror(errno));
+            static int64_t last_log;
+            int64_t now = zc_now_ms();
+            if (errno != EAGAIN && now - last_log >= 1000) {
+                zc_warn("report_send_failed", "type=%s queued=%zu reason=\"%s\"", zc_msg_type_name(r->type),
+                        w->out_n, zmq_strerror(errno));
+                last_log = now;
+            }
             return;
         }
         writer_report_free(r);
@@ -190,7 +195,7 @@ static int writer_batch_full(const writer *w) {
  * Returns how many messages were consumed (good or bad). */
 static size_t writer_read_docs(writer *w) {
     size_t got = 0, limit = (size_t)w->batch_max + 256;
-    char err[256];
+    char err[256], q[300];
     while (!writer_batch_full(w) && got < limit) {
         zc_msg m;
         int rc = zc_msg_recv(w->docs, &m, ZMQ_DONTWAIT, 0, err, sizeof(err));
@@ -202,7 +207,8 @@ static size_t writer_read_docs(writer *w) {
         got++;
         if (rc == -2) {
             w->bad++;
-            zc_warn("bad_message", "from=docs reason=\"%s\" bad=%llu", err, (unsigned long long)w->bad);
+            zc_warn("bad_message", "from=docs reason=%s bad=%llu", zc_log_q(q, sizeof(q), err),
+                    (unsigned long long)w->bad);
             continue;
         }
         if (m.type != ZC_MSG_DOC) {

@@ -4,6 +4,51 @@
 #include <stdio.h>
 #include <bson/bson.h>
 
+/* Walks every element at every depth, iteratively, failing on corruption, on
+ * nesting deeper than WRITER_DOC_DEPTH and on a string value that is not UTF-8
+ * (libbson 1.23's bson_validate checks only keys for UTF-8). Returns 0, or -1
+ * with a reason in err. */
+static int doc_check_strings(const bson_t *b, char *err, size_t errlen) {
+    /* bson_iter_t is over-aligned: a struct around it keeps the array legal. */
+    struct { bson_iter_t it; } stack[WRITER_DOC_DEPTH];
+    int depth = 0;
+    if (!bson_iter_init(&stack[0].it, b)) {
+        snprintf(err, errlen, "not a BSON document");
+        return -1;
+    }
+    while (depth >= 0) {
+        bson_iter_t *it = &stack[depth].it;
+        if (!bson_iter_next(it)) {
+            if (it->err_off) {
+                snprintf(err, errlen, "invalid BSON: corrupt element at offset %u", it->err_off);
+                return -1;
+            }
+            depth--;
+            continue;
+        }
+        if (BSON_ITER_HOLDS_UTF8(it)) {
+            uint32_t len = 0;
+            const char *s = bson_iter_utf8(it, &len);
+            /* NUL inside a string is allowed, as the driver allows it. */
+            if (!s || !bson_utf8_validate(s, len, true)) {
+                snprintf(err, errlen, "invalid BSON: string at key \"%.64s\" is not UTF-8", bson_iter_key(it));
+                return -1;
+            }
+        } else if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) {
+            if (depth + 1 >= WRITER_DOC_DEPTH) {
+                snprintf(err, errlen, "document nests deeper than %d levels", WRITER_DOC_DEPTH);
+                return -1;
+            }
+            if (!bson_iter_recurse(it, &stack[depth + 1].it)) {
+                snprintf(err, errlen, "invalid BSON: corrupt sub-document at key \"%.64s\"", bson_iter_key(it));
+                return -1;
+            }
+            depth++;
+        }
+    }
+    return 0;
+}
+
 int writer_doc_check(const uint8_t *data, size_t len, char *err, size_t errlen) {
     bson_t b;
     bson_iter_t it;
@@ -18,6 +63,9 @@ int writer_doc_check(const uint8_t *data, size_t len, char *err, size_t errlen) 
         snprintf(err, errlen, "not a BSON document (%zu bytes, bad length prefix or terminator)", len);
         return -1;
     }
+    /* The walk first: it bounds the depth, and libbson's bson_validate recurses
+     * without a limit (a 16 MB document nested 2 million deep overflows the stack). */
+    if (doc_check_strings(&b, err, errlen) != 0) return -1;
     if (!bson_validate_with_error(&b, WRITER_DOC_VFLAGS, &berr)) {
         snprintf(err, errlen, "invalid BSON: %s", berr.message);
         return -1;

@@ -179,13 +179,17 @@ static int mongo_create_indexes(writer_mongo *w, char *err, size_t errlen) {
     return rc;
 }
 
+/* Set while writer_mongo_open runs: what the driver logs then is repeated in the
+ * error open returns, and a failed start must print one line only. */
+static int mongo_log_quiet;
+
 /* mongo-c-driver's own log lines, as logfmt through zc_log. */
 static void mongo_log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *arg) {
     char q[512];
     (void)arg;
     if (level >= MONGOC_LOG_LEVEL_DEBUG) return;
     /* Servers without sessions (FerretDB) refuse endSessions at every client close. */
-    if (level >= MONGOC_LOG_LEVEL_MESSAGE || strstr(message, "endSessions")) {
+    if (mongo_log_quiet || level >= MONGOC_LOG_LEVEL_MESSAGE || strstr(message, "endSessions")) {
         zc_debug("mongoc", "domain=%s msg=%s", domain, zc_log_q(q, sizeof(q), message));
     } else if (level == MONGOC_LOG_LEVEL_WARNING) {
         zc_warn("mongoc", "domain=%s msg=%s", domain, zc_log_q(q, sizeof(q), message));
@@ -196,7 +200,16 @@ static void mongo_log_handler(mongoc_log_level_t level, const char *domain, cons
 
 void writer_mongo_log_to_zc(void) { mongoc_log_set_handler(mongo_log_handler, NULL); }
 
+static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t errlen);
+
 writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
+    mongo_log_quiet = 1;
+    writer_mongo *w = mongo_open(o, err, errlen);
+    mongo_log_quiet = 0;
+    return w;
+}
+
+static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
     bson_error_t e;
     bson_t ping = BSON_INITIALIZER, reply;
     writer_mongo *w = calloc(1, sizeof(*w));
@@ -275,36 +288,63 @@ static int64_t mongo_reply_count(const bson_t *reply, const char *key) {
     return 0;
 }
 
-/* Reports each write error of a failed bulk, other than duplicate _ids, through
- * reject. Returns how many write errors the reply lists. */
-static size_t mongo_reject_write_errors(const bson_t *reply, size_t n, writer_reject_fn reject, void *arg) {
-    bson_iter_t it, arr, we;
+/* Counts the write errors a bulk reply lists. */
+static size_t mongo_write_errors(const bson_t *reply) {
+    bson_iter_t it, arr;
     size_t count = 0;
     if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
         !bson_iter_recurse(&it, &arr))
         return 0;
-    while (bson_iter_next(&arr)) {
-        if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &we)) continue;
-        int64_t index = -1, code = 0;
-        const char *msg = "write error";
-        while (bson_iter_next(&we)) {
-            const char *k = bson_iter_key(&we);
-            if (!strcmp(k, "index") && BSON_ITER_HOLDS_NUMBER(&we)) index = bson_iter_as_int64(&we);
-            else if (!strcmp(k, "code") && BSON_ITER_HOLDS_NUMBER(&we)) code = bson_iter_as_int64(&we);
-            else if (!strcmp(k, "errmsg") && BSON_ITER_HOLDS_UTF8(&we)) msg = bson_iter_utf8(&we, NULL);
-        }
-        count++;
-        /* Duplicate _id: a concurrent upsert of the same _id won the race; the
-         * retry finds the document and replaces it. A duplicate in another
-         * unique index would fail forever: that one is the document's fault. */
-        if ((code == 11000 || code == 11001 || code == 12582) && strstr(msg, "_id")) continue;
-        if (index >= 0 && (uint64_t)index < n && reject) {
-            char reason[300];
-            snprintf(reason, sizeof(reason), "MongoDB write error %lld: %s", (long long)code, msg);
-            reject(arg, (size_t)index, reason);
-        }
-    }
+    while (bson_iter_next(&arr)) count++;
     return count;
+}
+
+/* Server error codes that say "try again", not "this document is wrong" (the
+ * retryable-writes list of the drivers' specification, plus a few). */
+static int mongo_transient_code(uint32_t code) {
+    static const uint32_t codes[] = { 6, 7, 50, 63, 89, 91, 134, 150, 189, 262, 9001, 10107, 11600, 11602,
+                                      13388, 13435, 13436 };
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (codes[i] == code) return 1;
+    return 0;
+}
+
+/* After a bulk failed with write errors, writes the documents one by one to find
+ * the ones at fault, since the errors' indexes cannot be trusted (FerretDB 1.24
+ * stops at the first error of an unordered bulk and reports it at index 0). Each
+ * document the server refuses for itself goes to reject; a transport or write
+ * concern failure ends the search (the whole batch is retried later anyway). */
+static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, size_t n,
+                                writer_reject_fn reject, void *arg) {
+    bson_t opts = BSON_INITIALIZER;
+    if (!BSON_APPEND_BOOL(&opts, "upsert", true) || !mongoc_write_concern_append(w->wc, &opts)) {
+        bson_destroy(&opts);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bson_iter_t it;
+        bson_t sel = BSON_INITIALIZER, reply;
+        bson_error_t e;
+        if (!bson_iter_init_find(&it, docs[i], "_id") || !bson_append_iter(&sel, "_id", 3, &it)) {
+            bson_destroy(&sel);
+            reject(arg, i, "document has no usable _id");
+            continue;
+        }
+        bool ok = mongoc_collection_replace_one(w->coll, &sel, docs[i], &opts, &reply, &e);
+        bson_destroy(&reply);
+        bson_destroy(&sel);
+        if (ok) continue;
+        if (e.domain != MONGOC_ERROR_SERVER && e.domain != MONGOC_ERROR_COMMAND &&
+            e.domain != MONGOC_ERROR_BSON && e.domain != MONGOC_ERROR_COLLECTION)
+            break; /* stream, server selection, write concern: not this document */
+        if (mongo_transient_code(e.code)) continue;
+        /* A duplicate _id is an upsert race with another writer: the retry wins. */
+        if ((e.code == 11000 || e.code == 11001 || e.code == 12582) && strstr(e.message, "_id")) continue;
+        char reason[300];
+        snprintf(reason, sizeof(reason), "MongoDB refused the document (error %u): %s", e.code, e.message);
+        reject(arg, i, reason);
+    }
+    bson_destroy(&opts);
 }
 
 int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
@@ -347,9 +387,10 @@ int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t 
     uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &e);
     have_reply = 1;
     if (server == 0) {
-        size_t nwe = mongo_reject_write_errors(&reply, n, reject, arg);
-        snprintf(err, errlen, "bulk upsert of %zu failed (error %u.%u%s): %s", n, e.domain, e.code,
-                 nwe ? ", write errors" : "", e.message);
+        size_t nwe = mongo_write_errors(&reply);
+        snprintf(err, errlen, "bulk upsert of %zu failed (error %u.%u, %zu write errors): %s", n, e.domain,
+                 e.code, nwe, e.message);
+        if (nwe > 0 && reject) mongo_find_culprits(w, docs, n, reject, arg);
         goto done;
     }
     /* Every replace_one with upsert either matched or upserted its document. */

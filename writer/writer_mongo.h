@@ -46,9 +46,10 @@ writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t er
 /* Upserts docs[0..n) (each with a string _id) as one unordered bulk. Returns 0
  * when the server acknowledged every one under the write concern; -1 with a
  * reason in err otherwise (network, server selection, write concern or write
- * errors): then nothing may be confirmed. Write errors other than a duplicate _id
- * (a race with another writer, cured by retrying) are also reported per document
- * through reject. */
+ * errors): then nothing may be confirmed. After write errors the documents are
+ * written once more one by one, and each the server refuses for itself (not a
+ * duplicate _id: that is a race with another writer, cured by retrying) is
+ * reported through reject. */
 int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
                              writer_reject_fn reject, void *arg, char *err, size_t errlen);
 

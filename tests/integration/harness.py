@@ -147,7 +147,7 @@ class Redis:
         return dict(zip(out[0::2], out[1::2]))
 
     def lrange(self, key):
-        return self.cli("LRANGE", key, "0", "-1").splitlines()
+        return [x for x in self.cli("LRANGE", key, "0", "-1").splitlines() if x]
 
 
 def ferretdb_path():
@@ -228,3 +228,122 @@ class Sitesim:
 
     def ids(self):
         return self.json("/__ids")
+
+
+class Pipeline:
+    """A crawl built stage by stage, so tests can start, kill and restart each one.
+    The broker binds five free loopback ports; stages connect to them."""
+
+    def __init__(self, procs, redis, start_url, crawl="t", broker_args=(), log_level="info"):
+        self.procs = procs
+        self.redis = redis
+        self.crawl = crawl
+        self.start_url = start_url
+        self.broker_args = list(broker_args)
+        self.log_level = log_level
+        p = [free_port() for _ in range(5)]
+        self.ep = {k: "tcp://127.0.0.1:%d" % v for k, v in
+                   zip(["control", "pages_in", "pages_out", "docs_in", "docs_out"], p)}
+        self.broker = None
+        self.t_start = None
+
+    def start_broker(self, *extra, seed=True):
+        argv = [bin_path("broker"), "--redis", self.redis.uri, "--crawl", self.crawl,
+                "--control", self.ep["control"], "--pages-in", self.ep["pages_in"],
+                "--pages-out", self.ep["pages_out"], "--docs-in", self.ep["docs_in"],
+                "--docs-out", self.ep["docs_out"], "--log-level", self.log_level]
+        argv += self.broker_args + list(extra)
+        if seed and self.start_url:
+            argv.append(self.start_url)
+        if self.t_start is None:
+            self.t_start = time.time()
+        self.broker = self.procs.start("broker", argv)
+        return self.broker
+
+    def start_fetcher(self, *extra):
+        return self.procs.start("fetcher", [bin_path("fetcher"), "--broker", self.ep["control"],
+                                            "--pages", self.ep["pages_in"], "--log-level", self.log_level]
+                                + list(extra))
+
+    def start_parser(self, *extra):
+        return self.procs.start("parser", [bin_path("parser"), "--broker", self.ep["control"],
+                                           "--pages", self.ep["pages_out"], "--docs", self.ep["docs_in"],
+                                           "--log-level", self.log_level] + list(extra))
+
+    def start_writer(self, mongo=None, out=None, *extra):
+        argv = [bin_path("writer"), "--broker", self.ep["control"], "--docs", self.ep["docs_out"],
+                "--log-level", self.log_level]
+        if mongo:
+            argv += ["--mongo", mongo]
+        if out:
+            argv += ["--out", out]
+        return self.procs.start("writer", argv + list(extra))
+
+    def start_all(self, fetchers=2, parsers=1, writers=1, mongo=None, out=None, fetcher_args=()):
+        self.start_broker()
+        for _ in range(writers):
+            self.start_writer(mongo, out)
+        for _ in range(parsers):
+            self.start_parser()
+        for _ in range(fetchers):
+            self.start_fetcher(*fetcher_args)
+
+    def key(self, name):
+        return "zcrawl:%s:%s" % (self.crawl, name)
+
+    def stats(self):
+        return self.redis.hgetall(self.key("stats"))
+
+    def dead(self):
+        return [json.loads(x) for x in self.redis.lrange(self.key("dead"))]
+
+    def wait_done(self, timeout=120):
+        """Waits for the broker to end the crawl (exit 0). Returns the wall time
+        since the broker first started."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            rc = self.broker.poll()
+            if rc is not None:
+                if rc != 0:
+                    raise AssertionError("broker exited %d:\n%s" % (rc, self.procs.dump_logs()))
+                return time.time() - self.t_start
+            time.sleep(0.05)
+        raise AssertionError("crawl not done after %ds; stats %s\n%s"
+                             % (timeout, self.stats(), self.procs.dump_logs()))
+
+    def wait_stat(self, field, at_least, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if int(self.stats().get(field, "0")) >= at_least:
+                return
+            time.sleep(0.05)
+        raise AssertionError("stats %s never reached %d: %s" % (field, at_least, self.stats()))
+
+
+def jsonl_ids(path):
+    """ids of the documents in a JSON Lines file, as a list (duplicates kept)."""
+    ids = []
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                ids.append(json.loads(line)["_id"])
+    return ids
+
+
+def mongo_ids(uri, db="zcrawl", coll="books"):
+    import pymongo
+    c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        return [d["_id"] for d in c[db][coll].find({}, {"_id": 1})]
+    finally:
+        c.close()
+
+
+def mongo_docs(uri, ids, db="zcrawl", coll="books"):
+    import pymongo
+    c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        return {d["_id"]: d for d in c[db][coll].find({"_id": {"$in": list(ids)}})}
+    finally:
+        c.close()

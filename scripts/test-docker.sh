@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# test-docker.sh -- the compose deployment end to end, with no registry: base images by
+# debootstrap, the zcrawl/redis/FerretDB images, then the offline stack with N fetchers
+# crawling the emulator; one fetcher is killed mid-crawl; every reachable book must end
+# up in the database exactly once. Everything is torn down (docker compose down -v) at
+# the end, also on failure or Ctrl-C. Ends with one line "docker: N passed, N failed".
+#
+# Environment: DOCKER_TEST_BOOKS (2000), DOCKER_TEST_LATENCY_MS (80),
+# DOCKER_TEST_FETCHERS (3), DOCKER_TEST_TIMEOUT (300 s for the crawl),
+# DOCKER_TEST_KEEP=1 leaves the stack up (prints how to remove it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=/usr/bin/python3
+
+BOOKS=${DOCKER_TEST_BOOKS:-2000}
+LATENCY=${DOCKER_TEST_LATENCY_MS:-80}
+FETCHERS=${DOCKER_TEST_FETCHERS:-3}
+CRAWL_TIMEOUT=${DOCKER_TEST_TIMEOUT:-300}
+KEEP=${DOCKER_TEST_KEEP:-0}
+CRAWL=dockertest
+PROJECT=zctest$$
+
+passed=0; failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+note() { echo "  .. $*"; }
+t_start=$SECONDS
+
+# A user's ZCRAWL_* / port variables would beat the test's env file: drop them.
+for v in $(compgen -e); do
+    case "$v" in
+        ZCRAWL_*|SITESIM_*|REDIS_*|MONGO_*|BROKER_*) unset "$v" ;;
+    esac
+done
+
+if ! command -v docker >/dev/null 2>&1 || ! timeout 20 docker info >/dev/null 2>&1; then
+    echo "SKIP: no Docker engine answers"
+    echo "docker: 0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose)
+else
+    echo "FAIL: neither 'docker compose' nor docker-compose is installed"
+    echo "docker: 0 passed, 1 failed"
+    exit 1
+fi
+
+tmp=$(mktemp -d /tmp/zcrawl-docker-test.XXXXXX)
+envfile=$tmp/test.env
+cat >"$envfile" <<EOF
+ZCRAWL_START_URL=http://emulator:8080/api/book/?limit=18&offset=0
+ZCRAWL_CRAWL=$CRAWL
+ZCRAWL_MODE=batch
+ZCRAWL_MAX_PER_HOST=8
+ZCRAWL_CONCURRENCY=16
+ZCRAWL_LOG_LEVEL=info
+ZCRAWL_HEARTBEAT_MS=500
+SITESIM_BOOKS=$BOOKS
+SITESIM_LATENCY_MS=$LATENCY
+SITESIM_JITTER_MS=$((LATENCY / 4))
+SITESIM_SEED=11
+ZCRAWL_PUBLISH_ADDR=127.0.0.1
+REDIS_HOST_PORT=
+MONGO_HOST_PORT=
+BROKER_HOST_PORTS=
+SITESIM_HOST_PORT=
+EOF
+DC=("${COMPOSE[@]}" -p "$PROJECT" -f deploy/docker-compose.yml -f deploy/docker-compose.offline.yml
+    --env-file "$envfile")
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        echo "== logs (last 30 lines per container)"
+        timeout 60 "${DC[@]}" logs --no-color --tail=30 2>&1 | tail -n 400
+    fi
+    if [ "$KEEP" = 1 ]; then
+        echo "== DOCKER_TEST_KEEP=1: stack left up; remove it with:"
+        echo "   ${DC[*]} down -v"
+    else
+        echo "== teardown"
+        if timeout 120 "${DC[@]}" down -v --remove-orphans -t 5 >"$tmp/down.log" 2>&1; then
+            left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" | wc -l)
+            vols=$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | wc -l)
+            if [ "$left" = 0 ] && [ "$vols" = 0 ]; then
+                pass "teardown: no containers or volumes of $PROJECT left"
+            else
+                fail "teardown: $left containers, $vols volumes of $PROJECT left"
+            fi
+        else
+            cat "$tmp/down.log"
+            fail "docker compose down -v failed"
+        fi
+        rm -rf "$tmp"
+    fi
+    echo "(took $((SECONDS - t_start)) s)"
+    [ "$rc" -ne 0 ] && [ "$failed" = 0 ] && failed=1
+    echo "docker: $passed passed, $failed failed"
+    [ "$failed" = 0 ] && exit 0
+    exit 1
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; failed=$((failed + 1)); exit 130' INT TERM
+
+# ---- images ----------------------------------------------------------------------
+echo "== base images (scripts/build-base-image.sh)"
+t0=$SECONDS
+if scripts/build-base-image.sh; then
+    pass "base images debian:bookworm, debian:bookworm-slim ($((SECONDS - t0)) s)"
+else
+    fail "scripts/build-base-image.sh"; exit 1
+fi
+
+if [ ! -x .tools/bin/ferretdb ]; then
+    fail ".tools/bin/ferretdb is missing (make deps installs it): the offline stack needs it"
+    exit 1
+fi
+
+echo "== images (${COMPOSE[*]} build)"
+t0=$SECONDS
+if timeout 1800 "${DC[@]}" build >"$tmp/build.log" 2>&1; then
+    pass "images zcrawl, redis, ferretdb built ($((SECONDS - t0)) s)"
+else
+    tail -n 40 "$tmp/build.log"
+    fail "${COMPOSE[*]} build"; exit 1
+fi
+
+# ---- the stack -----------------------------------------------------------------------
+echo "== up: redis, ferretdb, emulator ($BOOKS books, ${LATENCY} ms), broker, $FETCHERS fetchers, parser, writer"
+t0=$SECONDS
+if timeout 300 "${DC[@]}" up -d --no-build --scale fetcher="$FETCHERS" >"$tmp/up.log" 2>&1; then
+    pass "stack up with --scale fetcher=$FETCHERS ($((SECONDS - t0)) s)"
+else
+    cat "$tmp/up.log"
+    fail "${COMPOSE[*]} up"; exit 1
+fi
+
+cid() { "${DC[@]}" ps -q "$1" 2>/dev/null; }
+redis_id=$(cid redis)
+broker_id=$(cid broker)
+mapfile -t fetcher_ids < <(cid fetcher)
+if [ "${#fetcher_ids[@]}" = "$FETCHERS" ]; then
+    pass "$FETCHERS fetcher containers"
+else
+    fail "expected $FETCHERS fetcher containers, found ${#fetcher_ids[@]}"
+fi
+
+rcli() { timeout 10 docker exec "$redis_id" redis-cli --raw "$@" 2>/dev/null; }
+# stat FIELD: one field of the stats hash, from the last HGETALL.
+declare -A ST
+read_stats() {
+    ST=()
+    local k v
+    while IFS= read -r k && IFS= read -r v; do ST[$k]=$v; done < <(rcli HGETALL "zcrawl:$CRAWL:stats")
+}
+stat() { echo "${ST[$1]:-}"; }
+state_of() { docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1" 2>/dev/null; }
+health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null; }
+
+echo "== crawl (queue depth from redis-cli while it runs)"
+t0=$SECONDS
+killed=""; seen_running=0; max_depth=0; max_fetchers=0; broker_healthy=0; broker_exit=""
+last_print=-10
+while :; do
+    el=$((SECONDS - t0))
+    read_stats
+    depth=$(rcli LLEN "zcrawl:$CRAWL:frontier"); depth=${depth:-?}
+    [[ "$depth" =~ ^[0-9]+$ ]] && [ "$depth" -gt "$max_depth" ] && max_depth=$depth
+    f=$(stat fetchers); [[ "$f" =~ ^[0-9]+$ ]] && [ "$f" -gt "$max_fetchers" ] && max_fetchers=$f
+    [ "$(stat state)" = running ] && seen_running=1
+    [ "$(health_of "$broker_id")" = healthy ] && broker_healthy=1
+    if [ $((el - last_print)) -ge 2 ]; then
+        last_print=$el
+        printf '  [%3ds] LLEN frontier=%s  state=%s queued=%s leased=%s in_flight=%s fetchers=%s fetched=%s written=%s per_s=%s\n' \
+            "$el" "$depth" "$(stat state)" "$(stat queued)" "$(stat leased)" "$(stat in_flight)" \
+            "$(stat fetchers)" "$(stat fetched)" "$(stat written)" "$(stat fetched_per_s)"
+    fi
+    # Kill one fetcher (SIGKILL: its jobs are lost in flight) once the crawl is well under way.
+    w=$(stat written); [[ "$w" =~ ^[0-9]+$ ]] || w=0
+    if [ -z "$killed" ] && [ "$(stat state)" = running ] && [ "$w" -ge $((BOOKS / 5)) ]; then
+        killed=${fetcher_ids[0]}
+        docker kill "$killed" >/dev/null 2>&1
+        note "killed fetcher ${killed:0:12} at ${el}s (written=$w of ~$BOOKS, in_flight=$(stat in_flight))"
+    fi
+    read -r bstatus bcode < <(state_of "$broker_id")
+    if [ "$bstatus" = exited ] || [ "$bstatus" = dead ]; then broker_exit=$bcode; break; fi
+    if [ "$el" -ge "$CRAWL_TIMEOUT" ]; then break; fi
+    sleep 1
+done
+crawl_s=$((SECONDS - t0))
+read_stats
+printf '  [%3ds] final stats:' "$crawl_s"
+for k in state fetched parsed written retried dead gone expired fetchers; do printf ' %s=%s' "$k" "$(stat $k)"; done
+echo
+
+[ "$seen_running" = 1 ] && [ "$max_depth" -gt 0 ] &&
+    pass "queue depth read with redis-cli while running (max LLEN frontier $max_depth)" ||
+    fail "never saw the crawl running with a non-empty frontier (max LLEN $max_depth)"
+[ "$max_fetchers" -ge "$FETCHERS" ] &&
+    pass "broker saw $max_fetchers fetchers" || fail "broker saw at most $max_fetchers of $FETCHERS fetchers"
+[ "$broker_healthy" = 1 ] && pass "broker health check reported healthy" ||
+    fail "broker health check never reported healthy"
+[ -n "$killed" ] && pass "one fetcher killed mid-crawl" ||
+    fail "no fetcher was killed (crawl ended before written >= $((BOOKS / 5)))"
+if [ "$broker_exit" = 0 ] && [ "$(stat state)" = done ]; then
+    pass "crawl done, broker exited 0 ($crawl_s s)"
+else
+    fail "crawl not done in ${CRAWL_TIMEOUT}s: broker ${bstatus:-?} ${broker_exit:-?}, state=$(stat state)"
+fi
+
+# Every other stage got SHUTDOWN: they drain and exit 0 (restart: on-failure leaves them).
+ok_stages=1
+deadline=$((SECONDS + 40))
+for svc in fetcher parser writer; do
+    for id in $(cid "$svc"); do
+        [ "$id" = "$killed" ] && continue
+        while :; do
+            read -r s c < <(state_of "$id")
+            [ "$s" = exited ] && break
+            [ "$SECONDS" -ge "$deadline" ] && break
+            sleep 1
+        done
+        if [ "$s" != exited ] || [ "$c" != 0 ]; then
+            ok_stages=0; note "$svc ${id:0:12}: $s exit $c"
+        fi
+    done
+done
+[ "$ok_stages" = 1 ] && pass "fetchers, parser and writer exited 0 after SHUTDOWN" ||
+    fail "not every stage exited 0 after SHUTDOWN"
+
+# ---- the documents ----------------------------------------------------------------
+mongo_port=$("${DC[@]}" port mongo 27017 2>/dev/null | tail -n 1)
+sim_port=$("${DC[@]}" port emulator 8080 2>/dev/null | tail -n 1)
+if ! $PY -c 'import pymongo' 2>/dev/null; then
+    fail "python3-pymongo is missing (make deps installs it)"
+    exit 1
+fi
+echo "== documents in FerretDB ($mongo_port) vs the emulator's reachable ids ($sim_port)"
+if $PY - "$mongo_port" "$sim_port" "$(stat written)" "$(stat gone)" <<'PYEOF'; then
+import collections, json, sys, urllib.request
+import pymongo
+mongo, sim, written, gone = sys.argv[1:5]
+ids = json.load(urllib.request.urlopen("http://%s/__ids" % sim, timeout=30))
+want = set(ids["reachable"])
+st = json.load(urllib.request.urlopen("http://%s/__stats" % sim, timeout=30))
+c = pymongo.MongoClient("mongodb://%s/" % mongo, serverSelectionTimeoutMS=10000)
+got = [d["_id"] for d in c["zcrawl"]["books"].find({}, {"_id": 1})]
+n = c["zcrawl"]["books"].count_documents({})
+c.close()
+counts = collections.Counter(got)
+dups = [k for k, v in counts.items() if v > 1]
+missing = want - set(got)
+extra = set(got) - want
+print("  .. reachable %d, documents %d (count %d), missing %d, extra %d, duplicates %d; "
+      "stats written=%s gone=%s (emulator: %d missing ids); emulator saw %s requests, %s duplicate fetches"
+      % (len(want), len(got), n, len(missing), len(extra), len(dups), written, gone,
+         len(ids.get("missing", [])), st.get("requests"), st.get("duplicates")))
+ok = not missing and not extra and not dups and n == len(want) and len(want) > 0
+if missing: print("  .. missing e.g.", sorted(missing)[:5])
+if extra: print("  .. extra e.g.", sorted(extra)[:5])
+if written.isdigit() and int(written) != len(want):
+    print("  .. stats written %s != reachable %d" % (written, len(want))); ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+    pass "one document per reachable book"
+else
+    fail "documents do not match the reachable books"
+fi

@@ -1,0 +1,182 @@
+/* test_writer.c -- the writer's document checks and its JSON Lines sink (no server needed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bson/bson.h>
+
+#include "writer_doc.h"
+#include "writer_jsonl.h"
+
+static int check(const bson_t *b) {
+    char err[256];
+    return writer_doc_check(bson_get_data(b), b->len, err, sizeof(err));
+}
+
+static void test_doc_check_accepts_book(void **state) {
+    (void)state;
+    bson_t *b = BCON_NEW("_id", BCON_UTF8("7952978"), "name", BCON_UTF8("\xe5\xa5\x87\xe8\xbf\xb9"),
+                         "authors", "[", BCON_UTF8("R. J. Palacio"), "]", "score", BCON_DOUBLE(8.9),
+                         "page_number", BCON_NULL);
+    assert_int_equal(check(b), 0);
+    bson_destroy(b);
+}
+
+static void test_doc_check_rejects(void **state) {
+    (void)state;
+    char err[256];
+    bson_t *noid = BCON_NEW("name", BCON_UTF8("x"));
+    bson_t *intid = BCON_NEW("_id", BCON_INT32(5));
+    bson_t *emptyid = BCON_NEW("_id", BCON_UTF8(""));
+    bson_t *dollar = BCON_NEW("_id", BCON_UTF8("a"), "$set", "{", "x", BCON_INT32(1), "}");
+    bson_t *dot = BCON_NEW("_id", BCON_UTF8("a"), "a.b", BCON_INT32(1));
+    assert_int_equal(check(noid), -1);
+    assert_int_equal(check(intid), -1);
+    assert_int_equal(check(emptyid), -1);
+    assert_int_equal(check(dollar), -1);
+    assert_int_equal(check(dot), -1);
+    /* Garbage, truncation, a lying length prefix, bad UTF-8. */
+    assert_int_equal(writer_doc_check((const uint8_t *)"garbage", 7, err, sizeof(err)), -1);
+    assert_int_equal(writer_doc_check(NULL, 0, err, sizeof(err)), -1);
+    bson_t *ok = BCON_NEW("_id", BCON_UTF8("abc"), "v", BCON_UTF8("text"));
+    uint8_t buf[256];
+    memcpy(buf, bson_get_data(ok), ok->len);
+    assert_int_equal(writer_doc_check(buf, ok->len, err, sizeof(err)), 0);
+    assert_int_equal(writer_doc_check(buf, ok->len - 1, err, sizeof(err)), -1);
+    buf[0] ^= 0x40;
+    assert_int_equal(writer_doc_check(buf, ok->len, err, sizeof(err)), -1);
+    buf[0] ^= 0x40;
+    uint8_t *p = memmem(buf, ok->len, "text", 4);
+    assert_non_null(p);
+    p[1] = 0xff;
+    assert_int_equal(writer_doc_check(buf, ok->len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid BSON"));
+    bson_destroy(ok);
+    bson_destroy(noid);
+    bson_destroy(intid);
+    bson_destroy(emptyid);
+    bson_destroy(dollar);
+    bson_destroy(dot);
+}
+
+static void test_doc_check_depth(void **state) {
+    (void)state;
+    /* {_id, a: {a: {a: ... }}} nested level deep. */
+    for (int level = 90; level <= 150; level += 60) {
+        bson_t *docs[160];
+        docs[0] = bson_new();
+        for (int i = 1; i <= level; i++) {
+            docs[i] = bson_new();
+            assert_true(BSON_APPEND_DOCUMENT(docs[i], "a", docs[i - 1]));
+        }
+        bson_t *top = bson_new();
+        assert_true(BSON_APPEND_UTF8(top, "_id", "deep"));
+        assert_true(BSON_APPEND_DOCUMENT(top, "a", docs[level]));
+        assert_int_equal(check(top), level < 99 ? 0 : -1);
+        bson_destroy(top);
+        for (int i = 0; i <= level; i++) bson_destroy(docs[i]);
+    }
+}
+
+/* 2 million nested {a: ...} in 16 MB: libbson's own bson_validate overflows the
+ * stack on this; the check must refuse it without recursing. */
+static void test_doc_check_deep_garbage(void **state) {
+    (void)state;
+    char err[256];
+    size_t depth = 2000000, total = 5 + depth * 8;
+    uint8_t *buf = calloc(1, total);
+    assert_non_null(buf);
+    for (size_t i = 0; i < depth; i++) {
+        uint32_t len = (uint32_t)(total - i * 8);
+        memcpy(buf + 7 * i, &len, 4);
+        buf[7 * i + 4] = 0x03;
+        buf[7 * i + 5] = 'a';
+    }
+    uint32_t inner = 5;
+    memcpy(buf + 7 * depth, &inner, 4);
+    assert_int_equal(writer_doc_check(buf, total, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "deeper"));
+    free(buf);
+}
+
+static int rejected;
+static void on_reject(void *arg, size_t index, const char *reason) {
+    (void)arg;
+    (void)index;
+    (void)reason;
+    rejected++;
+}
+
+static void test_jsonl_appends_lines(void **state) {
+    (void)state;
+    char path[] = "/tmp/zc-test-writer-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(close(fd), 0);
+    char err[256];
+    writer_jsonl *j = writer_jsonl_open(path, err, sizeof(err));
+    assert_non_null(j);
+    bson_t *d[3] = {
+        BCON_NEW("_id", BCON_UTF8("1"), "intro", BCON_UTF8("two\nlines \"quoted\"")),
+        BCON_NEW("_id", BCON_UTF8("2"), "score", BCON_DOUBLE(8.5), "n", BCON_INT64(7)),
+        BCON_NEW("_id", BCON_UTF8("3"), "tags", "[", BCON_UTF8("\xe5\xb0\x8f\xe8\xaf\xb4"), "]"),
+    };
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 3, on_reject, NULL, err, sizeof(err)), 0);
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 1, on_reject, NULL, err, sizeof(err)), 0);
+    assert_int_equal(rejected, 0);
+    writer_jsonl_close(j);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        size_t len = strlen(line);
+        assert_true(len > 1 && line[len - 1] == '\n');
+        bson_error_t e;
+        bson_t *back = bson_new_from_json((const uint8_t *)line, (ssize_t)len - 1, &e);
+        assert_non_null(back);
+        bson_iter_t it;
+        assert_true(bson_iter_init_find(&it, back, "_id"));
+        assert_true(BSON_ITER_HOLDS_UTF8(&it));
+        if (n == 0) {
+            assert_true(bson_iter_init_find(&it, back, "intro"));
+            assert_string_equal(bson_iter_utf8(&it, NULL), "two\nlines \"quoted\"");
+        }
+        if (n == 1) {
+            /* relaxed extended JSON: plain numbers */
+            assert_non_null(strstr(line, "\"n\" : 7"));
+        }
+        bson_destroy(back);
+        n++;
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 3; i++) bson_destroy(d[i]);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void test_jsonl_open_fails(void **state) {
+    (void)state;
+    char err[256];
+    assert_null(writer_jsonl_open("/nonexistent-dir/x.jsonl", err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot open"));
+    assert_null(writer_jsonl_open("", err, sizeof(err)));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_doc_check_accepts_book),
+        cmocka_unit_test(test_doc_check_rejects),
+        cmocka_unit_test(test_doc_check_depth),
+        cmocka_unit_test(test_doc_check_deep_garbage),
+        cmocka_unit_test(test_jsonl_appends_lines),
+        cmocka_unit_test(test_jsonl_open_fails),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
