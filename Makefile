@@ -24,7 +24,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Stage modules other than main.c are linked into unit tests too.
 MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c))))
 
-.PHONY: all deps asan test test-unit test-integration test-asan fuzz bench test-docker install clean valgrind
+ARGS ?=
+.PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker install clean valgrind
 all: $(EXES) $(UNIT_BIN)
 
 deps:
@@ -61,6 +62,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MOD_OBJ) $(LIBA)
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+# The README's run command: a whole crawl of the bundled emulator into zcrawl-demo.jsonl.
+demo: deps all
+	bin/zcrawl demo $(ARGS)
 
 test: deps all
 	@scripts/run-tests.sh

@@ -270,9 +270,7 @@ static int curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void
     (void)easy;
     fetch_loop *l = userp;
     if (what == CURL_POLL_REMOVE) {
-        ep_del(l, s);
-        if (socketp && curl_multi_assign(l->multi, s, NULL) != CURLM_OK)
-            zc_warn("curl_assign_failed", "fd=%d", (int)s);
+        ep_del(l, s); /* curl forgets socketp with the socket */
         return 0;
     }
     uint32_t events = 0;
@@ -694,7 +692,11 @@ static void peer_drain(fetch_loop *l) {
             l->st.dropped++;
             continue;
         }
-        if (rc != 0) continue; /* a heartbeat, or nothing after all: ask again */
+        if (rc != 0) {
+            if (errno == EAGAIN) continue; /* heartbeats only: ask ZMQ_EVENTS again */
+            zc_warn("broker_recv_failed", "reason=\"%s\"", zmq_strerror(errno));
+            return;
+        }
         handle_msg(l, &m);
         zc_msg_close(&m);
     }
@@ -930,13 +932,10 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
         goto err;
     }
 
-    if (zc_peer_open(&l->peer, l->zctx, l->cfg.broker, "fetcher", l->cfg.heartbeat_ms,
+    if (zc_peer_open(&l->peer, l->zctx, l->cfg.broker, "fetcher", l->cfg.name, l->cfg.heartbeat_ms,
                      (int)l->cfg.concurrency, err, errlen) != 0)
         goto err;
     l->peer_open = 1;
-    /* zc_peer_open names the peer role-host-pid; later HELLOs carry --name. */
-    if (l->cfg.name && *l->cfg.name)
-        snprintf(l->peer.name, sizeof(l->peer.name), "%s", l->cfg.name);
     if (peer_sync_fd(l) != 0) {
         snprintf(err, errlen, "cannot watch the broker socket");
         goto err;
@@ -969,9 +968,12 @@ void fetch_loop_free(fetch_loop *l) {
     if (l->pages && zmq_close(l->pages) != 0)
         zc_warn("zmq_close_failed", "socket=pages reason=\"%s\"", zmq_strerror(errno));
     if (l->zctx) {
-        while (zmq_ctx_term(l->zctx) != 0 && errno == EINTR) {
+        int rc;
+        while ((rc = zmq_ctx_term(l->zctx)) != 0 && errno == EINTR) {
         }
+        if (rc != 0) zc_warn("zmq_ctx_term_failed", "reason=\"%s\"", zmq_strerror(errno));
     }
-    if (l->epfd >= 0) close(l->epfd);
+    if (l->epfd >= 0 && close(l->epfd) != 0)
+        zc_warn("close_failed", "fd=epoll reason=\"%s\"", strerror(errno));
     free(l);
 }

@@ -27,6 +27,12 @@ static void die(int code, const char *fmt, ...) {
     exit(code);
 }
 
+/* A ZeroMQ endpoint is "transport://address"; the rest is zmq_connect's to judge. */
+static int endpoint_ok(const char *e) {
+    const char *sep = e ? strstr(e, "://") : NULL;
+    return sep && sep > e && sep[3] != '\0';
+}
+
 /* Every transfer needs a descriptor, and ZeroMQ a few more: raise the soft limit
  * toward the hard one when --concurrency asks for it. */
 static void raise_nofile(long concurrency) {
@@ -73,8 +79,8 @@ int main(int argc, char **argv) {
     zc_log_level level;
     if (!log_level || zc_log_parse_level(log_level, &level) != 0)
         die(2, "--log-level: '%s' is not debug, info, warn or error", log_level ? log_level : "");
-    if (!cfg.broker || !*cfg.broker) die(2, "--broker must not be empty");
-    if (!cfg.pages || !*cfg.pages) die(2, "--pages must not be empty");
+    if (!endpoint_ok(cfg.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", cfg.broker ? cfg.broker : "");
+    if (!endpoint_ok(cfg.pages)) die(2, "--pages: '%s' is not an endpoint such as tcp://host:5556", cfg.pages ? cfg.pages : "");
     if (!cfg.user_agent) cfg.user_agent = "";
     if (cfg.recv_buffer != 0 && cfg.recv_buffer < 1024) die(2, "--recv-buffer: %ld is below 1024", cfg.recv_buffer);
     if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);

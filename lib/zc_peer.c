@@ -49,7 +49,7 @@ err:
 }
 
 int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
-                 int64_t hb_ivl_ms, int credit, char *err, size_t errlen) {
+                 const char *name, int64_t hb_ivl_ms, int credit, char *err, size_t errlen) {
     memset(p, 0, sizeof(*p));
     p->ctx = ctx;
     p->hb_ivl_ms = hb_ivl_ms > 0 ? hb_ivl_ms : 1000;
@@ -59,10 +59,18 @@ int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
         return -1;
     }
     snprintf(p->role, sizeof(p->role), "%s", role);
-    char host[40];
-    if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "host");
-    host[sizeof(host) - 1] = '\0';
-    snprintf(p->name, sizeof(p->name), "%s-%s-%d", role, host, (int)getpid());
+    if (name && *name) {
+        if (strlen(name) >= sizeof(p->name)) {
+            snprintf(err, errlen, "name '%s' is longer than %zu bytes", name, sizeof(p->name) - 1);
+            return -1;
+        }
+        snprintf(p->name, sizeof(p->name), "%s", name);
+    } else {
+        char host[40];
+        if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "host");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(p->name, sizeof(p->name), "%s-%s-%d", role, host, (int)getpid());
+    }
     return peer_connect(p, credit, err, errlen);
 }
 

@@ -26,14 +26,16 @@ typedef struct zc_peer {
     uint64_t dropped;       /* malformed or unexpected messages received */
 } zc_peer;
 
-/* Connects to endpoint and sends HELLO with credit. Returns 0, or -1 with a
- * reason in err (bad endpoint, socket failure). */
+/* Connects to endpoint and sends HELLO with credit. name is what the broker logs
+ * (NULL or "": ROLE-HOST-PID). Returns 0, or -1 with a reason in err (bad
+ * endpoint, socket failure, name longer than 63 bytes). */
 int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
-                 int64_t hb_ivl_ms, int credit, char *err, size_t errlen);
+                 const char *name, int64_t hb_ivl_ms, int credit, char *err, size_t errlen);
 void zc_peer_close(zc_peer *p);
 /* Heartbeats, liveness and reconnects: call at least every zc_peer_timeout() ms.
  * credit is what a fresh HELLO grants after a reconnect. Returns 1 when the peer
- * reconnected in this call (the broker forgot our credit), else 0. */
+ * reconnected in this call (the broker forgot our credit), else 0. A reconnect
+ * replaces p->sock, so a loop watching its ZMQ_FD must fetch it again. */
 int zc_peer_tick(zc_peer *p, int64_t now, int credit);
 /* Milliseconds until zc_peer_tick has something to do (>= 0). */
 int64_t zc_peer_timeout(const zc_peer *p, int64_t now);

@@ -112,7 +112,7 @@ int zc_url_canonical(const char *url, size_t len, char *out, size_t outlen,
         for (int i = 0; i < n; i++) URL_PUT(pb[i]);
     }
     size_t plen = u.path_len;
-    if (plen > 1 && u.path[plen - 1] == '/') plen--; /* one trailing-slash form */
+    while (plen > 1 && u.path[plen - 1] == '/') plen--; /* no trailing-slash form: a fixed point */
     if (plen == 0) URL_PUT('/');
     for (size_t i = 0; i < plen; i++) URL_PUT(u.path[i]);
     if (u.query_len > 0) {

@@ -1,7 +1,7 @@
 /* zc_url.h -- URL canonical form, fingerprint and host key.
  *
  * Canonical form: scheme and host lower-cased, default port dropped, empty path
- * becomes "/", one trailing slash dropped from a non-root path, query parameters
+ * becomes "/", trailing slashes dropped from a non-root path, query parameters
  * sorted (stably, by the whole "k=v" string), empty query and fragment dropped.
  * Only http and https URLs are accepted. */
 #ifndef ZC_URL_H

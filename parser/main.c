@@ -415,9 +415,8 @@ int main(int argc, char **argv) {
     if (!(P.ctx = zmq_ctx_new())) die("zmq_ctx_new: %s", zmq_strerror(errno));
     P.pull = open_socket(P.ctx, ZMQ_PULL, opt_pages, "pages");
     P.push = open_socket(P.ctx, ZMQ_PUSH, opt_docs, "docs");
-    if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_hb_ms, 0, err, sizeof(err)) != 0)
+    if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_name, opt_hb_ms, 0, err, sizeof(err)) != 0)
         die("--broker %s: %s", opt_broker, err);
-    if (opt_name && *opt_name) snprintf(P.peer.name, sizeof(P.peer.name), "%s", opt_name);
     zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld",
             opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body);
 

@@ -546,8 +546,7 @@ int main(int argc, char **argv) {
         zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
         die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
     if (zmq_connect(w.docs, docs_ep) != 0) die(1, "cannot connect to docs endpoint %s: %s", docs_ep, zmq_strerror(errno));
-    if (zc_peer_open(&w.peer, w.ctx, broker, "writer", hb_ms, 0, err, sizeof(err)) != 0) die(1, "%s", err);
-    if (name) snprintf(w.peer.name, sizeof(w.peer.name), "%s", name);
+    if (zc_peer_open(&w.peer, w.ctx, broker, "writer", name, hb_ms, 0, err, sizeof(err)) != 0) die(1, "%s", err);
     w.next_stats = zc_now_ms() + stats_ms;
     zc_info("started", "name=%s broker=%s docs=%s batch=%ld batch_ms=%ld", w.peer.name, broker, docs_ep, batch,
             batch_ms);

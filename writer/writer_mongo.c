@@ -309,19 +309,20 @@ static int mongo_transient_code(uint32_t code) {
     return 0;
 }
 
-/* After a bulk failed with write errors, writes the documents one by one to find
- * the ones at fault, since the errors' indexes cannot be trusted (FerretDB 1.24
- * stops at the first error of an unordered bulk and reports it at index 0). Each
- * document the server refuses for itself goes to reject; a transport or write
- * concern failure ends the search (the whole batch is retried later anyway). */
-static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, size_t n,
+/* After a bulk failed with write errors, writes docs[idx[0..k)] one by one to
+ * find the ones at fault, since the errors' indexes cannot be trusted (FerretDB
+ * 1.24 stops at the first error of an unordered bulk and reports it at index 0).
+ * Each document the server refuses for itself goes to reject; a transport or
+ * write concern failure ends the search (the whole batch is retried later). */
+static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, const size_t *idx, size_t k,
                                 writer_reject_fn reject, void *arg) {
     bson_t opts = BSON_INITIALIZER;
     if (!BSON_APPEND_BOOL(&opts, "upsert", true) || !mongoc_write_concern_append(w->wc, &opts)) {
         bson_destroy(&opts);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < k; j++) {
+        size_t i = idx[j];
         bson_iter_t it;
         bson_t sel = BSON_INITIALIZER, reply;
         bson_error_t e;
@@ -347,18 +348,24 @@ static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, size
     bson_destroy(&opts);
 }
 
-int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
-                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
-    bson_t opts = BSON_INITIALIZER, ropts = BSON_INITIALIZER, reply;
+/* Runs docs[idx[0..k)] as one unordered bulk of inserts (insert set) or of
+ * replace_one({_id}, doc, upsert). Returns 0 when the server acknowledged all k;
+ * else -1 with a reason in err, and *write_errors set when the server answered
+ * with write errors (some document's problem, or an existing _id for an insert)
+ * rather than not answering. */
+static int mongo_bulk(writer_mongo *w, const bson_t *const *docs, const size_t *idx, size_t k, int insert,
+                      int *write_errors, char *err, size_t errlen) {
+    bson_t opts = BSON_INITIALIZER, dopts = BSON_INITIALIZER, reply;
     bson_error_t e;
     mongoc_bulk_operation_t *bulk = NULL;
     int have_reply = 0, rc = -1;
+    const char *what = insert ? "insert" : "upsert";
 
-    if (n == 0) return 0;
+    *write_errors = 0;
     if (!BSON_APPEND_BOOL(&opts, "ordered", false) || !mongoc_write_concern_append(w->wc, &opts) ||
-        !BSON_APPEND_BOOL(&ropts, "upsert", true) ||
-        /* writer_doc_check has applied the driver's replacement checks already. */
-        !BSON_APPEND_BOOL(&ropts, "validate", false)) {
+        (!insert && !BSON_APPEND_BOOL(&dopts, "upsert", true)) ||
+        /* writer_doc_check has applied the driver's checks already. */
+        !BSON_APPEND_BOOL(&dopts, "validate", false)) {
         snprintf(err, errlen, "cannot build bulk options");
         goto done;
     }
@@ -367,20 +374,25 @@ int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t 
         snprintf(err, errlen, "cannot create bulk operation");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        bson_iter_t it;
-        bson_t sel = BSON_INITIALIZER;
-        if (!bson_iter_init_find(&it, docs[i], "_id") || !bson_append_iter(&sel, "_id", 3, &it)) {
+    for (size_t j = 0; j < k; j++) {
+        const bson_t *doc = docs[idx[j]];
+        bool queued;
+        if (insert) {
+            queued = mongoc_bulk_operation_insert_with_opts(bulk, doc, &dopts, &e);
+        } else {
+            bson_iter_t it;
+            bson_t sel = BSON_INITIALIZER;
+            if (!bson_iter_init_find(&it, doc, "_id") || !bson_append_iter(&sel, "_id", 3, &it)) {
+                bson_destroy(&sel);
+                snprintf(err, errlen, "document %zu has no usable _id", idx[j]);
+                goto done;
+            }
+            queued = mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, doc, &dopts, &e);
             bson_destroy(&sel);
-            snprintf(err, errlen, "document %zu has no usable _id", i);
-            if (reject) reject(arg, i, "document has no usable _id");
-            goto done;
         }
-        bool queued = mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, docs[i], &ropts, &e);
-        bson_destroy(&sel);
         if (!queued) {
-            snprintf(err, errlen, "driver refused document %zu: %s", i, e.message);
-            if (reject) reject(arg, i, e.message);
+            snprintf(err, errlen, "driver refused document %zu: %s", idx[j], e.message);
+            *write_errors = 1;
             goto done;
         }
     }
@@ -388,24 +400,172 @@ int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t 
     have_reply = 1;
     if (server == 0) {
         size_t nwe = mongo_write_errors(&reply);
-        snprintf(err, errlen, "bulk upsert of %zu failed (error %u.%u, %zu write errors): %s", n, e.domain,
+        *write_errors = nwe > 0;
+        snprintf(err, errlen, "bulk %s of %zu failed (error %u.%u, %zu write errors): %s", what, k, e.domain,
                  e.code, nwe, e.message);
-        if (nwe > 0 && reject) mongo_find_culprits(w, docs, n, reject, arg);
         goto done;
     }
-    /* Every replace_one with upsert either matched or upserted its document. */
-    int64_t matched = mongo_reply_count(&reply, "nMatched"), upserted = mongo_reply_count(&reply, "nUpserted");
-    if (matched + upserted != (int64_t)n) {
-        snprintf(err, errlen, "server acknowledged %lld matched + %lld upserted of %zu documents",
-                 (long long)matched, (long long)upserted, n);
+    /* Each insert inserted; each replace_one with upsert matched or upserted. */
+    int64_t done_n = insert ? mongo_reply_count(&reply, "nInserted")
+                            : mongo_reply_count(&reply, "nMatched") + mongo_reply_count(&reply, "nUpserted");
+    if (done_n != (int64_t)k) {
+        snprintf(err, errlen, "server acknowledged %lld of %zu documents in a bulk %s", (long long)done_n, k,
+                 what);
         goto done;
     }
     rc = 0;
 done:
     if (have_reply) bson_destroy(&reply);
     if (bulk) mongoc_bulk_operation_destroy(bulk);
-    bson_destroy(&ropts);
+    bson_destroy(&dopts);
     bson_destroy(&opts);
+    return rc;
+}
+
+typedef struct mongo_id {
+    const char *s;
+    uint32_t len;
+    size_t i;
+} mongo_id;
+
+static int mongo_id_cmp(const void *a, const void *b) {
+    const mongo_id *x = a, *y = b;
+    uint32_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, m);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+#define MONGO_IN_MAX_BYTES (8 * 1024 * 1024) /* keeps the $in query well under 16 MB */
+
+/* Marks in exists[] the documents whose _id (a string) is in the collection now,
+ * with one find({_id: {$in: ...}}). When the ids are too many bytes for one
+ * query, marks all. Returns 0, or -1 with a reason in err. */
+static int mongo_existing(writer_mongo *w, const bson_t *const *docs, size_t n, char *exists, char *err,
+                          size_t errlen) {
+    mongo_id *ids = calloc(n, sizeof(*ids));
+    bson_t filter = BSON_INITIALIZER, in_doc, arr, opts = BSON_INITIALIZER, proj;
+    mongoc_cursor_t *cur = NULL;
+    size_t bytes = 0;
+    int rc = -1;
+    if (!ids) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, docs[i], "_id") || !BSON_ITER_HOLDS_UTF8(&it)) {
+            snprintf(err, errlen, "document %zu has no string _id", i);
+            goto done;
+        }
+        ids[i].s = bson_iter_utf8(&it, &ids[i].len);
+        ids[i].i = i;
+        bytes += ids[i].len + 16;
+    }
+    if (bytes > MONGO_IN_MAX_BYTES) {
+        memset(exists, 1, n);
+        rc = 0;
+        goto done;
+    }
+    memset(exists, 0, n);
+    qsort(ids, n, sizeof(*ids), mongo_id_cmp);
+    int ok = BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in_doc) && BSON_APPEND_ARRAY_BEGIN(&in_doc, "$in", &arr);
+    char key[24];
+    for (size_t i = 0; ok && i < n; i++) {
+        if (i > 0 && mongo_id_cmp(&ids[i - 1], &ids[i]) == 0) continue;
+        snprintf(key, sizeof(key), "%zu", i);
+        ok = bson_append_utf8(&arr, key, -1, ids[i].s, (int)ids[i].len);
+    }
+    ok = ok && bson_append_array_end(&in_doc, &arr) && bson_append_document_end(&filter, &in_doc) &&
+         BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj) && BSON_APPEND_INT32(&proj, "_id", 1) &&
+         bson_append_document_end(&opts, &proj);
+    if (!ok) {
+        snprintf(err, errlen, "cannot build the _id query");
+        goto done;
+    }
+    cur = mongoc_collection_find_with_opts(w->coll, &filter, &opts, NULL);
+    if (!cur) {
+        snprintf(err, errlen, "cannot create cursor");
+        goto done;
+    }
+    const bson_t *found;
+    while (mongoc_cursor_next(cur, &found)) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, found, "_id") || !BSON_ITER_HOLDS_UTF8(&it)) continue;
+        mongo_id key_id = { NULL, 0, 0 };
+        key_id.s = bson_iter_utf8(&it, &key_id.len);
+        mongo_id *hit = bsearch(&key_id, ids, n, sizeof(*ids), mongo_id_cmp);
+        if (!hit) continue;
+        /* The same _id may come several times in one batch: mark every copy. */
+        size_t at = (size_t)(hit - ids), lo = at, hi = at + 1;
+        while (lo > 0 && mongo_id_cmp(&ids[lo - 1], &key_id) == 0) lo--;
+        while (hi < n && mongo_id_cmp(&ids[hi], &key_id) == 0) hi++;
+        for (size_t h = lo; h < hi; h++) exists[ids[h].i] = 1;
+    }
+    bson_error_t e;
+    if (mongoc_cursor_error(cur, &e)) {
+        snprintf(err, errlen, "finding existing _ids failed (error %u.%u): %s", e.domain, e.code, e.message);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (cur) mongoc_cursor_destroy(cur);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    free(ids);
+    return rc;
+}
+
+#define MONGO_REPLACE_CHUNK 32 /* replacements per bulk: FerretDB 1.24 takes 0.1-0.3 s each */
+
+int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    size_t *all = NULL, *fresh = NULL, *old = NULL, nfresh = 0, nold = 0;
+    char *exists = NULL;
+    int we = 0, rc = -1;
+
+    if (n == 0) return 0;
+    all = malloc(n * sizeof(*all));
+    fresh = malloc(n * sizeof(*fresh));
+    old = malloc(n * sizeof(*old));
+    exists = malloc(n);
+    if (!all || !fresh || !old || !exists) {
+        snprintf(err, errlen, "out of memory for a batch of %zu", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) all[i] = i;
+    /* A crawl mostly brings documents never seen: insert them all at once (one
+     * cheap bulk, also on FerretDB, where every update scans the collection). */
+    if (mongo_bulk(w, docs, all, n, 1, &we, err, errlen) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (!we) goto done; /* the server did not answer: retry later */
+    /* Some _ids exist already (a re-crawl, a retry whose first ack was lost, a
+     * concurrent writer) or some document is refused: insert the new ones and
+     * replace the existing ones by _id. */
+    if (mongo_existing(w, docs, n, exists, err, errlen) != 0) goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (exists[i]) old[nold++] = i;
+        else fresh[nfresh++] = i;
+    }
+    if (nfresh > 0 && mongo_bulk(w, docs, fresh, nfresh, 1, &we, err, errlen) != 0) {
+        if (we && reject) mongo_find_culprits(w, docs, fresh, nfresh, reject, arg);
+        goto done;
+    }
+    for (size_t off = 0; off < nold; off += MONGO_REPLACE_CHUNK) {
+        size_t k = nold - off < MONGO_REPLACE_CHUNK ? nold - off : MONGO_REPLACE_CHUNK;
+        if (mongo_bulk(w, docs, old + off, k, 0, &we, err, errlen) != 0) {
+            if (we && reject) mongo_find_culprits(w, docs, old + off, k, reject, arg);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(all);
+    free(fresh);
+    free(old);
+    free(exists);
     return rc;
 }
 

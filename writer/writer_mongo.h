@@ -1,8 +1,9 @@
 /* writer_mongo.h -- the MongoDB sink: unordered bulk upserts by _id with mongo-c-driver.
  *
  * One single-threaded mongoc_client_t (the writer's loop is single-threaded). A
- * batch is one unordered bulk of replace_one({_id}, doc, upsert) under the chosen
- * write concern, so writing the same batch again changes nothing: that is what
+ * batch ends as "each document stored under its _id", by unordered bulk inserts
+ * and, for _ids already there, replace_one({_id}, doc, upsert), under the chosen
+ * write concern: writing the same batch again changes nothing, which is what
  * makes blind retries safe. The driver reconnects by itself on the next operation
  * after the server went away. The caller must have called mongoc_init(). */
 #ifndef WRITER_MONGO_H
@@ -43,10 +44,13 @@ mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const m
  * command). Never prints the URI, which may hold a password. */
 writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen);
 
-/* Upserts docs[0..n) (each with a string _id) as one unordered bulk. Returns 0
- * when the server acknowledged every one under the write concern; -1 with a
- * reason in err otherwise (network, server selection, write concern or write
- * errors): then nothing may be confirmed. After write errors the documents are
+/* Writes docs[0..n) (each with a string _id) so that afterwards the collection
+ * holds each under its _id, replacing what was there: first as one unordered bulk
+ * insert; when some _id exists already, the new documents are inserted and the
+ * others replaced by _id (upsert) in bulks. Returns 0 when the server acknowledged
+ * all under the write concern; -1 with a reason in err otherwise (network, server
+ * selection, write concern or write errors): then nothing may be confirmed, and
+ * writing the batch again is harmless. After write errors the documents are
  * written once more one by one, and each the server refuses for itself (not a
  * duplicate _id: that is a race with another writer, cured by retrying) is
  * reported through reject. */

@@ -347,3 +347,35 @@ def mongo_docs(uri, ids, db="zcrawl", coll="books"):
         return {d["_id"]: d for d in c[db][coll].find({"_id": {"$in": list(ids)}})}
     finally:
         c.close()
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(procs, max_lines=60):
+    """Sanitizer reports that processes of procs printed into their logs (ASan,
+    LSan, UBSan; the stages' stderr is in the log), as a list of strings, one per
+    report: "name pid=N rc=R log=PATH" and the report up to its SUMMARY line (at
+    most max_lines). Empty when there are none. Call it after procs.stop_all(), so
+    LeakSanitizer has run at exit. Reports only land in the logs when
+    ASAN_OPTIONS/UBSAN_OPTIONS set no log_path."""
+    out = []
+    for name, p, path in procs.items:
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        i = 0
+        while i < len(lines):
+            if any(m in lines[i] for m in SANITIZER_MARKERS):
+                j = i
+                while j < len(lines) and j - i < max_lines and not lines[j].startswith("SUMMARY: "):
+                    j += 1
+                body = lines[i:j + 1]
+                out.append("%s pid=%d rc=%s log=%s\n%s" % (name, p.pid, p.poll(), path, "\n".join(body)))
+                i = j + 1
+            else:
+                i += 1
+    return out

@@ -4,6 +4,7 @@ and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and fo
 1000-connection memory check an asyncio server that holds connections open."""
 import asyncio
 import gzip
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import zmq
 
-from harness import bin_path
+from harness import Sitesim, bin_path
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
 DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
@@ -244,10 +245,30 @@ def broker():
     b.close()
 
 
+_started = []  # (procs, Popen) of the current test
+
+
+@pytest.fixture(autouse=True)
+def fetchers_exit_clean(procs):
+    """Every fetcher a test started must stop on SIGTERM with status 0 and a log free
+    of sanitizer reports (ASan, UBSan, LeakSanitizer under ZCRAWL_BIN=build/asan/bin)."""
+    del _started[:]
+    yield
+    for _, p in _started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for pr, p in _started:
+        rc = wait_exit(p, 20)
+        log = pr.log(p)
+        assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+        assert rc == 0, "fetcher exited %s\n%s" % (rc, log[-4000:])
+
+
 def start_fetcher(procs, broker, *args, concurrency=8):
     argv = [bin_path("fetcher"), "--broker", broker.endpoint, "--pages", broker.pages_endpoint,
             "--concurrency", str(concurrency), "--log-level", "debug"] + list(args)
     p = procs.start("fetcher", argv)
+    _started.append((procs, p))
     ident, (role, name, credit) = broker.wait_hello()
     assert role == b"fetcher"
     assert int(credit) == concurrency
@@ -281,7 +302,8 @@ def rss_kb(pid, field="VmRSS"):
 
 def test_bad_flag_exits_2_with_one_line():
     import subprocess
-    for args in (["--bogus"], ["--concurrency", "0"], ["--concurrency", "x"], ["--log-level", "loud"]):
+    for args in (["--bogus"], ["--concurrency", "0"], ["--concurrency", "x"], ["--log-level", "loud"],
+                 ["--broker", "nonsense"], ["--pages", ""], ["--recv-buffer", "100"], ["--timeout-ms"]):
         r = subprocess.run([bin_path("fetcher")] + args, capture_output=True, text=True, timeout=10)
         assert r.returncode == 2, (args, r)
         lines = r.stderr.strip().splitlines()
@@ -531,6 +553,32 @@ def test_backpressure_keeps_pages(procs, broker, http):
     assert all(p[6] == BIG_BODY for p in broker.pages)
     assert all(d[1] == b"ok" for d in broker.dones)
     print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
+
+
+@pytest.mark.skipif(not os.access(bin_path("sitesim"), os.X_OK), reason="no bin/zcrawl-sitesim")
+def test_against_sitesim(procs, broker):
+    """The project's emulator: a list page and every detail page on it come back
+    whole and equal to what the emulator serves; 429s from it are retries."""
+    sim = Sitesim(procs, "--books", "40", "--latency-ms", "20")
+    start_fetcher(procs, broker, concurrency=20)
+    broker.job(sim.start_url)
+    page = broker.page_for(sim.start_url)
+    assert page[2] == b"200" and page[3].startswith(b"application/json")
+    listing = json.loads(page[6])
+    assert listing["count"] == 40 and len(listing["results"]) == 18
+    urls = [sim.base + "/api/book/%s/" % item["id"] for item in listing["results"]]
+    for u in urls:
+        broker.job(u)
+    for u in urls:
+        assert broker.done_for(u)[1] == b"ok"
+        body = broker.page_for(u)[6]
+        assert json.loads(body) == sim.json(u[len(sim.base):])
+    broker.wait(lambda: broker.credits == 1 + len(urls), 5, "credits")
+
+    busy = Sitesim(procs, "--books", "40", "--fail-429", "1", "--retry-after", "3")
+    u = busy.base + "/api/book/?limit=18&offset=0"
+    broker.job(u)
+    assert broker.done_for(u)[1:4] == [b"retry", b"429", b"3000"]
 
 
 # ---------------------------------------------------------------- memory

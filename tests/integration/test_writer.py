@@ -11,7 +11,7 @@ import pymongo
 import pytest
 import zmq
 
-from harness import bin_path, free_port
+from harness import bin_path
 
 HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN = 1, 2, 4, 8, 9, 10, 11
 
@@ -329,7 +329,9 @@ def one_error_line(r):
 
 def test_bad_uri_and_flags_exit_with_one_line(tmp_path):
     t0 = time.time()
-    r = run_writer("--mongo", "mongodb://127.0.0.1:%d/" % free_port())
+    # Port 1: nothing listens there (a free_port() could be taken by a concurrent
+    # test's server in the meantime).
+    r = run_writer("--mongo", "mongodb://127.0.0.1:1/")
     assert r.returncode == 1
     assert "cannot reach MongoDB" in one_error_line(r)
     assert time.time() - t0 < 15

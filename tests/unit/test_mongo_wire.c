@@ -249,6 +249,23 @@ static void test_writer_mongo_sink(void **state) {
     }
     mongoc_collection_t *c = mongoc_client_get_collection(w->client, WIRE_DB, w->sink_coll);
     assert_int_equal(count_docs(c, NULL), 10);
+    /* Half existing, half new, and one _id twice (the later copy wins). */
+    bson_t *mix[11];
+    for (int i = 0; i < 11; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", 7952975 + (i < 10 ? i : 9));
+        mix[i] = BCON_NEW("_id", BCON_UTF8(id), "round", BCON_INT32(i < 10 ? 3 : 4));
+    }
+    int rc = writer_mongo_write_batch(m, (const bson_t *const *)mix, 11, NULL, NULL, err, sizeof(err));
+    if (rc != 0) fprintf(stderr, "write_batch mix: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(count_docs(c, NULL), 15);
+    bson_t *q3 = BCON_NEW("round", BCON_INT32(3)), *q4 = BCON_NEW("_id", BCON_UTF8("7952984"), "round", BCON_INT32(4));
+    assert_int_equal(count_docs(c, q3), 9);
+    assert_int_equal(count_docs(c, q4), 1);
+    bson_destroy(q3);
+    bson_destroy(q4);
+    for (int i = 0; i < 11; i++) bson_destroy(mix[i]);
     /* The indexes the sink created at open. */
     mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(c, NULL);
     const bson_t *ix;

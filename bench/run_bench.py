@@ -1,0 +1,780 @@
+#!/usr/bin/python3
+"""run_bench.py -- races zcrawl against the original asyncio crawler and Scrapy on the
+book emulator, and writes bench/results/{results.md,results.csv,chart.png}.
+
+Every run gets a fresh bin/zcrawl-sitesim (same --seed and --books, its own free port,
+the scenario's --latency-ms) and, for a MongoDB contender, a fresh FerretDB. A run
+counts only if the contender stored every reachable book (GET /__ids); one that misses
+books is reported as FAILED, with no figures. See bench/README.md for the method.
+
+Environment: BENCH_BOOKS, BENCH_REPEAT, BENCH_SCENARIOS (e.g. "1,2" or "zero,lat200"),
+BENCH_CONTENDERS (e.g. "zcrawl-jsonl,asyncio-jsonl"), BENCH_TIMEOUT, BENCH_SEED,
+BENCH_SCRAPY_CONCURRENT_ITEMS, BENCH_MONGO_UPSERT_KEY, ZCRAWL_BIN. Flags beat them.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+PY = '/usr/bin/python3'          # Debian's python: aiohttp, motor, scrapy, pymongo live there
+PAGE_SIZE = 18
+TICK = os.sysconf('SC_CLK_TCK')
+PAGESIZE = os.sysconf('SC_PAGE_SIZE')
+SAMPLE_S = 0.1
+
+# name -> (label, sink, family). family picks the command line.
+CONTENDERS = {
+    'zcrawl-jsonl': ('zcrawl (JSONL)', 'jsonl', 'zcrawl'),
+    'zcrawl-mongo': ('zcrawl (MongoDB)', 'mongo', 'zcrawl'),
+    'asyncio-jsonl': ('asyncio+aiohttp (JSONL)', 'jsonl', 'asyncio'),
+    'asyncio-mongo': ('asyncio+motor (MongoDB)', 'mongo', 'asyncio'),
+    'scrapy-jsonl': ('Scrapy (JSONL)', 'jsonl', 'scrapy'),
+}
+ALL = list(CONTENDERS)
+JSONL_ONLY = ['zcrawl-jsonl', 'asyncio-jsonl', 'scrapy-jsonl']
+
+# The MongoDB pair runs at zero latency only: there the database is what is measured;
+# behind latency the sink adds nothing the JSONL runs do not show, and a FerretDB run
+# of the asyncio baseline costs minutes (see README).
+SCENARIOS = [
+    dict(num=1, key='zero', title='zero latency, concurrency 100', latency_ms=0, concurrency=100,
+         contenders=ALL, fetchers=[None]),
+    dict(num=2, key='lat200', title='200 ms latency, concurrency 100', latency_ms=200, concurrency=100,
+         contenders=JSONL_ONLY, fetchers=[None]),
+    dict(num=3, key='lat1000', title='1 s latency, concurrency 500', latency_ms=1000, concurrency=500,
+         contenders=JSONL_ONLY, fetchers=[None]),
+    dict(num=4, key='fetchers', title='zcrawl with 1, 2 and 4 fetchers (200 ms latency, concurrency 100)',
+         latency_ms=200, concurrency=100, contenders=['zcrawl-jsonl'], fetchers=[1, 2, 4]),
+]
+DEFAULT_FETCHERS = 2
+
+CSV_FIELDS = ['scenario', 'latency_ms', 'concurrency', 'contender', 'fetchers', 'repeat', 'status',
+              'reason', 'wall_s', 'pages', 'pages_per_s', 'bound_s', 'ratio_to_bound', 'cpu_s',
+              'cpu_s_rusage', 'cpu_s_sampled', 'cpu_s_per_1000_pages', 'peak_rss_mb', 'peak_pss_mb',
+              'db_cpu_s', 'server_requests', 'server_duplicates', 'reachable', 'stored', 'missed',
+              'extra', 'rc', 'books', 'seed', 'loadavg_1m', 'started_at']
+
+
+def log(msg):
+    print('[bench %s] %s' % (time.strftime('%H:%M:%S'), msg), file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError('exited with %s before listening on %d' % (proc.returncode, port))
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError('nothing listens on 127.0.0.1:%d after %.0fs' % (port, timeout))
+
+
+def http_json(url, timeout=30):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+# ---------------------------------------------------------------- /proc sampling
+
+def read_stat(pid):
+    """(ppid, session, utime+stime seconds) of pid, or None when it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            s = f.read().decode('ascii', 'replace')
+    except OSError:
+        return None
+    rest = s[s.rindex(')') + 2:].split()   # fields from 3 (state) on
+    return int(rest[1]), int(rest[3]), (int(rest[11]) + int(rest[12])) / TICK
+
+
+def read_rss(pid):
+    try:
+        with open('/proc/%d/statm' % pid, 'rb') as f:
+            return int(f.read().split()[1]) * PAGESIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def read_pss(pid):
+    try:
+        with open('/proc/%d/smaps_rollup' % pid, 'rb') as f:
+            for line in f:
+                if line.startswith(b'Pss:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def proc_cpu(pid):
+    st = read_stat(pid)
+    return st[2] if st else 0.0
+
+
+class TreeSampler(threading.Thread):
+    """Every 100 ms: the processes of the contender (descendants of its root, or members
+    of its session, which is the root's own), their RSS and PSS summed, and each one's
+    own user+system CPU (last value seen before it vanished)."""
+
+    def __init__(self, root):
+        super().__init__(daemon=True)
+        self.root = root
+        self.stop_ev = threading.Event()
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.cpu = {}       # pid -> last seen own utime+stime
+        self.seen = set()
+        self.names = {}
+
+    def tree(self):
+        stats = {}
+        for d in os.listdir('/proc'):
+            if d.isdigit():
+                st = read_stat(int(d))
+                if st:
+                    stats[int(d)] = st
+        members = {p for p, st in stats.items() if st[1] == self.root}
+        members.add(self.root)
+        grew = True
+        while grew:
+            grew = False
+            for p, st in stats.items():
+                if p not in members and st[0] in members:
+                    members.add(p)
+                    grew = True
+        return {p: stats[p] for p in members if p in stats}
+
+    def sample(self):
+        t = self.tree()
+        rss = pss = 0
+        for p, st in t.items():
+            self.cpu[p] = st[2]
+            rss += read_rss(p)
+            pss += read_pss(p)
+            if p not in self.seen:
+                self.seen.add(p)
+                try:
+                    with open('/proc/%d/comm' % p) as f:
+                        self.names[p] = f.read().strip()
+                except OSError:
+                    pass
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+        return t
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            self.sample()
+            self.stop_ev.wait(SAMPLE_S)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+    def sampled_cpu(self):
+        return sum(self.cpu.values())
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    """A process of ours (emulator or FerretDB) in its own session, stopped by pid."""
+
+    def __init__(self, name, argv, port, logdir, wait_s):
+        self.name = name
+        self.port = port
+        self.logpath = os.path.join(logdir, name + '.log')
+        with open(self.logpath, 'wb') as f:
+            self.proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_port(port, wait_s, self.proc)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_sitesim(cfg, latency_ms, logdir):
+    port = free_port()
+    argv = [os.path.join(cfg.bin, 'zcrawl-sitesim'), '--port', str(port), '--seed', str(cfg.seed),
+            '--books', str(cfg.books), '--latency-ms', str(latency_ms), '--log-level', 'warn']
+    return Server('sitesim', argv, port, logdir, 10)
+
+
+def ferretdb_path():
+    p = os.path.join(ROOT, '.tools', 'bin', 'ferretdb')
+    return p if os.access(p, os.X_OK) else shutil.which('ferretdb')
+
+
+def start_ferretdb(logdir):
+    exe = ferretdb_path()
+    if not exe:
+        raise RuntimeError('no FerretDB (.tools/bin/ferretdb; `make deps` installs it when Go is there)')
+    d = os.path.join(logdir, 'ferretdb-data')
+    os.makedirs(d, exist_ok=True)
+    port = free_port()
+    argv = [exe, '--handler=sqlite', '--sqlite-url=file:%s/' % d, '--state-dir=%s' % d,
+            '--listen-addr=127.0.0.1:%d' % port, '--debug-addr=-', '--telemetry=disable',
+            '--log-level=warn']
+    return Server('ferretdb', argv, port, logdir, 30)
+
+
+# ---------------------------------------------------------------- contenders
+
+def contender_argv(cfg, name, base, concurrency, fetchers, out, mongo_uri, rundir, timeout_s):
+    _, sink, family = CONTENDERS[name]
+    if family == 'zcrawl':
+        n = fetchers or DEFAULT_FETCHERS
+        argv = [os.path.join(cfg.bin, 'zcrawl'), 'run', '--fetchers', str(n), '--parsers', '1',
+                '--writers', '1', '--max-per-host', str(concurrency),
+                '--concurrency', str(int(math.ceil(concurrency / n))),
+                '--no-progress', '--log-level', 'warn', '--log-dir', os.path.join(rundir, 'zcrawl-logs'),
+                '--timeout', str(int(timeout_s))]
+        argv += ['--mongo', mongo_uri] if sink == 'mongo' else ['--out', out]
+        return argv + [base + '/api/book/?limit=%d&offset=0' % PAGE_SIZE]
+    if family == 'asyncio':
+        argv = [PY, os.path.join(ROOT, 'bench', 'baseline_asyncio.py'), '--base', base,
+                '--concurrency', str(concurrency)]
+        if sink == 'mongo':
+            return argv + ['--mongo', mongo_uri, '--upsert-key', cfg.mongo_upsert_key]
+        return argv + ['--out', out]
+    return [PY, os.path.join(ROOT, 'bench', 'baseline_scrapy.py'), '--base', base,
+            '--concurrency', str(concurrency), '--out', out,
+            '--concurrent-items', str(cfg.scrapy_concurrent_items)]
+
+
+def ids_of(doc):
+    v = doc.get('id', doc.get('_id')) if isinstance(doc, dict) else None
+    if isinstance(v, dict):          # extended JSON such as {"$oid": ...}
+        v = None
+    return None if v is None else str(v)
+
+
+def stored_ids_jsonl(path):
+    ids, bad = set(), 0
+    try:
+        with open(path, 'rb') as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    i = ids_of(json.loads(line))
+                except ValueError:
+                    bad += 1
+                    continue
+                if i is not None:
+                    ids.add(i)
+    except FileNotFoundError:
+        pass
+    return ids, bad
+
+
+def stored_ids_mongo(uri):
+    import pymongo
+    c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10000)
+    ids = set()
+    try:
+        for dbn in c.list_database_names():
+            if dbn in ('admin', 'local', 'config'):
+                continue
+            for cn in c[dbn].list_collection_names():
+                for d in c[dbn][cn].find({}, {'id': 1, '_id': 1}):
+                    i = ids_of(d)
+                    if i is not None:
+                        ids.add(i)
+    finally:
+        c.close()
+    return ids, 0
+
+
+def kill_session(sid):
+    """Stops whatever is left of a contender's session (processes we started)."""
+    left = []
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            st = read_stat(int(d))
+            if st and st[1] == sid:
+                left.append(int(d))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for p in left:
+            try:
+                os.kill(p, sig)
+                alive.append(p)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            break
+        time.sleep(1.0)
+        left = [p for p in alive if read_stat(p) is not None]
+    return left
+
+
+def run_once(cfg, sc, name, fetchers, rep):
+    """One race: fresh emulator (and FerretDB), one contender, measured and verified."""
+    label, sink, family = CONTENDERS[name]
+    rundir = tempfile.mkdtemp(prefix='zc-bench-%s-' % name, dir=cfg.tmp)
+    row = dict(scenario=sc['num'], latency_ms=sc['latency_ms'], concurrency=sc['concurrency'],
+               contender=name, fetchers=(fetchers or DEFAULT_FETCHERS) if family == 'zcrawl' else '',
+               repeat=rep, books=cfg.books, seed=cfg.seed, loadavg_1m=round(os.getloadavg()[0], 2),
+               started_at=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    sim = fdb = None
+    ok = False
+    try:
+        sim = start_sitesim(cfg, sc['latency_ms'], rundir)
+        base = 'http://127.0.0.1:%d' % sim.port
+        ids = http_json(base + '/__ids')
+        reachable = set(str(i) for i in ids['reachable'])
+        count = int(ids['count'])
+        pages = int(math.ceil(count / PAGE_SIZE)) + count   # list pages + detail pages
+        bound = pages * sc['latency_ms'] / 1000.0 / sc['concurrency']
+        row.update(reachable=len(reachable), pages=pages, bound_s=round(bound, 3) if bound else '')
+        mongo_uri = out = None
+        if sink == 'mongo':
+            fdb = start_ferretdb(rundir)
+            mongo_uri = 'mongodb://127.0.0.1:%d/' % fdb.port
+        else:
+            out = os.path.join(rundir, 'out.jsonl')
+        argv = contender_argv(cfg, name, base, sc['concurrency'], fetchers, out, mongo_uri, rundir,
+                              cfg.timeout)
+        db_cpu0 = proc_cpu(fdb.proc.pid) if fdb else 0.0
+        with open(os.path.join(rundir, 'contender.out'), 'wb') as fo, \
+                open(os.path.join(rundir, 'contender.err'), 'wb') as fe:
+            t0 = time.monotonic()
+            p = subprocess.Popen(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, cwd=rundir)
+            sampler = TreeSampler(p.pid)
+            sampler.start()
+            timed_out = threading.Event()
+
+            def on_timeout():
+                timed_out.set()
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            timer = threading.Timer(cfg.timeout + 30, on_timeout)
+            timer.start()
+            _, status, ru = os.wait4(p.pid, 0)
+            wall = time.monotonic() - t0
+            timer.cancel()
+            p.returncode = os.waitstatus_to_exitcode(status)
+            sampler.stop()
+        db_cpu = proc_cpu(fdb.proc.pid) - db_cpu0 if fdb else None
+        left = kill_session(p.pid)
+        cpu_ru = ru.ru_utime + ru.ru_stime
+        cpu_sampled = sampler.sampled_cpu()
+        # wait4's rusage holds the root and every descendant it reaped; a process it did
+        # not reap (an orphan) is only in the samples, which lag by up to 100 ms each.
+        cpu = max(cpu_ru, cpu_sampled)
+        stats = http_json(base + '/__stats')
+        stored, bad = stored_ids_mongo(mongo_uri) if sink == 'mongo' else stored_ids_jsonl(out)
+        missed = reachable - stored
+        row.update(rc=p.returncode, wall_s=round(wall, 3), cpu_s=round(cpu, 3),
+                   cpu_s_rusage=round(cpu_ru, 3), cpu_s_sampled=round(cpu_sampled, 3),
+                   peak_rss_mb=round(sampler.peak_rss / 2**20, 1), peak_pss_mb=round(sampler.peak_pss / 2**20, 1),
+                   db_cpu_s=round(db_cpu, 3) if db_cpu is not None else '',
+                   server_requests=stats.get('requests', ''), server_duplicates=stats.get('duplicates', ''),
+                   stored=len(stored & reachable), missed=len(missed), extra=len(stored - reachable),
+                   pages_per_s=round(pages / wall, 1), cpu_s_per_1000_pages=round(cpu * 1000.0 / pages, 3),
+                   ratio_to_bound=round(wall / bound, 3) if bound else '')
+        reasons = []
+        if timed_out.is_set():
+            reasons.append('timeout after %ds' % cfg.timeout)
+        if p.returncode != 0:
+            reasons.append('exit %s' % p.returncode)
+        if missed:
+            reasons.append('stored %d of %d reachable books' % (len(reachable) - len(missed), len(reachable)))
+        if bad:
+            reasons.append('%d unreadable lines' % bad)
+        if left:
+            reasons.append('left %d processes behind' % len(left))
+        ok = not reasons or (reasons == ['left %d processes behind' % len(left)])
+        row['status'] = 'ok' if ok else 'FAILED'
+        row['reason'] = '; '.join(reasons)
+    except Exception as e:  # a broken run is a FAILED row, never a crashed bench
+        row.update(status='FAILED', reason='bench error: %s' % e)
+    finally:
+        if fdb:
+            fdb.stop()
+        if sim:
+            sim.stop()
+        if not ok:
+            kept = save_logs(cfg, rundir, 'S%d-%s-f%s-rep%d' % (sc['num'], name, row['fetchers'] or '', rep))
+            row['reason'] = (row.get('reason') or '') + ' (logs in %s)' % kept
+        if not cfg.keep:
+            shutil.rmtree(rundir, ignore_errors=True)
+    return row
+
+
+def save_logs(cfg, rundir, tag):
+    """Copies the logs of a failed run (not its data) under results/failed/."""
+    dest = os.path.join(cfg.out_dir, 'failed', tag)
+    for dirpath, _, files in os.walk(rundir):
+        if 'ferretdb-data' in dirpath:
+            continue
+        for fn in files:
+            src = os.path.join(dirpath, fn)
+            if fn.endswith('.jsonl') or os.path.getsize(src) > 4 << 20:
+                continue
+            d = os.path.join(dest, os.path.relpath(dirpath, rundir))
+            os.makedirs(d, exist_ok=True)
+            shutil.copy(src, d)
+    return os.path.relpath(dest, ROOT)
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(v, nd=1):
+    if v is None or v == '':
+        return '-'
+    if isinstance(v, float):
+        return ('%.' + str(nd) + 'f') % v
+    return str(v)
+
+
+def summary(rows, field):
+    vals = [float(r[field]) for r in rows if r.get(field) not in (None, '')]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def cell(rows, field, nd=1):
+    s = summary(rows, field)
+    if s is None:
+        return '-'
+    med, lo, hi = s
+    if len(rows) == 1:
+        return fmt(med, nd)
+    return '%s (%s–%s)' % (fmt(med, nd), fmt(lo, nd), fmt(hi, nd))
+
+
+def group(rows, latency, conc, name, fetchers=None):
+    out = [r for r in rows if int(r['latency_ms']) == latency and int(r['concurrency']) == conc
+           and r['contender'] == name]
+    if fetchers is not None:
+        out = [r for r in out if str(r['fetchers']) == str(fetchers)]
+    elif CONTENDERS[name][2] == 'zcrawl':
+        out = [r for r in out if str(r['fetchers']) == str(DEFAULT_FETCHERS)]
+    return out
+
+
+def columns_of(sc, rows):
+    """(heading, rows) per column of a scenario's table."""
+    cols = []
+    if sc['key'] == 'fetchers':
+        for f in sc['fetchers']:
+            cols.append(('zcrawl, %d fetcher%s' % (f, '' if f == 1 else 's'),
+                         group(rows, sc['latency_ms'], sc['concurrency'], 'zcrawl-jsonl', f)))
+    else:
+        for name in sc['contenders']:
+            cols.append((CONTENDERS[name][0], group(rows, sc['latency_ms'], sc['concurrency'], name)))
+    return [(h, rs) for h, rs in cols if rs]
+
+
+def failed_note(rs):
+    bad = [r for r in rs if r['status'] != 'ok']
+    if not bad:
+        return None
+    return 'FAILED (%d of %d runs): %s' % (len(bad), len(rs), bad[0].get('reason', '').split(' (logs')[0])
+
+
+def versions():
+    """Versions of the Python contenders' libraries, asked once of Debian's python."""
+    code = ('import importlib.metadata as m, json\n'
+            'out = {}\n'
+            'for n in ("aiohttp", "motor", "pymongo", "Scrapy", "Twisted"):\n'
+            '    try: out[n] = m.version(n)\n'
+            '    except Exception: out[n] = "?"\n'
+            'print(json.dumps(out))')
+    try:
+        r = subprocess.run([PY, '-c', code], capture_output=True, text=True, timeout=60)
+        return json.loads(r.stdout)
+    except Exception:
+        return {}
+
+
+def env_lines(cfg):
+    v = cfg.versions
+    cpu = '?'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        rev = subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                             text=True).stdout.strip()
+        dirty = subprocess.run(['git', '-C', ROOT, 'status', '--porcelain'], capture_output=True,
+                               text=True).stdout.strip()
+        rev = (rev or '?') + (' (with uncommitted changes)' if dirty else '')
+    except OSError:
+        rev = '?'
+    return [
+        '- date: %s; host: %s, %d CPUs, %s' % (time.strftime('%Y-%m-%d %H:%M'), cpu, os.cpu_count(),
+                                              platform.platform()),
+        '- zcrawl: git %s; emulator: `zcrawl-sitesim --seed %d --books %d`, fresh per run' % (
+            rev, cfg.seed, cfg.books),
+        '- Python %s, aiohttp %s, motor %s (pymongo %s), Scrapy %s (Twisted %s, CONCURRENT_ITEMS %d); '
+        'FerretDB 1.24 (SQLite) as the MongoDB server' % (
+            platform.python_version(), v.get('aiohttp', '?'), v.get('motor', '?'), v.get('pymongo', '?'),
+            v.get('Scrapy', '?'), v.get('Twisted', '?'), cfg.scrapy_concurrent_items),
+        '- %d run(s) per cell, median (min–max); load average at the start: %s' % (
+            cfg.repeat, cfg.loadavg),
+        '- the asyncio MongoDB baseline upserts by `%s` (see bench/README.md)' % cfg.mongo_upsert_key,
+    ]
+
+
+def write_md(cfg, rows, path):
+    L = ['# zcrawl benchmark results', '']
+    L += env_lines(cfg)
+    L += ['', 'A contender that did not store every reachable book is FAILED and gets no figures. '
+          'CPU: user+system of every process of the contender, children included; memory: the largest '
+          'sum of RSS (and of PSS) over its process tree, sampled every 100 ms. '
+          'The emulator and the database server are not counted as the contender '
+          '(the database\'s CPU is its own row). See bench/README.md.', '']
+    for sc in cfg.scenarios:
+        cols = columns_of(sc, rows)
+        if not cols:
+            continue
+        L.append('## Scenario %d: %s' % (sc['num'], sc['title']))
+        L.append('')
+        pages = next((r['pages'] for _, rs in cols for r in rs if r.get('pages')), None)
+        if sc['latency_ms'] and pages:
+            L.append('Bound: pages × latency / concurrency = %s × %.1f s / %d = **%.2f s**.' % (
+                pages, sc['latency_ms'] / 1000.0, sc['concurrency'],
+                int(pages) * sc['latency_ms'] / 1000.0 / sc['concurrency']))
+            L.append('')
+        metrics = [('runs', None, 0), ('wall time, s', 'wall_s', 2)]
+        if sc['latency_ms']:
+            metrics.append(('wall time / bound', 'ratio_to_bound', 2))
+        metrics += [('pages/s', 'pages_per_s', 0), ('CPU s per 1000 pages', 'cpu_s_per_1000_pages', 3),
+                    ('peak RSS (sum), MB', 'peak_rss_mb', 1), ('peak PSS (sum), MB', 'peak_pss_mb', 1)]
+        if any(CONTENDERS[r['contender']][1] == 'mongo' for _, rs in cols for r in rs):
+            metrics.append(('database server CPU s', 'db_cpu_s', 2))
+        L.append('| | ' + ' | '.join(h for h, _ in cols) + ' |')
+        L.append('| --- |' + ' ---: |' * len(cols))
+        for title, field, nd in metrics:
+            cells = []
+            for _, rs in cols:
+                note = failed_note(rs)
+                if field is None:
+                    cells.append('%d' % len(rs) if not note else note)
+                elif note:
+                    cells.append('FAILED')
+                else:
+                    cells.append(cell(rs, field, nd))
+            L.append('| %s | %s |' % (title, ' | '.join(cells)))
+        L.append('')
+    L += ['![pages/s and wall time / bound](chart.png)', '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(L))
+
+
+def write_csv(rows, path):
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction='ignore')
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
+def write_chart(cfg, rows, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    scs = [sc for sc in cfg.scenarios if columns_of(sc, rows)]
+    rate_scs = [sc for sc in scs if sc['key'] != 'fetchers']
+    ratio_scs = [sc for sc in scs if sc['latency_ms']]
+    panels = [(sc_list, field, title) for sc_list, field, title in
+              ((rate_scs, 'pages_per_s', 'pages/s (higher is better)'),
+               (ratio_scs, 'ratio_to_bound', 'wall time / (pages × latency / concurrency) (1.0 is ideal)'))
+              if sc_list]
+    if not panels:
+        return
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    for ax, (sc_list, field, title) in zip(axes[:, 0], panels):
+        labels = []
+        for sc in sc_list:
+            for h, _ in columns_of(sc, rows):
+                if h not in labels:
+                    labels.append(h)
+        width = 0.8 / max(1, len(labels))
+        for gi, sc in enumerate(sc_list):
+            for h, rs in columns_of(sc, rows):
+                li = labels.index(h)
+                x = gi - 0.4 + width * (li + 0.5)
+                s = summary([r for r in rs if r['status'] == 'ok'], field)
+                if failed_note(rs) or s is None:
+                    ax.text(x, 0, 'FAILED', rotation=90, ha='center', va='bottom', fontsize=7, color='red')
+                    continue
+                med, lo, hi = s
+                ax.bar(x, med, width, color=colors[li % len(colors)],
+                       yerr=[[med - lo], [hi - med]], capsize=3)
+                ax.text(x, med, fmt(med, 0 if field == 'pages_per_s' else 2), ha='center', va='bottom',
+                        fontsize=7)
+        for li, h in enumerate(labels):
+            ax.bar([], [], color=colors[li % len(colors)], label=h)
+        ax.set_xticks(range(len(sc_list)))
+        ax.set_xticklabels(['S%d: %s' % (sc['num'], sc['title']) for sc in sc_list], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        if field == 'ratio_to_bound':
+            ax.axhline(1.0, color='grey', lw=0.8, ls='--')
+        ax.legend(fontsize=7, ncol=3)
+    fig.suptitle('zcrawl vs the asyncio crawler and Scrapy: %d books, median of %d (bars: min–max)' % (
+        cfg.books, cfg.repeat), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(cfg, rows, chart=True):
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    write_csv(rows, os.path.join(cfg.out_dir, 'results.csv'))
+    write_md(cfg, rows, os.path.join(cfg.out_dir, 'results.md'))
+    if not chart:
+        return
+    try:
+        write_chart(cfg, rows, os.path.join(cfg.out_dir, 'chart.png'))
+    except Exception as e:
+        log('chart not drawn: %s' % e)
+
+
+# ---------------------------------------------------------------- main
+
+def pick_scenarios(spec):
+    if not spec or spec == 'all':
+        return list(SCENARIOS)
+    want = [s.strip() for s in spec.split(',') if s.strip()]
+    out = [sc for sc in SCENARIOS if str(sc['num']) in want or sc['key'] in want]
+    unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in SCENARIOS)]
+    if unknown:
+        sys.exit('run_bench: error: unknown scenario %s (have 1..4 or %s)' % (
+            ', '.join(unknown), ', '.join(sc['key'] for sc in SCENARIOS)))
+    return out
+
+
+def plan(cfg):
+    """(scenario, contender, fetchers) in run order; scenario 4 reuses scenario 2's
+    zcrawl runs with the default fetcher count when both are on."""
+    keys = {sc['key'] for sc in cfg.scenarios}
+    items = []
+    for sc in cfg.scenarios:
+        for name in sc['contenders']:
+            if cfg.contenders and name not in cfg.contenders:
+                continue
+            for f in sc['fetchers']:
+                if (sc['key'] == 'fetchers' and f == DEFAULT_FETCHERS and 'lat200' in keys
+                        and (not cfg.contenders or 'zcrawl-jsonl' in cfg.contenders)):
+                    continue
+                items.append((sc, name, f))
+    return items
+
+
+def main():
+    env = os.environ.get
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--books', type=int, default=int(env('BENCH_BOOKS', 9040)))
+    ap.add_argument('--repeat', type=int, default=int(env('BENCH_REPEAT', 3)))
+    ap.add_argument('--scenarios', default=env('BENCH_SCENARIOS', 'all'),
+                    help='comma list of 1..4 or zero,lat200,lat1000,fetchers (default all)')
+    ap.add_argument('--contenders', default=env('BENCH_CONTENDERS', ''),
+                    help='comma list of %s (default all)' % ','.join(CONTENDERS))
+    ap.add_argument('--seed', type=int, default=int(env('BENCH_SEED', 1)))
+    ap.add_argument('--timeout', type=int, default=int(env('BENCH_TIMEOUT', 600)),
+                    help='seconds before a run is killed and FAILED (default 600)')
+    ap.add_argument('--scrapy-concurrent-items', type=int,
+                    default=int(env('BENCH_SCRAPY_CONCURRENT_ITEMS', 1)))
+    ap.add_argument('--mongo-upsert-key', default=env('BENCH_MONGO_UPSERT_KEY', '_id'), choices=('id', '_id'))
+    ap.add_argument('--bin', default=env('ZCRAWL_BIN', os.path.join(ROOT, 'bin')))
+    ap.add_argument('--out-dir', default=os.path.join(ROOT, 'bench', 'results'))
+    ap.add_argument('--keep', action='store_true', help='keep every run folder')
+    cfg = ap.parse_args()
+    cfg.bin = os.path.abspath(cfg.bin)
+    cfg.scenarios = pick_scenarios(cfg.scenarios)
+    cfg.contenders = [c.strip() for c in cfg.contenders.split(',') if c.strip()]
+    for c in cfg.contenders:
+        if c not in CONTENDERS:
+            sys.exit('run_bench: error: unknown contender %s (have %s)' % (c, ', '.join(CONTENDERS)))
+    if cfg.repeat < 1 or cfg.books < 1:
+        sys.exit('run_bench: error: --repeat and --books must be >= 1')
+    if not os.access(os.path.join(cfg.bin, 'zcrawl-sitesim'), os.X_OK):
+        sys.exit('run_bench: error: no %s/zcrawl-sitesim (run make)' % cfg.bin)
+    if not os.access(os.path.join(cfg.bin, 'zcrawl'), os.X_OK):
+        log('no %s/zcrawl: the zcrawl contenders are left out' % cfg.bin)
+        cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'zcrawl']
+    if not ferretdb_path():
+        log('no FerretDB: the MongoDB contenders are left out')
+        cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][1] != 'mongo']
+    shutil.rmtree(os.path.join(cfg.out_dir, 'failed'), ignore_errors=True)
+    cfg.loadavg = '%.2f %.2f %.2f' % os.getloadavg()
+    cfg.versions = versions()
+    cfg.tmp = tempfile.mkdtemp(prefix='zc-bench-')
+    items = plan(cfg)
+    log('%d books, %d repeat(s), %d runs per repeat, scratch in %s' % (cfg.books, cfg.repeat, len(items), cfg.tmp))
+    rows = []
+    t_start = time.monotonic()
+    try:
+        for rep in range(1, cfg.repeat + 1):
+            # Rotate the order each repeat so no contender always runs first or last.
+            k = (rep - 1) % max(1, len(items))
+            for sc, name, f in items[k:] + items[:k]:
+                row = run_once(cfg, sc, name, f, rep)
+                rows.append(row)
+                log('S%d %-14s f=%-2s rep %d: %-6s wall %ss  cpu %ss  rss %sMB  %s' % (
+                    sc['num'], name, row.get('fetchers') or '-', rep, row['status'], row.get('wall_s', '-'),
+                    row.get('cpu_s', '-'), row.get('peak_rss_mb', '-'), row.get('reason', '')))
+                write_outputs(cfg, sorted(rows, key=lambda r: (r['scenario'], r['contender'], str(r['fetchers']),
+                                                               r['repeat'])), chart=False)
+    except KeyboardInterrupt:
+        log('interrupted: writing what was measured')
+    rows.sort(key=lambda r: (r['scenario'], r['contender'], str(r['fetchers']), r['repeat']))
+    write_outputs(cfg, rows)
+    if not cfg.keep:
+        shutil.rmtree(cfg.tmp, ignore_errors=True)
+    log('done in %.0fs: %s' % (time.monotonic() - t_start, os.path.join(cfg.out_dir, 'results.md')))
+    return 1 if any(r['status'] != 'ok' for r in rows) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
