@@ -89,7 +89,7 @@ test-docker: deps all
 	@scripts/test-docker.sh
 
 valgrind: all
-	@scripts/valgrind.sh
+	@scripts/valgrind.sh $${VALGRIND_BOOKS:-300}
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

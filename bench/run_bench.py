@@ -369,8 +369,8 @@ def run_once(cfg, sc, name, fetchers, rep):
             mongo_uri = 'mongodb://127.0.0.1:%d/' % fdb.port
         else:
             out = os.path.join(rundir, 'out.jsonl')
-        argv = contender_argv(cfg, name, base, sc['concurrency'], fetchers, out, mongo_uri, rundir,
-                              cfg.timeout)
+        limit = cfg.asyncio_mongo_timeout if name == 'asyncio-mongo' else cfg.timeout
+        argv = contender_argv(cfg, name, base, sc['concurrency'], fetchers, out, mongo_uri, rundir, limit)
         db_cpu0 = proc_cpu(fdb.proc.pid) if fdb else 0.0
         with open(os.path.join(rundir, 'contender.out'), 'wb') as fo, \
                 open(os.path.join(rundir, 'contender.err'), 'wb') as fe:
@@ -387,7 +387,8 @@ def run_once(cfg, sc, name, fetchers, rep):
                     os.killpg(p.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            timer = threading.Timer(cfg.timeout + 30, on_timeout)
+            # zcrawl enforces --timeout itself (and then exits non-zero); 30 s more for it to stop.
+            timer = threading.Timer(limit + (30 if family == 'zcrawl' else 0), on_timeout)
             timer.start()
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.monotonic() - t0
@@ -414,7 +415,7 @@ def run_once(cfg, sc, name, fetchers, rep):
                    ratio_to_bound=round(wall / bound, 3) if bound else '')
         reasons = []
         if timed_out.is_set():
-            reasons.append('timeout after %ds' % cfg.timeout)
+            reasons.append('killed after %ds' % limit)
         if p.returncode != 0:
             reasons.append('exit %s' % p.returncode)
         if missed:
@@ -604,6 +605,19 @@ def write_md(cfg, rows, path):
                     cells.append(cell(rs, field, nd))
             L.append('| %s | %s |' % (title, ' | '.join(cells)))
         L.append('')
+        am = [r for _, rs in cols for r in rs if r['contender'] == 'asyncio-mongo' and r['status'] != 'ok']
+        if am:
+            stored = summary(am, 'stored')
+            L.append('asyncio+motor FAILED because of the database, not of asyncio: it writes the way the '
+                     'write-up does, one `update_one(..., upsert=True)` per book, and FerretDB 1.24 on SQLite '
+                     'scans the whole collection on every update, so each write gets slower as the collection '
+                     'grows. In its %s s it stored %s of %s books (median), and FerretDB burnt %s CPU s. '
+                     'zcrawl\'s writer sends bulk inserts and falls back to replacements only for documents '
+                     'that exist. See bench/README.md.' % (
+                         fmt(summary(am, 'wall_s')[0], 0) if summary(am, 'wall_s') else '?',
+                         fmt(stored[0], 0) if stored else '?', am[0].get('reachable', '?'),
+                         fmt(summary(am, 'db_cpu_s')[0], 0) if summary(am, 'db_cpu_s') else '?'))
+            L.append('')
     L += ['![pages/s and wall time / bound](chart.png)', '']
     with open(path, 'w') as f:
         f.write('\n'.join(L))
@@ -621,47 +635,49 @@ def write_chart(cfg, rows, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     scs = [sc for sc in cfg.scenarios if columns_of(sc, rows)]
-    rate_scs = [sc for sc in scs if sc['key'] != 'fetchers']
-    ratio_scs = [sc for sc in scs if sc['latency_ms']]
     panels = [(sc_list, field, title) for sc_list, field, title in
-              ((rate_scs, 'pages_per_s', 'pages/s (higher is better)'),
-               (ratio_scs, 'ratio_to_bound', 'wall time / (pages × latency / concurrency) (1.0 is ideal)'))
+              (([sc for sc in scs if sc['key'] != 'fetchers'], 'pages_per_s', 'pages/s (higher is better)'),
+               ([sc for sc in scs if sc['latency_ms']], 'ratio_to_bound',
+                'wall time / (pages × latency / concurrency): 1.0 is the bound, lower is better'))
               if sc_list]
     if not panels:
         return
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), squeeze=False)
-    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    palette = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    color = {}
+    for sc in scs:
+        for h, _ in columns_of(sc, rows):
+            color.setdefault(h, palette[len(color) % len(palette)])
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.4 * len(panels)), squeeze=False)
     for ax, (sc_list, field, title) in zip(axes[:, 0], panels):
-        labels = []
-        for sc in sc_list:
-            for h, _ in columns_of(sc, rows):
-                if h not in labels:
-                    labels.append(h)
-        width = 0.8 / max(1, len(labels))
+        used = []
         for gi, sc in enumerate(sc_list):
-            for h, rs in columns_of(sc, rows):
-                li = labels.index(h)
-                x = gi - 0.4 + width * (li + 0.5)
+            cols = columns_of(sc, rows)
+            width = 0.8 / max(len(cols), 3)
+            for ci, (h, rs) in enumerate(cols):
+                x = gi + width * (ci - (len(cols) - 1) / 2.0)
+                if h not in used:
+                    used.append(h)
                 s = summary([r for r in rs if r['status'] == 'ok'], field)
                 if failed_note(rs) or s is None:
-                    ax.text(x, 0, 'FAILED', rotation=90, ha='center', va='bottom', fontsize=7, color='red')
+                    ax.text(x, 0, 'FAILED', rotation=90, ha='center', va='bottom', fontsize=8, color='red')
                     continue
                 med, lo, hi = s
-                ax.bar(x, med, width, color=colors[li % len(colors)],
-                       yerr=[[med - lo], [hi - med]], capsize=3)
-                ax.text(x, med, fmt(med, 0 if field == 'pages_per_s' else 2), ha='center', va='bottom',
+                ax.bar(x, med, width * 0.95, color=color[h], yerr=[[med - lo], [hi - med]], capsize=3,
+                       ecolor='black')
+                ax.text(x, hi, fmt(med, 0 if field == 'pages_per_s' else 2), ha='center', va='bottom',
                         fontsize=7)
-        for li, h in enumerate(labels):
-            ax.bar([], [], color=colors[li % len(colors)], label=h)
         ax.set_xticks(range(len(sc_list)))
-        ax.set_xticklabels(['S%d: %s' % (sc['num'], sc['title']) for sc in sc_list], fontsize=8)
+        ax.set_xticklabels(['S%d: %s' % (sc['num'], sc['title'].replace(' (', '\n(')) for sc in sc_list],
+                           fontsize=8)
         ax.set_title(title, fontsize=10)
         if field == 'ratio_to_bound':
             ax.axhline(1.0, color='grey', lw=0.8, ls='--')
-        ax.legend(fontsize=7, ncol=3)
-    fig.suptitle('zcrawl vs the asyncio crawler and Scrapy: %d books, median of %d (bars: min–max)' % (
+        ax.margins(y=0.25)
+        ax.legend(handles=[Patch(color=color[h], label=h) for h in used], fontsize=7, ncol=3)
+    fig.suptitle('zcrawl vs the asyncio crawler and Scrapy: %d books, median of %d runs (whiskers: min–max)' % (
         cfg.books, cfg.repeat), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -723,6 +739,8 @@ def main():
     ap.add_argument('--seed', type=int, default=int(env('BENCH_SEED', 1)))
     ap.add_argument('--timeout', type=int, default=int(env('BENCH_TIMEOUT', 600)),
                     help='seconds before a run is killed and FAILED (default 600)')
+    ap.add_argument('--asyncio-mongo-timeout', type=int, default=int(env('BENCH_ASYNCIO_MONGO_TIMEOUT', 90)),
+                    help='seconds for the asyncio+motor baseline (default 90; see README)')
     ap.add_argument('--scrapy-concurrent-items', type=int,
                     default=int(env('BENCH_SCRAPY_CONCURRENT_ITEMS', 1)))
     ap.add_argument('--mongo-upsert-key', default=env('BENCH_MONGO_UPSERT_KEY', '_id'), choices=('id', '_id'))

@@ -471,11 +471,7 @@ int frontier_retry(frontier *fr, const char *url, int64_t retry_after_ms, int64_
 }
 
 int frontier_gone(frontier *fr, const char *url, int status, int64_t now_ms) {
-    if (status != 404 && status != 410) {
-        char why[64];
-        snprintf(why, sizeof(why), "http %d", status);
-        return frontier_dead(fr, url, "fetch", why, now_ms);
-    }
+    (void)now_ms;
     fr_args a = { 0 };
     args_eval(&a, LUA_GONE, 3);
     args_str(&a, fr->k_leases);

@@ -73,9 +73,11 @@ int frontier_requeue(frontier *fr, const char *url);
  * was already closed, -1 on error. */
 int frontier_retry(frontier *fr, const char *url, int64_t retry_after_ms, int64_t base_ms,
                    int64_t max_ms, int max_retries, const char *reason, int64_t now_ms);
-/* A permanent answer: 404/410 close the lease as gone; anything else dead-letters
- * it with stage and reason. Returns 1 if the lease was open, 0 if not, -1. */
+/* The page does not exist (404/410): closes the lease and records url in gone.
+ * Returns 1 if the lease was open, 0 if not, -1. */
 int frontier_gone(frontier *fr, const char *url, int status, int64_t now_ms);
+/* The page cannot be used: closes the lease and pushes a dead letter with stage
+ * and reason. Returns 1 if the lease was open, 0 if not, -1. */
 int frontier_dead(frontier *fr, const char *url, const char *stage, const char *reason,
                   int64_t now_ms);
 /* Closes the leases of written documents. Returns how many were open, or -1. */

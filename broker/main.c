@@ -228,9 +228,11 @@ static void on_done(broker *b, const zc_msg *m, int64_t now) {
         else if (rc == -2) zc_warn("dead_letter", "url=%s stage=fetch reason=\"%s\"", url, reason);
         else zc_debug("retry", "url=%s attempt=%d status=%llu reason=\"%s\"", url, rc,
                       (unsigned long long)status, reason);
-    } else if (!strcmp(outcome, "fail")) {
+    } else if (!strcmp(outcome, "fail") && (status == 404 || status == 410)) {
         if (frontier_gone(&b->fr, url, (int)status, wall) < 0) redis_failed(b, "gone");
-        else if (status == 404 || status == 410) zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
+        else zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
+    } else if (!strcmp(outcome, "fail")) {
+        if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) redis_failed(b, "dead");
         else zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url,
                      (unsigned long long)status, reason);
     } else {

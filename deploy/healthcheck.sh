@@ -46,7 +46,7 @@ case "$stage" in
             fail "redis-cli: $out"
         updated=$(echo "$out" | sed -n 1p)
         state=$(echo "$out" | sed -n 2p)
-        [ "$state" = done ] && ok "crawl $crawl is done"
+        [ "$state" = "done" ] && ok "crawl $crawl is done"
         case "$updated" in ''|*[!0-9]*) fail "no stats for crawl $crawl yet ($out)" ;; esac
         now=$(( $(date +%s) * 1000 ))
         max=${ZCRAWL_HEALTH_STALE_MS:-30000}

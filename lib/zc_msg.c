@@ -46,6 +46,16 @@ int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen)
     return h[3];
 }
 
+/* Receives a further frame of a message whose first frame has arrived. ZeroMQ
+ * delivers a multipart message whole, so the frame is there and a signal (EINTR,
+ * our handlers have no SA_RESTART) is retried instead of cutting the message. */
+static int msg_recv_more(zmq_msg_t *f, void *sock) {
+    int rc;
+    while ((rc = zmq_msg_recv(f, sock, 0)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
 /* Receives and throws away the rest of a multipart message. */
 static void msg_drain(void *sock) {
     int more = 1;
@@ -53,7 +63,7 @@ static void msg_drain(void *sock) {
     while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
         zmq_msg_t junk;
         if (zmq_msg_init(&junk) != 0) return;
-        int rc = zmq_msg_recv(&junk, sock, 0);
+        int rc = msg_recv_more(&junk, sock);
         zmq_msg_close(&junk);
         if (rc < 0) return;
         sz = sizeof(more);
@@ -80,7 +90,7 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
         }
     }
     if (zmq_msg_init(&head) != 0) goto sys;
-    if (zmq_msg_recv(&head, sock, router ? 0 : flags) < 0) {
+    if ((router ? msg_recv_more(&head, sock) : zmq_msg_recv(&head, sock, flags)) < 0) {
         int e = errno;
         zmq_msg_close(&head);
         if (m->has_identity) zmq_msg_close(&m->identity);
@@ -104,7 +114,7 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
             goto bad_frames;
         }
         if (zmq_msg_init(&m->frames[nf]) != 0) { msg_drain(sock); goto sys_frames; }
-        if (zmq_msg_recv(&m->frames[nf], sock, 0) < 0) {
+        if (msg_recv_more(&m->frames[nf], sock) < 0) {
             zmq_msg_close(&m->frames[nf]);
             goto sys_frames;
         }

@@ -12,8 +12,7 @@
 # DOCKER_TEST_FETCHERS (3), DOCKER_TEST_TIMEOUT (300 s for the crawl),
 # DOCKER_TEST_KEEP=1 leaves the stack up (prints how to remove it).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 
 BOOKS=${DOCKER_TEST_BOOKS:-1000}
@@ -111,6 +110,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "interrupted"; failed=$((failed + 1)); exit 130' INT TERM
 
+# Containers by compose labels (both compose flavours set them); much faster than
+# `compose ps` in the polling loop.
+cid() {
+    docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$PROJECT" \
+        --filter "label=com.docker.compose.service=$1" 2>/dev/null
+}
+# check OK PASS-TEXT FAIL-TEXT: OK is 1 or 0.
+check() { if [ "$1" = 1 ]; then pass "$2"; else fail "$3"; fi; }
+
 # ---- images ----------------------------------------------------------------------
 echo "== base images (scripts/build-base-image.sh)"
 t0=$SECONDS
@@ -142,7 +150,7 @@ if ! timeout 300 "${DC[@]}" up -d --no-build redis mongo emulator >"$tmp/up.log"
     fail "${COMPOSE[*]} up redis mongo emulator"; exit 1
 fi
 svc_health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' \
-    $("${DC[@]}" ps -q "$1") 2>/dev/null; }
+    "$(cid "$1")" 2>/dev/null; }
 for svc in redis mongo emulator; do
     until [ "$(svc_health "$svc")" = healthy ]; do
         if [ $((SECONDS - t0)) -ge 120 ]; then fail "$svc not healthy after 120 s"; exit 1; fi
@@ -151,27 +159,9 @@ for svc in redis mongo emulator; do
 done
 pass "redis, ferretdb and emulator healthy ($((SECONDS - t0)) s)"
 
-echo "== up --scale fetcher=$FETCHERS: broker, $FETCHERS fetchers, parser, writer"
-t0=$SECONDS
-if timeout 300 "${DC[@]}" up -d --no-build --scale fetcher="$FETCHERS" >"$tmp/up.log" 2>&1; then
-    pass "stack up with --scale fetcher=$FETCHERS ($((SECONDS - t0)) s)"
-else
-    cat "$tmp/up.log"
-    fail "${COMPOSE[*]} up"; exit 1
-fi
-
-cid() { "${DC[@]}" ps -q "$1" 2>/dev/null; }
 redis_id=$(cid redis)
-broker_id=$(cid broker)
-mapfile -t fetcher_ids < <(cid fetcher)
-if [ "${#fetcher_ids[@]}" = "$FETCHERS" ]; then
-    pass "$FETCHERS fetcher containers"
-else
-    fail "expected $FETCHERS fetcher containers, found ${#fetcher_ids[@]}"
-fi
-
 rcli() { timeout 10 docker exec "$redis_id" redis-cli --raw "$@" 2>/dev/null; }
-# stat FIELD: one field of the stats hash, from the last HGETALL.
+# ST[field]: the stats hash, from the last HGETALL.
 declare -A ST
 read_stats() {
     ST=()
@@ -182,19 +172,39 @@ stat() { echo "${ST[$1]:-}"; }
 state_of() { docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1" 2>/dev/null; }
 health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null; }
 
-echo "== crawl (queue depth from redis-cli while it runs)"
+# `up` runs in the background so the queue is watched from the first second.
+echo "== up --scale fetcher=$FETCHERS: broker, $FETCHERS fetchers, parser, writer; queue depth from redis-cli"
 t0=$SECONDS
+( timeout 300 "${DC[@]}" up -d --no-build --scale fetcher="$FETCHERS" >"$tmp/up.log" 2>&1
+  echo $? >"$tmp/up.rc" ) &
+up_pid=$!
+up_done=0; broker_id=""
 killed=""; seen_running=0; max_depth=0; max_fetchers=0; broker_healthy=0; broker_exit=""
 last_print=-10
 while :; do
     el=$((SECONDS - t0))
+    if [ "$up_done" = 0 ] && [ -s "$tmp/up.rc" ]; then
+        up_done=1
+        wait "$up_pid" 2>/dev/null
+        if [ "$(cat "$tmp/up.rc")" = 0 ]; then
+            pass "stack up with --scale fetcher=$FETCHERS (${el} s)"
+            n=$(cid fetcher | wc -l)
+            v=0; [ "$n" = "$FETCHERS" ] && v=1
+            check "$v" "$FETCHERS fetcher containers" \
+                "expected $FETCHERS fetcher containers, found $n"
+        else
+            cat "$tmp/up.log"
+            fail "${COMPOSE[*]} up"; exit 1
+        fi
+    fi
+    [ -z "$broker_id" ] && broker_id=$(cid broker)
     read_stats
     depth=$(rcli LLEN "zcrawl:$CRAWL:frontier"); depth=${depth:-?}
     [[ "$depth" =~ ^[0-9]+$ ]] && [ "$depth" -gt "$max_depth" ] && max_depth=$depth
     f=$(stat fetchers); [[ "$f" =~ ^[0-9]+$ ]] && [ "$f" -gt "$max_fetchers" ] && max_fetchers=$f
     [ "$(stat state)" = running ] && seen_running=1
-    [ "$(health_of "$broker_id")" = healthy ] && broker_healthy=1
-    if [ $((el - last_print)) -ge 2 ]; then
+    [ -n "$broker_id" ] && [ "$(health_of "$broker_id")" = healthy ] && broker_healthy=1
+    if [ $((el - last_print)) -ge 2 ] && [ -n "${ST[state]:-}" ]; then
         last_print=$el
         printf '  [%3ds] LLEN frontier=%s  state=%s queued=%s leased=%s in_flight=%s fetchers=%s fetched=%s written=%s per_s=%s\n' \
             "$el" "$depth" "$(stat state)" "$(stat queued)" "$(stat leased)" "$(stat in_flight)" \
@@ -203,15 +213,21 @@ while :; do
     # Kill one fetcher (SIGKILL: its jobs are lost in flight) once a quarter of the
     # pages are fetched and every fetcher has said HELLO.
     fe=$(stat fetched); [[ "$fe" =~ ^[0-9]+$ ]] || fe=0
-    if [ -z "$killed" ] && [ "$(stat state)" = running ] && [ "$fe" -ge $((PAGES / 4)) ] &&
+    if [ -z "$killed" ] && [ "$up_done" = 1 ] && [ "$(stat state)" = running ] && [ "$fe" -ge $((PAGES / 4)) ] &&
        [ "${f:-0}" -ge "$FETCHERS" ]; then
-        killed=${fetcher_ids[0]}
+        killed=$(cid fetcher | head -n 1)
         docker kill "$killed" >/dev/null 2>&1
         note "killed fetcher ${killed:0:12} at ${el}s (fetched=$fe of $PAGES pages, written=$(stat written), in_flight=$(stat in_flight))"
     fi
-    read -r bstatus bcode < <(state_of "$broker_id")
-    if [ "$bstatus" = exited ] || [ "$bstatus" = dead ]; then broker_exit=$bcode; break; fi
-    if [ "$el" -ge "$CRAWL_TIMEOUT" ]; then break; fi
+    bstatus=""; bcode=""
+    [ -n "$broker_id" ] && read -r bstatus bcode < <(state_of "$broker_id")
+    if [ "$up_done" = 1 ] && { [ "$bstatus" = exited ] || [ "$bstatus" = dead ]; }; then
+        broker_exit=$bcode; break
+    fi
+    if [ "$el" -ge "$CRAWL_TIMEOUT" ]; then
+        [ "$up_done" = 1 ] || { kill "$up_pid" 2>/dev/null; fail "${COMPOSE[*]} up did not return"; exit 1; }
+        break
+    fi
     sleep 1
 done
 crawl_s=$((SECONDS - t0))
@@ -220,16 +236,19 @@ printf '  [%3ds] final stats:' "$crawl_s"
 for k in state fetched parsed written retried dead gone expired fetchers; do printf ' %s=%s' "$k" "$(stat $k)"; done
 echo
 
-[ "$seen_running" = 1 ] && [ "$max_depth" -gt 0 ] &&
-    pass "queue depth read with redis-cli while running (max LLEN frontier $max_depth)" ||
-    fail "never saw the crawl running with a non-empty frontier (max LLEN $max_depth)"
-[ "$max_fetchers" -ge "$FETCHERS" ] &&
-    pass "broker saw $max_fetchers fetchers" || fail "broker saw at most $max_fetchers of $FETCHERS fetchers"
-[ "$broker_healthy" = 1 ] && pass "broker health check reported healthy" ||
-    fail "broker health check never reported healthy"
-[ -n "$killed" ] && pass "one fetcher killed mid-crawl" ||
-    fail "no fetcher was killed (crawl ended before fetched >= $((PAGES / 4)) with $FETCHERS fetchers)"
-if [ "$broker_exit" = 0 ] && [ "$(stat state)" = done ]; then
+v=0; [ "$seen_running" = 1 ] && [ "$max_depth" -gt 0 ] && v=1
+check "$v" \
+    "queue depth read with redis-cli while running (max LLEN frontier $max_depth)" \
+    "never saw the crawl running with a non-empty frontier (max LLEN $max_depth)"
+v=0; [ "$max_fetchers" -ge "$FETCHERS" ] && v=1
+check "$v" "broker saw $max_fetchers fetchers" \
+    "broker saw at most $max_fetchers of $FETCHERS fetchers"
+check "$broker_healthy" "broker health check reported healthy" \
+    "broker health check never reported healthy"
+v=0; [ -n "$killed" ] && v=1
+check "$v" "one fetcher killed mid-crawl" \
+    "no fetcher was killed (crawl ended before fetched >= $((PAGES / 4)) with $FETCHERS fetchers)"
+if [ "$broker_exit" = 0 ] && [ "$(stat state)" = "done" ]; then
     pass "crawl done, broker exited 0 ($crawl_s s)"
 else
     fail "crawl not done in ${CRAWL_TIMEOUT}s: broker ${bstatus:-?} ${broker_exit:-?}, state=$(stat state)"
@@ -252,8 +271,8 @@ for svc in fetcher parser writer; do
         fi
     done
 done
-[ "$ok_stages" = 1 ] && pass "fetchers, parser and writer exited 0 after SHUTDOWN" ||
-    fail "not every stage exited 0 after SHUTDOWN"
+check "$ok_stages" "fetchers, parser and writer exited 0 after SHUTDOWN" \
+    "not every stage exited 0 after SHUTDOWN"
 
 # ---- the documents ----------------------------------------------------------------
 mongo_port=$("${DC[@]}" port mongo 27017 2>/dev/null | tail -n 1)

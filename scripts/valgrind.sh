@@ -175,8 +175,9 @@ for n in broker fetcher parser writer sitesim; do
   printf 'valgrind zcrawl-%-8s %-4s rc=%s errors=%s definitely=%sB indirectly=%sB possibly=%sB reachable=%sB log=%s\n' \
     "$n" "$ok" "$rc" "$errs" "$def" "$ind" "$pos" "${reach:-0}" "${log#"$ROOT"/}"
   if [ "$ok" != ok ]; then
-    # The first error or definite leak with its stack, to start from.
-    awk '/== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and dest|Argument)|definitely lost in loss record/{p=1} p{print; if (/^==[0-9]+== *$/) {exit}}' "$log" | head -40 | sed 's/^/    /'
+    # The first three errors / definite leaks with their stacks, to start from.
+    awk '/== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and dest|Argument|Process terminating)|definitely lost in loss record/{p=1}
+         p{print; if (/^==[0-9]+== *$/) {p=0; if (++n == 3) exit}}' "$log" | head -60 | sed 's/^/    /'
   fi
 done
 if [ "$want" -eq 0 ] || [ "$lost" -ne 0 ] || [ "$extra" -ne 0 ]; then

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# bench.sh -- `make bench`: races zcrawl against the original asyncio crawler and Scrapy
+# on the book emulator; writes bench/results/{results.md,results.csv,chart.png}.
+# Arguments go to bench/run_bench.py (--help); BENCH_BOOKS, BENCH_REPEAT,
+# BENCH_SCENARIOS and BENCH_CONTENDERS shorten a run (see bench/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Python contenders need Debian's aiohttp, motor, Scrapy, matplotlib (idempotent).
+ZCRAWL_DEPS_BENCH=1 scripts/deps.sh
+make -s all
+
+for exe in bin/zcrawl-sitesim bin/zcrawl; do
+  [ -x "$exe" ] || { echo "bench: error: $exe is missing (make all failed?)" >&2; exit 1; }
+done
+
+exec /usr/bin/python3 bench/run_bench.py "$@"
