@@ -390,7 +390,22 @@ def run_once(cfg, sc, name, fetchers, rep):
             # zcrawl enforces --timeout itself (and then exits non-zero); 30 s more for it to stop.
             timer = threading.Timer(limit + (30 if family == 'zcrawl' else 0), on_timeout)
             timer.start()
-            _, status, ru = os.wait4(p.pid, 0)
+            try:
+                _, status, ru = os.wait4(p.pid, 0)
+            except BaseException:        # Ctrl-C or SIGTERM: the contender goes too
+                timer.cancel()
+                sampler.stop()
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    os.waitpid(p.pid, 0)
+                except ChildProcessError:
+                    pass
+                p.returncode = -1
+                kill_session(p.pid)
+                raise
             wall = time.monotonic() - t0
             timer.cancel()
             p.returncode = os.waitstatus_to_exitcode(status)
@@ -428,7 +443,7 @@ def run_once(cfg, sc, name, fetchers, rep):
         row['status'] = 'ok' if ok else 'FAILED'
         row['reason'] = '; '.join(reasons)
     except Exception as e:  # a broken run is a FAILED row, never a crashed bench
-        row.update(status='FAILED', reason='bench error: %s' % e)
+        row.update(status='FAILED', reason='bench error: %s' % e, bench_error=True)
     finally:
         if fdb:
             fdb.stop()
@@ -512,7 +527,7 @@ def failed_note(rs):
     bad = [r for r in rs if r['status'] != 'ok']
     if not bad:
         return None
-    return 'FAILED (%d of %d runs): %s' % (len(bad), len(rs), bad[0].get('reason', '').split(' (logs')[0])
+    return 'FAILED (%d of %d runs)' % (len(bad), len(rs))
 
 
 def versions():
@@ -558,13 +573,17 @@ def env_lines(cfg):
         'FerretDB 1.24 (SQLite) as the MongoDB server' % (
             platform.python_version(), v.get('aiohttp', '?'), v.get('motor', '?'), v.get('pymongo', '?'),
             v.get('Scrapy', '?'), v.get('Twisted', '?'), cfg.scrapy_concurrent_items),
-        '- %d run(s) per cell, median (min–max); load average at the start: %s' % (
+        '- %d run(s) per cell, median (min–max); 1-minute load average when runs started: %s' % (
             cfg.repeat, cfg.loadavg),
         '- the asyncio MongoDB baseline upserts by `%s` (see bench/README.md)' % cfg.mongo_upsert_key,
     ]
 
 
 def write_md(cfg, rows, path):
+    loads = [float(r['loadavg_1m']) for r in rows if r.get('loadavg_1m') not in (None, '')]
+    if loads:
+        cfg.loadavg = '%.2f–%.2f (the bench itself adds 1–2; more means others shared the cores)' % (
+            min(loads), max(loads))
     L = ['# zcrawl benchmark results', '']
     L += env_lines(cfg)
     L += ['', 'A contender that did not store every reachable book is FAILED and gets no figures. '
@@ -605,6 +624,12 @@ def write_md(cfg, rows, path):
                     cells.append(cell(rs, field, nd))
             L.append('| %s | %s |' % (title, ' | '.join(cells)))
         L.append('')
+        for h, rs in cols:
+            for r in rs:
+                if r['status'] != 'ok':
+                    L.append('- %s, run %s: FAILED: %s' % (h, r['repeat'], r.get('reason', '')))
+        if any(r['status'] != 'ok' for _, rs in cols for r in rs):
+            L.append('')
         am = [r for _, rs in cols for r in rs if r['contender'] == 'asyncio-mongo' and r['status'] != 'ok']
         if am:
             stored = summary(am, 'stored')
@@ -727,6 +752,28 @@ def plan(cfg):
     return items
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt('SIGTERM')
+
+
+def report_only(cfg):
+    with open(os.path.join(cfg.out_dir, 'results.csv'), newline='') as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit('run_bench: error: no runs in %s/results.csv' % cfg.out_dir)
+    for r in rows:
+        r['scenario'] = int(r['scenario'])
+    cfg.books = int(rows[0]['books'])
+    cfg.seed = int(rows[0]['seed'])
+    cfg.repeat = max(int(r['repeat']) for r in rows)
+    cfg.scenarios = [sc for sc in cfg.scenarios if any(r['scenario'] == sc['num'] for r in rows)]
+    cfg.loadavg = '?'
+    cfg.versions = versions()
+    write_outputs(cfg, rows)
+    log('rebuilt %s' % os.path.join(cfg.out_dir, 'results.md'))
+    return 0
+
+
 def main():
     env = os.environ.get
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -747,13 +794,18 @@ def main():
     ap.add_argument('--bin', default=env('ZCRAWL_BIN', os.path.join(ROOT, 'bin')))
     ap.add_argument('--out-dir', default=os.path.join(ROOT, 'bench', 'results'))
     ap.add_argument('--keep', action='store_true', help='keep every run folder')
+    ap.add_argument('--report-only', action='store_true',
+                    help='rebuild results.md and chart.png from the results.csv of --out-dir; run nothing')
     cfg = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_sigterm)
     cfg.bin = os.path.abspath(cfg.bin)
     cfg.scenarios = pick_scenarios(cfg.scenarios)
     cfg.contenders = [c.strip() for c in cfg.contenders.split(',') if c.strip()]
     for c in cfg.contenders:
         if c not in CONTENDERS:
             sys.exit('run_bench: error: unknown contender %s (have %s)' % (c, ', '.join(CONTENDERS)))
+    if cfg.report_only:
+        return report_only(cfg)
     if cfg.repeat < 1 or cfg.books < 1:
         sys.exit('run_bench: error: --repeat and --books must be >= 1')
     if not os.access(os.path.join(cfg.bin, 'zcrawl-sitesim'), os.X_OK):
@@ -772,6 +824,7 @@ def main():
     log('%d books, %d repeat(s), %d runs per repeat, scratch in %s' % (cfg.books, cfg.repeat, len(items), cfg.tmp))
     rows = []
     t_start = time.monotonic()
+    interrupted = False
     try:
         for rep in range(1, cfg.repeat + 1):
             # Rotate the order each repeat so no contender always runs first or last.
@@ -786,12 +839,18 @@ def main():
                                                                r['repeat'])), chart=False)
     except KeyboardInterrupt:
         log('interrupted: writing what was measured')
+        interrupted = True
     rows.sort(key=lambda r: (r['scenario'], r['contender'], str(r['fetchers']), r['repeat']))
     write_outputs(cfg, rows)
     if not cfg.keep:
         shutil.rmtree(cfg.tmp, ignore_errors=True)
     log('done in %.0fs: %s' % (time.monotonic() - t_start, os.path.join(cfg.out_dir, 'results.md')))
-    return 1 if any(r['status'] != 'ok' for r in rows) else 0
+    # A baseline that fails is a result; zcrawl failing, or the bench itself, is an error.
+    bad = [r for r in rows if r['status'] != 'ok'
+           and (CONTENDERS[r['contender']][2] == 'zcrawl' or r.get('bench_error'))]
+    for r in bad:
+        log('FAILED: S%d %s run %d: %s' % (r['scenario'], r['contender'], r['repeat'], r.get('reason', '')))
+    return 130 if interrupted else 1 if bad else 0
 
 
 if __name__ == '__main__':

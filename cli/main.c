@@ -141,9 +141,10 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
         snprintf(err, errlen, "no free port for redis-server");
         return -1;
     }
-    snprintf(dir, sizeof(dir), "%s/redis", r->logdir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+    /* A fresh folder each time: a private Redis never resumes an older crawl. */
+    snprintf(dir, sizeof(dir), "%s/redis-XXXXXX", r->logdir);
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "mkdtemp %s: %s", dir, strerror(errno));
         return -1;
     }
     snprintf(log, sizeof(log), "%s/redis.log", r->logdir);
@@ -295,6 +296,7 @@ static int read_progress(redisContext **rcp, const char *uri, const char *crawl,
 }
 
 static void show_progress(run *r, const progress *p, double elapsed, int final) {
+    if (r->c->no_progress) return;
     char eta[32] = "-";
     if (p->rate > 0.5 && p->queued > 0) snprintf(eta, sizeof(eta), "%.0fs", (double)p->queued / p->rate);
     char line[256];
@@ -457,7 +459,7 @@ int main(int argc, char **argv) {
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &c.log_level, "stages' log level", 0, 0 },
         { "log-dir", "ZCRAWL_LOG_DIR", ZC_FLAG_STR, &c.log_dir, "folder for the stages' logs (default: a temp folder)", 0, 0 },
         { "bin-dir", "ZCRAWL_BIN_DIR", ZC_FLAG_STR, &c.bin_dir, "folder of zcrawl-* (default: beside zcrawl)", 0, 0 },
-        { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no live progress line", 0, 0 },
+        { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no progress lines, only the summary", 0, 0 },
         { "books", "ZCRAWL_DEMO_BOOKS", ZC_FLAG_INT, &c.books, "demo: books the emulator serves", 1, 10000000 },
         { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c.latency_ms, "demo: emulator latency", 0, 600000 },
         { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c.jitter_ms, "demo: emulator latency jitter", 0, 600000 },

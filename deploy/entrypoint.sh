@@ -32,10 +32,16 @@ case "$1" in
     healthcheck)
         shift
         exec /usr/local/bin/zcrawl-healthcheck "$@" ;;
-    help|--help|-h)
+    help)
         usage ;;
     -*)
-        [ -n "${ZCRAWL_STAGE:-}" ] || { echo "zcrawl-entrypoint: error: flags given but no stage (set ZCRAWL_STAGE or name it first)" >&2; exit 2; }
+        if [ -z "${ZCRAWL_STAGE:-}" ]; then
+            case "$1" in
+                -h|--help) usage; exit 0 ;;
+            esac
+            echo "zcrawl-entrypoint: error: flags given but no stage (set ZCRAWL_STAGE or name it first)" >&2
+            exit 2
+        fi
         exec "/usr/local/bin/zcrawl-$ZCRAWL_STAGE" "$@" ;;
     *)
         exec "$@" ;;

@@ -181,6 +181,17 @@ int zc_msg_u64(const zc_msg *m, int i, uint64_t *out) {
     return 0;
 }
 
+/* Sends a frame after the first of a message. Once a message has begun it must
+ * not be cut (the socket would glue the next message to its head), and ZeroMQ
+ * checks the high-water mark on the first frame only, so a signal (EINTR) is
+ * retried. */
+static int msg_send_more(zmq_msg_t *f, void *sock, int more) {
+    int rc;
+    while ((rc = zmq_msg_send(f, sock, more)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
                 const zc_frame *frames, int n, int flags) {
     int i = 0;
@@ -191,8 +202,11 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
         if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | flags) < 0) { zmq_msg_close(&id); goto fail; }
     }
     unsigned char head[4] = { 'Z', 'C', ZC_PROTO_VERSION, (unsigned char)type };
-    if (zmq_send(sock, head, sizeof(head), (n > 0 ? ZMQ_SNDMORE : 0) | (identity ? 0 : flags)) < 0)
-        goto fail;
+    int hmore = n > 0 ? ZMQ_SNDMORE : 0, rc;
+    while ((rc = zmq_send(sock, head, sizeof(head), hmore | (identity ? 0 : flags))) < 0 &&
+           errno == EINTR && identity)
+        ; /* after the identity the message has begun: see msg_send_more */
+    if (rc < 0) goto fail;
     for (; i < n; i++) {
         int more = i + 1 < n ? ZMQ_SNDMORE : 0;
         zmq_msg_t fm;
@@ -200,7 +214,7 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
             if (zmq_msg_init_data(&fm, (void *)frames[i].data, frames[i].len, frames[i].ffn,
                                   frames[i].hint) != 0)
                 goto fail;
-            if (zmq_msg_send(&fm, sock, more) < 0) {
+            if (msg_send_more(&fm, sock, more) < 0) {
                 zmq_msg_close(&fm); /* frees frame i through its ffn */
                 i++;
                 goto fail;
@@ -208,7 +222,7 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
         } else {
             if (zmq_msg_init_size(&fm, frames[i].len) != 0) goto fail;
             if (frames[i].len) memcpy(zmq_msg_data(&fm), frames[i].data, frames[i].len);
-            if (zmq_msg_send(&fm, sock, more) < 0) { zmq_msg_close(&fm); goto fail; }
+            if (msg_send_more(&fm, sock, more) < 0) { zmq_msg_close(&fm); goto fail; }
         }
     }
     return 0;

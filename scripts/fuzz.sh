@@ -67,7 +67,7 @@ run() {
   [ -d "tests/fuzz/corpus/$n" ] && cp -r "tests/fuzz/corpus/$n/." "$dir/corpus/"
   local seeds; seeds=$(find "$dir/corpus" -type f | wc -l)
   # shellcheck disable=SC2046
-  (cd "$dir" && ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+  (cd "$dir" && ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=64} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
      "$OLDPWD/$OUT/fuzz_$n" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
      -print_final_stats=1 -artifact_prefix="$OLDPWD/$art" $(opts_of "$n" | sed "s|-dict=|-dict=$OLDPWD/|") \
      corpus) > "$log" 2>&1

@@ -135,7 +135,8 @@ fi
 
 echo "== images (${COMPOSE[*]} build)"
 t0=$SECONDS
-if timeout 1800 "${DC[@]}" build >"$tmp/build.log" 2>&1; then
+# broker, fetcher, parser, writer and emulator share one image (zcrawl:local): build it once.
+if timeout 1800 "${DC[@]}" build redis mongo broker >"$tmp/build.log" 2>&1; then
     pass "images zcrawl, redis, ferretdb built ($((SECONDS - t0)) s)"
 else
     tail -n 40 "$tmp/build.log"

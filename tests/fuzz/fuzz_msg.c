@@ -51,16 +51,32 @@ static void setup(void) {
 
 typedef struct { const uint8_t *p; size_t n; } span;
 
+/* libFuzzer's -timeout runs a SIGALRM timer, so any call may see EINTR: the
+ * harness retries where the API says "nothing happened, try again". */
 static void send_frames(void *s, const span *f, int n) {
-    for (int i = 0; i < n; i++)
-        CHECK(zmq_send(s, f[i].p, f[i].n, i + 1 < n ? ZMQ_SNDMORE : 0) == (int)f[i].n);
+    for (int i = 0; i < n; i++) {
+        int rc;
+        while ((rc = zmq_send(s, f[i].p, f[i].n, i + 1 < n ? ZMQ_SNDMORE : 0)) < 0 && errno == EINTR)
+            ;
+        CHECK(rc == (int)f[i].n);
+    }
 }
 
 /* Nothing of the message may be left behind on s. */
 static void check_drained(void *s) {
     char junk[8];
-    int rc = zmq_recv(s, junk, sizeof(junk), ZMQ_DONTWAIT);
+    int rc;
+    while ((rc = zmq_recv(s, junk, sizeof(junk), ZMQ_DONTWAIT)) < 0 && errno == EINTR)
+        ;
     CHECK(rc == -1 && errno == EAGAIN);
+}
+
+/* zc_msg_recv, again after EINTR: -1 means nothing was consumed. */
+static int recv_msg(void *s, zc_msg *m, int flags, int router, char *err, size_t errlen) {
+    int rc;
+    while ((rc = zc_msg_recv(s, m, flags, router, err, errlen)) == -1 && errno == EINTR)
+        ;
+    return rc;
 }
 
 static void free_copy(void *data, void *hint) { (void)hint; free(data); }
@@ -126,7 +142,7 @@ static void recv_and_check(void *s, int router, void *peer, const span *f, int n
     char err[256];
     memset(&m, 0xa5, sizeof(m)); /* no field may be trusted before recv sets it */
     err[0] = '\0';
-    int rc = zc_msg_recv(s, &m, n == 0 ? ZMQ_DONTWAIT : 0, router, err, sizeof(err));
+    int rc = recv_msg(s, &m, n == 0 ? ZMQ_DONTWAIT : 0, router, err, sizeof(err));
     int want = expect_ok(f, n);
     if (n == 0) {
         CHECK(rc == -1 && errno == EAGAIN);
@@ -154,24 +170,30 @@ static void recv_and_check(void *s, int router, void *peer, const span *f, int n
     }
     check_accessors(&m);
 
-    /* Round trip: the last frame goes zero-copy, as page bodies and documents do. */
+    /* Round trip: the last frame goes zero-copy, as page bodies and documents do.
+     * A send that fails (EINTR before the first frame: nothing was sent) has freed
+     * the zero-copy frame, so each attempt makes a fresh copy. */
     zc_frame out[ZC_MSG_MAX_FRAMES];
-    for (int i = 0; i < m.nframes; i++) {
-        size_t len;
-        const char *d = zc_msg_data(&m, i, &len);
-        out[i] = (zc_frame){ d, len, NULL, NULL };
-    }
-    if (m.nframes > 0) {
-        zc_frame *last = &out[m.nframes - 1];
-        void *copy = malloc(last->len ? last->len : 1);
-        CHECK(copy);
-        if (last->len) memcpy(copy, last->data, last->len);
-        *last = (zc_frame){ copy, last->len, free_copy, NULL };
-    }
-    CHECK(zc_msg_send(s, router ? &m.identity : NULL, m.type, out, m.nframes, 0) == 0);
+    int src;
+    do {
+        for (int i = 0; i < m.nframes; i++) {
+            size_t len;
+            const char *d = zc_msg_data(&m, i, &len);
+            out[i] = (zc_frame){ d, len, NULL, NULL };
+        }
+        if (m.nframes > 0) {
+            zc_frame *last = &out[m.nframes - 1];
+            void *copy = malloc(last->len ? last->len : 1);
+            CHECK(copy);
+            if (last->len) memcpy(copy, last->data, last->len);
+            *last = (zc_frame){ copy, last->len, free_copy, NULL };
+        }
+        src = zc_msg_send(s, router ? &m.identity : NULL, m.type, out, m.nframes, 0);
+    } while (src == -1 && errno == EINTR);
+    CHECK(src == 0);
     zc_msg back;
     err[0] = '\0';
-    CHECK(zc_msg_recv(peer, &back, 0, 0, err, sizeof(err)) == 0);
+    CHECK(recv_msg(peer, &back, 0, 0, err, sizeof(err)) == 0);
     check_drained(peer);
     CHECK(back.type == m.type && back.nframes == m.nframes && !back.has_identity);
     for (int i = 0; i < m.nframes; i++) {

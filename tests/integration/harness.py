@@ -379,3 +379,96 @@ def sanitizer_reports(procs, max_lines=60):
             else:
                 i += 1
     return out
+
+
+class FakeBroker:
+    """Python in the broker's seat for one stage under test: a ROUTER the stage's
+    DEALER connects to (HEARTBEAT every hb_ms to every peer that spoke), plus bound
+    PUSH/PULL sockets made with bind(). Everything received is kept, in order:
+    `control` holds (type, [frames]) from the ROUTER, `pulled[name]` the raw frame
+    lists of each PULL socket. Frame 0 of a ZeroMQ message here is b'ZC' + bytes([1, type])."""
+
+    def __init__(self, hb_ms=200):
+        import zmq
+        self.zmq = zmq
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.control_ep = "tcp://127.0.0.1:%d" % self.router.bind_to_random_port("tcp://127.0.0.1")
+        self.hb = hb_ms / 1000.0
+        self.idents = []
+        self.control = []
+        self.pulls = {}
+        self.pulled = {}
+        self.pushes = {}
+        self.last_hb = 0.0
+
+    def bind(self, name, kind):
+        """Binds a PUSH or PULL socket (kind "push"/"pull") and returns its endpoint."""
+        zmq = self.zmq
+        s = self.ctx.socket(zmq.PUSH if kind == "push" else zmq.PULL)
+        s.setsockopt(zmq.LINGER, 0)
+        if kind == "push":
+            s.setsockopt(zmq.SNDTIMEO, 10000)
+            self.pushes[name] = s
+        else:
+            self.pulls[name] = s
+            self.pulled[name] = []
+        return "tcp://127.0.0.1:%d" % s.bind_to_random_port("tcp://127.0.0.1")
+
+    def push(self, name, frames):
+        self.pushes[name].send_multipart(frames)
+
+    def to_stage(self, frames):
+        """Sends frames (header first) to every stage that spoke on the control socket."""
+        for ident in self.idents:
+            self.router.send_multipart([ident] + list(frames))
+
+    def pump(self, seconds):
+        zmq = self.zmq
+        end = time.time() + seconds
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        for s in self.pulls.values():
+            poller.register(s, zmq.POLLIN)
+        while True:
+            now = time.time()
+            if now - self.last_hb >= self.hb:
+                self.to_stage([b"ZC\x01\x02"])
+                self.last_hb = now
+            left = end - now
+            if left <= 0:
+                return
+            for sock, _ in poller.poll(max(1, int(min(left, self.hb) * 1000))):
+                while True:
+                    try:
+                        fr = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if sock is self.router:
+                        if fr[0] not in self.idents:
+                            self.idents.append(fr[0])
+                        head = fr[1] if len(fr) > 1 else b""
+                        t = head[3] if len(head) == 4 and head[:3] == b"ZC\x01" else -1
+                        self.control.append((t, fr[2:]))
+                    else:
+                        name = [k for k, v in self.pulls.items() if v is sock][0]
+                        self.pulled[name].append(fr)
+
+    def of_type(self, t):
+        """Payload frame lists of the control messages of type t."""
+        return [f for (tt, f) in self.control if tt == t]
+
+    def wait(self, cond, timeout, what):
+        end = time.time() + timeout
+        while True:
+            if cond():
+                return
+            if time.time() >= end:
+                raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+            self.pump(0.05)
+
+    def close(self):
+        for s in list(self.pulls.values()) + list(self.pushes.values()) + [self.router]:
+            s.close(0)
+        self.ctx.term()

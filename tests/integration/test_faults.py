@@ -25,12 +25,19 @@ import time
 
 import pytest
 
-from harness import Pipeline, Sitesim, jsonl_ids, mongo_ids
+import bson
 
+from harness import FakeBroker, Pipeline, Sitesim, bin_path, jsonl_ids, mongo_ids
+
+HELLO, DOC, WRITTEN, DEAD = 1, 8, 9, 10
 HB = "200"
 STAGE = ("--heartbeat-ms", HB)
 FAST_BROKER = ["--max-per-host", "8", "--heartbeat-ms", HB, "--lease-ms", "4000",
                "--recover-ms", "1000"]
+
+
+def hdr(t):
+    return b"ZC\x01" + bytes([t])
 
 
 def assert_once(got_ids, want):
@@ -72,7 +79,7 @@ def mid_crawl(pl, want, field="fetched", at_least=300):
     return st
 
 
-def check_done(pl, want, ids, got_ids, timeout=120):
+def check_done(pl, want, ids, got_ids, timeout=60):
     pl.wait_done(timeout=timeout)
     assert_once(got_ids(), want)
     st = pl.stats()
@@ -192,7 +199,7 @@ def test_writer_kill9_jsonl_is_at_least_once(procs, redis, tmp_path):
         at_kill = f.read()
     time.sleep(2)
     pl.start_writer(None, out, *STAGE)
-    pl.wait_done(timeout=120)
+    pl.wait_done(timeout=60)
     with open(out, "rb") as f:
         data = f.read()
     assert data.startswith(at_kill)
@@ -217,47 +224,38 @@ def test_writer_kill9_jsonl_is_at_least_once(procs, redis, tmp_path):
     assert int(pl.stats()["written"]) == len(want)
 
 
-def test_writer_restarted_on_torn_jsonl_line(procs, tmp_path):
+def start_lone_writer(procs, fb, *sink):
+    p = procs.start("writer", [bin_path("writer"), "--broker", fb.control_ep, "--docs", fb.docs,
+                               "--heartbeat-ms", HB, "--batch-ms", "300"] + list(sink))
+    fb.wait(lambda: fb.of_type(HELLO), 10, "HELLO from the writer")
+    return p
+
+
+def written_urls(fb):
+    return [u.decode() for f in fb.of_type(WRITTEN) for u in f[0].split(b"\n")]
+
+
+@pytest.fixture
+def fb():
+    b = FakeBroker(hb_ms=int(HB))
+    b.docs = b.bind("docs", "push")
+    yield b
+    b.close()
+
+
+def test_writer_restarted_on_torn_jsonl_line(procs, fb, tmp_path):
     """A writer killed inside write(2) leaves a torn last line (SIGKILL can cut a
     write to a regular file between pages). The next writer appending to the same
     file must start its documents on a line of their own, or its first document
     is glued to the torn line and lost to every reader."""
-    import bson
-    import zmq
     out = tmp_path / "books.jsonl"
     out.write_bytes(b'{"_id": "1", "name": "whole"}\n{"_id": "2", "na')
-    ctx = zmq.Context()
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    cport = router.bind_to_random_port("tcp://127.0.0.1")
-    push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.LINGER, 0)
-    dport = push.bind_to_random_port("tcp://127.0.0.1")
-    try:
-        from harness import bin_path
-        p = procs.start("writer", [bin_path("writer"), "--broker", "tcp://127.0.0.1:%d" % cport,
-                                   "--docs", "tcp://127.0.0.1:%d" % dport, "--out", str(out),
-                                   "--batch-ms", "50"])
-        assert router.poll(10000), "no HELLO from the writer"
-        ident = router.recv_multipart()[0]
-        for i in (3, 4):
-            push.send_multipart([b"ZC\x01\x08", b"http://x/api/book/%d" % i,
-                                 bson.encode({"_id": str(i), "name": "new"})])
-        written = []
-        end = time.time() + 10
-        while time.time() < end and len(written) < 2:
-            router.send_multipart([ident, b"ZC\x01\x02"])
-            if router.poll(100):
-                fr = router.recv_multipart()
-                if fr[1] == b"ZC\x01\x09":
-                    written += fr[2].decode().split("\n")
-        assert sorted(written) == ["http://x/api/book/3", "http://x/api/book/4"], written
-        p.send_signal(signal.SIGTERM)
-        assert wait_exit(p, 15) == 0
-    finally:
-        router.close(0)
-        push.close(0)
-        ctx.term()
+    p = start_lone_writer(procs, fb, "--out", str(out))
+    for i in (3, 4):
+        fb.push("docs", [hdr(DOC), b"http://x/api/book/%d" % i, bson.encode({"_id": str(i), "name": "new"})])
+    fb.wait(lambda: len(written_urls(fb)) >= 2, 10, "WRITTEN for both documents")
+    p.send_signal(signal.SIGTERM)
+    assert wait_exit(p, 15) == 0
     readable = []
     for line in out.read_bytes().split(b"\n"):
         try:
@@ -265,6 +263,33 @@ def test_writer_restarted_on_torn_jsonl_line(procs, tmp_path):
         except ValueError:
             pass
     assert readable == ["1", "3", "4"], "readable documents %s in:\n%s" % (readable, out.read_text())
+
+
+def test_writer_same_id_twice_in_one_batch_mongo(procs, fb, mongo):
+    """After any redelivery (a lease that ran out, a restarted stage) the same book
+    can reach a writer twice within one batch. Both must be confirmed, one
+    document stored, and the batch must not stall."""
+    import pymongo
+    p = start_lone_writer(procs, fb, "--mongo", mongo.uri, "--db", "zc_f_dup")
+    url = lambda i: b"http://x/api/book/%d" % i
+    fb.push("docs", [hdr(DOC), url(1), bson.encode({"_id": "1", "v": 0})])
+    fb.wait(lambda: len(written_urls(fb)) >= 1, 10, "WRITTEN for the first document")
+    # One batch (--batch-ms 300): 2 twice, 1 again (already stored), 3..9 new.
+    batch = [(2, 1), (3, 1), (2, 2), (1, 2)] + [(i, 1) for i in range(4, 10)]
+    for i, v in batch:
+        fb.push("docs", [hdr(DOC), url(i), bson.encode({"_id": str(i), "v": v})])
+    fb.wait(lambda: len(written_urls(fb)) >= 1 + len(batch), 20,
+            "WRITTEN for a batch holding one _id twice")
+    assert sorted(written_urls(fb)) == sorted(u.decode() for u in [url(1)] + [url(i) for i, _ in batch])
+    c = pymongo.MongoClient(mongo.uri, serverSelectionTimeoutMS=5000)
+    try:
+        docs = {d["_id"]: d["v"] for d in c.zc_f_dup.books.find()}
+    finally:
+        c.close()
+    assert sorted(docs, key=int) == [str(i) for i in range(1, 10)], docs
+    assert docs["1"] == 2 and docs["2"] == 2, docs  # the later copy wins
+    assert fb.of_type(DEAD) == []
+    assert p.poll() is None
 
 
 # ---------------------------------------------------------------- broker and Redis
@@ -359,7 +384,7 @@ def test_emulator_faults_all_at_once(procs, redis, tmp_path):
     pl = pipeline(procs, redis, sim, ["--max-per-host", "16", "--retry-base-ms", "50",
                                       "--max-retries", "30"])
     pl.start_all(fetchers=2, out=out)
-    pl.wait_done(timeout=120)
+    pl.wait_done(timeout=60)
     assert_once(jsonl_ids(out), want)
     st = pl.stats()
     assert pl.dead() == [], pl.dead()[:5]
