@@ -576,14 +576,6 @@ int main(int argc, char **argv) {
         dispatch_free(&b.d);
         return 1;
     }
-    if (conf.start && seed(&b, conf.start) != 0) goto out_redis;
-    long clamped = frontier_clamp_leases(&b.fr, zc_wall_ms() + conf.recover_ms);
-    if (clamped < 0) {
-        fprintf(stderr, "%s: error: %s\n", PROG, b.fr.err);
-        goto out_redis;
-    }
-    if (clamped > 0) zc_info("recovering", "leases=%ld due_within_ms=%ld", clamped, conf.recover_ms);
-
     b.ctx = zmq_ctx_new();
     if (!b.ctx) {
         fprintf(stderr, "%s: error: zmq_ctx_new: %s\n", PROG, zmq_strerror(errno));
@@ -603,6 +595,15 @@ int main(int argc, char **argv) {
     b.pull_pages = b.push_pages = NULL; /* the thread owns them now */
     if (start_streamer(&b, b.pull_docs, b.push_docs, "docs", err, sizeof(err)) != 0) goto bind_err;
     b.pull_docs = b.push_docs = NULL;
+    /* Seed only once every endpoint is bound: a broker that cannot serve leaves
+     * Redis as it found it. */
+    if (conf.start && seed(&b, conf.start) != 0) goto out_zmq;
+    long clamped = frontier_clamp_leases(&b.fr, zc_wall_ms() + conf.recover_ms);
+    if (clamped < 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, b.fr.err);
+        goto out_zmq;
+    }
+    if (clamped > 0) zc_info("recovering", "leases=%ld due_within_ms=%ld", clamped, conf.recover_ms);
     zc_info("started", "crawl=%s mode=%s control=%s max_per_host=%ld lease_ms=%ld", conf.crawl,
             conf.mode, conf.control, conf.max_per_host, conf.lease_ms);
 

@@ -139,14 +139,15 @@ int zc_peer_recv(zc_peer *p, zc_msg *m) {
     for (;;) {
         int rc = zc_msg_recv(p->sock, m, ZMQ_DONTWAIT, 0, err, sizeof(err));
         if (rc == -1) return -1;
-        p->last_recv_ms = zc_now_ms();
-        p->backoff_ms = p->hb_ivl_ms;
         if (rc == -2) {
+            /* Junk is no sign of life: a non-ZeroMQ server must not keep us here. */
             p->dropped++;
             zc_warn("bad_message", "from=broker reason=\"%s\" dropped=%llu", err,
                     (unsigned long long)p->dropped);
             return -2;
         }
+        p->last_recv_ms = zc_now_ms();
+        p->backoff_ms = p->hb_ivl_ms;
         if (m->type == ZC_MSG_HEARTBEAT) {
             zc_msg_close(m);
             continue;

@@ -513,6 +513,19 @@ int main(int argc, char **argv) {
     w.out = calloc(WRITER_OUTBOX_MAX, sizeof(*w.out));
     if (!w.e || !w.docv || !w.out) die(1, "out of memory");
 
+    /* Endpoints first: a malformed one is a flag error, found before the sink is touched. */
+    w.ctx = zmq_ctx_new();
+    if (!w.ctx) die(1, "zmq_ctx_new: %s", zmq_strerror(errno));
+    w.docs = zmq_socket(w.ctx, ZMQ_PULL);
+    if (!w.docs) die(1, "zmq_socket: %s", zmq_strerror(errno));
+    /* A small receive queue: while this writer cannot write, the streamer sends
+     * to other writers instead of piling DOCs up here. */
+    int hwm = (int)batch, linger = 0;
+    if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+        zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
+        die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
+    if (zmq_connect(w.docs, docs_ep) != 0) die(2, "cannot connect to docs endpoint %s: %s", docs_ep, zmq_strerror(errno));
+    if (zc_peer_open(&w.peer, w.ctx, broker, "writer", name, hb_ms, 0, err, sizeof(err)) != 0) die(2, "%s", err);
     writer_mongo_log_to_zc();
     mongoc_init();
     if (use_mongo) {
@@ -535,18 +548,6 @@ int main(int argc, char **argv) {
         zc_info("sink_ready", "sink=jsonl out=%s", zc_log_q(q, sizeof(q), out));
     }
 
-    w.ctx = zmq_ctx_new();
-    if (!w.ctx) die(1, "zmq_ctx_new: %s", zmq_strerror(errno));
-    w.docs = zmq_socket(w.ctx, ZMQ_PULL);
-    if (!w.docs) die(1, "zmq_socket: %s", zmq_strerror(errno));
-    /* A small receive queue: while this writer cannot write, the streamer sends
-     * to other writers instead of piling DOCs up here. */
-    int hwm = (int)batch, linger = 0;
-    if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
-        die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zmq_connect(w.docs, docs_ep) != 0) die(1, "cannot connect to docs endpoint %s: %s", docs_ep, zmq_strerror(errno));
-    if (zc_peer_open(&w.peer, w.ctx, broker, "writer", name, hb_ms, 0, err, sizeof(err)) != 0) die(1, "%s", err);
     w.next_stats = zc_now_ms() + stats_ms;
     zc_info("started", "name=%s broker=%s docs=%s batch=%ld batch_ms=%ld", w.peer.name, broker, docs_ep, batch,
             batch_ms);

@@ -45,6 +45,17 @@ writer_jsonl *writer_jsonl_open(const char *path, char *err, size_t errlen) {
         goto err;
     }
     j->sync = S_ISREG(st.st_mode);
+    /* A writer killed inside write(2) may have left half a line at the end: the
+     * next batch then starts on a fresh line instead of gluing onto it. */
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        int rfd = open(path, O_RDONLY | O_CLOEXEC);
+        char last = '\n';
+        if (rfd >= 0) {
+            if (pread(rfd, &last, 1, st.st_size - 1) != 1) last = '\n';
+            close(rfd);
+        }
+        if (last != '\n') j->partial = 1;
+    }
     return j;
 err:
     writer_jsonl_close(j);

@@ -471,9 +471,10 @@ static int mongo_existing(writer_mongo *w, const bson_t *const *docs, size_t n, 
     qsort(ids, n, sizeof(*ids), mongo_id_cmp);
     int ok = BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in_doc) && BSON_APPEND_ARRAY_BEGIN(&in_doc, "$in", &arr);
     char key[24];
+    size_t k = 0; /* array keys must run 0, 1, 2 ... with no gap for a skipped duplicate */
     for (size_t i = 0; ok && i < n; i++) {
         if (i > 0 && mongo_id_cmp(&ids[i - 1], &ids[i]) == 0) continue;
-        snprintf(key, sizeof(key), "%zu", i);
+        snprintf(key, sizeof(key), "%zu", k++);
         ok = bson_append_utf8(&arr, key, -1, ids[i].s, (int)ids[i].len);
     }
     ok = ok && bson_append_array_end(&in_doc, &arr) && bson_append_document_end(&filter, &in_doc) &&

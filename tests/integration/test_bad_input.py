@@ -288,10 +288,14 @@ def test_stage_waits_for_unreachable_broker(procs, tmp_path, name, peer):
         time.sleep(3)
         assert p.poll() is None, "%s exited %s without a broker:\n%s" % (name, p.poll(), procs.log(p))
         log = procs.log(p)
-        assert "event=broker_silent" in log, log
         assert "level=error" not in log, log
         if junk:
+            # libzmq may read the junk as old-style ZMTP frames: those arrive as
+            # messages and must be dropped as bad; or the stage finds no broker.
             assert junk.accepted > 0
+            assert "event=broker_silent" in log or "event=bad_message" in log, log
+        else:
+            assert "event=broker_silent" in log, log
         p.send_signal(signal.SIGTERM)
         assert wait_exit(p, 10) == 0, procs.log(p)
     finally:

@@ -15,17 +15,20 @@ with a JSON Lines file, where a duplicate would show.
 Timing: catalogues of 1000-2000 books behind 50 ms of emulator latency and a
 per-host cap of 8 make each crawl last several seconds, long enough to hit it in
 the middle; heartbeats of 200 ms, leases of 4 s and --recover-ms 1000 make the
-recovery paths quick."""
+recovery paths quick.
+
+Two writer tests drive a lone writer through harness.FakeBroker to pin down, without
+timing luck, what the crash tests can only hit by chance: a torn last line left in
+a JSON Lines file by a killed writer, and one _id twice in a batch (what any
+redelivery produces)."""
 import collections
 import json
-import os
 import re
 import signal
 import time
 
-import pytest
-
 import bson
+import pytest
 
 from harness import FakeBroker, Pipeline, Sitesim, bin_path, jsonl_ids, mongo_ids
 
@@ -147,7 +150,7 @@ def test_fetcher_killed_for_good_leases_come_back(procs, redis, mongo):
     assert held > 0 and requeued > 0, exp
     assert took < 3.0, "the dead fetcher was noticed after %.1fs" % took
     check_done(pl, want, ids, lambda: mongo_ids(mongo.uri))
-    assert st["f1"].poll() == 0  # the survivor finished the crawl and got SHUTDOWN
+    assert wait_exit(st["f1"], 10) == 0  # the survivor finished the crawl and got SHUTDOWN
     assert peer_expired(procs.log(pl.broker), "f1") == []
 
 
