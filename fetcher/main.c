@@ -15,17 +15,7 @@
 
 #define PROG "zcrawl-fetcher"
 
-/* Prints one line "zcrawl-fetcher: error: ..." and exits with code. */
-static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void die(int code, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, PROG ": error: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(code);
-}
+#define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
 
 /* A ZeroMQ endpoint is "transport://address"; the rest is zmq_connect's to judge. */
 static int endpoint_ok(const char *e) {

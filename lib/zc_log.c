@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -78,4 +79,14 @@ const char *zc_log_q(char *buf, size_t len, const char *s) {
     if (o + 1 < len) buf[o++] = '"';
     buf[o] = '\0';
     return buf;
+}
+
+void zc_die(int code, const char *prog, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s: error: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
 }

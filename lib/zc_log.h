@@ -22,6 +22,11 @@ void zc_log(zc_log_level level, const char *event, const char *fmt, ...)
  * and returns buf. */
 const char *zc_log_q(char *buf, size_t len, const char *s);
 
+/* Prints "PROG: error: MESSAGE" as one line on stderr and exits with code: the
+ * way every executable reports bad flags and unreachable dependencies. */
+void zc_die(int code, const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 #define zc_debug(ev, ...) do { if (zc_log_enabled(ZC_LOG_DEBUG)) zc_log(ZC_LOG_DEBUG, ev, __VA_ARGS__); } while (0)
 #define zc_info(ev, ...)  zc_log(ZC_LOG_INFO, ev, __VA_ARGS__)
 #define zc_warn(ev, ...)  zc_log(ZC_LOG_WARN, ev, __VA_ARGS__)

@@ -369,29 +369,19 @@ static void log_stats(const parser *P, const char *event) {
 
 /* ---------- setup ---------- */
 
-/* Prints "zcrawl-parser: error: ..." as one line and exits 2. */
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, PROG ": error: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
+#define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
 
 /* Creates a socket of type, sets HWM and linger, connects it. Exits 2 on failure. */
 static void *open_socket(void *ctx, int type, const char *endpoint, const char *flag) {
     void *s = zmq_socket(ctx, type);
-    if (!s) die("zmq_socket: %s", zmq_strerror(errno));
+    if (!s) die(2, "zmq_socket: %s", zmq_strerror(errno));
     int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0;
     int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
     if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
-        die("zmq_setsockopt: %s", zmq_strerror(errno));
+        die(2, "zmq_setsockopt: %s", zmq_strerror(errno));
     if (zmq_connect(s, endpoint) != 0)
-        die("cannot connect --%s %s: %s", flag, endpoint, zmq_strerror(errno));
+        die(2, "cannot connect --%s %s: %s", flag, endpoint, zmq_strerror(errno));
     return s;
 }
 
@@ -404,19 +394,19 @@ int main(int argc, char **argv) {
                            "Parses fetched pages: list pages become new URLs for the broker,\n"
                            "detail pages become BSON documents for the writers.");
     if (zc_log_parse_level(opt_log_level, &level) != 0)
-        die("--log-level: '%s' is not debug, info, warn or error", opt_log_level);
+        die(2, "--log-level: '%s' is not debug, info, warn or error", opt_log_level);
     if (opt_name && strlen(opt_name) >= sizeof(P.peer.name))
-        die("--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
+        die(2, "--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);
     parse_urls_init(&P.urls);
-    if (zc_signal_install() != 0) die("cannot install signal handlers");
+    if (zc_signal_install() != 0) die(2, "cannot install signal handlers");
 
-    if (!(P.ctx = zmq_ctx_new())) die("zmq_ctx_new: %s", zmq_strerror(errno));
+    if (!(P.ctx = zmq_ctx_new())) die(2, "zmq_ctx_new: %s", zmq_strerror(errno));
     P.pull = open_socket(P.ctx, ZMQ_PULL, opt_pages, "pages");
     P.push = open_socket(P.ctx, ZMQ_PUSH, opt_docs, "docs");
     if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_name, opt_hb_ms, 0, err, sizeof(err)) != 0)
-        die("--broker %s: %s", opt_broker, err);
+        die(2, "--broker %s: %s", opt_broker, err);
     zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld",
             opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body);
 

@@ -9,7 +9,7 @@
 # env: CLANG (default clang, else clang-14), FUZZ_JOBS (harnesses run in parallel,
 #      default 1), FUZZ_KEEP=1 keeps the scratch folder.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 secs=${1:-30}
 shift || true
@@ -48,6 +48,7 @@ opts_of() {
   esac
 }
 
+# shellcheck disable=SC2054  # the commas belong to -fsanitize=
 FLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Wall -Wextra -Werror -Ilib -Iparser)

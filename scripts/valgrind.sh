@@ -13,7 +13,7 @@
 # env: ZCRAWL_BIN (default bin/), VALGRIND_TIMEOUT (crawl deadline, s, default 600),
 #      VALGRIND_EXTRA (more valgrind options, e.g. --track-origins=yes)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 
 books=${1:-300}
@@ -34,6 +34,7 @@ scratch=$(mktemp -d /tmp/zc-valgrind-XXXXXX)
 declare -A PID RC
 redis_pid=
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   for n in "${!PID[@]}"; do
     local p=${PID[$n]}
@@ -68,6 +69,7 @@ wait_port() { # port seconds
   return 1
 }
 
+# shellcheck disable=SC2206  # VALGRIND_EXTRA is split into options on purpose
 VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99
     --num-callers=40 ${VALGRIND_EXTRA:-})
 

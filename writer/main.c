@@ -416,20 +416,7 @@ static int writer_drain(writer *w) {
     return w->n == 0 ? 0 : 1;
 }
 
-/* Prints the one-line "zcrawl-writer: error: ..." and exits with code. */
-static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void die(int code, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0) snprintf(line, sizeof(line), "(unprintable error)");
-    for (char *c = line; *c; c++)
-        if (*c == '\n' || *c == '\r') *c = ' ';
-    fprintf(stderr, PROG ": error: %s\n", line);
-    exit(code);
-}
+#define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
 
 int main(int argc, char **argv) {
     const char *broker = "tcp://127.0.0.1:5555", *docs_ep = "tcp://127.0.0.1:5559";

@@ -5,7 +5,7 @@ import tempfile
 
 import pytest
 
-from harness import Mongo, Procs, Redis
+from harness import Mongo, Procs, Redis, sanitizer_reports
 
 _mongo_reason = []
 
@@ -16,11 +16,17 @@ def procs(request):
     p = Procs(d)
     yield p
     p.stop_all()
+    # A stage may print a sanitizer report while the test itself passes: that is a
+    # failure too (the ASan build, make test-asan).
+    reports = sanitizer_reports(p)
     failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
+    if reports or (failed is not None and failed.failed):
         print(p.dump_logs())
     else:
         shutil.rmtree(d, ignore_errors=True)
+    if reports:
+        pytest.fail("%d sanitizer report(s); logs kept in %s\n\n%s"
+                    % (len(reports), d, "\n\n".join(reports)), pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
