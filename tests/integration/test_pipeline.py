@@ -209,3 +209,29 @@ def test_fetcher_started_mid_crawl_gets_work_at_once(procs, redis, tmp_path):
     assert first - t0 < 1.0, "late fetcher idle for %.2fs" % (first - t0)
     pl.wait_done(timeout=180)
     assert_once(jsonl_ids(out), want)
+
+
+def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
+    """In service mode the broker never exits on an empty frontier: a seed pushed
+    to zcrawl:<crawl>:seeds is crawled, and the broker keeps waiting."""
+    sim = Sitesim(procs, "--books", "300")
+    want, ids = reachable(sim)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, None, crawl="svc", broker_args=["--mode", "service"])
+    pl.start_broker(seed=False)
+    pl.start_writer(out=out)
+    pl.start_parser()
+    pl.start_fetcher()
+    deadline = time.time() + 10
+    while time.time() < deadline and pl.stats().get("state") != "idle":
+        time.sleep(0.05)
+    assert pl.stats().get("state") == "idle", pl.stats()
+    assert redis.cli("RPUSH", pl.key("seeds"), sim.start_url).strip() == "1"
+    pl.wait_stat("written", len(want), timeout=60)
+    deadline = time.time() + 10
+    while time.time() < deadline and pl.stats().get("state") != "idle":
+        time.sleep(0.05)
+    assert pl.stats().get("state") == "idle"
+    assert pl.broker.poll() is None, "a service-mode broker must keep running"
+    assert_once(jsonl_ids(out), want)
+    assert redis.cli("LLEN", pl.key("seeds")).strip() == "0"
