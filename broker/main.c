@@ -71,7 +71,7 @@ static void *bind_socket(void *ctx, int type, const char *endpoint, long hwm, ch
     }
     int h = (int)hwm, linger = 1000;
     if (zmq_setsockopt(s, ZMQ_SNDHWM, &h, sizeof(h)) != 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &h, sizeof(h)) != 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &h, sizeof(h)) != 0 || zc_msg_limit(s) != 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;

@@ -913,7 +913,7 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
     }
     int hwm = (int)l->cfg.pages_hwm, linger = 2000;
     if (zmq_setsockopt(l->pages, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(l->pages, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
+        zmq_setsockopt(l->pages, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(l->pages) != 0) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }

@@ -234,3 +234,8 @@ fail: {
         return -1;
     }
 }
+
+int zc_msg_limit(void *sock) {
+    int64_t max = ZC_MSG_MAX_BYTES;
+    return zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+}

@@ -17,6 +17,9 @@
 
 #define ZC_PROTO_VERSION 1
 #define ZC_MSG_MAX_FRAMES 8
+/* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
+ * more is disconnected before anything is allocated. Pages are capped well below. */
+#define ZC_MSG_MAX_BYTES (64LL << 20)
 
 typedef enum {
     ZC_MSG_HELLO = 1,  /* stage -> broker: role, name, credit */
@@ -76,6 +79,10 @@ int zc_msg_u64(const zc_msg *m, int i, uint64_t *out);
  * or -1 with errno set; frames with ffn are freed by ZeroMQ or, on failure, here. */
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
                 const zc_frame *frames, int n, int flags);
+
+/* Sets ZMQ_MAXMSGSIZE to ZC_MSG_MAX_BYTES on a socket that receives from the
+ * network. Returns 0, or -1 with errno set. */
+int zc_msg_limit(void *sock);
 
 /* Decodes a header frame: returns the type, or -1 with a reason in err. */
 int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen);

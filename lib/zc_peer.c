@@ -22,7 +22,7 @@ static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
     int linger = 2000, hwm = 100000;
     if (zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
         zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0) {
+        zmq_setsockopt(p->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(p->sock) != 0) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }

@@ -378,7 +378,7 @@ static void *open_socket(void *ctx, int type, const char *endpoint, const char *
     int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0;
     int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
     if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0)
         die(2, "zmq_setsockopt: %s", zmq_strerror(errno));
     if (zmq_connect(s, endpoint) != 0)
         die(2, "cannot connect --%s %s: %s", flag, endpoint, zmq_strerror(errno));

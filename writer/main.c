@@ -508,7 +508,7 @@ int main(int argc, char **argv) {
     /* A small receive queue: while this writer cannot write, the streamer sends
      * to other writers instead of piling DOCs up here. */
     int hwm = (int)batch, linger = 0;
-    if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+    if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(w.docs) != 0 ||
         zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
         die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
     if (zmq_connect(w.docs, docs_ep) != 0) die(2, "cannot connect to docs endpoint %s: %s", docs_ep, zmq_strerror(errno));
