@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zc_url.h"
+#include "zc_list.h"
 
 static uint64_t disp_hash(const char *s) {
     uint64_t h = 1469598103934665603ULL;
@@ -22,23 +23,7 @@ int dispatch_init(dispatch *d, int max_per_host, double rate) {
     return d->buckets ? 0 : -1;
 }
 
-static void list_push(dispatch_list *l, dispatch_item *it) {
-    it->next = NULL;
-    it->prev = l->tail;
-    if (l->tail) l->tail->next = it;
-    else l->head = it;
-    l->tail = it;
-    l->n++;
-}
-
-static void list_unlink(dispatch_list *l, dispatch_item *it) {
-    if (it->prev) it->prev->next = it->next;
-    else l->head = it->next;
-    if (it->next) it->next->prev = it->prev;
-    else l->tail = it->prev;
-    it->prev = it->next = NULL;
-    l->n--;
-}
+ZC_LIST_DEFINE(list, dispatch_list, dispatch_item)
 
 void dispatch_free(dispatch *d) {
     for (size_t b = 0; b < d->nbuckets; b++) {

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "zc_log.h"
+#include "zc_list.h"
 #include "zc_msg.h"
 #include "zc_peer.h"
 #include "zc_signal.h"
@@ -115,23 +116,7 @@ long fetch_recv_buffer_size(long configured, long concurrency) {
     return b & ~1023L; /* whole KiB */
 }
 
-static void list_push(fetch_list *q, fetch_xfer *x) {
-    x->next = NULL;
-    x->prev = q->tail;
-    if (q->tail) q->tail->next = x;
-    else q->head = x;
-    q->tail = x;
-    q->n++;
-}
-
-static void list_unlink(fetch_list *q, fetch_xfer *x) {
-    if (x->prev) x->prev->next = x->next;
-    else q->head = x->next;
-    if (x->next) x->next->prev = x->prev;
-    else q->tail = x->prev;
-    x->prev = x->next = NULL;
-    q->n--;
-}
+ZC_LIST_DEFINE(list, fetch_list, fetch_xfer)
 
 static fetch_xfer *list_pop(fetch_list *q) {
     fetch_xfer *x = q->head;
