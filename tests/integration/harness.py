@@ -88,13 +88,20 @@ class Procs:
                 p.kill()
                 p.wait()
 
+    @staticmethod
+    def log_lines(path):
+        """The lines of a process log, or None when it cannot be read."""
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+
     def dump_logs(self, tail=40):
         out = []
         for name, p, path in self.items:
-            try:
-                with open(path, "rb") as f:
-                    lines = f.read().decode("utf-8", "replace").splitlines()
-            except OSError:
+            lines = self.log_lines(path)
+            if lines is None:
                 continue
             out.append("---- %s (pid %d, rc %s) %s" % (name, p.pid, p.poll(), path))
             out.extend(lines[-tail:])
@@ -362,10 +369,8 @@ def sanitizer_reports(procs, max_lines=60):
     ASAN_OPTIONS/UBSAN_OPTIONS set no log_path."""
     out = []
     for name, p, path in procs.items:
-        try:
-            with open(path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
+        lines = Procs.log_lines(path)
+        if lines is None:
             continue
         i = 0
         while i < len(lines):
