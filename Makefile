@@ -12,7 +12,9 @@ SAN     ?=
 BUILD   ?= build
 BIN     ?= bin
 CFLAGS_ALL := $(WARN) $(OPT) $(SAN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# --as-needed: an executable loads only the libraries it uses (libmongoc's load-time
+# initialisation, for one, stays in the writer).
+LDLIBS_ALL := -Wl,--as-needed $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 STAGES  := broker fetcher parser writer sitesim
 LIB_SRC := $(wildcard lib/*.c)
