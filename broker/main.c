@@ -46,6 +46,7 @@ typedef struct broker {
     long long bad_messages;
     frontier_counts last;        /* for per-second rates */
     int64_t last_stats_at;
+    int closed_leases;           /* this turn's messages closed leases */
     int done;
 } broker;
 
@@ -53,10 +54,42 @@ typedef struct broker {
 
 typedef struct streamer_arg { void *front, *back; const char *name; } streamer_arg;
 
+/* Moves whole messages from a->front (PULL) to a->back (PUSH) until the context is
+ * shut down (ETERM). Unlike zmq_proxy in libzmq 4.3, which spins at full CPU while
+ * the PUSH side is at its high-water mark, it then waits for POLLOUT on the back
+ * socket alone, holding the one part it could not hand on. Parts move without a
+ * copy; a multipart message is never split (its parts arrive together, and a PUSH
+ * takes the rest of a message once it took the first part). */
 static void *streamer_main(void *p) {
     streamer_arg *a = p;
-    /* Returns when the context is shut down (ETERM). */
-    zmq_proxy(a->front, a->back, NULL);
+    zmq_msg_t part;
+    int held = 0; /* part holds a received part that is not sent yet */
+    if (zmq_msg_init(&part) != 0) goto out;
+    for (;;) {
+        zmq_pollitem_t it = held ? (zmq_pollitem_t){ a->back, 0, ZMQ_POLLOUT, 0 }
+                                 : (zmq_pollitem_t){ a->front, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            break; /* ETERM: the broker is stopping */
+        }
+        for (int k = 0; k < 4096; k++) {
+            if (!held) {
+                if (zmq_msg_recv(&part, a->front, ZMQ_DONTWAIT) < 0) {
+                    if (errno == EAGAIN || errno == EINTR) break;
+                    goto out;
+                }
+                held = 1;
+            }
+            int more = zmq_msg_more(&part);
+            if (zmq_msg_send(&part, a->back, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
+                if (errno == EAGAIN || errno == EINTR) break;
+                goto out;
+            }
+            held = 0; /* sent: part is empty again */
+        }
+    }
+out:
+    zmq_msg_close(&part);
     zmq_close(a->front);
     zmq_close(a->back);
     free(a);
@@ -320,9 +353,9 @@ static void on_message(broker *b, zc_msg *m, int64_t now) {
         break;
     }
     case ZC_MSG_DONE: on_done(b, m, now); break;
-    case ZC_MSG_DISCOVERED: on_discovered(b, m); break;
-    case ZC_MSG_WRITTEN: on_written(b, m); break;
-    case ZC_MSG_DEAD: on_dead(b, m); break;
+    case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
     default: bad_message(b, "message type not for the broker"); break;
     }
 }
@@ -633,6 +666,10 @@ int main(int argc, char **argv) {
             on_message(&b, &m, now);
             zc_msg_close(&m);
         }
+        /* Leases closed while nothing is left in memory: the crawl may be complete,
+         * so look now rather than at the next maintenance tick. */
+        if (b.closed_leases && b.d.nitems == 0) b.next_maint = now;
+        b.closed_leases = 0;
         if (!redis_ok(&b, now)) {
             if (now >= b.next_hb) {
                 heartbeat_and_expire(&b, now);

@@ -141,7 +141,8 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
         snprintf(err, errlen, "no free port for redis-server");
         return -1;
     }
-    /* A fresh folder each time: a private Redis never resumes an older crawl. */
+    /* A fresh folder each time: a private Redis never resumes an older crawl, and
+     * the crawl fails if it dies, so it keeps nothing on disk (no AOF, no RDB). */
     snprintf(dir, sizeof(dir), "%s/redis-XXXXXX", r->logdir);
     if (!mkdtemp(dir)) {
         snprintf(err, errlen, "mkdtemp %s: %s", dir, strerror(errno));
@@ -150,10 +151,10 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
     snprintf(log, sizeof(log), "%s/redis.log", r->logdir);
     snprintf(portbuf, sizeof(portbuf), "%d", r->redis_port);
     char *argv[] = { exe, "--port", portbuf, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-                     "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", NULL };
+                     "--appendonly", "no", "--daemonize", "no", NULL };
     if (sup_start(&r->s, "redis", argv, log, 0, err, errlen) < 0) return -1;
     snprintf(r->redis_uri, sizeof(r->redis_uri), "redis://127.0.0.1:%d", r->redis_port);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 1000; i++) {
         redisContext *rc = redis_connect(r->redis_uri);
         if (rc) {
             redisReply *rep = redisCommand(rc, "PING");
@@ -162,11 +163,22 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
             redisFree(rc);
             if (ok) return 0;
         }
-        struct timespec t = { 0, 50 * 1000000L };
+        struct timespec t = { 0, 5 * 1000000L };
         nanosleep(&t, NULL);
     }
     snprintf(err, errlen, "private redis-server did not answer (see %s)", log);
     return -1;
+}
+
+/* Asks the private redis-server to exit now (on SIGTERM it waits for its next
+ * cron tick, up to 100 ms); sup_stop_all then reaps it. No-op for a given Redis. */
+static void stop_private_redis(run *r) {
+    if (r->redis_port <= 0) return;
+    redisContext *rc = redis_connect(r->redis_uri);
+    if (!rc) return;
+    redisReply *rep = redisCommand(rc, "SHUTDOWN NOSAVE");
+    if (rep) freeReplyObject(rep); /* normally none: the server closes the connection */
+    redisFree(rc);
 }
 
 /* Builds argv in place: a small helper so each stage's command line reads plainly. */
@@ -405,13 +417,15 @@ static int run_crawl(run_conf *c, const char *start_url, const char *extra_child
                 show_progress(&r, &p, (double)(now - t0) / 1000.0, 0);
             next_show = now + (r.tty ? 500 : 5000);
         }
-        struct timespec t = { 0, 100 * 1000000L };
-        nanosleep(&t, NULL);
+        /* Wakes at once when a stage ends (the broker, at the end of the crawl). */
+        int64_t wait = next_show - zc_now_ms();
+        sup_wait(wait < 5 ? 5 : wait > 1000 ? 1000 : (int)wait);
     }
     read_progress(&rc_stats, r.redis_uri, c->crawl, &p);
     if (rc_stats) redisFree(rc_stats);
     double secs = (double)(zc_now_ms() - t0) / 1000.0;
     show_progress(&r, &p, secs, 1);
+    stop_private_redis(&r);
     sup_stop_all(&r.s, 10000);
     struct rusage ru;
     double cpu = 0;
@@ -492,7 +506,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     zc_log_init("zcrawl", ZC_LOG_WARN);
-    if (zc_signal_install() != 0) {
+    if (zc_signal_install() != 0 || sup_init() != 0) {
         fprintf(stderr, "%s: error: cannot install signal handlers\n", PROG);
         return 1;
     }

@@ -12,6 +12,25 @@
 #include <unistd.h>
 
 #include "zc_log.h"
+#include "zc_time.h"
+
+int sup_init(void) {
+    sigset_t chld;
+    if (sigemptyset(&chld) != 0 || sigaddset(&chld, SIGCHLD) != 0) return -1;
+    return sigprocmask(SIG_BLOCK, &chld, NULL);
+}
+
+void sup_wait(int timeout_ms) {
+    sigset_t chld;
+    if (timeout_ms < 0) timeout_ms = 0;
+    struct timespec t = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    if (sigemptyset(&chld) != 0 || sigaddset(&chld, SIGCHLD) != 0) {
+        nanosleep(&t, NULL);
+        return;
+    }
+    /* EAGAIN (timeout) and EINTR (SIGINT/SIGTERM handled) both just return. */
+    (void)sigtimedwait(&chld, NULL, &t);
+}
 
 static int sup_spawn(sup_proc *p, char *err, size_t errlen) {
     int fd = -1;
@@ -36,6 +55,9 @@ static int sup_spawn(sup_proc *p, char *err, size_t errlen) {
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         execv(p->argv[0], p->argv);
         fprintf(stderr, "zcrawl: error: cannot run %s: %s\n", p->argv[0], strerror(errno));
         _exit(127);
@@ -104,8 +126,9 @@ void sup_stop_all(sup *s, int grace_ms) {
     for (int i = s->n - 1; i >= 0; i--)
         if (s->procs[i].pid > 0 && kill(s->procs[i].pid, SIGTERM) != 0 && errno != ESRCH)
             zc_warn("kill_failed", "name=%s reason=\"%s\"", s->procs[i].name, strerror(errno));
-    struct timespec tick = { 0, 20 * 1000000L };
-    for (int waited = 0;; waited += 20) {
+    int64_t t0 = zc_now_ms();
+    for (;;) {
+        int64_t waited = zc_now_ms() - t0;
         int running = 0;
         for (int i = 0; i < s->n; i++) {
             sup_proc *p = &s->procs[i];
@@ -122,7 +145,7 @@ void sup_stop_all(sup *s, int grace_ms) {
             }
         }
         if (!running) return;
-        nanosleep(&tick, NULL);
+        sup_wait(20);
     }
 }
 

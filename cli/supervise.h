@@ -25,6 +25,12 @@ typedef struct sup {
     int max_restarts;
 } sup;
 
+/* Blocks SIGCHLD in the caller so that sup_wait can sleep until a child ends
+ * (children get it unblocked again). Returns 0, or -1 with errno. */
+int sup_init(void);
+/* Sleeps until a child ends or changes state, a handled signal arrives, or
+ * timeout_ms pass, whichever is first. */
+void sup_wait(int timeout_ms);
 /* Adds a process and starts it. argv is copied. Returns its index, or -1 with a
  * reason in err (fork/exec failure, table full). */
 int sup_start(sup *s, const char *name, char *const argv[], const char *log, int restart,

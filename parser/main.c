@@ -479,6 +479,7 @@ int main(int argc, char **argv) {
     }
     log_stats(&P, "stopped");
     parse_urls_free(&P.urls);
+    parse_cleanup();
     zc_peer_close(&P.peer);
     zmq_close(P.pull);
     zmq_close(P.push);

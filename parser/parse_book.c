@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "zc_utf8.h"
+
 #define URL_ORIGIN_MAX 1024   /* longest scheme://host[:port] we build URLs from */
 
 static size_t parse_body_cap = PARSE_DEFAULT_MAX_BODY;
@@ -164,32 +166,6 @@ static int query_num(const url_parts *p, const char *key, uint64_t *v) {
 }
 
 /* ---------- text ---------- */
-
-int parse_utf8_valid(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
-        if (len - i <= n) return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += n + 1;
-    }
-    return 1;
-}
 
 /* Length of the whitespace character at s[0..len), or 0 when there is none. */
 static size_t ws_len(const unsigned char *s, size_t len) {
@@ -374,7 +350,7 @@ static int body_check(const char *body, size_t len, char *err, size_t errlen) {
         snprintf(err, errlen, "NUL byte in body");
         return -1;
     }
-    if (!parse_utf8_valid(body, len)) {
+    if (!zc_utf8_valid(body, len)) {
         snprintf(err, errlen, "invalid utf-8");
         return -1;
     }
@@ -427,10 +403,79 @@ static int body_check(const char *body, size_t len, char *err, size_t errlen) {
     return 0;
 }
 
-/* Checks and parses body. Returns the root (free with cJSON_Delete), or NULL with
- * a reason in err. */
+/* ---------- the page's JSON tree ---------- */
+
+/* cJSON allocates every node and string on its own, and a page's tree lives only
+ * while that page is read. So while a page is parsed cJSON allocates from a bump
+ * arena, and the whole tree goes at once when the page is done (json_release). The
+ * hooks are cJSON's defaults again outside parse_list and parse_detail. */
+#define ARENA_CHUNK (256 * 1024)
+#define ARENA_KEEP (1024 * 1024) /* a chunk up to this size stays for the next page */
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap, used;
+    max_align_t data[];
+} arena_chunk;
+
+static arena_chunk *arena; /* newest first */
+
+static void *arena_alloc(size_t n) {
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (!arena || arena->cap - arena->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        arena_chunk *c = malloc(sizeof(*c) + cap);
+        if (!c) return NULL;
+        c->next = arena;
+        c->cap = cap;
+        c->used = 0;
+        arena = c;
+    }
+    void *p = (char *)arena->data + arena->used;
+    arena->used += n;
+    return p;
+}
+
+static void arena_free(void *p) { (void)p; /* the page's tree goes at once */ }
+
+/* Empties the arena, keeping one modest chunk for the next page. */
+static void arena_reset(void) {
+    arena_chunk *keep = NULL;
+    while (arena) {
+        arena_chunk *next = arena->next;
+        if (!keep && arena->cap <= ARENA_KEEP) {
+            keep = arena;
+            keep->next = NULL;
+            keep->used = 0;
+        } else {
+            free(arena);
+        }
+        arena = next;
+    }
+    arena = keep;
+}
+
+void parse_cleanup(void) {
+    while (arena) {
+        arena_chunk *next = arena->next;
+        free(arena);
+        arena = next;
+    }
+}
+
+/* Ends a page's parse: drops its tree (root may be NULL) and restores cJSON's hooks. */
+static void json_release(cJSON *root) {
+    (void)root;
+    arena_reset();
+    cJSON_InitHooks(NULL);
+}
+
+/* Checks and parses body into the arena. Returns the root, or NULL with a reason
+ * in err; either way json_release ends the page. */
 static cJSON *json_parse(const char *body, size_t len, char *err, size_t errlen) {
     if (body_check(body, len, err, errlen) != 0) return NULL;
+    cJSON_Hooks hooks = { arena_alloc, arena_free };
+    cJSON_InitHooks(&hooks);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
@@ -443,7 +488,6 @@ static cJSON *json_parse(const char *body, size_t len, char *err, size_t errlen)
         end++;
     if (end != body + len) {
         snprintf(err, errlen, "invalid JSON: trailing data at byte %zu", (size_t)(end - body));
-        cJSON_Delete(root);
         return NULL;
     }
     return root;
@@ -551,13 +595,13 @@ int parse_list(const char *url, const char *body, size_t len, parse_urls *out,
             out->nlist++;
         }
     }
-    cJSON_Delete(root);
+    json_release(root);
     return 0;
 
 oom:
     snprintf(err, errlen, "out of memory");
 err:
-    cJSON_Delete(root);
+    json_release(root);
     parse_urls_reset(out);
     return -1;
 }
@@ -697,7 +741,7 @@ int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_
         snprintf(err, errlen, "not a detail url");
         return -1;
     }
-    if (!parse_utf8_valid(url, strlen(url))) {
+    if (!zc_utf8_valid(url, strlen(url))) {
         snprintf(err, errlen, "invalid utf-8 in url");
         return -1;
     }
@@ -743,10 +787,10 @@ int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_
         goto err;
     }
 #undef F
-    cJSON_Delete(root);
+    json_release(root);
     return 0;
 err:
-    cJSON_Delete(root);
+    json_release(root);
     bson_reinit(out);
     return -1;
 }

@@ -46,6 +46,9 @@ void parse_urls_free(parse_urls *u);
 void parse_set_max_body(size_t n);
 size_t parse_max_body(void);
 
+/* Frees the memory parse_list and parse_detail keep between pages (call at exit). */
+void parse_cleanup(void);
+
 /* Classifies an absolute http(s) URL by its path. Never fails: anything that is not
  * a list or detail URL (or not a URL) is PARSE_KIND_UNKNOWN. */
 int parse_page_kind(const char *url);
@@ -78,10 +81,6 @@ int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_
  * inner run of whitespace (ASCII space, \t \n \r \v \f, U+00A0, U+3000) turned into
  * one space. out must hold len + 1 bytes; it is NUL-terminated. Returns its length. */
 size_t parse_collapse_ws(const char *s, size_t len, char *out);
-
-/* Nonzero when s[0..len) is well-formed UTF-8 (no overlong forms, no surrogates,
- * nothing above U+10FFFF). NUL bytes count as valid here. */
-int parse_utf8_valid(const char *s, size_t len);
 
 /* Parses an ISO 8601 date or date-time: "2019-10-15", "2019-10-15T00:00:00Z",
  * "2019-10-15 08:00:00.123+08:00", "...+0800", "...-05"; no zone means UTC.

@@ -423,7 +423,7 @@ int main(int argc, char **argv) {
     const char *mongo_uri = NULL, *out = NULL, *db = NULL, *coll = NULL, *wc = NULL;
     const char *name = NULL, *level_s = "info";
     int journal = 0, skip_indexes = 0;
-    long batch = 500, batch_ms = 100, batch_bytes = 8L << 20, drain_ms = 10000, hb_ms = 1000;
+    long batch = 500, batch_ms = 20, batch_bytes = 8L << 20, drain_ms = 10000, hb_ms = 1000;
     long stats_ms = 10000, wtimeout_ms = 10000, server_timeout_ms = 5000;
     const zc_flag flags[] = {
         { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &broker, "broker control endpoint (DEALER connects)", 0, 0 },

@@ -2,13 +2,16 @@
 #include "writer_doc.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <bson/bson.h>
 
-/* Walks every element at every depth, iteratively, failing on corruption, on
- * nesting deeper than WRITER_DOC_DEPTH and on a string value that is not UTF-8
- * (libbson 1.23's bson_validate checks only keys for UTF-8). Returns 0, or -1
- * with a reason in err. */
-static int doc_check_strings(const bson_t *b, char *err, size_t errlen) {
+#include "zc_utf8.h"
+
+/* Walks every element at every depth once, iteratively, failing on corruption, on
+ * nesting deeper than WRITER_DOC_DEPTH, on a key that is empty, starts with '$',
+ * holds a '.' or is not UTF-8 (the driver's checks for a replacement document), and
+ * on a string value that is not UTF-8. Returns 0, or -1 with a reason in err. */
+static int doc_walk(const bson_t *b, char *err, size_t errlen) {
     /* bson_iter_t is over-aligned: a struct around it keeps the array legal. */
     struct { bson_iter_t it; } stack[WRITER_DOC_DEPTH];
     int depth = 0;
@@ -26,11 +29,21 @@ static int doc_check_strings(const bson_t *b, char *err, size_t errlen) {
             depth--;
             continue;
         }
+        uint32_t klen = bson_iter_key_len(it);
+        const char *key = bson_iter_key(it);
+        if (klen == 0) {
+            snprintf(err, errlen, "invalid BSON: empty key");
+            return -1;
+        }
+        if (key[0] == '$' || memchr(key, '.', klen) || !zc_utf8_valid(key, klen)) {
+            snprintf(err, errlen, "invalid BSON: key \"%.64s\" starts with '$', holds a '.' or is not UTF-8", key);
+            return -1;
+        }
         if (BSON_ITER_HOLDS_UTF8(it)) {
             uint32_t len = 0;
             const char *s = bson_iter_utf8(it, &len);
             /* NUL inside a string is allowed, as the driver allows it. */
-            if (!s || !bson_utf8_validate(s, len, true)) {
+            if (!s || !zc_utf8_valid(s, len)) {
                 snprintf(err, errlen, "invalid BSON: string at key \"%.64s\" is not UTF-8", bson_iter_key(it));
                 return -1;
             }
@@ -52,7 +65,6 @@ static int doc_check_strings(const bson_t *b, char *err, size_t errlen) {
 int writer_doc_check(const uint8_t *data, size_t len, char *err, size_t errlen) {
     bson_t b;
     bson_iter_t it;
-    bson_error_t berr;
 
     if (len > WRITER_DOC_MAX) {
         snprintf(err, errlen, "document of %zu bytes is over the %d-byte limit", len, WRITER_DOC_MAX);
@@ -63,13 +75,9 @@ int writer_doc_check(const uint8_t *data, size_t len, char *err, size_t errlen) 
         snprintf(err, errlen, "not a BSON document (%zu bytes, bad length prefix or terminator)", len);
         return -1;
     }
-    /* The walk first: it bounds the depth, and libbson's bson_validate recurses
-     * without a limit (a 16 MB document nested 2 million deep overflows the stack). */
-    if (doc_check_strings(&b, err, errlen) != 0) return -1;
-    if (!bson_validate_with_error(&b, WRITER_DOC_VFLAGS, &berr)) {
-        snprintf(err, errlen, "invalid BSON: %s", berr.message);
-        return -1;
-    }
+    /* One iterative walk (libbson's bson_validate recurses without a limit: a 16 MB
+     * document nested 2 million deep would overflow the stack). */
+    if (doc_walk(&b, err, errlen) != 0) return -1;
     if (!bson_iter_init_find(&it, &b, "_id")) {
         snprintf(err, errlen, "document has no _id");
         return -1;

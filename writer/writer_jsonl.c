@@ -1,5 +1,6 @@
 /* writer_jsonl.c -- the JSON Lines sink: one relaxed extended JSON line per document. */
 #include "writer_jsonl.h"
+#include "writer_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +14,7 @@ struct writer_jsonl {
     int fd;
     int sync;              /* regular file: fdatasync after each batch */
     int partial;           /* a failed write may have left half a line */
-    char *buf;
-    size_t cap;
+    writer_buf buf;        /* the batch being rendered */
     unsigned long long bytes;
     char path[512];
 };
@@ -62,52 +62,43 @@ err:
     return NULL;
 }
 
-/* Makes room for need more bytes after used. Returns 0, or -1 when out of memory. */
-static int jsonl_reserve(writer_jsonl *j, size_t used, size_t need) {
-    if (used + need <= j->cap) return 0;
-    size_t cap = j->cap ? j->cap : 65536;
-    while (cap < used + need) {
-        if (cap > ((size_t)-1) / 2) return -1;
-        cap *= 2;
-    }
-    char *b = realloc(j->buf, cap);
-    if (!b) return -1;
-    j->buf = b;
-    j->cap = cap;
-    return 0;
-}
-
 int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t n,
                              writer_reject_fn reject, void *arg, char *err, size_t errlen) {
-    size_t used = 0;
+    writer_buf *b = &j->buf;
     if (n == 0) return 0;
+    b->len = 0;
     /* After a failed write the file may end in half a line: end it, so the next
      * document starts a line of its own. */
     if (j->partial) {
-        if (jsonl_reserve(j, used, 1) != 0) goto oom;
-        j->buf[used++] = '\n';
+        if (writer_buf_reserve(b, 1) != 0) goto oom;
+        b->p[b->len++] = '\n';
     }
     for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
-        char *json = bson_as_relaxed_extended_json(docs[i], &len);
-        if (!json || memchr(json, '\n', len)) {
-            if (json) bson_free(json);
-            snprintf(err, errlen, "document %zu cannot be rendered as one line of JSON", i);
-            if (reject) reject(arg, i, "cannot render the document as one line of JSON");
-            return -1;
-        }
-        if (jsonl_reserve(j, used, len + 1) != 0) {
+        int rc = writer_json_append(b, docs[i]);
+        if (rc == WRITER_JSON_UNKNOWN) {
+            /* A type the fast renderer does not know: libbson renders it. */
+            size_t len = 0;
+            char *json = bson_as_relaxed_extended_json(docs[i], &len);
+            if (!json || memchr(json, '\n', len)) {
+                if (json) bson_free(json);
+                snprintf(err, errlen, "document %zu cannot be rendered as one line of JSON", i);
+                if (reject) reject(arg, i, "cannot render the document as one line of JSON");
+                return -1;
+            }
+            rc = writer_buf_reserve(b, len) == 0 ? WRITER_JSON_OK : WRITER_JSON_NOMEM;
+            if (rc == WRITER_JSON_OK) {
+                memcpy(b->p + b->len, json, len);
+                b->len += len;
+            }
             bson_free(json);
-            goto oom;
         }
-        memcpy(j->buf + used, json, len);
-        used += len;
-        j->buf[used++] = '\n';
-        bson_free(json);
+        if (rc != WRITER_JSON_OK || writer_buf_reserve(b, 1) != 0) goto oom;
+        b->p[b->len++] = '\n';
     }
+    size_t used = b->len;
     size_t off = 0;
     while (off < used) {
-        ssize_t k = write(j->fd, j->buf + off, used - off);
+        ssize_t k = write(j->fd, b->p + off, used - off);
         if (k < 0) {
             if (errno == EINTR) continue;
             snprintf(err, errlen, "write %s: %s", j->path, strerror(errno));
@@ -139,7 +130,7 @@ void writer_jsonl_close(writer_jsonl *j) {
     if (!j) return;
     /* Every confirmed batch was synced already; a late close error changes nothing. */
     if (j->fd >= 0 && close(j->fd) != 0) j->fd = -1;
-    free(j->buf);
+    free(j->buf.p);
     free(j);
 }
 

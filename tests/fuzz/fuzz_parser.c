@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "parse_book.h"
+#include "zc_utf8.h"
 
 static const char *urls[] = {
     "https://spa5.scrape.center/api/book/?limit=18&offset=0",
@@ -112,6 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)parse_int_str(s, &ms);
     size_t m = parse_collapse_ws(s, strlen(s), out);
     if (m > strlen(s) || out[m] != '\0') abort();
-    if (parse_utf8_valid(s, strlen(s)) && !parse_utf8_valid(out, m)) abort();
+    if (zc_utf8_valid(s, strlen(s)) && !zc_utf8_valid(out, m)) abort();
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "parse_book.h"
+#include "zc_utf8.h"
 
 #define LIST0 "https://spa5.scrape.center/api/book/?limit=18&offset=0"
 #define DURL "https://spa5.scrape.center/api/book/7952978"
@@ -136,16 +137,16 @@ static void test_collapse_ws(void **state) {
 
 static void test_utf8_valid(void **state) {
     (void)state;
-    assert_true(parse_utf8_valid("plain", 5));
-    assert_true(parse_utf8_valid("\xe4\xb8\xad\xe6\x96\x87", 6));
-    assert_true(parse_utf8_valid("\xf0\x9f\x98\x80", 4));          /* U+1F600 */
-    assert_false(parse_utf8_valid("\xff", 1));
-    assert_false(parse_utf8_valid("\xc0\xaf", 2));                 /* overlong '/' */
-    assert_false(parse_utf8_valid("\xe0\x80\xaf", 3));             /* overlong */
-    assert_false(parse_utf8_valid("\xed\xa0\x80", 3));             /* surrogate D800 */
-    assert_false(parse_utf8_valid("\xf4\x90\x80\x80", 4));         /* above U+10FFFF */
-    assert_false(parse_utf8_valid("\xe4\xb8", 2));                 /* truncated */
-    assert_false(parse_utf8_valid("a\x80", 2));                    /* lone continuation */
+    assert_true(zc_utf8_valid("plain", 5));
+    assert_true(zc_utf8_valid("\xe4\xb8\xad\xe6\x96\x87", 6));
+    assert_true(zc_utf8_valid("\xf0\x9f\x98\x80", 4));          /* U+1F600 */
+    assert_false(zc_utf8_valid("\xff", 1));
+    assert_false(zc_utf8_valid("\xc0\xaf", 2));                 /* overlong '/' */
+    assert_false(zc_utf8_valid("\xe0\x80\xaf", 3));             /* overlong */
+    assert_false(zc_utf8_valid("\xed\xa0\x80", 3));             /* surrogate D800 */
+    assert_false(zc_utf8_valid("\xf4\x90\x80\x80", 4));         /* above U+10FFFF */
+    assert_false(zc_utf8_valid("\xe4\xb8", 2));                 /* truncated */
+    assert_false(zc_utf8_valid("a\x80", 2));                    /* lone continuation */
 }
 
 /* ---------- URLs ---------- */

@@ -1,4 +1,5 @@
 /* test_writer.c -- the writer's document checks and its JSON Lines sink (no server needed). */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <bson/bson.h>
 
 #include "writer_doc.h"
+#include "writer_json.h"
 #include "writer_jsonl.h"
 
 static int check(const bson_t *b) {
@@ -41,6 +43,19 @@ static void test_doc_check_rejects(void **state) {
     assert_int_equal(check(emptyid), -1);
     assert_int_equal(check(dollar), -1);
     assert_int_equal(check(dot), -1);
+    /* the key rules hold at every depth */
+    bson_t *deep_dot = BCON_NEW("_id", BCON_UTF8("a"), "x", "{", "y", "[", "{", "a.b", BCON_INT32(1), "}", "]", "}");
+    bson_t *deep_empty = BCON_NEW("_id", BCON_UTF8("a"), "x", "{", "", BCON_INT32(1), "}");
+    bson_t *bad_key = BCON_NEW("_id", BCON_UTF8("a"), "\xff", BCON_INT32(1));
+    bson_t *fine = BCON_NEW("_id", BCON_UTF8("a"), "x", "{", "y", "[", "{", "k\xc3\xa9", BCON_INT32(1), "}", "]", "}");
+    assert_int_equal(check(deep_dot), -1);
+    assert_int_equal(check(deep_empty), -1);
+    assert_int_equal(check(bad_key), -1);
+    assert_int_equal(check(fine), 0);
+    bson_destroy(deep_dot);
+    bson_destroy(deep_empty);
+    bson_destroy(bad_key);
+    bson_destroy(fine);
     /* Garbage, truncation, a lying length prefix, bad UTF-8. */
     assert_int_equal(writer_doc_check((const uint8_t *)"garbage", 7, err, sizeof(err)), -1);
     assert_int_equal(writer_doc_check(NULL, 0, err, sizeof(err)), -1);
@@ -150,7 +165,8 @@ static void test_jsonl_appends_lines(void **state) {
         }
         if (n == 1) {
             /* relaxed extended JSON: plain numbers */
-            assert_non_null(strstr(line, "\"n\" : 7"));
+            assert_non_null(strstr(line, "\"n\":7"));
+            assert_non_null(strstr(line, "\"score\":8.5"));
         }
         bson_destroy(back);
         n++;
@@ -158,6 +174,125 @@ static void test_jsonl_appends_lines(void **state) {
     assert_int_equal(fclose(f), 0);
     assert_int_equal(n, 4);
     for (int i = 0; i < 3; i++) bson_destroy(d[i]);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* Renders doc with writer_json_append; the caller frees the string. */
+static char *render(const bson_t *doc, int *rc) {
+    writer_buf b = { 0 };
+    *rc = writer_json_append(&b, doc);
+    if (*rc != WRITER_JSON_OK) {
+        free(b.p);
+        return NULL;
+    }
+    assert_int_equal(writer_buf_reserve(&b, 1), 0);
+    b.p[b.len] = '\0';
+    return b.p;
+}
+
+static void test_json_exact_forms(void **state) {
+    (void)state;
+    int rc;
+    bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "a", BCON_DOUBLE(8.0), "b", BCON_DOUBLE(7.1), "c", BCON_DOUBLE(-0.0),
+                         "d", BCON_DOUBLE(1e300), "e", BCON_INT32(-5), "f", BCON_INT64(9007199254740993LL),
+                         "g", BCON_BOOL(true), "h", BCON_NULL, "i", BCON_DATE_TIME(118281600000LL),
+                         "j", BCON_DATE_TIME(1764595441104LL), "k", BCON_DATE_TIME(-1000),
+                         "l", "[", "{", "x", BCON_UTF8("q\"\\\n\t\x01\x7f"), "}", "]", "m", "{", "}");
+    char *s = render(d, &rc);
+    assert_int_equal(rc, WRITER_JSON_OK);
+    assert_string_equal(s, "{\"_id\":\"1\",\"a\":8.0,\"b\":7.1,\"c\":-0.0,\"d\":1e+300,\"e\":-5,"
+                           "\"f\":9007199254740993,\"g\":true,\"h\":null,"
+                           "\"i\":{\"$date\":\"1973-10-01T00:00:00Z\"},"
+                           "\"j\":{\"$date\":\"2025-12-01T13:24:01.104Z\"},"
+                           "\"k\":{\"$date\":{\"$numberLong\":\"-1000\"}},"
+                           "\"l\":[{\"x\":\"q\\\"\\\\\\n\\t\\u0001\x7f\"}],\"m\":{}}");
+    free(s);
+    bson_destroy(d);
+    bson_t *nan = BCON_NEW("_id", BCON_UTF8("2"), "n", BCON_DOUBLE(NAN), "p", BCON_DOUBLE(-INFINITY));
+    s = render(nan, &rc);
+    assert_string_equal(s, "{\"_id\":\"2\",\"n\":{\"$numberDouble\":\"NaN\"},"
+                           "\"p\":{\"$numberDouble\":\"-Infinity\"}}");
+    free(s);
+    bson_destroy(nan);
+    /* a type it does not render: the caller is told, and nothing is left behind */
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, "5f1d7f8e9a3b2c1d0e4f5a6b");
+    bson_t *o = BCON_NEW("_id", BCON_UTF8("3"), "o", BCON_OID(&oid));
+    writer_buf b = { 0 };
+    assert_int_equal(writer_json_append(&b, o), WRITER_JSON_UNKNOWN);
+    assert_int_equal(b.len, 0);
+    free(b.p);
+    bson_destroy(o);
+}
+
+/* Whatever the document, our line and libbson's mean the same to a JSON reader. */
+static void test_json_agrees_with_libbson(void **state) {
+    (void)state;
+    uint64_t r = 88172645463325252ULL;
+    for (int n = 0; n < 2000; n++) {
+        bson_t *d = bson_new();
+        assert_true(BSON_APPEND_UTF8(d, "_id", "x"));
+        for (int k = 0; k < 6; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            char key[16];
+            snprintf(key, sizeof(key), "k%d", k);
+            double v;
+            memcpy(&v, &r, sizeof(v));
+            switch (r % 5) {
+            case 0: if (isfinite(v)) assert_true(BSON_APPEND_DOUBLE(d, key, v)); break;
+            case 1: assert_true(BSON_APPEND_DOUBLE(d, key, (double)(int64_t)(r % 100000) / 10.0)); break;
+            case 2: assert_true(BSON_APPEND_INT64(d, key, (int64_t)r)); break;
+            case 3: assert_true(BSON_APPEND_DATE_TIME(d, key, (int64_t)(r % 253402300799999ULL))); break;
+            default: {
+                char str[12];
+                for (int c = 0; c < 11; c++) str[c] = (char)(1 + (r >> (c * 5)) % 127);
+                str[11] = '\0';
+                assert_true(BSON_APPEND_UTF8(d, key, str));
+            }
+            }
+        }
+        int rc;
+        char *ours = render(d, &rc);
+        assert_int_equal(rc, WRITER_JSON_OK);
+        size_t len;
+        char *theirs = bson_as_relaxed_extended_json(d, &len);
+        bson_error_t e;
+        bson_t *a = bson_new_from_json((const uint8_t *)ours, -1, &e);
+        bson_t *b = bson_new_from_json((const uint8_t *)theirs, (ssize_t)len, &e);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (!bson_equal(a, b)) fail_msg("differs:\n%s\n%s", ours, theirs);
+        bson_destroy(a);
+        bson_destroy(b);
+        bson_free(theirs);
+        free(ours);
+        bson_destroy(d);
+    }
+}
+
+/* A document the fast renderer cannot do still becomes one line (through libbson). */
+static void test_jsonl_falls_back(void **state) {
+    (void)state;
+    char path[] = "/tmp/zc-test-writer-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(close(fd), 0);
+    char err[256];
+    writer_jsonl *j = writer_jsonl_open(path, err, sizeof(err));
+    assert_non_null(j);
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, "5f1d7f8e9a3b2c1d0e4f5a6b");
+    bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "o", BCON_OID(&oid));
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)&d, 1, on_reject, NULL, err, sizeof(err)), 0);
+    writer_jsonl_close(j);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    assert_non_null(fgets(line, sizeof(line), f));
+    assert_non_null(strstr(line, "\"$oid\" : \"5f1d7f8e9a3b2c1d0e4f5a6b\""));
+    assert_null(fgets(line, sizeof(line), f));
+    assert_int_equal(fclose(f), 0);
+    bson_destroy(d);
     assert_int_equal(unlink(path), 0);
 }
 
@@ -177,6 +312,9 @@ int main(void) {
         cmocka_unit_test(test_doc_check_deep_garbage),
         cmocka_unit_test(test_jsonl_appends_lines),
         cmocka_unit_test(test_jsonl_open_fails),
+        cmocka_unit_test(test_json_exact_forms),
+        cmocka_unit_test(test_json_agrees_with_libbson),
+        cmocka_unit_test(test_jsonl_falls_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,201 @@
+/* writer_json.c -- BSON to one line of relaxed extended JSON in a single pass. */
+#include "writer_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "writer_doc.h"
+
+#define JSON_DATE_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+int writer_buf_reserve(writer_buf *b, size_t need) {
+    if (need <= b->cap - b->len) return 0;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap - b->len < need) {
+        if (cap > ((size_t)-1) / 2) return -1;
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* The caller reserved room; these only copy. */
+static void put(writer_buf *b, const char *s, size_t n) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string: quotes, backslashes and control characters escaped. At most six
+ * output bytes per input byte. Returns 0 or -1 (out of memory). */
+static int json_string(writer_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (n > ((size_t)-1) / 6 - 2 || writer_buf_reserve(b, n * 6 + 2) != 0) return -1;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    size_t run = 0; /* start of the pending unescaped run */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        memcpy(o, s + run, i - run);
+        o += i - run;
+        run = i + 1;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    memcpy(o, s + run, n - run);
+    o += n - run;
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as v, with ".0" added to an
+ * integral value so that readers keep it a double. v is finite. */
+static size_t json_double(char *out, size_t cap, double v) {
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, cap, "%.*g", prec, v);
+        if (n <= 0 || (size_t)n >= cap) return 0;
+        if (strtod(out, NULL) == v) break;
+    }
+    if (!strpbrk(out, ".eE") && (size_t)n + 2 < cap) {
+        out[n++] = '.';
+        out[n++] = '0';
+        out[n] = '\0';
+    }
+    return (size_t)n;
+}
+
+static int json_number_text(writer_buf *b, const char *s, size_t n) {
+    if (writer_buf_reserve(b, n) != 0) return -1;
+    put(b, s, n);
+    return 0;
+}
+
+/* {"$date":"1973-10-01T00:00:00Z"}, with .mmm only when the milliseconds are not 0. */
+static int json_date(writer_buf *b, int64_t ms) {
+    char t[96];
+    int n;
+    if (ms >= 0 && ms <= JSON_DATE_MAX_MS) {
+        time_t sec = (time_t)(ms / 1000);
+        struct tm tm;
+        if (!gmtime_r(&sec, &tm)) return WRITER_JSON_UNKNOWN;
+        int frac = (int)(ms % 1000);
+        if (frac)
+            n = snprintf(t, sizeof(t), "{\"$date\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"}", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        else
+            n = snprintf(t, sizeof(t), "{\"$date\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    } else {
+        n = snprintf(t, sizeof(t), "{\"$date\":{\"$numberLong\":\"%lld\"}}", (long long)ms);
+    }
+    if (n <= 0 || (size_t)n >= sizeof(t)) return WRITER_JSON_UNKNOWN;
+    return json_number_text(b, t, (size_t)n);
+}
+
+/* One value at it. Returns WRITER_JSON_OK, _NOMEM or _UNKNOWN. */
+static int json_value(writer_buf *b, const bson_iter_t *it, int depth);
+
+/* The elements of a document (is_array 0) or an array (1) at it. */
+static int json_container(writer_buf *b, bson_iter_t *it, int is_array, int depth) {
+    if (depth >= WRITER_DOC_DEPTH) return WRITER_JSON_UNKNOWN;
+    if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+    b->p[b->len++] = is_array ? '[' : '{';
+    int first = 1;
+    while (bson_iter_next(it)) {
+        if (!first) {
+            if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+            b->p[b->len++] = ',';
+        }
+        first = 0;
+        if (!is_array) {
+            const char *k = bson_iter_key(it);
+            if (json_string(b, k, bson_iter_key_len(it)) != 0 || writer_buf_reserve(b, 1) != 0)
+                return WRITER_JSON_NOMEM;
+            b->p[b->len++] = ':';
+        }
+        int rc = json_value(b, it, depth);
+        if (rc != WRITER_JSON_OK) return rc;
+    }
+    if (it->err_off) return WRITER_JSON_UNKNOWN;
+    if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+    b->p[b->len++] = is_array ? ']' : '}';
+    return WRITER_JSON_OK;
+}
+
+static int json_value(writer_buf *b, const bson_iter_t *it, int depth) {
+    char t[64];
+    size_t n;
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_UTF8: {
+        uint32_t len = 0;
+        const char *s = bson_iter_utf8(it, &len);
+        if (!s) return WRITER_JSON_UNKNOWN;
+        return json_string(b, s, len) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    }
+    case BSON_TYPE_DOUBLE: {
+        double v = bson_iter_double(it);
+        if (!isfinite(v)) {
+            const char *s = isnan(v) ? "{\"$numberDouble\":\"NaN\"}"
+                            : v > 0  ? "{\"$numberDouble\":\"Infinity\"}"
+                                     : "{\"$numberDouble\":\"-Infinity\"}";
+            return json_number_text(b, s, strlen(s)) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+        }
+        if ((n = json_double(t, sizeof(t), v)) == 0) return WRITER_JSON_UNKNOWN;
+        return json_number_text(b, t, n) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    }
+    case BSON_TYPE_INT32:
+        n = (size_t)snprintf(t, sizeof(t), "%d", (int)bson_iter_int32(it));
+        return json_number_text(b, t, n) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    case BSON_TYPE_INT64:
+        n = (size_t)snprintf(t, sizeof(t), "%lld", (long long)bson_iter_int64(it));
+        return json_number_text(b, t, n) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    case BSON_TYPE_BOOL:
+        return (bson_iter_bool(it) ? json_number_text(b, "true", 4) : json_number_text(b, "false", 5))
+                   ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    case BSON_TYPE_NULL:
+        return json_number_text(b, "null", 4) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+    case BSON_TYPE_DATE_TIME: {
+        int rc = json_date(b, bson_iter_date_time(it));
+        return rc < 0 ? WRITER_JSON_NOMEM : rc;
+    }
+    case BSON_TYPE_DOCUMENT:
+    case BSON_TYPE_ARRAY: {
+        bson_iter_t child;
+        if (!bson_iter_recurse(it, &child)) return WRITER_JSON_UNKNOWN;
+        return json_container(b, &child, bson_iter_type(it) == BSON_TYPE_ARRAY, depth + 1);
+    }
+    default:
+        return WRITER_JSON_UNKNOWN;
+    }
+}
+
+int writer_json_append(writer_buf *b, const bson_t *doc) {
+    size_t mark = b->len;
+    bson_iter_t it;
+    int rc = bson_iter_init(&it, doc) ? json_container(b, &it, 0, 0) : WRITER_JSON_UNKNOWN;
+    if (rc != WRITER_JSON_OK) b->len = mark;
+    return rc;
+}
