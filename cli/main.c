@@ -30,7 +30,7 @@ typedef struct run_conf {
     long books, latency_ms, jitter_ms, seed;
     double rate;
     const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir;
-    int no_progress;
+    int no_progress, via_broker;
 } run_conf;
 
 /* A launched crawl: its children, its endpoints and where it logs. */
@@ -206,8 +206,34 @@ static int start_stage(run *r, const char *stage, int idx, argv_b *a, int restar
     return sup_start(&r->s, name, a->v, log, restart, err, errlen);
 }
 
+/* Direct wiring: each of n stages binds a port of its own ("@tcp://..." into
+ * binds[i]) and the stages upstream connect to all of them (the list in list).
+ * Returns 0, or -1 when ports run out or the list does not fit (the caller then
+ * goes through the broker's streamers). */
+static int direct_endpoints(long n, char binds[][40], char *list, size_t cap) {
+    size_t used = 0;
+    list[0] = '\0';
+    for (long i = 0; i < n; i++) {
+        int p = free_port();
+        if (p < 0) return -1;
+        snprintf(binds[i], 40, "@tcp://127.0.0.1:%d", p);
+        int k = snprintf(list + used, cap - used, "%s%s", i ? "," : "", binds[i] + 1);
+        if (k < 0 || (size_t)k >= cap - used) return -1;
+        used += (size_t)k;
+    }
+    return 0;
+}
+
 static int start_pipeline(run *r, const char *start_url, char *err, size_t errlen) {
     run_conf *c = r->c;
+    /* Pages go from fetchers straight to parsers and documents from parsers straight
+     * to writers (the downstream stage binds), which spares every page and document
+     * two hops through the broker; --via-broker keeps the broker's streamers. */
+    static char page_binds[SUP_MAX_PROCS][40], doc_binds[SUP_MAX_PROCS][40];
+    char page_list[PATH_MAX / 4], doc_list[PATH_MAX / 4];
+    int direct = !c->via_broker && c->parsers <= SUP_MAX_PROCS && c->writers <= SUP_MAX_PROCS &&
+                 direct_endpoints(c->parsers, page_binds, page_list, sizeof(page_list)) == 0 &&
+                 direct_endpoints(c->writers, doc_binds, doc_list, sizeof(doc_list)) == 0;
     for (int i = 0; i < 5; i++) {
         int p = free_port();
         if (p < 0) {
@@ -249,7 +275,7 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         if (stage_path(r, "writer", exe, sizeof(exe), err, errlen) != 0) goto out;
         av_add(a, exe);
         av_add(a, "--broker"); av_add(a, r->ep[0]);
-        av_add(a, "--docs"); av_add(a, r->ep[4]);
+        av_add(a, "--docs"); av_add(a, direct ? doc_binds[i - 1] : r->ep[4]);
         if (c->mongo) { av_add(a, "--mongo"); av_add(a, c->mongo); }
         else { av_add(a, "--out"); av_add(a, c->out); }
         av_add(a, "--log-level"); av_add(a, c->log_level);
@@ -260,8 +286,8 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         if (stage_path(r, "parser", exe, sizeof(exe), err, errlen) != 0) goto out;
         av_add(a, exe);
         av_add(a, "--broker"); av_add(a, r->ep[0]);
-        av_add(a, "--pages"); av_add(a, r->ep[2]);
-        av_add(a, "--docs"); av_add(a, r->ep[3]);
+        av_add(a, "--pages"); av_add(a, direct ? page_binds[i - 1] : r->ep[2]);
+        av_add(a, "--docs"); av_add(a, direct ? doc_list : r->ep[3]);
         av_add(a, "--log-level"); av_add(a, c->log_level);
         if (start_stage(r, "parser", (int)i, a, 1, err, errlen) < 0) goto out;
     }
@@ -270,7 +296,7 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         if (stage_path(r, "fetcher", exe, sizeof(exe), err, errlen) != 0) goto out;
         av_add(a, exe);
         av_add(a, "--broker"); av_add(a, r->ep[0]);
-        av_add(a, "--pages"); av_add(a, r->ep[1]);
+        av_add(a, "--pages"); av_add(a, direct ? page_list : r->ep[1]);
         av_addl(a, "--concurrency", c->concurrency);
         av_add(a, "--log-level"); av_add(a, c->log_level);
         if (start_stage(r, "fetcher", (int)i, a, 1, err, errlen) < 0) goto out;
@@ -417,6 +443,7 @@ static int run_crawl(run_conf *c, const char *start_url, const char *extra_child
                 show_progress(&r, &p, (double)(now - t0) / 1000.0, 0);
             next_show = now + (r.tty ? 500 : 5000);
         }
+        if (finished) break;
         /* Wakes at once when a stage ends (the broker, at the end of the crawl). */
         int64_t wait = next_show - zc_now_ms();
         sup_wait(wait < 5 ? 5 : wait > 1000 ? 1000 : (int)wait);
@@ -474,6 +501,8 @@ int main(int argc, char **argv) {
         { "log-dir", "ZCRAWL_LOG_DIR", ZC_FLAG_STR, &c.log_dir, "folder for the stages' logs (default: a temp folder)", 0, 0 },
         { "bin-dir", "ZCRAWL_BIN_DIR", ZC_FLAG_STR, &c.bin_dir, "folder of zcrawl-* (default: beside zcrawl)", 0, 0 },
         { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no progress lines, only the summary", 0, 0 },
+        { "via-broker", "ZCRAWL_VIA_BROKER", ZC_FLAG_BOOL, &c.via_broker,
+          "pages and documents through the broker's streamers, not straight from stage to stage", 0, 0 },
         { "books", "ZCRAWL_DEMO_BOOKS", ZC_FLAG_INT, &c.books, "demo: books the emulator serves", 1, 10000000 },
         { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c.latency_ms, "demo: emulator latency", 0, 600000 },
         { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c.jitter_ms, "demo: emulator latency jitter", 0, 600000 },

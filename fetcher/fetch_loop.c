@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "zc_endpoint.h"
 #include "zc_log.h"
 #include "zc_list.h"
 #include "zc_msg.h"
@@ -896,17 +897,16 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
         goto err;
     }
-    int hwm = (int)l->cfg.pages_hwm, linger = 2000;
+    /* ZMQ_IMMEDIATE: pages queue only for peers that are connected, so with several
+     * parsers none gets pages while it is down, and with none the pages wait here. */
+    int hwm = (int)l->cfg.pages_hwm, linger = 2000, immediate = 1;
     if (zmq_setsockopt(l->pages, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(l->pages, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(l->pages) != 0) {
+        zmq_setsockopt(l->pages, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_setsockopt(l->pages, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0 || zc_msg_limit(l->pages) != 0) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zmq_connect(l->pages, l->cfg.pages) != 0) {
-        snprintf(err, errlen, "cannot connect to pages endpoint %s: %s", l->cfg.pages,
-                 zmq_strerror(errno));
-        goto err;
-    }
+    if (zc_endpoint_attach(l->pages, l->cfg.pages, err, errlen) != 0) goto err;
     size_t sz = sizeof(l->pages_fd);
     if (zmq_getsockopt(l->pages, ZMQ_FD, &l->pages_fd, &sz) != 0) {
         snprintf(err, errlen, "zmq_getsockopt(ZMQ_FD): %s", zmq_strerror(errno));

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "fetch_loop.h"
+#include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -16,12 +17,6 @@
 #define PROG "zcrawl-fetcher"
 
 #define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
-
-/* A ZeroMQ endpoint is "transport://address"; the rest is zmq_connect's to judge. */
-static int endpoint_ok(const char *e) {
-    const char *sep = e ? strstr(e, "://") : NULL;
-    return sep && sep > e && sep[3] != '\0';
-}
 
 /* Every transfer needs a descriptor, and ZeroMQ a few more: raise the soft limit
  * toward the hard one when --concurrency asks for it. */
@@ -47,7 +42,7 @@ int main(int argc, char **argv) {
     const char *log_level = "info";
     zc_flag flags[] = {
         { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &cfg.broker, "broker control endpoint (DEALER connects)", 0, 0 },
-        { "pages", "ZCRAWL_PAGES_IN", ZC_FLAG_STR, &cfg.pages, "broker pages-in endpoint (PUSH connects)", 0, 0 },
+        { "pages", "ZCRAWL_PAGES_IN", ZC_FLAG_STR, &cfg.pages, "where pages go (PUSH): the broker's pages-in, or parsers directly; a list, '@' binds", 0, 0 },
         { "pages-in", NULL, ZC_FLAG_STR, &cfg.pages, "same as --pages", 0, 0 },
         { "concurrency", "ZCRAWL_CONCURRENCY", ZC_FLAG_INT, &cfg.concurrency, "transfers at once (credit)", 1, 10000 },
         { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &cfg.max_body, "largest decoded body in bytes", 1024, 1073741824 },
@@ -69,8 +64,9 @@ int main(int argc, char **argv) {
     zc_log_level level;
     if (!log_level || zc_log_parse_level(log_level, &level) != 0)
         die(2, "--log-level: '%s' is not debug, info, warn or error", log_level ? log_level : "");
-    if (!endpoint_ok(cfg.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", cfg.broker ? cfg.broker : "");
-    if (!endpoint_ok(cfg.pages)) die(2, "--pages: '%s' is not an endpoint such as tcp://host:5556", cfg.pages ? cfg.pages : "");
+    char err[512];
+    if (!zc_endpoint_ok(cfg.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", cfg.broker ? cfg.broker : "");
+    if (zc_endpoint_list_ok(cfg.pages, err, sizeof(err)) != 0) die(2, "--pages: %s", err);
     if (!cfg.user_agent) cfg.user_agent = "";
     if (cfg.recv_buffer != 0 && cfg.recv_buffer < 1024) die(2, "--recv-buffer: %ld is below 1024", cfg.recv_buffer);
     if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);
@@ -81,7 +77,6 @@ int main(int argc, char **argv) {
     CURLcode crc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (crc != CURLE_OK) die(1, "curl_global_init: %s", curl_easy_strerror(crc));
 
-    char err[512];
     fetch_loop *l = fetch_loop_new(&cfg, err, sizeof(err));
     if (!l) {
         curl_global_cleanup();

@@ -4,6 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Well-formed sequences (Unicode, table 3-7): the lead byte fixes the length and
+ * the range of the first continuation byte; the others are 80..BF. Checking those
+ * ranges directly, instead of decoding code points, keeps CJK text (three-byte
+ * sequences) fast. */
 int zc_utf8_valid(const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -16,24 +20,33 @@ int zc_utf8_valid(const char *str, size_t len) {
             i += 8;
         }
         if (i >= len) break;
-        unsigned char c = s[i];
+        unsigned c = s[i];
         if (c < 0x80) {
             i++;
             continue;
         }
-        size_t n;
-        uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
-        if (len - i <= n) return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
+        size_t left = len - i;
+        if (c >= 0xE1 && c <= 0xEC && left >= 3) { /* the common case: most of the BMP */
+            if ((s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return 0;
+            i += 3;
+        } else if (c >= 0xC2 && c <= 0xDF && left >= 2) {
+            if ((s[i + 1] & 0xC0) != 0x80) return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF && left >= 3) {
+            unsigned c1 = s[i + 1];
+            unsigned lo = c == 0xE0 ? 0xA0 : 0x80;  /* E0: no overlong forms */
+            unsigned hi = c == 0xED ? 0x9F : 0xBF;  /* ED: no surrogates */
+            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80) return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4 && left >= 4) {
+            unsigned c1 = s[i + 1];
+            unsigned lo = c == 0xF0 ? 0x90 : 0x80;  /* F0: no overlong forms */
+            unsigned hi = c == 0xF4 ? 0x8F : 0xBF;  /* F4: nothing above U+10FFFF */
+            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80) return 0;
+            i += 4;
+        } else {
+            return 0; /* 80..C1, F5..FF, or a sequence cut short */
         }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += n + 1;
     }
     return 1;
 }

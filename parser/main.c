@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "parse_book.h"
+#include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_msg.h"
@@ -41,9 +42,9 @@ static const zc_flag parser_flags[] = {
     { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &opt_broker,
       "broker control endpoint (DEALER connects)", 0, 0 },
     { "pages", "ZCRAWL_PAGES_OUT", ZC_FLAG_STR, &opt_pages,
-      "broker's pages-out endpoint (PULL connects)", 0, 0 },
+      "where pages come from (PULL): the broker's pages-out, or '@endpoint' to bind for fetchers; a list", 0, 0 },
     { "docs", "ZCRAWL_DOCS_IN", ZC_FLAG_STR, &opt_docs,
-      "broker's docs-in endpoint (PUSH connects)", 0, 0 },
+      "where documents go (PUSH): the broker's docs-in, or writers directly; a list, '@' binds", 0, 0 },
     { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &opt_hb_ms,
       "heartbeat interval to the broker, ms", 10, 600000 },
     { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &opt_max_body,
@@ -373,15 +374,16 @@ static void log_stats(const parser *P, const char *event) {
 
 /* Creates a socket of type, sets HWM and linger, connects it. Exits 2 on failure. */
 static void *open_socket(void *ctx, int type, const char *endpoint, const char *flag) {
+    char err[512];
     void *s = zmq_socket(ctx, type);
     if (!s) die(2, "zmq_socket: %s", zmq_strerror(errno));
-    int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0;
+    int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0, immediate = 1;
     int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
     if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0)
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0 ||
+        (type == ZMQ_PUSH && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0))
         die(2, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zmq_connect(s, endpoint) != 0)
-        die(2, "cannot connect --%s %s: %s", flag, endpoint, zmq_strerror(errno));
+    if (zc_endpoint_attach(s, endpoint, err, sizeof(err)) != 0) die(2, "--%s: %s", flag, err);
     return s;
 }
 

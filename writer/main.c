@@ -17,6 +17,7 @@
 #include <mongoc/mongoc.h>
 #include <zmq.h>
 
+#include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_msg.h"
@@ -427,7 +428,7 @@ int main(int argc, char **argv) {
     long stats_ms = 10000, wtimeout_ms = 10000, server_timeout_ms = 5000;
     const zc_flag flags[] = {
         { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &broker, "broker control endpoint (DEALER connects)", 0, 0 },
-        { "docs", "ZCRAWL_DOCS_OUT", ZC_FLAG_STR, &docs_ep, "broker docs-out endpoint (PULL connects)", 0, 0 },
+        { "docs", "ZCRAWL_DOCS_OUT", ZC_FLAG_STR, &docs_ep, "where documents come from (PULL): the broker's docs-out, or '@endpoint' to bind for parsers; a list", 0, 0 },
         { "mongo", "ZCRAWL_MONGO", ZC_FLAG_STR, &mongo_uri,
           "MongoDB URI (else $MONGODB_URI); without one, documents go to --out", 0, 0 },
         { "db", "ZCRAWL_DB", ZC_FLAG_STR, &db, "database (none: the URI's, else zcrawl)", 0, 0 },
@@ -511,7 +512,7 @@ int main(int argc, char **argv) {
     if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(w.docs) != 0 ||
         zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
         die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zmq_connect(w.docs, docs_ep) != 0) die(2, "cannot connect to docs endpoint %s: %s", docs_ep, zmq_strerror(errno));
+    if (zc_endpoint_attach(w.docs, docs_ep, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
     if (zc_peer_open(&w.peer, w.ctx, broker, "writer", name, hb_ms, 0, err, sizeof(err)) != 0) die(2, "%s", err);
     writer_mongo_log_to_zc();
     mongoc_init();

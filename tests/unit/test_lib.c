@@ -12,6 +12,7 @@
 #include "zc_msg.h"
 #include "zc_time.h"
 #include "zc_url.h"
+#include "zc_utf8.h"
 
 static void canon_is(const char *in, const char *want) {
     char out[ZC_URL_MAX], err[128];
@@ -208,9 +209,75 @@ static void test_backoff(void **state) {
     }
 }
 
+/* The definition, decoded the slow way: the reference zc_utf8_valid must agree with. */
+static int utf8_reference(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC0 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF7) { n = 3; cp = c & 0x07; min = 0x10000; }
+        else return 0;
+        if (len - i <= n) return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* Every 1-, 2- and 3-byte string, and a sample of 4-byte ones, after ASCII runs of
+ * 0..9 bytes (so each lands both in and after the eight-byte fast path), and cut short. */
+static void test_utf8_agrees_with_definition(void **state) {
+    (void)state;
+    unsigned char buf[32];
+    memset(buf, 'a', sizeof(buf));
+    uint64_t checked = 0;
+    for (size_t pre = 0; pre < 10; pre += 3) {
+        for (uint32_t v = 0; v < (1u << 24); v++) {
+            if (pre > 0 && (v & 0xff) != 0xe4 && (v & 0xff) != 0xed && (v & 0xff) != 0xe0 && (v & 0xff) >= 0x80
+                && (v & 0xff) != 0xc2 && (v & 0xff) != 0xf0 && (v & 0xff) != 0xf4)
+                continue; /* other lead bytes behave alike; pre 0 covers them all */
+            buf[pre] = (unsigned char)v;
+            buf[pre + 1] = (unsigned char)(v >> 8);
+            buf[pre + 2] = (unsigned char)(v >> 16);
+            for (size_t n = 1; n <= 3; n++) {
+                if (n < 3 && (v >> (8 * n)) != 0) continue;
+                int want = utf8_reference(buf, pre + n);
+                if (zc_utf8_valid((const char *)buf, pre + n) != want)
+                    fail_msg("pre %zu, %zu bytes %06x: want %d", pre, n, (unsigned)v, want);
+                checked++;
+            }
+        }
+    }
+    uint64_t r = 0x9E3779B97F4A7C15ULL;
+    for (int k = 0; k < 2000000; k++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        buf[0] = (unsigned char)(0xF0 + (r & 7));
+        buf[1] = (unsigned char)(r >> 8), buf[2] = (unsigned char)(r >> 16), buf[3] = (unsigned char)(r >> 24);
+        if (r & (1ULL << 40)) buf[1] = (unsigned char)(0x80 | (buf[1] & 0x3f));
+        if (r & (1ULL << 41)) buf[2] = (unsigned char)(0x80 | (buf[2] & 0x3f)), buf[3] = (unsigned char)(0x80 | (buf[3] & 0x3f));
+        for (size_t n = 3; n <= 4; n++)
+            if (zc_utf8_valid((const char *)buf, n) != utf8_reference(buf, n))
+                fail_msg("4-byte %02x %02x %02x %02x cut at %zu", buf[0], buf[1], buf[2], buf[3], n);
+    }
+    assert_true(checked > (1u << 24));
+    static const char mixed[] = "\xe5\xb0\x8f\xe8\xaf\xb4 plain ascii text \xf0\x9f\x98\x80";
+    static const char late[] = "plain ascii text!\xed\xa0\x80"; /* a surrogate after the fast path */
+    assert_true(zc_utf8_valid(mixed, sizeof(mixed) - 1));
+    assert_false(zc_utf8_valid(late, sizeof(late) - 1));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_canonical),
+        cmocka_unit_test(test_utf8_agrees_with_definition),
         cmocka_unit_test(test_url_rejects),
         cmocka_unit_test(test_url_fingerprint_and_host),
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, pair_setup, pair_teardown),

@@ -244,9 +244,14 @@ static void test_json_agrees_with_libbson(void **state) {
             case 2: assert_true(BSON_APPEND_INT64(d, key, (int64_t)r)); break;
             case 3: assert_true(BSON_APPEND_DATE_TIME(d, key, (int64_t)(r % 253402300799999ULL))); break;
             default: {
-                char str[12];
-                for (int c = 0; c < 11; c++) str[c] = (char)(1 + (r >> (c * 5)) % 127);
-                str[11] = '\0';
+                char str[41];
+                size_t sl = (size_t)(r >> 58) % 41; /* 0..40 bytes: the 8-byte path and the tail */
+                uint64_t q = r;
+                for (size_t c = 0; c < sl; c++) {
+                    q ^= q << 13, q ^= q >> 7, q ^= q << 17;
+                    str[c] = (char)(q % 4 ? 0x20 + q % 95 : 1 + q % 127); /* printable, now and then anything */
+                }
+                str[sl] = '\0';
                 assert_true(BSON_APPEND_UTF8(d, key, str));
             }
             }
