@@ -12,6 +12,7 @@
 
 #include "dispatch.h"
 #include "frontier.h"
+#include "zc_buf.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_msg.h"
@@ -20,6 +21,7 @@
 
 #define PROG "zcrawl-broker"
 #define LEASE_BATCH 512
+#define JOB_BATCH 256     /* URLs per JOB message at most */
 #define MAINT_MS 200
 
 typedef struct broker_conf {
@@ -47,6 +49,7 @@ typedef struct broker {
     frontier_counts last;        /* for per-second rates */
     int64_t last_stats_at;
     int closed_leases;           /* this turn's messages closed leases */
+    zc_buf job_urls, job_attempts; /* the JOB being built */
     int done;
 } broker;
 
@@ -229,23 +232,14 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     if (b->done) send_to_peer(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
 
-static void on_done(broker *b, const zc_msg *m, int64_t now) {
-    char outcome[8], reason[256];
-    uint64_t status, retry_after;
-    char *url = frame_dup(m, 0);
-    if (!url || zc_msg_str(m, 1, outcome, sizeof(outcome)) != 0 || zc_msg_u64(m, 2, &status) != 0 ||
-        zc_msg_u64(m, 3, &retry_after) != 0) {
-        free(url);
-        bad_message(b, "DONE with bad fields");
-        return;
-    }
-    if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
+/* One URL's outcome. */
+static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
+                        const char *reason) {
     dispatch_item *it = dispatch_find(&b->d, url);
     if (!it || it->peer < 0) {
         /* Not ours any more (requeued after its fetcher expired, or a broker
          * restart): the lease in Redis decides what happens to it. */
         zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
-        free(url);
         return;
     }
     int throttled = status == 429 || status == 503;
@@ -268,11 +262,29 @@ static void on_done(broker *b, const zc_msg *m, int64_t now) {
         if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) redis_failed(b, "dead");
         else zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url,
                      (unsigned long long)status, reason);
-    } else {
-        bad_message(b, "DONE with unknown outcome");
     }
-    (void)now;
-    free(url);
+}
+
+/* DONE: one URL, or several separated by '\n' that share the outcome (fetchers
+ * batch their ok answers). */
+static void on_done(broker *b, const zc_msg *m) {
+    char outcome[8], reason[256];
+    uint64_t status, retry_after;
+    char *urls = frame_dup(m, 0);
+    if (!urls || zc_msg_str(m, 1, outcome, sizeof(outcome)) != 0 || zc_msg_u64(m, 2, &status) != 0 ||
+        zc_msg_u64(m, 3, &retry_after) != 0) {
+        free(urls);
+        bad_message(b, "DONE with bad fields");
+        return;
+    }
+    if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
+    char *save = NULL;
+    for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save))
+        on_done_url(b, u, outcome, status, retry_after, reason);
+    free(urls);
+    /* The slots are free again either way; an unknown outcome leaves the leases to expire. */
+    if (strcmp(outcome, "ok") && strcmp(outcome, "retry") && strcmp(outcome, "fail"))
+        bad_message(b, "DONE with unknown outcome");
 }
 
 static void on_discovered(broker *b, const zc_msg *m) {
@@ -331,14 +343,16 @@ static void on_message(broker *b, zc_msg *m, int64_t now) {
         /* Nothing durable can be recorded: the lease will expire and the URL
          * comes back, so dropping the report loses nothing. */
         zc_debug("report_dropped", "type=%s reason=redis_down", zc_msg_type_name(m->type));
-        if (m->type == ZC_MSG_DONE) {
-            char *url = frame_dup(m, 0);
-            dispatch_item *it = url ? dispatch_find(&b->d, url) : NULL;
-            if (it && it->peer >= 0) {
-                dispatch_answered(&b->d, it, 0);
-                dispatch_drop(&b->d, it);
+        if (m->type == ZC_MSG_DONE) { /* the fetch slots are free all the same */
+            char *urls = frame_dup(m, 0), *save = NULL;
+            for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save)) {
+                dispatch_item *it = dispatch_find(&b->d, u);
+                if (it && it->peer >= 0) {
+                    dispatch_answered(&b->d, it, 0);
+                    dispatch_drop(&b->d, it);
+                }
             }
-            free(url);
+            free(urls);
         }
         return;
     }
@@ -352,7 +366,7 @@ static void on_message(broker *b, zc_msg *m, int64_t now) {
         else if (b->d.peers[peer].role == DISPATCH_FETCHER) b->d.peers[peer].credit += (long)n;
         break;
     }
-    case ZC_MSG_DONE: on_done(b, m, now); break;
+    case ZC_MSG_DONE: on_done(b, m); break;
     case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
     case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
     case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
@@ -412,6 +426,42 @@ out:
     free(items);
 }
 
+/* Sends items[0..n), just dispatched, as one JOB per fetcher: URLs and attempts
+ * each as one '\n'-separated frame. items[] is reordered. */
+static void send_jobs(broker *b, dispatch_item **items, size_t n) {
+    while (n > 0) {
+        int peer = items[0]->peer;
+        size_t k = 0; /* this peer's items to the front: items[0..k) */
+        for (size_t i = 0; i < n; i++)
+            if (items[i]->peer == peer) {
+                dispatch_item *t = items[k];
+                items[k++] = items[i];
+                items[i] = t;
+            }
+        char attempt[16];
+        int oom = 0;
+        b->job_urls.len = b->job_attempts.len = 0;
+        for (size_t i = 0; i < k && !oom; i++) {
+            int len = snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
+            oom = zc_buf_add(&b->job_urls, items[i]->url, strlen(items[i]->url), '\n') != 0 ||
+                  zc_buf_add(&b->job_attempts, attempt, (size_t)len, '\n') != 0;
+        }
+        if (!oom) {
+            zc_frame f[2] = { { b->job_urls.p, b->job_urls.len, NULL, NULL },
+                              { b->job_attempts.p, b->job_attempts.len, NULL, NULL } };
+            send_to_peer(b, peer, ZC_MSG_JOB, f, 2);
+        } else { /* no memory for a batch: one JOB each, which the protocol allows too */
+            for (size_t i = 0; i < k; i++) {
+                snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
+                zc_frame f[2] = { ZC_FSTR(items[i]->url), ZC_FSTR(attempt) };
+                send_to_peer(b, peer, ZC_MSG_JOB, f, 2);
+            }
+        }
+        items += k;
+        n -= k;
+    }
+}
+
 static void fill_and_dispatch(broker *b, int64_t now) {
     if (b->done) return;
     long credit = dispatch_total_credit(&b->d);
@@ -435,13 +485,16 @@ static void fill_and_dispatch(broker *b, int64_t now) {
             free(leases[i].url);
         }
     }
-    dispatch_item *it;
+    dispatch_item *batch[JOB_BATCH], *it;
+    size_t n = 0;
     while ((it = dispatch_next(&b->d, now)) != NULL) {
-        char attempt[16];
-        snprintf(attempt, sizeof(attempt), "%d", it->attempt);
-        zc_frame f[2] = { ZC_FSTR(it->url), ZC_FSTR(attempt) };
-        send_to_peer(b, it->peer, ZC_MSG_JOB, f, 2);
+        batch[n++] = it;
+        if (n == JOB_BATCH) {
+            send_jobs(b, batch, n);
+            n = 0;
+        }
     }
+    send_jobs(b, batch, n);
 }
 
 static void write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
@@ -721,5 +774,7 @@ out_zmq:
 out_redis:
     frontier_close(&b.fr);
     dispatch_free(&b.d);
+    zc_buf_free(&b.job_urls);
+    zc_buf_free(&b.job_attempts);
     return rc;
 }

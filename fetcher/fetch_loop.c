@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "zc_buf.h"
 #include "zc_endpoint.h"
 #include "zc_log.h"
 #include "zc_list.h"
@@ -78,6 +79,8 @@ struct fetch_loop {
     fetch_list active, pending, idle;
     long busy;             /* slots taken: active transfers + pages waiting to go */
     long ungranted;        /* slots freed and not yet given back in a CREDIT */
+    zc_buf done_ok;        /* URLs fetched with 200 since the last DONE batch, '\n'-separated */
+    long done_ok_n;
     int draining;
     int64_t drain_deadline;
     int http2;             /* CURL_HTTP_VERSION_2TLS accepted */
@@ -443,11 +446,31 @@ static void send_done(fetch_loop *l, const char *url, size_t url_len, fetch_outc
                  zc_log_q(qu, sizeof(qu), ubuf), fetch_outcome_name(o), status, rbuf,
                  zc_log_q(qr, sizeof(qr), reason));
     }
+    /* The common answer, ok with 200, waits for done_flush to go in one DONE with
+     * the others of this turn of the loop. */
+    if (o == FETCH_OK && status == 200 && zc_buf_add(&l->done_ok, url, url_len, '\n') == 0) {
+        l->done_ok_n++;
+        return;
+    }
     if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
         l->st.lost++;
         zc_warn("done_lost", "outcome=%s reason=\"%s\" lost=%" PRIu64, fetch_outcome_name(o),
                 zmq_strerror(errno), l->st.lost);
     }
+}
+
+/* Sends the batched ok answers as one DONE(urls, ok, 200). */
+static void done_flush(fetch_loop *l) {
+    if (l->done_ok_n == 0) return;
+    zc_frame f[5] = { { l->done_ok.p, l->done_ok.len, NULL, NULL }, ZC_FSTR("ok"), ZC_FSTR("200"), ZC_FSTR("0"),
+                      ZC_FSTR("") };
+    if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
+        l->st.lost += (uint64_t)l->done_ok_n;
+        zc_warn("done_lost", "outcome=ok urls=%ld reason=\"%s\" lost=%" PRIu64, l->done_ok_n, zmq_strerror(errno),
+                l->st.lost);
+    }
+    l->done_ok.len = 0;
+    l->done_ok_n = 0;
 }
 
 /* Starts one JOB. Any failure is answered at once with DONE and the slot freed. */
@@ -636,17 +659,31 @@ static void begin_drain(fetch_loop *l, const char *why) {
 
 static void handle_msg(fetch_loop *l, zc_msg *m) {
     switch (m->type) {
-    case ZC_MSG_JOB: {
-        size_t ulen;
-        const char *url = zc_msg_data(m, 0, &ulen);
-        uint64_t attempt;
-        if (zc_msg_u64(m, 1, &attempt) != 0) {
+    case ZC_MSG_JOB: { /* one URL, or several: urls and attempts, each '\n'-separated */
+        size_t ulen, alen;
+        const char *urls = zc_msg_data(m, 0, &ulen), *att = zc_msg_data(m, 1, &alen);
+        size_t nu = 1, na = 1;
+        for (size_t i = 0; i < ulen; i++) nu += urls[i] == '\n';
+        for (size_t i = 0; i < alen; i++) {
+            if (att[i] == '\n') na++;
+            else if (att[i] < '0' || att[i] > '9') na = 0;
+            if (na == 0) break;
+        }
+        if (na != nu || alen == 0 || att[0] == '\n' || att[alen - 1] == '\n') {
             l->st.dropped++;
-            zc_warn("bad_message", "from=broker reason=\"JOB attempt is not a number\" dropped=%" PRIu64,
+            zc_warn("bad_message", "from=broker reason=\"JOB attempts are not one number per url\" dropped=%" PRIu64,
                     l->st.dropped);
             return;
         }
-        job_start(l, url, ulen);
+        for (size_t k = 0; k < nu; k++) {
+            const char *nl = memchr(urls, '\n', ulen);
+            size_t n = nl ? (size_t)(nl - urls) : ulen;
+            job_start(l, urls, n);
+            if (nl) {
+                urls = nl + 1;
+                ulen -= n + 1;
+            }
+        }
         return;
     }
     case ZC_MSG_SHUTDOWN:
@@ -691,8 +728,10 @@ static void peer_drain(fetch_loop *l) {
 /* Free slots the broker may use: none while pages wait or while draining. */
 static int credit_blocked(const fetch_loop *l) { return l->draining || l->pending.head != NULL; }
 
-/* One CREDIT for every slot freed since the last one. Returns 1 if one was sent. */
+/* One CREDIT for every slot freed since the last one, after the DONE batch that
+ * freed them. Returns 1 if one was sent. */
 static int credit_flush(fetch_loop *l) {
+    done_flush(l);
     if (l->ungranted <= 0 || credit_blocked(l) || !l->peer.sock) return 0;
     char nbuf[24];
     snprintf(nbuf, sizeof(nbuf), "%ld", l->ungranted);
@@ -949,7 +988,11 @@ void fetch_loop_free(fetch_loop *l) {
         if (mc != CURLM_OK)
             zc_warn("curl_multi_cleanup_failed", "reason=\"%s\"", curl_multi_strerror(mc));
     }
-    if (l->peer_open) zc_peer_close(&l->peer);
+    if (l->peer_open) {
+        done_flush(l); /* the last answers go out before the socket lingers them away */
+        zc_peer_close(&l->peer);
+    }
+    zc_buf_free(&l->done_ok);
     if (l->pages && zmq_close(l->pages) != 0)
         zc_warn("zmq_close_failed", "socket=pages reason=\"%s\"", zmq_strerror(errno));
     if (l->zctx) {

@@ -12,22 +12,8 @@
 
 #define JSON_DATE_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 
-int writer_buf_reserve(writer_buf *b, size_t need) {
-    if (need <= b->cap - b->len) return 0;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap - b->len < need) {
-        if (cap > ((size_t)-1) / 2) return -1;
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
 /* The caller reserved room; these only copy. */
-static void put(writer_buf *b, const char *s, size_t n) {
+static void put(zc_buf *b, const char *s, size_t n) {
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
@@ -44,9 +30,9 @@ static int word_needs_escape(uint64_t w) {
 /* A JSON string: quotes, backslashes and control characters escaped, eight bytes
  * at a time where none needs it. At most six output bytes per input byte. Returns
  * 0 or -1 (out of memory). */
-static int json_string(writer_buf *b, const char *s, size_t n) {
+static int json_string(zc_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    if (n > ((size_t)-1) / 6 - 2 || writer_buf_reserve(b, n * 6 + 2) != 0) return -1;
+    if (n > ((size_t)-1) / 6 - 2 || zc_buf_reserve(b, n * 6 + 2) != 0) return -1;
     char *o = b->p + b->len;
     *o++ = '"';
     size_t run = 0, i = 0; /* s[run..i) is the pending unescaped run */
@@ -108,14 +94,14 @@ static size_t json_double(char *out, size_t cap, double v) {
     return (size_t)n;
 }
 
-static int json_number_text(writer_buf *b, const char *s, size_t n) {
-    if (writer_buf_reserve(b, n) != 0) return -1;
+static int json_number_text(zc_buf *b, const char *s, size_t n) {
+    if (zc_buf_reserve(b, n) != 0) return -1;
     put(b, s, n);
     return 0;
 }
 
 /* {"$date":"1973-10-01T00:00:00Z"}, with .mmm only when the milliseconds are not 0. */
-static int json_date(writer_buf *b, int64_t ms) {
+static int json_date(zc_buf *b, int64_t ms) {
     char t[96];
     int n;
     if (ms >= 0 && ms <= JSON_DATE_MAX_MS) {
@@ -137,23 +123,23 @@ static int json_date(writer_buf *b, int64_t ms) {
 }
 
 /* One value at it. Returns WRITER_JSON_OK, _NOMEM or _UNKNOWN. */
-static int json_value(writer_buf *b, const bson_iter_t *it, int depth);
+static int json_value(zc_buf *b, const bson_iter_t *it, int depth);
 
 /* The elements of a document (is_array 0) or an array (1) at it. */
-static int json_container(writer_buf *b, bson_iter_t *it, int is_array, int depth) {
+static int json_container(zc_buf *b, bson_iter_t *it, int is_array, int depth) {
     if (depth >= WRITER_DOC_DEPTH) return WRITER_JSON_UNKNOWN;
-    if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+    if (zc_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
     b->p[b->len++] = is_array ? '[' : '{';
     int first = 1;
     while (bson_iter_next(it)) {
         if (!first) {
-            if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+            if (zc_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
             b->p[b->len++] = ',';
         }
         first = 0;
         if (!is_array) {
             const char *k = bson_iter_key(it);
-            if (json_string(b, k, bson_iter_key_len(it)) != 0 || writer_buf_reserve(b, 1) != 0)
+            if (json_string(b, k, bson_iter_key_len(it)) != 0 || zc_buf_reserve(b, 1) != 0)
                 return WRITER_JSON_NOMEM;
             b->p[b->len++] = ':';
         }
@@ -161,12 +147,12 @@ static int json_container(writer_buf *b, bson_iter_t *it, int is_array, int dept
         if (rc != WRITER_JSON_OK) return rc;
     }
     if (it->err_off) return WRITER_JSON_UNKNOWN;
-    if (writer_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
+    if (zc_buf_reserve(b, 1) != 0) return WRITER_JSON_NOMEM;
     b->p[b->len++] = is_array ? ']' : '}';
     return WRITER_JSON_OK;
 }
 
-static int json_value(writer_buf *b, const bson_iter_t *it, int depth) {
+static int json_value(zc_buf *b, const bson_iter_t *it, int depth) {
     char t[64];
     size_t n;
     switch (bson_iter_type(it)) {
@@ -213,7 +199,7 @@ static int json_value(writer_buf *b, const bson_iter_t *it, int depth) {
     }
 }
 
-int writer_json_append(writer_buf *b, const bson_t *doc) {
+int writer_json_append(zc_buf *b, const bson_t *doc) {
     size_t mark = b->len;
     bson_iter_t it;
     int rc = bson_iter_init(&it, doc) ? json_container(b, &it, 0, 0) : WRITER_JSON_UNKNOWN;

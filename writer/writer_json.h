@@ -11,14 +11,7 @@
 #include <stddef.h>
 #include <bson/bson.h>
 
-/* A growable byte buffer; zero-initialise it, free p when done. */
-typedef struct writer_buf {
-    char *p;
-    size_t len, cap;
-} writer_buf;
-
-/* Makes room for need more bytes. Returns 0, or -1 when out of memory. */
-int writer_buf_reserve(writer_buf *b, size_t need);
+#include "zc_buf.h"
 
 #define WRITER_JSON_OK 0
 #define WRITER_JSON_NOMEM -1
@@ -29,6 +22,6 @@ int writer_buf_reserve(writer_buf *b, size_t need);
  * {"$date":"ISO-8601Z"}, others as {"$date":{"$numberLong":"ms"}}, non-finite doubles
  * as {"$numberDouble":"..."}. Strings are not checked for UTF-8 here (writer_doc_check
  * did). On any return but WRITER_JSON_OK, b->len is back where it was. */
-int writer_json_append(writer_buf *b, const bson_t *doc);
+int writer_json_append(zc_buf *b, const bson_t *doc);
 
 #endif

@@ -14,7 +14,7 @@ struct writer_jsonl {
     int fd;
     int sync;              /* regular file: fdatasync after each batch */
     int partial;           /* a failed write may have left half a line */
-    writer_buf buf;        /* the batch being rendered */
+    zc_buf buf;        /* the batch being rendered */
     unsigned long long bytes;
     char path[512];
 };
@@ -64,13 +64,13 @@ err:
 
 int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t n,
                              writer_reject_fn reject, void *arg, char *err, size_t errlen) {
-    writer_buf *b = &j->buf;
+    zc_buf *b = &j->buf;
     if (n == 0) return 0;
     b->len = 0;
     /* After a failed write the file may end in half a line: end it, so the next
      * document starts a line of its own. */
     if (j->partial) {
-        if (writer_buf_reserve(b, 1) != 0) goto oom;
+        if (zc_buf_reserve(b, 1) != 0) goto oom;
         b->p[b->len++] = '\n';
     }
     for (size_t i = 0; i < n; i++) {
@@ -85,14 +85,14 @@ int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t 
                 if (reject) reject(arg, i, "cannot render the document as one line of JSON");
                 return -1;
             }
-            rc = writer_buf_reserve(b, len) == 0 ? WRITER_JSON_OK : WRITER_JSON_NOMEM;
+            rc = zc_buf_reserve(b, len) == 0 ? WRITER_JSON_OK : WRITER_JSON_NOMEM;
             if (rc == WRITER_JSON_OK) {
                 memcpy(b->p + b->len, json, len);
                 b->len += len;
             }
             bson_free(json);
         }
-        if (rc != WRITER_JSON_OK || writer_buf_reserve(b, 1) != 0) goto oom;
+        if (rc != WRITER_JSON_OK || zc_buf_reserve(b, 1) != 0) goto oom;
         b->p[b->len++] = '\n';
     }
     size_t used = b->len;

@@ -152,6 +152,7 @@ class Broker:
         self.hellos = []
         self.credits = 0
         self.credit_msgs = 0
+        self.done_msgs = 0
         self.dones = []
         self.pages = []
         self.read_pages = True
@@ -205,8 +206,9 @@ class Broker:
                     assert ident == self.ident
                     self.credits += int(rest[0])
                     self.credit_msgs += 1
-                elif t == DONE:
-                    self.dones.append(rest)
+                elif t == DONE:  # one URL, or several '\n'-separated sharing the outcome
+                    self.done_msgs += 1
+                    self.dones.extend([u] + rest[1:] for u in rest[0].split(b"\n"))
                 elif t == HEARTBEAT:
                     pass
                 else:
@@ -421,8 +423,9 @@ def test_concurrency_cap_with_credit(procs, broker, http):
     assert http.max_seen >= conc * 0.8, http.max_seen  # really ran in parallel
     broker.wait(lambda: broker.credits == total, 5, "all credits")
     assert broker.credit_msgs < total  # batched, not one per transfer
-    print("\nconcurrency: max in server %d of %d; %d credits in %d CREDIT messages; %.2fs" % (
-        http.max_seen, conc, broker.credits, broker.credit_msgs, time.time() - t0))
+    assert broker.done_msgs < total  # ok answers of one turn share a DONE
+    print("\nconcurrency: max in server %d of %d; %d credits in %d CREDIT messages; %d DONE messages; %.2fs" % (
+        http.max_seen, conc, broker.credits, broker.credit_msgs, broker.done_msgs, time.time() - t0))
 
 
 def test_over_credit_job_is_refused(procs, broker, http):
@@ -450,6 +453,8 @@ def test_garbage_does_not_kill_it(procs, broker, http):
         [b"ZC\x01\x04", b"only-url"],               # JOB with too few frames
         [b"ZC\x01\x04", b"u", b"0", b"extra"],      # too many
         [b"ZC\x01\x04", b"http://x/", b"abc"],      # attempt not a number
+        [b"ZC\x01\x04", b"http://x/\nhttp://y/", b"0"],  # two urls, one attempt
+        [b"ZC\x01\x04", b"http://x/", b"0\n"],      # one url, an empty second attempt
         header(CREDIT) + b"", ]
     garbage[-1] = [header(CREDIT), b"5"]            # a type the fetcher never takes
     for g in garbage:
@@ -467,6 +472,20 @@ def test_garbage_does_not_kill_it(procs, broker, http):
     assert wait_exit(p) == 0
     log = procs.log(p)
     assert log.count("event=bad_message") >= len(garbage)
+
+
+def test_job_batch(procs, broker, http):
+    """One JOB may carry several URLs ('\n'-separated, with as many attempts): each is
+    fetched, and each gets its own answer even when answers share a DONE."""
+    start_fetcher(procs, broker, concurrency=8)
+    urls = [http.base + "/ok?b=%d" % i for i in range(6)] + [http.base + "/status/404"]
+    broker.send(JOB, "\n".join(urls).encode(), "\n".join(["0"] * 6 + ["2"]).encode())
+    for u in urls[:6]:
+        assert broker.done_for(u)[1:3] == [b"ok", b"200"]
+        assert broker.page_for(u)[0] == u.encode()
+    assert broker.done_for(urls[6])[1:3] == [b"fail", b"404"]
+    broker.wait(lambda: broker.credits == 7, 5, "7 credits")
+    assert len(broker.dones) == 7
 
 
 def test_shutdown_drains_in_flight(procs, broker, http):

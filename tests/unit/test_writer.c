@@ -179,13 +179,13 @@ static void test_jsonl_appends_lines(void **state) {
 
 /* Renders doc with writer_json_append; the caller frees the string. */
 static char *render(const bson_t *doc, int *rc) {
-    writer_buf b = { 0 };
+    zc_buf b = { 0 };
     *rc = writer_json_append(&b, doc);
     if (*rc != WRITER_JSON_OK) {
         free(b.p);
         return NULL;
     }
-    assert_int_equal(writer_buf_reserve(&b, 1), 0);
+    assert_int_equal(zc_buf_reserve(&b, 1), 0);
     b.p[b.len] = '\0';
     return b.p;
 }
@@ -218,7 +218,7 @@ static void test_json_exact_forms(void **state) {
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, "5f1d7f8e9a3b2c1d0e4f5a6b");
     bson_t *o = BCON_NEW("_id", BCON_UTF8("3"), "o", BCON_OID(&oid));
-    writer_buf b = { 0 };
+    zc_buf b = { 0 };
     assert_int_equal(writer_json_append(&b, o), WRITER_JSON_UNKNOWN);
     assert_int_equal(b.len, 0);
     free(b.p);
