@@ -231,17 +231,22 @@ static void on_list(parser *P, const char *url, size_t ulen, const char *body, s
 static void on_detail(parser *P, const char *url, size_t ulen, const char *body, size_t blen,
                       int64_t fetched_at) {
     char err[256];
-    bson_t doc;
     P->st.details++;
-    bson_init(&doc);
-    if (parse_detail(url, body, blen, fetched_at, &doc, err, sizeof(err)) != 0) {
-        bson_destroy(&doc);
+    /* Sized for the page up front: the document is about as long as the body, and
+     * growing from libbson's 128 inline bytes would copy it five times. */
+    bson_t *doc = bson_sized_new(blen < (size_t)INT32_MAX - 1024 ? blen + 1024 : 1024);
+    if (!doc) {
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    if (parse_detail(url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
+        bson_destroy(doc);
         send_dead(P, url, ulen, err);
         return;
     }
     doc_blob *b = malloc(sizeof(*b));
     uint32_t dlen = 0;
-    uint8_t *data = bson_destroy_with_steal(&doc, true, &dlen);
+    uint8_t *data = bson_destroy_with_steal(doc, true, &dlen);
     if (!b || !data) {
         free(b);
         bson_free(data);
