@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zc_json.h"
+
 void sim_buf_init(sim_buf *b)
 {
     b->p = NULL;
@@ -113,35 +115,10 @@ int sim_buf_add_u64(sim_buf *b, uint64_t v)
 
 int sim_buf_add_jesc(sim_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     /* Worst case every byte becomes \u00XX. */
-    if (n > ((size_t)-1) / 8 || sim_buf_reserve(b, n * 6) != 0)
+    if (n > ((size_t)-1) / 8 || sim_buf_reserve(b, ZC_JSON_ESCAPED_MAX(n)) != 0)
         return -1;
-    char *o = b->p + b->len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    b->len = (size_t)(o - b->p);
+    b->len += zc_json_escape(b->p + b->len, s, n);
     b->p[b->len] = '\0';
     return 0;
 }

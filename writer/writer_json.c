@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "writer_doc.h"
+#include "zc_json.h"
 
 #define JSON_DATE_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 
@@ -19,61 +20,12 @@ static void put(zc_buf *b, const char *s, size_t n) {
 }
 #define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
 
-/* Nonzero when one of the eight bytes in w is below 0x20, '"' or '\\' (the classic
- * "has a zero byte" test: exact as a yes/no for the whole word). */
-static int word_needs_escape(uint64_t w) {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 1 : 0;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped, eight bytes
- * at a time where none needs it. At most six output bytes per input byte. Returns
- * 0 or -1 (out of memory). */
+/* A JSON string in quotes. Returns 0 or -1 (out of memory). */
 static int json_string(zc_buf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    if (n > ((size_t)-1) / 6 - 2 || zc_buf_reserve(b, n * 6 + 2) != 0) return -1;
-    char *o = b->p + b->len;
-    *o++ = '"';
-    size_t run = 0, i = 0; /* s[run..i) is the pending unescaped run */
-    while (i < n) {
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!word_needs_escape(w)) {
-                i += 8;
-                continue;
-            }
-        }
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        memcpy(o, s + run, i - run);
-        o += i - run;
-        run = ++i;
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    memcpy(o, s + run, n - run);
-    o += n - run;
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
+    if (n > ((size_t)-1) / 6 - 2 || zc_buf_reserve(b, ZC_JSON_ESCAPED_MAX(n) + 2) != 0) return -1;
+    b->p[b->len++] = '"';
+    b->len += zc_json_escape(b->p + b->len, s, n);
+    b->p[b->len++] = '"';
     return 0;
 }
 

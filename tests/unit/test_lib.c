@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_msg.h"
 #include "zc_time.h"
@@ -274,10 +275,27 @@ static void test_utf8_agrees_with_definition(void **state) {
     assert_false(zc_utf8_valid(late, sizeof(late) - 1));
 }
 
+static void test_endpoint_lists(void **state) {
+    (void)state;
+    char err[256];
+    assert_int_equal(zc_endpoint_list_ok("tcp://127.0.0.1:5556", err, sizeof(err)), 0);
+    assert_int_equal(zc_endpoint_list_ok("@tcp://0.0.0.0:6000", err, sizeof(err)), 0);
+    assert_int_equal(zc_endpoint_list_ok("tcp://a:1,>tcp://b:2,@ipc:///tmp/x", err, sizeof(err)), 0);
+    const char *bad[] = { "", "nonsense", "tcp://a:1,", ",tcp://a:1", "tcp://a:1,,tcp://b:2", "@", "tcp://",
+                          "@://x", NULL };
+    for (int i = 0; bad[i]; i++) {
+        err[0] = '\0';
+        if (zc_endpoint_list_ok(bad[i], err, sizeof(err)) == 0) fail_msg("'%s' accepted", bad[i]);
+        assert_true(err[0] != '\0' && !strchr(err, '\n'));
+    }
+    assert_int_equal(zc_endpoint_list_ok(NULL, err, sizeof(err)), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_canonical),
         cmocka_unit_test(test_utf8_agrees_with_definition),
+        cmocka_unit_test(test_endpoint_lists),
         cmocka_unit_test(test_url_rejects),
         cmocka_unit_test(test_url_fingerprint_and_host),
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, pair_setup, pair_teardown),

@@ -128,15 +128,21 @@ static void on_reject(void *arg, size_t index, const char *reason) {
     rejected++;
 }
 
-static void test_jsonl_appends_lines(void **state) {
-    (void)state;
-    char path[] = "/tmp/zc-test-writer-XXXXXX";
+/* A JSON Lines sink on a new empty file; path (a mkstemp template) gets its name. */
+static writer_jsonl *open_temp_jsonl(char *path) {
+    char err[256];
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(close(fd), 0);
-    char err[256];
     writer_jsonl *j = writer_jsonl_open(path, err, sizeof(err));
     assert_non_null(j);
+    return j;
+}
+
+static void test_jsonl_appends_lines(void **state) {
+    (void)state;
+    char path[] = "/tmp/zc-test-writer-XXXXXX", err[256];
+    writer_jsonl *j = open_temp_jsonl(path);
     bson_t *d[3] = {
         BCON_NEW("_id", BCON_UTF8("1"), "intro", BCON_UTF8("two\nlines \"quoted\"")),
         BCON_NEW("_id", BCON_UTF8("2"), "score", BCON_DOUBLE(8.5), "n", BCON_INT64(7)),
@@ -278,13 +284,8 @@ static void test_json_agrees_with_libbson(void **state) {
 /* A document the fast renderer cannot do still becomes one line (through libbson). */
 static void test_jsonl_falls_back(void **state) {
     (void)state;
-    char path[] = "/tmp/zc-test-writer-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(close(fd), 0);
-    char err[256];
-    writer_jsonl *j = writer_jsonl_open(path, err, sizeof(err));
-    assert_non_null(j);
+    char path[] = "/tmp/zc-test-writer-XXXXXX", err[256];
+    writer_jsonl *j = open_temp_jsonl(path);
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, "5f1d7f8e9a3b2c1d0e4f5a6b");
     bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "o", BCON_OID(&oid));
