@@ -520,8 +520,18 @@ static int json_id(const cJSON *v, char *out, size_t outlen) {
     if (cJSON_IsNumber(v)) {
         double x = v->valuedouble;
         if (!isfinite(x) || x < 0 || x >= 9007199254740992.0 || floor(x) != x) return -1;
-        int n = snprintf(out, outlen, "%lld", (long long)x);
-        return (n > 0 && (size_t)n < outlen) ? 0 : -1;
+        /* digits by hand: snprintf costs more than the rest of an id (a page has several) */
+        char tmp[24];
+        size_t n = 0;
+        uint64_t u = (uint64_t)x;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (n + 1 > outlen) return -1;
+        for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+        out[n] = '\0';
+        return 0;
     }
     return -1;
 }
