@@ -791,6 +791,12 @@ def write_chart(cfg, rows, path):
                        ecolor='black')
                 ax.text(x, hi, fmt(med, 0 if field == 'pages_per_s' else 2), ha='center', va='bottom',
                         fontsize=7)
+            pages = next((int(r['pages']) for _, rs in cols for r in rs if r.get('pages')), None)
+            if field == 'ratio_to_bound' and pages:
+                best = best_schedule_s(pages, sc['latency_ms'], sc['concurrency']) / (
+                    pages * sc['latency_ms'] / 1000.0 / sc['concurrency'])
+                ax.hlines(best, gi - 0.45, gi + 0.45, colors='black', lw=1.2)
+                ax.text(gi + 0.45, best, ' best\n possible', fontsize=6, va='center', ha='left')
         ax.set_xticks(range(len(sc_list)))
         ax.set_xticklabels(['S%d: %s' % (sc['num'], sc['title'].replace(' (', '\n(')) for sc in sc_list],
                            fontsize=8)
