@@ -57,42 +57,11 @@ typedef struct broker {
 
 typedef struct streamer_arg { void *front, *back; const char *name; } streamer_arg;
 
-/* Moves whole messages from a->front (PULL) to a->back (PUSH) until the context is
- * shut down (ETERM). Unlike zmq_proxy in libzmq 4.3, which spins at full CPU while
- * the PUSH side is at its high-water mark, it then waits for POLLOUT on the back
- * socket alone, holding the one part it could not hand on. Parts move without a
- * copy; a multipart message is never split (its parts arrive together, and a PUSH
- * takes the rest of a message once it took the first part). */
 static void *streamer_main(void *p) {
     streamer_arg *a = p;
-    zmq_msg_t part;
-    int held = 0; /* part holds a received part that is not sent yet */
-    if (zmq_msg_init(&part) != 0) goto out;
-    for (;;) {
-        zmq_pollitem_t it = held ? (zmq_pollitem_t){ a->back, 0, ZMQ_POLLOUT, 0 }
-                                 : (zmq_pollitem_t){ a->front, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll(&it, 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            break; /* ETERM: the broker is stopping */
-        }
-        for (int k = 0; k < 4096; k++) {
-            if (!held) {
-                if (zmq_msg_recv(&part, a->front, ZMQ_DONTWAIT) < 0) {
-                    if (errno == EAGAIN || errno == EINTR) break;
-                    goto out;
-                }
-                held = 1;
-            }
-            int more = zmq_msg_more(&part);
-            if (zmq_msg_send(&part, a->back, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
-                if (errno == EAGAIN || errno == EINTR) break;
-                goto out;
-            }
-            held = 0; /* sent: part is empty again */
-        }
-    }
-out:
-    zmq_msg_close(&part);
+    /* Returns when the context is shut down (ETERM). While the PUSH side is full,
+     * zmq_proxy blocks in its send: a stalled parser costs nothing here. */
+    zmq_proxy(a->front, a->back, NULL);
     zmq_close(a->front);
     zmq_close(a->back);
     free(a);

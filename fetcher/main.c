@@ -1,5 +1,6 @@
 /* main.c -- zcrawl-fetcher: flags and setup around the fetch loop. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,11 @@ int main(int argc, char **argv) {
 
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     raise_nofile(cfg.concurrency);
+    /* One malloc arena for the loop and ZeroMQ's I/O thread (which frees the page
+     * bodies it sent): a second arena holds on to its own free pages, which at 1000
+     * transfers is a megabyte or two of resident memory for nothing. A hint only:
+     * where it is refused (a sanitizer's allocator) nothing else changes. */
+    (void)mallopt(M_ARENA_MAX, 1);
     CURLcode crc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (crc != CURLE_OK) die(1, "curl_global_init: %s", curl_easy_strerror(crc));
 

@@ -235,3 +235,41 @@ def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
     assert pl.broker.poll() is None, "a service-mode broker must keep running"
     assert_once(jsonl_ids(out), want)
     assert redis.cli("LLEN", pl.key("seeds")).strip() == "0"
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of pid, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_stalled_parser_costs_the_broker_nothing(procs, redis, tmp_path):
+    """With the parser stopped (SIGSTOP), pages pile up until every queue is full.
+    Nothing in the broker may then poll in a loop (its streamer blocks until there
+    is room, the dispatcher waits for credit), and the crawl completes once the
+    parser runs again."""
+    import signal
+    sim = Sitesim(procs, "--books", "3000")
+    want, _ = reachable(sim)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url)
+    pl.start_broker()
+    pl.start_writer(None, out)
+    parser = pl.start_parser()
+    for _ in range(2):
+        pl.start_fetcher("--concurrency", "32")
+    pl.wait_stat("fetched", 200, timeout=60)
+    os.kill(parser.pid, signal.SIGSTOP)
+    try:
+        time.sleep(2.0)  # the fetchers fill every queue on the way to the parser
+        before = cpu_seconds(pl.broker.pid)
+        time.sleep(2.0)
+        used = cpu_seconds(pl.broker.pid) - before
+    finally:
+        os.kill(parser.pid, signal.SIGCONT)
+    # Anything spinning burns a whole core: about 2 s here. Heartbeats, lease
+    # renewal and stats cost milliseconds.
+    assert used < 0.5, "the broker used %.2f CPU s in 2 s while the parser was stopped" % used
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out), want)
