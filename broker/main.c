@@ -201,19 +201,24 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     if (b->done) send_to_peer(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
 
+/* Frees the fetch slot url held. Returns 1, or 0 when url is not out at a fetcher
+ * (requeued after its fetcher expired, or a broker restart): the lease in Redis
+ * then decides what happens to it. */
+static int release_slot(broker *b, const char *url, int throttled) {
+    dispatch_item *it = dispatch_find(&b->d, url);
+    if (!it || it->peer < 0) return 0;
+    dispatch_answered(&b->d, it, throttled);
+    dispatch_drop(&b->d, it);
+    return 1;
+}
+
 /* One URL's outcome. */
 static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
                         const char *reason) {
-    dispatch_item *it = dispatch_find(&b->d, url);
-    if (!it || it->peer < 0) {
-        /* Not ours any more (requeued after its fetcher expired, or a broker
-         * restart): the lease in Redis decides what happens to it. */
+    if (!release_slot(b, url, status == 429 || status == 503)) {
         zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
         return;
     }
-    int throttled = status == 429 || status == 503;
-    dispatch_answered(&b->d, it, throttled);
-    dispatch_drop(&b->d, it);
     int64_t wall = zc_wall_ms();
     if (!strcmp(outcome, "ok")) {
         b->fetched_unflushed++;
@@ -314,13 +319,8 @@ static void on_message(broker *b, zc_msg *m, int64_t now) {
         zc_debug("report_dropped", "type=%s reason=redis_down", zc_msg_type_name(m->type));
         if (m->type == ZC_MSG_DONE) { /* the fetch slots are free all the same */
             char *urls = frame_dup(m, 0), *save = NULL;
-            for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save)) {
-                dispatch_item *it = dispatch_find(&b->d, u);
-                if (it && it->peer >= 0) {
-                    dispatch_answered(&b->d, it, 0);
-                    dispatch_drop(&b->d, it);
-                }
-            }
+            for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save))
+                release_slot(b, u, 0);
             free(urls);
         }
         return;

@@ -4,12 +4,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Nonzero when one of the eight bytes in w is below 0x20, '"' or '\\' (the classic
- * "has a zero byte" test: exact as a yes/no for the whole word). */
-static int word_needs_escape(uint64_t w) {
+/* The classic "has a zero byte" test on the word, and on it xor'ed with '"' and
+ * '\\': exact as a yes/no for the whole word. */
+int zc_json_plain8(const char *p) {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t w;
+    memcpy(&w, p, 8);
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 1 : 0;
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 0 : 1;
 }
 
 size_t zc_json_escape(char *out, const char *s, size_t n) {
@@ -17,13 +19,9 @@ size_t zc_json_escape(char *out, const char *s, size_t n) {
     char *o = out;
     size_t run = 0, i = 0; /* s[run..i) is the pending unescaped run */
     while (i < n) {
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!word_needs_escape(w)) {
-                i += 8;
-                continue;
-            }
+        if (n - i >= 8 && zc_json_plain8(s + i)) {
+            i += 8;
+            continue;
         }
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {

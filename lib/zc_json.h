@@ -11,4 +11,8 @@
 #define ZC_JSON_ESCAPED_MAX(n) ((n) * 6)
 size_t zc_json_escape(char *out, const char *s, size_t n);
 
+/* Nonzero when none of the eight bytes at p is '"', '\\' or below 0x20: inside a
+ * JSON string such a run is plain text, to escape or to skip as a whole. */
+int zc_json_plain8(const char *p);
+
 #endif

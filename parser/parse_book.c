@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "zc_json.h"
 #include "zc_utf8.h"
 
 #define URL_ORIGIN_MAX 1024   /* longest scheme://host[:port] we build URLs from */
@@ -334,16 +335,6 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Nonzero when one of the eight bytes at p is '"' or '\\' (the classic "has a zero
- * byte" test on the bytes xor'ed with each: exact as a yes/no for the word). */
-static int word_has_quote_or_backslash(const char *p) {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 1 : 0;
-}
-
 /* Everything cJSON must not see: oversize, NUL bytes, bad UTF-8, \u escapes that
  * are not four hex digits or that decode to NUL, deep nesting, an unterminated
  * string. Returns 0, or -1 with a reason in err. */
@@ -366,8 +357,8 @@ static int body_check(const char *body, size_t len, char *err, size_t errlen) {
     }
     int depth = 0, in_str = 0;
     for (size_t i = 0; i < len; i++) {
-        if (in_str) /* inside a string only '"' and '\\' matter: skip eight bytes at a time */
-            while (len - i >= 8 && !word_has_quote_or_backslash(body + i)) i += 8;
+        if (in_str) /* inside a string only '"' and '\\' matter: skip plain runs eight bytes at a time */
+            while (len - i >= 8 && zc_json_plain8(body + i)) i += 8;
         if (i >= len) break;
         char c = body[i];
         if (in_str) {

@@ -33,7 +33,7 @@ scratch=$(mktemp -d /tmp/zc-fuzz-XXXXXX)
 # Sources each harness links: only what it exercises.
 srcs_of() {
   case $1 in
-    parser) echo parser/parse_book.c lib/zc_utf8.c ;;
+    parser) echo parser/parse_book.c lib/zc_utf8.c lib/zc_json.c ;;
     url)    echo lib/zc_url.c ;;
     msg)    echo lib/zc_msg.c ;;
     *)      echo "" ;;

@@ -130,7 +130,7 @@ void writer_jsonl_close(writer_jsonl *j) {
     if (!j) return;
     /* Every confirmed batch was synced already; a late close error changes nothing. */
     if (j->fd >= 0 && close(j->fd) != 0) j->fd = -1;
-    free(j->buf.p);
+    zc_buf_free(&j->buf);
     free(j);
 }
 
