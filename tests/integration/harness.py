@@ -248,36 +248,73 @@ class Pipeline:
         self.start_url = start_url
         self.broker_args = list(broker_args)
         self.log_level = log_level
+        self.pick_endpoints()
+        self.broker = None
+        self.t_start = None
+        self.stages_started = False
+
+    def pick_endpoints(self):
         p = [free_port() for _ in range(5)]
         self.ep = {k: "tcp://127.0.0.1:%d" % v for k, v in
                    zip(["control", "pages_in", "pages_out", "docs_in", "docs_out"], p)}
-        self.broker = None
-        self.t_start = None
+
+    def _broker_bound(self, timeout=10.0):
+        """False when the broker died of a port that free_port() found free and
+        something else took before the broker bound it (an outgoing connection's
+        ephemeral port, say); True once it says it started (it binds every endpoint
+        first), or, below info level, listens on its last endpoint; True as well
+        when it ended for any other reason (the test judges that)."""
+        port = int(self.ep["docs_out"].rsplit(":", 1)[1])
+        says_started = self.log_level in ("debug", "info")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.broker.poll() is not None:
+                return "Address already in use" not in self.procs.log(self.broker)
+            if says_started:
+                if "event=started " in self.procs.log(self.broker):
+                    return True
+            else:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        return True
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        return True
 
     def start_broker(self, *extra, seed=True):
-        argv = [bin_path("broker"), "--redis", self.redis.uri, "--crawl", self.crawl,
-                "--control", self.ep["control"], "--pages-in", self.ep["pages_in"],
-                "--pages-out", self.ep["pages_out"], "--docs-in", self.ep["docs_in"],
-                "--docs-out", self.ep["docs_out"], "--log-level", self.log_level]
-        argv += self.broker_args + list(extra)
-        if seed and self.start_url:
-            argv.append(self.start_url)
-        if self.t_start is None:
-            self.t_start = time.time()
-        self.broker = self.procs.start("broker", argv)
-        return self.broker
+        for _ in range(5):
+            argv = [bin_path("broker"), "--redis", self.redis.uri, "--crawl", self.crawl,
+                    "--control", self.ep["control"], "--pages-in", self.ep["pages_in"],
+                    "--pages-out", self.ep["pages_out"], "--docs-in", self.ep["docs_in"],
+                    "--docs-out", self.ep["docs_out"], "--log-level", self.log_level]
+            argv += self.broker_args + list(extra)
+            if seed and self.start_url:
+                argv.append(self.start_url)
+            if self.t_start is None:
+                self.t_start = time.time()
+            self.broker = self.procs.start("broker", argv)
+            # Once stages are connected the endpoints stay (a restarted broker must
+            # bind the same ones); before that, a lost port race picks new ones.
+            if self.stages_started or self._broker_bound():
+                return self.broker
+            self.pick_endpoints()
+        raise AssertionError("the broker could not bind free ports 5 times:\n%s" % self.procs.log(self.broker))
 
     def start_fetcher(self, *extra):
+        self.stages_started = True
         return self.procs.start("fetcher", [bin_path("fetcher"), "--broker", self.ep["control"],
                                             "--pages", self.ep["pages_in"], "--log-level", self.log_level]
                                 + list(extra))
 
     def start_parser(self, *extra):
+        self.stages_started = True
         return self.procs.start("parser", [bin_path("parser"), "--broker", self.ep["control"],
                                            "--pages", self.ep["pages_out"], "--docs", self.ep["docs_in"],
                                            "--log-level", self.log_level] + list(extra))
 
     def start_writer(self, mongo=None, out=None, *extra):
+        self.stages_started = True
         argv = [bin_path("writer"), "--broker", self.ep["control"], "--docs", self.ep["docs_out"],
                 "--log-level", self.log_level]
         if mongo:
