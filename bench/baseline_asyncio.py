@@ -5,8 +5,8 @@ request, a two-phase crawl (phase 1: every list page; phase 2: every detail page
 motor's update_one(..., upsert=True) per book when --mongo is given.
 
 What differs from the write-up, and why:
-- the number of list pages comes from `count` of the first list page (the write-up
-  hard-coded PAGE_NUMBER);
+- the number of list pages comes from `count` of the first list page, unless
+  --page-number gives it in advance as the write-up's PAGE_NUMBER did;
 - a 3-try loop on 5xx/429/connection errors, so a run against a clean emulator ends
   with every book (the write-up logged the error and moved on);
 - non-200 answers (404 of "missing" books) and bodies that are not JSON are not saved
@@ -113,14 +113,22 @@ class Crawler:
         connector = aiohttp.TCPConnector(limit=a.connector_limit or a.concurrency)
         self.session = aiohttp.ClientSession(connector=connector)
         try:
-            # Phase 1: every list page. The first one says how many books there are.
-            first = await self.scrape_index(0)
-            if not first:
-                raise SystemExit('baseline_asyncio: error: the first list page failed')
-            count = int(first['count'])
-            tasks = [asyncio.ensure_future(self.scrape_index(off))
-                     for off in range(PAGE_SIZE, count, PAGE_SIZE)]
-            results = [first] + list(await asyncio.gather(*tasks))
+            # Phase 1: every list page. With --page-number (the write-up's
+            # PAGE_NUMBER) they all start at once; without it, the first one says
+            # how many books there are.
+            if a.page_number:
+                tasks = [asyncio.ensure_future(self.scrape_index(page * PAGE_SIZE))
+                         for page in range(a.page_number)]
+                results = list(await asyncio.gather(*tasks))
+                count = max((int(r['count']) for r in results if r), default=0)
+            else:
+                first = await self.scrape_index(0)
+                if not first:
+                    raise SystemExit('baseline_asyncio: error: the first list page failed')
+                count = int(first['count'])
+                tasks = [asyncio.ensure_future(self.scrape_index(off))
+                         for off in range(PAGE_SIZE, count, PAGE_SIZE)]
+                results = [first] + list(await asyncio.gather(*tasks))
             ids = []
             for index_data in results:
                 if not index_data:
@@ -156,6 +164,9 @@ def main():
     p.add_argument('--collection', default='books', help='collection (default books)')
     p.add_argument('--upsert-key', default='id', choices=('id', '_id'),
                    help="field of update_one's filter: id (the write-up) or _id (the primary key)")
+    p.add_argument('--page-number', type=int, default=0,
+                   help="list pages, known in advance as the write-up's PAGE_NUMBER (default: "
+                        "read `count` from the first list page)")
     p.add_argument('--log-level', default='WARNING')
     a = p.parse_args()
     logging.basicConfig(level=a.log_level.upper(), stream=sys.stderr,

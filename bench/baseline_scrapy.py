@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """baseline_scrapy.py -- the same two-level crawl as a stock Scrapy spider, for the
 benchmark: start at the first list page, which gives `count`; from it, request every
-other list page and, from each list page, every detail page; each detail page yields
+other list page (or, with --page-number N, start from all N list pages) and, from
+each list page, every detail page; each detail page yields
 the book as an item into a JSON Lines feed (--out FILE).
 
 Settings: CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = --concurrency, no
@@ -28,15 +29,20 @@ PAGE_SIZE = 18
 class BookSpider(scrapy.Spider):
     name = 'books'
 
-    def __init__(self, base, **kw):
+    def __init__(self, base, page_number=0, **kw):
         super().__init__(**kw)
         self.base = base.rstrip('/')
+        self.page_number = page_number
 
     def list_url(self, offset):
         return '%s/api/book/?limit=%d&offset=%d' % (self.base, PAGE_SIZE, offset)
 
     def start_requests(self):
-        yield scrapy.Request(self.list_url(0), callback=self.parse_first)
+        if self.page_number:   # every list page known in advance (start_urls)
+            for page in range(self.page_number):
+                yield scrapy.Request(self.list_url(page * PAGE_SIZE), callback=self.parse_list)
+        else:
+            yield scrapy.Request(self.list_url(0), callback=self.parse_first)
 
     def parse_first(self, response):
         data = json.loads(response.body)
@@ -65,6 +71,8 @@ def main():
     p.add_argument('--out', required=True, metavar='FILE', help='JSON Lines feed')
     p.add_argument('--concurrent-items', type=int, default=100,
                    help="CONCURRENT_ITEMS (default 100, Scrapy's own; see bench/README.md)")
+    p.add_argument('--page-number', type=int, default=0,
+                   help='list pages known in advance: start from all of them (default: from the first)')
     p.add_argument('--log-level', default='WARNING')
     a = p.parse_args()
     settings = {
@@ -84,7 +92,7 @@ def main():
     t0 = time.monotonic()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BookSpider)
-    process.crawl(crawler, base=a.base)
+    process.crawl(crawler, base=a.base, page_number=a.page_number)
     process.start()
     elapsed = time.monotonic() - t0
     st = crawler.stats.get_stats()

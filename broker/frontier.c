@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "zc_log.h"
 #include "zc_time.h"
 #include "zc_url.h"
 
@@ -111,93 +112,23 @@ static const char *LUA_MAINTAIN =
 
 static void fr_set_err(frontier *fr, const char *what) {
     if (fr->rc && fr->rc->err)
-        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: %s", what, fr->host, fr->port, fr->rc->errstr);
+        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: %s", what, fr->addr.host, fr->addr.port, fr->rc->errstr);
     else
-        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: no reply", what, fr->host, fr->port);
-}
-
-static int fr_parse_uri(frontier *fr, const char *uri, char *err, size_t errlen) {
-    const char *p = uri;
-    if (strncmp(p, "redis://", 8) == 0) p += 8;
-    else if (strstr(p, "://")) {
-        snprintf(err, errlen, "bad Redis URI '%s': expected redis://host:port[/db]", uri);
-        return -1;
-    }
-    const char *at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        snprintf(fr->password, sizeof(fr->password), "%.*s", (int)(at - pw), pw);
-        p = at + 1;
-    }
-    const char *slash = strchr(p, '/');
-    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-    const char *colon = memchr(p, ':', hl);
-    size_t hostlen = colon ? (size_t)(colon - p) : hl;
-    if (hostlen == 0 || hostlen >= sizeof(fr->host)) {
-        snprintf(err, errlen, "bad Redis URI '%s': no host", uri);
-        return -1;
-    }
-    memcpy(fr->host, p, hostlen);
-    fr->host[hostlen] = '\0';
-    fr->port = 6379;
-    if (colon) {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (end != p + hl || port <= 0 || port > 65535) {
-            snprintf(err, errlen, "bad Redis URI '%s': bad port", uri);
-            return -1;
-        }
-        fr->port = (int)port;
-    }
-    fr->db = 0;
-    if (slash && slash[1]) {
-        char *end;
-        long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0 || db > 1000) {
-            snprintf(err, errlen, "bad Redis URI '%s': bad database number", uri);
-            return -1;
-        }
-        fr->db = (int)db;
-    }
-    return 0;
+        snprintf(fr->err, sizeof(fr->err), "%s: redis %s:%d: no reply", what, fr->addr.host, fr->addr.port);
 }
 
 static int fr_connect(frontier *fr) {
-    struct timeval tv = { 2, 0 };
-    fr->rc = redisConnectWithTimeout(fr->host, fr->port, tv);
-    if (!fr->rc || fr->rc->err) {
-        fr_set_err(fr, "cannot connect");
-        goto err;
-    }
+    fr->rc = zc_redis_connect(&fr->addr, 2000, fr->err, sizeof(fr->err));
+    if (!fr->rc) return -1;
+    /* A command may wait longer than a connect: a Lua script over a big crawl. */
     struct timeval cmd_tv = { 10, 0 };
-    if (redisSetTimeout(fr->rc, cmd_tv) != REDIS_OK || redisEnableKeepAlive(fr->rc) != REDIS_OK) {
+    if (redisSetTimeout(fr->rc, cmd_tv) != REDIS_OK) {
         fr_set_err(fr, "cannot configure connection");
-        goto err;
+        redisFree(fr->rc);
+        fr->rc = NULL;
+        return -1;
     }
-    redisReply *r;
-    if (fr->password[0]) {
-        r = redisCommand(fr->rc, "AUTH %s", fr->password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(fr->err, sizeof(fr->err), "redis AUTH failed: %s", r ? r->str : fr->rc->errstr);
-            if (r) freeReplyObject(r);
-            goto err;
-        }
-        freeReplyObject(r);
-    }
-    r = redisCommand(fr->rc, fr->db ? "SELECT %d" : "PING", fr->db);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r) snprintf(fr->err, sizeof(fr->err), "redis %s:%d: %s", fr->host, fr->port, r->str);
-        else fr_set_err(fr, "cannot talk");
-        if (r) freeReplyObject(r);
-        goto err;
-    }
-    freeReplyObject(r);
     return 0;
-err:
-    if (fr->rc) redisFree(fr->rc);
-    fr->rc = NULL;
-    return -1;
 }
 
 int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen) {
@@ -207,7 +138,7 @@ int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, s
         snprintf(err, errlen, "bad crawl name '%s': 1-63 characters, no spaces, ':' or braces", crawl);
         return -1;
     }
-    if (fr_parse_uri(fr, uri, err, errlen) != 0) return -1;
+    if (zc_redis_parse(uri, &fr->addr, err, errlen) != 0) return -1;
     memcpy(fr->crawl, crawl, cl + 1);
 #define FR_KEY(field, name) snprintf(fr->field, FRONTIER_KEY_MAX, "zcrawl:%s:%s", crawl, name)
     FR_KEY(k_frontier, "frontier");
@@ -243,7 +174,7 @@ int frontier_broken(const frontier *fr) { return fr->rc == NULL || fr->rc->err !
 /* Runs argv as one command. Returns the reply (caller frees), or NULL with fr->err. */
 static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_t *lens) {
     if (frontier_broken(fr)) {
-        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->host, fr->port);
+        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->addr.host, fr->addr.port);
         return NULL;
     }
     redisReply *r = redisCommandArgv(fr->rc, argc, argv, lens);
@@ -522,32 +453,53 @@ long frontier_written(frontier *fr, char *const *urls, size_t n) {
     return (long)v;
 }
 
-/* Moves up to 100 waiting seeds through discovery; they leave the seeds list only
- * once they are in the frontier (or known). */
+#define FR_SEEDS_BATCH 1000
+
+/* Moves up to FR_SEEDS_BATCH waiting seeds through discovery; they leave the seeds
+ * list only once they are in the frontier (or known). A seed that is not a URL
+ * zcrawl can crawl is logged and dropped. Returns the number taken off the list
+ * (good or bad), or -1 (fr->err). */
 static long fr_take_seeds(frontier *fr, int64_t now_ms) {
-    const char *argv[] = { "LRANGE", fr->k_seeds, "0", "99" };
+    char stop[24];
+    snprintf(stop, sizeof(stop), "%d", FR_SEEDS_BATCH - 1);
+    const char *argv[] = { "LRANGE", fr->k_seeds, "0", stop };
     redisReply *r = fr_cmd(fr, 4, argv, NULL);
     if (!r) return -1;
-    long added = 0;
+    long taken = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
         char **urls = calloc(r->elements, sizeof(char *));
-        size_t n = 0, bad = 0;
-        if (!urls) { freeReplyObject(r); return -1; }
-        for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING) urls[n++] = r->element[i]->str;
-        added = frontier_discover(fr, NULL, urls, n, now_ms, &bad);
+        size_t n = 0;
+        if (!urls) {
+            freeReplyObject(r);
+            snprintf(fr->err, sizeof(fr->err), "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            redisReply *e = r->element[i];
+            char canon[ZC_URL_MAX], why[128];
+            if (e->type != REDIS_REPLY_STRING) continue;
+            if (zc_url_canonical(e->str, e->len, canon, sizeof(canon), why, sizeof(why)) < 0) {
+                zc_warn("bad_seed", "crawl=%s url=\"%.200s\" reason=\"%s\"", fr->crawl, e->str, why);
+                continue;
+            }
+            urls[n++] = e->str;
+        }
+        long added = n ? frontier_discover(fr, NULL, urls, n, now_ms, NULL) : 0;
         free(urls);
+        taken = (long)r->elements;
         if (added >= 0) {
             char cnt[24];
             snprintf(cnt, sizeof(cnt), "%zu", r->elements);
             const char *trim[] = { "LTRIM", fr->k_seeds, cnt, "-1" };
             redisReply *t = fr_cmd(fr, 4, trim, NULL);
-            if (!t) added = -1;
+            if (!t) taken = -1;
             else freeReplyObject(t);
+        } else {
+            taken = -1;
         }
     }
     freeReplyObject(r);
-    return added;
+    return taken;
 }
 
 long frontier_maintain(frontier *fr, int64_t now_ms) {
@@ -561,8 +513,15 @@ long frontier_maintain(frontier *fr, int64_t now_ms) {
     args_str(&a, "1000");
     long long moved;
     if (fr_eval_int(fr, &a, &moved) != 0) return -1;
-    long seeds = fr_take_seeds(fr, now_ms);
-    if (seeds < 0) return -1;
+    /* Seeds come in batches; a long list (zcrawl run with many START_URLs) is
+     * taken whole here, up to ten batches a tick. */
+    long seeds = 0;
+    for (int i = 0; i < 10; i++) {
+        long t = fr_take_seeds(fr, now_ms);
+        if (t < 0) return -1;
+        seeds += t;
+        if (t < FR_SEEDS_BATCH) break;
+    }
     return (long)moved + seeds;
 }
 
@@ -586,7 +545,7 @@ static long long reply_ll(redisReply *r) {
 int frontier_read_counts(frontier *fr, frontier_counts *c) {
     memset(c, 0, sizeof(*c));
     if (frontier_broken(fr)) {
-        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->host, fr->port);
+        snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->addr.host, fr->addr.port);
         return -1;
     }
     const char *cmds[][2] = {

@@ -15,14 +15,13 @@
 
 #include <hiredis.h>
 
+#include "zc_redis.h"
+
 #define FRONTIER_KEY_MAX 160
 
 typedef struct frontier {
     redisContext *rc;
-    char host[128];
-    int port;
-    char password[128];
-    int db;
+    zc_redis_addr addr;
     char crawl[64];
     char err[512];
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
@@ -82,8 +81,9 @@ int frontier_dead(frontier *fr, const char *url, const char *stage, const char *
                   int64_t now_ms);
 /* Closes the leases of written documents. Returns how many were open, or -1. */
 long frontier_written(frontier *fr, char *const *urls, size_t n);
-/* Requeues expired leases, promotes due delayed URLs, moves new seeds in. Returns
- * the number of URLs moved, or -1. */
+/* Requeues expired leases, promotes due delayed URLs, moves new seeds in (bad ones
+ * are logged and dropped). Returns the number of URLs moved or taken off the seeds
+ * list, or -1. */
 long frontier_maintain(frontier *fr, int64_t now_ms);
 /* After a broker restart nobody holds the old leases: brings every deadline later
  * than deadline_ms forward to it. Returns how many changed, or -1. */

@@ -18,6 +18,7 @@
 #include "zc_msg.h"
 #include "zc_signal.h"
 #include "zc_time.h"
+#include "zc_url.h"
 
 #define PROG "zcrawl-broker"
 #define LEASE_BATCH 512
@@ -125,7 +126,7 @@ static int redis_ok(broker *b, int64_t now) {
     if (b->next_redis_try == 0) b->next_redis_try = now;
     if (now < b->next_redis_try) return 0;
     if (frontier_reconnect(&b->fr) == 0) {
-        zc_info("redis_reconnected", "host=%s port=%d", b->fr.host, b->fr.port);
+        zc_info("redis_reconnected", "host=%s port=%d", b->fr.addr.host, b->fr.addr.port);
         b->next_redis_try = 0;
         b->redis_backoff = 100;
         return 1;
@@ -522,20 +523,45 @@ static int maintain(broker *b, int64_t now) {
 
 /* ---- setup ---- */
 
-static int seed(broker *b, const char *url) {
-    char *urls[1] = { (char *)url };
-    size_t bad = 0;
-    long added = frontier_discover(&b->fr, NULL, urls, 1, zc_wall_ms(), &bad);
+/* Checks a start URL before anything starts. Returns -1 after a one-line message
+ * on stderr when it is not an absolute http(s) URL zcrawl can crawl. */
+static int check_start(const char *url) {
+    char canon[ZC_URL_MAX], why[128];
+    if (zc_url_canonical(url, strlen(url), canon, sizeof(canon), why, sizeof(why)) < 0) {
+        fprintf(stderr, "%s: error: bad start URL '%s': %s\n", PROG, url, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seeds the start URLs (checked already by check_start) in one Redis call.
+ * Fails with a one-line message on stderr. */
+static int seed(broker *b, char *const *urls, size_t n) {
+    long added = frontier_discover(&b->fr, NULL, urls, n, zc_wall_ms(), NULL);
     if (added < 0) {
         fprintf(stderr, "%s: error: cannot seed: %s\n", PROG, b->fr.err);
         return -1;
     }
-    if (bad) {
-        fprintf(stderr, "%s: error: bad start URL '%s': not an absolute http(s) URL\n", PROG, url);
+    if (n == 1) zc_info("seeded", "crawl=%s url=%s new=%ld", b->fr.crawl, urls[0], added);
+    else zc_info("seeded", "crawl=%s urls=%zu new=%ld", b->fr.crawl, n, added);
+    return 0;
+}
+
+/* Seeds --start (when given) and every START_URL argument together. */
+static int seed_all(broker *b, const char *start, char *const *args, size_t nargs) {
+    int has_start = start && *start;
+    size_t n = nargs + (has_start ? 1 : 0);
+    if (n == 0) return 0;
+    char **urls = malloc(n * sizeof(*urls));
+    if (!urls) {
+        fprintf(stderr, "%s: error: out of memory\n", PROG);
         return -1;
     }
-    zc_info("seeded", "crawl=%s url=%s new=%ld", b->fr.crawl, url, added);
-    return 0;
+    if (has_start) urls[0] = (char *)start;
+    memcpy(urls + (has_start ? 1 : 0), args, nargs * sizeof(*urls));
+    int rc = seed(b, urls, n);
+    free(urls);
+    return rc;
 }
 
 static void shutdown_stages(broker *b) {
@@ -570,7 +596,7 @@ int main(int argc, char **argv) {
     const zc_flag flags[] = {
         { "redis", "ZCRAWL_REDIS", ZC_FLAG_STR, &conf.redis, "Redis URI redis://[:pass@]host:port[/db]", 0, 0 },
         { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &conf.crawl, "crawl name: its keys are zcrawl:<crawl>:*", 0, 0 },
-        { "start", "ZCRAWL_START_URL", ZC_FLAG_STR, &conf.start, "start URL (or give it as the argument)", 0, 0 },
+        { "start", "ZCRAWL_START_URL", ZC_FLAG_STR, &conf.start, "start URL (more can follow the flags as arguments)", 0, 0 },
         { "mode", "ZCRAWL_MODE", ZC_FLAG_STR, &conf.mode, "batch (exit when done) or service (wait for seeds)", 0, 0 },
         { "control", "ZCRAWL_CONTROL", ZC_FLAG_STR, &conf.control, "bind: ROUTER for every stage", 0, 0 },
         { "pages-in", "ZCRAWL_PAGES_IN", ZC_FLAG_STR, &conf.pages_in, "bind: PULL pages from fetchers", 0, 0 },
@@ -591,14 +617,12 @@ int main(int argc, char **argv) {
         ZC_FLAGS_END,
     };
     int npos = 0;
-    zc_flags_parse_or_exit(flags, argc, argv, &npos, PROG, "[flags] [START_URL]",
+    zc_flags_parse_or_exit(flags, argc, argv, &npos, PROG, "[flags] [START_URL...]",
                            "The broker of a zcrawl crawl: state in Redis, work to fetchers, pages and\n"
                            "documents through its streamers, SHUTDOWN to every stage when a batch crawl ends.");
-    if (npos > 1) {
-        fprintf(stderr, "%s: error: one START_URL at most\n", PROG);
-        return 2;
-    }
-    if (npos == 1) conf.start = argv[1];
+    if (conf.start && *conf.start && check_start(conf.start) != 0) return 2;
+    for (int i = 1; i <= npos; i++)
+        if (check_start(argv[i]) != 0) return 2;
     zc_log_level lvl;
     if (zc_log_parse_level(conf.log_level, &lvl) != 0) {
         fprintf(stderr, "%s: error: bad --log-level '%s'\n", PROG, conf.log_level);
@@ -652,7 +676,7 @@ int main(int argc, char **argv) {
     b.pull_docs = b.push_docs = NULL;
     /* Seed only once every endpoint is bound: a broker that cannot serve leaves
      * Redis as it found it. */
-    if (conf.start && seed(&b, conf.start) != 0) goto out_zmq;
+    if (seed_all(&b, conf.start, argv + 1, (size_t)npos) != 0) goto out_zmq;
     long clamped = frontier_clamp_leases(&b.fr, zc_wall_ms() + conf.recover_ms);
     if (clamped < 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, b.fr.err);

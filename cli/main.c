@@ -21,7 +21,9 @@
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
+#include "zc_redis.h"
 #include "zc_time.h"
+#include "zc_url.h"
 
 #define PROG "zcrawl"
 
@@ -39,7 +41,7 @@ typedef struct run {
     sup s;
     char bindir[PATH_MAX];
     char logdir[PATH_MAX];
-    char redis_uri[128];
+    char redis_uri[512];
     int redis_port;
     int broker;                  /* index in s */
     char ep[5][64];              /* control, pages in, pages out, docs in, docs out */
@@ -103,31 +105,11 @@ static int find_on_path(const char *name, char *out, size_t outlen) {
     return -1;
 }
 
-static redisContext *redis_connect(const char *uri) {
-    char host[128] = "127.0.0.1";
-    int port = 6379;
-    const char *p = uri;
-    if (!strncmp(p, "redis://", 8)) p += 8;
-    const char *at = strrchr(p, '@');
-    if (at) p = at + 1;
-    const char *colon = strchr(p, ':');
-    size_t hl = colon ? (size_t)(colon - p) : strcspn(p, "/");
-    if (hl > 0 && hl < sizeof(host)) {
-        memcpy(host, p, hl);
-        host[hl] = '\0';
-    }
-    if (colon) port = atoi(colon + 1);
-    struct timeval tv = { 1, 0 };
-    redisContext *rc = redisConnectWithTimeout(host, port, tv);
-    if (rc && !rc->err && redisSetTimeout(rc, tv) != REDIS_OK) {
-        redisFree(rc);
-        return NULL;
-    }
-    if (rc && rc->err) {
-        redisFree(rc);
-        return NULL;
-    }
-    return rc;
+/* Connects to uri with 1 s timeouts. Returns NULL with a one-line reason in err. */
+static redisContext *redis_connect(const char *uri, char *err, size_t errlen) {
+    zc_redis_addr a;
+    if (zc_redis_parse(uri, &a, err, errlen) != 0) return NULL;
+    return zc_redis_connect(&a, 1000, err, errlen);
 }
 
 static int start_private_redis(run *r, char *err, size_t errlen) {
@@ -155,13 +137,11 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
     if (sup_start(&r->s, "redis", argv, log, 0, err, errlen) < 0) return -1;
     snprintf(r->redis_uri, sizeof(r->redis_uri), "redis://127.0.0.1:%d", r->redis_port);
     for (int i = 0; i < 1000; i++) {
-        redisContext *rc = redis_connect(r->redis_uri);
+        char why[256];
+        redisContext *rc = redis_connect(r->redis_uri, why, sizeof(why)); /* it PINGs */
         if (rc) {
-            redisReply *rep = redisCommand(rc, "PING");
-            int ok = rep && rep->type == REDIS_REPLY_STATUS;
-            if (rep) freeReplyObject(rep);
             redisFree(rc);
-            if (ok) return 0;
+            return 0;
         }
         struct timespec t = { 0, 5 * 1000000L };
         nanosleep(&t, NULL);
@@ -174,7 +154,8 @@ static int start_private_redis(run *r, char *err, size_t errlen) {
  * cron tick, up to 100 ms); sup_stop_all then reaps it. No-op for a given Redis. */
 static void stop_private_redis(run *r) {
     if (r->redis_port <= 0) return;
-    redisContext *rc = redis_connect(r->redis_uri);
+    char why[256];
+    redisContext *rc = redis_connect(r->redis_uri, why, sizeof(why));
     if (!rc) return;
     redisReply *rep = redisCommand(rc, "SHUTDOWN NOSAVE");
     if (rep) freeReplyObject(rep); /* normally none: the server closes the connection */
@@ -266,7 +247,9 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         av_add(a, "--rate"); av_add(a, rb);
     }
     av_add(a, "--log-level"); av_add(a, c->log_level);
-    av_add(a, "--start"); av_add(a, start_url);
+    if (start_url) {
+        av_add(a, "--start"); av_add(a, start_url);
+    }
     r->broker = start_stage(r, "broker", 1, a, 1, err, errlen);
     if (r->broker < 0) goto out;
 
@@ -314,7 +297,8 @@ typedef struct progress {
 } progress;
 
 static int read_progress(redisContext **rcp, const char *uri, const char *crawl, progress *p) {
-    if (!*rcp) *rcp = redis_connect(uri);
+    char why[256];
+    if (!*rcp) *rcp = redis_connect(uri, why, sizeof(why));
     if (!*rcp) return -1;
     redisReply *rep = redisCommand(*rcp, "HMGET zcrawl:%s:stats fetched written queued in_flight dead retried gone fetched_per_s state", crawl);
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 9) {
@@ -357,8 +341,32 @@ static void tail_log(const char *path) {
     for (int i = from; i < n; i++) fputs(lines[i % 10], stderr);
 }
 
-/* Runs the crawl to its end. Returns the process exit code. */
-static int run_crawl(run_conf *c, const char *start_url, const char *extra_child, char *const extra_argv[]) {
+/* Puts every start URL into the crawl's seeds list in one RPUSH. Returns 0, or -1
+ * with a reason in err. */
+static int push_seeds(redisContext *rc, const char *crawl, char *const *urls, size_t n,
+                      char *err, size_t errlen) {
+    char key[128];
+    snprintf(key, sizeof(key), "zcrawl:%s:seeds", crawl);
+    const char **argv = malloc((n + 2) * sizeof(*argv));
+    if (!argv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    argv[0] = "RPUSH";
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++) argv[i + 2] = urls[i];
+    redisReply *rep = redisCommandArgv(rc, (int)(n + 2), argv, NULL);
+    free(argv);
+    int ok = rep && rep->type == REDIS_REPLY_INTEGER;
+    if (!ok) snprintf(err, errlen, "cannot seed %s: %s", key,
+                      rep && rep->type == REDIS_REPLY_ERROR ? rep->str : rc->errstr);
+    if (rep) freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* Runs the crawl of starts[0..nstarts) to its end. Returns the process exit code. */
+static int run_crawl(run_conf *c, char *const *starts, size_t nstarts, const char *extra_child,
+                     char *const extra_argv[]) {
     run r;
     memset(&r, 0, sizeof(r));
     r.c = c;
@@ -390,19 +398,34 @@ static int run_crawl(run_conf *c, const char *start_url, const char *extra_child
         snprintf(log, sizeof(log), "%s/%s.log", r.logdir, extra_child);
         if (sup_start(&r.s, extra_child, extra_argv, log, 0, err, sizeof(err)) < 0) goto fail;
     }
-    if (c->redis) snprintf(r.redis_uri, sizeof(r.redis_uri), "%s", c->redis);
-    else if (start_private_redis(&r, err, sizeof(err)) != 0) goto fail;
-    {
-        redisContext *probe = redis_connect(r.redis_uri);
-        if (!probe) {
-            snprintf(err, sizeof(err), "cannot reach Redis at %s", r.redis_uri);
+    if (c->redis) {
+        if ((size_t)snprintf(r.redis_uri, sizeof(r.redis_uri), "%s", c->redis) >= sizeof(r.redis_uri)) {
+            snprintf(err, sizeof(err), "--redis: URI longer than %zu bytes", sizeof(r.redis_uri) - 1);
             goto fail;
         }
-        redisFree(probe);
+    } else if (start_private_redis(&r, err, sizeof(err)) != 0) {
+        goto fail;
     }
-    if (start_pipeline(&r, start_url, err, sizeof(err)) != 0) goto fail;
-    fprintf(stderr, "%s: crawling %s with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s)\n",
-            PROG, start_url, c->fetchers, c->parsers, c->writers, c->mongo ? c->mongo : c->out, r.logdir);
+    {
+        char why[256];
+        redisContext *probe = redis_connect(r.redis_uri, why, sizeof(why));
+        if (!probe) {
+            snprintf(err, sizeof(err), "cannot reach Redis at %s: %s", r.redis_uri, why);
+            goto fail;
+        }
+        /* Several start URLs go through the crawl's seeds list (docs/REDIS.md),
+         * which the broker drains at its start; one goes on its command line. */
+        int pushed = nstarts > 1 ? push_seeds(probe, c->crawl, starts, nstarts, err, sizeof(err)) : 0;
+        redisFree(probe);
+        if (pushed != 0) goto fail;
+    }
+    if (start_pipeline(&r, nstarts == 1 ? starts[0] : NULL, err, sizeof(err)) != 0) goto fail;
+    if (nstarts == 1)
+        fprintf(stderr, "%s: crawling %s", PROG, starts[0]);
+    else
+        fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", PROG, nstarts, starts[0]);
+    fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s)\n",
+            c->fetchers, c->parsers, c->writers, c->mongo ? c->mongo : c->out, r.logdir);
 
     redisContext *rc_stats = NULL;
     progress p;
@@ -472,7 +495,7 @@ fail:
     return rc;
 }
 
-static const char *USAGE_RUN = "run [flags] START_URL";
+static const char *USAGE_RUN = "run [flags] START_URL...";
 static const char *USAGE_DEMO = "demo [flags]";
 
 int main(int argc, char **argv) {
@@ -511,10 +534,10 @@ int main(int argc, char **argv) {
     };
     const char *summary =
         "commands:\n"
-        "  run START_URL   crawl START_URL with a local pipeline and exit 0 when complete\n"
-        "  demo            the same against a freshly started zcrawl-sitesim (the book emulator)";
+        "  run START_URL...  crawl from the START_URLs with a local pipeline; exit 0 when complete\n"
+        "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL]", summary, run_flags);
+        zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL...]", summary, run_flags);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
@@ -530,6 +553,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: error: bad --log-level '%s'\n", PROG, c.log_level);
         return 2;
     }
+    if (c.redis) {
+        zc_redis_addr ra;
+        char why[256];
+        if (zc_redis_parse(c.redis, &ra, why, sizeof(why)) != 0) {
+            fprintf(stderr, "%s: error: %s\n", PROG, why);
+            return 2;
+        }
+    }
     if (c.mongo && c.out) {
         fprintf(stderr, "%s: error: give --mongo or --out, not both\n", PROG);
         return 2;
@@ -540,16 +571,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (!strcmp(cmd, "run")) {
-        if (npos != 1) {
-            fprintf(stderr, "%s: error: run needs exactly one START_URL\n", PROG);
+        if (npos < 1) {
+            fprintf(stderr, "%s: error: run needs a START_URL\n", PROG);
             return 2;
         }
-        if (strncmp(argv[2], "http://", 7) && strncmp(argv[2], "https://", 8)) {
-            fprintf(stderr, "%s: error: bad START_URL '%s': expected http:// or https://\n", PROG, argv[2]);
-            return 2;
+        for (int i = 2; i < 2 + npos; i++) {
+            char canon[ZC_URL_MAX], why[128];
+            if (zc_url_canonical(argv[i], strlen(argv[i]), canon, sizeof(canon), why, sizeof(why)) < 0) {
+                fprintf(stderr, "%s: error: bad START_URL '%s': %s\n", PROG, argv[i], why);
+                return 2;
+            }
         }
         if (!c.mongo && !c.out) c.out = "zcrawl-books.jsonl";
-        return run_crawl(&c, argv[2], NULL, NULL);
+        return run_crawl(&c, argv + 2, (size_t)npos, NULL, NULL);
     }
     if (npos != 0) {
         fprintf(stderr, "%s: error: demo takes no START_URL\n", PROG);
@@ -585,5 +619,6 @@ int main(int argc, char **argv) {
     }
     /* The emulator must listen before the broker seeds; run_crawl starts it first
      * and the fetchers retry connection errors, so a slow start costs only a retry. */
-    return run_crawl(&c, start, "sitesim", sim_argv);
+    char *starts[] = { start };
+    return run_crawl(&c, starts, 1, "sitesim", sim_argv);
 }

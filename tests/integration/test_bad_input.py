@@ -159,6 +159,36 @@ def test_broker_bad_start_url(plain_redis, url):
     assert time.time() - t0 < 5
 
 
+def test_broker_one_bad_start_url_of_several_seeds_nothing(plain_redis):
+    """Start URLs are checked before anything starts: one bad one among several
+    seeds none of them (the frontier key never appears)."""
+    good = ["http://127.0.0.1:1/api/book/?limit=18&offset=%d" % (18 * k) for k in range(3)]
+    r = run("broker", "--redis", plain_redis.uri, "--crawl", "badmany", "--control",
+            "tcp://127.0.0.1:%d" % free_port(), "--start", good[0], good[1], "gopher://x/", good[2])
+    assert r.returncode != 0, r
+    one_error_line("broker", r, "gopher://x/")
+    assert plain_redis.cli("EXISTS", "zcrawl:badmany:frontier").strip() == "0"
+    assert plain_redis.cli("EXISTS", "zcrawl:badmany:seen").strip() == "0"
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "not a url", "http://"])
+def test_launcher_bad_start_url_of_several(url):
+    r = run("zcrawl", "run", "--no-progress", "http://127.0.0.1:1/a", url, "http://127.0.0.1:1/b")
+    assert r.returncode == 2, r
+    one_error_line("zcrawl", r, url)
+
+
+@pytest.mark.parametrize("uri,mention", [("redis://127.0.0.1:99999", "port"), ("foo://x", "foo://x"),
+                                         ("redis://127.0.0.1/abc", "database")])
+def test_launcher_bad_redis_uri(uri, mention):
+    """Checked before anything starts (no private Redis, no stage)."""
+    t0 = time.time()
+    r = run("zcrawl", "run", "--no-progress", "--redis", uri, "http://127.0.0.1:1/")
+    assert r.returncode == 2, r
+    one_error_line("zcrawl", r, mention)
+    assert time.time() - t0 < 5
+
+
 @pytest.mark.parametrize("uri,mention", [
     ("foo://x", "foo://x"),
     ("redis://", "redis://"),

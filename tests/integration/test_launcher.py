@@ -1,8 +1,8 @@
 """test_launcher.py -- `zcrawl run`, the local launcher, end to end: its default
 wiring (pages from fetchers straight to parsers, documents from parsers straight
 to writers, each downstream stage binding its own port), the same crawl through
-the broker's streamers (--via-broker), and a parser killed -9 in the direct
-wiring. Each ends with every reachable book exactly once in the JSON Lines file."""
+the broker's streamers (--via-broker), a crawl from many START_URLs, and a parser
+killed -9 in the direct wiring. Each ends with every reachable book exactly once in the JSON Lines file."""
 import glob
 import os
 import re
@@ -72,6 +72,24 @@ def test_run_wiring(procs, tmp_path, wiring):
     else:
         assert not any(b.startswith("@") for b in binds), binds
         assert not any(" docs=@" in w for w in writers), writers
+    no_sanitizer_reports(logdir)
+
+
+def test_run_from_every_list_page(procs, tmp_path):
+    """Several START_URLs (here every list page, as the write-up's PAGE_NUMBER
+    gives them): each page is fetched once and every book written once."""
+    site = Sitesim(procs, "--books", str(BOOKS))
+    lists = [site.base + "/api/book/?limit=18&offset=%d" % off for off in range(0, BOOKS, 18)]
+    out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
+    argv = launcher_argv(site, out, logdir)[:-1] + lists
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "crawling %d start URLs" % len(lists) in r.stderr, r.stderr
+    assert_every_book_once(site, out)
+    st = site.stats()
+    assert st["duplicates"] == 0, st
+    assert st["by_kind"]["list"] == len(lists), st
+    assert st["by_kind"]["detail"] == BOOKS, st
     no_sanitizer_reports(logdir)
 
 

@@ -213,7 +213,8 @@ def test_fetcher_started_mid_crawl_gets_work_at_once(procs, redis, tmp_path):
 
 def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
     """In service mode the broker never exits on an empty frontier: a seed pushed
-    to zcrawl:<crawl>:seeds is crawled, and the broker keeps waiting."""
+    to zcrawl:<crawl>:seeds is crawled (a bad one is logged and dropped), and the
+    broker keeps waiting."""
     sim = Sitesim(procs, "--books", "300")
     want, ids = reachable(sim)
     out = str(tmp_path / "books.jsonl")
@@ -226,8 +227,11 @@ def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
     while time.time() < deadline and pl.stats().get("state") != "idle":
         time.sleep(0.05)
     assert pl.stats().get("state") == "idle", pl.stats()
-    assert redis.cli("RPUSH", pl.key("seeds"), sim.start_url).strip() == "1"
+    # A seed that is no URL is logged and dropped; the good one is crawled.
+    assert redis.cli("RPUSH", pl.key("seeds"), "not a url", sim.start_url).strip() == "2"
     pl.wait_stat("written", len(want), timeout=60)
+    bad = [l for l in procs.log(pl.broker).splitlines() if "event=bad_seed" in l]
+    assert len(bad) == 1 and 'url="not a url"' in bad[0], bad
     deadline = time.time() + 10
     while time.time() < deadline and pl.stats().get("state") != "idle":
         time.sleep(0.05)

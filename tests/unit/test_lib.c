@@ -11,6 +11,7 @@
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_msg.h"
+#include "zc_redis.h"
 #include "zc_time.h"
 #include "zc_url.h"
 #include "zc_utf8.h"
@@ -291,8 +292,36 @@ static void test_endpoint_lists(void **state) {
     assert_int_equal(zc_endpoint_list_ok(NULL, err, sizeof(err)), -1);
 }
 
+static void test_redis_uri(void **state) {
+    (void)state;
+    zc_redis_addr a;
+    char err[256];
+    assert_int_equal(zc_redis_parse("redis://127.0.0.1:6380/3", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 6380);
+    assert_int_equal(a.db, 3);
+    assert_string_equal(a.password, "");
+    assert_int_equal(zc_redis_parse("redis://:s3cret@cache", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, "cache");
+    assert_int_equal(a.port, 6379);
+    assert_int_equal(a.db, 0);
+    assert_string_equal(a.password, "s3cret");
+    assert_int_equal(zc_redis_parse("redis://user:pw@h:1/", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.password, "pw");
+    assert_int_equal(zc_redis_parse("h", &a, err, sizeof(err)), 0); /* scheme left out */
+    assert_string_equal(a.host, "h");
+    const char *bad[] = { "foo://x", "redis://", "redis://h:0", "redis://h:65536", "redis://h:1x",
+                          "redis://h/abc", "redis://h/1001", "redis://:pw@", NULL };
+    for (int i = 0; bad[i]; i++) {
+        err[0] = '\0';
+        if (zc_redis_parse(bad[i], &a, err, sizeof(err)) == 0) fail_msg("'%s' accepted", bad[i]);
+        assert_non_null(strstr(err, bad[i]));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redis_uri),
         cmocka_unit_test(test_url_canonical),
         cmocka_unit_test(test_utf8_agrees_with_definition),
         cmocka_unit_test(test_endpoint_lists),

@@ -1,0 +1,90 @@
+/* zc_redis.c -- Redis URIs and connections shared by the broker and the launcher. */
+#include "zc_redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) {
+    memset(a, 0, sizeof(*a));
+    const char *p = uri;
+    if (strncmp(p, "redis://", 8) == 0) p += 8;
+    else if (strstr(p, "://")) {
+        snprintf(err, errlen, "bad Redis URI '%s': expected redis://host:port[/db]", uri);
+        return -1;
+    }
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        if ((size_t)(at - pw) >= sizeof(a->password)) {
+            snprintf(err, errlen, "bad Redis URI '%s': password too long", uri);
+            return -1;
+        }
+        memcpy(a->password, pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+    const char *colon = memchr(p, ':', hl);
+    size_t hostlen = colon ? (size_t)(colon - p) : hl;
+    if (hostlen == 0 || hostlen >= sizeof(a->host)) {
+        snprintf(err, errlen, "bad Redis URI '%s': no host", uri);
+        return -1;
+    }
+    memcpy(a->host, p, hostlen);
+    a->port = 6379;
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (end != p + hl || port <= 0 || port > 65535) {
+            snprintf(err, errlen, "bad Redis URI '%s': bad port", uri);
+            return -1;
+        }
+        a->port = (int)port;
+    }
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000) {
+            snprintf(err, errlen, "bad Redis URI '%s': bad database number", uri);
+            return -1;
+        }
+        a->db = (int)db;
+    }
+    return 0;
+}
+
+redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen) {
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    redisReply *r = NULL;
+    redisContext *rc = redisConnectWithTimeout(a->host, a->port, tv);
+    if (!rc || rc->err) {
+        snprintf(err, errlen, "cannot connect: redis %s:%d: %s", a->host, a->port,
+                 rc ? rc->errstr : "out of memory");
+        goto err;
+    }
+    if (redisSetTimeout(rc, tv) != REDIS_OK || redisEnableKeepAlive(rc) != REDIS_OK) {
+        snprintf(err, errlen, "cannot configure connection: redis %s:%d: %s", a->host, a->port, rc->errstr);
+        goto err;
+    }
+    if (a->password[0]) {
+        r = redisCommand(rc, "AUTH %s", a->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis AUTH failed: %s", r ? r->str : rc->errstr);
+            goto err;
+        }
+        freeReplyObject(r);
+    }
+    r = redisCommand(rc, a->db ? "SELECT %d" : "PING", a->db);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis %s:%d: %s", a->host, a->port, r ? r->str : rc->errstr);
+        goto err;
+    }
+    freeReplyObject(r);
+    return rc;
+err:
+    if (r) freeReplyObject(r);
+    if (rc) redisFree(rc);
+    return NULL;
+}

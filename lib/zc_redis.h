@@ -1,0 +1,27 @@
+/* zc_redis.h -- Redis URIs and connections, one way for every program that talks
+ * to a crawl's Redis (the broker's frontier, the zcrawl launcher). */
+#ifndef ZC_REDIS_H
+#define ZC_REDIS_H
+
+#include <stddef.h>
+
+#include <hiredis.h>
+
+/* Where a Redis URI points. */
+typedef struct zc_redis_addr {
+    char host[128];
+    int port;           /* 6379 when the URI names none */
+    char password[128]; /* "" for none */
+    int db;             /* 0 when the URI names none */
+} zc_redis_addr;
+
+/* Parses redis://[[user]:password@]host[:port][/db] (the scheme may be left out).
+ * Returns 0, or -1 with a one-line reason in err. */
+int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen);
+
+/* Connects to a, authenticates, selects its database and sets both the connect
+ * and the command timeout to timeout_ms. Returns the context (the caller frees it
+ * with redisFree), or NULL with a one-line reason in err. */
+redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen);
+
+#endif
