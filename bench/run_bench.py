@@ -42,6 +42,8 @@ CONTENDERS = {
     'asyncio-jsonl': ('asyncio+aiohttp (JSONL)', 'jsonl', 'asyncio'),
     'asyncio-mongo': ('asyncio+motor (MongoDB)', 'mongo', 'asyncio'),
     'scrapy-jsonl': ('Scrapy (JSONL)', 'jsonl', 'scrapy'),
+    # Not a crawler: bench/curl_floor.c fetches every page it is handed and drops it.
+    'curl-floor': ('libcurl alone (floor)', 'none', 'floor'),
 }
 ALL = list(CONTENDERS)
 JSONL_ONLY = ['zcrawl-jsonl', 'asyncio-jsonl', 'scrapy-jsonl']
@@ -283,6 +285,8 @@ def contender_argv(cfg, name, base, concurrency, fetchers, out, mongo_uri, rundi
         return argv + [base + '/api/book/?limit=%d&offset=%d' % (PAGE_SIZE, k * PAGE_SIZE)
                        for k in range(max(lists, 1))]
     pn = ['--page-number', str(lists)] if lists else []
+    if family == 'floor':
+        return [cfg.floor, os.path.join(rundir, 'urls.txt'), str(concurrency)]
     if family == 'asyncio':
         argv = [PY, os.path.join(ROOT, 'bench', 'baseline_asyncio.py'), '--base', base,
                 '--concurrency', str(concurrency)]
@@ -339,6 +343,20 @@ def stored_ids_mongo(uri):
     return ids, 0
 
 
+def floor_fetched(rundir, pages, n404, reachable):
+    """The floor stores nothing; it passes when it fetched every page with the answer
+    the emulator gives (404 for the n404 missing books, 200 for the rest). Returns
+    (the reachable ids when it did, else an empty set; unreadable output lines)."""
+    try:
+        with open(os.path.join(rundir, 'contender.out')) as f:
+            r = json.loads(f.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return set(), 1
+    ok = (r.get('pages') == pages and r.get('errors') == 0 and r.get('status_404') == n404
+          and r.get('status_200') == pages - n404)
+    return (set(reachable) if ok else set()), 0
+
+
 def kill_session(sid):
     """Stops whatever is left of a contender's session (processes we started)."""
     left = []
@@ -387,6 +405,12 @@ def run_once(cfg, sc, name, fetchers, rep):
             mongo_uri = 'mongodb://127.0.0.1:%d/' % fdb.port
         else:
             out = os.path.join(rundir, 'out.jsonl')
+        if family == 'floor':   # every page the crawlers fetch, handed over up front
+            with open(os.path.join(rundir, 'urls.txt'), 'w') as f:
+                for off in range(0, count, PAGE_SIZE):
+                    f.write('%s/api/book/?limit=%d&offset=%d\n' % (base, PAGE_SIZE, off))
+                for i in sorted(reachable) + [str(i) for i in ids.get('missing', [])]:
+                    f.write('%s/api/book/%s\n' % (base, i))
         limit = cfg.asyncio_mongo_timeout if name == 'asyncio-mongo' else cfg.timeout
         lists = int(math.ceil(count / PAGE_SIZE)) if sc.get('start') == 'lists' else 0
         argv = contender_argv(cfg, name, base, sc['concurrency'], fetchers, out, mongo_uri, rundir, limit, lists)
@@ -437,7 +461,10 @@ def run_once(cfg, sc, name, fetchers, rep):
         # not reap (an orphan) is only in the samples, which lag by up to 100 ms each.
         cpu = max(cpu_ru, cpu_sampled)
         stats = http_json(base + '/__stats')
-        stored, bad = stored_ids_mongo(mongo_uri) if sink == 'mongo' else stored_ids_jsonl(out)
+        if family == 'floor':
+            stored, bad = floor_fetched(rundir, pages, len(ids.get('missing', [])), reachable)
+        else:
+            stored, bad = stored_ids_mongo(mongo_uri) if sink == 'mongo' else stored_ids_jsonl(out)
         missed = reachable - stored
         row.update(rc=p.returncode, wall_s=round(wall, 3), cpu_s=round(cpu, 3),
                    cpu_s_rusage=round(cpu_ru, 3), cpu_s_sampled=round(cpu_sampled, 3),
@@ -930,6 +957,10 @@ def main():
         sys.exit('run_bench: error: --repeat and --books must be >= 1')
     if not os.access(os.path.join(cfg.bin, 'zcrawl-sitesim'), os.X_OK):
         sys.exit('run_bench: error: no %s/zcrawl-sitesim (run make)' % cfg.bin)
+    cfg.floor = os.path.join(ROOT, 'build', 'bench', 'curl_floor')
+    if not os.access(cfg.floor, os.X_OK):
+        log('no %s (make builds it): the libcurl floor is left out' % cfg.floor)
+        cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'floor']
     if not os.access(os.path.join(cfg.bin, 'zcrawl'), os.X_OK):
         log('no %s/zcrawl: the zcrawl contenders are left out' % cfg.bin)
         cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'zcrawl']
