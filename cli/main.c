@@ -48,7 +48,37 @@ typedef struct run {
     int tty;
 } run;
 
+/* 1 when 127.0.0.1:port can be bound right now. */
+static int port_bindable(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A free port on 127.0.0.1 for a stage to bind later. It is picked below the
+ * kernel's ephemeral range: a port bind(0) hands out is an ephemeral one, and once
+ * closed it can become the local port of any process's next connect() (a writer's
+ * MongoDB connection took a parser's port that way) before the stage binds it.
+ * Falls back to an ephemeral port when the range leaves no room. Returns -1 when
+ * no port can be found. */
 static int free_port(void) {
+    static unsigned seed;
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1) lo = 32768;
+        fclose(f);
+    }
+    if (!seed) seed = (unsigned)getpid() ^ (unsigned)zc_now_ms();
+    const int base = 20000;
+    for (int i = 0; lo - base > 1000 && i < 200; i++) {
+        int port = base + (int)(rand_r(&seed) % (unsigned)(lo - base));
+        if (port_bindable(port)) return port;
+    }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -603,6 +633,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     int port = free_port();
+    if (port < 0) {
+        fprintf(stderr, "%s: error: no free port for the emulator\n", PROG);
+        return 1;
+    }
     char portb[16], books[24], lat[24], jit[24], seed[24], start[96];
     snprintf(portb, sizeof(portb), "%d", port);
     snprintf(books, sizeof(books), "%ld", c.books);

@@ -4,6 +4,7 @@ emulator, and the zcrawl stages. Everything started here is stopped at teardown,
 also when a test fails or is interrupted."""
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,11 +25,26 @@ def bin_path(name):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port on 127.0.0.1 below the kernel"s ephemeral range: a port from
+    bind(0) is ephemeral, and once closed any process"s next connect() may take it
+    as its local port before the server meant for it binds (seen: a MongoDB client
+    connection holding a parser"s port)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    for _ in range(200 if lo - 20000 > 1000 else 0):
+        port = random.randrange(20000, lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=10.0, host="127.0.0.1"):
