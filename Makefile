@@ -26,13 +26,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Stage modules other than main.c are linked into unit tests too.
 MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c))))
 
-# The benchmark's libcurl floor (bench/curl_floor.c): built with everything, so it
-# never rots, but never installed.
-FLOOR   := $(BUILD)/bench/curl_floor
+# The benchmark's floors (bench/curl_floor.c, bench/part_costs.c): built with
+# everything, so they never rot, but never installed.
+BENCH_TOOLS := $(BUILD)/bench/curl_floor $(BUILD)/bench/part_costs
 
 ARGS ?=
 .PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker install clean valgrind
-all: $(EXES) $(UNIT_BIN) $(FLOOR)
+all: $(EXES) $(UNIT_BIN) $(BENCH_TOOLS)
 
 deps:
 	@scripts/deps.sh
@@ -64,7 +64,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(MOD_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Ibroker -Ifetcher -Iparser -Iwriter -Isitesim -Icli -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(FLOOR): bench/curl_floor.c
+$(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDLIBS_ALL)
 

@@ -359,6 +359,45 @@ def stored_ids_mongo(uri):
     return ids, 0
 
 
+def write_page_urls(path, base, ids):
+    """Every page a crawler fetches (list pages, then every detail page, missing
+    books included), one URL a line."""
+    count = int(ids['count'])
+    with open(path, 'w') as f:
+        for off in range(0, count, PAGE_SIZE):
+            f.write('%s/api/book/?limit=%d&offset=%d\n' % (base, PAGE_SIZE, off))
+        for i in sorted(str(x) for x in ids['reachable']) + [str(x) for x in ids.get('missing', [])]:
+            f.write('%s/api/book/%s\n' % (base, i))
+
+
+def measure_part_costs(cfg, rep):
+    """One run of build/bench/part_costs on a fresh emulator: the CPU of one ZeroMQ
+    hop and of one cJSON parse per page. Returns its JSON object, or None (logged)."""
+    rundir = tempfile.mkdtemp(prefix='zc-bench-parts-', dir=cfg.tmp)
+    sim = None
+    try:
+        sim = start_sitesim(cfg, 0, rundir)
+        base = 'http://127.0.0.1:%d' % sim.port
+        urls = os.path.join(rundir, 'urls.txt')
+        write_page_urls(urls, base, http_json(base + '/__ids'))
+        r = subprocess.run([cfg.part_costs, urls], capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            log('part costs, run %d: FAILED: %s' % (rep, r.stderr.strip()))
+            return None
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        out['repeat'] = rep
+        log('part costs, run %d: hop %.2f us/page, parse %.2f us/page' % (
+            rep, out['hop_us_per_page'], out['parse_us_per_page']))
+        return out
+    except Exception as e:  # a broken measurement is reported, never a crashed bench
+        log('part costs, run %d: FAILED: %s' % (rep, e))
+        return None
+    finally:
+        if sim:
+            sim.stop()
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
 def floor_fetched(rundir, pages, n404, reachable):
     """The floor stores nothing; it passes when it fetched every page with the answer
     the emulator gives (404 for the n404 missing books, 200 for the rest). Returns
@@ -422,11 +461,7 @@ def run_once(cfg, sc, name, fetchers, rep):
         else:
             out = os.path.join(rundir, 'out.jsonl')
         if family == 'floor':   # every page the crawlers fetch, handed over up front
-            with open(os.path.join(rundir, 'urls.txt'), 'w') as f:
-                for off in range(0, count, PAGE_SIZE):
-                    f.write('%s/api/book/?limit=%d&offset=%d\n' % (base, PAGE_SIZE, off))
-                for i in sorted(reachable) + [str(i) for i in ids.get('missing', [])]:
-                    f.write('%s/api/book/%s\n' % (base, i))
+            write_page_urls(os.path.join(rundir, 'urls.txt'), base, ids)
         limit = cfg.asyncio_mongo_timeout if name == 'asyncio-mongo' else cfg.timeout
         lists = int(math.ceil(count / PAGE_SIZE)) if sc.get('start') == 'lists' else 0
         argv = contender_argv(cfg, name, base, sc['concurrency'], fetchers, out, mongo_uri, rundir, limit, lists)
@@ -708,6 +743,8 @@ def write_md(cfg, rows, path):
                     L.append('- %s, run %s: FAILED: %s' % (h, r['repeat'], r.get('reason', '')))
         if any(r['status'] != 'ok' for _, rs in cols for r in rs):
             L.append('')
+        if sc['key'] == 'zero':
+            L += parts_lines(cfg, rows)
         am = [r for _, rs in cols for r in rs if r['contender'] == 'asyncio-mongo' and r['status'] != 'ok']
         if am:
             stored = summary(am, 'stored')
@@ -725,6 +762,31 @@ def write_md(cfg, rows, path):
     L += ['![pages/s and wall time / bound](chart.png)', '']
     with open(path, 'w') as f:
         f.write('\n'.join(L))
+
+
+def parts_lines(cfg, rows):
+    """Scenario 1's lower bounds: what fetching, one ZeroMQ hop and one cJSON parse
+    of every page cost alone, against a tenth of the asyncio crawler's CPU per page."""
+    parts = getattr(cfg, 'parts', None) or []
+    floor = [r for r in rows if r['contender'] == 'curl-floor' and r['status'] == 'ok']
+    fetch = summary(floor, 'cpu_s_per_1000_pages') if floor and not failed_note(floor) else None
+    if not parts or not fetch:
+        return []
+    hop = statistics.median(p['hop_us_per_page'] for p in parts)
+    parse = statistics.median(p['parse_us_per_page'] for p in parts)
+    L = ['What the parts of any pipeline of ZeroMQ-joined stages with cJSON cost alone, per page '
+         '(lower bounds: each alone on an idle machine, the best case; medians of %d runs):' % len(parts), '',
+         '| part | µs of CPU per page |', '| --- | ---: |',
+         '| fetch with libcurl (the floor above) | %.1f |' % (fetch[0] * 1000),
+         '| one ZeroMQ hop of the page to another process (bench/part_costs.c) | %.1f |' % hop,
+         '| cJSON parse of the page, its nodes from a bump arena as in zcrawl\'s parser (bench/part_costs.c) | %.1f |' % parse,
+         '| **sum: the least such a pipeline spends, before Redis, BSON, storage and its other hops** '
+         '| **%.1f** |' % (fetch[0] * 1000 + hop + parse)]
+    asy = [r for r in rows if r['contender'] == 'asyncio-jsonl' and int(r['scenario']) == 1 and r['status'] == 'ok']
+    a = summary(asy, 'cpu_s_per_1000_pages') if asy and not failed_note(asy) else None
+    if a:
+        L.append('| a tenth of the asyncio crawler\'s CPU per page (the target) | %.1f |' % (a[0] * 100))
+    return L + ['']
 
 
 def best_rounds(pages, conc, all_lists=False):
@@ -875,6 +937,13 @@ def write_chart(cfg, rows, path):
 def write_outputs(cfg, rows, chart=True):
     os.makedirs(cfg.out_dir, exist_ok=True)
     write_csv(rows, os.path.join(cfg.out_dir, 'results.csv'))
+    parts = os.path.join(cfg.out_dir, 'part_costs.json')
+    if getattr(cfg, 'parts', None):
+        with open(parts, 'w') as f:
+            json.dump(cfg.parts, f, indent=1)
+    elif os.path.exists(parts) and getattr(cfg, 'report_only', False):
+        with open(parts) as f:
+            cfg.parts = json.load(f)
     write_md(cfg, rows, os.path.join(cfg.out_dir, 'results.md'))
     if not chart:
         return
@@ -932,6 +1001,7 @@ def report_only(cfg):
     cfg.scenarios = [sc for sc in cfg.scenarios if any(r['scenario'] == sc['num'] for r in rows)]
     cfg.loadavg = '?'
     cfg.versions = versions()
+    cfg.report_only = True
     write_outputs(cfg, rows)
     log('rebuilt %s' % os.path.join(cfg.out_dir, 'results.md'))
     return 0
@@ -974,6 +1044,11 @@ def main():
     if not os.access(os.path.join(cfg.bin, 'zcrawl-sitesim'), os.X_OK):
         sys.exit('run_bench: error: no %s/zcrawl-sitesim (run make)' % cfg.bin)
     cfg.floor = os.path.join(ROOT, 'build', 'bench', 'curl_floor')
+    cfg.part_costs = os.path.join(ROOT, 'build', 'bench', 'part_costs')
+    cfg.parts = []
+    if not os.access(cfg.part_costs, os.X_OK):
+        log('no %s (make builds it): the part costs are left out' % cfg.part_costs)
+        cfg.part_costs = None
     if not os.access(cfg.floor, os.X_OK):
         log('no %s (make builds it): the libcurl floor is left out' % cfg.floor)
         cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'floor']
@@ -996,6 +1071,10 @@ def main():
         for rep in range(1, cfg.repeat + 1):
             # Rotate the order each repeat so no contender always runs first or last.
             k = (rep - 1) % max(1, len(items))
+            if cfg.part_costs and any(sc['key'] == 'zero' for sc in cfg.scenarios):
+                pc = measure_part_costs(cfg, rep)
+                if pc:
+                    cfg.parts.append(pc)
             for sc, name, f in items[k:] + items[:k]:
                 row = run_once(cfg, sc, name, f, rep)
                 rows.append(row)
