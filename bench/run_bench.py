@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import random
 import shutil
 import signal
 import socket
@@ -31,6 +30,10 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+# One way to pick a port for a server to bind: the test harness's (below the
+# kernel's ephemeral range; see its docstring).
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+from harness import free_port  # noqa: E402
 PY = '/usr/bin/python3'          # Debian's python: aiohttp, motor, scrapy, pymongo live there
 PAGE_SIZE = 18
 TICK = os.sysconf('SC_CLK_TCK')
@@ -81,29 +84,6 @@ CSV_FIELDS = ['scenario', 'latency_ms', 'concurrency', 'start', 'contender', 'fe
 
 def log(msg):
     print('[bench %s] %s' % (time.strftime('%H:%M:%S'), msg), file=sys.stderr, flush=True)
-
-
-def free_port():
-    """A free port on 127.0.0.1 below the kernel's ephemeral range: a port from
-    bind(0) is ephemeral, and once closed any process's next connect() may take it
-    as its local port before the server meant for it binds (seen: a MongoDB client
-    connection holding a parser's port)."""
-    try:
-        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    for _ in range(200 if lo - 20000 > 1000 else 0):
-        port = random.randrange(20000, lo)
-        with socket.socket() as s:
-            try:
-                s.bind(('127.0.0.1', port))
-            except OSError:
-                continue
-        return port
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout, proc=None):
