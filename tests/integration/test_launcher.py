@@ -93,6 +93,30 @@ def test_run_from_every_list_page(procs, tmp_path):
     no_sanitizer_reports(logdir)
 
 
+def test_run_with_redis_password_and_db(procs, tmp_path):
+    """--redis with a password and a database number: the stages and the launcher's
+    own progress reading (its summary line) both use them."""
+    from harness import Redis
+    redis = Redis(procs)
+    assert redis.cli("CONFIG", "SET", "requirepass", "s3cret").strip() == "OK"
+    site = Sitesim(procs, "--books", "300")
+    out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
+    uri = "redis://:s3cret@127.0.0.1:%d/3" % redis.port
+    r = subprocess.run(launcher_argv(site, out, logdir, "--redis", uri, "--crawl", "pw"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(site, out)
+    m = re.search(r"crawl complete: (\d+) pages fetched, (\d+) documents written", r.stdout)
+    assert m, r.stdout
+    assert int(m.group(2)) == len(site.ids()["reachable"]), r.stdout
+
+    def exists(db):
+        q = subprocess.run(["redis-cli", "-p", str(redis.port), "-a", "s3cret", "--no-auth-warning", "-n", str(db),
+                            "EXISTS", "zcrawl:pw:stats"], capture_output=True, text=True, timeout=10)
+        return q.stdout.strip()
+    assert exists(3) == "1" and exists(0) == "0"
+
+
 def children_named(ppid, exe):
     """pids of the live children of ppid whose command is exe."""
     found = []
