@@ -1,6 +1,7 @@
 """Fixtures of the integration suite; the machinery lives in harness.py."""
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -8,6 +9,16 @@ import pytest
 from harness import Mongo, Procs, Redis, sanitizer_reports
 
 _mongo_reason = []
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_configure(config):
+    """SIGTERM (a CI runner giving up, kill) ends the run the way Ctrl-C does, so the
+    running test's fixtures still stop every process it started."""
+    signal.signal(signal.SIGTERM, _sigterm)
 
 
 def pytest_sessionstart(session):
