@@ -25,10 +25,10 @@ def bin_path(name):
 
 
 def free_port():
-    """A free port on 127.0.0.1 below the kernel"s ephemeral range: a port from
-    bind(0) is ephemeral, and once closed any process"s next connect() may take it
+    """A free port on 127.0.0.1 below the kernel's ephemeral range: a port from
+    bind(0) is ephemeral, and once closed any process's next connect() may take it
     as its local port before the server meant for it binds (seen: a MongoDB client
-    connection holding a parser"s port)."""
+    connection holding a parser's port)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             lo = int(f.read().split()[0])
