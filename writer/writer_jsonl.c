@@ -69,10 +69,7 @@ int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t 
     b->len = 0;
     /* After a failed write the file may end in half a line: end it, so the next
      * document starts a line of its own. */
-    if (j->partial) {
-        if (zc_buf_reserve(b, 1) != 0) goto oom;
-        b->p[b->len++] = '\n';
-    }
+    if (j->partial && zc_buf_add(b, "\n", 1, 0) != 0) goto oom;
     for (size_t i = 0; i < n; i++) {
         int rc = writer_json_append(b, docs[i]);
         if (rc == WRITER_JSON_UNKNOWN) {
@@ -85,15 +82,10 @@ int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t 
                 if (reject) reject(arg, i, "cannot render the document as one line of JSON");
                 return -1;
             }
-            rc = zc_buf_reserve(b, len) == 0 ? WRITER_JSON_OK : WRITER_JSON_NOMEM;
-            if (rc == WRITER_JSON_OK) {
-                memcpy(b->p + b->len, json, len);
-                b->len += len;
-            }
+            rc = zc_buf_add(b, json, len, 0) == 0 ? WRITER_JSON_OK : WRITER_JSON_NOMEM;
             bson_free(json);
         }
-        if (rc != WRITER_JSON_OK || zc_buf_reserve(b, 1) != 0) goto oom;
-        b->p[b->len++] = '\n';
+        if (rc != WRITER_JSON_OK || zc_buf_add(b, "\n", 1, 0) != 0) goto oom;
     }
     size_t used = b->len;
     size_t off = 0;
