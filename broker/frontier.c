@@ -476,9 +476,9 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
         }
         for (size_t i = 0; i < r->elements; i++) {
             redisReply *e = r->element[i];
-            char canon[ZC_URL_MAX], why[128];
+            char why[128];
             if (e->type != REDIS_REPLY_STRING) continue;
-            if (zc_url_canonical(e->str, e->len, canon, sizeof(canon), why, sizeof(why)) < 0) {
+            if (zc_url_check(e->str, e->len, why, sizeof(why)) != 0) {
                 zc_warn("bad_seed", "crawl=%s url=\"%.200s\" reason=\"%s\"", fr->crawl, e->str, why);
                 continue;
             }

@@ -526,8 +526,8 @@ static int maintain(broker *b, int64_t now) {
 /* Checks a start URL before anything starts. Returns -1 after a one-line message
  * on stderr when it is not an absolute http(s) URL zcrawl can crawl. */
 static int check_start(const char *url) {
-    char canon[ZC_URL_MAX], why[128];
-    if (zc_url_canonical(url, strlen(url), canon, sizeof(canon), why, sizeof(why)) < 0) {
+    char why[128];
+    if (zc_url_check(url, strlen(url), why, sizeof(why)) != 0) {
         fprintf(stderr, "%s: error: bad start URL '%s': %s\n", PROG, url, why);
         return -1;
     }

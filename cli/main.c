@@ -48,15 +48,19 @@ typedef struct run {
     int tty;
 } run;
 
-/* 1 when 127.0.0.1:port can be bound right now. */
-static int port_bindable(int port) {
+/* Binds a socket to 127.0.0.1:port (0: any ephemeral port) and closes it.
+ * Returns the port it got, or -1 when the bind failed. */
+static int try_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    socklen_t len = sizeof(a);
+    int got = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        got = ntohs(a.sin_port);
     close(fd);
-    return ok;
+    return got;
 }
 
 /* A free port on 127.0.0.1 for a stage to bind later. It is picked below the
@@ -76,19 +80,10 @@ static int free_port(void) {
     if (!seed) seed = (unsigned)getpid() ^ (unsigned)zc_now_ms();
     const int base = 20000;
     for (int i = 0; lo - base > 1000 && i < 200; i++) {
-        int port = base + (int)(rand_r(&seed) % (unsigned)(lo - base));
-        if (port_bindable(port)) return port;
+        int port = try_port(base + (int)(rand_r(&seed) % (unsigned)(lo - base)));
+        if (port > 0) return port;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    return try_port(0);
 }
 
 static int find_bindir(run *r) {
@@ -606,8 +601,8 @@ int main(int argc, char **argv) {
             return 2;
         }
         for (int i = 2; i < 2 + npos; i++) {
-            char canon[ZC_URL_MAX], why[128];
-            if (zc_url_canonical(argv[i], strlen(argv[i]), canon, sizeof(canon), why, sizeof(why)) < 0) {
+            char why[128];
+            if (zc_url_check(argv[i], strlen(argv[i]), why, sizeof(why)) != 0) {
                 fprintf(stderr, "%s: error: bad START_URL '%s': %s\n", PROG, argv[i], why);
                 return 2;
             }

@@ -164,3 +164,8 @@ int zc_url_host(const char *url, char *out, size_t outlen) {
     snprintf(out + o, outlen - o, ":%ld", port);
     return 0;
 }
+
+int zc_url_check(const char *url, size_t len, char *err, size_t errlen) {
+    char canon[ZC_URL_MAX];
+    return zc_url_canonical(url, len, canon, sizeof(canon), err, errlen) < 0 ? -1 : 0;
+}

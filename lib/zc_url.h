@@ -17,6 +17,9 @@
  * does not fit in outlen. */
 int zc_url_canonical(const char *url, size_t len, char *out, size_t outlen,
                      char *err, size_t errlen);
+/* Returns 0 when url[0..len) is a URL zcrawl can crawl (one zc_url_canonical
+ * accepts), or -1 with the reason in err. For start URLs and seeds. */
+int zc_url_check(const char *url, size_t len, char *err, size_t errlen);
 /* 64-bit FNV-1a of the canonical form, as 16 lower-case hex digits plus NUL. */
 void zc_url_fingerprint(const char *canon, size_t len, char out[17]);
 /* Writes "host:port" (lower-cased, port always present) for url into out: the

@@ -46,7 +46,12 @@ static void test_url_rejects(void **state) {
         int n = zc_url_canonical(bad[i], strlen(bad[i]), out, sizeof(out), err, sizeof(err));
         if (n >= 0) fail_msg("'%s' accepted as %s", bad[i], out);
         assert_true(err[0] != '\0');
+        char why[128] = "";
+        assert_int_equal(zc_url_check(bad[i], strlen(bad[i]), why, sizeof(why)), -1);
+        assert_string_equal(why, err);
     }
+    char why[128];
+    assert_int_equal(zc_url_check("http://Example.com/api/book/?limit=18&offset=0", 46, why, sizeof(why)), 0);
     char small[8], err[64];
     assert_int_equal(zc_url_canonical("http://example.com/", 19, small, sizeof(small), err, sizeof(err)), -1);
 }
