@@ -133,25 +133,17 @@ static int fr_connect(frontier *fr) {
 
 int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen) {
     memset(fr, 0, sizeof(*fr));
-    size_t cl = strlen(crawl);
-    if (cl == 0 || cl >= sizeof(fr->crawl) || strpbrk(crawl, " \t\r\n:{}")) {
-        snprintf(err, errlen, "bad crawl name '%s': 1-63 characters, no spaces, ':' or braces", crawl);
-        return -1;
-    }
+    if (zc_redis_crawl_check(crawl, err, errlen) != 0) return -1;
     if (zc_redis_parse(uri, &fr->addr, err, errlen) != 0) return -1;
-    memcpy(fr->crawl, crawl, cl + 1);
-#define FR_KEY(field, name) snprintf(fr->field, FRONTIER_KEY_MAX, "zcrawl:%s:%s", crawl, name)
-    FR_KEY(k_frontier, "frontier");
-    FR_KEY(k_seen, "seen");
-    FR_KEY(k_leases, "leases");
-    FR_KEY(k_delayed, "delayed");
-    FR_KEY(k_retries, "retries");
-    FR_KEY(k_dead, "dead");
-    FR_KEY(k_gone, "gone");
-    FR_KEY(k_stats, "stats");
-    FR_KEY(k_seeds, "seeds");
-    FR_KEY(k_meta, "meta");
-#undef FR_KEY
+    memcpy(fr->crawl, crawl, strlen(crawl) + 1);
+    struct { char *key; const char *name; } keys[] = {
+        { fr->k_frontier, "frontier" }, { fr->k_seen, "seen" }, { fr->k_leases, "leases" },
+        { fr->k_delayed, "delayed" }, { fr->k_retries, "retries" }, { fr->k_dead, "dead" },
+        { fr->k_gone, "gone" }, { fr->k_stats, "stats" }, { fr->k_seeds, "seeds" },
+        { fr->k_meta, "meta" },
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        (void)zc_redis_key(keys[i].key, FRONTIER_KEY_MAX, crawl, keys[i].name); /* fits: crawl <= 63 */
     if (fr_connect(fr) != 0) {
         snprintf(err, errlen, "%s", fr->err);
         return -1;

@@ -1,5 +1,5 @@
 /* frontier.h -- the crawl's durable state in Redis: frontier, seen-set, leases,
- * delayed retries, dead letters and counters, all under zcrawl:<crawl>:.
+ * delayed retries, dead letters and counters, all under zcrawl:{<crawl>}:.
  *
  * Every change that must be atomic is one Lua script, so a crash of the broker or
  * of Redis between two calls never loses a URL: a URL is always in the frontier,

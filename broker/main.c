@@ -595,7 +595,7 @@ int main(int argc, char **argv) {
     };
     const zc_flag flags[] = {
         { "redis", "ZCRAWL_REDIS", ZC_FLAG_STR, &conf.redis, "Redis URI redis://[:pass@]host:port[/db]", 0, 0 },
-        { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &conf.crawl, "crawl name: its keys are zcrawl:<crawl>:*", 0, 0 },
+        { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &conf.crawl, "crawl name: its keys are zcrawl:{<crawl>}:*", 0, 0 },
         { "start", "ZCRAWL_START_URL", ZC_FLAG_STR, &conf.start, "start URL (more can follow the flags as arguments)", 0, 0 },
         { "mode", "ZCRAWL_MODE", ZC_FLAG_STR, &conf.mode, "batch (exit when done) or service (wait for seeds)", 0, 0 },
         { "control", "ZCRAWL_CONTROL", ZC_FLAG_STR, &conf.control, "bind: ROUTER for every stage", 0, 0 },

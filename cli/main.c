@@ -325,7 +325,9 @@ static int read_progress(redisContext **rcp, const char *uri, const char *crawl,
     char why[256];
     if (!*rcp) *rcp = redis_connect(uri, why, sizeof(why));
     if (!*rcp) return -1;
-    redisReply *rep = redisCommand(*rcp, "HMGET zcrawl:%s:stats fetched written queued in_flight dead retried gone fetched_per_s state", crawl);
+    char key[128];
+    if (zc_redis_key(key, sizeof(key), crawl, "stats") != 0) return -1;
+    redisReply *rep = redisCommand(*rcp, "HMGET %s fetched written queued in_flight dead retried gone fetched_per_s state", key);
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 9) {
         if (rep) freeReplyObject(rep);
         redisFree(*rcp);
@@ -371,7 +373,10 @@ static void tail_log(const char *path) {
 static int push_seeds(redisContext *rc, const char *crawl, char *const *urls, size_t n,
                       char *err, size_t errlen) {
     char key[128];
-    snprintf(key, sizeof(key), "zcrawl:%s:seeds", crawl);
+    if (zc_redis_key(key, sizeof(key), crawl, "seeds") != 0) {
+        snprintf(err, errlen, "crawl name too long");
+        return -1;
+    }
     const char **argv = malloc((n + 2) * sizeof(*argv));
     if (!argv) {
         snprintf(err, errlen, "out of memory");
@@ -538,7 +543,7 @@ int main(int argc, char **argv) {
         { "mongo", "ZCRAWL_MONGO", ZC_FLAG_STR, &c.mongo, "MongoDB URI to write into", 0, 0 },
         { "out", "ZCRAWL_OUT", ZC_FLAG_STR, &c.out, "JSON Lines file to write into (when no --mongo)", 0, 0 },
         { "redis", "ZCRAWL_REDIS", ZC_FLAG_STR, &c.redis, "Redis URI (default: a private redis-server)", 0, 0 },
-        { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &c.crawl, "crawl name (Redis keys zcrawl:<crawl>:*)", 0, 0 },
+        { "crawl", "ZCRAWL_CRAWL", ZC_FLAG_STR, &c.crawl, "crawl name (Redis keys zcrawl:{<crawl>}:*)", 0, 0 },
         { "max-per-host", "ZCRAWL_MAX_PER_HOST", ZC_FLAG_INT, &c.max_per_host, "requests in flight per host", 1, 100000 },
         { "rate", "ZCRAWL_RATE", ZC_FLAG_DOUBLE, &c.rate, "requests per second per host (0: no limit)", 0, 1e6 },
         { "concurrency", "ZCRAWL_CONCURRENCY", ZC_FLAG_INT, &c.concurrency, "transfers per fetcher", 1, 100000 },

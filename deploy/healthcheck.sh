@@ -42,7 +42,7 @@ case "$stage" in
         tcp_state "$(hexport "$port")" 0A local || fail "nothing listens on control port $port"
         crawl=${ZCRAWL_CRAWL:-default}
         redis=${ZCRAWL_REDIS:-redis://127.0.0.1:6379}
-        out=$(redis-cli -u "$redis" --no-auth-warning --raw HMGET "zcrawl:$crawl:stats" updated_at state 2>&1) ||
+        out=$(redis-cli -u "$redis" --no-auth-warning --raw HMGET "zcrawl:{$crawl}:stats" updated_at state 2>&1) ||
             fail "redis-cli: $out"
         updated=$(echo "$out" | sed -n 1p)
         state=$(echo "$out" | sed -n 2p)

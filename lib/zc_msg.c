@@ -17,6 +17,8 @@ static const struct { const char *name; int frames; } msg_types[ZC_MSG_TYPE_MAX]
     [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
     [ZC_MSG_DEAD] = { "DEAD", 3 },
     [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
+    [ZC_MSG_HOLD] = { "HOLD", 1 },
+    [ZC_MSG_STATUS] = { "STATUS", 2 },
 };
 
 int zc_msg_expected_frames(int type) {

@@ -25,7 +25,7 @@ typedef enum {
     ZC_MSG_HELLO = 1,  /* stage -> broker: role, name, credit */
     ZC_MSG_HEARTBEAT,  /* both ways on the broker socket: (no frames) */
     ZC_MSG_CREDIT,     /* fetcher -> broker: n more free transfer slots */
-    ZC_MSG_JOB,        /* broker -> fetcher: url, attempt */
+    ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts ('\n'-separated, one attempt per url) */
     ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
     ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body */
     ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
@@ -33,6 +33,8 @@ typedef enum {
     ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
     ZC_MSG_DEAD,       /* parser/writer -> broker: url, stage, reason */
     ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */
+    ZC_MSG_HOLD,       /* parser/writer -> broker: urls it holds, alive but not done (lease renewal) */
+    ZC_MSG_STATUS,     /* any stage -> broker: condition ("ok" or a short word), one-line detail */
     ZC_MSG_TYPE_MAX
 } zc_msg_type;
 

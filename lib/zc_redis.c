@@ -88,3 +88,17 @@ err:
     if (rc) redisFree(rc);
     return NULL;
 }
+
+int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen) {
+    size_t cl = strlen(crawl);
+    if (cl == 0 || cl > 63 || strpbrk(crawl, " \t\r\n:{}")) {
+        snprintf(err, errlen, "bad crawl name '%.63s': 1-63 characters, no spaces, ':' or braces", crawl);
+        return -1;
+    }
+    return 0;
+}
+
+int zc_redis_key(char *buf, size_t buflen, const char *crawl, const char *name) {
+    int n = snprintf(buf, buflen, "zcrawl:{%s}:%s", crawl, name);
+    return n < 0 || (size_t)n >= buflen ? -1 : 0;
+}

@@ -24,4 +24,13 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen);
  * with redisFree), or NULL with a one-line reason in err. */
 redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen);
 
+/* Checks a crawl name: 1-63 characters, none of them a space, ':' or a brace.
+ * Returns 0, or -1 with a one-line reason in err. */
+int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen);
+
+/* Writes the key of a crawl's part into buf: "zcrawl:{<crawl>}:<name>". The braces
+ * are a Redis Cluster hash tag, so every key of one crawl lives in one slot and
+ * every Lua script can touch several of them. Returns 0, or -1 when it does not fit. */
+int zc_redis_key(char *buf, size_t buflen, const char *crawl, const char *name);
+
 #endif

@@ -167,7 +167,7 @@ declare -A ST
 read_stats() {
     ST=()
     local k v
-    while IFS= read -r k && IFS= read -r v; do ST[$k]=$v; done < <(rcli HGETALL "zcrawl:$CRAWL:stats")
+    while IFS= read -r k && IFS= read -r v; do ST[$k]=$v; done < <(rcli HGETALL "zcrawl:{$CRAWL}:stats")
 }
 stat() { echo "${ST[$1]:-}"; }
 state_of() { docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1" 2>/dev/null; }
@@ -200,7 +200,7 @@ while :; do
     fi
     [ -z "$broker_id" ] && broker_id=$(cid broker)
     read_stats
-    depth=$(rcli LLEN "zcrawl:$CRAWL:frontier"); depth=${depth:-?}
+    depth=$(rcli LLEN "zcrawl:{$CRAWL}:frontier"); depth=${depth:-?}
     [[ "$depth" =~ ^[0-9]+$ ]] && [ "$depth" -gt "$max_depth" ] && max_depth=$depth
     f=$(stat fetchers); [[ "$f" =~ ^[0-9]+$ ]] && [ "$f" -gt "$max_fetchers" ] && max_fetchers=$f
     [ "$(stat state)" = running ] && seen_running=1

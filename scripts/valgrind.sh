@@ -149,7 +149,7 @@ done
 kill -TERM "${PID[sitesim]}" 2>/dev/null
 wait_exit sitesim 60 || { note "zcrawl-sitesim ignored SIGTERM"; kill -KILL "${PID[sitesim]}"; wait_exit sitesim 10; RC[sitesim]=killed; fail=1; }
 
-stats=$(redis-cli -p "$rport" --raw HGETALL zcrawl:vg:stats 2>/dev/null | paste -sd' ' -)
+stats=$(redis-cli -p "$rport" --raw HGETALL zcrawl:{vg}:stats 2>/dev/null | paste -sd' ' -)
 touch "$scratch/books.jsonl"
 docs=$(grep -c . "$scratch/books.jsonl")
 grep -o '"_id" *: *"[^"]*"' "$scratch/books.jsonl" | sed 's/.*: *"//; s/"$//' | sort -u > "$scratch/got.ids"

@@ -349,7 +349,7 @@ class Pipeline:
             self.start_fetcher(*fetcher_args)
 
     def key(self, name):
-        return "zcrawl:%s:%s" % (self.crawl, name)
+        return "zcrawl:{%s}:%s" % (self.crawl, name)
 
     def stats(self):
         return self.redis.hgetall(self.key("stats"))

@@ -167,8 +167,8 @@ def test_broker_one_bad_start_url_of_several_seeds_nothing(plain_redis):
             "tcp://127.0.0.1:%d" % free_port(), "--start", good[0], good[1], "gopher://x/", good[2])
     assert r.returncode != 0, r
     one_error_line("broker", r, "gopher://x/")
-    assert plain_redis.cli("EXISTS", "zcrawl:badmany:frontier").strip() == "0"
-    assert plain_redis.cli("EXISTS", "zcrawl:badmany:seen").strip() == "0"
+    assert plain_redis.cli("EXISTS", "zcrawl:{badmany}:frontier").strip() == "0"
+    assert plain_redis.cli("EXISTS", "zcrawl:{badmany}:seen").strip() == "0"
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "not a url", "http://"])

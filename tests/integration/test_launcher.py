@@ -112,7 +112,7 @@ def test_run_with_redis_password_and_db(procs, tmp_path):
 
     def exists(db):
         q = subprocess.run(["redis-cli", "-p", str(redis.port), "-a", "s3cret", "--no-auth-warning", "-n", str(db),
-                            "EXISTS", "zcrawl:pw:stats"], capture_output=True, text=True, timeout=10)
+                            "EXISTS", "zcrawl:{pw}:stats"], capture_output=True, text=True, timeout=10)
         return q.stdout.strip()
     assert exists(3) == "1" and exists(0) == "0"
 

@@ -179,7 +179,7 @@ def test_two_crawls_share_one_redis(procs, redis, tmp_path):
     for want, out in zip(wants, outs):
         assert_once(jsonl_ids(out), want)
     keys = redis.cli("KEYS", "zcrawl:*").split()
-    assert keys and all(k.startswith(("zcrawl:crawl0:", "zcrawl:crawl1:")) for k in keys)
+    assert keys and all(k.startswith(("zcrawl:{crawl0}:", "zcrawl:{crawl1}:")) for k in keys)
     for pl, want in zip(pls, wants):
         assert int(pl.stats()["written"]) == len(want)
 
@@ -213,7 +213,7 @@ def test_fetcher_started_mid_crawl_gets_work_at_once(procs, redis, tmp_path):
 
 def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
     """In service mode the broker never exits on an empty frontier: a seed pushed
-    to zcrawl:<crawl>:seeds is crawled (a bad one is logged and dropped), and the
+    to zcrawl:{<crawl>}:seeds is crawled (a bad one is logged and dropped), and the
     broker keeps waiting."""
     sim = Sitesim(procs, "--books", "300")
     want, ids = reachable(sim)
