@@ -31,7 +31,7 @@ typedef struct run_conf {
     long fetchers, parsers, writers, max_per_host, concurrency, lease_ms, timeout_s, max_restarts;
     long books, latency_ms, jitter_ms, seed;
     double rate;
-    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir;
+    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *spec;
     int no_progress, via_broker;
 } run_conf;
 
@@ -296,6 +296,7 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         av_add(a, "--broker"); av_add(a, r->ep[0]);
         av_add(a, "--pages"); av_add(a, direct ? page_binds[i - 1] : r->ep[2]);
         av_add(a, "--docs"); av_add(a, direct ? doc_list : r->ep[3]);
+        if (c->spec) { av_add(a, "--spec"); av_add(a, c->spec); }
         av_add(a, "--log-level"); av_add(a, c->log_level);
         if (start_stage(r, "parser", (int)i, a, 1, err, errlen) < 0) goto out;
     }
@@ -525,6 +526,33 @@ fail:
     return rc;
 }
 
+/* Runs zcrawl-parser --check-spec on c->spec. Returns 0 when the spec is good; else
+ * the parser has printed why and this returns -1. */
+static int check_spec(run_conf *c) {
+    run probe;
+    char exe[PATH_MAX], err[256];
+    memset(&probe, 0, sizeof(probe));
+    probe.c = c;
+    if (find_bindir(&probe) != 0 || stage_path(&probe, "parser", exe, sizeof(exe), err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: cannot find zcrawl-parser to check --spec\n", PROG);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: error: fork: %s\n", PROG, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char *av[] = { exe, "--spec", (char *)c->spec, "--check-spec", NULL };
+        execv(exe, av);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static const char *USAGE_RUN = "run [flags] START_URL...";
 static const char *USAGE_DEMO = "demo [flags]";
 
@@ -554,6 +582,7 @@ int main(int argc, char **argv) {
         { "log-dir", "ZCRAWL_LOG_DIR", ZC_FLAG_STR, &c.log_dir, "folder for the stages' logs (default: a temp folder)", 0, 0 },
         { "bin-dir", "ZCRAWL_BIN_DIR", ZC_FLAG_STR, &c.bin_dir, "folder of zcrawl-* (default: beside zcrawl)", 0, 0 },
         { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no progress lines, only the summary", 0, 0 },
+        { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &c.spec, "crawl spec for the parsers (docs/SPEC.md; default: the built-in books spec)", 0, 0 },
         { "via-broker", "ZCRAWL_VIA_BROKER", ZC_FLAG_BOOL, &c.via_broker,
           "pages and documents through the broker's streamers, not straight from stage to stage", 0, 0 },
         { "books", "ZCRAWL_DEMO_BOOKS", ZC_FLAG_INT, &c.books, "demo: books the emulator serves", 1, 10000000 },
@@ -599,6 +628,18 @@ int main(int argc, char **argv) {
     if (zc_signal_install() != 0 || sup_init() != 0) {
         fprintf(stderr, "%s: error: cannot install signal handlers\n", PROG);
         return 1;
+    }
+    char spec_abs[PATH_MAX];
+    if (c.spec && *c.spec) {
+        /* Checked by the parser itself before anything starts: its one error line, exit 2. */
+        if (!realpath(c.spec, spec_abs)) {
+            fprintf(stderr, "%s: error: --spec %s: %s\n", PROG, c.spec, strerror(errno));
+            return 2;
+        }
+        c.spec = spec_abs;
+        if (check_spec(&c) != 0) return 2;
+    } else {
+        c.spec = NULL;
     }
     if (!strcmp(cmd, "run")) {
         if (npos < 1) {

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "parse_book.h"
+#include "spec.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -37,6 +38,8 @@ static const char *opt_log_level = "info";
 static const char *opt_name = NULL;
 static long opt_hb_ms = 1000;
 static long opt_max_body = PARSE_DEFAULT_MAX_BODY;
+static const char *opt_spec = NULL;
+static int opt_check_spec = 0;
 
 static const zc_flag parser_flags[] = {
     { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &opt_broker,
@@ -49,6 +52,10 @@ static const zc_flag parser_flags[] = {
       "heartbeat interval to the broker, ms", 10, 600000 },
     { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &opt_max_body,
       "largest page body parsed, bytes (larger ones become dead letters)", 1024, 1 << 30 },
+    { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &opt_spec,
+      "crawl spec (docs/SPEC.md): which pages are lists and items and how to read them (default: the built-in specs/books.json)", 0, 0 },
+    { "check-spec", NULL, ZC_FLAG_BOOL, &opt_check_spec,
+      "only check the spec: print one line and exit 0, or the mistake and exit 2", 0, 0 },
     { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &opt_log_level,
       "debug, info, warn or error", 0, 0 },
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
@@ -87,6 +94,7 @@ typedef struct parser {
     zc_peer peer;
     outmsg pending;
     parse_urls urls;
+    const spec_t *spec;
     stats st;
 } parser;
 
@@ -206,16 +214,17 @@ static int is_json_type(const char *ct, size_t len) {
     return 0;
 }
 
-static void on_list(parser *P, const char *url, size_t ulen, const char *body, size_t blen) {
+static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                    size_t blen) {
     char err[256], q[512];
     P->st.lists++;
-    if (parse_list(url, body, blen, &P->urls, err, sizeof(err)) != 0) {
+    if (spec_list(P->spec, sm, url, body, blen, &P->urls, err, sizeof(err)) != 0) {
         send_dead(P, url, ulen, err);
         return;
     }
     if (P->urls.skipped) {
         P->st.skipped += P->urls.skipped;
-        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"id missing or not digits\"",
+        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"a field of item_url missing or unusable\"",
                 zc_log_q(q, sizeof(q), url), P->urls.skipped);
     }
     if (P->urls.truncated)
@@ -228,8 +237,8 @@ static void on_list(parser *P, const char *url, size_t ulen, const char *body, s
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
 
-static void on_detail(parser *P, const char *url, size_t ulen, const char *body, size_t blen,
-                      int64_t fetched_at) {
+static void on_detail(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                      size_t blen, int64_t fetched_at) {
     char err[256];
     P->st.details++;
     /* Sized for the page up front: the document is about as long as the body, and
@@ -239,7 +248,7 @@ static void on_detail(parser *P, const char *url, size_t ulen, const char *body,
         send_dead(P, url, ulen, "out of memory");
         return;
     }
-    if (parse_detail(url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
+    if (spec_item(P->spec, sm, url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
         bson_destroy(doc);
         send_dead(P, url, ulen, err);
         return;
@@ -299,15 +308,17 @@ static void on_page(parser *P, zc_msg *m) {
         fetched = (uint64_t)zc_wall_ms();
     }
     const char *body = zc_msg_data(m, 6, &blen);
-    switch (parse_page_kind(url)) {
+    spec_match sm;
+    switch (spec_classify(P->spec, url, &sm)) {
     case PARSE_KIND_LIST:
-        on_list(P, url, ulen, body, blen);
+        on_list(P, &sm, url, ulen, body, blen);
         break;
     case PARSE_KIND_DETAIL:
-        on_detail(P, url, ulen, body, blen, (int64_t)fetched);
+        on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
         break;
     default:
-        send_dead(P, url, ulen, "unknown page kind (neither /api/book/ nor /api/book/{id})");
+        snprintf(reason, sizeof(reason), "no page rule of spec %.60s matches the url", spec_name(P->spec));
+        send_dead(P, url, ulen, reason);
         break;
     }
 }
@@ -398,12 +409,28 @@ int main(int argc, char **argv) {
     char err[512];
 
     zc_flags_parse_or_exit(parser_flags, argc, argv, NULL, PROG, "[flags]",
-                           "Parses fetched pages: list pages become new URLs for the broker,\n"
-                           "detail pages become BSON documents for the writers.");
+                           "Parses fetched pages by a crawl spec (--spec, docs/SPEC.md; the built-in\n"
+                           "one is specs/books.json): list pages become new URLs for the broker (items\n"
+                           "and further pages), item pages become BSON documents for the writers. A\n"
+                           "page no rule matches, or one that breaks its rule, becomes a dead letter.\n"
+                           "A bad spec stops the parser before it connects (one line, exit 2).");
     if (zc_log_parse_level(opt_log_level, &level) != 0)
         die(2, "--log-level: '%s' is not debug, info, warn or error", opt_log_level);
     if (opt_name && strlen(opt_name) >= sizeof(P.peer.name))
         die(2, "--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
+    spec_t *loaded = NULL;
+    if (opt_spec && *opt_spec) {
+        if (!(loaded = spec_load_file(opt_spec, err, sizeof(err)))) die(2, "--spec: %s", err);
+        P.spec = loaded;
+    } else if (!(P.spec = spec_default())) {
+        die(2, "the built-in spec: out of memory");
+    }
+    if (opt_check_spec) {
+        printf("%s: spec %s ok\n", PROG, opt_spec && *opt_spec ? opt_spec : "(built-in books)");
+        spec_free(loaded);
+        parse_cleanup();
+        return 0;
+    }
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);
     parse_urls_init(&P.urls);
@@ -414,8 +441,9 @@ int main(int argc, char **argv) {
     P.push = open_socket(P.ctx, ZMQ_PUSH, opt_docs, "docs");
     if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_name, opt_hb_ms, 0, err, sizeof(err)) != 0)
         die(2, "--broker %s: %s", opt_broker, err);
-    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld",
-            opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body);
+    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld spec=%s",
+            opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body,
+            opt_spec && *opt_spec ? opt_spec : "built-in:books");
 
     int64_t now = zc_now_ms(), next_stats = now + STATS_IVL_MS, deadline = 0;
     int stopping = 0, draining = 0, rc = 0;
@@ -486,6 +514,7 @@ int main(int argc, char **argv) {
     }
     log_stats(&P, "stopped");
     parse_urls_free(&P.urls);
+    spec_free(loaded);
     parse_cleanup();
     zc_peer_close(&P.peer);
     zmq_close(P.pull);
