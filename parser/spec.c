@@ -610,6 +610,7 @@ static int paginate_compile(loader *L, const char *jp, const cJSON *o, page *p) 
         if (tpl_uses(&p->pg_url, TP_OFFSET) || tpl_uses(&p->pg_url, TP_PAGE) || tpl_uses(&p->pg_url, TP_LIMIT))
             return lfail(L, sub, "cursor pagination knows {origin} and {cursor} only");
     } else {
+        snprintf(sub, sizeof(sub), "%s.type", jp);
         return lfail(L, sub, "unknown pagination '%.40s' (offset, pages, next or cursor)", type);
     }
     return 0;
