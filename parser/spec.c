@@ -134,6 +134,8 @@ static int lfail(loader *L, const char *jp, const char *fmt, ...) {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     snprintf(L->err, L->errlen, "%s: %s: %s", L->file, jp, msg);
+    for (char *c = L->err; *c; c++)  /* a message quotes the spec: keep it one line */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return -1;
 }
 
@@ -168,6 +170,8 @@ static int get_str(loader *L, const char *jp, const cJSON *o, const char *key, c
     *out = NULL;
     if (!v) return 0;
     if (!cJSON_IsString(v) || !v->valuestring) return lfail(L, jp, "%s must be a string", key);
+    for (const char *c = v->valuestring; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return lfail(L, jp, "%s holds a control character", key);
     *out = v->valuestring;
     return 0;
 }
@@ -264,6 +268,9 @@ static int tpl_push(loader *L, const char *jp, tpl *t, tpart *part) {
 static int tpl_compile(loader *L, const char *jp, const char *s, int ctx, tpl *t) {
     memset(t, 0, sizeof(*t));
     if (!*s) return lfail(L, jp, "empty template");
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return lfail(L, jp, "template '%.80s' holds a space or a control character", s);
     const char *q = s;
     while (*q) {
         tpart part;
@@ -329,6 +336,9 @@ static void pattern_free(pattern *p) {
 static int pattern_compile(loader *L, const char *jp, const char *s, pattern *pt) {
     memset(pt, 0, sizeof(*pt));
     if (s[0] != '/') return lfail(L, jp, "pattern '%.80s' must start with '/' (it matches the URL's path)", s);
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return lfail(L, jp, "pattern '%.80s' holds a space or a control character", s);
     size_t len = strlen(s);
     if (len >= 2 && strcmp(s + len - 2, "?*") == 0) {
         pt->need_query = 1;
@@ -1586,10 +1596,15 @@ int spec_item(const spec_t *s, const spec_match *m, const char *url, const char 
         id = idbuf;
         idlen = (size_t)n;
     }
-    if (!zc_utf8_valid(id, idlen) || memchr(id, '\0', idlen)) {
+    if (!zc_utf8_valid(id, idlen)) {
         snprintf(err, errlen, "bad id (not UTF-8)");
         goto err;
     }
+    for (size_t i = 0; i < idlen; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f) {
+            snprintf(err, errlen, "bad id (holds control characters)");
+            goto err;
+        }
     if (p->id_same_as) {
         for (int i = 0; i < m->ncap; i++) {
             if (strcmp(m->cap[i].name, p->id_same_as) != 0) continue;

@@ -247,6 +247,10 @@ static void test_item_conversions(void **state) {
     assert_int_equal(run_item(s, "http://h/r/k-4", "{\"data\": {\"rec\": {\"key\": [1]}}}", &d, err), -1);
     assert_string_equal(err, "bad id (not a string or a whole number)");
     bson_destroy(&d);
+    /* found by fuzz_specpage: an id with a raw newline never reaches a reason or a document */
+    assert_int_equal(run_item(s, "http://h/r/k-4", "{\"data\": {\"rec\": {\"key\": \"x\ny\", \"title\": \"t\"}}}", &d, err), -1);
+    assert_string_equal(err, "bad id (holds control characters)");
+    bson_destroy(&d);
     spec_free(s);
 }
 
@@ -288,6 +292,10 @@ static void test_load_errors(void **state) {
     expect_load_error("{\"zcrawl_spec\": 2, \"pages\": []}", "$.zcrawl_spec: this parser reads version 1");
     expect_load_error("{\"pages\": [{\"match\": \"/a/{id}\", \"item\": {\"id\": {\"from\": \"id\"},"
                       " \"fields\": [{\"name\": \"fetched_at\", \"type\": \"string\"}]}}]}", "is the key of source_url or fetched_at");
+    /* found by fuzz_spec: a message that quotes the spec stays one line */
+    expect_load_error("{\"pages\": [{\"match\": \"/a\", \"a\\nb\": 1}]}", "unknown key 'a?b'");
+    expect_load_error("{\"pages\": [{\"match\": \"/a\", \"list\": {\"items\": \"r\\n\", \"item_url\": \"/{id}\"}}]}",
+                      "items holds a control character");
     char err[256];
     assert_null(spec_load_file("/nonexistent/spec.json", err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/spec.json: cannot open"));
