@@ -379,7 +379,8 @@ static int pattern_compile(loader *L, const char *jp, const char *s, pattern *pt
         } else {
             size_t n = strcspn(s + i, "{}?#");
             if (i + n > len) n = len - i;
-            if (n == 0) return lfail(L, jp, "pattern '%.80s' may hold '?' only as a final '?*'", s);
+            if (n == 0)
+                return lfail(L, jp, "unexpected '%c' in pattern '%.80s' ('?' only as a final '?*')", s[i], s);
             part.kind = PP_LIT;
             if (!(part.s = strndup(s + i, n))) return lfail(L, jp, "out of memory");
             part.n = n;
