@@ -157,6 +157,19 @@ def test_books_spec_file_crawls_like_the_builtin(procs, redis, tmp_path):
         outs.append(docs)
     assert len(outs[0]) == len(set(sim.ids()["reachable"]))
     assert outs[0] == outs[1]
+    # Issue 14, as JSON Lines shows it: one date shape (ISO strings before 1970 too),
+    # lists always lists, no character reference left in a text field.
+    pre_1970 = 0
+    for d in outs[0].values():
+        for f in ("published_at", "updated_at"):
+            if d[f] is not None:
+                assert isinstance(d[f], dict) and isinstance(d[f]["$date"], str), (f, d[f])
+                pre_1970 += d[f]["$date"] < "1970"
+        for f in ("authors", "translators", "tags", "comments"):
+            assert isinstance(d[f], list), (f, d[f])
+        for f in ("name", "introduction", "catalog"):
+            assert not re.search(r"&(amp|lt|gt|quot|nbsp|mdash|#39);", d[f] or ""), (f, d[f])
+    assert pre_1970 > 0
 
 
 # A dozen broken specs: (what, spec text, where the mistake is, words of the reason).
