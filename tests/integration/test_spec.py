@@ -255,3 +255,21 @@ def test_shipped_specs_check(tmp_path):
         r = subprocess.run([bin_path("parser"), "--spec", spec, "--check-spec"], capture_output=True, text=True,
                            timeout=10)
         assert r.returncode == 0 and r.stderr == "", r
+
+
+def test_launcher_runs_the_second_api_from_its_spec(procs, tmp_path):
+    """zcrawl run --spec passes the spec to every parser: the second API, no C change."""
+    sim = Sitesim(procs, "--books", "600", "--seed", "4")
+    ids = sim.ids()
+    out, logdir = tmp_path / "o.jsonl", tmp_path / "logs"
+    r = subprocess.run([bin_path("zcrawl"), "run", "--no-progress", "--spec", SHELVES, "--parsers", "2",
+                        "--out", str(out), "--log-dir", str(logdir), "--timeout", "90",
+                        sim.base + "/api/v2/records"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = [d["_id"] for d in jsonl_docs(str(out))]
+    assert len(keys) > 550 and sorted(keys) == sorted(key_of(i) for i in ids["reachable"])
+    parser_logs = [l for l in sorted(os.listdir(str(logdir))) if l.startswith("parser")]
+    assert len(parser_logs) == 2, os.listdir(str(logdir))
+    for log in parser_logs:
+        with open(os.path.join(str(logdir), log)) as f:
+            assert "spec=%s" % SHELVES in f.read(), log
