@@ -45,6 +45,8 @@ typedef struct broker {
     int closed_leases;             /* this turn's messages closed leases */
     zc_buf job_urls, job_attempts; /* the JOB being built */
     int done;
+    char problem[256];             /* the broker's own trouble (Redis), "" when none */
+    int64_t problem_since;         /* wall ms */
 } broker;
 
 /* ---- control.c: messages from stages ---- */
@@ -79,6 +81,9 @@ void broker_heartbeat(broker *b, int64_t now);
 /* Expired leases, due retries, seeds, lease renewal, counters and stats. Returns
  * 1 when a batch crawl is complete (nothing waits, nothing is leased), else 0. */
 int broker_maintain(broker *b, int64_t now);
+/* Renders the stats field problem into buf: the broker's own trouble and each
+ * peer's newest non-ok STATUS, "; "-separated, cut to fit; "" when all is well. */
+void broker_problem(broker *b, char *buf, size_t len);
 /* Writes the stats hash with state ("running", "idle", "done", "stopped"). */
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state);
 /* On a stop: parked URLs go straight back to the frontier instead of waiting for

@@ -1,5 +1,5 @@
 /* control.c -- the broker's handlers for messages from stages on the ROUTER:
- * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD. One small function
+ * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One small function
  * per message type; each checks its frames and drops what it cannot use. */
 #include <errno.h>
 #include <stdio.h>
@@ -213,8 +213,66 @@ static void on_dead(broker *b, const zc_msg *m) {
     free(reason);
 }
 
+/* HOLD: a parser or writer still holds these URLs (received, alive, not yet
+ * reported). Each one still leased gets now + lease_ms; the others (closed, or
+ * expired and requeued) are ignored. Any peer may send it, known or not: a stage
+ * that was dropped for silence and is alive again proves it with the HOLD. */
+static void on_hold(broker *b, const zc_msg *m) {
+    char *list = frame_dup(m, 0);
+    if (!list) {
+        broker_bad_message(b, "HOLD with a NUL byte");
+        return;
+    }
+    char **urls;
+    size_t n = split_urls(list, &urls);
+    long held = frontier_hold(&b->fr, urls, n, zc_wall_ms() + b->conf->lease_ms);
+    if (held < 0) broker_redis_failed(b, "hold");
+    else zc_debug("hold", "urls=%zu extended=%ld", n, held);
+    free(urls);
+    free(list);
+}
+
+/* A STATUS condition is one word: letters, digits, '_' or '-'. */
+static int cond_ok(const char *c) {
+    if (!*c) return 0;
+    for (; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            return 0;
+    return 1;
+}
+
+/* STATUS: the stage's newest condition. A non-ok one is kept (with when it began)
+ * until the stage says ok or is forgotten; maintain.c publishes it as problem. */
+static void on_status(broker *b, int peer, const zc_msg *m) {
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    char cond[sizeof(p->cond)];
+    size_t len;
+    if (!p) return; /* not said HELLO yet: it has no name to report under */
+    if (zc_msg_str(m, 0, cond, sizeof(cond)) != 0 || !cond_ok(cond)) {
+        broker_bad_message(b, "STATUS with a bad condition");
+        return;
+    }
+    if (!strcmp(cond, "ok")) {
+        if (p->cond[0]) zc_info("peer_ok", "name=%s was=%s", p->name, p->cond);
+        p->cond[0] = '\0';
+        return;
+    }
+    const char *d = zc_msg_data(m, 1, &len);
+    if (len >= sizeof(p->detail)) len = sizeof(p->detail) - 1;
+    if (strcmp(cond, p->cond)) {
+        p->cond_since = zc_wall_ms();
+        zc_warn("peer_problem", "name=%s condition=%s detail=\"%.*s\"", p->name, cond, (int)len, d);
+    }
+    snprintf(p->cond, sizeof(p->cond), "%s", cond);
+    for (size_t i = 0; i < len; i++) /* one line: control bytes become spaces */
+        p->detail[i] = (unsigned char)d[i] < 0x20 || d[i] == 0x7f ? ' ' : d[i];
+    p->detail[len] = '\0';
+}
+
 static int needs_redis(zc_msg_type t) {
-    return t == ZC_MSG_DONE || t == ZC_MSG_DISCOVERED || t == ZC_MSG_WRITTEN || t == ZC_MSG_DEAD;
+    return t == ZC_MSG_DONE || t == ZC_MSG_DISCOVERED || t == ZC_MSG_WRITTEN || t == ZC_MSG_DEAD ||
+           t == ZC_MSG_HOLD;
 }
 
 void broker_on_message(broker *b, zc_msg *m, int64_t now) {
@@ -235,6 +293,8 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
     case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
     case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_HOLD: on_hold(b, m); break;
+    case ZC_MSG_STATUS: on_status(b, peer, m); break;
     default: broker_bad_message(b, "message type not for the broker"); break;
     }
 }

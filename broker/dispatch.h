@@ -49,6 +49,9 @@ typedef struct dispatch_peer {
     long credit;
     int64_t last_seen;
     dispatch_list held;           /* JOBs sent and not answered by DONE */
+    char cond[32];                /* newest non-ok STATUS condition, "" when ok */
+    char detail[160];             /* its one-line detail */
+    int64_t cond_since;           /* wall ms when this condition began */
 } dispatch_peer;
 
 typedef struct dispatch {

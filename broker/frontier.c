@@ -93,6 +93,18 @@ static const char *LUA_WRITTEN =
     "end\n"
     "return n\n";
 
+/* KEYS leases; ARGV deadline, urls: pushes each open lease to at least deadline
+ * (never shortens one, never opens one). */
+static const char *LUA_HOLD =
+    "local n = 0\n"
+    "for i = 2, #ARGV do\n"
+    "  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
+    "  if s and tonumber(s) < tonumber(ARGV[1]) then\n"
+    "    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]); n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 /* KEYS leases; ARGV deadline: no open lease ends later than deadline. */
 static const char *LUA_CLAMP =
     "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
@@ -360,6 +372,18 @@ int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_m
     }
     long long changed;
     return fr_eval_int(fr, &a, &changed);
+}
+
+long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms) {
+    if (n == 0) return 0;
+    fr_args a = { 0 };
+    args_eval(&a, LUA_HOLD, 1);
+    args_str(&a, fr->k_leases);
+    args_ll(&a, deadline_ms);
+    for (size_t i = 0; i < n; i++) args_str(&a, urls[i]);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
 }
 
 int frontier_requeue(frontier *fr, const char *url) {

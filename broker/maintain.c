@@ -81,10 +81,37 @@ out:
     free(items);
 }
 
+static const char *role_name(dispatch_role r) {
+    return r == DISPATCH_FETCHER ? "fetcher" : r == DISPATCH_PARSER ? "parser" : r == DISPATCH_WRITER ? "writer" : "stage";
+}
+
+/* Appends one problem to buf (used bytes in *off); stops quietly when full. */
+static void problem_add(char *buf, size_t len, size_t *off, const char *what, int64_t since, int64_t wall) {
+    if (*off >= len) return;
+    int n = snprintf(buf + *off, len - *off, "%s%s (%lld s)", *off ? "; " : "", what,
+                     (long long)((wall - since) / 1000));
+    *off = n < 0 ? *off : (size_t)n >= len - *off ? len : *off + (size_t)n;
+}
+
+void broker_problem(broker *b, char *buf, size_t len) {
+    size_t off = 0;
+    int64_t wall = zc_wall_ms();
+    buf[0] = '\0';
+    if (b->problem[0]) problem_add(buf, len, &off, b->problem, b->problem_since, wall);
+    for (size_t i = 0; i < dispatch_peer_slots(&b->d); i++) {
+        dispatch_peer *p = dispatch_peer_at(&b->d, (int)i);
+        if (!p || !p->cond[0]) continue;
+        char what[300];
+        snprintf(what, sizeof(what), "%s %s %s: %s", role_name(p->role), p->name, p->cond, p->detail);
+        problem_add(buf, len, &off, what, p->cond_since, wall);
+    }
+}
+
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
-    char v[16][32];
+    char v[16][32], problem[512];
     int i = 0;
+    broker_problem(b, problem, sizeof(problem));
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
     const char *kv[] = {
         "queued", STAT("%lld", c->queued + c->delayed),
@@ -102,6 +129,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "started_at", STAT("%lld", (long long)b->started_wall),
         "bad_messages", STAT("%lld", b->bad_messages),
         "state", state,
+        "problem", problem,
         NULL, NULL,
     };
 #undef STAT
