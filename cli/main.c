@@ -566,6 +566,10 @@ int main(int argc, char **argv) {
         "commands:\n"
         "  run START_URL...  crawl from the START_URLs with a local pipeline; exit 0 when complete\n"
         "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)";
+    if (argc == 2 && !strcmp(argv[1], "--version")) {
+        zc_flags_print_version(stdout, PROG);
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL...]", summary, run_flags);
         return argc < 2 ? 2 : 0;
