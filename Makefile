@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libzmq libcurl libcjson hiredis libmongoc-1.0 libbson-1.0
+PKGS    := libzmq libcurl libcjson hiredis libmongoc-1.0 libbson-1.0 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # snprintf cuts deliberately; -Wformat-truncation would flag every bounded path copy.

@@ -12,6 +12,7 @@
 
 #include "dispatch.h"
 #include "frontier.h"
+#include "metrics.h"
 #include "zc_buf.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -27,7 +28,7 @@
 
 typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
-    const char *control, *pages_in, *pages_out, *docs_in, *docs_out;
+    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm;
     double rate;
@@ -614,6 +615,7 @@ int main(int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf.stats_ms, "how often the stats hash is written", 100, 60000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf.hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf.log_level, "debug, info, warn or error", 0, 0 },
+        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf.metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -626,6 +628,11 @@ int main(int argc, char **argv) {
     zc_log_level lvl;
     if (zc_log_parse_level(conf.log_level, &lvl) != 0) {
         fprintf(stderr, "%s: error: bad --log-level '%s'\n", PROG, conf.log_level);
+        return 2;
+    }
+    char merr[256];
+    if (conf.metrics && *conf.metrics && broker_metrics_check(conf.metrics, merr, sizeof(merr)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, merr);
         return 2;
     }
     if (strcmp(conf.mode, "batch") && strcmp(conf.mode, "service")) {
@@ -646,6 +653,7 @@ int main(int argc, char **argv) {
     b.started_wall = zc_wall_ms();
     char err[512];
     int rc = 1;
+    broker_metrics *metrics = NULL;
     if (dispatch_init(&b.d, (int)conf.max_per_host, conf.rate) != 0) {
         fprintf(stderr, "%s: error: out of memory\n", PROG);
         return 1;
@@ -676,6 +684,8 @@ int main(int argc, char **argv) {
     b.pull_docs = b.push_docs = NULL;
     /* Seed only once every endpoint is bound: a broker that cannot serve leaves
      * Redis as it found it. */
+    if (conf.metrics && *conf.metrics &&
+        !(metrics = broker_metrics_start(conf.metrics, conf.redis, conf.crawl, err, sizeof(err)))) { rc = 2; goto bind_err; }
     if (seed_all(&b, conf.start, argv + 1, (size_t)npos) != 0) goto out_zmq;
     long clamped = frontier_clamp_leases(&b.fr, zc_wall_ms() + conf.recover_ms);
     if (clamped < 0) {
@@ -765,6 +775,7 @@ out_zmq:
     for (int i = 0; i < b.nstreamers; i++) pthread_join(b.streamers[i], NULL);
     zmq_ctx_term(b.ctx);
 out_redis:
+    broker_metrics_stop(metrics);
     frontier_close(&b.fr);
     dispatch_free(&b.d);
     zc_buf_free(&b.job_urls);
