@@ -402,3 +402,33 @@ def test_metrics_during_a_crawl(procs, redis):
     assert p.broker.poll() is None, "the broker died with Redis down"
     redis.start()
     wait_for(lambda: scrape(mport)[0] == 200, 30, "/metrics back after Redis came back")
+
+
+def test_status_and_metrics_prefer_meta_and_show_the_problem(procs, redis):
+    """The crawl's meta hash (written by the broker that records completion) wins
+    over the stats hash's state; a stage's problem in the stats hash is shown by
+    status and counted by zcrawl_problem."""
+    mport = free_port()
+    p = Pipeline(procs, redis, None, crawl="pm", broker_args=["--mode", "service", "--metrics", "127.0.0.1:%d" % mport])
+    p.start_broker(seed=False)
+    wait_port(mport)
+    wait_for(lambda: p.stats().get("state") == "idle", 20, "the broker's first stats")
+    problem = 'writer w1 sink_full: ENOSPC appending out.jsonl (12 s) "quoted"'
+    redis.cli("HSET", p.key("meta"), "state", "failed", "run_id", "0123456789abcdef", "started_at", "1796200000000",
+              "ended_at", "1796200060000", "reason", "sink failing past the limit")
+    redis.cli("HSET", p.key("stats"), "problem", problem)
+    rows = table(status(redis.uri, "--crawl", "pm").stdout)
+    assert rows["state"].startswith("failed  run 0123456789abcdef  started 2026-"), rows
+    assert "ended 2026-" in rows["state"], rows
+    assert rows["reason"] == "sink failing past the limit" and rows["problem"] == problem, rows
+    j = json.loads(status(redis.uri, "--crawl", "pm", "--json").stdout)
+    assert (j["state"], j["state_source"], j["problem"]) == ("failed", "meta", problem), j
+    assert j["meta"]["run_id"] == "0123456789abcdef", j
+    code, _, m, text = scrape(mport)
+    assert code == 200, text
+    assert m[("zcrawl_crawl_state", '{state="failed"}')] == 1 and m[("zcrawl_crawl_state", '{state="idle"}')] == 0, text
+    assert m[("zcrawl_problem", "")] == 1, text
+    assert m[("zcrawl_info", '{crawl="pm",run_id="0123456789abcdef"}')] == 1, text
+    redis.cli("HSET", p.key("meta"), "state", "odd\"state")
+    code, _, m, text = scrape(mport)
+    assert m[("zcrawl_crawl_state", '{state="odd\\"state"}')] == 1, text
