@@ -573,7 +573,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return cmd_status(argc, argv);
     if (strcmp(cmd, "run") && strcmp(cmd, "demo")) {
         fprintf(stderr, "%s: error: unknown command '%s' (run or demo; see --help)\n", PROG, cmd);
         return 2;

@@ -490,7 +490,8 @@ int cmd_status(int argc, char **argv) {
         { "json", NULL, ZC_FLAG_BOOL, &json, "one JSON object instead of the table", 0, 0 },
         ZC_FLAGS_END,
     };
-    zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG " status", "[--redis URI] [--crawl NAME] [--json]",
+    /* argv[1] is "status": its flags follow. */
+    zc_flags_parse_or_exit(flags, argc - 1, argv + 1, NULL, PROG " status", "[--redis URI] [--crawl NAME] [--json]",
                            "Prints a crawl's state, queue depth (total and by host), leases, delayed URLs,\n"
                            "dead letters, counters and rates, read once from its Redis keys.\n"
                            "Exit 0 when read, 1 when Redis holds no such crawl, 2 on a usage error,\n"

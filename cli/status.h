@@ -13,7 +13,8 @@ enum {
     STATUS_EXIT_REDIS = 4    /* Redis could not be reached or refused a read */
 };
 
-/* `zcrawl status [--redis URI] [--crawl NAME] [--json]`; argv[0] is "status".
+/* `zcrawl status [--redis URI] [--crawl NAME] [--json]`; argv[0] is the program,
+ * argv[1] "status" (like every command of the launcher).
  * Prints to stdout; failures are one line on stderr. Returns an exit code above. */
 int cmd_status(int argc, char **argv);
 
