@@ -44,6 +44,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf->stats_ms, "how often the stats hash is written", 100, 60000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
+        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -55,6 +56,9 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         if (broker_check_start(argv[i]) != 0) exit(2);
     if (strcmp(conf->mode, "batch") && strcmp(conf->mode, "service"))
         die(2, "--mode must be batch or service, not '%s'", conf->mode);
+    char merr[256];
+    if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, merr, sizeof(merr)) != 0)
+        die(2, "%s", merr);
     return npos;
 }
 
@@ -75,6 +79,11 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     }
     b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
     if (!b->router || broker_streamers_start(b, err, sizeof(err)) != 0) goto err;
+    if (conf->metrics && *conf->metrics &&
+        !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, err, sizeof(err)))) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return -2; /* the address is taken: a configuration error */
+    }
     if (broker_seed(b, conf->start, args, nargs) != 0) return -1;
     long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + conf->recover_ms);
     if (clamped < 0) {
@@ -165,6 +174,7 @@ static void close_all(broker *b) {
     if (b->router) zmq_close(b->router);
     broker_streamers_stop(b);
     if (b->ctx) zmq_ctx_term(b->ctx);
+    broker_metrics_stop(b->metrics);
     frontier_close(&b->fr);
     dispatch_free(&b->d);
     zc_buf_free(&b->job_urls);
@@ -193,7 +203,8 @@ int main(int argc, char **argv) {
     b.conf = &conf;
     b.batch = !strcmp(conf.mode, "batch");
     b.started_wall = zc_wall_ms();
-    int rc = open_all(&b, argv + 1, (size_t)npos) == 0 ? run(&b) : 1;
+    int opened = open_all(&b, argv + 1, (size_t)npos);
+    int rc = opened == 0 ? run(&b) : opened == -2 ? 2 : 1;
     close_all(&b);
     return rc;
 }
