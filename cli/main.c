@@ -566,8 +566,7 @@ int main(int argc, char **argv) {
     const char *summary =
         "commands:\n"
         "  run START_URL...  crawl from the START_URLs with a local pipeline; exit 0 when complete\n"
-        "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)
-"
+        "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)\n"
         "  status            a crawl's state, queues and counters from its Redis (status --help)";
     if (argc == 2 && !strcmp(argv[1], "--version")) {
         zc_flags_print_version(stdout, PROG);
