@@ -30,6 +30,7 @@
 #define SOCK_HWM 1000
 #define RETRY_MS 50            /* poll timeout while output waits for room */
 #define HOLD_MAX_URLS 1000     /* urls in one HOLD frame */
+#define STATUS_REPEAT_MS 5000  /* a condition other than ok is said again this often */
 
 /* ---------- flags ---------- */
 
@@ -113,6 +114,8 @@ typedef struct parser {
     size_t held_bytes;       /* bytes of every queued message */
     int64_t page_received;   /* when the page being handled arrived */
     int64_t next_hold_scan;
+    char status[24];         /* the condition the broker last heard: "ok" or "output_blocked" */
+    int64_t status_next;     /* when a condition other than ok is said again */
     parse_urls urls;
     const spec_t *spec;
     stats st;
@@ -271,6 +274,27 @@ static void hold_scan(parser *P, int64_t now) {
     }
     hold_frame(P, &b, n);
     zc_buf_free(&b);
+}
+
+/* STATUS (COMMON.md): "output_blocked" once a message has waited --hold-ms for room,
+ * repeated every STATUS_REPEAT_MS while it lasts, "ok" when everything has gone. */
+static void status_tick(parser *P, int64_t now) {
+    const outmsg *oldest = NULL;
+    for (int d = 0; d < 2; d++)
+        if (P->q[d].head && (!oldest || P->q[d].head->received < oldest->received)) oldest = P->q[d].head;
+    const char *cond = oldest && now - oldest->received >= opt_hold_ms ? "output_blocked" : "ok";
+    int changed = strcmp(cond, P->status) != 0;
+    if (!changed && (!strcmp(cond, "ok") || now < P->status_next)) return;
+    char detail[200] = "";
+    if (oldest)
+        snprintf(detail, sizeof(detail), "%zu pages held (%zu bytes), the oldest for %lld s: no room towards the %s",
+                 held_count(P), P->held_bytes, (long long)((now - oldest->received) / 1000),
+                 P->q[1].head ? "writers" : "broker");
+    zc_frame f[2] = { ZC_FSTR(cond), ZC_FSTR(detail) };
+    if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return;  /* said on a later tick */
+    if (changed) zc_info("status", "condition=%s detail=\"%s\"", cond, detail);
+    snprintf(P->status, sizeof(P->status), "%s", cond);
+    P->status_next = now + STATUS_REPEAT_MS;
 }
 
 /* ---------- pages ---------- */
@@ -533,12 +557,14 @@ int main(int argc, char **argv) {
     int64_t now = zc_now_ms(), next_stats = now + STATS_IVL_MS, deadline = 0;
     int stopping = 0, draining = 0, rc = 0;
     P.next_hold_scan = now + opt_hold_ms;
+    snprintf(P.status, sizeof(P.status), "ok");
     for (;;) {
         now = zc_now_ms();
         zc_peer_tick(&P.peer, now, 0);
         int waiting = queue_flush(&P, 0) | queue_flush(&P, 1);
         if (waiting && now >= P.next_hold_scan) hold_scan(&P, now);
         if (now >= P.next_hold_scan) P.next_hold_scan = now + (opt_hold_ms < 1000 ? opt_hold_ms / 4 + 1 : 250);
+        status_tick(&P, now);
 
         if (!stopping && zc_signal_stop_requested()) {
             stopping = 1;

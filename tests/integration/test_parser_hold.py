@@ -9,7 +9,7 @@ import pytest
 
 from harness import FakeBroker, bin_path, free_port
 
-HELLO, PAGE, DOC, HOLD = 1, 6, 8, 12
+HELLO, PAGE, DOC, HOLD, STATUS = 1, 6, 8, 12, 13
 
 
 def hdr(t):
@@ -63,6 +63,10 @@ def test_hold_and_byte_bound_while_the_writer_is_away(procs, fb):
     assert again >= 3, again
     assert not fb.pulled.get("docs"), "nothing can have been delivered"
     assert p.poll() is None
+    # The broker hears why (COMMON.md STATUS): output_blocked, one line naming the writers.
+    st = fb.of_type(STATUS)
+    assert st and st[0][0] == b"output_blocked", st
+    assert b"pages held" in st[0][1] and b"writers" in st[0][1] and b"\n" not in st[0][1], st[0]
 
     # The writer comes back: every document arrives once, in order, and HOLDs stop.
     s = fb.ctx.socket(zmq.PULL)
@@ -77,6 +81,7 @@ def test_hold_and_byte_bound_while_the_writer_is_away(procs, fb):
     n_holds = len(fb.of_type(HOLD))
     fb.pump(1.5)
     assert len(fb.of_type(HOLD)) == n_holds, "HOLD after nothing is held any more"
+    assert fb.of_type(STATUS)[-1][0] == b"ok", fb.of_type(STATUS)[-3:]
     assert p.poll() is None
 
 
