@@ -823,7 +823,7 @@ spec_t *spec_load_text(const char *text, size_t len, const char *name, char *err
         lfail(&L, "$.pages", "must be an array of 1 to %d page rules", SPEC_MAX_PAGES);
         goto err;
     }
-    int n = cJSON_GetArraySize(pages), i = 0, lists = 0;
+    int n = cJSON_GetArraySize(pages), i = 0;
     if (!(s->pages = calloc((size_t)n, sizeof(*s->pages)))) {
         lfail(&L, "$.pages", "out of memory");
         goto err;
@@ -834,10 +834,8 @@ spec_t *spec_load_text(const char *text, size_t len, const char *name, char *err
         char jp[64];
         snprintf(jp, sizeof(jp), "$.pages[%d]", i);
         if (page_compile(&L, jp, e, &s->pages[i]) != 0) goto err;
-        lists += s->pages[i].kind == PARSE_KIND_LIST;
         i++;
     }
-    (void)lists;
     cJSON_Delete(root);
     return s;
 err:
