@@ -29,7 +29,7 @@ typedef struct broker_conf {
 /* One struct for the broker's lifetime. */
 typedef struct broker {
     broker_conf *conf;
-    void *ctx, *router;
+    void *ctx, *router, *monitor;
     void *pull_pages, *push_pages, *pull_docs, *push_docs;
     pthread_t streamers[2];
     int nstreamers;
@@ -37,6 +37,7 @@ typedef struct broker {
     dispatch d;
     int batch;
     int64_t started_wall;
+    int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
     long long fetched_unflushed;
     long long bad_messages;
@@ -75,9 +76,6 @@ void broker_fill_and_dispatch(broker *b, int64_t now);
 void broker_redis_failed(broker *b, const char *what);
 /* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff). */
 int broker_redis_ok(broker *b, int64_t now);
-/* Heartbeats every live peer and forgets expired ones (a fetcher's JOBs go back
- * to the frontier). */
-void broker_heartbeat(broker *b, int64_t now);
 /* Expired leases, due retries, seeds, lease renewal, counters and stats. Returns
  * 1 when a batch crawl is complete (nothing waits, nothing is leased), else 0. */
 int broker_maintain(broker *b, int64_t now);
@@ -89,6 +87,25 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 /* On a stop: parked URLs go straight back to the frontier instead of waiting for
  * their leases to expire; counters not yet written are flushed. */
 void broker_release(broker *b);
+
+/* ---- liveness.c: which peers are alive, silent or gone ---- */
+
+/* Watches the ROUTER's connections (zmq_socket_monitor). Returns 0, or -1 with a
+ * reason in err. */
+int broker_monitor_open(broker *b, char *err, size_t errlen);
+void broker_monitor_close(broker *b);
+/* Handles every connection event waiting: a fetcher whose connection closed is
+ * gone and its JOBs go back to the frontier at once. */
+void broker_monitor_drain(broker *b, int64_t now);
+/* A message from peer arrived over socket fd: it is alive. */
+void broker_peer_seen(broker *b, int peer, int fd, int64_t now);
+/* Heartbeats every peer; a silent fetcher is paused, a silent parser or writer
+ * forgotten, a fetcher silent for a whole lease forgotten. */
+void broker_heartbeat(broker *b, int64_t now);
+/* The broker itself did not run for gap ms (stopped, or starved): nobody is
+ * judged on that time, and connections that close soon after are taken for
+ * stages reconnecting, not dying. */
+void broker_stalled(broker *b, int64_t now, int64_t gap);
 
 /* ---- streamer.c: the two streamer devices (zguide) ---- */
 

@@ -279,8 +279,8 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
-    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-    if (p) p->last_seen = now;
+    /* The connection it came over, so that its closing can be told apart. */
+    broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
     if (needs_redis(m->type) && frontier_broken(&b->fr)) {
         drop_report(b, m);
         return;

@@ -74,7 +74,9 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
-    if (!b->router || broker_streamers_start(b, err, sizeof(err)) != 0) goto err;
+    if (!b->router || broker_monitor_open(b, err, sizeof(err)) != 0 ||
+        broker_streamers_start(b, err, sizeof(err)) != 0)
+        goto err;
     if (broker_seed(b, conf->start, args, nargs) != 0) return -1;
     long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + conf->recover_ms);
     if (clamped < 0) {
@@ -90,13 +92,18 @@ err:
     return -1;
 }
 
-/* Receives what waits on the ROUTER (at most 2000 messages a turn). */
+/* Receives what waits on the ROUTER (at most 2000 messages a turn). Connection
+ * events are taken before each message: a close reported before a message was
+ * received is handled before it, so a new connection that got a closed one's
+ * socket number is never taken for the old one. */
 static void read_control(broker *b, int64_t now) {
     char err[256];
+    broker_monitor_drain(b, now);
     for (int k = 0; k < 2000; k++) {
         zc_msg m;
         int r = zc_msg_recv(b->router, &m, ZMQ_DONTWAIT, 1, err, sizeof(err));
         if (r == -1) break;
+        broker_monitor_drain(b, now);
         if (r == -2) {
             broker_bad_message(b, err);
             continue;
@@ -115,13 +122,17 @@ static int turn(broker *b) {
     int64_t rw = dispatch_rate_wait(&b->d, now);
     if (rw >= 0 && rw < timeout) timeout = rw;
     if (timeout < 0) timeout = 0;
-    zmq_pollitem_t items[1] = { { b->router, 0, ZMQ_POLLIN, 0 } };
-    if (zmq_poll(items, 1, (long)timeout) < 0) {
+    zmq_pollitem_t items[2] = { { b->router, 0, ZMQ_POLLIN, 0 }, { b->monitor, 0, ZMQ_POLLIN, 0 } };
+    if (zmq_poll(items, 2, (long)timeout) < 0) {
         if (errno == EINTR) return 0;
         zc_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
         return -1;
     }
     now = zc_now_ms();
+    /* A turn never waits longer than a heartbeat; much longer means we were not
+     * running (SIGSTOP, a starved machine, a Redis call that hung). */
+    if (b->last_turn && now - b->last_turn > 2 * b->conf->heartbeat_ms) broker_stalled(b, now, now - b->last_turn);
+    b->last_turn = now;
     read_control(b, now);
     /* Leases closed while nothing is left in memory: the crawl may be complete,
      * so look now rather than at the next maintenance tick. */
@@ -162,6 +173,7 @@ static int run(broker *b) {
 }
 
 static void close_all(broker *b) {
+    broker_monitor_close(b);
     if (b->router) zmq_close(b->router);
     broker_streamers_stop(b);
     if (b->ctx) zmq_ctx_term(b->ctx);

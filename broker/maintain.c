@@ -1,6 +1,7 @@
-/* maintain.c -- the broker's periodic work: Redis reconnects, heartbeats and peer
- * expiry (Paranoid Pirate), lease renewal, expired leases and due retries, the
- * stats hash, and noticing that a batch crawl is complete. */
+/* maintain.c -- the broker's periodic work: Redis reconnects, lease renewal,
+ * expired leases and due retries, the
+ * stats hash, and noticing that a batch crawl is complete. Peers' liveness is
+ * liveness.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,43 +34,37 @@ int broker_redis_ok(broker *b, int64_t now) {
     return 0;
 }
 
-/* Forgets a peer; every JOB it held goes back to the head of the frontier. */
-static void expire_peer(broker *b, int peer) {
-    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-    size_t held = p->held.n, requeued = 0;
-    dispatch_item *it;
-    while ((it = dispatch_first_held(&b->d, peer)) != NULL) {
-        dispatch_answered(&b->d, it, 0);
-        if (!frontier_broken(&b->fr)) {
-            int rc = frontier_requeue(&b->fr, it->url);
-            if (rc < 0) broker_redis_failed(b, "requeue");
-            else requeued += (size_t)rc;
-        }
-        dispatch_drop(&b->d, it);
-    }
-    zc_warn("peer_expired", "name=%s held=%zu requeued=%zu", p->name, held, requeued);
-    dispatch_peer_forget(&b->d, peer);
+static int peer_live(void *arg, int peer) {
+    dispatch_peer *p = dispatch_peer_at(arg, peer);
+    return p && !p->paused;
 }
 
-void broker_heartbeat(broker *b, int64_t now) {
-    int64_t dead_after = 3 * b->conf->heartbeat_ms;
-    for (size_t i = 0; i < dispatch_peer_slots(&b->d); i++) {
-        dispatch_peer *p = dispatch_peer_at(&b->d, (int)i);
-        if (!p) continue;
-        if (now - p->last_seen > dead_after) expire_peer(b, (int)i);
-        else broker_send(b, (int)i, ZC_MSG_HEARTBEAT, NULL, 0);
+/* Forgets the items whose lease ran out without renewal (out at a silent fetcher,
+ * or anywhere while Redis was away): Redis puts them back in the frontier, and a
+ * copy kept here would be handed out twice. */
+static void drop_lapsed(broker *b, int64_t wall) {
+    dispatch_item *items[256];
+    size_t n, total = 0;
+    while ((n = dispatch_expiring(&b->d, wall, NULL, NULL, items, 256)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], 0);
+            dispatch_drop(&b->d, items[i]);
+        }
+        total += n;
     }
+    if (total) zc_warn("leases_lapsed", "urls=%zu", total);
 }
 
 /* Renews the leases of every URL the broker still holds that would expire within
- * half a lease: parked ones and those out at live fetchers. */
+ * half a lease: parked ones and those out at live fetchers. A silent fetcher's
+ * leases run to their deadline (liveness.c says why). */
 static void renew_leases(broker *b, int64_t wall) {
     size_t cap = dispatch_nitems(&b->d);
     if (cap == 0) return;
     char **urls = malloc(cap * sizeof(*urls));
     dispatch_item **items = malloc(cap * sizeof(*items));
     if (!urls || !items) goto out;
-    size_t n = dispatch_expiring(&b->d, wall + b->conf->lease_ms / 2, NULL, NULL, items, cap);
+    size_t n = dispatch_expiring(&b->d, wall + b->conf->lease_ms / 2, peer_live, &b->d, items, cap);
     if (n == 0) goto out;
     for (size_t i = 0; i < n; i++) urls[i] = items[i]->url;
     int64_t deadline = wall + b->conf->lease_ms;
@@ -141,6 +136,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
+    drop_lapsed(b, wall);
     renew_leases(b, wall);
     if (b->fetched_unflushed) {
         if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) { broker_redis_failed(b, "count"); return 0; }
