@@ -22,7 +22,7 @@ typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
     const char *control, *pages_in, *pages_out, *docs_in, *docs_out;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
-    long recover_ms, stats_ms, hwm;
+    long recover_ms, stats_ms, hwm, window;
     double rate;
 } broker_conf;
 
@@ -39,6 +39,7 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
+    long long open_leases;         /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
     frontier_counts last;          /* for per-second rates */
@@ -68,6 +69,9 @@ void broker_shutdown_stages(broker *b);
  * per-host caps and rates allow now. Redis failures are reported through
  * broker_redis_failed. */
 void broker_fill_and_dispatch(broker *b, int64_t now);
+/* The window of open leases in force: --window, or 4 x the fetchers' credit
+ * (at least 256) when it is 0. */
+long broker_window(const broker *b);
 
 /* ---- maintain.c: periodic work ---- */
 

@@ -104,7 +104,7 @@ void broker_problem(broker *b, char *buf, size_t len) {
 
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
-    char v[16][32], problem[512];
+    char v[17][32], problem[512];
     int i = 0;
     broker_problem(b, problem, sizeof(problem));
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
@@ -113,6 +113,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "frontier", STAT("%lld", c->queued),
         "delayed", STAT("%lld", c->delayed),
         "leased", STAT("%lld", c->leased),
+        "window", STAT("%ld", broker_window(b)),
         "in_flight", STAT("%zu", dispatch_ninflight(&b->d)),
         "parked", STAT("%zu", dispatch_nparked(&b->d)),
         "fetchers", STAT("%d", dispatch_count_role(&b->d, DISPATCH_FETCHER)),
@@ -144,6 +145,7 @@ int broker_maintain(broker *b, int64_t now) {
     }
     frontier_counts c;
     if (frontier_read_counts(&b->fr, &c) < 0) { broker_redis_failed(b, "counts"); return 0; }
+    b->open_leases = c.leased;
     int idle = c.queued == 0 && c.leased == 0 && c.delayed == 0 && c.seeds == 0 &&
                dispatch_nitems(&b->d) == 0;
     if (now >= b->next_stats || (idle && b->batch)) {

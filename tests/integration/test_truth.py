@@ -175,3 +175,38 @@ def test_sigstop_10s_is_not_a_death(procs, redis, tmp_path, stage):
         # into the closed connections never arrived, and only those come back by
         # lease expiry (fetched once, late).
         assert int(st_.get("expired", "0")) == 0, st_
+
+
+# ---------------------------------------------------------------- end-to-end backpressure
+
+def test_window_bounds_open_leases_when_the_writer_stalls(procs, redis, tmp_path):
+    """With the writer stopped nothing closes a detail page's lease: fetching must
+    stop once --window leases are open, not run on into the streamers' queues."""
+    sim, want, ids = books_site(procs, 1500, latency=5)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--max-per-host", "16", "--window", "100",
+                                                            "--stats-ms", "100"])
+    pl.start_broker()
+    w = pl.start_writer(None, out)
+    pl.start_parser()
+    pl.start_fetcher()
+    pl.wait_stat("fetched", 50, timeout=60)
+    w.send_signal(signal.SIGSTOP)
+    try:
+        peak, seen = 0, []
+        end = time.time() + 4
+        while time.time() < end:
+            st = pl.stats()
+            peak = max(peak, int(st.get("leased", "0")))
+            seen.append(int(st.get("fetched", "0")))
+            time.sleep(0.05)
+        assert pl.stats().get("window") == "100", pl.stats()
+        assert peak <= 100, "%d leases open with --window 100" % peak
+        # Full: the last two seconds fetched nothing more.
+        assert seen[-1] - seen[len(seen) // 2] == 0, seen
+        assert seen[-1] < len(want), "the whole catalogue was fetched past the window"
+    finally:
+        w.send_signal(signal.SIGCONT)
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out), want)
+    assert sim.stats()["duplicates"] == 0
