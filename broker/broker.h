@@ -22,7 +22,8 @@ typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
     const char *control, *pages_in, *pages_out, *docs_in, *docs_out;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
-    long recover_ms, stats_ms, hwm, window;
+    long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
+    int fresh;
     double rate;
 } broker_conf;
 
@@ -39,6 +40,9 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
+    int64_t redis_bad_since;       /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_log_at;          /* next time a Redis failure may be logged */
+    int64_t maint_backoff;         /* maintenance interval while Redis fails */
     long long open_leases;         /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
@@ -46,7 +50,12 @@ typedef struct broker {
     int64_t last_stats_at;
     int closed_leases;             /* this turn's messages closed leases */
     zc_buf job_urls, job_attempts; /* the JOB being built */
-    int done;
+    int done;                      /* a batch crawl is complete */
+    int failed;                    /* the crawl cannot finish: fail_reason says why */
+    int meta_lost;                 /* its meta hash is gone: never write it again */
+    char fail_reason[300];
+    char run_id[17];
+    frontier_counts at_start;      /* counters when this run began: the summary counts the difference */
     char problem[256];             /* the broker's own trouble (Redis), "" when none */
     int64_t problem_since;         /* wall ms */
 } broker;
@@ -78,8 +87,11 @@ long broker_window(const broker *b);
 /* Logs a failed Redis call (b->fr.err) and schedules a reconnect if the
  * connection broke. */
 void broker_redis_failed(broker *b, const char *what);
-/* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff). */
+/* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff).
+ * Fails the crawl once Redis has failed for longer than --redis-fail-limit-ms. */
 int broker_redis_ok(broker *b, int64_t now);
+/* Milliseconds to the next maintenance: 200, or a backoff while Redis fails. */
+int64_t broker_maint_interval(const broker *b);
 /* Expired leases, due retries, seeds, lease renewal, counters and stats. Returns
  * 1 when a batch crawl is complete (nothing waits, nothing is leased), else 0. */
 int broker_maintain(broker *b, int64_t now);
@@ -123,7 +135,27 @@ int broker_streamers_start(broker *b, char *err, size_t errlen);
 /* Closes what start left unowned, shuts the context down and joins the threads. */
 void broker_streamers_stop(broker *b);
 
-/* ---- crawl.c: start URLs ---- */
+/* ---- crawl.c: a crawl's start, meta and end ---- */
+
+/* Exit codes (the README's table). */
+enum { BROKER_EXIT_COMPLETE = 0, BROKER_EXIT_DEAD_LETTERS = 1, BROKER_EXIT_USAGE = 2, BROKER_EXIT_STOPPED = 3,
+       BROKER_EXIT_FAILED = 4 };
+
+/* Begins this run in the crawl's meta hash (after --fresh cleared the crawl).
+ * Returns 0 to crawl, 1 when the crawl is complete already (the one line is
+ * printed), or -1 after a one-line message on stderr (state lost, Redis). */
+int broker_begin(broker *b);
+/* Checks that the meta hash is still this run's; if not, marks the crawl failed
+ * (b->failed) and returns -1. Returns 0 while ours, or on a Redis error (retried). */
+int broker_check_meta(broker *b);
+/* The crawl cannot finish: logs why, ends the loop. */
+void broker_fail(broker *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The crawl was complete already: answers SHUTDOWN to every stage that speaks
+ * within --linger-ms. Returns the exit code (0). */
+int broker_linger(broker *b);
+/* Ends this run: meta state, the summary line (this run's counts), and returns
+ * the exit code. */
+int broker_end(broker *b);
 
 /* Checks a start URL. Returns -1 after a one-line message on stderr when it is
  * not an absolute http(s) URL zcrawl can crawl. */

@@ -11,28 +11,75 @@
 #include "zc_time.h"
 
 void broker_redis_failed(broker *b, const char *what) {
-    zc_warn("redis_error", "op=%s reason=\"%s\"", what, b->fr.err);
+    int64_t now = zc_now_ms();
+    if (!b->redis_bad_since) {
+        b->redis_bad_since = now;
+        b->maint_backoff = 200;
+    }
+    if (frontier_refused(&b->fr) && !b->problem[0]) {
+        snprintf(b->problem, sizeof(b->problem), "broker: redis refuses writes: %.200s", b->fr.err);
+        b->problem_since = zc_wall_ms();
+    }
+    /* One line per 5 s: a Redis at maxmemory fails every call, hundreds a second. */
+    if (now >= b->redis_log_at) {
+        zc_warn("redis_error", "op=%s reason=\"%s\" failing_ms=%lld", what, b->fr.err,
+                (long long)(now - b->redis_bad_since));
+        b->redis_log_at = now + 5000;
+    }
     if (frontier_broken(&b->fr) && b->next_redis_try == 0) {
         b->redis_backoff = 100;
-        b->next_redis_try = zc_now_ms() + b->redis_backoff;
+        b->next_redis_try = now + b->redis_backoff;
     }
 }
 
+/* Fails the crawl once Redis has been failing longer than the limit. Returns 1
+ * then, else 0. */
+static int redis_past_limit(broker *b, int64_t now) {
+    if (!b->redis_bad_since || now - b->redis_bad_since <= b->conf->redis_fail_limit_ms) return 0;
+    broker_fail(b, "Redis %s for %lld s (--redis-fail-limit-ms %ld): %s",
+                frontier_broken(&b->fr) ? "unreachable" : "refusing writes",
+                (long long)((now - b->redis_bad_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
+    return 1;
+}
+
 int broker_redis_ok(broker *b, int64_t now) {
+    if (redis_past_limit(b, now)) return 0;
     if (!frontier_broken(&b->fr)) return 1;
     if (b->next_redis_try == 0) b->next_redis_try = now;
     if (now < b->next_redis_try) return 0;
     if (frontier_reconnect(&b->fr) == 0) {
         zc_info("redis_reconnected", "host=%s port=%d", b->fr.addr.host, b->fr.addr.port);
+        b->next_maint = now; /* check the meta at once: Redis may have come back empty */
         b->next_redis_try = 0;
         b->redis_backoff = 100;
         return 1;
     }
     b->redis_backoff = b->redis_backoff * 2 > 5000 ? 5000 : b->redis_backoff * 2;
     b->next_redis_try = now + b->redis_backoff;
-    zc_warn("redis_unreachable", "reason=\"%s\" retry_in_ms=%lld", b->fr.err, (long long)b->redis_backoff);
+    broker_redis_failed(b, "connect");
     return 0;
 }
+
+/* After Redis failed, the first write that works ends the outage: nobody could
+ * renew or close a lease meanwhile, so every open lease gets the outage's length
+ * back (else pages already fetched and waiting downstream would expire and be
+ * fetched again). Returns 0 when Redis takes writes again, -1 when not yet. */
+static int redis_recover(broker *b, int64_t now) {
+    int64_t lost = now - b->redis_bad_since;
+    long n = frontier_shift_leases(&b->fr, lost);
+    if (n < 0) {
+        broker_redis_failed(b, "shift_leases");
+        b->maint_backoff = b->maint_backoff * 2 > 5000 ? 5000 : b->maint_backoff * 2;
+        return -1;
+    }
+    zc_info("redis_recovered", "failing_ms=%lld leases_extended=%ld", (long long)lost, n);
+    b->redis_bad_since = 0;
+    b->redis_log_at = 0;
+    if (!strncmp(b->problem, "broker: redis", 13)) b->problem[0] = '\0';
+    return 0;
+}
+
+int64_t broker_maint_interval(const broker *b) { return b->redis_bad_since ? b->maint_backoff : 200; }
 
 static int peer_live(void *arg, int peer) {
     dispatch_peer *p = dispatch_peer_at(arg, peer);
@@ -136,6 +183,10 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
+    /* First, before any script writes: a Redis that came back empty must not be
+     * crawled on as if it held this crawl. */
+    if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
+    if (b->redis_bad_since && redis_recover(b, now) != 0) return 0;
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
     drop_lapsed(b, wall);
     renew_leases(b, wall);
@@ -152,12 +203,7 @@ int broker_maintain(broker *b, int64_t now) {
         broker_write_stats(b, &c, now, idle ? (b->batch ? "done" : "idle") : "running");
         b->next_stats = now + b->conf->stats_ms;
     }
-    if (idle && b->batch) {
-        zc_info("crawl_complete", "crawl=%s fetched=%lld written=%lld parsed=%lld retried=%lld dead=%lld gone=%lld expired=%lld",
-                b->fr.crawl, c.fetched, c.written, c.parsed, c.retried, c.dead, c.gone, c.expired);
-        return 1;
-    }
-    return 0;
+    return idle && b->batch;
 }
 
 void broker_release(broker *b) {
