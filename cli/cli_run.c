@@ -99,7 +99,7 @@ static int crawl_open(crawl *cw) {
             snprintf(cw->err, sizeof(cw->err), "log folder path too long");
             return -1;
         }
-        sup_cmd cmd = { cw->extra, cw->extra_argv, log, 0, 2, -1 };
+        sup_cmd cmd = { cw->extra, cw->extra_argv, log, 0, 2, -1, 0 };
         if ((cw->extra_idx = sup_start(cw->s, &cmd, cw->err, sizeof(cw->err))) < 0) return -1;
     }
     if (cw->c->redis) {
@@ -225,9 +225,12 @@ static void show_progress(crawl *cw, int64_t now, int final) {
 
 /* Reads the stats hash and Redis's state; reconnects next time when it fails. */
 static void poll_progress(crawl *cw) {
-    char why[256];
+    char why[200];
     if (!cw->rc) cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
-    if (!cw->rc) return;
+    if (!cw->rc) {
+        snprintf(cw->refusal, sizeof(cw->refusal), "cannot reach Redis: %s", why);
+        return;
+    }
     cli_progress p;
     if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) cw->p = p;
     if (cw->rc->err || cli_redis_refusal(cw->rc, cw->refusal, sizeof(cw->refusal)) != 0) {
@@ -350,6 +353,10 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     if (!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) {
         if (cw->ended == END_BROKER) snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
         if (cw->ended == END_BROKER) return CLI_EXIT_FAILED;
+    }
+    if (cw->ended == END_FAILED && !strcmp(m.state, "failed") && m.reason[0]) {
+        size_t n = strlen(cw->err);
+        snprintf(cw->err + n, sizeof(cw->err) - n, ": %s", m.reason);
     }
     switch (cw->ended) {
     case END_SIGNAL: return CLI_EXIT_STOPPED;

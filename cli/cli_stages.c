@@ -161,12 +161,14 @@ static const struct cli_stage {
     const char *role;
     size_t count; /* offsetof the cli_conf field with the number, or ONE */
     int wave;
+    unsigned final; /* exit codes never restarted (0: a stage's, SUP_FINAL) */
     stage_argv_fn argv;
 } STAGES[] = {
-    { "broker", ONE, 1, broker_argv },
-    { "writer", offsetof(cli_conf, writers), 0, writer_argv },
-    { "parser", offsetof(cli_conf, parsers), 0, parser_argv },
-    { "fetcher", offsetof(cli_conf, fetchers), 0, fetcher_argv },
+    /* The broker's 1 (complete, dead letters) and 3 (stopped) are outcomes too. */
+    { "broker", ONE, 1, SUP_FINAL | (1u << 1) | (1u << 3), broker_argv },
+    { "writer", offsetof(cli_conf, writers), 0, 0, writer_argv },
+    { "parser", offsetof(cli_conf, parsers), 0, 0, parser_argv },
+    { "fetcher", offsetof(cli_conf, fetchers), 0, 0, fetcher_argv },
 };
 
 static int pick_wiring(cli_run *r, wiring *w, char *err, size_t errlen) {
@@ -203,7 +205,7 @@ static int start_one(cli_run *r, const struct cli_stage *st, const wiring *w, lo
         snprintf(err, errlen, "log folder path too long");
         return -1;
     }
-    sup_cmd cmd = { name, a->v, log, 1, st->wave, -1 };
+    sup_cmd cmd = { name, a->v, log, 1, st->wave, -1, st->final };
     int idx = sup_start(r->s, &cmd, err, errlen);
     if (idx < 0) return -1;
     if (st->count == ONE) r->broker = idx;

@@ -104,7 +104,7 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
     /* Append-only, fsynced every second and at shutdown; no RDB snapshots. */
     char *argv[] = { exe, "--port", port, "--bind", "127.0.0.1", "--dir", st->dir, "--save", "",
                      "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", NULL };
-    sup_cmd cmd = { "redis", argv, log, 0, 2, st->lock_fd };
+    sup_cmd cmd = { "redis", argv, log, 0, 2, st->lock_fd, 0 };
     if ((st->proc = sup_start(s, &cmd, err, errlen)) < 0) return -1;
     if (cli_fmt(uri, urilen, "redis://127.0.0.1:%d", st->port) != 0) {
         snprintf(err, errlen, "Redis URI too long");

@@ -121,6 +121,7 @@ int sup_start(sup *s, const sup_cmd *c, char *err, size_t errlen) {
     p->restart = c->restart;
     p->wave = c->wave;
     p->keep_fd = c->keep_fd;
+    p->final = c->final ? c->final : SUP_FINAL;
     if (sup_spawn(p, err, errlen) != 0) goto err;
     return s->n++;
 oom:
@@ -139,7 +140,8 @@ static int sup_ended(sup *s, sup_proc *p, int status, int64_t now) {
     p->pid = 0;
     p->exit_status = status;
     int code = sup_exit_code(status);
-    if (code == 0 || code == 2 || code == 4 || !p->restart) {
+    int final = WIFEXITED(status) && code < 32 && (p->final & (1u << code));
+    if (final || !p->restart) {
         p->exited = 1;
         return 1;
     }

@@ -38,6 +38,7 @@ typedef struct sup_proc {
     int restart;        /* restart it when it fails */
     int wave;           /* sup_stop_all stops lower waves first */
     int keep_fd;        /* a descriptor the child inherits (-1: none) */
+    unsigned final;     /* exit codes that end it for good (see sup_cmd) */
     int restarts;       /* restarts so far */
     int exit_status;    /* last waitpid status */
     int exited;         /* ended and will not be restarted */
@@ -65,16 +66,20 @@ typedef struct sup_cmd {
     char *const *argv;  /* NULL-terminated */
     const char *log;    /* stdout/stderr go here (NULL: inherited) */
     int restart, wave, keep_fd;
+    unsigned final;     /* exit codes (bit n: code n) that are never restarted;
+                           0: SUP_FINAL, a stage's 0 (done), 2 (usage) and 4 (gave up) */
 } sup_cmd;
+
+#define SUP_FINAL ((1u << 0) | (1u << 2) | (1u << 4))
 
 /* Adds a process and starts it; argv is copied. Each child runs in a process group
  * of its own (a terminal's ^C reaches the launcher only) and gets SIGTERM when the
  * launcher dies. Returns its index, or -1 with a reason in err (table full, name
  * or log path too long, out of memory, fork failure). */
 int sup_start(sup *s, const sup_cmd *c, char *err, size_t errlen);
-/* Reaps children that ended. A failed restartable child (not exit 2, a usage
- * error, nor 4, it gave up) is scheduled for a restart after its backoff while its
- * budget lasts. Returns the index of a child that ended for good in this call (one
+/* Reaps children that ended. A restartable child that died by a signal or with an
+ * exit code not in its final set is scheduled for a restart after its backoff while
+ * its budget lasts. Returns the index of a child that ended for good in this call (one
  * per call), or -1 when there is none. */
 int sup_reap(sup *s, int64_t now);
 /* Returns 1 while child i runs; once it ended, reaps it and marks it ended for

@@ -187,8 +187,14 @@ def plain_argv(site_url, out, *extra):
             "--out", str(out), "--timeout", "120"] + list(extra) + [site_url]
 
 
-def run_launcher(argv, tmp_path, timeout=150, **kw):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path), **kw)
+def run_launcher(argv, tmp_path, timeout=150):
+    """Runs the launcher in tmp_path, its temporary log folders there too."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path),
+                          env=dict(os.environ, TMPDIR=str(tmp_path)))
+
+
+def start_launcher(procs, argv, tmp_path):
+    return procs.start("zcrawl", argv, cwd=str(tmp_path), env={"TMPDIR": str(tmp_path)})
 
 
 def logs_folder(stderr):
@@ -245,7 +251,7 @@ def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
     out = tmp_path / "books.jsonl"
     argv = plain_argv(site.start_url, out)
-    launcher = procs.start("zcrawl", argv, cwd=str(tmp_path))
+    launcher = start_launcher(procs, argv, tmp_path)
     wait_written(out, BOOKS // 4, launcher)
     os.kill(launcher.pid, sig)
     assert launcher.wait(timeout=60) == 3, procs.log(launcher)
@@ -441,7 +447,7 @@ def test_restarts_back_off(procs, tmp_path):
     with every book once."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "30")
     out = tmp_path / "books.jsonl"
-    launcher = procs.start("zcrawl", plain_argv(site.start_url, out, "--lease-ms", "2000"), cwd=str(tmp_path))
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--lease-ms", "2000"), tmp_path)
     wait_written(out, 50, launcher)
     waits = [kill_and_time_restart(launcher, "zcrawl-parser") for _ in range(4)]
     assert launcher.wait(timeout=150) == 0, procs.log(launcher)
@@ -457,8 +463,8 @@ def test_restart_budget_spent_fails_resumably(procs, tmp_path):
     the stage and the budget, and the command that resumes."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "30")
     out = tmp_path / "books.jsonl"
-    launcher = procs.start("zcrawl", plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "600"),
-                           cwd=str(tmp_path))
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "600"),
+                              tmp_path)
     wait_written(out, 50, launcher)
     for _ in range(3):
         if kill_and_time_restart(launcher, "zcrawl-writer") is None:
@@ -475,8 +481,8 @@ def test_restart_budget_is_per_window(procs, tmp_path):
     (the old launcher counted 5 restarts per crawl, in total)."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "60")
     out = tmp_path / "books.jsonl"
-    launcher = procs.start("zcrawl", plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "3",
-                                                "--lease-ms", "2000"), cwd=str(tmp_path))
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "3",
+                                                "--lease-ms", "2000"), tmp_path)
     wait_written(out, 20, launcher)
     for _ in range(4):
         assert kill_and_time_restart(launcher, "zcrawl-writer") is not None, procs.log(launcher)
@@ -497,7 +503,7 @@ def test_redis_full_shows_on_progress(procs, tmp_path):
     redis = Redis(procs)
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
     out = tmp_path / "books.jsonl"
-    launcher = procs.start("zcrawl", plain_argv(site.start_url, out, "--redis", redis.uri), cwd=str(tmp_path))
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--redis", redis.uri), tmp_path)
     wait_written(out, 50, launcher)
     assert redis.cli("CONFIG", "SET", "maxmemory", "1").strip() == "OK"
     t0 = time.time()
