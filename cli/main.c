@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "status.h"
+#include "zc_flags.h"
 #include "zc_log.h"
 
 /* A command is int cmd_NAME(argc, argv) with argv[0] the program and argv[1] the
  * command's name; it parses its own flags (--help included) and returns the exit
- * code. A new command is one line here and its prototype in cli.h. */
+ * code. A new command is one line here (its prototype in cli.h or its own header). */
 static const struct cli_command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -18,6 +20,8 @@ static const struct cli_command {
     { "run", cmd_run, "run [flags] START_URL... | --seeds FILE",
       "crawl from the START_URLs with a local pipeline; the same command again resumes" },
     { "demo", cmd_demo, "demo [flags]", "the same against a freshly started zcrawl-sitesim (the book emulator)" },
+    { "status", cmd_status, "status [--redis URI] [--crawl NAME] [--json]",
+      "a crawl's state, queues and counters from its Redis" },
 };
 
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(*COMMANDS))
@@ -33,6 +37,10 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     zc_log_init("zcrawl", ZC_LOG_WARN);
+    if (argc == 2 && !strcmp(argv[1], "--version")) {
+        zc_flags_print_version(stdout, CLI_PROG);
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : 0;
