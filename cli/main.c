@@ -31,6 +31,7 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n           %s %s\n", COMMANDS[i].name, COMMANDS[i].summary, CLI_PROG,
                 COMMANDS[i].synopsis);
+    fprintf(f, "\nflags:\n  --version  print the version and exit\n  --help     this text\n");
     fprintf(f, "\nexit codes: 0 complete, 1 complete with dead letters, 2 usage error, 3 stopped\n"
                "(resumable), 4 failed (README, \"Exit codes\")\n");
 }
