@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <hiredis.h>
 
@@ -39,10 +40,15 @@ typedef struct cli_conf {
     char *resume_cmd; /* the command that resumes this crawl (owned) */
 } cli_conf;
 
+/* The defaults of every flag. */
+cli_conf cli_conf_defaults(void);
 /* Parses the flags of run or demo (argv[0] is the command) into c, which holds the
  * defaults; positional arguments move to argv[1..*npos]. Exits 0 on --help and 2
  * with one line on a bad flag or value. */
 void cli_conf_parse(cli_conf *c, int argc, char **argv, int *npos, const char *synopsis);
+/* Prints the usage of prog with synopsis and summary, and the flags of run and demo
+ * with their defaults. */
+void cli_conf_usage(FILE *f, const char *synopsis, const char *summary);
 /* "prog run ... " from argv, shell-quoted, without --fresh: running it again
  * resumes the crawl. Returns NULL when out of memory. */
 char *cli_resume_command(const char *prog, int argc, char **argv);

@@ -83,6 +83,22 @@ void cli_conf_parse(cli_conf *c, int argc, char **argv, int *npos, const char *s
     conf_check(c);
 }
 
+cli_conf cli_conf_defaults(void) {
+    cli_conf c = {
+        .fetchers = 2, .parsers = 1, .writers = 1, .max_per_host = 8, .concurrency = 64, .lease_ms = 30000,
+        .timeout_s = 0, .max_restarts = 5, .restart_window_s = 60, .max_retries = 5, .books = 9040,
+        .seed = 1, .crawl = "default", .log_level = "info",
+    };
+    return c;
+}
+
+void cli_conf_usage(FILE *f, const char *synopsis, const char *summary) {
+    cli_conf c = cli_conf_defaults();
+    zc_flag flags[40];
+    conf_flags(&c, flags, sizeof(flags) / sizeof(*flags));
+    zc_flags_usage(f, CLI_PROG, synopsis, summary ? summary : SUMMARY, flags);
+}
+
 /* Appends s to *buf shell-quoted (as is when it holds only safe characters). */
 static int quote_add(char **buf, size_t *len, size_t *cap, const char *s) {
     size_t need = strlen(s) * 4 + 4;

@@ -463,17 +463,8 @@ fail:
 static const char *const USAGE_RUN = "run [flags] [START_URL...]";
 static const char *const USAGE_DEMO = "demo [flags]";
 
-static cli_conf conf_defaults(void) {
-    cli_conf c = {
-        .fetchers = 2, .parsers = 1, .writers = 1, .max_per_host = 8, .concurrency = 64, .lease_ms = 30000,
-        .timeout_s = 0, .max_restarts = 5, .restart_window_s = 60, .max_retries = 5, .books = 9040,
-        .seed = 1, .crawl = "default", .log_level = "info",
-    };
-    return c;
-}
-
 int cmd_run(int argc, char **argv) {
-    cli_conf c = conf_defaults();
+    cli_conf c = cli_conf_defaults();
     crawl cw = { .c = &c };
     char err[512], state[4096];
     int npos = 0;
@@ -510,7 +501,7 @@ static int demo_sitesim(const cli_conf *c, const char *bindir, cli_argv *a, int 
 }
 
 int cmd_demo(int argc, char **argv) {
-    cli_conf c = conf_defaults();
+    cli_conf c = cli_conf_defaults();
     crawl cw = { .c = &c, .extra = "sitesim" };
     cli_argv sim = { 0 };
     char start[128];

@@ -1,6 +1,7 @@
 /* main.c -- zcrawl: the launcher's commands, one line each in COMMANDS. `run`
  * crawls with a whole local pipeline, `demo` does it against a fresh emulator. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -26,14 +27,27 @@ static const struct cli_command {
 
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(*COMMANDS))
 
+/* The commands, then the flags of run and demo (each command's --help has its own). */
 static void usage(FILE *f) {
-    fprintf(f, "usage: %s COMMAND [flags] (%s COMMAND --help lists its flags)\n\ncommands:\n", CLI_PROG, CLI_PROG);
+    char *summary = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&summary, &len);
+    if (!m) {
+        fprintf(f, "usage: %s COMMAND [flags]\n", CLI_PROG);
+        return;
+    }
+    fprintf(m, "commands (%s COMMAND --help lists a command's flags):\n", CLI_PROG);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n           %s %s\n", COMMANDS[i].name, COMMANDS[i].summary, CLI_PROG,
+        fprintf(m, "  %-8s %s\n           %s %s\n", COMMANDS[i].name, COMMANDS[i].summary, CLI_PROG,
                 COMMANDS[i].synopsis);
-    fprintf(f, "\nflags:\n  --version  print the version and exit\n  --help     this text\n");
-    fprintf(f, "\nexit codes: 0 complete, 1 complete with dead letters, 2 usage error, 3 stopped\n"
-               "(resumable), 4 failed (README, \"Exit codes\")\n");
+    fprintf(m, "\nexit codes of run and demo: 0 complete, 1 complete with dead letters, 2 usage error,\n"
+               "3 stopped (resumable), 4 failed (README, \"Exit codes\"). The flags below are run's and demo's.");
+    if (fclose(m) != 0) {
+        free(summary);
+        summary = NULL;
+    }
+    cli_conf_usage(f, "COMMAND [flags]", summary);
+    free(summary);
 }
 
 int main(int argc, char **argv) {
