@@ -178,9 +178,11 @@ static int crawl_start(crawl *cw) {
     const char *first = cw->starts.n ? cw->starts.v[0] : cw->seeds.v[0];
     if (n == 1) fprintf(stderr, "%s: crawling %s", CLI_PROG, first);
     else fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", CLI_PROG, n, first);
-    fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s%s%s)\n", c->fetchers,
-            c->parsers, c->writers, c->mongo ? c->mongo : c->out, cw->r.logdir, cw->st.dir[0] ? ", state in " : "",
-            cw->st.dir);
+    fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s", c->fetchers, c->parsers,
+            c->writers, c->mongo ? c->mongo : c->out, cw->r.logdir);
+    /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
+    if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
+    fprintf(stderr, ")\n");
     return 0;
 }
 

@@ -517,3 +517,76 @@ def test_redis_full_shows_on_progress(procs, tmp_path):
     assert launcher.wait(timeout=150) == 0, procs.log(launcher)
     assert "zcrawl: problem cleared" in procs.log(launcher)
     assert_every_book_once(site, out)
+
+
+# ---- the state folder ----
+
+def zcrawl_processes_of(tmp_path):
+    """pids of live processes whose command line mentions tmp_path (the launcher's
+    children all carry its paths: --out, --dir, logs)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open("/proc/%s/stat" % d) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if str(tmp_path) in cmd and not zombie:
+            found.append((int(d), cmd[:120]))
+    return found
+
+
+def test_launcher_killed_9_leaves_nothing_and_resumes(procs, tmp_path):
+    """kill -9 of the launcher: its stages and private redis-server go with it (none
+    outlives it holding the state folder), and the same command resumes the crawl."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, BOOKS // 4, launcher)
+    procs.kill9(launcher)
+    deadline = time.time() + 20
+    while time.time() < deadline and zcrawl_processes_of(tmp_path):
+        time.sleep(0.1)
+    assert not zcrawl_processes_of(tmp_path), zcrawl_processes_of(tmp_path)
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl default" in r.stderr or summary(r.stdout)[2] < len(site.ids()["reachable"]), r.stderr
+    assert_every_book_once(site, out)
+
+
+def test_state_folder_in_use(procs, tmp_path):
+    """A second launcher on the same state folder while the first runs: exit 2, one
+    line naming the folder and the first launcher's pid; the first is untouched."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, 10, launcher)
+    r = run_launcher(plain_argv(site.start_url, tmp_path / "other.jsonl"), tmp_path, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr == "zcrawl: error: state folder .zcrawl/default is in use by another zcrawl (pid %d)\n" \
+        % launcher.pid, r.stderr
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    assert_every_book_once(site, out)
+
+
+def test_timeout_stops_resumably(procs, tmp_path):
+    """--timeout: the crawl stops (exit 4, 'did not finish within'), says how to
+    resume, keeps its logs; the resume command completes it."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "100")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    argv[argv.index("--timeout") + 1] = "3"
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "zcrawl: error: the crawl did not finish within --timeout 3 s" in r.stderr, r.stderr
+    assert os.path.isdir(logs_folder(r.stderr))
+    cmd = resume_line(r.stdout)
+    r = run_launcher(["bash", "-c", cmd.replace("--timeout 3", "--timeout 120")], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(site, out)
