@@ -189,8 +189,10 @@ def plain_argv(site_url, out, *extra):
 
 def run_launcher(argv, tmp_path, timeout=150):
     """Runs the launcher in tmp_path, its temporary log folders there too."""
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path),
-                          env=dict(os.environ, TMPDIR=str(tmp_path)))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path),
+                       env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert not any(m in r.stderr for m in SANITIZER_MARKERS), r.stderr
+    return r
 
 
 def start_launcher(procs, argv, tmp_path):
