@@ -480,6 +480,12 @@ int cmd_run(int argc, char **argv) {
     if (cw.starts.n + cw.seeds.n == 0)
         zc_die(CLI_EXIT_USAGE, CLI_PROG, "run needs a START_URL or a --seeds file with at least one URL");
     if (!c.mongo && !c.out) c.out = "zcrawl-books.jsonl";
+    cli_run probe = { .c = &c };
+    if (cli_find_bindir(&probe, NULL, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+    if (cli_spec_check(&probe, err, sizeof(err)) != 0) {
+        if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+        return CLI_EXIT_USAGE;
+    }
     if (!c.redis && !c.state) {
         if (cli_fmt(state, sizeof(state), ".zcrawl/%s", c.crawl) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "crawl name too long");
         c.state = state;
@@ -518,6 +524,10 @@ int cmd_demo(int argc, char **argv) {
     if (c.state) zc_die(CLI_EXIT_USAGE, CLI_PROG, "demo keeps no state: drop --state");
     cli_run probe = { .c = &c };
     if (cli_find_bindir(&probe, "sitesim", cw.err, sizeof(cw.err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+    if (cli_spec_check(&probe, cw.err, sizeof(cw.err)) != 0) {
+        if (cw.err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+        return CLI_EXIT_USAGE;
+    }
     if (demo_sitesim(&c, probe.bindir, &sim, &port) != 0) zc_die(CLI_EXIT_FAILED, CLI_PROG, "no free port for the emulator");
     snprintf(start, sizeof(start), "http://127.0.0.1:%d/api/book/?limit=18&offset=0", port);
     if (cli_urls_add(&cw.starts, start) != 0) zc_die(1, CLI_PROG, "out of memory");
