@@ -208,9 +208,14 @@ static int jsonl_append(writer_jsonl *j, char *err, size_t errlen) {
         if (k <= 0) {
             int e = k < 0 ? errno : EIO;
             int kind = jsonl_fail(j, e, "appending to", err, errlen);
-            if (j->regular && off > 0 && ftruncate(j->fd, j->scanned) != 0)
-                zc_error("jsonl_cut_failed", "offset=%lld reason=\"%s\"", (long long)j->scanned, strerror(errno));
-            /* a failed cut is retried by the next catch-up, under the lock */
+            if (j->regular && off > 0) {
+                /* a failed cut is retried by the next catch-up, under the lock */
+                if (ftruncate(j->fd, j->scanned) != 0)
+                    zc_error("jsonl_cut_failed", "offset=%lld reason=\"%s\"", (long long)j->scanned, strerror(errno));
+                else
+                    zc_warn("jsonl_append_cut_back", "offset=%lld written=%zu of=%zu", (long long)j->scanned, off,
+                            j->buf.len);
+            }
             return kind;
         }
         off += (size_t)k;
