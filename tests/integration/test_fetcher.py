@@ -4,6 +4,7 @@ and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and fo
 1000-connection memory check an asyncio server that holds connections open."""
 import asyncio
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -188,6 +189,7 @@ class Broker:
         self.dones = []
         self.pages = []
         self.read_pages = True
+        self.keep_bodies = True  # False: a page's body frame is replaced by its sha1
 
     def close(self):
         self.router.close(0)
@@ -226,6 +228,8 @@ class Broker:
                 got += 1
                 if sock is self.pull:
                     assert msg[0] == header(PAGE), msg[0]
+                    if not self.keep_bodies:
+                        msg[-1] = hashlib.sha1(msg[-1]).hexdigest().encode()
                     self.pages.append(msg[1:])
                     continue
                 ident, head, rest = msg[0], msg[1], msg[2:]
@@ -752,6 +756,45 @@ def test_backpressure_keeps_pages(procs, broker, http):
     assert all(p[6] == BIG_BODY for p in broker.pages)
     assert all(d[1] == b"ok" for d in broker.dones)
     print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
+
+
+def test_held_page_bytes_are_bounded(procs, broker, http):
+    """Issue 11: 60 pages of 7.5 MB with nobody reading pages (a stopped parser)
+    took a fetcher to 435 MB. Now the bytes it holds (bodies being received,
+    waiting for the pages socket, or queued inside ZeroMQ) stay within
+    --max-held-bytes (default 64 MiB) plus one page: transfers pause, credit
+    stops. Bound asserted: peak RSS < 64 MiB + 8 MiB (--max-body) + 30 MB for the
+    process itself. Once pages flow again, every one arrives whole."""
+    n = 60
+    broker.read_pages = False
+    broker.keep_bodies = False
+    p = start_fetcher(procs, broker, "--timeout-ms", "300000", "--log-level", "info", concurrency=64)
+    idle = rss_kb(p.pid)
+    urls = [http.base + "/large?i=%d" % i for i in range(n)]
+    for u in urls:
+        broker.job(u)
+    broker.wait(lambda: http.hits.get("/large", 0) == n, 30, "all 60 requests")
+    peak_seen = 0
+    t_end = time.time() + 4
+    while time.time() < t_end:
+        broker.pump(0.2)
+        peak_seen = max(peak_seen, rss_kb(p.pid))
+    hwm = rss_kb(p.pid, "VmHWM")
+    bound_kb = (64 + 8) * 1024 + 30 * 1024
+    print("\nheld pages: fetcher RSS idle %.1f MB, while 60 x 7.5 MB pages wait %.1f MB, peak %.1f MB "
+          "(bound %.0f MB)%s" % (idle / 1024, peak_seen / 1024, hwm / 1024, bound_kb / 1024,
+                                 " (ASan build)" if ASAN else ""))
+    assert broker.credits < n // 2, "credit granted while %d pages wait" % n
+    if not ASAN:
+        assert hwm < bound_kb, "peak RSS %d kB over the bound %d kB" % (hwm, bound_kb)
+    broker.read_pages = True
+    broker.wait(lambda: len(broker.pages) == n and len(broker.dones) == n, 120, "all pages")
+    want = hashlib.sha1(LARGE_PAGE).hexdigest().encode()
+    assert all(pg[6] == want for pg in broker.pages)
+    assert sorted(pg[0] for pg in broker.pages) == sorted(u.encode() for u in urls)
+    assert all(d[1] == b"ok" for d in broker.dones)
+    broker.wait(lambda: broker.credits == n, 10, "every slot given back")
+    assert http.hits["/large"] == n  # nothing fetched twice
 
 
 @pytest.mark.skipif(not os.access(bin_path("sitesim"), os.X_OK), reason="no bin/zcrawl-sitesim")
