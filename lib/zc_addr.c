@@ -2,9 +2,13 @@
 #include "zc_addr.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 typedef struct {
     unsigned long net;
@@ -141,4 +145,54 @@ int zc_addr_format(const struct sockaddr *sa, char *buf, size_t len) {
     if (a && len <= (socklen_t)-1 && inet_ntop(sa->sa_family, a, buf, (socklen_t)len)) return 0;
     if (len >= 2) snprintf(buf, len, "?");
     return -1;
+}
+
+/* 1 for "localhost", "localhost." and any name under it. */
+static int is_localhost_name(const char *h) {
+    size_t n = strlen(h);
+    if (n && h[n - 1] == '.') n--;
+    if (n == 9 && strncasecmp(h, "localhost", 9) == 0) return 1;
+    return n > 10 && strncasecmp(h + n - 10, ".localhost", 10) == 0;
+}
+
+int zc_addr_url_private(const char *url, char *err, size_t errlen) {
+    char *host = NULL;
+    int rc = -1;
+    CURLU *u = curl_url();
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url ? url : "", 0);
+    if (uc == CURLUE_OK) uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (uc != CURLUE_OK || !host || !*host) {
+        snprintf(err, errlen, "no host in URL (%s)", curl_url_strerror(uc));
+        goto out;
+    }
+    zc_addr_class c;
+    if (zc_addr_classify_text(host, &c) == 0) {
+        rc = c != ZC_ADDR_PUBLIC;
+        goto out;
+    }
+    if (is_localhost_name(host)) {
+        rc = 1;
+        goto out;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
+        goto out;
+    }
+    rc = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (zc_addr_classify(ai->ai_addr) != ZC_ADDR_PUBLIC) rc = 1;
+    freeaddrinfo(res);
+out:
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
 }

@@ -34,6 +34,13 @@ zc_addr_class zc_addr_classify(const struct sockaddr *sa);
 int zc_addr_classify_text(const char *text, zc_addr_class *out);
 /* "public", "loopback", "private", ... */
 const char *zc_addr_class_name(zc_addr_class c);
+/* Whether a crawl of url needs the fetchers' --allow-private: 1 when its host is,
+ * or resolves to, at least one address that is not public (an IP literal as
+ * written; "localhost" and any "*.localhost" name as loopback, the way libcurl
+ * resolves them; any other name through getaddrinfo, which may block on DNS),
+ * 0 when every address is public, -1 with a one-line reason in err when url has
+ * no host or the name does not resolve. */
+int zc_addr_url_private(const char *url, char *err, size_t errlen);
 /* Writes the numeric text of sa's address into buf. Returns 0, or -1 (buf then
  * holds "?") for another family or a buffer too small (46 bytes always fit). */
 int zc_addr_format(const struct sockaddr *sa, char *buf, size_t len);

@@ -133,6 +133,33 @@ static void test_text_rejects(void **state) {
     assert_string_equal(zc_addr_class_name(ZC_ADDR_LINKLOCAL), "link-local");
 }
 
+static void test_url_private(void **state) {
+    (void)state;
+    const char *priv[] = { "http://127.0.0.1:8080/api/book/", "http://[::1]/", "http://10.0.0.7/x",
+                           "https://192.168.1.1:8443/", "http://localhost:8080/", "http://LOCALHOST./",
+                           "http://h0.localhost:9000/", "http://a.b.Localhost/", "http://169.254.169.254/",
+                           "http://[::ffff:127.0.0.1]/", "http://127.1/", "http://2130706433/" };
+    const char *pub[] = { "http://8.8.8.8/", "https://93.184.216.34:443/x?y", "http://[2606:4700:4700::1111]/" };
+    char err[256];
+    for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+        err[0] = '\0';
+        int rc = zc_addr_url_private(priv[i], err, sizeof(err));
+        if (rc != 1) fail_msg("%s: %d (%s), want private", priv[i], rc, err);
+    }
+    for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++) {
+        err[0] = '\0';
+        int rc = zc_addr_url_private(pub[i], err, sizeof(err));
+        if (rc != 0) fail_msg("%s: %d (%s), want public", pub[i], rc, err);
+    }
+    const char *bad[] = { "", "not a url", "file:///etc/passwd", "http://no-such-host.invalid/" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(zc_addr_url_private(bad[i], err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+    }
+    assert_int_equal(zc_addr_url_private(NULL, err, sizeof(err)), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v4_ranges),
@@ -140,6 +167,7 @@ int main(void) {
         cmocka_unit_test(test_v6_carrying_v4),
         cmocka_unit_test(test_sockaddr_and_format),
         cmocka_unit_test(test_text_rejects),
+        cmocka_unit_test(test_url_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
