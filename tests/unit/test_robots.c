@@ -176,6 +176,13 @@ static void test_groups_and_records(void **state) {
     r = parse("user-agent: zcrawl/1.0\ndisallow: /\n", "zcrawl");
     DISALLOWED(r, "/x");
     zc_robots_free(r);
+    /* "*bot" is not the "*" group */
+    r = parse("user-agent: *bot\ndisallow: /\n", "x");
+    ALLOWED(r, "/x");
+    zc_robots_free(r);
+    r = parse("user-agent: * # everyone\ndisallow: /\n", "x");
+    DISALLOWED(r, "/x");
+    zc_robots_free(r);
     /* CRLF, CR, a BOM, tabs, no final newline, an empty Disallow */
     r = parse("\xEF\xBB\xBFUser-agent:\t*\r\nDisallow:\r\nDisallow:  /a \rAllow: /a/b", "x");
     DISALLOWED(r, "/a");
