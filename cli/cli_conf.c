@@ -31,6 +31,8 @@ static void conf_flags(cli_conf *c, zc_flag *out, size_t cap) {
         { "seeds", "ZCRAWL_SEEDS", ZC_FLAG_STR, &c->seeds, "file of start URLs, one a line ('#' comments)", 0, 0 },
         { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &c->spec,
           "crawl spec for the parsers (docs/SPEC.md; default: the built-in books spec)", 0, 0 },
+        { "allow-private", "ZCRAWL_ALLOW_PRIVATE", ZC_FLAG_BOOL, &c->allow_private,
+          "let fetchers reach loopback and private addresses (on by itself when a start URL is on one)", 0, 0 },
         { "fresh", NULL, ZC_FLAG_BOOL, &c->fresh, "start the crawl over: delete its keys (and empty --out)", 0, 0 },
         { "max-per-host", "ZCRAWL_MAX_PER_HOST", ZC_FLAG_INT, &c->max_per_host, "requests in flight per host", 1, 100000 },
         { "rate", "ZCRAWL_RATE", ZC_FLAG_DOUBLE, &c->rate, "requests per second per host (0: no limit)", 0, 1e6 },

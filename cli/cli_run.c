@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_addr.h"
 #include "zc_log.h"
 #include "zc_redis.h"
 #include "zc_signal.h"
@@ -60,6 +61,14 @@ static int crawl_prepare(crawl *cw) {
     cw->st.proc = -1;
     cw->extra_idx = -1;
     if (cli_find_bindir(&cw->r, cw->extra, cw->err, sizeof(cw->err)) != 0) return -1;
+    /* The SSRF guard stays on unless the crawl itself starts on a non-public address
+     * (a name that does not resolve is the fetchers' to report). */
+    const cli_urls *lists[] = { &cw->starts, &cw->seeds };
+    for (size_t l = 0; l < 2 && !c->allow_private; l++)
+        for (size_t i = 0; i < lists[l]->n && !c->allow_private; i++) {
+            char why[256];
+            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) == 1) c->allow_private = 1;
+        }
     if (c->log_dir) {
         if (cli_fmt(cw->r.logdir, sizeof(cw->r.logdir), "%s", c->log_dir) != 0 ||
             (mkdir(cw->r.logdir, 0755) != 0 && errno != EEXIST)) {
