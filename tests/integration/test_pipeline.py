@@ -156,7 +156,7 @@ def test_malformed_pages_are_dead_lettered(procs, redis, tmp_path):
     out = str(tmp_path / "books.jsonl")
     pl = Pipeline(procs, redis, sim.start_url)
     pl.start_all(out=out)
-    pl.wait_done(timeout=180)
+    pl.wait_done(timeout=180, want_rc=1)  # complete, with dead letters
     assert_once(jsonl_ids(out), want)
     dead = pl.dead()
     dead_ids = {d["url"].rstrip("/").rsplit("/", 1)[1] for d in dead}
