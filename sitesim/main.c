@@ -18,13 +18,53 @@ static const char *k_summary =
     "optional latency and per-request faults on /api/ paths. Admin pages (never\n"
     "delayed, faulted or counted): GET /__stats, GET /__ids, GET|POST /__reset.\n"
     "Every flag has an environment twin ZCRAWL_SITESIM_<FLAG> (upper case, '-' -> '_');\n"
-    "a flag beats its variable.";
+    "a flag beats its variable.\n"
+    "With --hosts N it serves N virtual hosts h0.localhost ... h{N-1}.localhost on\n"
+    "its one port, chosen by the Host header, each its own catalogue of --books books\n"
+    "(seeded by --seed + index); /__stats adds per-host counts.";
+
+/* Parses "1,4,7-9" into slow[0..n). Returns 0, or -1 with a reason in err. */
+static int parse_hosts_list(const char *s, unsigned char *slow, long n, char *err, size_t errlen)
+{
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || a < 0) {
+            snprintf(err, errlen, "bad --slow-hosts '%s' (want indices like 0,3,5-9)", s);
+            return -1;
+        }
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a) {
+                snprintf(err, errlen, "bad --slow-hosts '%s' (want indices like 0,3,5-9)", s);
+                return -1;
+            }
+            p = end;
+        }
+        if (b >= n) {
+            snprintf(err, errlen, "--slow-hosts names host %ld but --hosts is %ld", b, n);
+            return -1;
+        }
+        for (long i = a; i <= b; i++)
+            slow[i] = 1;
+        if (*p == ',')
+            p++;
+        else if (*p) {
+            snprintf(err, errlen, "bad --slow-hosts '%s' (want indices like 0,3,5-9)", s);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     const char *bind_addr = "127.0.0.1", *log_level = "info";
     long port = 8080, seed = 1, books = 9040, retry_after = 1, latency_ms = 0, jitter_ms = 0;
-    long slow_chunk = 64, slow_interval_ms = 20, max_limit = 1000;
+    long slow_chunk = 64, slow_interval_ms = 20, max_limit = 1000, hosts = 0, slow_latency_ms = 1000;
+    const char *slow_hosts = "";
     double malformed = 0, f500 = 0, f429 = 0, fdrop = 0, ftrunc = 0, fslow = 0;
 
     zc_flag flags[] = {
@@ -44,6 +84,9 @@ int main(int argc, char **argv)
         {"latency-ms", "ZCRAWL_SITESIM_LATENCY_MS", ZC_FLAG_INT, &latency_ms, "delay of every /api/ answer", 0, 600000},
         {"jitter-ms", "ZCRAWL_SITESIM_JITTER_MS", ZC_FLAG_INT, &jitter_ms, "uniform +/- spread added to the delay", 0, 600000},
         {"max-limit", "ZCRAWL_SITESIM_MAX_LIMIT", ZC_FLAG_INT, &max_limit, "larger list limits are clamped to this", 1, 1000000},
+        {"hosts", "ZCRAWL_SITESIM_HOSTS", ZC_FLAG_INT, &hosts, "serve this many virtual hosts hN.localhost, each --books books (0: one site)", 0, 1000000},
+        {"slow-hosts", "ZCRAWL_SITESIM_SLOW_HOSTS", ZC_FLAG_STR, &slow_hosts, "virtual hosts that answer after --slow-latency-ms: 0,3,5-9", 0, 0},
+        {"slow-latency-ms", "ZCRAWL_SITESIM_SLOW_LATENCY_MS", ZC_FLAG_INT, &slow_latency_ms, "delay of every /api/ answer of a --slow-hosts host", 0, 600000},
         {"log-level", "ZCRAWL_SITESIM_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0},
         ZC_FLAGS_END,
     };
@@ -65,9 +108,27 @@ int main(int argc, char **argv)
     }
 
     char err[256];
+    unsigned char *slow = NULL;
+    if (*slow_hosts) {
+        if (hosts == 0) {
+            fprintf(stderr, PROG ": error: --slow-hosts needs --hosts\n");
+            return 2;
+        }
+        slow = calloc((size_t)hosts, 1);
+        if (slow == NULL) {
+            fprintf(stderr, PROG ": error: out of memory\n");
+            return 1;
+        }
+        if (parse_hosts_list(slow_hosts, slow, hosts, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": error: %s\n", err);
+            free(slow);
+            return 2;
+        }
+    }
     sim_catalog cat;
     if (sim_catalog_init(&cat, (uint64_t)seed, books, malformed, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": error: %s\n", err);
+        free(slow);
         return 1;
     }
     sim_site_cfg cfg;
@@ -83,14 +144,27 @@ int main(int argc, char **argv)
     cfg.slow_chunk = slow_chunk;
     cfg.slow_interval_ms = slow_interval_ms;
     cfg.max_limit = max_limit;
+    cfg.hosts = hosts;
+    cfg.books = books;
+    cfg.seed = (uint64_t)seed;
+    cfg.malformed_rate = malformed;
+    cfg.slow = slow;
+    cfg.slow_latency_ms = slow_latency_ms;
 
     sim_site site;
-    sim_site_init(&site, &cat, &cfg, (uint64_t)seed);
+    if (sim_site_init(&site, &cat, &cfg, (uint64_t)seed) != 0) {
+        fprintf(stderr, PROG ": error: out of memory for %ld hosts\n", hosts);
+        sim_site_free(&site);
+        sim_catalog_free(&cat);
+        free(slow);
+        return 1;
+    }
     sim_server *sv = sim_server_open(&site, bind_addr, port, err, sizeof err);
     if (sv == NULL) {
         fprintf(stderr, PROG ": error: %s\n", err);
         sim_site_free(&site);
         sim_catalog_free(&cat);
+        free(slow);
         return 1;
     }
     int n = snprintf(site.cfg.default_host, sizeof site.cfg.default_host, "%s:%d",
@@ -99,10 +173,10 @@ int main(int argc, char **argv)
         snprintf(site.cfg.default_host, sizeof site.cfg.default_host, "localhost:%d", sim_server_port(sv));
 
     char q[128];
-    zc_info("listening", "bind=%s port=%d seed=%ld books=%ld missing=%ld malformed=%ld "
+    zc_info("listening", "bind=%s port=%d seed=%ld hosts=%ld books=%ld missing=%ld malformed=%ld "
             "latency_ms=%ld jitter_ms=%ld fail_500=%g fail_429=%g fail_drop=%g "
             "fail_truncate=%g fail_slow=%g",
-            zc_log_q(q, sizeof q, bind_addr), sim_server_port(sv), seed, books, cat.nmissing,
+            zc_log_q(q, sizeof q, bind_addr), sim_server_port(sv), seed, hosts, books, cat.nmissing,
             cat.nmalformed, latency_ms, jitter_ms, f500, f429, fdrop, ftrunc, fslow);
 
     int rc = 0;
@@ -116,5 +190,6 @@ int main(int argc, char **argv)
     sim_server_close(sv);
     sim_site_free(&site);
     sim_catalog_free(&cat);
+    free(slow);
     return rc;
 }

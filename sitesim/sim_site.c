@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sim_v2.h"
 #include "zc_time.h"
@@ -21,6 +22,7 @@ sim_reply *sim_reply_new(void)
         return NULL;
     sim_timer_init(&r->timer);
     sim_buf_init(&r->out);
+    r->vhost = -1;
     return r;
 }
 
@@ -30,6 +32,7 @@ void sim_reply_clear(sim_reply *r)
     memset(r, 0, sizeof *r);
     sim_timer_init(&r->timer);
     r->out = keep;
+    r->vhost = -1;
     sim_buf_reset(&r->out);
 }
 
@@ -111,7 +114,7 @@ static int seen_add(sim_seen *t, const char *key, unsigned char val)
 
 /* ---- site ---- */
 
-void sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed)
+int sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
@@ -119,12 +122,70 @@ void sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg,
     sim_rng_seed(&s->rng, sim_hash2(seed, 0x6661756c7473ULL));
     sim_buf_init(&s->body);
     s->started_ms = zc_now_ms();
+    if (cfg->hosts > 0) {
+        s->vhosts = calloc((size_t)cfg->hosts, sizeof *s->vhosts);
+        if (s->vhosts == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 void sim_site_free(sim_site *s)
 {
     sim_buf_free(&s->body);
     seen_clear(&s->seen);
+    for (long i = 0; s->vhosts && i < s->cfg.hosts; i++) {
+        if (s->vhosts[i].cat) {
+            sim_catalog_free(s->vhosts[i].cat);
+            free(s->vhosts[i].cat);
+        }
+    }
+    free(s->vhosts);
+    s->vhosts = NULL;
+}
+
+long sim_site_vhost_index(const char *host, size_t len, long n)
+{
+    static const char sfx[] = ".localhost";
+    size_t i = 0;
+    if (host == NULL || len < 2 || (host[0] != 'h' && host[0] != 'H'))
+        return -1;
+    size_t end = len;
+    for (size_t k = 0; k < len; k++)
+        if (host[k] == ':') {
+            end = k;
+            break;
+        }
+    long v = 0;
+    for (i = 1; i < end && host[i] >= '0' && host[i] <= '9'; i++) {
+        if (i > 10)
+            return -1;
+        v = v * 10 + (host[i] - '0');
+    }
+    if (i == 1 || (host[1] == '0' && i > 2))
+        return -1;  /* no digits, or a leading zero */
+    if (end - i != sizeof sfx - 1 || strncasecmp(host + i, sfx, sizeof sfx - 1) != 0)
+        return -1;
+    return v < n ? v : -1;
+}
+
+/* The catalogue of virtual host i, made on first use. Returns NULL when out of memory. */
+static const sim_catalog *vhost_catalog(sim_site *s, long i)
+{
+    sim_vhost *v = &s->vhosts[i];
+    if (v->cat)
+        return v->cat;
+    char err[128];
+    sim_catalog *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (sim_catalog_init(c, s->cfg.seed + (uint64_t)i, s->cfg.books, s->cfg.malformed_rate,
+                         err, sizeof err) != 0) {
+        free(c);
+        return NULL;
+    }
+    v->cat = c;
+    return c;
 }
 
 static const char *reason(int status)
@@ -316,6 +377,24 @@ static void render_stats(sim_site *s)
         (unsigned long long)s->connections_total, s->cat->nbooks, s->cat->nmissing,
         s->cat->nmalformed, (unsigned long long)s->cat->seed,
         (long long)(zc_now_ms() - s->started_ms));
+    if (s->vhosts == NULL)
+        return;
+    /* Virtual hosts: the largest per-host concurrency seen, then each host. */
+    int64_t worst = 0;
+    for (long i = 0; i < s->cfg.hosts; i++)
+        if (s->vhosts[i].max_in_progress > worst)
+            worst = s->vhosts[i].max_in_progress;
+    b->len--;  /* reopen the object */
+    sim_buf_addf(b, ", \"hosts\": %ld, \"max_host_in_progress\": %lld, \"by_host\": [",
+                 s->cfg.hosts, (long long)worst);
+    for (long i = 0; i < s->cfg.hosts; i++) {
+        const sim_vhost *v = &s->vhosts[i];
+        sim_buf_addf(b, "%s{\"requests\": %llu, \"in_progress\": %lld, \"max_in_progress\": %lld, "
+                        "\"duplicates\": %llu}", i ? ", " : "",
+                     (unsigned long long)v->requests, (long long)v->in_progress,
+                     (long long)v->max_in_progress, (unsigned long long)v->duplicates);
+    }
+    sim_buf_adds(b, "]}");
 }
 
 static void reset_stats(sim_site *s)
@@ -323,11 +402,16 @@ static void reset_stats(sim_site *s)
     memset(&s->st, 0, sizeof s->st);
     s->st.max_in_progress = s->in_progress;
     seen_clear(&s->seen);
+    for (long i = 0; s->vhosts && i < s->cfg.hosts; i++) {
+        sim_vhost *v = &s->vhosts[i];
+        v->requests = v->duplicates = 0;
+        v->max_in_progress = v->in_progress;
+    }
 }
 
 /* Admin pages: never delayed, never faulted, never counted. */
 static int handle_admin(sim_site *s, const sim_request *req, const char *path, int keep_alive,
-                        sim_reply *r)
+                        sim_reply *r, const sim_catalog *cat)
 {
     int get = req->method == SIM_M_GET || req->method == SIM_M_HEAD;
     int status = 200;
@@ -340,7 +424,7 @@ static int handle_admin(sim_site *s, const sim_request *req, const char *path, i
             allow = "Allow: GET, HEAD\r\n";
     } else if (strcmp(path, "/__ids") == 0) {
         if (get)
-            sim_catalog_render_ids(s->cat, &s->body);
+            sim_catalog_render_ids(cat, &s->body);
         else
             allow = "Allow: GET, HEAD\r\n";
     } else if (strcmp(path, "/__reset") == 0) {
@@ -365,6 +449,12 @@ static int handle_admin(sim_site *s, const sim_request *req, const char *path, i
 
 static void start_counted(sim_site *s, sim_reply *r, sim_kind kind)
 {
+    if (r->vhost >= 0) {
+        sim_vhost *v = &s->vhosts[r->vhost];
+        v->requests++;
+        if (++v->in_progress > v->max_in_progress)
+            v->max_in_progress = v->in_progress;
+    }
     r->counted = 1;
     r->kind = kind;
     s->st.requests++;
@@ -427,7 +517,18 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
 {
     sim_reply_clear(r);
     sim_buf_reset(&s->body);
+    r->vhost = -1;
     int head_only = req->method == SIM_M_HEAD, http10 = req->minor == 0;
+    const sim_catalog *cat = s->cat;
+    long vh = -1;
+    if (s->vhosts) {
+        /* Virtual hosts: the Host header picks the catalogue; one that names none
+         * has no catalogue (404 on /api/, the main one on admin pages). */
+        vh = sim_site_vhost_index(req->host, req->host_len, s->cfg.hosts);
+        cat = vh >= 0 ? vhost_catalog(s, vh) : NULL;
+        if (vh >= 0 && cat == NULL)
+            return -1;
+    }
     char path[PATH_MAX_DECODED];
     long plen = pct_decode(req->path, req->path_len, path, sizeof path, 0);
 
@@ -441,17 +542,26 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
     if (plen == -2)
         snprintf(path, sizeof path, "/too-long");  /* a 404 either way */
     else if (plen >= 3 && memcmp(path, "/__", 3) == 0)
-        return handle_admin(s, req, path, keep_alive, r);
+        return handle_admin(s, req, path, keep_alive, r, cat ? cat : s->cat);
+    r->vhost = (int)vh;
 
     const char *id = NULL;
     size_t idlen = 0;
     int api = strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
     int v2 = api && strncmp(path, "/api/v2/", 8) == 0;
     sim_kind kind = !api ? SIM_KIND_OTHER : v2 ? classify_v2(path, &id, &idlen) : classify(path, &id, &idlen);
+    if (s->vhosts && cat == NULL) {
+        api = 0;  /* no such virtual host: a plain 404 */
+        v2 = 0;
+        kind = SIM_KIND_OTHER;
+    }
     start_counted(s, r, kind);
+    long latency = s->cfg.latency_ms;
+    if (vh >= 0 && s->cfg.slow && s->cfg.slow[vh])
+        latency = s->cfg.slow_latency_ms;
 
-    if (api && (s->cfg.latency_ms > 0 || s->cfg.jitter_ms > 0)) {
-        long d = s->cfg.latency_ms;
+    if (api && (latency > 0 || s->cfg.jitter_ms > 0)) {
+        long d = latency;
         if (s->cfg.jitter_ms > 0)
             d += sim_rng_range(&s->rng, -s->cfg.jitter_ms, s->cfg.jitter_ms);
         r->delay_ms = d > 0 ? d : 0;
@@ -510,24 +620,24 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             if (n < 0 || (size_t)n >= sizeof origin)
                 return -1;
             status = 200;
-            sim_v2_render_list(s->cat, offset, size, origin, &s->body);
+            sim_v2_render_list(cat, offset, size, origin, &s->body);
             r->track = 1;
             snprintf(r->key, sizeof r->key, "v2l:%ld:%ld", size, offset);
         }
     } else if (v2 && kind == SIM_KIND_DETAIL) {
-        long i = sim_v2_find(s->cat, id, idlen);
-        if (i < 0 || sim_catalog_is_missing(s->cat, i)) {
+        long i = sim_v2_find(cat, id, idlen);
+        if (i < 0 || sim_catalog_is_missing(cat, i)) {
             sim_buf_adds(&s->body, JSON_NOT_FOUND);
         } else {
             status = 200;
-            if (sim_catalog_is_malformed(s->cat, i)) {
+            if (sim_catalog_is_malformed(cat, i)) {
                 s->st.fmalformed++;
-                sim_catalog_render_malformed(s->cat, i, &s->body);
+                sim_catalog_render_malformed(cat, i, &s->body);
             } else {
-                sim_v2_render_record(s->cat, i, &s->body);
+                sim_v2_render_record(cat, i, &s->body);
             }
         }
-        if (idlen + 5 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(s->cat, i))) {
+        if (idlen + 5 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(cat, i))) {
             r->track = 1;
             snprintf(r->key, sizeof r->key, "v2d:%.*s", (int)idlen, id);
         }
@@ -546,29 +656,38 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             if (n < 0 || (size_t)n >= sizeof base)
                 return -1;
             status = 200;
-            sim_catalog_render_list(s->cat, limit, offset, base, &s->body);
+            sim_catalog_render_list(cat, limit, offset, base, &s->body);
             r->track = 1;
             snprintf(r->key, sizeof r->key, "l:%ld:%ld", limit, offset);
         }
     } else if (kind == SIM_KIND_DETAIL) {
-        long i = sim_catalog_find(s->cat, id, idlen);
-        if (i < 0 || sim_catalog_is_missing(s->cat, i)) {
+        long i = sim_catalog_find(cat, id, idlen);
+        if (i < 0 || sim_catalog_is_missing(cat, i)) {
             sim_buf_adds(&s->body, JSON_NOT_FOUND);
         } else {
             status = 200;
-            if (sim_catalog_is_malformed(s->cat, i)) {
+            if (sim_catalog_is_malformed(cat, i)) {
                 s->st.fmalformed++;
-                sim_catalog_render_malformed(s->cat, i, &s->body);
+                sim_catalog_render_malformed(cat, i, &s->body);
             } else {
-                sim_catalog_render_detail(s->cat, i, &s->body);
+                sim_catalog_render_detail(cat, i, &s->body);
             }
         }
-        if (idlen + 3 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(s->cat, i))) {
+        if (idlen + 3 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(cat, i))) {
             r->track = 1;
             snprintf(r->key, sizeof r->key, "d:%.*s", (int)idlen, id);
         }
     } else {
         sim_buf_adds(&s->body, JSON_NOT_FOUND);
+    }
+    if (r->track && vh >= 0) {
+        /* Duplicates are per host: the same path on two hosts is two pages. */
+        char k[SIM_KEY_MAX];
+        int n = snprintf(k, sizeof k, "h%ld/%s", vh, r->key);
+        if (n < 0 || (size_t)n >= sizeof k)
+            r->track = 0;
+        else
+            memcpy(r->key, k, (size_t)n + 1);
     }
     emit(s, r, status, allow, head_only, keep_alive, http10);
     count_status(s, status);
@@ -609,12 +728,16 @@ void sim_site_finish(sim_site *s, sim_reply *r, int delivered)
         return;
     r->counted = 0;
     s->in_progress--;
+    if (r->vhost >= 0)
+        s->vhosts[r->vhost].in_progress--;
     s->st.bytes_sent += r->sent;
     if (!delivered || !r->track)
         return;
     int had = seen_add(&s->seen, r->key, (unsigned char)(r->status == 200 ? 200 : 4));
     if (had == 1) {
         s->st.duplicates++;
+        if (r->vhost >= 0)
+            s->vhosts[r->vhost].duplicates++;
     } else if (had == 0 && r->status == 200) {
         if (r->kind == SIM_KIND_LIST)
             s->st.list_pages_served++;

@@ -43,6 +43,7 @@ typedef struct sim_reply {
     int track;                /* a clean 200/404 to record for duplicates on delivery */
     int status;
     sim_kind kind;
+    int vhost;                /* virtual host index (--hosts), -1 for none */
     char key[SIM_KEY_MAX];    /* normalized path, for duplicates */
 } sim_reply;
 
@@ -54,7 +55,20 @@ typedef struct sim_site_cfg {
     long slow_interval_ms;    /* pause between slow chunks */
     long max_limit;           /* larger list limits are clamped to this */
     char default_host[80];    /* host:port for next/previous without a usable Host */
+    long hosts;               /* virtual hosts h0.localhost ... (0: one site, any Host) */
+    long books;               /* books per virtual host */
+    uint64_t seed;            /* virtual host i's catalogue is seeded by seed + i */
+    double malformed_rate;
+    const unsigned char *slow; /* hosts entries, 1 = slow (owned by the caller) or NULL */
+    long slow_latency_ms;     /* delay of every /api/ answer of a slow host */
 } sim_site_cfg;
+
+/* One virtual host: its catalogue (made on its first request) and its counters. */
+typedef struct sim_vhost {
+    sim_catalog *cat;
+    uint64_t requests, duplicates;
+    int64_t in_progress, max_in_progress;
+} sim_vhost;
 
 typedef struct sim_seen {
     char **keys;
@@ -83,10 +97,16 @@ typedef struct sim_site {
     int64_t connections;      /* gauge kept by the server */
     uint64_t connections_total;
     int64_t started_ms;
+    sim_vhost *vhosts;        /* cfg.hosts entries, or NULL */
 } sim_site;
 
-/* Sets up the site over cat (borrowed, must outlive the site). Never fails. */
-void sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed);
+/* Sets up the site over cat (borrowed, must outlive the site); with cfg->hosts > 0
+ * also the virtual hosts (their catalogues are the site's own). Returns 0, or -1
+ * when out of memory. */
+int sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed);
+/* The virtual host a Host header names ("h7.localhost" or "h7.localhost:port"),
+ * or -1 when it names none of the n. */
+long sim_site_vhost_index(const char *host, size_t len, long n);
 void sim_site_free(sim_site *s);
 
 /* Allocates an empty reply (timer idle, buffers empty). Returns NULL when out of memory. */
