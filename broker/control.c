@@ -119,6 +119,8 @@ static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t 
 /* One URL's outcome. */
 static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
                         const char *reason) {
+    if (status == 429 || status == 503) /* the host's back-off, kept across restarts */
+        dispatch_backoff(&b->d, dispatch_find(&b->d, url), zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
     if (!release_slot(b, url, status == 429 || status == 503)) {
         zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
         return;

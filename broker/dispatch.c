@@ -20,7 +20,18 @@ int dispatch_init(dispatch *d, int max_per_host, double rate) {
     d->rate = rate;
     d->nbuckets = 4096;
     d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
-    return d->buckets ? 0 : -1;
+    d->nhbuckets = 1024;
+    d->hbuckets = malloc(d->nhbuckets * sizeof(*d->hbuckets));
+    d->free_host = -1;
+    d->ring = -1;
+    if (!d->buckets || !d->hbuckets) {
+        free(d->buckets);
+        free(d->hbuckets);
+        memset(d, 0, sizeof(*d));
+        return -1;
+    }
+    for (size_t i = 0; i < d->nhbuckets; i++) d->hbuckets[i] = -1;
+    return 0;
 }
 
 ZC_LIST_DEFINE(list, dispatch_list, dispatch_item)
@@ -37,26 +48,161 @@ void dispatch_free(dispatch *d) {
     }
     free(d->buckets);
     free(d->hosts);
+    free(d->hbuckets);
+    free(d->sync);
     free(d->peers);
     memset(d, 0, sizeof(*d));
 }
 
-static int host_index(dispatch *d, const char *key) {
-    for (size_t i = 0; i < d->nhosts; i++)
-        if (strcmp(d->hosts[i].key, key) == 0) return (int)i;
-    if (d->nhosts == d->cap_hosts) {
-        size_t cap = d->cap_hosts ? d->cap_hosts * 2 : 8;
-        dispatch_host *h = realloc(d->hosts, cap * sizeof(*h));
-        if (!h) return -1;
-        d->hosts = h;
-        d->cap_hosts = cap;
+/* ---- hosts: a hash by key over reusable slots ---- */
+
+static int host_find(const dispatch *d, const char *key) {
+    for (int i = d->hbuckets[disp_hash(key) & (d->nhbuckets - 1)]; i >= 0; i = d->hosts[i].hnext)
+        if (strcmp(d->hosts[i].key, key) == 0) return i;
+    return -1;
+}
+
+/* Doubles the host hash when it holds more hosts than buckets. Failing to grow
+ * only makes chains longer. */
+static void host_hash_grow(dispatch *d) {
+    size_t nb = d->nhbuckets * 2;
+    int *hb = malloc(nb * sizeof(*hb));
+    if (!hb) return;
+    for (size_t i = 0; i < nb; i++) hb[i] = -1;
+    for (size_t i = 0; i < d->nhosts; i++) {
+        if (!d->hosts[i].used) continue;
+        size_t b = disp_hash(d->hosts[i].key) & (nb - 1);
+        d->hosts[i].hnext = hb[b];
+        hb[b] = (int)i;
     }
-    dispatch_host *h = &d->hosts[d->nhosts];
+    free(d->hbuckets);
+    d->hbuckets = hb;
+    d->nhbuckets = nb;
+}
+
+static int host_index(dispatch *d, const char *key) {
+    int found = host_find(d, key);
+    if (found >= 0) return found;
+    int i = d->free_host;
+    if (i >= 0) {
+        d->free_host = d->hosts[i].hnext;
+    } else {
+        if (d->nhosts == d->cap_hosts) {
+            size_t cap = d->cap_hosts ? d->cap_hosts * 2 : 64;
+            dispatch_host *h = realloc(d->hosts, cap * sizeof(*h));
+            if (!h) return -1;
+            d->hosts = h;
+            d->cap_hosts = cap;
+        }
+        i = (int)d->nhosts++;
+    }
+    dispatch_host *h = &d->hosts[i];
     memset(h, 0, sizeof(*h));
     snprintf(h->key, sizeof(h->key), "%s", key);
     h->cap = d->max_per_host;
-    h->tokens = d->rate > 0 ? 1 : 0;
-    return (int)d->nhosts++;
+    h->tokens = 1;
+    h->used = 1;
+    h->rprev = h->rnext = -1;
+    size_t b = disp_hash(key) & (d->nhbuckets - 1);
+    h->hnext = d->hbuckets[b];
+    d->hbuckets[b] = i;
+    if (++d->live_hosts > d->nhbuckets) host_hash_grow(d);
+    return i;
+}
+
+static void host_evict(dispatch *d, int i) {
+    int *pp = &d->hbuckets[disp_hash(d->hosts[i].key) & (d->nhbuckets - 1)];
+    while (*pp >= 0 && *pp != i) pp = &d->hosts[*pp].hnext;
+    if (*pp == i) *pp = d->hosts[i].hnext;
+    d->hosts[i].used = 0;
+    d->hosts[i].key[0] = '\0';
+    d->hosts[i].hnext = d->free_host;
+    d->free_host = i;
+    d->live_hosts--;
+}
+
+static void ring_add(dispatch *d, int i) {
+    dispatch_host *h = &d->hosts[i];
+    if (d->ring < 0) {
+        h->rprev = h->rnext = i;
+        d->ring = i;
+    } else {
+        /* Just behind the cursor: it gets its turn after every host waiting now. */
+        dispatch_host *c = &d->hosts[d->ring];
+        h->rnext = d->ring;
+        h->rprev = c->rprev;
+        d->hosts[c->rprev].rnext = i;
+        c->rprev = i;
+    }
+    h->in_ring = 1;
+    d->nring++;
+}
+
+static void ring_del(dispatch *d, int i) {
+    dispatch_host *h = &d->hosts[i];
+    if (h->rnext == i) {
+        d->ring = -1;
+    } else {
+        d->hosts[h->rprev].rnext = h->rnext;
+        d->hosts[h->rnext].rprev = h->rprev;
+        if (d->ring == i) d->ring = h->rnext;
+    }
+    h->rprev = h->rnext = -1;
+    h->in_ring = 0;
+    d->nring--;
+}
+
+static void sync_add(dispatch *d, int i) {
+    if (d->hosts[i].syncing) return;
+    if (d->nsync == d->cap_sync) {
+        size_t cap = d->cap_sync ? d->cap_sync * 2 : 256;
+        int *s = realloc(d->sync, cap * sizeof(*s));
+        if (!s) return; /* tried again at the host's next change */
+        d->sync = s;
+        d->cap_sync = cap;
+    }
+    d->sync[d->nsync++] = i;
+    d->hosts[i].syncing = 1;
+}
+
+static void mark_dirty(dispatch *d, int i) {
+    d->hosts[i].dirty = 1;
+    sync_add(d, i);
+}
+
+/* Puts host i where its state says: in the ring when it has parked URLs and room,
+ * on the sync list when it is checked out and wants no more URLs now, forgotten
+ * when idle with nothing left to write. */
+static void host_touch(dispatch *d, int i) {
+    dispatch_host *h = &d->hosts[i];
+    int room = h->inflight < (int)h->cap;
+    int can = h->parked.head && room;
+    if (can && !h->in_ring) ring_add(d, i);
+    else if (!can && h->in_ring) ring_del(d, i);
+    if (h->out && !h->parked.head && room) sync_add(d, i);
+    if (!h->out && !h->parked.head && h->inflight == 0 && !h->dirty && !h->syncing) host_evict(d, i);
+}
+
+void dispatch_host_check(dispatch *d, int host) {
+    if (host >= 0 && (size_t)host < d->nhosts && d->hosts[host].used) host_touch(d, host);
+}
+
+int dispatch_host_leased(dispatch *d, const char *key, int cap, int64_t until_wall, int64_t delay_ms,
+                         int64_t now, int64_t wall) {
+    int known = host_find(d, key) >= 0;
+    int i = host_index(d, key);
+    if (i < 0) return -1;
+    dispatch_host *h = &d->hosts[i];
+    if (!known) {
+        if (cap > 0 && cap < d->max_per_host) h->cap = cap;
+        if (until_wall > wall) {
+            h->backoff_wall = until_wall;
+            h->backoff_until = now + (until_wall - wall);
+        }
+        if (delay_ms > 0) h->rate = 1000.0 / (double)delay_ms;
+    }
+    h->out = 1;
+    return i;
 }
 
 dispatch_item *dispatch_find(dispatch *d, const char *url) {
@@ -92,6 +238,7 @@ dispatch_item *dispatch_park(dispatch *d, const char *url, int attempt, int64_t 
     d->nitems++;
     list_push(&d->hosts[h].parked, it);
     d->nparked++;
+    host_touch(d, h);
     return it;
 }
 
@@ -102,6 +249,7 @@ void dispatch_drop(dispatch *d, dispatch_item *it) {
     } else {
         list_unlink(&d->hosts[it->host].parked, it);
         d->nparked--;
+        host_touch(d, it->host);
     }
     dispatch_item **pp = &d->buckets[disp_hash(it->url) % d->nbuckets];
     while (*pp && *pp != it) pp = &(*pp)->hnext;
@@ -162,18 +310,34 @@ int dispatch_count_role(const dispatch *d, dispatch_role role) {
     return n;
 }
 
+static double host_rate(const dispatch *d, const dispatch_host *h) { return h->rate > 0 ? h->rate : d->rate; }
+
 static void host_refill(dispatch *d, dispatch_host *h, int64_t now) {
-    if (d->rate <= 0) return;
+    double rate = host_rate(d, h);
+    if (rate <= 0) return;
     if (h->tokens_at == 0) h->tokens_at = now;
-    double burst = d->rate < 1 ? 1 : d->rate;
-    h->tokens += (double)(now - h->tokens_at) * d->rate / 1000.0;
+    double burst = rate < 1 ? 1 : rate;
+    h->tokens += (double)(now - h->tokens_at) * rate / 1000.0;
     if (h->tokens > burst) h->tokens = burst;
     h->tokens_at = now;
 }
 
+/* Milliseconds until h may send (back-off, rate), 0 when it may now. */
+static int64_t host_wait(const dispatch *d, const dispatch_host *h, int64_t now) {
+    int64_t w = h->backoff_until > now ? h->backoff_until - now : 0;
+    double rate = host_rate(d, h);
+    if (rate > 0 && h->tokens_at) {
+        double need = 1 - (h->tokens + (double)(now - h->tokens_at) * rate / 1000.0);
+        int64_t r = need <= 0 ? 0 : (int64_t)(need * 1000.0 / rate) + 1;
+        if (r > w) w = r;
+    }
+    return w;
+}
+
 static int host_ready(dispatch *d, dispatch_host *h, int64_t now) {
     if (!h->parked.head || h->inflight >= (int)h->cap) return 0;
-    if (d->rate > 0) {
+    if (h->backoff_until > now) return 0;
+    if (host_rate(d, h) > 0) {
         host_refill(d, h, now);
         if (h->tokens < 1) return 0;
     }
@@ -181,7 +345,7 @@ static int host_ready(dispatch *d, dispatch_host *h, int64_t now) {
 }
 
 dispatch_item *dispatch_next(dispatch *d, int64_t now) {
-    if (d->nparked == 0) return NULL;
+    if (d->nparked == 0 || d->ring < 0) return NULL;
     int best = -1;
     for (size_t i = 0; i < d->npeers; i++) {
         dispatch_peer *p = &d->peers[i];
@@ -190,9 +354,10 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now) {
             best = (int)i;
     }
     if (best < 0) return NULL;
-    /* Round-robin over hosts so one busy host does not starve the others. */
-    for (size_t k = 0; k < d->nhosts; k++) {
-        size_t hi = (d->next_host + k) % d->nhosts;
+    /* Round-robin over the ring (hosts with parked URLs and room under their cap)
+     * so one busy host does not starve the others. */
+    int hi = d->ring;
+    for (size_t k = 0, n = d->nring; k < n; k++, hi = d->hosts[hi].rnext) {
         dispatch_host *h = &d->hosts[hi];
         if (!host_ready(d, h, now)) continue;
         dispatch_item *it = h->parked.head;
@@ -204,38 +369,96 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now) {
         d->ninflight++;
         d->peers[best].credit--;
         h->inflight++;
-        if (d->rate > 0) h->tokens -= 1;
-        d->next_host = hi + 1;
+        if (host_rate(d, h) > 0) h->tokens -= 1;
+        d->ring = h->rnext;
+        host_touch(d, hi);
         return it;
     }
     return NULL;
 }
 
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
-    dispatch_host *h = &d->hosts[it->host];
+    int hi = it->host;
+    dispatch_host *h = &d->hosts[hi];
     if (it->peer >= 0 && h->inflight > 0) h->inflight--;
+    double was = h->cap;
     if (throttled) {
         /* Multiplicative decrease on 429/503: the host asks us to slow down. */
         h->cap = h->cap * 0.75 < 1 ? 1 : h->cap * 0.75;
         h->ok_streak = 0;
-    } else if (h->cap < d->max_per_host && ++h->ok_streak >= (int)h->cap) {
-        h->cap += 1; /* additive increase, one per window of successes */
-        if (h->cap > d->max_per_host) h->cap = d->max_per_host;
-        h->ok_streak = 0;
+    } else {
+        h->throttles = 0;
+        if (h->cap < d->max_per_host && ++h->ok_streak >= (int)h->cap) {
+            h->cap += 1; /* additive increase, one per window of successes */
+            if (h->cap > d->max_per_host) h->cap = d->max_per_host;
+            h->ok_streak = 0;
+        }
+    }
+    if ((int)was != (int)h->cap) mark_dirty(d, hi);
+    /* An idle host may be forgotten here: the caller only drops the item next,
+     * which no longer looks at its host. */
+    host_touch(d, hi);
+}
+
+void dispatch_backoff(dispatch *d, dispatch_item *it, int64_t now, int64_t wall, int64_t retry_after_ms) {
+    if (!it) return;
+    dispatch_host *h = &d->hosts[it->host];
+    if (h->throttles < 30) h->throttles++;
+    int64_t ms = (int64_t)1000 << (h->throttles - 1 < 6 ? h->throttles - 1 : 6);
+    if (retry_after_ms > ms) ms = retry_after_ms;
+    if (now + ms > h->backoff_until) {
+        h->backoff_until = now + ms;
+        h->backoff_wall = wall + ms;
+        mark_dirty(d, it->host);
     }
 }
 
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now) {
-    if (d->rate <= 0) return -1;
     int64_t best = -1;
-    for (size_t i = 0; i < d->nhosts; i++) {
-        const dispatch_host *h = &d->hosts[i];
-        if (!h->parked.head || h->inflight >= (int)h->cap) continue;
-        double need = 1 - (h->tokens + (double)(now - h->tokens_at) * d->rate / 1000.0);
-        int64_t w = need <= 0 ? 0 : (int64_t)(need * 1000.0 / d->rate) + 1;
-        if (best < 0 || w < best) best = w;
+    int hi = d->ring;
+    for (size_t k = 0; k < d->nring; k++, hi = d->hosts[hi].rnext) {
+        int64_t w = host_wait(d, &d->hosts[hi], now);
+        if (w > 0 && (best < 0 || w < best)) best = w;
     }
     return best;
+}
+
+size_t dispatch_sync_take(dispatch *d, int64_t now, int64_t wall, dispatch_sync *out, size_t cap) {
+    size_t n = 0;
+    while (n < cap && d->nsync > 0) {
+        int i = d->sync[--d->nsync];
+        dispatch_host *h = &d->hosts[i];
+        dispatch_sync *s = &out[n++];
+        memset(s, 0, sizeof(*s));
+        s->host = i;
+        s->key = h->key;
+        s->release_at = h->out && !h->parked.head && h->inflight < (int)h->cap ? wall + host_wait(d, h, now) : -1;
+        if (h->dirty) {
+            int64_t until = h->backoff_wall > wall ? h->backoff_wall : 0;
+            int defaults = (int)h->cap >= d->max_per_host && until == 0 && h->rate <= 0;
+            s->save = defaults ? -1 : 1;
+            s->cap = (int)h->cap;
+            s->until_ms = until;
+            s->delay_ms = h->rate > 0 ? (int64_t)(1000.0 / h->rate) : 0;
+            h->dirty = 0;
+        }
+    }
+    return n;
+}
+
+void dispatch_sync_done(dispatch *d, const dispatch_sync *s, size_t n, int ok) {
+    for (size_t k = 0; k < n; k++) {
+        int i = s[k].host;
+        dispatch_host *h = &d->hosts[i];
+        h->syncing = 0;
+        if (!ok) {
+            if (s[k].save) h->dirty = 1;
+            sync_add(d, i);
+            continue;
+        }
+        if (s[k].release_at >= 0) h->out = 0;
+        host_touch(d, i);
+    }
 }
 
 dispatch_peer *dispatch_peer_at(dispatch *d, int i) {
@@ -257,7 +480,7 @@ size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, in
 dispatch_item *dispatch_any_parked(dispatch *d) {
     if (d->nparked == 0) return NULL;
     for (size_t h = 0; h < d->nhosts; h++)
-        if (d->hosts[h].parked.head) return d->hosts[h].parked.head;
+        if (d->hosts[h].used && d->hosts[h].parked.head) return d->hosts[h].parked.head;
     return NULL;
 }
 

@@ -3,7 +3,15 @@
  *
  * Pure bookkeeping, no I/O: the broker's main loop asks it what to send and tells
  * it what came back. Every URL it holds is also leased in Redis; if the broker
- * dies, the leases expire and nothing is lost. */
+ * dies, the leases expire and nothing is lost.
+ *
+ * Hosts live here only while the broker holds some of their URLs or has state
+ * of theirs to write back: a host checked out of the frontier (out) is handed
+ * back through dispatch_sync_take() once it has nothing parked and room under
+ * its cap, and an idle host is forgotten (its state is in Redis). Hosts are
+ * found by hash; dispatch_next() walks only the ring of hosts that have parked
+ * URLs and room under their cap, so its cost does not grow with the number of
+ * hosts the crawl has seen. */
 #ifndef DISPATCH_H
 #define DISPATCH_H
 
@@ -35,8 +43,29 @@ typedef struct dispatch_host {
     int ok_streak;
     double tokens;                /* --rate token bucket */
     int64_t tokens_at;
+    double rate;                  /* this host's own rate (Crawl-delay), 0: the global one */
+    int64_t backoff_until;        /* monotonic ms: nothing goes to it before */
+    int64_t backoff_wall;         /* the same in wall-clock ms (saved in Redis) */
+    int throttles;                /* throttled answers in a row */
+    int used;                     /* the slot holds a host */
+    int out;                      /* checked out of the frontier: to be handed back */
+    int dirty;                    /* state changed since it was last saved */
+    int syncing;                  /* in the sync list */
+    int in_ring;
+    int hnext;                    /* hash chain, or the free list */
+    int rprev, rnext;             /* the ring of hosts that may send */
     dispatch_list parked;
 } dispatch_host;
+
+/* One host to hand back to the frontier and/or whose state to save. */
+typedef struct dispatch_sync {
+    int host;                     /* slot */
+    const char *key;              /* valid until dispatch_sync_done */
+    int64_t release_at;           /* wall ms it may be fetched again; -1: keep it */
+    int save;                     /* 1 write the state, -1 delete it (back to defaults), 0 neither */
+    int cap;
+    int64_t until_ms, delay_ms;
+} dispatch_sync;
 
 typedef enum { DISPATCH_FETCHER, DISPATCH_PARSER, DISPATCH_WRITER, DISPATCH_OTHER } dispatch_role;
 
@@ -61,13 +90,20 @@ typedef struct dispatch {
     int max_per_host;
     double rate;                  /* per host per second; 0 = unlimited */
     dispatch_host *hosts;
-    size_t nhosts, cap_hosts;
+    size_t nhosts, cap_hosts;     /* slots ever used, allocated */
+    size_t live_hosts;            /* slots holding a host */
+    int free_host;                /* free slots, through hnext */
+    int *hbuckets;                /* host hash: first slot of each chain, -1 */
+    size_t nhbuckets;
+    int ring;                     /* the ring's cursor, -1 when empty */
+    size_t nring;
+    int *sync;                    /* hosts waiting for dispatch_sync_take */
+    size_t nsync, cap_sync;
     dispatch_peer *peers;
     size_t npeers;                /* slots used, some may be free (used == 0) */
     dispatch_item **buckets;
     size_t nbuckets, nitems;
     size_t nparked, ninflight;
-    size_t next_host;             /* round-robin start */
 } dispatch;
 
 /* Sets up an empty dispatcher. Returns 0, or -1 when out of memory. */
@@ -97,8 +133,31 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 /* A fetcher answered DONE for it: frees the host slot. ok/throttled feed the
  * AIMD cap (throttled = 429 or 503). The caller then drops the item. */
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
-/* Milliseconds until a rate-limited host gets its next token, or -1. */
+/* A fetcher was throttled by it (429/503): its host sends nothing for a back-off
+ * (1 s doubling with each throttle in a row, up to 64 s, or retry_after_ms when
+ * longer), saved in Redis at the next sync. it may be NULL (nothing happens). */
+void dispatch_backoff(dispatch *d, dispatch_item *it, int64_t now, int64_t wall, int64_t retry_after_ms);
+/* Milliseconds until a host with parked URLs and room under its cap may send
+ * (its rate's next token, its back-off's end), or -1 when none waits so. */
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now);
+
+/* A lease checked host key out of the frontier with this saved state (0: none).
+ * A host not in memory takes the state; one in memory keeps its own, newer.
+ * Returns its slot, or -1 when out of memory. Park its URLs, then call
+ * dispatch_host_check(). */
+int dispatch_host_leased(dispatch *d, const char *key, int cap, int64_t until_wall, int64_t delay_ms,
+                         int64_t now, int64_t wall);
+/* Re-examines a host after its URLs were parked: one checked out with nothing
+ * parked goes to the sync list; an idle one is forgotten. */
+void dispatch_host_check(dispatch *d, int host);
+/* Takes up to cap hosts off the sync list into out[] (release times from now and
+ * wall). Returns how many. Each must be answered by dispatch_sync_done. */
+size_t dispatch_sync_take(dispatch *d, int64_t now, int64_t wall, dispatch_sync *out, size_t cap);
+/* The frontier took (ok) or did not take the entries of dispatch_sync_take: when
+ * it did not they are tried again later. */
+void dispatch_sync_done(dispatch *d, const dispatch_sync *s, size_t n, int ok);
+/* Hosts in memory, and those checked out of the frontier. */
+static inline size_t dispatch_nhosts(const dispatch *d) { return d->live_hosts; }
 
 /* The peer in slot i, or NULL when the slot is out of range or free. Slots run
  * from 0 to dispatch_peer_slots(d) - 1; an index stays valid until forgotten. */

@@ -20,42 +20,141 @@
  * what it did before: a lease script would pop URLs and never record them. */
 #define LUA_WRITES "#!lua\n"
 
-/* KEYS seen frontier leases stats; ARGV parent, then fingerprint/url pairs.
+/* The per-host frontier (Mercator's back queues and heap; docs/REDIS.md): a LIST
+ * q:<host> per host, the ZSET ready of hosts that have URLs waiting scored by the
+ * wall-clock ms at which each may be fetched next, the ZSET active of hosts the
+ * broker has checked out (it holds some of their URLs; it puts them back in ready
+ * when it has room for more), the HASH host:<host> of a host's saved politeness
+ * (cap, back-off until, delay) and the counter waiting (URLs in all q:<host>).
+ * Every one of these keys starts with the crawl's prefix zcrawl:{crawl}:, so it
+ * lies in the crawl's cluster slot; scripts build them from KEYS[1]'s prefix.
+ * hostof() gives the same host:port as zc_url_host(). push() queues a URL and
+ * makes its host ready unless the broker has it checked out. */
+#define LUA_FR_PUSH \
+    "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n" \
+    "local function hostof(u)\n" \
+    "  local s, a = string.match(u, '^(%a+)://([^/?#]*)')\n" \
+    "  if not s then return '?' end\n" \
+    "  a = string.match(a, '^.*@(.*)$') or a\n" \
+    "  local h, p\n" \
+    "  if string.sub(a, 1, 1) == '[' then h, p = string.match(a, '^(%[[^%]]*%])(.*)$') end\n" \
+    "  if not h then h, p = string.match(a, '^([^:]*)(.*)$') end\n" \
+    "  p = tonumber(string.sub(p, 2))\n" \
+    "  if not p then if string.lower(s) == 'https' then p = 443 else p = 80 end end\n" \
+    "  return string.lower(h) .. ':' .. string.format('%d', p)\n" \
+    "end\n" \
+    "local touched = {}\n" \
+    "local function push(u, head, now)\n" \
+    "  local h = hostof(u)\n" \
+    "  if head then redis.call('LPUSH', P .. 'q:' .. h, u) else redis.call('RPUSH', P .. 'q:' .. h, u) end\n" \
+    "  if touched[h] then return end\n" \
+    "  touched[h] = true\n" \
+    "  if not redis.call('ZSCORE', P .. 'active', h) then\n" \
+    "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n" \
+    "    if t < now then t = now end\n" \
+    "    redis.call('ZADD', P .. 'ready', 'NX', t, h)\n" \
+    "  end\n" \
+    "end\n" \
+    "local function clock()\n" \
+    "  local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "end\n"
+
+/* KEYS seen leases stats waiting; ARGV parent now, then fingerprint/url pairs.
  * The seen set is 65536 hashes, KEYS[1]:0000 .. KEYS[1]:ffff, chosen by the first
  * two bytes of a URL's 8-byte fingerprint; the other six bytes are the field. Small
  * hashes are listpacks in Redis, about 10 bytes an entry (docs/REDIS.md). The bucket
  * keys share the crawl's hash tag, so on a cluster they live in its slot. */
 static const char *LUA_DISCOVER =
-    LUA_WRITES "local added = 0\n"
-    "for i = 2, #ARGV, 2 do\n"
+    LUA_WRITES LUA_FR_PUSH "local added, now = 0, tonumber(ARGV[2])\n"
+    "for i = 3, #ARGV, 2 do\n"
     "  local fp = ARGV[i]\n"
     "  local bucket = KEYS[1] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
     "  if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
-    "    redis.call('RPUSH', KEYS[2], ARGV[i+1]); added = added + 1\n"
+    "    push(ARGV[i+1], false, now); added = added + 1\n"
     "  end\n"
     "end\n"
-    "if ARGV[1] ~= '' and redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then\n"
-    "  redis.call('HINCRBY', KEYS[4], 'parsed', 1)\n"
+    "if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then\n"
+    "  redis.call('HINCRBY', KEYS[3], 'parsed', 1)\n"
     "end\n"
-    "if added > 0 then redis.call('HINCRBY', KEYS[4], 'discovered', added) end\n"
+    "if added > 0 then\n"
+    "  redis.call('HINCRBY', KEYS[3], 'discovered', added); redis.call('INCRBY', KEYS[4], added)\n"
+    "end\n"
     "return added\n";
 
-/* KEYS frontier leases retries; ARGV max deadline. Returns url, attempt pairs. */
+/* KEYS ready active leases retries waiting; ARGV now deadline max per_host.
+ * Takes the hosts whose time has come, earliest first (the heap's head), at most
+ * min(per_host, the host's saved cap) URLs from each, up to max in all, and checks
+ * those hosts out (ready -> active). Returns one entry per host: {host, cap,
+ * until, delay, url, attempt, url, attempt, ...}; cap/until/delay are the saved
+ * state, '0' when none. A ready host with an empty queue just leaves ready. */
 static const char *LUA_LEASE =
-    LUA_WRITES "local urls = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))\n"
-    "if not urls then return {} end\n"
-    "local out = {}\n"
-    "for _, u in ipairs(urls) do\n"
-    "  redis.call('ZADD', KEYS[2], ARGV[2], u)\n"
-    "  out[#out+1] = u\n"
-    "  out[#out+1] = redis.call('HGET', KEYS[3], u) or '0'\n"
+    LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
+    "local now, max, per = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local hosts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)\n"
+    "local out, n = {}, 0\n"
+    "for _, h in ipairs(hosts) do\n"
+    "  if n >= max then break end\n"
+    "  local st = redis.call('HMGET', P .. 'host:' .. h, 'cap', 'until', 'delay')\n"
+    "  local take, cap = per, tonumber(st[1])\n"
+    "  if cap and cap >= 1 and cap < take then take = cap end\n"
+    "  if take > max - n then take = max - n end\n"
+    "  local urls = redis.call('LPOP', P .. 'q:' .. h, take)\n"
+    "  redis.call('ZREM', KEYS[1], h)\n"
+    "  if urls then\n"
+    "    redis.call('ZADD', KEYS[2], now, h)\n"
+    "    local e = {h, st[1] or '0', st[2] or '0', st[3] or '0'}\n"
+    "    for _, u in ipairs(urls) do\n"
+    "      redis.call('ZADD', KEYS[3], ARGV[2], u)\n"
+    "      e[#e+1] = u; e[#e+1] = redis.call('HGET', KEYS[4], u) or '0'\n"
+    "    end\n"
+    "    n = n + #urls\n"
+    "    out[#out+1] = e\n"
+    "  end\n"
     "end\n"
+    "if n > 0 then redis.call('DECRBY', KEYS[5], n) end\n"
     "return out\n";
 
-/* KEYS leases frontier; ARGV url. */
+/* KEYS ready active; ARGV groups of host, time, cap, until, delay. Saves each
+ * host's state (cap '' leaves it, cap '0' deletes it) and, when time is not
+ * -1, puts the checked-out host back in ready at time if it has URLs waiting. */
+static const char *LUA_RELEASE =
+    LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
+    "for i = 1, #ARGV, 5 do\n"
+    "  local h = ARGV[i]\n"
+    "  if ARGV[i+2] == '0' then redis.call('DEL', P .. 'host:' .. h)\n"
+    "  elseif ARGV[i+2] ~= '' then\n"
+    "    redis.call('HSET', P .. 'host:' .. h, 'cap', ARGV[i+2], 'until', ARGV[i+3], 'delay', ARGV[i+4])\n"
+    "  end\n"
+    "  if ARGV[i+1] ~= '-1' then\n"
+    "    local was = redis.call('ZREM', KEYS[2], h)\n"
+    "    if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
+    "      if was == 1 then redis.call('ZADD', KEYS[1], ARGV[i+1], h)\n"
+    "      else redis.call('ZADD', KEYS[1], 'NX', ARGV[i+1], h) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return #ARGV / 5\n";
+
+/* KEYS active ready; ARGV now. After a broker restart nobody holds a checked-out
+ * host: every one goes back to ready, at its back-off time if that is later. */
+static const char *LUA_RECOVER =
+    LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
+    "local now = tonumber(ARGV[1])\n"
+    "local hs = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "for _, h in ipairs(hs) do\n"
+    "  redis.call('ZREM', KEYS[1], h)\n"
+    "  if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
+    "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n"
+    "    if t < now then t = now end\n"
+    "    redis.call('ZADD', KEYS[2], t, h)\n"
+    "  end\n"
+    "end\n"
+    "return #hs\n";
+
+/* KEYS leases waiting; ARGV url: back to the head of its host's queue. */
 static const char *LUA_REQUEUE =
-    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
-    "  redis.call('LPUSH', KEYS[2], ARGV[1]); return 1\n"
+    LUA_WRITES LUA_FR_PUSH "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
+    "  push(ARGV[1], true, clock()); redis.call('INCR', KEYS[2]); return 1\n"
     "end\n"
     "return 0\n";
 
@@ -153,14 +252,22 @@ static const char *LUA_CLAMP =
     "for _, u in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[1], u) end\n"
     "return #m\n";
 
-/* KEYS leases frontier delayed stats; ARGV now limit. */
+/* KEYS leases frontier delayed stats waiting; ARGV now limit. Expired leases and
+ * due retries go back to the head of their hosts' queues; URLs in the single
+ * list frontier (a crawl begun by an older broker, or a script that still
+ * pushes there) move to their hosts' queues. */
 static const char *LUA_MAINTAIN =
-    LUA_WRITES "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); redis.call('LPUSH', KEYS[2], u) end\n"
+    LUA_WRITES LUA_FR_PUSH "local now = tonumber(ARGV[1])\n"
+    "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); push(u, true, now) end\n"
     "if #exp > 0 then redis.call('HINCRBY', KEYS[4], 'expired', #exp) end\n"
     "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "for _, u in ipairs(due) do redis.call('ZREM', KEYS[3], u); redis.call('LPUSH', KEYS[2], u) end\n"
-    "return #exp + #due\n";
+    "for _, u in ipairs(due) do redis.call('ZREM', KEYS[3], u); push(u, true, now) end\n"
+    "local old = redis.call('LPOP', KEYS[2], tonumber(ARGV[2])) or {}\n"
+    "for _, u in ipairs(old) do push(u, false, now) end\n"
+    "local moved = #exp + #due + #old\n"
+    "if moved > 0 then redis.call('INCRBY', KEYS[5], moved) end\n"
+    "return moved\n";
 
 /* ---- connection ---- */
 
@@ -194,7 +301,8 @@ int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, s
         { fr->k_frontier, "frontier" }, { fr->k_seen, "seen" }, { fr->k_leases, "leases" },
         { fr->k_delayed, "delayed" }, { fr->k_retries, "retries" }, { fr->k_dead, "dead" },
         { fr->k_gone, "gone" }, { fr->k_stats, "stats" }, { fr->k_seeds, "seeds" },
-        { fr->k_meta, "meta" },
+        { fr->k_meta, "meta" }, { fr->k_ready, "ready" }, { fr->k_active, "active" },
+        { fr->k_waiting, "waiting" },
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         (void)zc_redis_key(keys[i].key, FRONTIER_KEY_MAX, crawl, keys[i].name); /* fits: crawl <= 63 */
@@ -364,15 +472,15 @@ static int fr_eval_int(frontier *fr, fr_args *a, long long *out) {
 
 long frontier_discover(frontier *fr, const char *parent, char *const *urls, size_t n,
                        int64_t now_ms, size_t *bad) {
-    (void)now_ms;
     fr_args a = { 0 };
     size_t nbad = 0;
     args_eval(&a, LUA_DISCOVER, 4);
     args_str(&a, fr->k_seen);
-    args_str(&a, fr->k_frontier);
     args_str(&a, fr->k_leases);
     args_str(&a, fr->k_stats);
+    args_str(&a, fr->k_waiting);
     args_str(&a, parent ? parent : "");
+    args_ll(&a, now_ms);
     for (size_t i = 0; i < n; i++) {
         char canon[ZC_URL_MAX], err[128];
         int cl = zc_url_canonical(urls[i], strlen(urls[i]), canon, sizeof(canon), err, sizeof(err));
@@ -388,34 +496,91 @@ long frontier_discover(frontier *fr, const char *parent, char *const *urls, size
     return (long)added;
 }
 
+static int64_t str_ll(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+}
+
 long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t now_ms,
-                          int64_t lease_ms) {
+                          int64_t lease_ms, int per_host, frontier_host *hosts, size_t *nhosts) {
+    *nhosts = 0;
     if (max == 0) return 0;
     fr_args a = { 0 };
-    args_eval(&a, LUA_LEASE, 3);
-    args_str(&a, fr->k_frontier);
+    args_eval(&a, LUA_LEASE, 5);
+    args_str(&a, fr->k_ready);
+    args_str(&a, fr->k_active);
     args_str(&a, fr->k_leases);
     args_str(&a, fr->k_retries);
-    args_ll(&a, (long long)max);
+    args_str(&a, fr->k_waiting);
+    args_ll(&a, now_ms);
     args_ll(&a, now_ms + lease_ms);
+    args_ll(&a, (long long)max);
+    args_ll(&a, per_host > 0 ? per_host : 1);
     redisReply *r = fr_run(fr, &a);
     if (!r) return -1;
-    long got = 0;
     if (r->type != REDIS_REPLY_ARRAY) {
         snprintf(fr->err, sizeof(fr->err), "unexpected redis reply type %d", r->type);
         freeReplyObject(r);
         return -1;
     }
-    for (size_t i = 0; i + 1 < r->elements && (size_t)got < max; i += 2) {
-        redisReply *u = r->element[i], *at = r->element[i + 1];
-        if (u->type != REDIS_REPLY_STRING) continue;
-        out[got].url = strndup(u->str, u->len);
-        if (!out[got].url) break;
-        out[got].attempt = at->type == REDIS_REPLY_STRING ? atoi(at->str) : 0;
-        got++;
+    /* The URLs are leased in Redis whatever happens here: one this broker cannot
+     * keep (out of memory) comes back when its lease expires. */
+    long got = 0;
+    for (size_t i = 0; i < r->elements && *nhosts < max; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 || e->element[0]->type != REDIS_REPLY_STRING) continue;
+        frontier_host *h = &hosts[*nhosts];
+        h->key = strndup(e->element[0]->str, e->element[0]->len);
+        if (!h->key) break;
+        h->cap = (int)str_ll(e->element[1]);
+        h->until_ms = str_ll(e->element[2]);
+        h->delay_ms = str_ll(e->element[3]);
+        for (size_t k = 4; k + 1 < e->elements && (size_t)got < max; k += 2) {
+            redisReply *u = e->element[k], *at = e->element[k + 1];
+            if (u->type != REDIS_REPLY_STRING) continue;
+            out[got].url = strndup(u->str, u->len);
+            if (!out[got].url) break;
+            out[got].attempt = (int)str_ll(at);
+            out[got].host = (int)*nhosts;
+            got++;
+        }
+        (*nhosts)++;
     }
     freeReplyObject(r);
     return got;
+}
+
+int frontier_sync_hosts(frontier *fr, const frontier_host_sync *h, size_t n) {
+    if (n == 0) return 0;
+    fr_args a = { 0 };
+    args_eval(&a, LUA_RELEASE, 2);
+    args_str(&a, fr->k_ready);
+    args_str(&a, fr->k_active);
+    for (size_t i = 0; i < n; i++) {
+        args_str(&a, h[i].key);
+        args_ll(&a, h[i].release_at < 0 ? -1 : h[i].release_at);
+        if (h[i].save > 0) {
+            args_ll(&a, h[i].cap > 0 ? h[i].cap : 1);
+            args_ll(&a, h[i].until_ms);
+            args_ll(&a, h[i].delay_ms);
+        } else {
+            args_str(&a, h[i].save < 0 ? "0" : "");
+            args_str(&a, "");
+            args_str(&a, "");
+        }
+    }
+    long long v;
+    return fr_eval_int(fr, &a, &v);
+}
+
+long frontier_recover_hosts(frontier *fr, int64_t now_ms) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_RECOVER, 2);
+    args_str(&a, fr->k_active);
+    args_str(&a, fr->k_ready);
+    args_ll(&a, now_ms);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
 }
 
 int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms) {
@@ -450,7 +615,7 @@ int frontier_requeue(frontier *fr, const char *url) {
     fr_args a = { 0 };
     args_eval(&a, LUA_REQUEUE, 2);
     args_str(&a, fr->k_leases);
-    args_str(&a, fr->k_frontier);
+    args_str(&a, fr->k_waiting);
     args_str(&a, url);
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
@@ -576,11 +741,12 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
 
 long frontier_maintain(frontier *fr, int64_t now_ms) {
     fr_args a = { 0 };
-    args_eval(&a, LUA_MAINTAIN, 4);
+    args_eval(&a, LUA_MAINTAIN, 5);
     args_str(&a, fr->k_leases);
     args_str(&a, fr->k_frontier);
     args_str(&a, fr->k_delayed);
     args_str(&a, fr->k_stats);
+    args_str(&a, fr->k_waiting);
     args_ll(&a, now_ms);
     args_str(&a, "1000");
     long long moved;
@@ -621,8 +787,9 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         return -1;
     }
     const char *cmds[][2] = {
-        { "LLEN", fr->k_frontier }, { "ZCARD", fr->k_leases }, { "ZCARD", fr->k_delayed },
+        { "GET", fr->k_waiting }, { "ZCARD", fr->k_leases }, { "ZCARD", fr->k_delayed },
         { "LLEN", fr->k_seeds }, { "LLEN", fr->k_dead }, { "HLEN", fr->k_gone },
+        { "LLEN", fr->k_frontier },
     };
     size_t ncmd = sizeof(cmds) / sizeof(cmds[0]);
     for (size_t i = 0; i < ncmd; i++)
@@ -630,7 +797,8 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
     if (redisAppendCommand(fr->rc, "HMGET %s fetched parsed written retried expired state",
                            fr->k_stats) != REDIS_OK)
         goto err;
-    long long *dst[] = { &c->queued, &c->leased, &c->delayed, &c->seeds, &c->dead, &c->gone };
+    long long legacy = 0;
+    long long *dst[] = { &c->queued, &c->leased, &c->delayed, &c->seeds, &c->dead, &c->gone, &legacy };
     int failed = 0;
     for (size_t i = 0; i <= ncmd; i++) {
         redisReply *r = NULL;
@@ -651,6 +819,7 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         snprintf(fr->err, sizeof(fr->err), "redis error while reading counts");
         return -1;
     }
+    c->queued += legacy; /* not yet moved to the per-host queues */
     return 0;
 err:
     fr_set_err(fr, "reading counts");

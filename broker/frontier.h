@@ -28,14 +28,36 @@ typedef struct frontier {
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
         k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
         k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
-        k_meta[FRONTIER_KEY_MAX];
+        k_meta[FRONTIER_KEY_MAX], k_ready[FRONTIER_KEY_MAX], k_active[FRONTIER_KEY_MAX],
+        k_waiting[FRONTIER_KEY_MAX];
 } frontier;
 
 /* A URL taken from the frontier under lease. url is malloc'd; the caller owns it. */
 typedef struct frontier_lease {
     char *url;
     int attempt;
+    int host;            /* index into the hosts array of frontier_lease_batch */
 } frontier_lease;
+
+/* A host checked out by a lease, with the politeness state saved for it (0 in a
+ * field: none saved). key is malloc'd; the caller owns it. */
+typedef struct frontier_host {
+    char *key;           /* host:port, as zc_url_host() writes it */
+    int cap;             /* its in-flight cap */
+    int64_t until_ms;    /* wall-clock ms its back-off ends */
+    int64_t delay_ms;    /* its own interval between requests (Crawl-delay, rate) */
+} frontier_host;
+
+/* What the broker tells the frontier about one host: put it back in ready at
+ * release_at (wall ms; -1: it stays checked out), and/or save its state (save 0:
+ * leave the saved state; save 1: write cap, until, delay; save -1: delete it). */
+typedef struct frontier_host_sync {
+    const char *key;
+    int64_t release_at;
+    int save;
+    int cap;
+    int64_t until_ms, delay_ms;
+} frontier_host_sync;
 
 typedef struct frontier_counts {
     long long queued, leased, delayed, seeds, dead, gone;
@@ -68,17 +90,26 @@ int frontier_refused(const frontier *fr);
  * or -1. */
 long frontier_discover(frontier *fr, const char *parent, char *const *urls, size_t n,
                        int64_t now_ms, size_t *bad);
-/* Moves up to max URLs from the frontier to the leases with deadline now+lease_ms.
- * Returns how many were filled into out[], or -1. */
+/* Takes up to max URLs from the hosts ready at now_ms (earliest first), at most
+ * per_host from each (less when the host's saved cap is lower), into the leases
+ * with deadline now+lease_ms, and checks those hosts out until
+ * frontier_sync_hosts() releases them. Fills out[] and hosts[] (up to max each;
+ * *nhosts of them). Returns how many URLs, or -1. */
 long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t now_ms,
-                          int64_t lease_ms);
+                          int64_t lease_ms, int per_host, frontier_host *hosts, size_t *nhosts);
+/* Saves host state and releases checked-out hosts (see frontier_host_sync), in
+ * one script. Returns 0 or -1. */
+int frontier_sync_hosts(frontier *fr, const frontier_host_sync *h, size_t n);
+/* After a broker restart: every checked-out host goes back to ready (at its
+ * back-off time if later than now). Returns how many, or -1. */
+long frontier_recover_hosts(frontier *fr, int64_t now_ms);
 /* Pushes the deadline of the leases still open among urls to deadline. Returns 0 or -1. */
 int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
 /* A downstream stage still holds urls: every one of them that is leased gets a
  * deadline of at least deadline_ms, in one script; others are ignored. Returns how
  * many were extended, or -1. */
 long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
-/* Closes url's lease and puts it back at the head of the frontier (if the lease
+/* Closes url's lease and puts it back at the head of its host's queue (if the lease
  * was still open). Returns 1 if requeued, 0 if the lease was closed already, -1. */
 int frontier_requeue(frontier *fr, const char *url);
 /* A transient failure: closes the lease and delays url by exponential backoff with

@@ -54,15 +54,23 @@ static void send_jobs(broker *b, dispatch_item **items, size_t n) {
     }
 }
 
-/* Leases up to want URLs and parks them. A URL dispatch refuses goes back: a
- * dead letter when it is not http(s), the frontier's head otherwise. */
-static void fill(broker *b, long want) {
+/* Leases up to want URLs from the hosts whose turn has come (the frontier's ready
+ * heap), at most a cap's worth from each, and parks them. A URL dispatch refuses
+ * goes back: a dead letter when it is not http(s), its host's queue otherwise. */
+static void fill(broker *b, long want, int64_t now) {
     frontier_lease leases[LEASE_BATCH];
+    frontier_host hosts[LEASE_BATCH];
+    int slot[LEASE_BATCH];
+    size_t nhosts = 0;
     if (want > LEASE_BATCH) want = LEASE_BATCH;
     int64_t wall = zc_wall_ms();
-    long got = frontier_lease_batch(&b->fr, leases, (size_t)want, wall, b->conf->lease_ms);
+    long got = frontier_lease_batch(&b->fr, leases, (size_t)want, wall, b->conf->lease_ms,
+                                    (int)b->conf->max_per_host, hosts, &nhosts);
     if (got < 0) broker_redis_failed(b, "lease");
     else b->open_leases += got;
+    for (size_t i = 0; i < nhosts; i++)
+        slot[i] = dispatch_host_leased(&b->d, hosts[i].key, hosts[i].cap, hosts[i].until_ms, hosts[i].delay_ms,
+                                       now, wall);
     for (long i = 0; i < got; i++) {
         int bad = 0;
         if (!dispatch_park(&b->d, leases[i].url, leases[i].attempt, wall + b->conf->lease_ms, &bad)) {
@@ -74,6 +82,29 @@ static void fill(broker *b, long want) {
             }
         }
         free(leases[i].url);
+    }
+    for (size_t i = 0; i < nhosts; i++) {
+        dispatch_host_check(&b->d, slot[i]);
+        free(hosts[i].key);
+    }
+}
+
+/* Hands the hosts that want no more URLs now back to the frontier's ready heap
+ * (at the time their rate or back-off allows) and saves changed host state. */
+static void sync_hosts(broker *b, int64_t now) {
+    dispatch_sync s[256];
+    frontier_host_sync f[256];
+    int64_t wall = zc_wall_ms();
+    size_t n;
+    for (int round = 0; round < 64 && (n = dispatch_sync_take(&b->d, now, wall, s, 256)) > 0; round++) {
+        for (size_t i = 0; i < n; i++)
+            f[i] = (frontier_host_sync){ s[i].key, s[i].release_at, s[i].save, s[i].cap, s[i].until_ms, s[i].delay_ms };
+        int ok = frontier_sync_hosts(&b->fr, f, n) == 0;
+        dispatch_sync_done(&b->d, s, n, ok);
+        if (!ok) {
+            broker_redis_failed(b, "hosts");
+            return;
+        }
     }
 }
 
@@ -93,7 +124,7 @@ void broker_fill_and_dispatch(broker *b, int64_t now) {
      * what the slowest stage sustains. */
     long room = broker_window(b) - (long)b->open_leases;
     if (want > room) want = room;
-    if (want > 0 && !frontier_broken(&b->fr)) fill(b, want);
+    if (want > 0 && !frontier_broken(&b->fr)) fill(b, want, now);
     dispatch_item *batch[JOB_BATCH], *it;
     size_t n = 0;
     while ((it = dispatch_next(&b->d, now)) != NULL) {
@@ -104,4 +135,5 @@ void broker_fill_and_dispatch(broker *b, int64_t now) {
         }
     }
     send_jobs(b, batch, n);
+    if (!frontier_broken(&b->fr)) sync_hosts(b, now);
 }

@@ -102,6 +102,11 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     if (clamped > 0) zc_info("recovering", "leases=%ld due_within_ms=%ld", clamped, conf->recover_ms);
+    long hosts = frontier_recover_hosts(&b->fr, zc_wall_ms()); /* nobody holds a checked-out host now */
+    if (hosts < 0) {
+        snprintf(err, sizeof(err), "%s", b->fr.err);
+        goto err;
+    }
     zc_info("started", "crawl=%s mode=%s control=%s max_per_host=%ld lease_ms=%ld", conf->crawl,
             conf->mode, conf->control, conf->max_per_host, conf->lease_ms);
     return 0;
