@@ -99,3 +99,90 @@ def test_bad_host_flags_exit_2():
         r = subprocess.run([bin_path("sitesim"), "--port", "0"] + argv, capture_output=True, text=True, timeout=10)
         assert r.returncode == 2, (argv, r.returncode, r.stderr)
         assert r.stderr.startswith("zcrawl-sitesim: error:") and r.stderr.count("\n") == 1, r.stderr
+
+
+# ---- the broker's per-host frontier over virtual hosts ------------------------
+
+from harness import Pipeline, jsonl_ids  # noqa: E402
+
+
+def host_url(sim, i, limit=18):
+    return "http://h%d.localhost:%d/api/book/?limit=%d&offset=0" % (i, sim.port, limit)
+
+
+def host_pages(books, limit=18):
+    """Requests a whole crawl of one virtual host makes: list pages and details."""
+    return (books + limit - 1) // limit + books
+
+
+def wait_host_done(sim, i, want, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        h = sim.stats()["by_host"][i]
+        if h["requests"] >= want and h["in_progress"] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("host %d made %s of %d requests after %ds" % (i, sim.stats()["by_host"][i], want, timeout))
+
+
+def fast_host_time(procs, redis, crawl, slow_first, books=300):
+    """Seconds the fast host h1 (20 ms latency) takes to be crawled whole, every
+    host capped at 2, 2 fetchers x 64 slots; with slow_first, the slow host h0 (1 s
+    latency) is seeded 3.5 s before it."""
+    sim = Sitesim(procs, "--hosts", "2", "--books", str(books), "--latency-ms", "20",
+                  "--slow-hosts", "0", "--slow-latency-ms", "1000")
+    # One list page names every book: the slow host has more URLs waiting than
+    # the fetchers have slots as soon as its first page is parsed.
+    pl = Pipeline(procs, redis, host_url(sim, 0, books) if slow_first else host_url(sim, 1, books), crawl=crawl,
+                  broker_args=["--max-per-host", "2"])
+    if slow_first:
+        pl.start_all(fetchers=2, parsers=1, writers=1, out="/dev/null", fetcher_args=("--concurrency", "64"))
+        time.sleep(3.5)
+        assert sim.stats()["by_host"][0]["requests"] > 0
+        t0 = time.time()
+        redis.cli("RPUSH", pl.key("seeds"), host_url(sim, 1, books))
+    else:
+        t0 = time.time()
+        pl.start_all(fetchers=2, parsers=1, writers=1, out="/dev/null", fetcher_args=("--concurrency", "64"))
+    wait_host_done(sim, 1, host_pages(books, books), timeout=90)
+    took = time.time() - t0
+    st = sim.stats()
+    assert st["max_host_in_progress"] <= 2, st["by_host"]
+    assert st["by_host"][1]["duplicates"] == 0
+    if not slow_first:
+        pl.wait_done(timeout=60)  # its stages leave; the next run has the machine
+    return took
+
+
+def test_a_slow_host_seeded_first_does_not_hold_up_a_fast_one(procs, redis):
+    """Head-of-line: with the single frontier list the slow host's 300 URLs, more
+    than the fetchers' 128 slots, filled every slot the broker leased for, and the
+    fast host's URLs waited behind them at the slow host's 2 pages/s."""
+    alone = fast_host_time(procs, redis, "alone", slow_first=False)
+    behind = fast_host_time(procs, redis, "behind", slow_first=True)
+    print("fast host alone %.2fs, behind a slow host %.2fs (%.2fx)" % (alone, behind, behind / alone))
+    assert behind <= 1.5 * alone + 0.5, (alone, behind)
+
+
+def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redis, tmp_path):
+    n, books = 10000, 3
+    sim = Sitesim(procs, "--hosts", str(n), "--books", str(books), "--latency-ms", "20")
+    pl = Pipeline(procs, redis, None, crawl="many", broker_args=["--max-per-host", "2"])
+    urls = [host_url(sim, i) for i in range(n)]
+    for k in range(0, n, 2000):
+        redis.cli("RPUSH", pl.key("seeds"), *urls[k:k + 2000])
+    out = str(tmp_path / "books.jsonl")
+    pl.start_all(fetchers=2, parsers=1, writers=1, out=out, fetcher_args=("--concurrency", "64"))
+    wall = pl.wait_done(timeout=400)
+    st = sim.stats()
+    print("%d hosts: %d requests in %.1fs, max per host %d" % (n, st["requests"], wall, st["max_host_in_progress"]))
+    assert st["duplicates"] == 0, st["duplicates"]
+    assert all(h["requests"] == host_pages(books) for h in st["by_host"]), \
+        [(i, h) for i, h in enumerate(st["by_host"]) if h["requests"] != host_pages(books)][:5]
+    assert 1 <= st["max_host_in_progress"] <= 2, st["max_host_in_progress"]
+    assert int(pl.stats()["written"]) == n * books
+    # (the file holds one line per id: ids of two hosts' catalogues may collide)
+    # the per-host queues are empty and no host is left checked out or ready
+    assert redis.cli("GET", pl.key("waiting")).strip() in ("0", "")
+    assert redis.cli("ZCARD", pl.key("ready")).strip() == "0"
+    assert redis.cli("ZCARD", pl.key("active")).strip() == "0"
