@@ -186,3 +186,67 @@ def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redi
     assert redis.cli("GET", pl.key("waiting")).strip() in ("0", "")
     assert redis.cli("ZCARD", pl.key("ready")).strip() == "0"
     assert redis.cli("ZCARD", pl.key("active")).strip() == "0"
+
+
+def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, redis):
+    """Every host answers 429 (Retry-After 8 s): the broker cuts each host's cap
+    to 1 and backs off 8 s, and saves both in Redis. Killed -9 and restarted
+    against a healthy site, it sends nothing to a host before its back-off ends,
+    and then one request at a time (the saved cap), not --max-per-host 4 at once.
+    (Before, both lived only in the broker's memory: a restarted broker fetched the
+    URLs whose leases it recovered at once, 4 at a time.)"""
+    from harness import free_port, wait_port
+    port = free_port()
+    sim1 = procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200",
+                                   "--fail-429", "1", "--retry-after", "8"])
+    wait_port(port)
+    pl = Pipeline(procs, redis, None, crawl="polite", broker_args=["--max-per-host", "4", "--recover-ms", "1000"])
+    seeds = ["http://h%d.localhost:%d/api/book/?limit=18&offset=%d" % (h, port, 18 * k) for h in range(2) for k in range(8)]
+    redis.cli("RPUSH", pl.key("seeds"), *seeds)
+    pl.start_all(fetchers=1, parsers=1, writers=1, out="/dev/null")
+    keys = [pl.key("host:h%d.localhost:%d" % (h, port)) for h in range(2)]
+
+    def saved():
+        out = []
+        for k in keys:
+            hs = redis.hgetall(k)
+            out.append((int(hs.get("cap", 0)), int(hs.get("until", 0))))
+        return out
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = saved()
+        if all(cap == 1 and until > time.time() * 1000 + 4000 for cap, until in st):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("host state never saved: %s\n%s" % (saved(), procs.dump_logs()))
+    procs.kill9(pl.broker)
+    procs.kill9(sim1)
+    time.sleep(1.0)  # the fetcher's transfers to the dead site fail
+    st = saved()
+    assert all(cap == 1 for cap, _ in st), st
+
+    procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200",
+                            "--latency-ms", "300"])
+    wait_port(port)
+    restarted = time.time()
+    pl.start_broker()
+    first, early = [None, None], [0, 0]
+    deadline = time.time() + 30
+    while time.time() < deadline and (None in first or time.time() < max(first) + 0.25):
+        s = json.loads(vget(type("S", (), {"port": port}), "127.0.0.1", "/__stats")[1])
+        now = time.time()
+        for h in range(2):
+            hs = s["by_host"][h]
+            if first[h] is None and hs["requests"] > 0:
+                first[h] = now
+            if first[h] is not None and now - first[h] <= 0.25:
+                early[h] = max(early[h], hs["max_in_progress"])
+        time.sleep(0.02)
+    print("restarted at +0; back-off ends %s; first requests %s; in flight at once in the first 250 ms %s"
+          % (["%+.2fs" % (u / 1000 - restarted) for _, u in st],
+             ["%+.2fs" % (f - restarted) if f else None for f in first], early))
+    assert None not in first, (first, procs.dump_logs())
+    for h in range(2):
+        assert first[h] * 1000 >= st[h][1] - 150, (h, first[h] * 1000 - st[h][1])
+        assert early[h] <= 1, (h, early)
