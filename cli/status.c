@@ -506,7 +506,7 @@ int cmd_status(int argc, char **argv) {
         /* The reason quotes the URI: say it again without the password. */
         redact_uri(redis, shown, sizeof(shown));
         zc_redis_addr b;
-        if (zc_redis_parse(shown, &b, err, sizeof(err)) == 0) snprintf(err, sizeof(err), "bad Redis URI '%s': password too long", shown);
+        if (zc_redis_parse(shown, &b, err, sizeof(err)) == 0) snprintf(err, sizeof(err), "bad Redis URI '%.400s%s': password too long", shown, strlen(shown) > 400 ? "..." : "");
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return STATUS_EXIT_USAGE;
     }

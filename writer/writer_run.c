@@ -347,7 +347,7 @@ static void batch_confirm(writer_run *w, size_t n) {
 /* Gives up: the sink has failed without a success for longer than the limit. */
 static void give_up(writer_run *w, int64_t now) {
     snprintf(w->gave_up_why, sizeof(w->gave_up_why),
-             "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %s; %zu documents held were "
+             "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %.400s; %zu documents held were "
              "not confirmed, so the crawl resumes once a writer can write again",
              w->sink.kind, (long long)((now - w->fail_since) / 1000), w->c.sink_fail_limit_s, w->cond,
              w->cond_detail, w->q.n);
