@@ -136,6 +136,7 @@ int dispatch_peer_get(dispatch *d, const void *id, size_t idlen, int create) {
     p->idlen = idlen;
     p->used = 1;
     p->role = DISPATCH_OTHER;
+    p->fd = -1;
     return free_slot;
 }
 
@@ -148,7 +149,8 @@ void dispatch_peer_forget(dispatch *d, int peer) {
 long dispatch_total_credit(const dispatch *d) {
     long c = 0;
     for (size_t i = 0; i < d->npeers; i++)
-        if (d->peers[i].used && d->peers[i].role == DISPATCH_FETCHER && d->peers[i].credit > 0)
+        if (d->peers[i].used && d->peers[i].role == DISPATCH_FETCHER && d->peers[i].credit > 0 &&
+            !d->peers[i].paused)
             c += d->peers[i].credit;
     return c;
 }
@@ -183,7 +185,7 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now) {
     int best = -1;
     for (size_t i = 0; i < d->npeers; i++) {
         dispatch_peer *p = &d->peers[i];
-        if (p->used && p->role == DISPATCH_FETCHER && p->credit > 0 &&
+        if (p->used && p->role == DISPATCH_FETCHER && p->credit > 0 && !p->paused &&
             (best < 0 || p->credit > d->peers[best].credit))
             best = (int)i;
     }
@@ -234,4 +236,32 @@ int64_t dispatch_rate_wait(const dispatch *d, int64_t now) {
         if (best < 0 || w < best) best = w;
     }
     return best;
+}
+
+dispatch_peer *dispatch_peer_at(dispatch *d, int i) {
+    if (i < 0 || (size_t)i >= d->npeers || !d->peers[i].used) return NULL;
+    return &d->peers[i];
+}
+
+size_t dispatch_peer_slots(const dispatch *d) { return d->npeers; }
+
+size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, int peer), void *arg,
+                         dispatch_item **out, size_t cap) {
+    size_t n = 0;
+    for (size_t b = 0; b < d->nbuckets && n < cap; b++)
+        for (dispatch_item *it = d->buckets[b]; it && n < cap; it = it->hnext)
+            if (it->deadline < horizon && (it->peer < 0 || !keep || keep(arg, it->peer))) out[n++] = it;
+    return n;
+}
+
+dispatch_item *dispatch_any_parked(dispatch *d) {
+    if (d->nparked == 0) return NULL;
+    for (size_t h = 0; h < d->nhosts; h++)
+        if (d->hosts[h].parked.head) return d->hosts[h].parked.head;
+    return NULL;
+}
+
+dispatch_item *dispatch_first_held(dispatch *d, int peer) {
+    dispatch_peer *p = dispatch_peer_at(d, peer);
+    return p ? p->held.head : NULL;
 }

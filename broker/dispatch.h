@@ -47,8 +47,14 @@ typedef struct dispatch_peer {
     dispatch_role role;
     char name[64];
     long credit;
+    int paused;                   /* silent: no JOBs go to it, its credit counts for nothing */
+    int closed;                   /* its connection closed: paused for good */
+    int fd;                       /* its connection's socket at the broker (ZMQ_SRCFD), -1 unknown */
     int64_t last_seen;
     dispatch_list held;           /* JOBs sent and not answered by DONE */
+    char cond[32];                /* newest non-ok STATUS condition, "" when ok */
+    char detail[160];             /* its one-line detail */
+    int64_t cond_since;           /* wall ms when this condition began */
 } dispatch_peer;
 
 typedef struct dispatch {
@@ -80,6 +86,7 @@ void dispatch_drop(dispatch *d, dispatch_item *it);
  * or the identity is too long. */
 int dispatch_peer_get(dispatch *d, const void *id, size_t idlen, int create);
 void dispatch_peer_forget(dispatch *d, int peer);
+/* Credit of the fetchers that are not paused. */
 long dispatch_total_credit(const dispatch *d);
 int dispatch_count_role(const dispatch *d, dispatch_role role);
 
@@ -92,5 +99,22 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
 /* Milliseconds until a rate-limited host gets its next token, or -1. */
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now);
+
+/* The peer in slot i, or NULL when the slot is out of range or free. Slots run
+ * from 0 to dispatch_peer_slots(d) - 1; an index stays valid until forgotten. */
+dispatch_peer *dispatch_peer_at(dispatch *d, int i);
+size_t dispatch_peer_slots(const dispatch *d);
+/* Fills out[] with up to cap items whose lease deadline is before horizon, parked
+ * or out at a fetcher for which keep(arg, peer) is nonzero (keep NULL: all).
+ * Returns how many. */
+size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, int peer), void *arg,
+                         dispatch_item **out, size_t cap);
+/* Any parked item (to hand back on shutdown), or NULL when none is parked. */
+dispatch_item *dispatch_any_parked(dispatch *d);
+/* The oldest item out at peer, or NULL. */
+dispatch_item *dispatch_first_held(dispatch *d, int peer);
+static inline size_t dispatch_nitems(const dispatch *d) { return d->nitems; }
+static inline size_t dispatch_nparked(const dispatch *d) { return d->nparked; }
+static inline size_t dispatch_ninflight(const dispatch *d) { return d->ninflight; }
 
 #endif

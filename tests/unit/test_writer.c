@@ -217,7 +217,7 @@ static void test_json_exact_forms(void **state) {
                            "\"f\":9007199254740993,\"g\":true,\"h\":null,"
                            "\"i\":{\"$date\":\"1973-10-01T00:00:00Z\"},"
                            "\"j\":{\"$date\":\"2025-12-01T13:24:01.104Z\"},"
-                           "\"k\":{\"$date\":{\"$numberLong\":\"-1000\"}},"
+                           "\"k\":{\"$date\":\"1969-12-31T23:59:59Z\"},"
                            "\"l\":[{\"x\":\"q\\\"\\\\\\n\\t\\u0001\x7f\"}],\"m\":{}}");
     free(s);
     bson_destroy(d);
@@ -236,6 +236,35 @@ static void test_json_exact_forms(void **state) {
     assert_int_equal(b.len, 0);
     free(b.p);
     bson_destroy(o);
+}
+
+/* issue 14: one date shape in JSON Lines, before 1970 as after, read back exactly. */
+static void test_json_dates_one_shape(void **state) {
+    (void)state;
+    static const int64_t ms[] = { -1, -1000, -999, -86400000LL, -2208988800000LL /* 1900 */,
+                                  -62167219200000LL /* 0000-01-01 */, -30610224000001LL, 0, 1,
+                                  253402300799999LL };
+    static const char *want[] = { "1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59Z", "1969-12-31T23:59:59.001Z",
+                                  "1969-12-31T00:00:00Z", "1900-01-01T00:00:00Z", "0000-01-01T00:00:00Z",
+                                  "0999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z",
+                                  "1970-01-01T00:00:00.001Z", "9999-12-31T23:59:59.999Z" };
+    for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
+        int rc;
+        bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "t", BCON_DATE_TIME(ms[i]));
+        char *s = render(d, &rc), expect[128];
+        assert_int_equal(rc, WRITER_JSON_OK);
+        snprintf(expect, sizeof(expect), "{\"_id\":\"1\",\"t\":{\"$date\":\"%s\"}}", want[i]);
+        assert_string_equal(s, expect);
+        bson_error_t e;
+        bson_t *back = bson_new_from_json((const uint8_t *)s, -1, &e);
+        assert_non_null(back);
+        bson_iter_t it;
+        assert_true(bson_iter_init_find(&it, back, "t"));
+        assert_int_equal(bson_iter_date_time(&it), ms[i]);
+        bson_destroy(back);
+        free(s);
+        bson_destroy(d);
+    }
 }
 
 /* Whatever the document, our line and libbson's mean the same to a JSON reader. */
@@ -437,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_jsonl_open_fails),
         cmocka_unit_test(test_json_exact_forms),
         cmocka_unit_test(test_json_agrees_with_libbson),
+        cmocka_unit_test(test_json_dates_one_shape),
         cmocka_unit_test(test_jsonl_falls_back),
         cmocka_unit_test(test_jsonl_exactly_once),
         cmocka_unit_test(test_jsonl_shared_file),
