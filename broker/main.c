@@ -173,7 +173,7 @@ static int run(broker *b) {
         if (turn(b) != 0) broker_fail(b, "cannot poll the control socket: %s", zmq_strerror(errno));
     if (b->done && !b->failed) {
         broker_shutdown_stages(b);
-    } else {
+    } else if (!b->meta_lost) { /* a crawl whose state is gone gets no writes back */
         if (!b->failed) zc_info("stopping", "signal=%d", zc_signal_stop_requested());
         broker_release(b);
     }
@@ -190,6 +190,7 @@ static void close_all(broker *b) {
     if (b->ctx) zmq_ctx_term(b->ctx);
     frontier_close(&b->fr);
     dispatch_free(&b->d);
+    broker_drop_reports(b);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
 }
