@@ -1,6 +1,7 @@
 /* control.c -- the broker's handlers for messages from stages on the ROUTER:
- * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One small function
- * per message type; each checks its frames and drops what it cannot use. */
+ * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One
+ * small function per message type; each checks its frames and drops what it
+ * cannot use. Reports that Redis cannot take now are kept and replayed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,7 +368,9 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
-    /* The connection it came over, so that its closing can be told apart. */
+    /* The connection it came over (ZMQ_SRCFD, deprecated but the only way to
+     * match a ROUTER peer with its monitor events), so that its closing can be
+     * told apart from silence. */
     broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
     if (needs_redis(m->type) && (frontier_broken(&b->fr) || b->redis_bad_since)) {
         /* HOLD needs no replay: the outage's length is given back to every lease. */
