@@ -91,8 +91,8 @@ void broker_shutdown_stages(broker *b);
  * per-host caps and rates allow now. Redis failures are reported through
  * broker_redis_failed. */
 void broker_fill_and_dispatch(broker *b, int64_t now);
-/* The window of open leases in force: --window, or 4 x the fetchers' credit
- * (at least 256) when it is 0. */
+/* The window of open leases in force: --window, or 4 x the fetchers' concurrency
+ * (their credit at its peak; at least 256) when it is 0. */
 long broker_window(const broker *b);
 
 /* ---- maintain.c: periodic work ---- */

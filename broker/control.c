@@ -81,6 +81,7 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     }
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->credit = (long)credit;
+    dispatch_peer_capacity(p);
     zc_info("peer_joined", "role=%s name=%s credit=%ld", role, name, p->credit);
     if (b->done) broker_send(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
@@ -90,7 +91,10 @@ static void on_credit(broker *b, int peer, const zc_msg *m) {
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* unknown peer: it will time out and say HELLO again */
     if (zc_msg_u64(m, 0, &n) != 0 || n > 1000000) broker_bad_message(b, "CREDIT with a bad number");
-    else if (p->role == DISPATCH_FETCHER) p->credit += (long)n;
+    else if (p->role == DISPATCH_FETCHER) {
+        p->credit += (long)n;
+        dispatch_peer_capacity(p);
+    }
 }
 
 /* Frees the fetch slot url held. Returns 1, or 0 when url is not out at a fetcher
