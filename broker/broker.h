@@ -13,6 +13,7 @@
 
 #include "dispatch.h"
 #include "frontier.h"
+#include "metrics.h"
 #include "zc_buf.h"
 #include "zc_msg.h"
 
@@ -20,7 +21,7 @@
 
 typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
-    const char *control, *pages_in, *pages_out, *docs_in, *docs_out;
+    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
     int fresh;
@@ -64,6 +65,7 @@ typedef struct broker {
     frontier_counts at_start;      /* counters when this run began: the summary counts the difference */
     broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
+    broker_metrics *metrics;       /* /metrics server, NULL when off */
     char problem[256];             /* the broker's own trouble (Redis), "" when none */
     int64_t problem_since;         /* wall ms */
 } broker;

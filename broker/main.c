@@ -48,6 +48,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "max-retry-delay-ms", "ZCRAWL_MAX_RETRY_DELAY_MS", ZC_FLAG_INT, &conf->max_retry_delay_ms, "cap on Retry-After and retry backoff", 0, 86400000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
+        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -59,6 +60,9 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         if (broker_check_start(argv[i]) != 0) exit(2);
     if (strcmp(conf->mode, "batch") && strcmp(conf->mode, "service"))
         die(2, "--mode must be batch or service, not '%s'", conf->mode);
+    char merr[256];
+    if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, merr, sizeof(merr)) != 0)
+        die(2, "%s", merr);
     return npos;
 }
 
@@ -83,6 +87,11 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         broker_streamers_start(b, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return BROKER_EXIT_USAGE; /* an endpoint that cannot be bound is configuration */
+    }
+    if (conf->metrics && *conf->metrics &&
+        !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, err, sizeof(err)))) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return BROKER_EXIT_USAGE; /* the address is taken: configuration */
     }
     int begun = broker_begin(b);
     if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
@@ -188,6 +197,7 @@ static void close_all(broker *b) {
     if (b->router) zmq_close(b->router);
     broker_streamers_stop(b);
     if (b->ctx) zmq_ctx_term(b->ctx);
+    broker_metrics_stop(b->metrics);
     frontier_close(&b->fr);
     dispatch_free(&b->d);
     broker_drop_reports(b);
