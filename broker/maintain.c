@@ -186,7 +186,10 @@ int broker_maintain(broker *b, int64_t now) {
     /* First, before any script writes: a Redis that came back empty must not be
      * crawled on as if it held this crawl. */
     if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
-    if (b->redis_bad_since && redis_recover(b, now) != 0) return 0;
+    if (b->redis_bad_since) {
+        if (redis_recover(b, now) != 0) return 0;
+        broker_replay_reports(b);
+    }
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
     drop_lapsed(b, wall);
     renew_leases(b, wall);
