@@ -201,11 +201,32 @@ static void problem_line(const crawl *cw, char *out, size_t outlen) {
     snprintf(out, outlen, "%s%s%s", cw->p.problem, cw->p.problem[0] && cw->refusal[0] ? "; " : "", cw->refusal);
 }
 
+/* Copies s without its " (N s)" ages: a problem that only grew older is the same. */
+static void problem_key(const char *s, char *out, size_t outlen) {
+    size_t k = 0;
+    while (*s && k + 1 < outlen) {
+        size_t d = 0;
+        if (s[0] == ' ' && s[1] == '(')
+            while (s[2 + d] >= '0' && s[2 + d] <= '9') d++;
+        if (d > 0 && !strncmp(s + 2 + d, " s)", 3)) {
+            s += 2 + d + 3;
+            continue;
+        }
+        out[k++] = *s++;
+    }
+    out[k] = '\0';
+}
+
 /* Prints the problem when it changed since last shown, progress lines or not. */
 static void show_problem(crawl *cw) {
-    char problem[1024];
+    char problem[1024], now[1024], before[1024];
     problem_line(cw, problem, sizeof(problem));
-    if (!strcmp(problem, cw->shown_problem)) return;
+    problem_key(problem, now, sizeof(now));
+    problem_key(cw->shown_problem, before, sizeof(before));
+    if (!strcmp(now, before)) {
+        snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem); /* its age, for progress lines */
+        return;
+    }
     fprintf(stderr, "%s%s: %s%s\n", cw->tty ? "\r\033[K" : "", CLI_PROG, problem[0] ? "problem: " : "problem cleared",
             problem);
     snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem);
@@ -352,6 +373,7 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     char why[256];
     *dead = 0;
     poll_progress(cw);
+    show_problem(cw);
     if (!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) {
         if (cw->ended == END_BROKER) snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
         if (cw->ended == END_BROKER) return CLI_EXIT_FAILED;
