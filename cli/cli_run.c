@@ -480,6 +480,7 @@ fail:
         sup_stop_all(cw->s, 5000);
     }
     if (rc == CLI_EXIT_FAILED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    if (rc == CLI_EXIT_USAGE && cw->own_logdir) nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     crawl_free(cw);
     return rc;
 }

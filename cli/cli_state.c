@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_signal.h"
 
 /* mkdir -p dir. Returns 0, or -1 with a reason in err. */
 static int mkdirs(const char *dir, char *err, size_t errlen) {
@@ -112,7 +113,7 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
     }
     /* Loading a long crawl's append-only file takes a while: up to a minute. */
     char why[256] = "";
-    for (int i = 0; i < 3000 && sup_alive(s, st->proc); i++) {
+    for (int i = 0; i < 3000 && sup_alive(s, st->proc) && !zc_signal_stop_requested(); i++) {
         redisContext *rc = cli_redis_connect(uri, why, sizeof(why)); /* it PINGs */
         if (rc) {
             redisFree(rc);
