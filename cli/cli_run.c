@@ -141,13 +141,30 @@ static int truncate_out(crawl *cw) {
     return 0;
 }
 
+/* A crawl in a shared Redis whose broker wrote its stats within the last 5 s (five
+ * stats intervals) is being run right now: a second broker on it would hand out
+ * its URLs twice, and --fresh would delete its state under it. Returns 1 then
+ * (with a reason in cw->err). A private Redis needs no look: its folder is locked. */
+static int crawl_busy(crawl *cw, const cli_meta *m) {
+    cli_progress p;
+    if (!cw->c->redis || strcmp(m->state, "running") != 0) return 0;
+    if (cli_progress_read(cw->rc, cw->c->crawl, &p, cw->err, sizeof(cw->err)) != 0) return 0;
+    long long age = zc_wall_ms() - p.updated_at;
+    if (age < 0 || age >= 5000) return 0;
+    snprintf(cw->err, sizeof(cw->err), "crawl %s is running (its broker wrote stats %.1f s ago): stop it first, "
+             "or give another --crawl", cw->c->crawl, (double)age / 1000.0);
+    return 1;
+}
+
 /* Reads the crawl's meta before anything starts. Returns 1 when the crawl is
- * already complete (and says so), 0 to go on, -1 with a reason in cw->err. */
+ * already complete (and says so), 0 to go on, -1 with a reason in cw->err, -2
+ * when it is running elsewhere. */
 static int crawl_check_state(crawl *cw) {
     cli_conf *c = cw->c;
     cli_meta m;
     char when[64];
     if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
+    if (crawl_busy(cw, &m)) return -2;
     if (c->fresh) {
         long long n = cli_crawl_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
         if (n < 0 || truncate_out(cw) != 0) return -1;
@@ -338,7 +355,11 @@ static void crawl_monitor(crawl *cw) {
 static int broker_outcome(crawl *cw, const cli_meta *m) {
     const sup_proc *b = &cw->s->procs[cw->r.broker];
     int code = WEXITSTATUS(b->exit_status);
-    const char *state = m->state[0] ? m->state : !strcmp(cw->p.state, "done") ? "complete" : cw->p.state;
+    /* A meta still "running" after its broker ended (or none, from a broker that
+     * keeps none) says nothing: the broker's last stats do. */
+    const char *state = m->state[0] && strcmp(m->state, "running") ? m->state
+                        : !strcmp(cw->p.state, "done")             ? "complete"
+                                                                   : cw->p.state;
     if (code == 3 || !strcmp(state, "stopped")) {
         snprintf(cw->err, sizeof(cw->err), "the broker was stopped%s%s", m->reason[0] ? ": " : "", m->reason);
         return CLI_EXIT_STOPPED;
@@ -458,7 +479,10 @@ static int crawl_run(crawl *cw) {
     if (crawl_prepare(cw) != 0) goto fail;
     rc = CLI_EXIT_FAILED;
     int state = 0;
-    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) goto fail;
+    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) {
+        if (state == -2) rc = CLI_EXIT_USAGE;
+        goto fail;
+    }
     if (state == 1) {
         cw->ended = END_NONE;
         cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);

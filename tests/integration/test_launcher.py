@@ -646,3 +646,26 @@ def test_full_disk_shows_on_progress_then_completes(procs, tmp_path, small_fs):
     data = out.read_bytes()
     assert data.endswith(b"\n")
     assert_every_book_once(site, out)
+
+
+def test_crawl_running_elsewhere_is_not_started_twice(procs, tmp_path):
+    """In a shared Redis, a crawl whose meta says running and whose broker wrote its
+    stats within 5 s is being run by another broker: exit 2, one line, nothing
+    started. Stats older than that (a broker that died) are resumed."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", "300")
+    now_ms = int(time.time() * 1000)
+    redis.cli("HSET", "zcrawl:{busy}:meta", "state", "running")
+    redis.cli("HSET", "zcrawl:{busy}:stats", "updated_at", str(now_ms), "state", "running")
+    argv = plain_argv(site.start_url, tmp_path / "o.jsonl", "--redis", redis.uri, "--crawl", "busy")
+    r = run_launcher(argv, tmp_path, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.fullmatch(r"zcrawl: error: crawl busy is running \(its broker wrote stats \d\.\d s ago\): stop it "
+                        r"first, or give another --crawl\n", r.stderr), r.stderr
+    assert site.stats()["requests"] == 0
+    redis.cli("HSET", "zcrawl:{busy}:stats", "updated_at", str(now_ms - 60000))
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl busy (running)" in r.stderr
+    assert_every_book_once(site, tmp_path / "o.jsonl")
