@@ -524,8 +524,9 @@ def test_redis_full_shows_on_progress(procs, tmp_path):
 # ---- the state folder ----
 
 def zcrawl_processes_of(tmp_path):
-    """pids of live processes whose command line mentions tmp_path (the launcher's
-    children all carry its paths: --out, --dir, logs)."""
+    """pids of live processes whose command line or working folder is in tmp_path
+    (the stages carry its paths: --out, logs; redis-server rewrites its command
+    line, but works in the state folder)."""
     found = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -535,9 +536,10 @@ def zcrawl_processes_of(tmp_path):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
             with open("/proc/%s/stat" % d) as f:
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            cwd = os.readlink("/proc/%s/cwd" % d)
         except OSError:
             continue
-        if str(tmp_path) in cmd and not zombie:
+        if (str(tmp_path) in cmd or cwd.startswith(str(tmp_path) + "/.zcrawl")) and not zombie:
             found.append((int(d), cmd[:120]))
     return found
 
