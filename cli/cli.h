@@ -35,8 +35,8 @@ typedef struct cli_conf {
     long max_restarts, restart_window_s, max_retries;
     long books, latency_ms, jitter_ms, seed;
     double rate;
-    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds;
-    int no_progress, via_broker, fresh;
+    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds, *spec;
+    int no_progress, via_broker, fresh, allow_private;
     char *resume_cmd; /* the command that resumes this crawl (owned) */
 } cli_conf;
 
@@ -163,6 +163,10 @@ int cli_free_port(void);
 /* Finds the folder of the zcrawl-* executables (--bin-dir, else beside zcrawl) and
  * checks that every stage can be run. Returns 0, or -1 with a reason. */
 int cli_find_bindir(cli_run *r, const char *extra_stage, char *err, size_t errlen);
+/* Makes c->spec absolute and has zcrawl-parser --check-spec check it before anything
+ * starts (the parser prints its one error line). Returns 0 when there is no spec or
+ * it is good, else -1 (with a reason in err when the parser could not be run). */
+int cli_spec_check(cli_run *r, char *err, size_t errlen);
 /* Starts the broker, then writers, parsers and fetchers, wired directly (or through
  * the broker with --via-broker). Returns 0, or -1 with a reason in err. */
 int cli_start_pipeline(cli_run *r, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_addr.h"
 #include "zc_log.h"
 #include "zc_redis.h"
 #include "zc_signal.h"
@@ -60,6 +61,14 @@ static int crawl_prepare(crawl *cw) {
     cw->st.proc = -1;
     cw->extra_idx = -1;
     if (cli_find_bindir(&cw->r, cw->extra, cw->err, sizeof(cw->err)) != 0) return -1;
+    /* The SSRF guard stays on unless the crawl itself starts on a non-public address
+     * (a name that does not resolve is the fetchers' to report). */
+    const cli_urls *lists[] = { &cw->starts, &cw->seeds };
+    for (size_t l = 0; l < 2 && !c->allow_private; l++)
+        for (size_t i = 0; i < lists[l]->n && !c->allow_private; i++) {
+            char why[256];
+            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) == 1) c->allow_private = 1;
+        }
     if (c->log_dir) {
         if (cli_fmt(cw->r.logdir, sizeof(cw->r.logdir), "%s", c->log_dir) != 0 ||
             (mkdir(cw->r.logdir, 0755) != 0 && errno != EEXIST)) {
@@ -527,6 +536,12 @@ int cmd_run(int argc, char **argv) {
     if (cw.starts.n + cw.seeds.n == 0)
         zc_die(CLI_EXIT_USAGE, CLI_PROG, "run needs a START_URL or a --seeds file with at least one URL");
     if (!c.mongo && !c.out) c.out = "zcrawl-books.jsonl";
+    cli_run probe = { .c = &c };
+    if (cli_find_bindir(&probe, NULL, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+    if (cli_spec_check(&probe, err, sizeof(err)) != 0) {
+        if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+        return CLI_EXIT_USAGE;
+    }
     if (!c.redis && !c.state) {
         if (cli_fmt(state, sizeof(state), ".zcrawl/%s", c.crawl) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "crawl name too long");
         c.state = state;
@@ -565,6 +580,10 @@ int cmd_demo(int argc, char **argv) {
     if (c.state) zc_die(CLI_EXIT_USAGE, CLI_PROG, "demo keeps no state: drop --state");
     cli_run probe = { .c = &c };
     if (cli_find_bindir(&probe, "sitesim", cw.err, sizeof(cw.err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+    if (cli_spec_check(&probe, cw.err, sizeof(cw.err)) != 0) {
+        if (cw.err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+        return CLI_EXIT_USAGE;
+    }
     if (demo_sitesim(&c, probe.bindir, &sim, &port) != 0) zc_die(CLI_EXIT_FAILED, CLI_PROG, "no free port for the emulator");
     snprintf(start, sizeof(start), "http://127.0.0.1:%d/api/book/?limit=18&offset=0", port);
     if (cli_urls_add(&cw.starts, start) != 0) zc_die(1, CLI_PROG, "out of memory");

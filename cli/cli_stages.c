@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -87,6 +89,40 @@ int cli_find_bindir(cli_run *r, const char *extra_stage, char *err, size_t errle
     return 0;
 }
 
+int cli_spec_check(cli_run *r, char *err, size_t errlen) {
+    cli_conf *c = (cli_conf *)r->c;
+    if (!c->spec || !*c->spec) {
+        c->spec = NULL;
+        return 0;
+    }
+    static char abs_spec[PATH_MAX];
+    if (!realpath(c->spec, abs_spec)) {
+        snprintf(err, errlen, "--spec %s: %s", c->spec, strerror(errno));
+        return -1;
+    }
+    c->spec = abs_spec; /* the stages may run in another folder */
+    char exe[4200];
+    if (stage_exe(r, "parser", exe, sizeof(exe), err, errlen) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char *av[] = { exe, "--spec", abs_spec, "--check-spec", NULL };
+        execv(exe, av);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    err[0] = '\0'; /* the parser has said what is wrong */
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 /* How pages and documents travel: straight from stage to stage (each parser and
  * writer binds a port of its own, the stages upstream connect to all of them), or
  * through the broker's streamers. */
@@ -142,6 +178,7 @@ static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     cli_argv_flag(a, "--broker", r->ep[0]);
     cli_argv_flag(a, "--pages", w->direct ? w->page_binds[i] : r->ep[2]);
     cli_argv_flag(a, "--docs", w->direct ? w->doc_list.p : r->ep[3]);
+    if (r->c->spec) cli_argv_flag(a, "--spec", r->c->spec);
     cli_argv_flag(a, "--log-level", r->c->log_level);
 }
 
@@ -150,6 +187,7 @@ static void fetcher_argv(const cli_run *r, const wiring *w, long i, cli_argv *a)
     cli_argv_flag(a, "--broker", r->ep[0]);
     cli_argv_flag(a, "--pages", w->direct ? w->page_list.p : r->ep[1]);
     cli_argv_flagl(a, "--concurrency", r->c->concurrency);
+    if (r->c->allow_private) cli_argv_add(a, "--allow-private");
     cli_argv_flag(a, "--log-level", r->c->log_level);
 }
 
