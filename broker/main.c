@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "frontier.h"
 #include "zc_buf.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_msg.h"
@@ -82,10 +83,7 @@ static void *bind_socket(void *ctx, int type, const char *endpoint, long hwm, ch
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zmq_bind(s, endpoint) != 0) {
-        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
-        goto err;
-    }
+    if (zc_curve_bind(ctx, s, endpoint, err, errlen) != 0) goto err;
     return s;
 err:
     zmq_close(s);
@@ -487,6 +485,7 @@ static void write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "updated_at", STAT("%lld", (long long)zc_wall_ms()),
         "started_at", STAT("%lld", (long long)b->started_wall),
         "bad_messages", STAT("%lld", b->bad_messages),
+        "auth_refused", STAT("%llu", (unsigned long long)zc_curve_refused()),
         "state", state,
         NULL, NULL,
     };
@@ -614,6 +613,7 @@ int main(int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf.stats_ms, "how often the stats hash is written", 100, 60000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf.hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf.log_level, "debug, info, warn or error", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -649,6 +649,12 @@ int main(int argc, char **argv) {
     if (dispatch_init(&b.d, (int)conf.max_per_host, conf.rate) != 0) {
         fprintf(stderr, "%s: error: out of memory\n", PROG);
         return 1;
+    }
+    const char *eps[] = { conf.control, conf.pages_in, conf.pages_out, conf.docs_in, conf.docs_out, NULL };
+    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        dispatch_free(&b.d);
+        return 2;
     }
     if (frontier_open(&b.fr, conf.redis, conf.crawl, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);

@@ -17,7 +17,9 @@
 
 #include <hiredis.h>
 
+#include "keygen.h"
 #include "supervise.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -213,17 +215,18 @@ static int start_stage(run *r, const char *stage, int idx, argv_b *a, int restar
 }
 
 /* Direct wiring: each of n stages binds a port of its own ("@tcp://..." into
- * binds[i]) and the stages upstream connect to all of them (the list in list).
+ * binds[i]) and the stages upstream connect to all of them (the list in list,
+ * each entry marked "#role": with keys, the binding stage serves with its own).
  * Returns 0, or -1 when ports run out or the list does not fit (the caller then
  * goes through the broker's streamers). */
-static int direct_endpoints(long n, char binds[][40], char *list, size_t cap) {
+static int direct_endpoints(long n, const char *role, char binds[][40], char *list, size_t cap) {
     size_t used = 0;
     list[0] = '\0';
     for (long i = 0; i < n; i++) {
         int p = free_port();
         if (p < 0) return -1;
         snprintf(binds[i], 40, "@tcp://127.0.0.1:%d", p);
-        int k = snprintf(list + used, cap - used, "%s%s", i ? "," : "", binds[i] + 1);
+        int k = snprintf(list + used, cap - used, "%s%s#%s", i ? "," : "", binds[i] + 1, role);
         if (k < 0 || (size_t)k >= cap - used) return -1;
         used += (size_t)k;
     }
@@ -238,8 +241,8 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
     static char page_binds[SUP_MAX_PROCS][40], doc_binds[SUP_MAX_PROCS][40];
     char page_list[PATH_MAX / 4], doc_list[PATH_MAX / 4];
     int direct = !c->via_broker && c->parsers <= SUP_MAX_PROCS && c->writers <= SUP_MAX_PROCS &&
-                 direct_endpoints(c->parsers, page_binds, page_list, sizeof(page_list)) == 0 &&
-                 direct_endpoints(c->writers, doc_binds, doc_list, sizeof(doc_list)) == 0;
+                 direct_endpoints(c->parsers, "parser", page_binds, page_list, sizeof(page_list)) == 0 &&
+                 direct_endpoints(c->writers, "writer", doc_binds, doc_list, sizeof(doc_list)) == 0;
     for (int i = 0; i < 5; i++) {
         int p = free_port();
         if (p < 0) {
@@ -422,6 +425,7 @@ static int run_crawl(run_conf *c, char *const *starts, size_t nstarts, const cha
             return 1;
         }
     }
+    if (keygen_for_run(r.logdir, err, sizeof(err)) != 0) goto fail;
     int64_t t0 = zc_now_ms();
     if (extra_child) {
         char log[PATH_MAX + 32];
@@ -560,17 +564,20 @@ int main(int argc, char **argv) {
         { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c.latency_ms, "demo: emulator latency", 0, 600000 },
         { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c.jitter_ms, "demo: emulator latency jitter", 0, 600000 },
         { "seed", "ZCRAWL_DEMO_SEED", ZC_FLAG_INT, &c.seed, "demo: emulator seed", 0, 2147483647 },
+        ZC_CURVE_FLAGS, /* run: --keys DIR instead of fresh keys; --insecure for none */
         ZC_FLAGS_END,
     };
     const char *summary =
         "commands:\n"
         "  run START_URL...  crawl from the START_URLs with a local pipeline; exit 0 when complete\n"
-        "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)";
+        "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)\n"
+        "  keygen DIR        CURVE keys for stages on several hosts (zcrawl keygen --help)";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL...]", summary, run_flags);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - 1, argv + 1);
     if (strcmp(cmd, "run") && strcmp(cmd, "demo")) {
         fprintf(stderr, "%s: error: unknown command '%s' (run or demo; see --help)\n", PROG, cmd);
         return 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -26,10 +27,7 @@ static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zmq_connect(p->sock, p->endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to broker %s: %s", p->endpoint, zmq_strerror(errno));
-        goto err;
-    }
+    if (zc_curve_connect(p->sock, p->endpoint, NULL, err, errlen) != 0) goto err;
     char cbuf[24];
     snprintf(cbuf, sizeof(cbuf), "%d", credit < 0 ? 0 : credit);
     zc_frame f[3] = { ZC_FSTR(p->role), ZC_FSTR(p->name), ZC_FSTR(cbuf) };

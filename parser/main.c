@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "parse_book.h"
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -53,6 +54,7 @@ static const zc_flag parser_flags[] = {
       "debug, info, warn or error", 0, 0 },
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
       "name this parser gives the broker (default parser-HOST-PID)", 0, 0 },
+    ZC_CURVE_FLAGS,
     ZC_FLAGS_END
 };
 
@@ -388,7 +390,7 @@ static void *open_socket(void *ctx, int type, const char *endpoint, const char *
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0 ||
         (type == ZMQ_PUSH && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0))
         die(2, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zc_endpoint_attach(s, endpoint, err, sizeof(err)) != 0) die(2, "--%s: %s", flag, err);
+    if (zc_endpoint_attach(ctx, s, endpoint, err, sizeof(err)) != 0) die(2, "--%s: %s", flag, err);
     return s;
 }
 
@@ -404,6 +406,7 @@ int main(int argc, char **argv) {
         die(2, "--log-level: '%s' is not debug, info, warn or error", opt_log_level);
     if (opt_name && strlen(opt_name) >= sizeof(P.peer.name))
         die(2, "--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
+    if (zc_curve_setup("parser", (const char *[]){ opt_broker, opt_pages, opt_docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);
     parse_urls_init(&P.urls);

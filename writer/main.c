@@ -17,6 +17,7 @@
 #include <mongoc/mongoc.h>
 #include <zmq.h>
 
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -455,6 +456,7 @@ int main(int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &stats_ms, "log counters this often, 0: never", 0, 86400000 },
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &name, "name told to the broker (none: writer-HOST-PID)", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &level_s, "debug, info, warn or error", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
@@ -487,6 +489,7 @@ int main(int argc, char **argv) {
     writer_mongo_opts mo = { mongo_uri, db, coll, wc, journal, wtimeout_ms, !skip_indexes, server_timeout_ms };
     char err[640];
     if (use_mongo && writer_mongo_check_opts(&mo, err, sizeof(err)) != 0) die(2, "%s", err);
+    if (zc_curve_setup("writer", (const char *[]){ broker, docs_ep, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     zc_rand_seed(0);
 
@@ -512,7 +515,7 @@ int main(int argc, char **argv) {
     if (zmq_setsockopt(w.docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(w.docs) != 0 ||
         zmq_setsockopt(w.docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
         die(1, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zc_endpoint_attach(w.docs, docs_ep, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
+    if (zc_endpoint_attach(w.ctx, w.docs, docs_ep, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
     if (zc_peer_open(&w.peer, w.ctx, broker, "writer", name, hb_ms, 0, err, sizeof(err)) != 0) die(2, "%s", err);
     writer_mongo_log_to_zc();
     mongoc_init();
