@@ -650,16 +650,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: error: out of memory\n", PROG);
         return 1;
     }
-    const char *eps[] = { conf.control, conf.pages_in, conf.pages_out, conf.docs_in, conf.docs_out, NULL };
-    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s: error: %s\n", PROG, err);
-        dispatch_free(&b.d);
-        return 2;
-    }
     if (frontier_open(&b.fr, conf.redis, conf.crawl, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         dispatch_free(&b.d);
         return 1;
+    }
+    const char *eps[] = { conf.control, conf.pages_in, conf.pages_out, conf.docs_in, conf.docs_out, NULL };
+    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        rc = 2;
+        goto out_redis;
     }
     b.ctx = zmq_ctx_new();
     if (!b.ctx) {

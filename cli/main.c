@@ -20,6 +20,7 @@
 #include "keygen.h"
 #include "supervise.h"
 #include "zc_curve.h"
+#include "zc_redact.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -444,7 +445,8 @@ static int run_crawl(run_conf *c, char *const *starts, size_t nstarts, const cha
         char why[256];
         redisContext *probe = redis_connect(r.redis_uri, why, sizeof(why));
         if (!probe) {
-            snprintf(err, sizeof(err), "cannot reach Redis at %s: %s", r.redis_uri, why);
+            char shown[256];
+            snprintf(err, sizeof(err), "cannot reach Redis at %s: %s", zc_redact_uri(shown, sizeof(shown), r.redis_uri), why);
             goto fail;
         }
         /* Several start URLs go through the crawl's seeds list (docs/REDIS.md),
@@ -458,8 +460,9 @@ static int run_crawl(run_conf *c, char *const *starts, size_t nstarts, const cha
         fprintf(stderr, "%s: crawling %s", PROG, starts[0]);
     else
         fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", PROG, nstarts, starts[0]);
+    char sink[512];
     fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s)\n",
-            c->fetchers, c->parsers, c->writers, c->mongo ? c->mongo : c->out, r.logdir);
+            c->fetchers, c->parsers, c->writers, c->mongo ? zc_redact_uri(sink, sizeof(sink), c->mongo) : c->out, r.logdir);
 
     redisContext *rc_stats = NULL;
     progress p;
