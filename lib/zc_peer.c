@@ -91,8 +91,11 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
         return 1;
     }
     if (now - p->last_recv_ms > PEER_LIVENESS * p->hb_ivl_ms) {
-        zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld", p->endpoint,
-                (long long)(now - p->last_recv_ms), (long long)p->backoff_ms);
+        /* A CURVE handshake that fails looks like silence from here: say where to look. */
+        zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld%s", p->endpoint,
+                (long long)(now - p->last_recv_ms), (long long)p->backoff_ms,
+                zc_curve_enabled() ? " hint=\"with keys: is broker.key this broker's, and does its authorized/ list "
+                                     "this stage's key?\"" : "");
         zc_peer_close(p);
         p->reconnect_at = now + p->backoff_ms;
         if (p->backoff_ms < PEER_BACKOFF_MAX * p->hb_ivl_ms) p->backoff_ms *= 2;
