@@ -23,6 +23,7 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by ZeroMQ's RFC 27 */
 #define ZAP_DOMAIN "zcrawl"
+#define ZAP_CTL "inproc://zc-curve-ctl" /* monitor endpoints to watch */
 #define AUTH_MAX 256        /* public keys a server admits */
 #define CERT_MAX 16384      /* bytes of a certificate file */
 #define ROLE_MAX 16
@@ -442,9 +443,27 @@ static int zap_send(void *s, const char *frame, size_t len, int more) {
     return zmq_send(s, frame, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
+/* Rate-limited logging of refusals: at most one line a second, with the count of
+ * the lines left out since the last one. Only the ZAP thread calls it. */
+typedef struct zap_log { int64_t last; unsigned long long quiet; } zap_log;
+
+static void refusal(zap_log *lg, const char *event, const char *fmt_tail, const char *a, const char *b,
+                    const char *why) {
+    unsigned long long total = atomic_fetch_add(&zap_refused, 1) + 1;
+    int64_t now = zc_now_ms();
+    if (now - lg->last < ZAP_LOG_EVERY_MS) {
+        lg->quiet++;
+        return;
+    }
+    char qa[160], qb[80];
+    zc_warn(event, fmt_tail, zc_log_q(qa, sizeof(qa), a), zc_log_q(qb, sizeof(qb), b), why, total, lg->quiet);
+    lg->last = now;
+    lg->quiet = 0;
+}
+
 /* Judges one request (frames f[0..n)) and answers it. Returns -1 when the
  * socket failed (the context is ending). */
-static int zap_handle(void *s, zmq_msg_t *f, int n, int64_t *last_log, unsigned long long *quiet) {
+static int zap_handle(void *s, zmq_msg_t *f, int n, zap_log *lg) {
     const char *status = "400", *text = "key not authorized", *user = "";
     int ok = 0;
     if (n < 6 || zmq_msg_size(&f[0]) != 3 || memcmp(zmq_msg_data(&f[0]), "1.0", 3) != 0) {
@@ -466,24 +485,16 @@ static int zap_handle(void *s, zmq_msg_t *f, int n, int64_t *last_log, unsigned 
         text = "CURVE only";
     }
     if (!ok) {
-        unsigned long long total = atomic_fetch_add(&zap_refused, 1) + 1;
-        int64_t now = zc_now_ms();
-        if (now - *last_log >= ZAP_LOG_EVERY_MS) {
-            char addr[64] = "", key[ZC_CURVE_Z85_LEN + 1] = "-", qa[80];
-            if (n >= 4) {
-                size_t al = zmq_msg_size(&f[3]) < sizeof(addr) - 1 ? zmq_msg_size(&f[3]) : sizeof(addr) - 1;
-                memcpy(addr, zmq_msg_data(&f[3]), al);
-                addr[al] = '\0';
-            }
-            if (n >= 7 && zmq_msg_size(&f[6]) == 32 && !zmq_z85_encode(key, zmq_msg_data(&f[6]), 32))
-                snprintf(key, sizeof(key), "-");
-            zc_warn("auth_refused", "address=%s key=%s reason=\"%s\" refused=%llu suppressed=%llu",
-                    zc_log_q(qa, sizeof(qa), addr), key, text, total, *quiet);
-            *last_log = now;
-            *quiet = 0;
-        } else {
-            (*quiet)++;
+        char addr[64] = "", key[ZC_CURVE_Z85_LEN + 1] = "-";
+        if (n >= 4) {
+            size_t al = zmq_msg_size(&f[3]) < sizeof(addr) - 1 ? zmq_msg_size(&f[3]) : sizeof(addr) - 1;
+            memcpy(addr, zmq_msg_data(&f[3]), al);
+            addr[al] = '\0';
         }
+        if (n >= 7 && zmq_msg_size(&f[6]) == 32 && !zmq_z85_encode(key, zmq_msg_data(&f[6]), 32))
+            snprintf(key, sizeof(key), "-");
+        refusal(lg, "auth_refused", "address=%s key=%s reason=\"%s\" refused=%llu suppressed=%llu", addr, key,
+                text);
     }
     if (n < 2) return 0; /* nothing to answer to: libzmq never sends this */
     if (zap_send(s, "1.0", 3, 1) != 0 ||
@@ -494,34 +505,99 @@ static int zap_handle(void *s, zmq_msg_t *f, int n, int64_t *last_log, unsigned 
     return 0;
 }
 
-static void *zap_main(void *arg) {
-    void *s = arg;
-    int64_t last_log = 0;
-    unsigned long long quiet = 0;
-    for (;;) {
-        zmq_msg_t f[8];
-        int n = 0, more = 1, failed = 0;
-        while (more) {
-            zmq_msg_t m;
-            if (zmq_msg_init(&m) != 0) {
-                failed = 1;
-                break;
-            }
-            if (zmq_msg_recv(&m, s, 0) < 0) {
-                zmq_msg_close(&m);
-                if (errno == EINTR) continue;
-                failed = 1;
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (n < 8) f[n++] = m;
-            else zmq_msg_close(&m);
+/* Reads every frame of one message into f[0..8) (the rest are dropped). Returns
+ * the number of frames, or -1 when the socket failed. */
+static int recv_frames(void *s, zmq_msg_t *f) {
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        if (zmq_msg_init(&m) != 0) goto err;
+        if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN && n == 0) return 0;
+            goto err;
         }
-        int rc = failed ? -1 : zap_handle(s, f, n, &last_log, &quiet);
-        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-        if (rc != 0) break; /* ETERM: the context is ending */
+        more = zmq_msg_more(&m);
+        if (n < 8) f[n++] = m;
+        else zmq_msg_close(&m);
     }
-    zmq_close(s);
+    return n;
+err:
+    for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+    return -1;
+}
+
+/* A handshake that never reached ZAP (no CURVE at all, a wrong server key, junk,
+ * a peer that hung up before finishing it): one event of a server socket's
+ * monitor. libzmq does not report every such case (a client without CURVE may
+ * just wait unanswered), so this count is a floor. */
+static void monitor_event(zmq_msg_t *f, int n, zap_log *lg) {
+    if (n < 2 || zmq_msg_size(&f[0]) != 6) return;
+    uint16_t ev;
+    memcpy(&ev, zmq_msg_data(&f[0]), sizeof(ev));
+    if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && ev != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return;
+    char ep[128];
+    size_t el = zmq_msg_size(&f[1]) < sizeof(ep) - 1 ? zmq_msg_size(&f[1]) : sizeof(ep) - 1;
+    memcpy(ep, zmq_msg_data(&f[1]), el);
+    ep[el] = '\0';
+    refusal(lg, "handshake_refused", "endpoint=%s peer=%s reason=\"%s\" refused=%llu suppressed=%llu", ep, "unknown",
+            ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error: no CURVE, or not this server's key"
+                                                      : "handshake not completed");
+}
+
+#define ZAP_MONITORS 16
+
+/* The ZAP thread: answers ZAP requests on socks[0], takes the names of monitor
+ * endpoints on socks[1] (one per server socket) and watches them. */
+static void *zap_main(void *arg) {
+    void **start = arg;
+    void *socks[2 + ZAP_MONITORS] = { start[0], start[1] };
+    void *ctx = start[2];
+    free(start);
+    int ns = 2;
+    zap_log lg = { 0, 0 }, lg_mon = { 0, 0 }; /* each kind has its own line a second */
+    for (;;) {
+        zmq_pollitem_t items[2 + ZAP_MONITORS];
+        for (int i = 0; i < ns; i++) items[i] = (zmq_pollitem_t){ socks[i], 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(items, ns, -1) < 0) {
+            if (errno == EINTR) continue;
+            break; /* ETERM: the context is ending */
+        }
+        int failed = 0;
+        for (int i = 0; i < ns && !failed; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN)) continue;
+            zmq_msg_t f[8];
+            int n = recv_frames(socks[i], f);
+            if (n < 0) {
+                failed = 1;
+                break;
+            }
+            if (i == 0 && n > 0) {
+                failed = zap_handle(socks[0], f, n, &lg) != 0;
+            } else if (i == 1 && n > 0 && ns < 2 + ZAP_MONITORS) {
+                char ep[64];
+                size_t el = zmq_msg_size(&f[0]) < sizeof(ep) - 1 ? zmq_msg_size(&f[0]) : sizeof(ep) - 1;
+                memcpy(ep, zmq_msg_data(&f[0]), el);
+                ep[el] = '\0';
+                void *m = zmq_socket(ctx, ZMQ_PAIR);
+                int linger = 0;
+                if (m && zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof(linger)) == 0 && zmq_connect(m, ep) == 0) {
+                    socks[ns++] = m;
+                    zc_debug("handshake_watch", "monitor=%s", ep);
+                }
+                else {
+                    zc_warn("monitor_failed", "endpoint=%s reason=\"%s\"", ep, zmq_strerror(errno));
+                    if (m) zmq_close(m);
+                }
+            } else if (i >= 2 && n > 0) {
+                monitor_event(f, n, &lg_mon);
+            }
+            for (int k = 0; k < n; k++) zmq_msg_close(&f[k]);
+        }
+        if (failed) break;
+    }
+    for (int i = 0; i < ns; i++) zmq_close(socks[i]);
     atomic_store(&zap_running, 0);
     return NULL;
 }
@@ -537,29 +613,33 @@ static int zap_start(void *ctx, char *err, size_t errlen) {
         snprintf(err, errlen, "%s", C.auth_err);
         return -1;
     }
-    void *s = zmq_socket(ctx, ZMQ_REP);
-    if (!s) {
-        snprintf(err, errlen, "zmq_socket(ZAP): %s", zmq_strerror(errno));
-        return -1;
+    void **start = calloc(3, sizeof(*start));
+    void *rep = zmq_socket(ctx, ZMQ_REP), *ctl = zmq_socket(ctx, ZMQ_PULL);
+    int linger = 0, rc = 0;
+    if (!start || !rep || !ctl) {
+        snprintf(err, errlen, "cannot start the ZAP handler: %s", start ? zmq_strerror(errno) : "out of memory");
+        goto err;
     }
-    int linger = 0;
-    if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zmq_bind(s, ZAP_ENDPOINT) != 0) {
+    if (zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zmq_bind(rep, ZAP_ENDPOINT) != 0 ||
+        zmq_setsockopt(ctl, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zmq_bind(ctl, ZAP_CTL) != 0) {
         snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(errno));
-        zmq_close(s);
-        return -1;
+        goto err;
     }
+    start[0] = rep;
+    start[1] = ctl;
+    start[2] = ctx;
     /* Signals stay with the main thread, whose poll they must interrupt. */
     sigset_t all, old;
     pthread_attr_t attr;
     pthread_t t;
     sigfillset(&all);
-    int rc = pthread_attr_init(&attr);
+    rc = pthread_attr_init(&attr);
     if (rc == 0) {
         rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (rc == 0) rc = pthread_sigmask(SIG_BLOCK, &all, &old);
         if (rc == 0) {
             atomic_store(&zap_running, 1);
-            rc = pthread_create(&t, &attr, zap_main, s);
+            rc = pthread_create(&t, &attr, zap_main, start);
             if (rc != 0) atomic_store(&zap_running, 0);
             int mrc = pthread_sigmask(SIG_SETMASK, &old, NULL);
             if (rc == 0 && mrc != 0) zc_warn("sigmask_failed", "reason=\"%s\"", strerror(mrc));
@@ -568,11 +648,33 @@ static int zap_start(void *ctx, char *err, size_t errlen) {
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the ZAP handler: %s", strerror(rc));
-        zmq_close(s);
-        return -1;
+        goto err;
     }
     C.zap_ctx = ctx;
     return 0;
+err:
+    if (rep) zmq_close(rep);
+    if (ctl) zmq_close(ctl);
+    free(start);
+    return -1;
+}
+
+/* Watches sock's failed handshakes from the ZAP thread: a monitor endpoint of its
+ * own, whose name goes to the thread. Returns 0, or -1 with a reason in err. */
+static int zap_watch(void *ctx, void *sock, char *err, size_t errlen) {
+    static atomic_int seq;
+    char mon[64];
+    snprintf(mon, sizeof(mon), "inproc://zc-curve-monitor-%d", atomic_fetch_add(&seq, 1));
+    if (zmq_socket_monitor(sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        snprintf(err, errlen, "zmq_socket_monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    int linger = 1000, ok = push && zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger)) == 0 &&
+                           zmq_connect(push, ZAP_CTL) == 0 && zmq_send(push, mon, strlen(mon), 0) >= 0;
+    if (!ok) snprintf(err, errlen, "cannot watch handshakes: %s", zmq_strerror(errno));
+    if (push) zmq_close(push);
+    return ok ? 0 : -1;
 }
 
 /* ---- sockets ---- */
@@ -581,7 +683,7 @@ int zc_curve_bind(void *ctx, void *sock, const char *ep, char *err, size_t errle
     if (policy_check(ep, err, errlen) != 0) return -1;
     if (C.enabled) {
         int one = 1;
-        if (zap_start(ctx, err, errlen) != 0) return -1;
+        if (zap_start(ctx, err, errlen) != 0 || zap_watch(ctx, sock, err, errlen) != 0) return -1;
         if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, C.sec, 32) != 0 ||
             zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0) {

@@ -56,7 +56,9 @@ int zc_curve_bind(void *ctx, void *sock, const char *endpoint, char *err, size_t
  * with (server.key in the keys folder). Returns 0, or -1 with a reason in err. */
 int zc_curve_connect(void *sock, const char *endpoint, const char *server, char *err, size_t errlen);
 
-/* Connections the ZAP handler refused since the process started. */
+/* Connections refused since the process started: every key the ZAP handler
+ * refused, and the failed handshakes libzmq reports on server sockets (no CURVE,
+ * a wrong server key, a peer that hung up mid-handshake; not all of them). */
 uint64_t zc_curve_refused(void);
 
 /* ---- key files (zcrawl keygen, tests) ---- */

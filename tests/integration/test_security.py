@@ -142,6 +142,8 @@ def test_attackers_without_listed_key_are_refused(procs, redis, tmp_path):
             s.send_multipart([hdr(DOC), ("http://evil/api/book/%s" % i).encode(),
                               bson.encode({"_id": i, "name": "planted"})], zmq.NOBLOCK)
         # Every CURVE attacker is judged by the broker's ZAP handler, refused, counted.
+        # (One without CURVE fails the handshake before ZAP: counted when libzmq
+        # reports it, which it does not always do.)
         pl.wait_stat("auth_refused", 3, timeout=20)
         log = procs.log(pl.broker)
         assert "event=auth_refused" in log and "key not authorized" in log, log[-2000:]

@@ -223,6 +223,19 @@ static void test_zap_admits_listed_keys_only(void **state) {
     assert_int_equal(ping(ctx, srv, ep, bpub, bpub, bsec, 1500), 0);     /* the broker's own: not listed */
     assert_true(zc_curve_refused() > mid);
 
+    /* No CURVE at all: the handshake fails before ZAP, and is counted too. */
+    uint64_t plain_before = zc_curve_refused();
+    void *plain = zmq_socket(ctx, ZMQ_DEALER);
+    assert_non_null(plain);
+    assert_int_equal(zmq_setsockopt(plain, ZMQ_LINGER, &linger, sizeof(linger)), 0);
+    assert_int_equal(zmq_connect(plain, ep), 0);
+    assert_int_equal(zmq_send(plain, "ping", 4, 0), 4);
+    zmq_pollitem_t it = { srv, 0, ZMQ_POLLIN, 0 };
+    assert_int_equal(zmq_poll(&it, 1, 1500), 0);
+    for (int i = 0; i < 50 && zc_curve_refused() == plain_before; i++) usleep(20000);
+    assert_true(zc_curve_refused() > plain_before);
+    zmq_close(plain);
+
     zmq_close(srv);
     assert_int_equal(zmq_ctx_term(ctx), 0);
     /* A missing authorized/ folder: a server cannot start. */
