@@ -64,8 +64,7 @@ uint64_t zc_curve_refused(void) { return (uint64_t)atomic_load(&zap_refused); }
 /* Reads path into buf (NUL-terminated). A secret file must be a regular file that
  * only its owner can read. Returns 0, or -1 with a reason in err. */
 static int file_read(const char *path, char *buf, size_t cap, int secret, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ELOOP) fd = open(path, O_RDONLY | O_CLOEXEC); /* a symlinked public file */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
