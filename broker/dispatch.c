@@ -235,3 +235,31 @@ int64_t dispatch_rate_wait(const dispatch *d, int64_t now) {
     }
     return best;
 }
+
+dispatch_peer *dispatch_peer_at(dispatch *d, int i) {
+    if (i < 0 || (size_t)i >= d->npeers || !d->peers[i].used) return NULL;
+    return &d->peers[i];
+}
+
+size_t dispatch_peer_slots(const dispatch *d) { return d->npeers; }
+
+size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, int peer), void *arg,
+                         dispatch_item **out, size_t cap) {
+    size_t n = 0;
+    for (size_t b = 0; b < d->nbuckets && n < cap; b++)
+        for (dispatch_item *it = d->buckets[b]; it && n < cap; it = it->hnext)
+            if (it->deadline < horizon && (it->peer < 0 || !keep || keep(arg, it->peer))) out[n++] = it;
+    return n;
+}
+
+dispatch_item *dispatch_any_parked(dispatch *d) {
+    if (d->nparked == 0) return NULL;
+    for (size_t h = 0; h < d->nhosts; h++)
+        if (d->hosts[h].parked.head) return d->hosts[h].parked.head;
+    return NULL;
+}
+
+dispatch_item *dispatch_first_held(dispatch *d, int peer) {
+    dispatch_peer *p = dispatch_peer_at(d, peer);
+    return p ? p->held.head : NULL;
+}

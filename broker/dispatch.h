@@ -49,6 +49,9 @@ typedef struct dispatch_peer {
     long credit;
     int64_t last_seen;
     dispatch_list held;           /* JOBs sent and not answered by DONE */
+    char cond[32];                /* newest non-ok STATUS condition, "" when ok */
+    char detail[160];             /* its one-line detail */
+    int64_t cond_since;           /* wall ms when this condition began */
 } dispatch_peer;
 
 typedef struct dispatch {
@@ -92,5 +95,22 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
 /* Milliseconds until a rate-limited host gets its next token, or -1. */
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now);
+
+/* The peer in slot i, or NULL when the slot is out of range or free. Slots run
+ * from 0 to dispatch_peer_slots(d) - 1; an index stays valid until forgotten. */
+dispatch_peer *dispatch_peer_at(dispatch *d, int i);
+size_t dispatch_peer_slots(const dispatch *d);
+/* Fills out[] with up to cap items whose lease deadline is before horizon, parked
+ * or out at a fetcher for which keep(arg, peer) is nonzero (keep NULL: all).
+ * Returns how many. */
+size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, int peer), void *arg,
+                         dispatch_item **out, size_t cap);
+/* Any parked item (to hand back on shutdown), or NULL when none is parked. */
+dispatch_item *dispatch_any_parked(dispatch *d);
+/* The oldest item out at peer, or NULL. */
+dispatch_item *dispatch_first_held(dispatch *d, int peer);
+static inline size_t dispatch_nitems(const dispatch *d) { return d->nitems; }
+static inline size_t dispatch_nparked(const dispatch *d) { return d->nparked; }
+static inline size_t dispatch_ninflight(const dispatch *d) { return d->ninflight; }
 
 #endif

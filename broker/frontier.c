@@ -93,6 +93,18 @@ static const char *LUA_WRITTEN =
     "end\n"
     "return n\n";
 
+/* KEYS leases; ARGV deadline, urls: pushes each open lease to at least deadline
+ * (never shortens one, never opens one). */
+static const char *LUA_HOLD =
+    "local n = 0\n"
+    "for i = 2, #ARGV do\n"
+    "  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
+    "  if s and tonumber(s) < tonumber(ARGV[1]) then\n"
+    "    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]); n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 /* KEYS leases; ARGV deadline: no open lease ends later than deadline. */
 static const char *LUA_CLAMP =
     "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
@@ -182,51 +194,57 @@ static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_
     return r;
 }
 
-/* An argv under construction for EVAL and friends. */
+/* An argv under construction for EVAL and friends. Appends never fail on their
+ * own: out of memory sets the sticky oom flag, later appends do nothing, and
+ * fr_run checks the flag once before sending, so a short argv (which would shift
+ * a script's ARGV) is never sent. */
 typedef struct fr_args {
     const char **v;
     size_t *len;
     char **owned;  /* strings this argv allocated */
     size_t n, cap, nowned;
+    int oom;
 } fr_args;
 
-static int args_push(fr_args *a, const char *s, size_t len) {
+static void args_push(fr_args *a, const char *s, size_t len) {
+    if (a->oom) return;
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 32;
         const char **v = realloc(a->v, cap * sizeof(*v));
-        if (!v) return -1;
-        a->v = v;
-        size_t *l = realloc(a->len, cap * sizeof(*l));
-        if (!l) return -1;
-        a->len = l;
-        char **o = realloc(a->owned, cap * sizeof(*o));
-        if (!o) return -1;
+        if (v) a->v = v;
+        size_t *l = v ? realloc(a->len, cap * sizeof(*l)) : NULL;
+        if (l) a->len = l;
+        char **o = l ? realloc(a->owned, cap * sizeof(*o)) : NULL;
+        if (!o) {
+            a->oom = 1;
+            return;
+        }
         a->owned = o;
         a->cap = cap;
     }
     a->v[a->n] = s;
     a->len[a->n] = len;
     a->n++;
-    return 0;
 }
 
-static int args_str(fr_args *a, const char *s) { return args_push(a, s, strlen(s)); }
+static void args_str(fr_args *a, const char *s) { args_push(a, s, strlen(s)); }
 
-static int args_fmt(fr_args *a, const char *fmt, long long v) {
+/* Takes ownership of s (NULL counts as out of memory). */
+static void args_own(fr_args *a, char *s) {
+    size_t n = a->n;
+    if (s) args_push(a, s, strlen(s));
+    if (a->oom || a->n == n) {
+        a->oom = 1;
+        free(s);
+        return;
+    }
+    a->owned[a->nowned++] = s;
+}
+
+static void args_ll(fr_args *a, long long v) {
     char buf[32];
-    int n = snprintf(buf, sizeof(buf), fmt, v);
-    char *s = malloc((size_t)n + 1);
-    if (!s) return -1;
-    memcpy(s, buf, (size_t)n + 1);
-    if (args_push(a, s, (size_t)n) != 0) { free(s); return -1; }
-    a->owned[a->nowned++] = s;
-    return 0;
-}
-
-static int args_own(fr_args *a, char *s) {
-    if (!s || args_push(a, s, strlen(s)) != 0) { free(s); return -1; }
-    a->owned[a->nowned++] = s;
-    return 0;
+    snprintf(buf, sizeof(buf), "%lld", v); /* 20 digits and a sign always fit */
+    args_own(a, strdup(buf));
 }
 
 static void args_free(fr_args *a) {
@@ -237,11 +255,24 @@ static void args_free(fr_args *a) {
     memset(a, 0, sizeof(*a));
 }
 
-/* EVAL script with keys; a->v must already hold EVAL, script, numkeys, keys, args. */
+/* Starts an EVAL of script over nkeys keys; keys and arguments follow. */
 static void args_eval(fr_args *a, const char *script, int nkeys) {
     args_str(a, "EVAL");
     args_str(a, script);
-    args_fmt(a, "%lld", nkeys);
+    args_ll(a, nkeys);
+}
+
+/* Sends a built argv and frees it. Returns the reply (caller frees), or NULL with
+ * fr->err: out of memory while building, or what fr_cmd reports. */
+static redisReply *fr_run(frontier *fr, fr_args *a) {
+    if (a->oom) {
+        args_free(a);
+        snprintf(fr->err, sizeof(fr->err), "out of memory");
+        return NULL;
+    }
+    redisReply *r = fr_cmd(fr, (int)a->n, a->v, a->len);
+    args_free(a);
+    return r;
 }
 
 static char *dead_json(const char *url, const char *stage, const char *reason, int64_t now_ms) {
@@ -260,8 +291,7 @@ out:
 
 /* Runs a built argv expecting an integer reply. Returns 0 and *out, or -1. */
 static int fr_eval_int(frontier *fr, fr_args *a, long long *out) {
-    redisReply *r = fr_cmd(fr, (int)a->n, a->v, a->len);
-    args_free(a);
+    redisReply *r = fr_run(fr, a);
     if (!r) return -1;
     if (r->type != REDIS_REPLY_INTEGER) {
         snprintf(fr->err, sizeof(fr->err), "unexpected redis reply type %d", r->type);
@@ -289,12 +319,8 @@ long frontier_discover(frontier *fr, const char *parent, char *const *urls, size
         int cl = zc_url_canonical(urls[i], strlen(urls[i]), canon, sizeof(canon), err, sizeof(err));
         if (cl < 0) { nbad++; continue; }
         zc_url_fingerprint(canon, (size_t)cl, fp);
-        char *fps = strdup(fp);
-        if (args_own(&a, fps) != 0 || args_str(&a, urls[i]) != 0) {
-            args_free(&a);
-            snprintf(fr->err, sizeof(fr->err), "out of memory");
-            return -1;
-        }
+        args_own(&a, strdup(fp));
+        args_str(&a, urls[i]);
     }
     if (bad) *bad = nbad;
     long long added;
@@ -310,10 +336,9 @@ long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t
     args_str(&a, fr->k_frontier);
     args_str(&a, fr->k_leases);
     args_str(&a, fr->k_retries);
-    args_fmt(&a, "%lld", (long long)max);
-    args_fmt(&a, "%lld", now_ms + lease_ms);
-    redisReply *r = fr_cmd(fr, (int)a.n, a.v, a.len);
-    args_free(&a);
+    args_ll(&a, (long long)max);
+    args_ll(&a, now_ms + lease_ms);
+    redisReply *r = fr_run(fr, &a);
     if (!r) return -1;
     long got = 0;
     if (r->type != REDIS_REPLY_ARRAY) {
@@ -342,14 +367,23 @@ int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_m
     char dl[32];
     snprintf(dl, sizeof(dl), "%lld", (long long)deadline_ms);
     for (size_t i = 0; i < n; i++) {
-        if (args_str(&a, dl) != 0 || args_str(&a, urls[i]) != 0) {
-            args_free(&a);
-            snprintf(fr->err, sizeof(fr->err), "out of memory");
-            return -1;
-        }
+        args_str(&a, dl);
+        args_str(&a, urls[i]);
     }
     long long changed;
     return fr_eval_int(fr, &a, &changed);
+}
+
+long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms) {
+    if (n == 0) return 0;
+    fr_args a = { 0 };
+    args_eval(&a, LUA_HOLD, 1);
+    args_str(&a, fr->k_leases);
+    args_ll(&a, deadline_ms);
+    for (size_t i = 0; i < n; i++) args_str(&a, urls[i]);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
 }
 
 int frontier_requeue(frontier *fr, const char *url) {
@@ -375,19 +409,15 @@ int frontier_retry(frontier *fr, const char *url, int64_t retry_after_ms, int64_
     args_str(&a, fr->k_dead);
     args_str(&a, fr->k_stats);
     args_str(&a, url);
-    args_fmt(&a, "%lld", retry_after_ms);
-    args_fmt(&a, "%lld", base_ms);
-    args_fmt(&a, "%lld", max_ms);
-    args_fmt(&a, "%lld", max_retries);
-    args_fmt(&a, "%lld", now_ms);
+    args_ll(&a, retry_after_ms);
+    args_ll(&a, base_ms);
+    args_ll(&a, max_ms);
+    args_ll(&a, max_retries);
+    args_ll(&a, now_ms);
     char rnd[32];
     snprintf(rnd, sizeof(rnd), "%.6f", (double)(zc_rand() % 1000000) / 1e6);
     args_str(&a, rnd);
-    if (args_own(&a, dead_json(url, "fetch", why, now_ms)) != 0) {
-        args_free(&a);
-        snprintf(fr->err, sizeof(fr->err), "out of memory");
-        return -1;
-    }
+    args_own(&a, dead_json(url, "fetch", why, now_ms));
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
     return (int)v;
@@ -401,7 +431,7 @@ int frontier_gone(frontier *fr, const char *url, int status, int64_t now_ms) {
     args_str(&a, fr->k_gone);
     args_str(&a, fr->k_stats);
     args_str(&a, url);
-    args_fmt(&a, "%lld", status);
+    args_ll(&a, status);
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
     return (int)v;
@@ -415,11 +445,7 @@ int frontier_dead(frontier *fr, const char *url, const char *stage, const char *
     args_str(&a, fr->k_dead);
     args_str(&a, fr->k_stats);
     args_str(&a, url);
-    if (args_own(&a, dead_json(url, stage, reason, now_ms)) != 0) {
-        args_free(&a);
-        snprintf(fr->err, sizeof(fr->err), "out of memory");
-        return -1;
-    }
+    args_own(&a, dead_json(url, stage, reason, now_ms));
     args_str(&a, stage);
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
@@ -433,13 +459,7 @@ long frontier_written(frontier *fr, char *const *urls, size_t n) {
     args_str(&a, fr->k_leases);
     args_str(&a, fr->k_stats);
     args_str(&a, fr->k_retries);
-    for (size_t i = 0; i < n; i++) {
-        if (args_str(&a, urls[i]) != 0) {
-            args_free(&a);
-            snprintf(fr->err, sizeof(fr->err), "out of memory");
-            return -1;
-        }
-    }
+    for (size_t i = 0; i < n; i++) args_str(&a, urls[i]);
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
     return (long)v;
@@ -501,7 +521,7 @@ long frontier_maintain(frontier *fr, int64_t now_ms) {
     args_str(&a, fr->k_frontier);
     args_str(&a, fr->k_delayed);
     args_str(&a, fr->k_stats);
-    args_fmt(&a, "%lld", now_ms);
+    args_ll(&a, now_ms);
     args_str(&a, "1000");
     long long moved;
     if (fr_eval_int(fr, &a, &moved) != 0) return -1;
@@ -604,7 +624,7 @@ long frontier_clamp_leases(frontier *fr, int64_t deadline_ms) {
     fr_args a = { 0 };
     args_eval(&a, LUA_CLAMP, 1);
     args_str(&a, fr->k_leases);
-    args_fmt(&a, "%lld", deadline_ms);
+    args_ll(&a, deadline_ms);
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
     return (long)v;

@@ -63,6 +63,10 @@ long frontier_lease_batch(frontier *fr, frontier_lease *out, size_t max, int64_t
                           int64_t lease_ms);
 /* Pushes the deadline of the leases still open among urls to deadline. Returns 0 or -1. */
 int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
+/* A downstream stage still holds urls: every one of them that is leased gets a
+ * deadline of at least deadline_ms, in one script; others are ignored. Returns how
+ * many were extended, or -1. */
+long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
 /* Closes url's lease and puts it back at the head of the frontier (if the lease
  * was still open). Returns 1 if requeued, 0 if the lease was closed already, -1. */
 int frontier_requeue(frontier *fr, const char *url);

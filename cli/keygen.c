@@ -64,6 +64,8 @@ int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t err
 
 int cmd_keygen(int argc, char **argv) {
     int force = 0, npos = 0;
+    argc--; /* argv[1] is "keygen": its flags follow */
+    argv++;
     const zc_flag flags[] = {
         { "force", NULL, ZC_FLAG_BOOL, &force, "replace the keys already in DIR", 0, 0 },
         ZC_FLAGS_END,

@@ -11,7 +11,7 @@
  * with a one-line reason in err. */
 int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t errlen);
 
-/* `zcrawl keygen [--force] DIR` (argv[0] is "keygen"). Returns the exit code. */
+/* `zcrawl keygen [--force] DIR` (argv[1] is "keygen"). Returns the exit code. */
 int cmd_keygen(int argc, char **argv);
 
 /* The keys of a pipeline that `zcrawl run` starts: the --keys folder when one was

@@ -18,6 +18,7 @@
 #include <hiredis.h>
 
 #include "keygen.h"
+#include "status.h"
 #include "supervise.h"
 #include "zc_curve.h"
 #include "zc_redact.h"
@@ -540,7 +541,7 @@ int main(int argc, char **argv) {
         .fetchers = 2, .parsers = 1, .writers = 1, .max_per_host = 8, .concurrency = 64,
         .lease_ms = 30000, .timeout_s = 0, .max_restarts = 5, .books = 9040, .latency_ms = 0,
         .jitter_ms = 0, .seed = 1, .rate = 0,
-        .mongo = NULL, .out = NULL, .redis = NULL, .crawl = "local", .log_level = "info",
+        .mongo = NULL, .out = NULL, .redis = NULL, .crawl = "default", .log_level = "info",
         .log_dir = NULL, .bin_dir = NULL, .no_progress = 0,
     };
     const zc_flag run_flags[] = {
@@ -574,13 +575,19 @@ int main(int argc, char **argv) {
         "commands:\n"
         "  run START_URL...  crawl from the START_URLs with a local pipeline; exit 0 when complete\n"
         "  demo              the same against a freshly started zcrawl-sitesim (the book emulator)\n"
-        "  keygen DIR        CURVE keys for stages on several hosts (zcrawl keygen --help)";
+        "  status            a crawl's state, queues and counters from its Redis (status --help)\n"
+        "  keygen DIR        CURVE keys for stages on several hosts (keygen --help)";
+    if (argc == 2 && !strcmp(argv[1], "--version")) {
+        zc_flags_print_version(stdout, PROG);
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         zc_flags_usage(argc < 2 ? stderr : stdout, PROG, "run|demo [flags] [START_URL...]", summary, run_flags);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return cmd_status(argc, argv);
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc, argv);
     if (strcmp(cmd, "run") && strcmp(cmd, "demo")) {
         fprintf(stderr, "%s: error: unknown command '%s' (run or demo; see --help)\n", PROG, cmd);
         return 2;

@@ -26,19 +26,25 @@ typedef struct zc_flag {
 
 #define ZC_FLAGS_END { NULL, NULL, ZC_FLAG_STR, NULL, NULL, 0, 0 }
 
-enum { ZC_FLAGS_OK = 0, ZC_FLAGS_HELP = 1, ZC_FLAGS_ERR = -1 };
+enum { ZC_FLAGS_OK = 0, ZC_FLAGS_HELP = 1, ZC_FLAGS_VERSION = 2, ZC_FLAGS_ERR = -1 };
 
 /* Parses the environment, then argv[1..]. Positional arguments are moved to the
  * front of argv[1..] and counted in *npos (may be NULL: then any positional
- * argument is an error). Returns ZC_FLAGS_OK, ZC_FLAGS_HELP for -h/--help, or
- * ZC_FLAGS_ERR with a one-line reason in err. */
+ * argument is an error). Returns ZC_FLAGS_OK, ZC_FLAGS_HELP for -h/--help,
+ * ZC_FLAGS_VERSION for --version, or ZC_FLAGS_ERR with a one-line reason in err. */
 int zc_flags_parse(const zc_flag *flags, int argc, char **argv, int *npos,
                    char *err, size_t errlen);
 /* Prints "usage: PROG SYNOPSIS", the summary and one line per flag with its default. */
 void zc_flags_usage(FILE *f, const char *prog, const char *synopsis,
                     const char *summary, const zc_flag *flags);
+/* The build's version: `git describe --always --dirty` of the source tree it was
+ * built from, or "unknown" when that was not a git checkout. A static string. */
+const char *zc_version(void);
+/* Prints "PROG VERSION" and a newline. */
+void zc_flags_print_version(FILE *f, const char *prog);
 /* The usual ending of a stage's flag parsing: prints usage and exits 0 on
- * --help, prints "PROG: error: REASON" and exits 2 on a bad flag. */
+ * --help, prints "PROG VERSION" and exits 0 on --version, prints
+ * "PROG: error: REASON" and exits 2 on a bad flag. */
 void zc_flags_parse_or_exit(const zc_flag *flags, int argc, char **argv, int *npos,
                             const char *prog, const char *synopsis, const char *summary);
 

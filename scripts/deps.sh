@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # deps.sh -- installs what zcrawl needs from Debian's packages (and FerretDB, the
 # test MongoDB-wire server, from the Go module proxy when Go is present).
+# Enough for a bare Debian 12 that has only git, make and root (or sudo): the list
+# includes pkg-config and ca-certificates, which such a system lacks.
 # Idempotent: returns in about a second when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential pkg-config
+PKGS=(build-essential pkg-config ca-certificates git
       libzmq3-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev libmongoc-dev libbson-dev
+      libmicrohttpd-dev
       redis-server redis-tools libcmocka-dev
       python3-pytest python3-zmq python3-pymongo
       clang libclang-rt-14-dev valgrind wrk iproute2 curl)
@@ -19,7 +22,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "deps: error: installing packages needs root or sudo" >&2; exit 1; }
+    SUDO="sudo"
+  fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -47,6 +53,6 @@ if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null && [ ! -x "$FERRE
     (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" "$GO" build -o "$OLDPWD/.tools/bin/ferretdb" ./cmd/ferretdb)
     .tools/bin/ferretdb --version >/dev/null
   else
-    echo "deps: no Go toolchain: FerretDB not installed; MongoDB tests will be skipped unless MONGODB_URI is set"
+    echo "deps: no Go toolchain (go on PATH or /usr/local/go/bin/go): FerretDB not built, so the MongoDB tests will skip, each saying why (set MONGODB_URI or put mongod on PATH to run them)"
   fi
 fi

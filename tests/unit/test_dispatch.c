@@ -117,12 +117,53 @@ static void test_aimd_on_throttling(void **state) {
     dispatch_free(&d);
 }
 
+static int keep_only(void *arg, int peer) { return peer == *(int *)arg; }
+
+/* What the broker's maintenance and shutdown reach through: leases due for
+ * renewal (parked always, held only at the peers keep accepts), any parked item,
+ * a peer's oldest held item. */
+static void test_accessors_for_the_broker(void **state) {
+    (void)state;
+    dispatch d;
+    assert_int_equal(dispatch_init(&d, 100, 0), 0);
+    int f1 = add_fetcher(&d, "f1", 2), f2 = add_fetcher(&d, "f2", 2);
+    park_n(&d, "h", 6);                       /* deadline 1000 each */
+    for (int i = 0; i < 4; i++) assert_non_null(dispatch_next(&d, 0));
+    assert_int_equal(dispatch_nparked(&d), 2);
+    assert_int_equal(dispatch_ninflight(&d), 4);
+    dispatch_item *out[16];
+    assert_int_equal(dispatch_expiring(&d, 1001, NULL, NULL, out, 16), 6);
+    assert_int_equal(dispatch_expiring(&d, 1000, NULL, NULL, out, 16), 0);
+    assert_int_equal(dispatch_expiring(&d, 1001, NULL, NULL, out, 3), 3);
+    /* Only f1's held items, and every parked one. */
+    assert_int_equal(dispatch_expiring(&d, 1001, keep_only, &f1, out, 16), 4);
+    assert_non_null(dispatch_peer_at(&d, f2));
+    assert_null(dispatch_peer_at(&d, 99));
+    assert_null(dispatch_peer_at(&d, -1));
+    dispatch_item *it = dispatch_first_held(&d, f2);
+    assert_non_null(it);
+    assert_int_equal(it->peer, f2);
+    size_t n = 0;
+    while ((it = dispatch_any_parked(&d)) != NULL) {
+        assert_int_equal(it->peer, -1);
+        dispatch_drop(&d, it);
+        n++;
+    }
+    assert_int_equal(n, 2);
+    dispatch_peer_forget(&d, f2);
+    assert_null(dispatch_peer_at(&d, f2));
+    assert_null(dispatch_first_held(&d, f2));
+    assert_int_equal(dispatch_nitems(&d), 2);
+    dispatch_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_credit_and_host_cap),
         cmocka_unit_test(test_duplicate_and_bad_urls),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_aimd_on_throttling),
+        cmocka_unit_test(test_accessors_for_the_broker),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+/* broker.h -- the broker's lifetime struct and the modules that work on it.
+ *
+ * main.c parses flags, opens everything and runs the loop; control.c handles the
+ * stages' messages; jobs.c leases URLs and sends JOBs; maintain.c does the
+ * periodic work (heartbeats, lease renewal, expiry, stats, completion); streamer.c
+ * runs the two streamer devices; crawl.c seeds a crawl. Dispatch (dispatch.h) and
+ * Redis (frontier.h) are reached only through their own functions. */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "dispatch.h"
+#include "frontier.h"
+#include "metrics.h"
+#include "zc_buf.h"
+#include "zc_msg.h"
+
+#define BROKER_PROG "zcrawl-broker"
+
+typedef struct broker_conf {
+    const char *redis, *crawl, *start, *mode, *log_level;
+    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
+    long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
+    long recover_ms, stats_ms, hwm;
+    double rate;
+} broker_conf;
+
+/* One struct for the broker's lifetime. */
+typedef struct broker {
+    broker_conf *conf;
+    void *ctx, *router;
+    void *pull_pages, *push_pages, *pull_docs, *push_docs;
+    pthread_t streamers[2];
+    int nstreamers;
+    frontier fr;
+    dispatch d;
+    int batch;
+    int64_t started_wall;
+    int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
+    long long fetched_unflushed;
+    long long bad_messages;
+    frontier_counts last;          /* for per-second rates */
+    int64_t last_stats_at;
+    int closed_leases;             /* this turn's messages closed leases */
+    zc_buf job_urls, job_attempts; /* the JOB being built */
+    int done;
+    broker_metrics *metrics;       /* /metrics server, NULL when off */
+    char problem[256];             /* the broker's own trouble (Redis), "" when none */
+    int64_t problem_since;         /* wall ms */
+} broker;
+
+/* ---- control.c: messages from stages ---- */
+
+/* Handles one message received on the ROUTER; never fails (a bad message is
+ * logged, counted and dropped). */
+void broker_on_message(broker *b, zc_msg *m, int64_t now);
+/* Sends a message to a peer without blocking; a full or gone peer is logged at
+ * debug level and the message dropped. */
+void broker_send(broker *b, int peer, zc_msg_type type, const zc_frame *f, int n);
+void broker_bad_message(broker *b, const char *why);
+/* SHUTDOWN to every known peer. */
+void broker_shutdown_stages(broker *b);
+
+/* ---- jobs.c: leases from Redis, JOBs to fetchers ---- */
+
+/* Leases as many URLs as the fetchers have credit for and sends every JOB that
+ * per-host caps and rates allow now. Redis failures are reported through
+ * broker_redis_failed. */
+void broker_fill_and_dispatch(broker *b, int64_t now);
+
+/* ---- maintain.c: periodic work ---- */
+
+/* Logs a failed Redis call (b->fr.err) and schedules a reconnect if the
+ * connection broke. */
+void broker_redis_failed(broker *b, const char *what);
+/* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff). */
+int broker_redis_ok(broker *b, int64_t now);
+/* Heartbeats every live peer and forgets expired ones (a fetcher's JOBs go back
+ * to the frontier). */
+void broker_heartbeat(broker *b, int64_t now);
+/* Expired leases, due retries, seeds, lease renewal, counters and stats. Returns
+ * 1 when a batch crawl is complete (nothing waits, nothing is leased), else 0. */
+int broker_maintain(broker *b, int64_t now);
+/* Renders the stats field problem into buf: the broker's own trouble and each
+ * peer's newest non-ok STATUS, "; "-separated, cut to fit; "" when all is well. */
+void broker_problem(broker *b, char *buf, size_t len);
+/* Writes the stats hash with state ("running", "idle", "done", "stopped"). */
+void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state);
+/* On a stop: parked URLs go straight back to the frontier instead of waiting for
+ * their leases to expire; counters not yet written are flushed. */
+void broker_release(broker *b);
+
+/* ---- streamer.c: the two streamer devices (zguide) ---- */
+
+/* Opens a socket of type, sets its high-water marks, and binds it. Returns the
+ * socket, or NULL with a reason in err. */
+void *broker_bind_socket(void *ctx, int type, const char *endpoint, long hwm, char *err, size_t errlen);
+/* Binds the four data endpoints and starts one zmq_proxy thread per direction.
+ * Returns 0, or -1 with a reason in err (sockets already bound are closed by
+ * broker_streamers_stop). */
+int broker_streamers_start(broker *b, char *err, size_t errlen);
+/* Closes what start left unowned, shuts the context down and joins the threads. */
+void broker_streamers_stop(broker *b);
+
+/* ---- crawl.c: start URLs ---- */
+
+/* Checks a start URL. Returns -1 after a one-line message on stderr when it is
+ * not an absolute http(s) URL zcrawl can crawl. */
+int broker_check_start(const char *url);
+/* Seeds start (may be NULL or "") and args[0..nargs) in one Redis call. Returns
+ * 0, or -1 after a one-line message on stderr. */
+int broker_seed(broker *b, const char *start, char *const *args, size_t nargs);
+
+#endif

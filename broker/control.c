@@ -1,0 +1,300 @@
+/* control.c -- the broker's handlers for messages from stages on the ROUTER:
+ * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One small function
+ * per message type; each checks its frames and drops what it cannot use. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "broker.h"
+#include "zc_log.h"
+#include "zc_time.h"
+
+void broker_send(broker *b, int peer, zc_msg_type type, const zc_frame *f, int n) {
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return;
+    zmq_msg_t id;
+    if (zmq_msg_init_size(&id, p->idlen) != 0) return;
+    memcpy(zmq_msg_data(&id), p->id, p->idlen);
+    if (zc_msg_send(b->router, &id, type, f, n, ZMQ_DONTWAIT) != 0)
+        zc_debug("send_failed", "type=%s reason=\"%s\"", zc_msg_type_name(type), zmq_strerror(errno));
+    zmq_msg_close(&id);
+}
+
+void broker_shutdown_stages(broker *b) {
+    for (size_t i = 0; i < dispatch_peer_slots(&b->d); i++)
+        if (dispatch_peer_at(&b->d, (int)i)) broker_send(b, (int)i, ZC_MSG_SHUTDOWN, NULL, 0);
+}
+
+void broker_bad_message(broker *b, const char *why) {
+    b->bad_messages++;
+    zc_warn("bad_message", "reason=\"%s\" dropped=%lld", why, b->bad_messages);
+}
+
+/* Splits a '\n'-separated URL frame into an array of pointers into buf. Returns
+ * the count; *out is NULL (and the count 0) when out of memory. */
+static size_t split_urls(char *buf, char ***out) {
+    size_t n = 0, cap = 64;
+    char **v = malloc(cap * sizeof(*v));
+    if (!v) { *out = NULL; return 0; }
+    char *save = NULL;
+    for (char *u = strtok_r(buf, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
+        if (n == cap) {
+            char **nv = realloc(v, cap * 2 * sizeof(*nv));
+            if (!nv) break;
+            v = nv;
+            cap *= 2;
+        }
+        v[n++] = u;
+    }
+    *out = v;
+    return n;
+}
+
+/* Frame i as a malloc'd C string, or NULL when it holds a NUL byte or memory runs out. */
+static char *frame_dup(const zc_msg *m, int i) {
+    size_t len;
+    const char *d = zc_msg_data(m, i, &len);
+    if (memchr(d, '\0', len)) return NULL;
+    return strndup(d, len);
+}
+
+static void on_hello(broker *b, int peer, const zc_msg *m) {
+    char role[16], name[64];
+    uint64_t credit;
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return; /* out of memory or an identity too long: it will say HELLO again */
+    if (zc_msg_str(m, 0, role, sizeof(role)) != 0 || zc_msg_str(m, 1, name, sizeof(name)) != 0 ||
+        zc_msg_u64(m, 2, &credit) != 0 || credit > 1000000) {
+        broker_bad_message(b, "HELLO with bad role, name or credit");
+        return;
+    }
+    if (!strcmp(role, "fetcher")) p->role = DISPATCH_FETCHER;
+    else if (!strcmp(role, "parser")) p->role = DISPATCH_PARSER;
+    else if (!strcmp(role, "writer")) p->role = DISPATCH_WRITER;
+    else {
+        broker_bad_message(b, "HELLO with unknown role");
+        return;
+    }
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->credit = (long)credit;
+    zc_info("peer_joined", "role=%s name=%s credit=%ld", role, name, p->credit);
+    if (b->done) broker_send(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
+}
+
+static void on_credit(broker *b, int peer, const zc_msg *m) {
+    uint64_t n;
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return; /* unknown peer: it will time out and say HELLO again */
+    if (zc_msg_u64(m, 0, &n) != 0 || n > 1000000) broker_bad_message(b, "CREDIT with a bad number");
+    else if (p->role == DISPATCH_FETCHER) p->credit += (long)n;
+}
+
+/* Frees the fetch slot url held. Returns 1, or 0 when url is not out at a fetcher
+ * (requeued after its fetcher expired, or a broker restart): the lease in Redis
+ * then decides what happens to it. */
+static int release_slot(broker *b, const char *url, int throttled) {
+    dispatch_item *it = dispatch_find(&b->d, url);
+    if (!it || it->peer < 0) return 0;
+    dispatch_answered(&b->d, it, throttled);
+    dispatch_drop(&b->d, it);
+    return 1;
+}
+
+static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
+    const broker_conf *c = b->conf;
+    int rc = frontier_retry(&b->fr, url, (int64_t)retry_after, c->retry_base_ms, c->retry_max_ms,
+                            (int)c->max_retries, reason, zc_wall_ms());
+    if (rc == -2) zc_warn("dead_letter", "url=%s stage=fetch reason=\"%s\"", url, reason);
+    else if (rc < 0) broker_redis_failed(b, "retry");
+    else zc_debug("retry", "url=%s attempt=%d status=%llu reason=\"%s\"", url, rc, (unsigned long long)status, reason);
+}
+
+/* One URL's outcome. */
+static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
+                        const char *reason) {
+    if (!release_slot(b, url, status == 429 || status == 503)) {
+        zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
+        return;
+    }
+    int64_t wall = zc_wall_ms();
+    if (!strcmp(outcome, "ok")) {
+        b->fetched_unflushed++;
+    } else if (!strcmp(outcome, "retry")) {
+        on_done_retry(b, url, status, retry_after, reason);
+    } else if (!strcmp(outcome, "fail") && (status == 404 || status == 410)) {
+        if (frontier_gone(&b->fr, url, (int)status, wall) < 0) broker_redis_failed(b, "gone");
+        else zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
+    } else if (!strcmp(outcome, "fail")) {
+        if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) broker_redis_failed(b, "dead");
+        else zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url,
+                     (unsigned long long)status, reason);
+    }
+}
+
+/* DONE: one URL, or several separated by '\n' that share the outcome (fetchers
+ * batch their ok answers). */
+static void on_done(broker *b, const zc_msg *m) {
+    char outcome[8], reason[256];
+    uint64_t status, retry_after;
+    char *urls = frame_dup(m, 0);
+    if (!urls || zc_msg_str(m, 1, outcome, sizeof(outcome)) != 0 || zc_msg_u64(m, 2, &status) != 0 ||
+        zc_msg_u64(m, 3, &retry_after) != 0) {
+        free(urls);
+        broker_bad_message(b, "DONE with bad fields");
+        return;
+    }
+    if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
+    char *save = NULL;
+    for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save))
+        on_done_url(b, u, outcome, status, retry_after, reason);
+    free(urls);
+    /* The slots are free again either way; an unknown outcome leaves the leases to expire. */
+    if (strcmp(outcome, "ok") && strcmp(outcome, "retry") && strcmp(outcome, "fail"))
+        broker_bad_message(b, "DONE with unknown outcome");
+}
+
+/* Redis is down: nothing durable can be recorded, so a report is dropped (its
+ * lease will expire and the URL come back, which loses nothing). A DONE still
+ * frees its fetch slots. */
+static void drop_report(broker *b, const zc_msg *m) {
+    zc_debug("report_dropped", "type=%s reason=redis_down", zc_msg_type_name(m->type));
+    if (m->type != ZC_MSG_DONE) return;
+    char *urls = frame_dup(m, 0), *save = NULL;
+    for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save))
+        release_slot(b, u, 0);
+    free(urls);
+}
+
+static void on_discovered(broker *b, const zc_msg *m) {
+    char *parent = frame_dup(m, 0), *list = frame_dup(m, 1);
+    if (!parent || !list) {
+        broker_bad_message(b, "DISCOVERED with a NUL byte");
+        goto out;
+    }
+    char **urls;
+    size_t n = split_urls(list, &urls), bad = 0;
+    long added = frontier_discover(&b->fr, parent, urls, n, zc_wall_ms(), &bad);
+    free(urls);
+    if (added < 0) broker_redis_failed(b, "discover");
+    else zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu", parent, n, added, bad);
+    if (bad) zc_warn("bad_urls", "parent=%s count=%zu", parent, bad);
+out:
+    free(parent);
+    free(list);
+}
+
+static void on_written(broker *b, const zc_msg *m) {
+    char *list = frame_dup(m, 0);
+    if (!list) {
+        broker_bad_message(b, "WRITTEN with a NUL byte");
+        return;
+    }
+    char **urls;
+    size_t n = split_urls(list, &urls);
+    if (frontier_written(&b->fr, urls, n) < 0) broker_redis_failed(b, "written");
+    free(urls);
+    free(list);
+}
+
+static void on_dead(broker *b, const zc_msg *m) {
+    char *url = frame_dup(m, 0), *stage = frame_dup(m, 1), *reason = frame_dup(m, 2);
+    if (!url || !stage || !reason || strlen(stage) > 32) {
+        broker_bad_message(b, "DEAD with bad fields");
+    } else if (frontier_dead(&b->fr, url, stage, reason, zc_wall_ms()) < 0) {
+        broker_redis_failed(b, "dead");
+    } else {
+        zc_warn("dead_letter", "url=%s stage=%s reason=\"%.200s\"", url, stage, reason);
+    }
+    free(url);
+    free(stage);
+    free(reason);
+}
+
+/* HOLD: a parser or writer still holds these URLs (received, alive, not yet
+ * reported). Each one still leased gets now + lease_ms; the others (closed, or
+ * expired and requeued) are ignored. Any peer may send it, known or not: a stage
+ * that was dropped for silence and is alive again proves it with the HOLD. */
+static void on_hold(broker *b, const zc_msg *m) {
+    char *list = frame_dup(m, 0);
+    if (!list) {
+        broker_bad_message(b, "HOLD with a NUL byte");
+        return;
+    }
+    char **urls;
+    size_t n = split_urls(list, &urls);
+    long held = frontier_hold(&b->fr, urls, n, zc_wall_ms() + b->conf->lease_ms);
+    if (held < 0) broker_redis_failed(b, "hold");
+    else zc_debug("hold", "urls=%zu extended=%ld", n, held);
+    free(urls);
+    free(list);
+}
+
+/* A STATUS condition is one word: letters, digits, '_' or '-'. */
+static int cond_ok(const char *c) {
+    if (!*c) return 0;
+    for (; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            return 0;
+    return 1;
+}
+
+/* STATUS: the stage's newest condition. A non-ok one is kept (with when it began)
+ * until the stage says ok or is forgotten; maintain.c publishes it as problem. */
+static void on_status(broker *b, int peer, const zc_msg *m) {
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    char cond[sizeof(p->cond)];
+    size_t len;
+    if (!p) return; /* not said HELLO yet: it has no name to report under */
+    if (zc_msg_str(m, 0, cond, sizeof(cond)) != 0 || !cond_ok(cond)) {
+        broker_bad_message(b, "STATUS with a bad condition");
+        return;
+    }
+    if (!strcmp(cond, "ok")) {
+        if (p->cond[0]) zc_info("peer_ok", "name=%s was=%s", p->name, p->cond);
+        p->cond[0] = '\0';
+        return;
+    }
+    const char *d = zc_msg_data(m, 1, &len);
+    if (len >= sizeof(p->detail)) len = sizeof(p->detail) - 1;
+    if (strcmp(cond, p->cond)) {
+        p->cond_since = zc_wall_ms();
+        zc_warn("peer_problem", "name=%s condition=%s detail=\"%.*s\"", p->name, cond, (int)len, d);
+    }
+    snprintf(p->cond, sizeof(p->cond), "%s", cond);
+    for (size_t i = 0; i < len; i++) /* one line: control bytes become spaces */
+        p->detail[i] = (unsigned char)d[i] < 0x20 || d[i] == 0x7f ? ' ' : d[i];
+    p->detail[len] = '\0';
+}
+
+static int needs_redis(zc_msg_type t) {
+    return t == ZC_MSG_DONE || t == ZC_MSG_DISCOVERED || t == ZC_MSG_WRITTEN || t == ZC_MSG_DEAD ||
+           t == ZC_MSG_HOLD;
+}
+
+void broker_on_message(broker *b, zc_msg *m, int64_t now) {
+    const void *id = zmq_msg_data(&m->identity);
+    size_t idlen = zmq_msg_size(&m->identity);
+    int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (p) p->last_seen = now;
+    if (needs_redis(m->type) && frontier_broken(&b->fr)) {
+        drop_report(b, m);
+        return;
+    }
+    switch (m->type) {
+    case ZC_MSG_HELLO: on_hello(b, peer, m); break;
+    case ZC_MSG_HEARTBEAT: break;
+    case ZC_MSG_CREDIT: on_credit(b, peer, m); break;
+    case ZC_MSG_DONE: on_done(b, m); break;
+    case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_HOLD: on_hold(b, m); break;
+    case ZC_MSG_STATUS: on_status(b, peer, m); break;
+    default: broker_bad_message(b, "message type not for the broker"); break;
+    }
+}

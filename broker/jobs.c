@@ -1,0 +1,93 @@
+/* jobs.c -- the broker's hand-out: leases URLs from the frontier as the fetchers'
+ * credit allows (credit-based flow control, zguide), parks them per host, and
+ * sends each fetcher one JOB per round with every URL dispatch gave it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "zc_time.h"
+
+#define LEASE_BATCH 512
+#define JOB_BATCH 256 /* URLs per JOB message at most */
+
+/* Sends items[0..n) of one peer as a JOB per URL: the fallback when no memory is
+ * left for a batch (the protocol allows both). */
+static void send_singles(broker *b, int peer, dispatch_item **items, size_t n) {
+    char attempt[16];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
+        zc_frame f[2] = { ZC_FSTR(items[i]->url), ZC_FSTR(attempt) };
+        broker_send(b, peer, ZC_MSG_JOB, f, 2);
+    }
+}
+
+/* Sends items[0..n), just dispatched, as one JOB per fetcher: URLs and attempts
+ * each as one '\n'-separated frame. items[] is reordered. */
+static void send_jobs(broker *b, dispatch_item **items, size_t n) {
+    while (n > 0) {
+        int peer = items[0]->peer;
+        size_t k = 0; /* this peer's items to the front: items[0..k) */
+        for (size_t i = 0; i < n; i++)
+            if (items[i]->peer == peer) {
+                dispatch_item *t = items[k];
+                items[k++] = items[i];
+                items[i] = t;
+            }
+        char attempt[16];
+        int oom = 0;
+        b->job_urls.len = b->job_attempts.len = 0;
+        for (size_t i = 0; i < k && !oom; i++) {
+            int len = snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
+            oom = zc_buf_add(&b->job_urls, items[i]->url, strlen(items[i]->url), '\n') != 0 ||
+                  zc_buf_add(&b->job_attempts, attempt, (size_t)len, '\n') != 0;
+        }
+        if (!oom) {
+            zc_frame f[2] = { { b->job_urls.p, b->job_urls.len, NULL, NULL },
+                              { b->job_attempts.p, b->job_attempts.len, NULL, NULL } };
+            broker_send(b, peer, ZC_MSG_JOB, f, 2);
+        } else {
+            send_singles(b, peer, items, k);
+        }
+        items += k;
+        n -= k;
+    }
+}
+
+/* Leases up to want URLs and parks them. A URL dispatch refuses goes back: a
+ * dead letter when it is not http(s), the frontier's head otherwise. */
+static void fill(broker *b, long want) {
+    frontier_lease leases[LEASE_BATCH];
+    if (want > LEASE_BATCH) want = LEASE_BATCH;
+    int64_t wall = zc_wall_ms();
+    long got = frontier_lease_batch(&b->fr, leases, (size_t)want, wall, b->conf->lease_ms);
+    if (got < 0) broker_redis_failed(b, "lease");
+    for (long i = 0; i < got; i++) {
+        int bad = 0;
+        if (!dispatch_park(&b->d, leases[i].url, leases[i].attempt, wall + b->conf->lease_ms, &bad)) {
+            if (bad) {
+                if (frontier_dead(&b->fr, leases[i].url, "broker", "not an http(s) URL", wall) < 0)
+                    broker_redis_failed(b, "dead");
+            } else if (frontier_requeue(&b->fr, leases[i].url) < 0) {
+                broker_redis_failed(b, "requeue");
+            }
+        }
+        free(leases[i].url);
+    }
+}
+
+void broker_fill_and_dispatch(broker *b, int64_t now) {
+    if (b->done) return;
+    long credit = dispatch_total_credit(&b->d), parked = (long)dispatch_nparked(&b->d);
+    if (credit > parked && !frontier_broken(&b->fr)) fill(b, credit - parked);
+    dispatch_item *batch[JOB_BATCH], *it;
+    size_t n = 0;
+    while ((it = dispatch_next(&b->d, now)) != NULL) {
+        batch[n++] = it;
+        if (n == JOB_BATCH) {
+            send_jobs(b, batch, n);
+            n = 0;
+        }
+    }
+    send_jobs(b, batch, n);
+}
