@@ -262,7 +262,12 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
     int rc = -1;
     if (stage_path(r, "broker", exe, sizeof(exe), err, errlen) != 0) goto out;
     av_add(a, exe);
-    av_add(a, "--redis"); av_add(a, r->redis_uri);
+    /* A URI may hold a password: to the stages through the environment (readable by
+     * root and this user only), never on a command line (every user's ps). */
+    if (setenv("ZCRAWL_REDIS", r->redis_uri, 1) != 0 || (c->mongo && setenv("ZCRAWL_MONGO", c->mongo, 1) != 0)) {
+        snprintf(err, errlen, "setenv: %s", strerror(errno));
+        goto out;
+    }
     av_add(a, "--crawl"); av_add(a, c->crawl);
     av_add(a, "--control"); av_add(a, r->ep[0]);
     av_add(a, "--pages-in"); av_add(a, r->ep[1]);
@@ -289,8 +294,7 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         av_add(a, exe);
         av_add(a, "--broker"); av_add(a, r->ep[0]);
         av_add(a, "--docs"); av_add(a, direct ? doc_binds[i - 1] : r->ep[4]);
-        if (c->mongo) { av_add(a, "--mongo"); av_add(a, c->mongo); }
-        else { av_add(a, "--out"); av_add(a, c->out); }
+        if (!c->mongo) { av_add(a, "--out"); av_add(a, c->out); }
         av_add(a, "--log-level"); av_add(a, c->log_level);
         if (start_stage(r, "writer", (int)i, a, 1, err, errlen) < 0) goto out;
     }

@@ -19,7 +19,7 @@ import pytest
 import zmq
 import zmq.auth
 
-from harness import Pipeline, Sitesim, bin_path, free_port, jsonl_ids
+from harness import Pipeline, Redis, Sitesim, bin_path, free_port, jsonl_ids
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN = range(1, 12)
 SECRET = "S3kr1tPw9"
@@ -358,3 +358,45 @@ def test_passwords_never_printed(redis, tmp_path):
         outputs[name + " --help"] = all_output(r)
     leaks = {k: [x for x in v.splitlines() if SECRET in x][:2] for k, v in outputs.items() if SECRET in v}
     assert not leaks, leaks
+
+
+def cmdlines_with(secret):
+    """Command lines of running processes that hold secret (what any user's ps shows)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if secret.encode() in cmd and b"pytest" not in cmd:
+                found.append(cmd.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+def test_launcher_keeps_passwords_off_command_lines(procs, tmp_path):
+    """zcrawl run --redis URI-with-password: the stages get the URI through their
+    environment, so no process's command line (ps) shows the password -- except
+    the launcher's own, which the user typed."""
+    redis = Redis(procs)
+    assert redis.cli("CONFIG", "SET", "requirepass", SECRET).strip() == "OK"
+    site = Sitesim(procs, "--books", "400", "--latency-ms", "20")
+    want = set(site.ids()["reachable"])
+    out, logs = str(tmp_path / "books.jsonl"), str(tmp_path / "logs")
+    uri = "redis://:%s@127.0.0.1:%d/2" % (SECRET, redis.port)
+    launcher = subprocess.Popen([bin_path("zcrawl"), "run", "--no-progress", "--log-dir", logs, "--out", out,
+                                 "--max-per-host", "4", "--timeout", "120", site.start_url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env(ZCRAWL_REDIS=uri))
+    seen, stages_seen = [], 0
+    while launcher.poll() is None:
+        seen += cmdlines_with(SECRET)
+        stages_seen = max(stages_seen, sum(1 for c in cmdlines_with("--log-level") if "zcrawl-" in c))
+        time.sleep(0.05)
+    stdout, stderr = launcher.communicate()
+    assert launcher.returncode == 0, stdout + stderr
+    assert stages_seen >= 4, "the stages were never seen running"
+    assert seen == [], seen[:3]
+    assert SECRET not in stdout + stderr
+    assert_once(jsonl_ids(out), want)
