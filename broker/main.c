@@ -84,7 +84,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
+    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, "fetcher,parser,writer", 100000, err, sizeof(err));
     if (!b->router || broker_streamers_start(b, err, sizeof(err)) != 0) goto err;
     if (conf->metrics && *conf->metrics &&
         !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, err, sizeof(err)))) {

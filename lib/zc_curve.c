@@ -22,7 +22,7 @@
 #include "zc_time.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by ZeroMQ's RFC 27 */
-#define ZAP_DOMAIN "zcrawl"
+#define ALL_ROLES "fetcher,parser,writer"
 #define ZAP_CTL "inproc://zc-curve-ctl" /* monitor endpoints to watch */
 #define AUTH_MAX 256        /* public keys a server admits */
 #define CERT_MAX 16384      /* bytes of a certificate file */
@@ -460,6 +460,20 @@ static void refusal(zap_log *lg, const char *event, const char *fmt_tail, const 
     lg->quiet = 0;
 }
 
+/* Nonzero when the role of the key called name (up to its first '-' or '.')
+ * is one of the comma-separated roles in domain[0..dlen). */
+static int role_admitted(const char *name, const char *domain, size_t dlen) {
+    size_t rl = strcspn(name, "-.");
+    const char *p = domain, *end = domain + dlen;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (n == rl && memcmp(p, name, rl) == 0) return 1;
+        p += n + 1;
+    }
+    return 0;
+}
+
 /* Judges one request (frames f[0..n)) and answers it. Returns -1 when the
  * socket failed (the context is ending). */
 static int zap_handle(void *s, zmq_msg_t *f, int n, zap_log *lg) {
@@ -472,13 +486,16 @@ static int zap_handle(void *s, zmq_msg_t *f, int n, zap_log *lg) {
                zmq_msg_size(&f[6]) == 32) {
         const uint8_t *key = zmq_msg_data(&f[6]);
         for (int i = 0; i < C.nauth; i++) {
-            if (memcmp(C.auth[i].key, key, 32) == 0) {
-                ok = 1;
-                status = "200";
-                text = "OK";
-                user = C.auth[i].name;
+            if (memcmp(C.auth[i].key, key, 32) != 0) continue;
+            if (!role_admitted(C.auth[i].name, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]))) {
+                text = "key's role not admitted on this endpoint";
                 break;
             }
+            ok = 1;
+            status = "200";
+            text = "OK";
+            user = C.auth[i].name;
+            break;
         }
     } else {
         text = "CURVE only";
@@ -678,14 +695,29 @@ static int zap_watch(void *ctx, void *sock, char *err, size_t errlen) {
 
 /* ---- sockets ---- */
 
-int zc_curve_bind(void *ctx, void *sock, const char *ep, char *err, size_t errlen) {
+/* The roles that talk to a socket of type bound by a process of this role. */
+static const char *peers_for(int type) {
+    if (!strcmp(C.role, "parser")) return type == ZMQ_PULL ? "fetcher" : type == ZMQ_PUSH ? "writer" : ALL_ROLES;
+    if (!strcmp(C.role, "writer") && type == ZMQ_PULL) return "parser";
+    if (!strcmp(C.role, "fetcher") && type == ZMQ_PUSH) return "parser";
+    return ALL_ROLES;
+}
+
+int zc_curve_bind(void *ctx, void *sock, const char *ep, const char *peers, char *err, size_t errlen) {
     if (policy_check(ep, err, errlen) != 0) return -1;
     if (C.enabled) {
-        int one = 1;
+        int one = 1, type = 0;
+        size_t tl = sizeof(type);
+        if (!peers && zmq_getsockopt(sock, ZMQ_TYPE, &type, &tl) != 0) {
+            snprintf(err, errlen, "zmq_getsockopt(ZMQ_TYPE): %s", zmq_strerror(errno));
+            return -1;
+        }
+        /* The ZAP domain carries the roles admitted here to the handler. */
+        if (!peers) peers = peers_for(type);
         if (zap_start(ctx, err, errlen) != 0 || zap_watch(ctx, sock, err, errlen) != 0) return -1;
         if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, C.sec, 32) != 0 ||
-            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0) {
+            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, peers, strlen(peers)) != 0) {
             snprintf(err, errlen, "cannot make %s a CURVE server: %s", ep, zmq_strerror(errno));
             return -1;
         }

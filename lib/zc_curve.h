@@ -45,10 +45,14 @@ int zc_curve_endpoint_local(const char *endpoint);
 
 /* Binds sock to endpoint. With keys, sock becomes a CURVE server with this
  * process's keypair, and the ZAP handler of ctx is started first (once per
- * process), so that no handshake is ever judged without it. Without keys a
- * non-local endpoint is refused unless --insecure. Returns 0, or -1 with a
- * reason in err. */
-int zc_curve_bind(void *ctx, void *sock, const char *endpoint, char *err, size_t errlen);
+ * process), so that no handshake is ever judged without it. It admits the keys
+ * of authorized/ whose role is in peers ("parser", "fetcher,parser,writer"; a
+ * key's role is its file name up to the first '-' or '.'); peers NULL: the roles
+ * that talk to such a socket of this process's role (a parser's PULL: fetchers,
+ * its PUSH: writers; a writer's PULL: parsers; a fetcher's PUSH: parsers; else
+ * every role). Without keys a non-local endpoint is refused unless --insecure.
+ * Returns 0, or -1 with a reason in err. */
+int zc_curve_bind(void *ctx, void *sock, const char *endpoint, const char *peers, char *err, size_t errlen);
 
 /* Connects sock to endpoint. With keys, sock becomes a CURVE client with this
  * process's keypair, expecting the public key of server: NULL or "broker" for

@@ -78,7 +78,7 @@ int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen) {
 
 static int attach_one(const char *ep, int bind, const char *server, void *arg, char *err, size_t errlen) {
     void **cs = arg; /* { ctx, sock } */
-    return bind ? zc_curve_bind(cs[0], cs[1], ep, err, errlen)
+    return bind ? zc_curve_bind(cs[0], cs[1], ep, NULL, err, errlen)
                 : zc_curve_connect(cs[1], ep, *server ? server : NULL, err, errlen);
 }
 

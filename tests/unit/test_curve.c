@@ -199,7 +199,7 @@ static void test_zap_admits_listed_keys_only(void **state) {
     void *srv = zmq_socket(ctx, ZMQ_ROUTER);
     int linger = 0;
     assert_int_equal(zmq_setsockopt(srv, ZMQ_LINGER, &linger, sizeof(linger)), 0);
-    if (zc_curve_bind(ctx, srv, "tcp://127.0.0.1:*", err, sizeof(err)) != 0) fail_msg("%s", err);
+    if (zc_curve_bind(ctx, srv, "tcp://127.0.0.1:*", NULL, err, sizeof(err)) != 0) fail_msg("%s", err);
     char ep[128];
     size_t eplen = sizeof(ep);
     assert_int_equal(zmq_getsockopt(srv, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
@@ -222,6 +222,22 @@ static void test_zap_admits_listed_keys_only(void **state) {
     uint64_t mid = zc_curve_refused();
     assert_int_equal(ping(ctx, srv, ep, bpub, bpub, bsec, 1500), 0);     /* the broker's own: not listed */
     assert_true(zc_curve_refused() > mid);
+
+    /* A socket for parsers only: a listed fetcher key is refused there. */
+    uint8_t ppub[32], psec[32];
+    snprintf(path, sizeof(path), "%s/parser.key_secret", dir);
+    assert_int_equal(zc_curve_cert_read(path, ppub, psec, err, sizeof(err)), 0);
+    void *only = zmq_socket(ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_setsockopt(only, ZMQ_LINGER, &linger, sizeof(linger)), 0);
+    if (zc_curve_bind(ctx, only, "tcp://127.0.0.1:*", "parser", err, sizeof(err)) != 0) fail_msg("%s", err);
+    char ep2[128];
+    size_t ep2len = sizeof(ep2);
+    assert_int_equal(zmq_getsockopt(only, ZMQ_LAST_ENDPOINT, ep2, &ep2len), 0);
+    uint64_t r0 = zc_curve_refused();
+    assert_int_equal(ping(ctx, only, ep2, bpub, ppub, psec, 5000), 1);
+    assert_int_equal(ping(ctx, only, ep2, bpub, fpub, fsec, 1500), 0);
+    assert_true(zc_curve_refused() > r0);
+    zmq_close(only);
 
     /* No CURVE at all: the handshake fails before ZAP, and is counted too. */
     uint64_t plain_before = zc_curve_refused();
