@@ -336,6 +336,9 @@ def test_passwords_never_printed(redis, tmp_path):
                 "--out", str(tmp_path / "o.jsonl"), "http://127.0.0.1:1/", timeout=60)
         assert r.returncode != 0, (what, r)
         outputs["zcrawl run " + what] = all_output(r, logs)
+        r = run("zcrawl", "status", "--redis", uri, timeout=60)
+        assert r.returncode != 0, (what, r)
+        outputs["zcrawl status " + what] = all_output(r)
     # A wrong password against a real Redis: AUTH fails, the password stays hidden.
     wrong = redis.uri.replace("redis://", "redis://:%s@" % SECRET)
     r = run("broker", "--redis", wrong, *eps, "http://127.0.0.1:1/")
