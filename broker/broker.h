@@ -140,9 +140,11 @@ void broker_stalled(broker *b, int64_t now, int64_t gap);
 
 /* ---- streamer.c: the two streamer devices (zguide) ---- */
 
-/* Opens a socket of type, sets its high-water marks, and binds it. Returns the
+/* Opens a socket of type, sets its high-water marks, and binds it (with keys, a
+ * CURVE server admitting the roles in peers, lib/zc_curve.h). Returns the
  * socket, or NULL with a reason in err. */
-void *broker_bind_socket(void *ctx, int type, const char *endpoint, long hwm, char *err, size_t errlen);
+void *broker_bind_socket(void *ctx, int type, const char *endpoint, const char *peers, long hwm, char *err,
+                         size_t errlen);
 /* Binds the four data endpoints and starts one zmq_proxy thread per direction.
  * Returns 0, or -1 with a reason in err (sockets already bound are closed by
  * broker_streamers_stop). */

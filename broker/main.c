@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -49,6 +50,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -78,11 +80,17 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     if (frontier_open(&b->fr, conf->redis, conf->crawl, err, sizeof(err)) != 0) goto err;
+    const char *eps[] = { conf->control, conf->pages_in, conf->pages_out, conf->docs_in, conf->docs_out, NULL };
+    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return BROKER_EXIT_USAGE; /* secure or explicit: configuration */
+    }
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
+    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, "fetcher,parser,writer", 100000, err,
+                                   sizeof(err));
     if (!b->router || broker_monitor_open(b, err, sizeof(err)) != 0 ||
         broker_streamers_start(b, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);

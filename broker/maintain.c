@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -171,6 +172,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "updated_at", STAT("%lld", (long long)zc_wall_ms()),
         "started_at", STAT("%lld", (long long)b->started_wall),
         "bad_messages", STAT("%lld", b->bad_messages),
+        "auth_refused", STAT("%llu", (unsigned long long)zc_curve_refused()),
         "state", state,
         "problem", problem,
         NULL, NULL,

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keygen.h"
 #include "zc_addr.h"
 #include "zc_log.h"
+#include "zc_redact.h"
 #include "zc_redis.h"
 #include "zc_signal.h"
 #include "zc_time.h"
@@ -85,6 +87,7 @@ static int crawl_prepare(crawl *cw) {
         }
         cw->own_logdir = 1;
     }
+    if (keygen_for_run(cw->r.logdir, cw->err, sizeof(cw->err)) != 0) return -1;
     /* A demo's private Redis lives in its log folder, removed when it completes. */
     char state[4200];
     if (!c->redis && !c->state) {
@@ -123,7 +126,9 @@ static int crawl_open(crawl *cw) {
     char why[256];
     cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
     if (!cw->rc) {
-        snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s", cw->r.redis_uri, why);
+        char shown[256];
+        snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s",
+                 zc_redact_uri(shown, sizeof(shown), cw->r.redis_uri), why);
         return -1;
     }
     return 0;
@@ -204,8 +209,9 @@ static int crawl_start(crawl *cw) {
     const char *first = cw->starts.n ? cw->starts.v[0] : cw->seeds.v[0];
     if (n == 1) fprintf(stderr, "%s: crawling %s", CLI_PROG, first);
     else fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", CLI_PROG, n, first);
+    char sink[512];
     fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s", c->fetchers, c->parsers,
-            c->writers, c->mongo ? c->mongo : c->out, cw->r.logdir);
+            c->writers, c->mongo ? zc_redact_uri(sink, sizeof(sink), c->mongo) : c->out, cw->r.logdir);
     /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
     if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
     fprintf(stderr, ")\n");

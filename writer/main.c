@@ -9,6 +9,7 @@
 #include "writer_jsonl.h"
 #include "writer_mongo.h"
 #include "writer_run.h"
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &c.stats_ms, "log counters this often, 0: never", 0, 86400000 },
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &c.name, "name told to the broker (none: writer-HOST-PID)", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &level_s, "debug, info, warn or error", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
@@ -114,6 +116,7 @@ int main(int argc, char **argv) {
     /* Endpoints first: a malformed one is a flag error, found before the sink is touched. */
     if (!zc_endpoint_ok(c.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", c.broker);
     if (zc_endpoint_list_ok(c.docs, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
+    if (zc_curve_setup("writer", (const char *[]){ c.broker, c.docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     zc_rand_seed(0);
 

@@ -626,7 +626,7 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
         goto err;
     }
     char e2[512];
-    if (zc_endpoint_attach(w->docs, c->docs, e2, sizeof(e2)) != 0) {
+    if (zc_endpoint_attach(w->ctx, w->docs, c->docs, e2, sizeof(e2)) != 0) {
         snprintf(err, errlen, "--docs: %s", e2);
         goto err;
     }

@@ -77,7 +77,10 @@ def test_run_wiring(procs, tmp_path, wiring):
         assert all(b.startswith("@tcp://127.0.0.1:") for b in binds), binds
         for f in fetchers:  # every fetcher connects to every parser
             target = re.search(r" pages=(\S+)", f).group(1)
-            assert sorted(target.split(",")) == sorted(b[1:] for b in binds), (target, binds)
+            # "#parser": with keys, the parser serves with the parser's keypair.
+            assert all(t.endswith("#parser") for t in target.split(",")), target
+            assert sorted(t[:-len("#parser")] for t in target.split(",")) == sorted(b[1:] for b in binds), \
+                (target, binds)
         assert all(" docs=@tcp://" in w for w in writers), writers
     else:
         assert not any(b.startswith("@") for b in binds), binds
