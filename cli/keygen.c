@@ -30,7 +30,10 @@ static int make_dir(const char *dir, int mode, char *err, size_t errlen) {
 int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t errlen) {
     char path[PATH_MAX], auth[PATH_MAX], apath[PATH_MAX];
     if (make_dir(dir, dir_mode, err, errlen) != 0) return -1;
-    snprintf(path, sizeof(path), "%s/broker.key", dir);
+    if ((size_t)snprintf(path, sizeof(path), "%s/broker.key", dir) >= sizeof(path)) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
     if (!force && access(path, F_OK) == 0) {
         snprintf(err, errlen, "%s already holds keys: --force replaces them (then every stage needs the new ones)",
                  dir);
@@ -43,10 +46,13 @@ int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t err
     if (make_dir(auth, 0755, err, errlen) != 0) return -1;
     for (int i = 0; KEYGEN_ROLES[i]; i++) {
         const char *role = KEYGEN_ROLES[i];
-        snprintf(path, sizeof(path), "%s/%s.key", dir, role);
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s.key", dir, role) >= sizeof(path) ||
+            (size_t)snprintf(apath, sizeof(apath), "%s/%s.key", auth, role) >= sizeof(apath)) {
+            snprintf(err, errlen, "path too long: %s", dir);
+            return -1;
+        }
         if (zc_curve_cert_write(path, role, err, errlen) != 0) return -1;
         /* The broker is a server only: no one needs to admit its key. */
-        snprintf(apath, sizeof(apath), "%s/%s.key", auth, role);
         if (!strcmp(role, "broker")) {
             if (unlink(apath) != 0 && errno != ENOENT) {
                 snprintf(err, errlen, "cannot remove %s: %s", apath, strerror(errno));

@@ -295,7 +295,7 @@ static int load_authorized(char *err, size_t errlen) {
     snprintf(path, sizeof(path), "%s/authorized", C.dir);
     DIR *d = opendir(path);
     if (!d) {
-        snprintf(C.auth_err, sizeof(C.auth_err), "cannot open %s (the public keys this server admits): %s",
+        snprintf(C.auth_err, sizeof(C.auth_err), "cannot open %.4000s (the public keys this server admits): %s",
                  path, strerror(errno));
         return 0;
     }
@@ -322,7 +322,7 @@ static int load_authorized(char *err, size_t errlen) {
     }
     closedir(d);
     if (rc == 0 && C.nauth == 0)
-        snprintf(C.auth_err, sizeof(C.auth_err), "%s holds no public key (NAME.key): nothing could connect", path);
+        snprintf(C.auth_err, sizeof(C.auth_err), "%.4000s holds no public key (NAME.key): nothing could connect", path);
     return rc;
 }
 
