@@ -1,6 +1,7 @@
 /* control.c -- the broker's handlers for messages from stages on the ROUTER:
- * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One small function
- * per message type; each checks its frames and drops what it cannot use. */
+ * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One
+ * small function per message type; each checks its frames and drops what it
+ * cannot use. Reports that Redis cannot take now are kept and replayed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,7 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     }
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->credit = (long)credit;
+    dispatch_peer_capacity(p);
     zc_info("peer_joined", "role=%s name=%s credit=%ld", role, name, p->credit);
     if (b->done) broker_send(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
@@ -89,7 +91,10 @@ static void on_credit(broker *b, int peer, const zc_msg *m) {
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* unknown peer: it will time out and say HELLO again */
     if (zc_msg_u64(m, 0, &n) != 0 || n > 1000000) broker_bad_message(b, "CREDIT with a bad number");
-    else if (p->role == DISPATCH_FETCHER) p->credit += (long)n;
+    else if (p->role == DISPATCH_FETCHER) {
+        p->credit += (long)n;
+        dispatch_peer_capacity(p);
+    }
 }
 
 /* Frees the fetch slot url held. Returns 1, or 0 when url is not out at a fetcher
@@ -103,7 +108,8 @@ static int release_slot(broker *b, const char *url, int throttled) {
     return 1;
 }
 
-static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
+/* Returns -1 when Redis failed (the outcome is not recorded), else 0. */
+static int on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
     const broker_conf *c = b->conf;
     /* A site's Retry-After: 100000 must not park a URL for a day. */
     int64_t cap = c->max_retry_delay_ms;
@@ -114,75 +120,79 @@ static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t 
     if (rc == -2) zc_warn("dead_letter", "url=%s stage=fetch reason=\"%s\"", url, reason);
     else if (rc < 0) broker_redis_failed(b, "retry");
     else zc_debug("retry", "url=%s attempt=%d status=%llu reason=\"%s\"", url, rc, (unsigned long long)status, reason);
+    return rc == -1 ? -1 : 0;
 }
 
-/* One URL's outcome. */
-static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
-                        const char *reason) {
-    if (status == 429 || status == 503) /* the host's back-off, kept across restarts */
-        dispatch_backoff(&b->d, dispatch_find(&b->d, url), zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
-    if (!release_slot(b, url, status == 429 || status == 503)) {
-        zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
-        return;
-    }
+/* Records one URL's outcome other than ok. Returns -1 when Redis failed. */
+static int record_outcome(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
+                          const char *reason) {
     int64_t wall = zc_wall_ms();
-    if (!strcmp(outcome, "ok")) {
-        b->fetched_unflushed++;
-    } else if (!strcmp(outcome, "retry")) {
-        on_done_retry(b, url, status, retry_after, reason);
-    } else if (!strcmp(outcome, "fail") && (status == 404 || status == 410)) {
-        if (frontier_gone(&b->fr, url, (int)status, wall) < 0) broker_redis_failed(b, "gone");
-        else zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
+    if (!strcmp(outcome, "retry")) return on_done_retry(b, url, status, retry_after, reason);
+    if (!strcmp(outcome, "fail") && (status == 404 || status == 410)) {
+        if (frontier_gone(&b->fr, url, (int)status, wall) < 0) {
+            broker_redis_failed(b, "gone");
+            return -1;
+        }
+        zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
     } else if (!strcmp(outcome, "fail")) {
-        if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) broker_redis_failed(b, "dead");
-        else zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url,
-                     (unsigned long long)status, reason);
+        if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) {
+            broker_redis_failed(b, "dead");
+            return -1;
+        }
+        zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url, (unsigned long long)status, reason);
     }
+    return 0;
 }
+
+/* What on_done does with a DONE: free the slots and record (as it arrives), only
+ * free the slots (it arrives while Redis fails), or only record (replayed). */
+enum { DONE_LIVE, DONE_RELEASE, DONE_REPLAY };
 
 /* DONE: one URL, or several separated by '\n' that share the outcome (fetchers
- * batch their ok answers). */
-static void on_done(broker *b, const zc_msg *m) {
+ * batch their ok answers). Returns -1 when an outcome could not be recorded
+ * (Redis failed), else 0. */
+static int on_done(broker *b, const zc_msg *m, int mode) {
     char outcome[8], reason[256];
     uint64_t status, retry_after;
     char *urls = frame_dup(m, 0);
     if (!urls || zc_msg_str(m, 1, outcome, sizeof(outcome)) != 0 || zc_msg_u64(m, 2, &status) != 0 ||
         zc_msg_u64(m, 3, &retry_after) != 0) {
         free(urls);
-        broker_bad_message(b, "DONE with bad fields");
-        return;
+        if (mode != DONE_REPLAY) broker_bad_message(b, "DONE with bad fields");
+        return 0;
     }
     if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
+    int ok = !strcmp(outcome, "ok"), failed = 0;
     char *save = NULL;
-    for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save))
-        on_done_url(b, u, outcome, status, retry_after, reason);
+    for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
+        if (mode != DONE_REPLAY && (status == 429 || status == 503)) /* the host's back-off, kept across restarts */
+            dispatch_backoff(&b->d, dispatch_find(&b->d, u), zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
+        if (mode != DONE_REPLAY && !release_slot(b, u, status == 429 || status == 503)) {
+            zc_debug("done_unknown", "url=%s outcome=%s", u, outcome);
+            continue; /* not out at a fetcher (requeued, or a broker restart): its lease decides */
+        }
+        if (ok) b->fetched_unflushed++; /* counted in memory, written at maintenance */
+        else if (mode != DONE_RELEASE && !failed && record_outcome(b, u, outcome, status, retry_after, reason) < 0)
+            failed = 1;
+    }
     free(urls);
     /* The slots are free again either way; an unknown outcome leaves the leases to expire. */
-    if (strcmp(outcome, "ok") && strcmp(outcome, "retry") && strcmp(outcome, "fail"))
+    if (!ok && strcmp(outcome, "retry") && strcmp(outcome, "fail") && mode != DONE_REPLAY)
         broker_bad_message(b, "DONE with unknown outcome");
+    return failed ? -1 : 0;
 }
 
-/* Redis is down: nothing durable can be recorded, so a report is dropped (its
- * lease will expire and the URL come back, which loses nothing). A DONE still
- * frees its fetch slots. */
-static void drop_report(broker *b, const zc_msg *m) {
-    zc_debug("report_dropped", "type=%s reason=redis_down", zc_msg_type_name(m->type));
-    if (m->type != ZC_MSG_DONE) return;
-    char *urls = frame_dup(m, 0), *save = NULL;
-    for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save))
-        release_slot(b, u, 0);
-    free(urls);
-}
-
-static void on_discovered(broker *b, const zc_msg *m) {
+/* Returns -1 when Redis failed, else 0 (for this and the next two handlers). */
+static int on_discovered(broker *b, const zc_msg *m) {
     char *parent = frame_dup(m, 0), *list = frame_dup(m, 1);
+    long added = 0;
     if (!parent || !list) {
         broker_bad_message(b, "DISCOVERED with a NUL byte");
         goto out;
     }
     char **urls;
     size_t n = split_urls(list, &urls), bad = 0;
-    long added = frontier_discover(&b->fr, parent, urls, n, zc_wall_ms(), &bad);
+    added = frontier_discover(&b->fr, parent, urls, n, zc_wall_ms(), &bad);
     free(urls);
     if (added < 0) broker_redis_failed(b, "discover");
     else zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu", parent, n, added, bad);
@@ -190,33 +200,39 @@ static void on_discovered(broker *b, const zc_msg *m) {
 out:
     free(parent);
     free(list);
+    return added < 0 ? -1 : 0;
 }
 
-static void on_written(broker *b, const zc_msg *m) {
+static int on_written(broker *b, const zc_msg *m) {
     char *list = frame_dup(m, 0);
     if (!list) {
         broker_bad_message(b, "WRITTEN with a NUL byte");
-        return;
+        return 0;
     }
     char **urls;
     size_t n = split_urls(list, &urls);
-    if (frontier_written(&b->fr, urls, n) < 0) broker_redis_failed(b, "written");
+    long rc = frontier_written(&b->fr, urls, n);
+    if (rc < 0) broker_redis_failed(b, "written");
     free(urls);
     free(list);
+    return rc < 0 ? -1 : 0;
 }
 
-static void on_dead(broker *b, const zc_msg *m) {
+static int on_dead(broker *b, const zc_msg *m) {
     char *url = frame_dup(m, 0), *stage = frame_dup(m, 1), *reason = frame_dup(m, 2);
+    int rc = 0;
     if (!url || !stage || !reason || strlen(stage) > 32) {
         broker_bad_message(b, "DEAD with bad fields");
     } else if (frontier_dead(&b->fr, url, stage, reason, zc_wall_ms()) < 0) {
         broker_redis_failed(b, "dead");
+        rc = -1;
     } else {
         zc_warn("dead_letter", "url=%s stage=%s reason=\"%.200s\"", url, stage, reason);
     }
     free(url);
     free(stage);
     free(reason);
+    return rc;
 }
 
 /* HOLD: a parser or writer still holds these URLs (received, alive, not yet
@@ -276,6 +292,79 @@ static void on_status(broker *b, int peer, const zc_msg *m) {
     p->detail[len] = '\0';
 }
 
+#define REPORTS_MAX 100000 /* kept while Redis fails; beyond, their leases decide */
+
+/* An outcome that could not be recorded would cost a fetch more once its lease
+ * runs out. So while Redis fails, reports (DONE other than ok, DISCOVERED,
+ * WRITTEN, DEAD) are kept in order and replayed when it takes writes again.
+ * Takes m's frames. Returns 1 if kept, 0 if not (full, out of memory). */
+static int keep_report(broker *b, zc_msg *m) {
+    if (b->nreports >= REPORTS_MAX) return 0;
+    broker_report *r = calloc(1, sizeof(*r));
+    if (!r) return 0;
+    r->m.type = m->type;
+    for (int i = 0; i < m->nframes; i++) {
+        zmq_msg_init(&r->m.frames[i]);
+        zmq_msg_move(&r->m.frames[i], &m->frames[i]);
+    }
+    r->m.nframes = m->nframes;
+    if (!b->reports_tail) b->reports_tail = &b->reports;
+    *b->reports_tail = r;
+    b->reports_tail = &r->next;
+    b->nreports++;
+    return 1;
+}
+
+/* Records a report. Returns -1 when Redis failed, else 0. */
+static int handle_report(broker *b, const zc_msg *m, int replay) {
+    b->closed_leases = 1;
+    switch (m->type) {
+    case ZC_MSG_DONE: return on_done(b, m, replay ? DONE_REPLAY : DONE_LIVE);
+    case ZC_MSG_DISCOVERED: return on_discovered(b, m);
+    case ZC_MSG_WRITTEN: return on_written(b, m);
+    case ZC_MSG_DEAD: return on_dead(b, m);
+    default: return 0;
+    }
+}
+
+void broker_replay_reports(broker *b) {
+    size_t n = 0;
+    while (b->reports && !b->redis_bad_since) {
+        broker_report *r = b->reports;
+        if (handle_report(b, &r->m, 1) < 0) break; /* Redis failed again: kept for the next try */
+        b->reports = r->next;
+        if (!b->reports) b->reports_tail = &b->reports;
+        b->nreports--;
+        zc_msg_close(&r->m);
+        free(r);
+        n++;
+    }
+    if (n) zc_info("reports_replayed", "count=%zu kept=%zu", n, b->nreports);
+}
+
+void broker_drop_reports(broker *b) {
+    while (b->reports) {
+        broker_report *r = b->reports;
+        b->reports = r->next;
+        zc_msg_close(&r->m);
+        free(r);
+    }
+    b->reports_tail = &b->reports;
+    b->nreports = 0;
+}
+
+/* A report that arrives while Redis fails: a DONE frees its fetch slots now; what
+ * needs recording is kept for replay, or dropped when it cannot be (its lease
+ * will expire and the URL come back, which loses nothing). */
+static void report_while_failing(broker *b, zc_msg *m) {
+    if (m->type == ZC_MSG_DONE) {
+        char outcome[8];
+        on_done(b, m, DONE_RELEASE);
+        if (zc_msg_str(m, 1, outcome, sizeof(outcome)) == 0 && !strcmp(outcome, "ok")) return;
+    }
+    if (!keep_report(b, m)) zc_debug("report_dropped", "type=%s reason=redis_failing", zc_msg_type_name(m->type));
+}
+
 static int needs_redis(zc_msg_type t) {
     return t == ZC_MSG_DONE || t == ZC_MSG_DISCOVERED || t == ZC_MSG_WRITTEN || t == ZC_MSG_DEAD ||
            t == ZC_MSG_HOLD;
@@ -285,20 +374,26 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
-    /* The connection it came over, so that its closing can be told apart. */
+    /* The connection it came over (ZMQ_SRCFD, deprecated but the only way to
+     * match a ROUTER peer with its monitor events), so that its closing can be
+     * told apart from silence. */
     broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
-    if (needs_redis(m->type) && frontier_broken(&b->fr)) {
-        drop_report(b, m);
+    if (needs_redis(m->type) && (frontier_broken(&b->fr) || b->redis_bad_since)) {
+        /* HOLD needs no replay: the outage's length is given back to every lease. */
+        if (m->type != ZC_MSG_HOLD) report_while_failing(b, m);
         return;
     }
     switch (m->type) {
     case ZC_MSG_HELLO: on_hello(b, peer, m); break;
     case ZC_MSG_HEARTBEAT: break;
     case ZC_MSG_CREDIT: on_credit(b, peer, m); break;
-    case ZC_MSG_DONE: on_done(b, m); break;
-    case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
-    case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
-    case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_DONE:
+    case ZC_MSG_DISCOVERED:
+    case ZC_MSG_WRITTEN:
+    case ZC_MSG_DEAD:
+        if (handle_report(b, m, 0) < 0 && !keep_report(b, m))
+            zc_debug("report_dropped", "type=%s reason=redis_failed", zc_msg_type_name(m->type));
+        break;
     case ZC_MSG_HOLD: on_hold(b, m); break;
     case ZC_MSG_STATUS: on_status(b, peer, m); break;
     default: broker_bad_message(b, "message type not for the broker"); break;

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -41,7 +42,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "retry-max-ms", "ZCRAWL_RETRY_MAX_MS", ZC_FLAG_INT, &conf->retry_max_ms, "longest retry delay", 1, 86400000 },
         { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &conf->heartbeat_ms, "heartbeat interval; peers expire after 3", 50, 60000 },
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf->stats_ms, "how often the stats hash is written", 100, 60000 },
-        { "window", "ZCRAWL_WINDOW", ZC_FLAG_INT, &conf->window, "open leases at most (fetched, not yet written or parsed); 0: 4 x the fetchers' credit, at least 256", 0, 100000000 },
+        { "window", "ZCRAWL_WINDOW", ZC_FLAG_INT, &conf->window, "open leases at most (fetched, not yet written or parsed); 0: 4 x the fetchers' concurrency, at least 256", 0, 100000000 },
         { "fresh", "ZCRAWL_FRESH", ZC_FLAG_BOOL, &conf->fresh, "delete the crawl's keys first and start it over", 0, 0 },
         { "linger-ms", "ZCRAWL_LINGER_MS", ZC_FLAG_INT, &conf->linger_ms, "crawl already complete: answer SHUTDOWN to stages this long before exiting", 0, 600000 },
         { "redis-fail-limit-ms", "ZCRAWL_REDIS_FAIL_LIMIT_MS", ZC_FLAG_INT, &conf->redis_fail_limit_ms, "Redis down or refusing writes this long: the crawl fails (exit 4)", 1000, 86400000 },
@@ -49,6 +50,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -78,11 +80,17 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     if (frontier_open(&b->fr, conf->redis, conf->crawl, err, sizeof(err)) != 0) goto err;
+    const char *eps[] = { conf->control, conf->pages_in, conf->pages_out, conf->docs_in, conf->docs_out, NULL };
+    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return BROKER_EXIT_USAGE; /* secure or explicit: configuration */
+    }
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
+    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, "fetcher,parser,writer", 100000, err,
+                                   sizeof(err));
     if (!b->router || broker_monitor_open(b, err, sizeof(err)) != 0 ||
         broker_streamers_start(b, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
@@ -187,7 +195,7 @@ static int run(broker *b) {
         if (turn(b) != 0) broker_fail(b, "cannot poll the control socket: %s", zmq_strerror(errno));
     if (b->done && !b->failed) {
         broker_shutdown_stages(b);
-    } else {
+    } else if (!b->meta_lost) { /* a crawl whose state is gone gets no writes back */
         if (!b->failed) zc_info("stopping", "signal=%d", zc_signal_stop_requested());
         broker_release(b);
     }
@@ -205,6 +213,7 @@ static void close_all(broker *b) {
     broker_metrics_stop(b->metrics);
     frontier_close(&b->fr);
     dispatch_free(&b->d);
+    broker_drop_reports(b);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_redis.h"
@@ -55,6 +56,7 @@ static void conf_flags(cli_conf *c, zc_flag *out, size_t cap) {
         { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c->latency_ms, "demo: emulator latency", 0, 600000 },
         { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c->jitter_ms, "demo: emulator latency jitter", 0, 600000 },
         { "seed", "ZCRAWL_DEMO_SEED", ZC_FLAG_INT, &c->seed, "demo: emulator seed", 0, 2147483647 },
+        ZC_CURVE_FLAGS, /* --keys DIR instead of fresh keys in the log folder; --insecure for none */
         ZC_FLAGS_END,
     };
     if (sizeof(flags) / sizeof(*flags) > cap) zc_die(1, CLI_PROG, "flag table too small");

@@ -268,8 +268,9 @@ def test_redis_restarted_empty_mid_crawl_exits_4(procs, redis, tmp_path):
     assert rc == 4, "exit %d, want 4 (failed):\n%s" % (rc, log[-2000:])
     assert "lost its state in Redis" in log and "--fresh starts it over" in log, log[-2000:]
     assert "event=crawl_complete" not in log
-    # Nothing of the crawl pretends to be there: no meta was written back.
+    # Nothing of the crawl pretends to be there: no meta or stats written back.
     assert meta(pl) == {}, meta(pl)
+    assert pl.stats().get("state") in (None, "running"), pl.stats()
 
 
 def run_to_completion(procs, pl, out):
@@ -361,3 +362,23 @@ def test_retry_after_is_capped(procs, redis):
         assert due <= time.time() * 1000 + 2500, "delayed until %.0f s from now" % (due / 1000 - time.time())
     finally:
         f.close()
+
+
+def test_redis_refusing_writes_briefly_costs_no_fetch(procs, redis, tmp_path):
+    """A few seconds at maxmemory, then room again: reports that came meanwhile are
+    replayed and open leases get the outage back, so no page is fetched twice."""
+    sim, want, ids = books_site(procs, 1500)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--stats-ms", "200"])
+    pl.start_all(out=out)
+    pl.wait_stat("fetched", 200, timeout=60)
+    redis.cli("CONFIG", "SET", "maxmemory", "1")
+    time.sleep(4)
+    redis.cli("CONFIG", "SET", "maxmemory", "0")
+    pl.wait_done(timeout=120)
+    log = procs.log(pl.broker)
+    assert "event=redis_recovered" in log, log[-2000:]
+    assert re.search(r"event=reports_replayed count=[1-9]", log), log[-3000:]
+    assert_once(jsonl_ids(out), want)
+    s = sim.stats()
+    assert s["duplicates"] == 0, {k: s[k] for k in ("requests", "duplicates")}
