@@ -38,9 +38,11 @@ struct broker_metrics {
 };
 
 enum { K_STATS, K_META, K_FRONTIER, K_LEASES, K_DELAYED, K_DEAD, K_GONE, K_SEEDS, K_N };
-static const char *const KEY_NAMES[K_N] = { "stats", "meta", "frontier", "leases", "delayed", "dead", "gone", "seeds" };
-static const char *const KEY_CMDS[K_N] = { "HGETALL %s", "HGETALL %s", "LLEN %s", "ZCARD %s", "ZCARD %s",
-                                           "LLEN %s", "HLEN %s", "LLEN %s" };
+static const char *const KEY_NAMES[K_N] = { "stats", "meta", "waiting", "leases", "delayed", "dead", "gone", "seeds" };
+/* waiting is a counter (a string): a read-only script returns it as an integer. */
+static const char *const KEY_CMDS[K_N] = { "HGETALL %s", "HGETALL %s",
+                                           "EVAL_RO return(tonumber(redis.call('GET',KEYS[1]))or(0)) 1 %s",
+                                           "ZCARD %s", "ZCARD %s", "LLEN %s", "HLEN %s", "LLEN %s" };
 
 /* Counters of the stats hash as metrics. always: shown as 0 before the broker
  * first counts them; the others appear once a broker writes them. */
@@ -218,7 +220,7 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
     if (!known && (out_printf(b, "zcrawl_crawl_state{state=\"") || broker_metrics_label(b, state) ||
                    out_printf(b, "\"} 1\n")))
         return -1;
-    if (metric_ll(b, "zcrawl_frontier_urls", "gauge", "URLs waiting to be fetched (the frontier list).",
+    if (metric_ll(b, "zcrawl_frontier_urls", "gauge", "URLs waiting to be fetched (in the per-host queues).",
                   r[K_FRONTIER]->integer) ||
         metric_ll(b, "zcrawl_delayed_urls", "gauge", "URLs waiting for a retry (the delayed set).",
                   r[K_DELAYED]->integer) ||

@@ -19,7 +19,8 @@
 
 #define PROG "zcrawl"
 #define STATUS_TIMEOUT_MS 3000
-#define STATUS_SAMPLE_MAX 100000 /* frontier URLs read for the by-host counts */
+#define STATUS_SAMPLE_MAX 100000 /* old single-list frontier URLs read for the by-host counts */
+#define STATUS_HOSTS_MAX 100000  /* hosts of each of ready and active whose queues are counted */
 #define STATUS_SAMPLE_CHUNK 5000 /* URLs per LRANGE */
 #define STATUS_TOP_HOSTS 10
 /* A stats hash older than this while the state says running means no broker
@@ -79,12 +80,12 @@ static int hosts_grow(status_hosts *h, size_t cap) {
     return 0;
 }
 
-int status_hosts_add(status_hosts *h, const char *host) {
+int status_hosts_add_n(status_hosts *h, const char *host, long long n) {
     if ((h->used + 1) * 2 > h->cap && hosts_grow(h, h->cap ? h->cap * 2 : 64) != 0) return -1;
     size_t j = (size_t)host_hash(host) & (h->cap - 1);
     while (h->slots[j].host) {
         if (!strcmp(h->slots[j].host, host)) {
-            h->slots[j].n++;
+            h->slots[j].n += n;
             return 0;
         }
         j = (j + 1) & (h->cap - 1);
@@ -92,10 +93,12 @@ int status_hosts_add(status_hosts *h, const char *host) {
     char *dup = strdup(host);
     if (!dup) return -1;
     h->slots[j].host = dup;
-    h->slots[j].n = 1;
+    h->slots[j].n = n;
     h->used++;
     return 0;
 }
+
+int status_hosts_add(status_hosts *h, const char *host) { return status_hosts_add_n(h, host, 1); }
 
 static int host_cmp(const void *a, const void *b) {
     const status_host *x = a, *y = b;
@@ -211,14 +214,60 @@ static int take_int(redisContext *c, const char *what, long long *out, char *err
     return 0;
 }
 
-/* Counts the hosts of the frontier's first STATUS_SAMPLE_MAX URLs, a chunk per
- * LRANGE. Returns 0, or -1 with a one-line reason in err. */
-static int sample_hosts(redisContext *c, const char *key, status_read *s, char *err, size_t errlen) {
+/* Counts every waiting URL by host: the queue of each host in ready and in active
+ * (up to STATUS_HOSTS_MAX of each), then the hosts of the first
+ * STATUS_SAMPLE_MAX URLs of the old single list (a crawl begun by an older broker;
+ * the broker moves them to their hosts' queues). Returns 0, or -1 with a one-line
+ * reason in err. */
+static int sample_hosts(redisContext *c, const char *crawl, const char *key, long long legacy, status_read *s,
+                        char *err, size_t errlen) {
     status_hosts h = { 0 };
     long long start = 0;
     int rc = -1;
-    s->sample_complete = 0;
-    while (start < STATUS_SAMPLE_MAX) {
+    s->sample_complete = 1;
+    static const char *const sets[] = { "ready", "active" };
+    for (int k = 0; k < 2; k++) {
+        char set[192], q[512];
+        if (zc_redis_key(set, sizeof(set), crawl, sets[k]) != 0 ||
+            redisAppendCommand(c, "ZRANGE %s 0 %d", set, STATUS_HOSTS_MAX - 1) != REDIS_OK) {
+            snprintf(err, errlen, "redis: ZRANGE: %s", c->errstr);
+            goto err;
+        }
+        redisReply *r = take_reply(c, REDIS_REPLY_ARRAY, sets[k], err, errlen);
+        if (!r) goto err;
+        if (r->elements >= STATUS_HOSTS_MAX) s->sample_complete = 0;
+        for (size_t i = 0; i < r->elements; i += STATUS_SAMPLE_CHUNK) {
+            size_t end = i + STATUS_SAMPLE_CHUNK < r->elements ? i + STATUS_SAMPLE_CHUNK : r->elements;
+            for (size_t j = i; j < end; j++) {
+                const redisReply *e = r->element[j];
+                char name[320];
+                int nl = e->type == REDIS_REPLY_STRING ? snprintf(name, sizeof(name), "q:%s", e->str) : -1;
+                if (nl < 0 || (size_t)nl >= sizeof(name) || zc_redis_key(q, sizeof(q), crawl, name) != 0)
+                    snprintf(q, sizeof(q), "zcrawl:{%s}:q:?", crawl);
+                if (redisAppendCommand(c, "LLEN %s", q) != REDIS_OK) {
+                    freeReplyObject(r);
+                    snprintf(err, errlen, "redis: LLEN: %s", c->errstr);
+                    goto err;
+                }
+            }
+            for (size_t j = i; j < end; j++) {
+                long long n;
+                if (take_int(c, "a host's queue", &n, err, errlen) != 0) {
+                    freeReplyObject(r);
+                    goto err;
+                }
+                const redisReply *e = r->element[j];
+                if (n > 0 && status_hosts_add_n(&h, e->type == REDIS_REPLY_STRING ? e->str : "?", n) != 0) {
+                    freeReplyObject(r);
+                    snprintf(err, errlen, "out of memory counting hosts");
+                    goto err;
+                }
+                s->sampled += n;
+            }
+        }
+        freeReplyObject(r);
+    }
+    while (legacy > 0 && start < STATUS_SAMPLE_MAX) {
         long long stop = start + STATUS_SAMPLE_CHUNK - 1;
         if (stop >= STATUS_SAMPLE_MAX) stop = STATUS_SAMPLE_MAX - 1;
         if (redisAppendCommand(c, "LRANGE %s %lld %lld", key, start, stop) != REDIS_OK) {
@@ -241,11 +290,9 @@ static int sample_hosts(redisContext *c, const char *key, status_read *s, char *
         size_t got = r->elements;
         freeReplyObject(r);
         s->sampled += (long long)got;
-        if (got < (size_t)(stop - start + 1)) {
-            s->sample_complete = 1;
-            break;
-        }
+        if (got < (size_t)(stop - start + 1)) break;
         start = stop + 1;
+        if (start >= STATUS_SAMPLE_MAX && start < legacy) s->sample_complete = 0;
     }
     s->hosts = status_hosts_sorted(&h, &s->nhosts);
     if (!s->hosts && h.used) {
@@ -261,12 +308,13 @@ err:
 /* Reads everything `zcrawl status` shows. Returns 0, or -1 with a one-line
  * reason in err (nothing to free then). */
 static int status_read_crawl(redisContext *c, const char *crawl, status_read *s, char *err, size_t errlen) {
-    static const char *const names[] = { "meta", "stats", "frontier", "leases", "delayed", "dead", "gone", "seeds" };
+    static const char *const names[] = { "meta", "stats", "frontier", "leases", "delayed", "dead", "gone", "seeds",
+                                         "waiting" };
     static const char *const cmds[] = { "HGETALL %s", "HGETALL %s", "LLEN %s", "ZCARD %s", "ZCARD %s",
-                                        "LLEN %s", "HLEN %s", "LLEN %s" };
-    char keys[8][192];
+                                        "LLEN %s", "HLEN %s", "LLEN %s", "GET %s" };
+    char keys[9][192];
     memset(s, 0, sizeof(*s));
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         if (zc_redis_key(keys[i], sizeof(keys[i]), crawl, names[i]) != 0) {
             snprintf(err, errlen, "crawl name too long");
             return -1;
@@ -282,7 +330,17 @@ static int status_read_crawl(redisContext *c, const char *crawl, status_read *s,
     long long *ints[] = { &s->frontier, &s->leases, &s->delayed, &s->dead, &s->gone, &s->seeds };
     for (int i = 0; i < 6; i++)
         if (take_int(c, names[i + 2], ints[i], err, errlen) != 0) goto err;
-    if (s->frontier > 0 && sample_hosts(c, keys[2], s, err, errlen) != 0) goto err;
+    /* waiting: URLs in the per-host queues (a counter the broker's scripts keep) */
+    redisReply *w = NULL;
+    if (redisGetReply(c, (void **)&w) != REDIS_OK || !w || (w->type != REDIS_REPLY_STRING && w->type != REDIS_REPLY_NIL)) {
+        snprintf(err, errlen, "redis: reading waiting: %s", w && w->type == REDIS_REPLY_ERROR ? w->str : "bad reply");
+        if (w) freeReplyObject(w);
+        goto err;
+    }
+    long long legacy = s->frontier;
+    if (w->type == REDIS_REPLY_STRING) s->frontier += atoll(w->str);
+    freeReplyObject(w);
+    if (s->frontier > 0 && sample_hosts(c, crawl, keys[2], legacy, s, err, errlen) != 0) goto err;
     return 0;
 err:
     status_read_free(s);

@@ -35,6 +35,8 @@ typedef struct status_hosts {
 
 /* Adds one URL of host. Returns 0, or -1 when out of memory (the table stays valid). */
 int status_hosts_add(status_hosts *h, const char *host);
+/* Adds n URLs of host (a host's whole queue). Same returns. */
+int status_hosts_add_n(status_hosts *h, const char *host, long long n);
 /* Moves the counts into a new array sorted by count (descending, then host) and
  * empties the table. Returns the array (the caller frees it and each host with
  * status_hosts_free_sorted) with its length in *n, or NULL with *n = 0 when the

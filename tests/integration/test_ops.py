@@ -103,17 +103,20 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
 
     def busy():
         s = redis.hgetall(key("stats"))
-        return (int(redis.cli("LLEN", key("frontier")) or 0) >= 50 and int(redis.cli("ZCARD", key("leases")) or 0) > 0
+        return (int(redis.cli("GET", key("waiting")) or 0) >= 50 and int(redis.cli("ZCARD", key("leases")) or 0) > 0
                 and int(redis.cli("LLEN", key("dead")) or 0) >= 1 and s.get("state") == "running")
     wait_for(busy, 60, "a running crawl under zcrawl:{default}: with waiting URLs, leases and a dead letter "
              "(keys: %s)" % redis.cli("KEYS", "*").split())
     checked = []
     with frozen(broker):
-        frontier = int(redis.cli("LLEN", key("frontier")))
+        frontier = int(redis.cli("GET", key("waiting")))
         delayed = int(redis.cli("ZCARD", key("delayed")))
         leases = int(redis.cli("ZCARD", key("leases")))
         dead = int(redis.cli("LLEN", key("dead")))
+        ready = int(redis.cli("ZCARD", key("ready")))
+        active = int(redis.cli("ZCARD", key("active")))
         stats = redis.hgetall(key("stats"))
+        host = "127.0.0.1:%d" % site.port
         for line in recipes:
             got = run_recipe(redis.port, line)
             cmd = line.split("#")[0]
@@ -121,13 +124,15 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
                 assert got == stats["state"] and got in STATES, (line, got)
             elif cmd.startswith("echo $(("):
                 assert as_int(got, line) == frontier + delayed > 0, (line, got)
-            elif "| cut" in cmd and ":frontier" in cmd:
+            elif "--scan" in cmd and ":q:*" in cmd:
                 rows = [r.split() for r in got.splitlines()]
-                assert all(len(r) == 2 and r[0].isdigit() for r in rows), got
-                assert {r[1] for r in rows} == {"127.0.0.1:%d" % site.port}, got
-                assert sum(int(r[0]) for r in rows) == min(frontier, 100000), (got, frontier)
-            elif re.search(r"\bLLEN +\S+:frontier", cmd):
+                assert rows == [[str(frontier), host]] and frontier > 0, (got, frontier)
+            elif re.search(r"\bGET +\S+:waiting", cmd):
                 assert as_int(got, line) == frontier > 0, (line, got)
+            elif re.search(r"\bZCARD +\S+:ready", cmd) and re.search(r"\bZCARD +\S+:active", cmd):
+                # the one host is either held by the broker or waiting its turn
+                assert got == "hosts: %d waiting their turn, %d held by the broker" % (ready, active), got
+                assert ready + active == 1, got
             elif re.search(r"\bZCARD +\S+:delayed", cmd):
                 assert as_int(got, line) == delayed, (line, got)
             elif re.search(r"\bZCARD +\S+:leases", cmd):
@@ -186,10 +191,10 @@ def test_status_live_crawl(procs, redis):
     site = Sitesim(procs, "--books", "900", "--latency-ms", "40", "--malformed-rate", "0.05")
     p = Pipeline(procs, redis, site.start_url, crawl="live1", broker_args=["--max-per-host", "4"])
     p.start_all(fetchers=2, out=os.path.join(procs.logdir, "out.jsonl"))
-    wait_for(lambda: int(redis.cli("LLEN", p.key("frontier")) or 0) >= 50 and int(p.stats().get("dead", "0")) >= 1
+    wait_for(lambda: int(redis.cli("GET", p.key("waiting")) or 0) >= 50 and int(p.stats().get("dead", "0")) >= 1
              and p.stats().get("fetchers") == "2", 60, "a crawl in flight with a dead letter")
     with frozen(p.broker.pid):
-        frontier = int(redis.cli("LLEN", p.key("frontier")))
+        frontier = int(redis.cli("GET", p.key("waiting")))
         delayed = int(redis.cli("ZCARD", p.key("delayed")))
         leases = int(redis.cli("ZCARD", p.key("leases")))
         dead = int(redis.cli("LLEN", p.key("dead")))
