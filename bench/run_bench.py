@@ -78,6 +78,14 @@ SCENARIOS = [
 ]
 DEFAULT_FETCHERS = 2
 
+# Issue 13's frontier scenarios, run by bench/frontier_bench.py (their own table,
+# results/frontier.md): no contenders, no books.
+FRONTIER_SCENARIOS = [
+    dict(num=8, key='hosts10k', title='dispatch over 10 000 hosts (100 000 URLs)'),
+    dict(num=9, key='hosts100k', title='dispatch over 100 000 hosts (200 000 URLs)'),
+    dict(num=10, key='hol', title='head-of-line: 3 fast hosts seeded 3.5 s after a slow one'),
+]
+
 CSV_FIELDS = ['scenario', 'latency_ms', 'concurrency', 'start', 'contender', 'fetchers', 'repeat', 'status',
               'reason', 'wall_s', 'pages', 'pages_per_s', 'bound_s', 'ratio_to_bound', 'cpu_s',
               'cpu_s_rusage', 'cpu_s_sampled', 'cpu_s_per_1000_pages', 'peak_rss_mb', 'peak_pss_mb',
@@ -946,14 +954,25 @@ def write_outputs(cfg, rows, chart=True):
 
 def pick_scenarios(spec):
     if not spec or spec == 'all':
-        return list(SCENARIOS)
+        return list(SCENARIOS) + list(FRONTIER_SCENARIOS)
     want = [s.strip() for s in spec.split(',') if s.strip()]
-    out = [sc for sc in SCENARIOS if str(sc['num']) in want or sc['key'] in want]
-    unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in SCENARIOS)]
+    every = SCENARIOS + FRONTIER_SCENARIOS
+    out = [sc for sc in every if str(sc['num']) in want or sc['key'] in want]
+    unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in every)]
     if unknown:
-        sys.exit('run_bench: error: unknown scenario %s (have 1..7 or %s)' % (
-            ', '.join(unknown), ', '.join(sc['key'] for sc in SCENARIOS)))
+        sys.exit('run_bench: error: unknown scenario %s (have 1..10 or %s)' % (
+            ', '.join(unknown), ', '.join(sc['key'] for sc in every)))
     return out
+
+
+def run_frontier(cfg, scs):
+    """The frontier scenarios (bench/frontier_bench.py): their own results file."""
+    import frontier_bench
+    cfg.loadavg = '%.2f %.2f %.2f' % os.getloadavg()
+    cfg.credit = 2000
+    rows = frontier_bench.run(cfg, [sc['key'] for sc in scs], cfg.out_dir)
+    log('frontier scenarios: %s' % os.path.join(cfg.out_dir, 'frontier.md'))
+    return 1 if any(r['status'] != 'ok' for r in rows) else 0
 
 
 def plan(cfg):
@@ -1002,7 +1021,8 @@ def main():
     ap.add_argument('--books', type=int, default=int(env('BENCH_BOOKS', 9040)))
     ap.add_argument('--repeat', type=int, default=int(env('BENCH_REPEAT', 3)))
     ap.add_argument('--scenarios', default=env('BENCH_SCENARIOS', 'all'),
-                    help='comma list of 1..7 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000 (default all)')
+                    help='comma list of 1..10 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000,'
+                         'hosts10k,hosts100k,hol (default all)')
     ap.add_argument('--contenders', default=env('BENCH_CONTENDERS', ''),
                     help='comma list of %s (default all)' % ','.join(CONTENDERS))
     ap.add_argument('--seed', type=int, default=int(env('BENCH_SEED', 1)))
@@ -1022,6 +1042,12 @@ def main():
     signal.signal(signal.SIGTERM, on_sigterm)
     cfg.bin = os.path.abspath(cfg.bin)
     cfg.scenarios = pick_scenarios(cfg.scenarios)
+    frontier_scs = [sc for sc in cfg.scenarios if sc in FRONTIER_SCENARIOS]
+    cfg.scenarios = [sc for sc in cfg.scenarios if sc not in FRONTIER_SCENARIOS]
+    if frontier_scs and not cfg.report_only:
+        frc = run_frontier(cfg, frontier_scs)
+        if not cfg.scenarios:
+            return frc
     cfg.contenders = [c.strip() for c in cfg.contenders.split(',') if c.strip()]
     for c in cfg.contenders:
         if c not in CONTENDERS:
