@@ -279,7 +279,8 @@ static void fr_set_err(frontier *fr, const char *what) {
 }
 
 static int fr_connect(frontier *fr) {
-    fr->rc = zc_redis_connect(&fr->addr, 2000, fr->err, sizeof(fr->err));
+    /* On a Redis Cluster, the node that serves the crawl's slot (fr->addr follows it). */
+    fr->rc = zc_redis_connect_crawl(&fr->addr, fr->crawl, 2000, fr->err, sizeof(fr->err));
     if (!fr->rc) return -1;
     /* A command may wait longer than a connect: a Lua script over a big crawl. */
     struct timeval cmd_tv = { 10, 0 };
@@ -327,13 +328,21 @@ int frontier_broken(const frontier *fr) { return fr->rc == NULL || fr->rc->err !
 
 int frontier_refused(const frontier *fr) { return fr->refused; }
 
-/* Runs argv as one command. Returns the reply (caller frees), or NULL with fr->err. */
+/* Runs argv as one command. Returns the reply (caller frees), or NULL with fr->err.
+ * A MOVED answer (the crawl's slot moved to another cluster node) is followed: the
+ * command goes again to the node named, at most 3 times. */
 static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_t *lens) {
     if (frontier_broken(fr)) {
         snprintf(fr->err, sizeof(fr->err), "redis %s:%d: not connected", fr->addr.host, fr->addr.port);
         return NULL;
     }
     redisReply *r = redisCommandArgv(fr->rc, argc, argv, lens);
+    for (int hop = 0; r && hop < 3 && zc_redis_moved(r, &fr->addr); hop++) {
+        freeReplyObject(r);
+        zc_info("redis_moved", "crawl=%s node=%s:%d", fr->crawl, fr->addr.host, fr->addr.port);
+        if (frontier_reconnect(fr) != 0) return NULL;
+        r = redisCommandArgv(fr->rc, argc, argv, lens);
+    }
     if (!r) {
         fr_set_err(fr, "command failed");
         return NULL;
@@ -799,11 +808,14 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         goto err;
     long long legacy = 0;
     long long *dst[] = { &c->queued, &c->leased, &c->delayed, &c->seeds, &c->dead, &c->gone, &legacy };
-    int failed = 0;
+    int failed = 0, moved = 0;
     for (size_t i = 0; i <= ncmd; i++) {
         redisReply *r = NULL;
         if (redisGetReply(fr->rc, (void **)&r) != REDIS_OK || !r) goto err;
-        if (r->type == REDIS_REPLY_ERROR) failed = 1;
+        if (r->type == REDIS_REPLY_ERROR) {
+            failed = 1;
+            moved |= zc_redis_moved(r, &fr->addr);
+        }
         else if (i < ncmd) *dst[i] = reply_ll(r);
         else if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
             c->fetched = reply_ll(r->element[0]);
@@ -816,7 +828,9 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         freeReplyObject(r);
     }
     if (failed) {
-        snprintf(fr->err, sizeof(fr->err), "redis error while reading counts");
+        /* The crawl's slot moved: the next call goes to its new node. */
+        if (moved && frontier_reconnect(fr) != 0) return -1;
+        snprintf(fr->err, sizeof(fr->err), "redis error while reading counts%s", moved ? " (slot moved)" : "");
         return -1;
     }
     c->queued += legacy; /* not yet moved to the per-host queues */

@@ -273,7 +273,7 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
 static int scrape_once(broker_metrics *m, zc_buf *b, char *err, size_t errlen) {
     redisReply *r[K_N] = { 0 };
     int rc = -1;
-    if (!m->rc && !(m->rc = zc_redis_connect(&m->addr, METRICS_REDIS_TIMEOUT_MS, err, errlen))) return -1;
+    if (!m->rc && !(m->rc = zc_redis_connect_crawl(&m->addr, m->crawl, METRICS_REDIS_TIMEOUT_MS, err, errlen))) return -1;
     for (int i = 0; i < K_N; i++) {
         if (redisAppendCommand(m->rc, KEY_CMDS[i], m->keys[i]) != REDIS_OK) {
             snprintf(err, errlen, "redis: %s", m->rc->errstr);

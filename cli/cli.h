@@ -108,8 +108,9 @@ typedef struct cli_progress {
     char problem[512];
 } cli_progress;
 
-/* Connects to uri (1 s timeouts). Returns NULL with a one-line reason in err. */
-redisContext *cli_redis_connect(const char *uri, char *err, size_t errlen);
+/* Connects to uri (1 s timeouts); with a crawl, to the Redis Cluster node that
+ * serves its keys (MOVED followed). Returns NULL with a one-line reason in err. */
+redisContext *cli_redis_connect(const char *uri, const char *crawl, char *err, size_t errlen);
 int cli_meta_read(redisContext *rc, const char *crawl, cli_meta *m, char *err, size_t errlen);
 int cli_progress_read(redisContext *rc, const char *crawl, cli_progress *p, char *err, size_t errlen);
 /* Why Redis refuses writes (maxmemory reached, a failed AOF write or RDB save, a

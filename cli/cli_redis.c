@@ -10,10 +10,10 @@
 
 #define SEED_CHUNK 1000
 
-redisContext *cli_redis_connect(const char *uri, char *err, size_t errlen) {
+redisContext *cli_redis_connect(const char *uri, const char *crawl, char *err, size_t errlen) {
     zc_redis_addr a;
     if (zc_redis_parse(uri, &a, err, errlen) != 0) return NULL;
-    return zc_redis_connect(&a, 1000, err, errlen);
+    return crawl ? zc_redis_connect_crawl(&a, crawl, 1000, err, errlen) : zc_redis_connect(&a, 1000, err, errlen);
 }
 
 /* The crawl's key for name into key (sized 256). */

@@ -124,7 +124,7 @@ static int crawl_open(crawl *cw) {
         return -1;
     }
     char why[256];
-    cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
+    cw->rc = cli_redis_connect(cw->r.redis_uri, cw->c->crawl, why, sizeof(why));
     if (!cw->rc) {
         char shown[256];
         snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s",
@@ -281,7 +281,7 @@ static void show_progress(crawl *cw, int64_t now, int final) {
 /* Reads the stats hash and Redis's state; reconnects next time when it fails. */
 static void poll_progress(crawl *cw) {
     char why[200];
-    if (!cw->rc) cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
+    if (!cw->rc) cw->rc = cli_redis_connect(cw->r.redis_uri, cw->c->crawl, why, sizeof(why));
     if (!cw->rc) {
         snprintf(cw->refusal, sizeof(cw->refusal), "cannot reach Redis: %s", why);
         return;

@@ -137,7 +137,7 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
     /* Loading a long crawl's append-only file takes a while: up to a minute. */
     char why[256] = "";
     for (int i = 0; i < 3000 && sup_alive(s, st->proc) && !zc_signal_stop_requested(); i++) {
-        redisContext *rc = cli_redis_connect(uri, why, sizeof(why)); /* it PINGs */
+        redisContext *rc = cli_redis_connect(uri, NULL, why, sizeof(why)); /* it PINGs */
         if (rc) {
             redisFree(rc);
             return 0;
@@ -152,7 +152,7 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
 void cli_state_stop(cli_state *st, sup *s, const char *uri) {
     if (st->proc < 0 || s->procs[st->proc].pid <= 0) return;
     char why[256];
-    redisContext *rc = cli_redis_connect(uri, why, sizeof(why));
+    redisContext *rc = cli_redis_connect(uri, NULL, why, sizeof(why));
     if (!rc) return; /* sup_stop_all's SIGTERM shuts it down just as well */
     /* SHUTDOWN flushes the append-only file and exits at once (SIGTERM would wait
      * for the next cron tick). There is normally no reply: the server closes. */

@@ -558,7 +558,7 @@ int cmd_status(int argc, char **argv) {
     char where[200];
     if (a.db) snprintf(where, sizeof(where), "%s:%d/%d", a.host, a.port, a.db);
     else snprintf(where, sizeof(where), "%s:%d", a.host, a.port);
-    redisContext *c = zc_redis_connect(&a, STATUS_TIMEOUT_MS, err, sizeof(err));
+    redisContext *c = zc_redis_connect_crawl(&a, crawl, STATUS_TIMEOUT_MS, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return STATUS_EXIT_REDIS;

@@ -93,6 +93,53 @@ err:
     return NULL;
 }
 
+int zc_redis_moved(const redisReply *r, zc_redis_addr *a) {
+    if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "MOVED ", 6) != 0) return 0;
+    const char *target = strchr(r->str + 6, ' ');
+    if (!target) return 0;
+    target++;
+    const char *colon = strrchr(target, ':');
+    if (!colon || colon == target || (size_t)(colon - target) >= sizeof(a->host)) return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port <= 0 || port > 65535) return 0;
+    memcpy(a->host, target, (size_t)(colon - target));
+    a->host[colon - target] = '\0';
+    a->port = (int)port;
+    return 1;
+}
+
+redisContext *zc_redis_connect_crawl(zc_redis_addr *a, const char *crawl, long timeout_ms, char *err,
+                                     size_t errlen) {
+    char key[160];
+    if (zc_redis_key(key, sizeof(key), crawl, "meta") != 0) {
+        snprintf(err, errlen, "crawl name too long for a key");
+        return NULL;
+    }
+    for (int hop = 0; hop <= 5; hop++) {
+        redisContext *rc = zc_redis_connect(a, timeout_ms, err, errlen);
+        if (!rc) return NULL;
+        redisReply *r = redisCommand(rc, "EXISTS %s", key);
+        if (!r) {
+            snprintf(err, errlen, "redis %s:%d: %s", a->host, a->port, rc->errstr);
+            redisFree(rc);
+            return NULL;
+        }
+        int moved = zc_redis_moved(r, a);
+        if (!moved && r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s:%d: %s", a->host, a->port, r->str);
+            freeReplyObject(r);
+            redisFree(rc);
+            return NULL;
+        }
+        freeReplyObject(r);
+        if (!moved) return rc;
+        redisFree(rc);
+    }
+    snprintf(err, errlen, "redis: more than 5 MOVED answers looking for the node of crawl %s", crawl);
+    return NULL;
+}
+
 int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen) {
     size_t cl = strlen(crawl);
     if (cl == 0 || cl > 63 || strpbrk(crawl, " \t\r\n:{}")) {

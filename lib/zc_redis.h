@@ -24,6 +24,18 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen);
  * with redisFree), or NULL with a one-line reason in err. */
 redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen);
 
+/* On a Redis Cluster a key lives on the node that serves its slot; any other node
+ * answers "MOVED <slot> <host>:<port>". When r is such an answer, points a at the
+ * named node (password and database kept) and returns 1; else returns 0. */
+int zc_redis_moved(const redisReply *r, zc_redis_addr *a);
+
+/* Like zc_redis_connect, then finds the node that serves crawl's keys (they share
+ * one slot): a key of the crawl is probed and each MOVED followed (a is updated
+ * to the node found), at most 5 times. A Redis that is not a cluster answers the
+ * probe itself. Returns the context, or NULL with a one-line reason in err. */
+redisContext *zc_redis_connect_crawl(zc_redis_addr *a, const char *crawl, long timeout_ms, char *err,
+                                     size_t errlen);
+
 /* Checks a crawl name: 1-63 characters, none of them a space, ':' or a brace.
  * Returns 0, or -1 with a one-line reason in err. */
 int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen);
