@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "zc_curve.h"
+#include "zc_redact.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_redis.h"
@@ -140,7 +141,13 @@ char *cli_resume_command(const char *prog, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         /* --fresh again would start over instead of resuming. */
         if (!strcmp(argv[i], "--fresh") || !strncmp(argv[i], "--fresh=", 8)) continue;
-        if (quote_add(&buf, &len, &cap, argv[i]) != 0) goto oom;
+        /* It is printed: a URI's password shows as *** (the user puts it back). */
+        size_t n = strlen(argv[i]) + 16;
+        char *shown = malloc(n);
+        if (!shown) goto oom;
+        int rc = quote_add(&buf, &len, &cap, zc_redact_uri(shown, n, argv[i]));
+        free(shown);
+        if (rc != 0) goto oom;
     }
     return buf;
 oom:

@@ -410,9 +410,9 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     *dead = 0;
     poll_progress(cw);
     show_problem(cw);
-    if (!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) {
-        if (cw->ended == END_BROKER) snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
-        if (cw->ended == END_BROKER) return CLI_EXIT_FAILED;
+    if ((!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) && cw->ended == END_BROKER) {
+        snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
+        return CLI_EXIT_FAILED;
     }
     if (cw->ended == END_FAILED && !strcmp(m.state, "failed") && m.reason[0]) {
         size_t n = strlen(cw->err);

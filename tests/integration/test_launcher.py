@@ -674,3 +674,42 @@ def test_crawl_running_elsewhere_is_not_started_twice(procs, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resuming crawl busy (running)" in r.stderr
     assert_every_book_once(site, tmp_path / "o.jsonl")
+
+
+def child_by_comm(ppid, comm):
+    """pid of a live child of ppid whose /proc comm is comm (redis-server rewrites
+    its command line), or None."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                c = f.read().strip()
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if c == comm and int(fields[1]) == ppid and fields[0] != "Z":
+            return int(d)
+    return None
+
+
+def test_private_redis_killed_fails_then_resumes(procs, tmp_path):
+    """kill -9 of the private redis-server: the crawl cannot go on (exit 4, saying
+    so, with the command that resumes); that command restarts Redis from its
+    append-only file and finishes the crawl, every book once."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, BOOKS // 4, launcher)
+    pid = child_by_comm(launcher.pid, "redis-server")
+    assert pid, "no private redis-server under the launcher"
+    os.kill(pid, signal.SIGKILL)
+    assert launcher.wait(timeout=60) == 4, procs.log(launcher)
+    log = procs.log(launcher)
+    assert "zcrawl: error: redis ended (signal 9)" in log, log
+    r = run_launcher(["bash", "-c", resume_line(log)], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl default" in r.stderr, r.stderr
+    assert_every_book_once(site, out)

@@ -42,9 +42,9 @@ def clean_env(**extra):
     return e
 
 
-def run(name, *args, env=None, timeout=30):
+def run(name, *args, env=None, timeout=30, cwd=None):
     return subprocess.run([bin_path(name)] + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=clean_env(**(env or {})))
+                          env=clean_env(**(env or {})), cwd=cwd)
 
 
 def assert_once(got, want):
@@ -227,7 +227,7 @@ def test_launcher_runs_with_fresh_keys(procs, tmp_path):
     out, logs = str(tmp_path / "books.jsonl"), str(tmp_path / "logs")
     r = subprocess.run([bin_path("zcrawl"), "run", "--no-progress", "--log-dir", logs, "--out", out,
                         "--timeout", "120", sim.start_url], capture_output=True, text=True, timeout=180,
-                       env=clean_env())
+                       env=clean_env(), cwd=str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     assert_once(jsonl_ids(out), want)
     keys = os.path.join(logs, "keys")
@@ -333,7 +333,7 @@ def test_passwords_never_printed(redis, tmp_path):
         outputs["broker env " + what] = all_output(r)
         logs = str(tmp_path / ("logs-" + what.replace(" ", "-")))
         r = run("zcrawl", "run", "--no-progress", "--log-dir", logs, "--timeout", "20", "--redis", uri,
-                "--out", str(tmp_path / "o.jsonl"), "http://127.0.0.1:1/", timeout=60)
+                "--out", str(tmp_path / "o.jsonl"), "http://127.0.0.1:1/", timeout=60, cwd=str(tmp_path))
         assert r.returncode != 0, (what, r)
         outputs["zcrawl run " + what] = all_output(r, logs)
         r = run("zcrawl", "status", "--redis", uri, timeout=60)
@@ -355,7 +355,8 @@ def test_passwords_never_printed(redis, tmp_path):
         outputs["writer " + what] = all_output(r)
         logs = str(tmp_path / ("logs-" + what.replace(" ", "-")))
         r = run("zcrawl", "run", "--no-progress", "--log-dir", logs, "--timeout", "8", "--max-restarts", "1",
-                "--mongo", uri, "http://127.0.0.1:1/", timeout=60)
+                "--mongo", uri, "--crawl", what.replace(" ", "-"), "http://127.0.0.1:1/", timeout=60,
+                cwd=str(tmp_path))
         assert r.returncode != 0, (what, r)
         outputs["zcrawl run " + what] = all_output(r, logs)
     # --help shows defaults, which come from the environment too.
@@ -397,7 +398,7 @@ def test_launcher_keeps_passwords_off_command_lines(procs, tmp_path):
     launcher = subprocess.Popen([bin_path("zcrawl"), "run", "--no-progress", "--log-dir", logs, "--out", out,
                                  "--max-per-host", "4", "--timeout", "120", site.start_url],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=clean_env(ZCRAWL_REDIS=uri))
+                                env=clean_env(ZCRAWL_REDIS=uri), cwd=str(tmp_path))
     seen, stages_seen = [], 0
     while launcher.poll() is None:
         seen += cmdlines_with(SECRET)

@@ -28,8 +28,9 @@ class Stage:
     """A stage played by the test: one DEALER on the broker's control socket."""
 
     def __init__(self, endpoint, role, name, credit=0):
-        self.ctx = zmq.Context()
-        self.s = self.ctx.socket(zmq.DEALER)
+        # One process-wide context, never terminated here: a test that fails with
+        # a socket open must not hang in a context's term().
+        self.s = zmq.Context.instance().socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.connect(endpoint)
         self.got = []
@@ -52,7 +53,6 @@ class Stage:
 
     def close(self):
         self.s.close(0)
-        self.ctx.term()
 
 
 def wait_for(cond, timeout, what, step=0.05):
@@ -81,12 +81,12 @@ def test_hold_extends_open_leases_only(procs, redis):
     pl = Pipeline(procs, redis, url, broker_args=["--lease-ms", "3000", "--heartbeat-ms", "200"])
     pl.start_broker()
     f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
+    w = Stage(pl.ep["control"], "writer", "w")
     try:
         wait_for(lambda: (f.pump(0.1), f.of_type(JOB))[1], 10, "a JOB")
         f.send(DONE, url, "ok", "200", "0", "")
         f.pump(0.5)
         first = float(redis.cli("ZSCORE", pl.key("leases"), url))
-        w = Stage(pl.ep["control"], "writer", "w")
         time.sleep(1.0)
         w.send(HOLD, url + "\nhttp://127.0.0.1:9/api/book/1")
         w.pump(0.5)
@@ -100,9 +100,9 @@ def test_hold_extends_open_leases_only(procs, redis):
             f.send(HEARTBEAT)
         assert redis.cli("ZSCORE", pl.key("leases"), url).strip() != "", "the held lease expired"
         assert int(pl.stats().get("expired", "0")) == 0, pl.stats()
-        w.close()
     finally:
         f.close()
+        w.close()
 
 
 def test_status_problem_published_and_cleared(procs, redis):
