@@ -28,8 +28,10 @@ def cluster(procs):
         port = free_port()
         d = tempfile.mkdtemp(prefix="zc-cluster-")
         dirs.append(d)
+        # The cluster bus port would be port + 10000 by default: a free one of its own.
         procs.start("redis-node", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                   "--cluster-enabled", "yes", "--cluster-config-file", os.path.join(d, "nodes.conf"),
+                                   "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                                   "--cluster-config-file", os.path.join(d, "nodes.conf"),
                                    "--dir", d, "--save", "", "--appendonly", "no"])
         wait_port(port)
         ports.append(port)
