@@ -180,7 +180,7 @@ static void host_touch(dispatch *d, int i) {
     if (can && !h->in_ring) ring_add(d, i);
     else if (!can && h->in_ring) ring_del(d, i);
     if (h->out && !h->parked.head && room) sync_add(d, i);
-    if (!h->out && !h->parked.head && h->inflight == 0 && !h->dirty && !h->syncing) host_evict(d, i);
+    if (!h->out && !h->parked.head && h->inflight == 0 && !h->dirty && !h->syncing && !h->gated) host_evict(d, i);
 }
 
 void dispatch_host_check(dispatch *d, int host) {
@@ -349,6 +349,7 @@ static int64_t host_wait(const dispatch *d, const dispatch_host *h, int64_t now)
 
 static int host_ready(dispatch *d, dispatch_host *h, int64_t now) {
     if (!h->parked.head || h->inflight >= (int)h->cap) return 0;
+    if (h->gated && !h->parked.head->pass) return 0;
     if (h->backoff_until > now) return 0;
     if (host_rate(d, h) > 0) {
         host_refill(d, h, now);
@@ -430,10 +431,50 @@ int64_t dispatch_rate_wait(const dispatch *d, int64_t now) {
     int64_t best = -1;
     int hi = d->ring;
     for (size_t k = 0; k < d->nring; k++, hi = d->hosts[hi].rnext) {
-        int64_t w = host_wait(d, &d->hosts[hi], now);
+        const dispatch_host *h = &d->hosts[hi];
+        if (h->gated && !(h->parked.head && h->parked.head->pass)) continue;
+        int64_t w = host_wait(d, h, now);
         if (w > 0 && (best < 0 || w < best)) best = w;
     }
     return best;
+}
+
+int dispatch_host_set(dispatch *d, const char *url, int gated, double rate) {
+    char key[272];
+    if (zc_url_host(url, key, sizeof(key)) != 0) return -1;
+    int h = host_index(d, key);
+    if (h < 0) return -1;
+    d->hosts[h].gated = gated;
+    if (rate >= 0 && rate != d->hosts[h].rate) {
+        d->hosts[h].rate = rate;
+        /* The request that brought the rate (robots.txt) was one: the next waits. */
+        d->hosts[h].tokens = 0;
+        d->hosts[h].tokens_at = 0;
+        mark_dirty(d, h);
+    }
+    host_touch(d, h);
+    return 0;
+}
+
+void dispatch_pass(dispatch *d, dispatch_item *it) {
+    it->pass = 1;
+    if (it->peer >= 0) return;
+    dispatch_list *l = &d->hosts[it->host].parked;
+    if (l->head == it) return;
+    list_unlink(l, it);
+    it->prev = NULL;
+    it->next = l->head;
+    if (l->head) l->head->prev = it;
+    else l->tail = it;
+    l->head = it;
+    l->n++;
+}
+
+dispatch_item *dispatch_host_parked(dispatch *d, const char *url) {
+    char key[272];
+    if (zc_url_host(url, key, sizeof(key)) != 0) return NULL;
+    int h = host_find(d, key);
+    return h >= 0 ? d->hosts[h].parked.head : NULL;
 }
 
 size_t dispatch_sync_take(dispatch *d, int64_t now, int64_t wall, dispatch_sync *out, size_t cap) {

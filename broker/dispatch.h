@@ -27,6 +27,7 @@ typedef struct dispatch_item {
     int attempt;
     int64_t deadline;             /* lease deadline last written to Redis */
     int64_t sent_at;
+    int pass;                     /* goes through its host's gate (robots.txt) */
     struct dispatch_item *prev, *next;  /* in a host's parked list or a peer's list */
     struct dispatch_item *hnext;        /* hash chain by url */
 } dispatch_item;
@@ -47,6 +48,7 @@ typedef struct dispatch_host {
     int64_t backoff_until;        /* monotonic ms: nothing goes to it before */
     int64_t backoff_wall;         /* the same in wall-clock ms (saved in Redis) */
     int throttles;                /* throttled answers in a row */
+    int gated;                    /* only items with pass go out (rules not known yet); never forgotten while gated */
     int used;                     /* the slot holds a host */
     int out;                      /* checked out of the frontier: to be handed back */
     int dirty;                    /* state changed since it was last saved */
@@ -139,6 +141,15 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 /* A fetcher answered DONE for it: frees the host slot. ok/throttled feed the
  * AIMD cap (throttled = 429 or 503). The caller then drops the item. */
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
+/* Gates url's host (gated 1: only items with pass go out; 0: all) and sets its
+ * own rate in requests per second (rate < 0 keeps it, 0 uses the global rate);
+ * the rate is saved in Redis (host:<host> delay) at the next sync. Returns 0, or
+ * -1 when url is not http(s) or memory runs out. */
+int dispatch_host_set(dispatch *d, const char *url, int gated, double rate);
+/* Moves a parked item to the head of its host's line and lets it through the gate. */
+void dispatch_pass(dispatch *d, dispatch_item *it);
+/* The first item parked at url's host (follow ->next for the others), or NULL. */
+dispatch_item *dispatch_host_parked(dispatch *d, const char *url);
 /* A fetcher was throttled by it (429/503): its host sends nothing for a back-off
  * (1 s doubling with each throttle in a row, up to 64 s, or retry_after_ms when
  * longer), saved in Redis at the next sync. it may be NULL (nothing happens). */

@@ -151,12 +151,43 @@ static void test_cost_does_not_grow_with_idle_hosts(void **state) {
     dispatch_free(&d);
 }
 
+static void test_gated_host_kept_and_its_rate_saved(void **state) {
+    (void)state;
+    dispatch d;
+    int bad;
+    assert_int_equal(dispatch_init(&d, 2, 0), 0);
+    add_fetcher(&d, "f1", 10);
+    /* robots.txt not known yet: gated, and kept while idle (the gate must hold) */
+    assert_int_equal(dispatch_host_set(&d, "http://g.example/x", 1, -1), 0);
+    assert_int_equal(dispatch_nhosts(&d), 1);
+    dispatch_item *it = dispatch_park(&d, "http://g.example/a", 0, 1000, &bad);
+    assert_non_null(it);
+    assert_null(dispatch_next(&d, 0));
+    dispatch_drop(&d, it);
+    assert_int_equal(dispatch_nhosts(&d), 1);
+    /* the rules came: Crawl-delay 4 s; the gate opens and the rate is saved */
+    assert_int_equal(dispatch_host_set(&d, "http://g.example/", 0, 0.25), 0);
+    dispatch_sync s[4];
+    size_t n = dispatch_sync_take(&d, 0, 1000, s, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].save, 1);
+    assert_int_equal(s[0].delay_ms, 4000);
+    assert_int_equal(s[0].release_at, -1); /* never checked out */
+    dispatch_sync_done(&d, s, n, 1);
+    assert_int_equal(dispatch_nhosts(&d), 0); /* saved, idle, open: forgotten */
+    /* leased again later: the delay comes back from Redis */
+    int h = dispatch_host_leased(&d, "g.example:80", 0, 0, 4000, 0, 1000);
+    assert_true(d.hosts[h].rate > 0.24 && d.hosts[h].rate < 0.26);
+    dispatch_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checked_out_host_goes_back_when_it_has_room),
         cmocka_unit_test(test_failed_sync_is_tried_again),
         cmocka_unit_test(test_saved_state_restored_and_backoff_saved),
         cmocka_unit_test(test_cost_does_not_grow_with_idle_hosts),
+        cmocka_unit_test(test_gated_host_kept_and_its_rate_saved),
     };
     return cmocka_run_group_tests_name("dispatch_hosts", tests, NULL, NULL);
 }
