@@ -400,13 +400,10 @@ void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
         /* Multiplicative decrease on 429/503: the host asks us to slow down. */
         h->cap = h->cap * 0.75 < 1 ? 1 : h->cap * 0.75;
         h->ok_streak = 0;
-    } else {
-        h->throttles = 0;
-        if (h->cap < d->max_per_host && ++h->ok_streak >= (int)h->cap) {
-            h->cap += 1; /* additive increase, one per window of successes */
-            if (h->cap > d->max_per_host) h->cap = d->max_per_host;
-            h->ok_streak = 0;
-        }
+    } else if (h->cap < d->max_per_host && ++h->ok_streak >= (int)h->cap) {
+        h->cap += 1; /* additive increase, one per window of successes */
+        if (h->cap > d->max_per_host) h->cap = d->max_per_host;
+        h->ok_streak = 0;
     }
     if ((int)was != (int)h->cap) mark_dirty(d, hi);
     /* An idle host may be forgotten here: the caller only drops the item next,
@@ -415,14 +412,14 @@ void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
 }
 
 void dispatch_backoff(dispatch *d, dispatch_item *it, int64_t now, int64_t wall, int64_t retry_after_ms) {
-    if (!it) return;
+    /* Only a server that says how long (Retry-After) pauses the whole host: a
+     * 429 or 503 alone cuts its cap (dispatch_answered) and delays its URL. */
+    if (!it || retry_after_ms <= 0) return;
+    if (retry_after_ms > DISPATCH_BACKOFF_MAX_MS) retry_after_ms = DISPATCH_BACKOFF_MAX_MS;
     dispatch_host *h = &d->hosts[it->host];
-    if (h->throttles < 30) h->throttles++;
-    int64_t ms = (int64_t)1000 << (h->throttles - 1 < 6 ? h->throttles - 1 : 6);
-    if (retry_after_ms > ms) ms = retry_after_ms;
-    if (now + ms > h->backoff_until) {
-        h->backoff_until = now + ms;
-        h->backoff_wall = wall + ms;
+    if (now + retry_after_ms > h->backoff_until) {
+        h->backoff_until = now + retry_after_ms;
+        h->backoff_wall = wall + retry_after_ms;
         mark_dirty(d, it->host);
     }
 }

@@ -47,7 +47,6 @@ typedef struct dispatch_host {
     double rate;                  /* this host's own rate (Crawl-delay), 0: the global one */
     int64_t backoff_until;        /* monotonic ms: nothing goes to it before */
     int64_t backoff_wall;         /* the same in wall-clock ms (saved in Redis) */
-    int throttles;                /* throttled answers in a row */
     int gated;                    /* only items with pass go out (rules not known yet); never forgotten while gated */
     int used;                     /* the slot holds a host */
     int out;                      /* checked out of the frontier: to be handed back */
@@ -150,9 +149,10 @@ int dispatch_host_set(dispatch *d, const char *url, int gated, double rate);
 void dispatch_pass(dispatch *d, dispatch_item *it);
 /* The first item parked at url's host (follow ->next for the others), or NULL. */
 dispatch_item *dispatch_host_parked(dispatch *d, const char *url);
-/* A fetcher was throttled by it (429/503): its host sends nothing for a back-off
- * (1 s doubling with each throttle in a row, up to 64 s, or retry_after_ms when
- * longer), saved in Redis at the next sync. it may be NULL (nothing happens). */
+/* A fetcher was throttled by it (429/503) with a Retry-After of retry_after_ms:
+ * its host sends nothing before then (at most DISPATCH_BACKOFF_MAX_MS), saved in
+ * Redis at the next sync. Without a Retry-After (0), or it NULL, nothing happens. */
+#define DISPATCH_BACKOFF_MAX_MS 600000
 void dispatch_backoff(dispatch *d, dispatch_item *it, int64_t now, int64_t wall, int64_t retry_after_ms);
 /* Milliseconds until a host with parked URLs and room under its cap may send
  * (its rate's next token, its back-off's end), or -1 when none waits so. */
