@@ -1,5 +1,7 @@
-/* frontier.h -- the crawl's durable state in Redis: frontier, seen-set, leases,
- * delayed retries, dead letters and counters, all under zcrawl:{<crawl>}:.
+/* frontier.h -- the crawl's durable state in Redis: the per-host frontier (a
+ * queue per host and a heap of hosts by the time each may be fetched next),
+ * seen-set, leases, delayed retries, dead letters and counters, all under
+ * zcrawl:{<crawl>}:, on the Redis Cluster node that serves that slot.
  *
  * Every change that must be atomic is one Lua script, so a crash of the broker or
  * of Redis between two calls never loses a URL: a URL is always in the frontier,
