@@ -204,6 +204,9 @@ int broker_maintain(broker *b, int64_t now) {
     b->open_leases = c.leased;
     int idle = c.queued == 0 && c.leased == 0 && c.delayed == 0 && c.seeds == 0 &&
                dispatch_nitems(&b->d) == 0;
+    /* Zero counts end a batch crawl only if they are its own: meta read again after
+     * them (Redis emptied between the check above and the counts reads as idle). */
+    if (idle && b->batch && broker_check_meta(b) != 0) return 0;
     if (now >= b->next_stats || (idle && b->batch)) {
         broker_write_stats(b, &c, now, idle ? (b->batch ? "done" : "idle") : "running");
         b->next_stats = now + b->conf->stats_ms;
