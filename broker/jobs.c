@@ -90,22 +90,27 @@ static void fill(broker *b, long want, int64_t now) {
 }
 
 /* Hands the hosts that want no more URLs now back to the frontier's ready heap
- * (at the time their rate or back-off allows) and saves changed host state. */
-static void sync_hosts(broker *b, int64_t now) {
+ * (at the time their rate or back-off allows) and saves changed host state.
+ * Returns how many hosts were handed back ready now. */
+static size_t sync_hosts(broker *b, int64_t now) {
     dispatch_sync s[256];
     frontier_host_sync f[256];
     int64_t wall = zc_wall_ms();
-    size_t n;
+    size_t n, now_ready = 0;
+    if (frontier_broken(&b->fr)) return 0;
     for (int round = 0; round < 64 && (n = dispatch_sync_take(&b->d, now, wall, s, 256)) > 0; round++) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             f[i] = (frontier_host_sync){ s[i].key, s[i].release_at, s[i].save, s[i].cap, s[i].until_ms, s[i].delay_ms };
+            if (s[i].release_at >= 0 && s[i].release_at <= wall) now_ready++;
+        }
         int ok = frontier_sync_hosts(&b->fr, f, n) == 0;
         dispatch_sync_done(&b->d, s, n, ok);
         if (!ok) {
             broker_redis_failed(b, "hosts");
-            return;
+            return 0;
         }
     }
+    return now_ready;
 }
 
 long broker_window(const broker *b) {
@@ -114,8 +119,8 @@ long broker_window(const broker *b) {
     return w < 256 ? 256 : w;
 }
 
-void broker_fill_and_dispatch(broker *b, int64_t now) {
-    if (b->done) return;
+/* Leases what the fetchers have room for and sends every JOB dispatch allows. */
+static void fill_and_send(broker *b, int64_t now) {
     long credit = dispatch_total_credit(&b->d), parked = (long)dispatch_nparked(&b->d);
     long want = credit - parked;
     /* End-to-end backpressure: every page fetched and not yet parsed and written
@@ -135,5 +140,17 @@ void broker_fill_and_dispatch(broker *b, int64_t now) {
         }
     }
     send_jobs(b, batch, n);
-    if (!frontier_broken(&b->fr)) sync_hosts(b, now);
+}
+
+void broker_fill_and_dispatch(broker *b, int64_t now) {
+    if (b->done) return;
+    /* Hosts go back to the ready heap before a lease (answers this turn freed
+     * their slots) and again after the JOBs (dispatch emptied them); a host
+     * handed back ready now is leased again in this turn, not at the next one,
+     * which may be a timer away when no message comes. */
+    sync_hosts(b, now);
+    for (int round = 0; round < 3; round++) {
+        fill_and_send(b, now);
+        if (sync_hosts(b, now) == 0) break;
+    }
 }
