@@ -1,6 +1,12 @@
 /* control.c -- the broker's handlers for messages from stages on the ROUTER:
  * HELLO, HEARTBEAT, CREDIT, DONE, DISCOVERED, WRITTEN, DEAD, HOLD, STATUS. One small function
- * per message type; each checks its frames and drops what it cannot use. */
+ * per message type; each checks its frames and drops what it cannot use.
+ *
+ * Nothing a stage sends counts before its HELLO, and each role sends only its own
+ * reports (may_send): DONE and CREDIT from fetchers, and a DONE only for URLs out
+ * at that fetcher; DISCOVERED from parsers; WRITTEN from writers; DEAD and HOLD
+ * from parsers and writers. The Lua scripts that close leases ignore URLs that are
+ * not leased. Refusals go through guard.c (logged, counted). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +15,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -67,19 +74,24 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* out of memory or an identity too long: it will say HELLO again */
     if (zc_msg_str(m, 0, role, sizeof(role)) != 0 || zc_msg_str(m, 1, name, sizeof(name)) != 0 ||
-        zc_msg_u64(m, 2, &credit) != 0 || credit > 1000000) {
+        zc_msg_u64(m, 2, &credit) != 0) {
         broker_bad_message(b, "HELLO with bad role, name or credit");
         return;
     }
-    if (!strcmp(role, "fetcher")) p->role = DISPATCH_FETCHER;
-    else if (!strcmp(role, "parser")) p->role = DISPATCH_PARSER;
-    else if (!strcmp(role, "writer")) p->role = DISPATCH_WRITER;
-    else {
+    dispatch_role r = !strcmp(role, "fetcher") ? DISPATCH_FETCHER : !strcmp(role, "parser") ? DISPATCH_PARSER
+                    : !strcmp(role, "writer") ? DISPATCH_WRITER : DISPATCH_OTHER;
+    if (r == DISPATCH_OTHER) {
         broker_bad_message(b, "HELLO with unknown role");
         return;
     }
+    if (p->role != DISPATCH_OTHER && p->role != r) {
+        /* Its JOBs and reports were judged by the first role; one connection, one role. */
+        broker_guard_refuse(b, GUARD_ROLE_CHANGE, "HELLO", peer, role);
+        return;
+    }
+    p->role = r;
     snprintf(p->name, sizeof(p->name), "%s", name);
-    p->credit = (long)credit;
+    p->credit = r == DISPATCH_FETCHER ? broker_guard_credit(b, peer, credit) : 0;
     zc_info("peer_joined", "role=%s name=%s credit=%ld", role, name, p->credit);
     if (b->done) broker_send(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
@@ -88,16 +100,20 @@ static void on_credit(broker *b, int peer, const zc_msg *m) {
     uint64_t n;
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* unknown peer: it will time out and say HELLO again */
-    if (zc_msg_u64(m, 0, &n) != 0 || n > 1000000) broker_bad_message(b, "CREDIT with a bad number");
-    else if (p->role == DISPATCH_FETCHER) p->credit += (long)n;
+    if (zc_msg_u64(m, 0, &n) != 0) {
+        broker_bad_message(b, "CREDIT with a bad number");
+        return;
+    }
+    if (n > 1000000000) n = 1000000000; /* the cap below clamps it further; no overflow */
+    p->credit = broker_guard_credit(b, peer, (uint64_t)(p->credit > 0 ? p->credit : 0) + n);
 }
 
-/* Frees the fetch slot url held. Returns 1, or 0 when url is not out at a fetcher
- * (requeued after its fetcher expired, or a broker restart): the lease in Redis
- * then decides what happens to it. */
-static int release_slot(broker *b, const char *url, int throttled) {
+/* Frees the fetch slot url held at peer. Returns 1, or 0 when url is not out at
+ * that fetcher (another one's, requeued after its fetcher expired, or a broker
+ * restart): the answer is then not this peer's to give. */
+static int release_slot(broker *b, int peer, const char *url, int throttled) {
     dispatch_item *it = dispatch_find(&b->d, url);
-    if (!it || it->peer < 0) return 0;
+    if (!it || it->peer < 0 || it->peer != peer) return 0;
     dispatch_answered(&b->d, it, throttled);
     dispatch_drop(&b->d, it);
     return 1;
@@ -112,15 +128,36 @@ static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t 
     else zc_debug("retry", "url=%s attempt=%d status=%llu reason=\"%s\"", url, rc, (unsigned long long)status, reason);
 }
 
+/* DONE redirect: the fetcher stopped at a redirect to another origin (target).
+ * Like a DISCOVERED of one URL: a target out of scope is dropped and counted,
+ * one in scope queued unless seen; the lease closes either way. */
+static void on_done_redirect(broker *b, int peer, const char *url, const char *target) {
+    int in = target && broker_guard_in_scope(b, target);
+    int r = frontier_redirect(&b->fr, url, in ? target : NULL);
+    if (r == -2) broker_guard_refuse(b, GUARD_NOT_LEASED, "DONE", peer, url);
+    else if (r < 0) broker_redis_failed(b, "redirect");
+    else {
+        if (!in) broker_guard_out_of_scope(b, 1);
+        zc_info("redirected", "url=%s target_in_scope=%d queued=%d", url, in, r);
+    }
+}
+
 /* One URL's outcome. */
-static void on_done_url(broker *b, const char *url, const char *outcome, uint64_t status, uint64_t retry_after,
-                        const char *reason) {
-    if (!release_slot(b, url, status == 429 || status == 503)) {
-        zc_debug("done_unknown", "url=%s outcome=%s", url, outcome);
+static void on_done_url(broker *b, int peer, const char *url, const char *outcome, uint64_t status,
+                        uint64_t retry_after, const char *reason, const zc_msg *m) {
+    if (!release_slot(b, peer, url, status == 429 || status == 503)) {
+        broker_guard_refuse(b, GUARD_NOT_HELD, "DONE", peer, url);
         return;
     }
+    size_t blen;
+    const char *body = zc_msg_data(m, 4, &blen);
+    if (broker_guard_robots_done(b, url, outcome, status, body, blen)) return;
     int64_t wall = zc_wall_ms();
-    if (!strcmp(outcome, "ok")) {
+    if (!strcmp(outcome, "redirect")) {
+        char *target = frame_dup(m, 4);
+        on_done_redirect(b, peer, url, target);
+        free(target);
+    } else if (!strcmp(outcome, "ok")) {
         b->fetched_unflushed++;
     } else if (!strcmp(outcome, "retry")) {
         on_done_retry(b, url, status, retry_after, reason);
@@ -136,8 +173,8 @@ static void on_done_url(broker *b, const char *url, const char *outcome, uint64_
 
 /* DONE: one URL, or several separated by '\n' that share the outcome (fetchers
  * batch their ok answers). */
-static void on_done(broker *b, const zc_msg *m) {
-    char outcome[8], reason[256];
+static void on_done(broker *b, int peer, const zc_msg *m) {
+    char outcome[16], reason[256];
     uint64_t status, retry_after;
     char *urls = frame_dup(m, 0);
     if (!urls || zc_msg_str(m, 1, outcome, sizeof(outcome)) != 0 || zc_msg_u64(m, 2, &status) != 0 ||
@@ -149,44 +186,51 @@ static void on_done(broker *b, const zc_msg *m) {
     if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
     char *save = NULL;
     for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save))
-        on_done_url(b, u, outcome, status, retry_after, reason);
+        on_done_url(b, peer, u, outcome, status, retry_after, reason, m);
     free(urls);
     /* The slots are free again either way; an unknown outcome leaves the leases to expire. */
-    if (strcmp(outcome, "ok") && strcmp(outcome, "retry") && strcmp(outcome, "fail"))
+    if (strcmp(outcome, "ok") && strcmp(outcome, "retry") && strcmp(outcome, "fail") &&
+        strcmp(outcome, "redirect") && strcmp(outcome, "robots_txt"))
         broker_bad_message(b, "DONE with unknown outcome");
 }
 
 /* Redis is down: nothing durable can be recorded, so a report is dropped (its
  * lease will expire and the URL come back, which loses nothing). A DONE still
  * frees its fetch slots. */
-static void drop_report(broker *b, const zc_msg *m) {
+static void drop_report(broker *b, int peer, const zc_msg *m) {
     zc_debug("report_dropped", "type=%s reason=redis_down", zc_msg_type_name(m->type));
     if (m->type != ZC_MSG_DONE) return;
     char *urls = frame_dup(m, 0), *save = NULL;
     for (char *u = urls ? strtok_r(urls, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save))
-        release_slot(b, u, 0);
+        release_slot(b, peer, u, 0);
     free(urls);
 }
 
-static void on_discovered(broker *b, const zc_msg *m) {
+static void on_discovered(broker *b, int peer, const zc_msg *m) {
     char *parent = frame_dup(m, 0), *list = frame_dup(m, 1);
     if (!parent || !list) {
         broker_bad_message(b, "DISCOVERED with a NUL byte");
         goto out;
     }
     char **urls;
-    size_t n = split_urls(list, &urls), bad = 0;
-    long added = frontier_discover(&b->fr, parent, urls, n, zc_wall_ms(), &bad);
+    size_t n = split_urls(list, &urls), bad = 0, in = 0;
+    for (size_t i = 0; i < n; i++) /* only URLs in scope go on */
+        if (broker_guard_in_scope(b, urls[i])) urls[in++] = urls[i];
+    long added = frontier_discover(&b->fr, parent, urls, in, zc_wall_ms(), &bad);
     free(urls);
-    if (added < 0) broker_redis_failed(b, "discover");
-    else zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu", parent, n, added, bad);
+    if (added == -2) broker_guard_refuse(b, GUARD_NOT_LEASED, "DISCOVERED", peer, parent);
+    else if (added < 0) broker_redis_failed(b, "discover");
+    else {
+        zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu out_of_scope=%zu", parent, n, added, bad, n - in);
+        if (n > in) broker_guard_out_of_scope(b, (long)(n - in));
+    }
     if (bad) zc_warn("bad_urls", "parent=%s count=%zu", parent, bad);
 out:
     free(parent);
     free(list);
 }
 
-static void on_written(broker *b, const zc_msg *m) {
+static void on_written(broker *b, int peer, const zc_msg *m) {
     char *list = frame_dup(m, 0);
     if (!list) {
         broker_bad_message(b, "WRITTEN with a NUL byte");
@@ -194,17 +238,24 @@ static void on_written(broker *b, const zc_msg *m) {
     }
     char **urls;
     size_t n = split_urls(list, &urls);
-    if (frontier_written(&b->fr, urls, n) < 0) broker_redis_failed(b, "written");
+    long closed = frontier_written(&b->fr, urls, n);
+    if (closed < 0) broker_redis_failed(b, "written");
+    else if ((size_t)closed < n) /* written twice (a redelivery) or never leased */
+        for (size_t i = 0; i < n - (size_t)closed; i++)
+            broker_guard_refuse(b, GUARD_NOT_LEASED, "WRITTEN", peer, n == 1 ? urls[0] : "(some of a batch)");
     free(urls);
     free(list);
 }
 
-static void on_dead(broker *b, const zc_msg *m) {
+static void on_dead(broker *b, int peer, const zc_msg *m) {
     char *url = frame_dup(m, 0), *stage = frame_dup(m, 1), *reason = frame_dup(m, 2);
+    int r = 0;
     if (!url || !stage || !reason || strlen(stage) > 32) {
         broker_bad_message(b, "DEAD with bad fields");
-    } else if (frontier_dead(&b->fr, url, stage, reason, zc_wall_ms()) < 0) {
+    } else if ((r = frontier_dead(&b->fr, url, stage, reason, zc_wall_ms())) < 0) {
         broker_redis_failed(b, "dead");
+    } else if (r == 0) {
+        broker_guard_refuse(b, GUARD_NOT_LEASED, "DEAD", peer, url);
     } else {
         zc_warn("dead_letter", "url=%s stage=%s reason=\"%.200s\"", url, stage, reason);
     }
@@ -215,8 +266,8 @@ static void on_dead(broker *b, const zc_msg *m) {
 
 /* HOLD: a parser or writer still holds these URLs (received, alive, not yet
  * reported). Each one still leased gets now + lease_ms; the others (closed, or
- * expired and requeued) are ignored. Any peer may send it, known or not: a stage
- * that was dropped for silence and is alive again proves it with the HOLD. */
+ * expired and requeued) are ignored. A stage that was dropped for silence says
+ * HELLO again before its HOLDs count. */
 static void on_hold(broker *b, const zc_msg *m) {
     char *list = frame_dup(m, 0);
     if (!list) {
@@ -275,24 +326,47 @@ static int needs_redis(zc_msg_type t) {
            t == ZC_MSG_HOLD;
 }
 
+/* 1 when a peer of role r may send type t (HELLO and HEARTBEAT need no role). */
+static int may_send(dispatch_role r, zc_msg_type t) {
+    switch (t) {
+    case ZC_MSG_CREDIT: case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
+    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
+    case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
+    case ZC_MSG_DEAD: case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
+    case ZC_MSG_STATUS: return r != DISPATCH_OTHER;
+    default: return 1;
+    }
+}
+
 void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (p) p->last_seen = now;
+    if (m->type != ZC_MSG_HELLO && m->type != ZC_MSG_HEARTBEAT && m->type < ZC_MSG_TYPE_MAX) {
+        if (!p || p->role == DISPATCH_OTHER) {
+            broker_guard_refuse(b, GUARD_NO_HELLO, zc_msg_type_name(m->type), peer, "");
+            return;
+        }
+        if (!may_send(p->role, m->type)) {
+            broker_guard_refuse(b, GUARD_WRONG_ROLE, zc_msg_type_name(m->type), peer,
+                                p->role == DISPATCH_FETCHER ? "fetcher" : p->role == DISPATCH_PARSER ? "parser" : "writer");
+            return;
+        }
+    }
     if (needs_redis(m->type) && frontier_broken(&b->fr)) {
-        drop_report(b, m);
+        drop_report(b, peer, m);
         return;
     }
     switch (m->type) {
     case ZC_MSG_HELLO: on_hello(b, peer, m); break;
     case ZC_MSG_HEARTBEAT: break;
     case ZC_MSG_CREDIT: on_credit(b, peer, m); break;
-    case ZC_MSG_DONE: on_done(b, m); break;
-    case ZC_MSG_DISCOVERED: on_discovered(b, m); b->closed_leases = 1; break;
-    case ZC_MSG_WRITTEN: on_written(b, m); b->closed_leases = 1; break;
-    case ZC_MSG_DEAD: on_dead(b, m); b->closed_leases = 1; break;
+    case ZC_MSG_DONE: on_done(b, peer, m); break;
+    case ZC_MSG_DISCOVERED: on_discovered(b, peer, m); b->closed_leases = 1; break;
+    case ZC_MSG_WRITTEN: on_written(b, peer, m); b->closed_leases = 1; break;
+    case ZC_MSG_DEAD: on_dead(b, peer, m); b->closed_leases = 1; break;
     case ZC_MSG_HOLD: on_hold(b, m); break;
     case ZC_MSG_STATUS: on_status(b, peer, m); break;
     default: broker_bad_message(b, "message type not for the broker"); break;

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -44,6 +45,10 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf->stats_ms, "how often the stats hash is written", 100, 60000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
+        { "max-credit", "ZCRAWL_MAX_CREDIT", ZC_FLAG_INT, &conf->max_credit, "JOBs one fetcher may hold at once; a HELLO or CREDIT asking more is clamped", 1, 10000000 },
+        { "job-timeout-ms", "ZCRAWL_JOB_TIMEOUT_MS", ZC_FLAG_INT, &conf->job_timeout_ms, "a JOB unanswered this long goes back to the frontier (and that fetcher's credit to 0)", 1000, 86400000 },
+        { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
+        { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
         ZC_FLAGS_END,
     };
@@ -84,6 +89,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return -2; /* the address is taken: a configuration error */
     }
+    if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
     if (broker_seed(b, conf->start, args, nargs) != 0) return -1;
     long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + conf->recover_ms);
     if (clamped < 0) {
@@ -176,6 +182,7 @@ static void close_all(broker *b) {
     if (b->ctx) zmq_ctx_term(b->ctx);
     broker_metrics_stop(b->metrics);
     frontier_close(&b->fr);
+    broker_guard_close(b);
     dispatch_free(&b->d);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
@@ -189,7 +196,7 @@ int main(int argc, char **argv) {
         .docs_in = "tcp://*:5558", .docs_out = "tcp://*:5559",
         .max_per_host = 8, .lease_ms = 30000, .max_retries = 5, .retry_base_ms = 500,
         .retry_max_ms = 30000, .heartbeat_ms = 1000, .recover_ms = 10000, .stats_ms = 1000,
-        .hwm = 10000, .rate = 0,
+        .hwm = 10000, .rate = 0, .max_credit = 10000, .job_timeout_ms = 120000,
     };
     int npos = parse_conf(&conf, argc, argv);
     zc_log_level lvl;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -142,6 +143,7 @@ int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
     renew_leases(b, wall);
+    broker_guard_tick(b, now);
     if (b->fetched_unflushed) {
         if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) { broker_redis_failed(b, "count"); return 0; }
         b->fetched_unflushed = 0;
