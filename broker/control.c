@@ -68,13 +68,41 @@ static char *frame_dup(const zc_msg *m, int i) {
     return strndup(d, len);
 }
 
+/* 1 when a peer of role r may send type t. */
+static int may_send(dispatch_role r, zc_msg_type t) {
+    switch (t) {
+    case ZC_MSG_CREDIT: case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
+    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
+    case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
+    case ZC_MSG_DEAD: case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
+    default: return r != DISPATCH_OTHER;
+    }
+}
+
+/* A well-formed report counts only from a peer that said HELLO with a role that
+ * sends it. Returns 1, or 0 after refusing it (logged, counted). A malformed
+ * message is a bad message whoever sent it, so handlers parse first. */
+static int admitted(broker *b, int peer, zc_msg_type t) {
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p || p->role == DISPATCH_OTHER) {
+        broker_guard_refuse(b, GUARD_NO_HELLO, zc_msg_type_name(t), peer, "");
+        return 0;
+    }
+    if (!may_send(p->role, t)) {
+        broker_guard_refuse(b, GUARD_WRONG_ROLE, zc_msg_type_name(t), peer,
+                            p->role == DISPATCH_FETCHER ? "from a fetcher" : p->role == DISPATCH_PARSER ? "from a parser" : "from a writer");
+        return 0;
+    }
+    return 1;
+}
+
 static void on_hello(broker *b, int peer, const zc_msg *m) {
     char role[16], name[64];
     uint64_t credit;
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* out of memory or an identity too long: it will say HELLO again */
     if (zc_msg_str(m, 0, role, sizeof(role)) != 0 || zc_msg_str(m, 1, name, sizeof(name)) != 0 ||
-        zc_msg_u64(m, 2, &credit) != 0) {
+        zc_msg_u64(m, 2, &credit) != 0 || credit > 1000000) { /* --concurrency is at most 10000 */
         broker_bad_message(b, "HELLO with bad role, name or credit");
         return;
     }
@@ -99,11 +127,11 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
 static void on_credit(broker *b, int peer, const zc_msg *m) {
     uint64_t n;
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-    if (!p) return; /* unknown peer: it will time out and say HELLO again */
     if (zc_msg_u64(m, 0, &n) != 0) {
         broker_bad_message(b, "CREDIT with a bad number");
         return;
     }
+    if (!admitted(b, peer, ZC_MSG_CREDIT)) return;
     if (n > 1000000000) n = 1000000000; /* the cap below clamps it further; no overflow */
     p->credit = broker_guard_credit(b, peer, (uint64_t)(p->credit > 0 ? p->credit : 0) + n);
 }
@@ -183,6 +211,10 @@ static void on_done(broker *b, int peer, const zc_msg *m) {
         broker_bad_message(b, "DONE with bad fields");
         return;
     }
+    if (!admitted(b, peer, ZC_MSG_DONE)) {
+        free(urls);
+        return;
+    }
     if (zc_msg_str(m, 4, reason, sizeof(reason)) != 0) snprintf(reason, sizeof(reason), "(unreadable)");
     char *save = NULL;
     for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save))
@@ -212,6 +244,7 @@ static void on_discovered(broker *b, int peer, const zc_msg *m) {
         broker_bad_message(b, "DISCOVERED with a NUL byte");
         goto out;
     }
+    if (!admitted(b, peer, ZC_MSG_DISCOVERED)) goto out;
     char **urls;
     size_t n = split_urls(list, &urls), bad = 0, in = 0;
     for (size_t i = 0; i < n; i++) /* only URLs in scope go on */
@@ -236,6 +269,10 @@ static void on_written(broker *b, int peer, const zc_msg *m) {
         broker_bad_message(b, "WRITTEN with a NUL byte");
         return;
     }
+    if (!admitted(b, peer, ZC_MSG_WRITTEN)) {
+        free(list);
+        return;
+    }
     char **urls;
     size_t n = split_urls(list, &urls);
     long closed = frontier_written(&b->fr, urls, n);
@@ -252,6 +289,8 @@ static void on_dead(broker *b, int peer, const zc_msg *m) {
     int r = 0;
     if (!url || !stage || !reason || strlen(stage) > 32) {
         broker_bad_message(b, "DEAD with bad fields");
+    } else if (!admitted(b, peer, ZC_MSG_DEAD)) {
+        /* refused */
     } else if ((r = frontier_dead(&b->fr, url, stage, reason, zc_wall_ms())) < 0) {
         broker_redis_failed(b, "dead");
     } else if (r == 0) {
@@ -268,10 +307,14 @@ static void on_dead(broker *b, int peer, const zc_msg *m) {
  * reported). Each one still leased gets now + lease_ms; the others (closed, or
  * expired and requeued) are ignored. A stage that was dropped for silence says
  * HELLO again before its HOLDs count. */
-static void on_hold(broker *b, const zc_msg *m) {
+static void on_hold(broker *b, int peer, const zc_msg *m) {
     char *list = frame_dup(m, 0);
     if (!list) {
         broker_bad_message(b, "HOLD with a NUL byte");
+        return;
+    }
+    if (!admitted(b, peer, ZC_MSG_HOLD)) {
+        free(list);
         return;
     }
     char **urls;
@@ -299,11 +342,11 @@ static void on_status(broker *b, int peer, const zc_msg *m) {
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     char cond[sizeof(p->cond)];
     size_t len;
-    if (!p) return; /* not said HELLO yet: it has no name to report under */
     if (zc_msg_str(m, 0, cond, sizeof(cond)) != 0 || !cond_ok(cond)) {
         broker_bad_message(b, "STATUS with a bad condition");
         return;
     }
+    if (!admitted(b, peer, ZC_MSG_STATUS)) return; /* no name to report under yet */
     if (!strcmp(cond, "ok")) {
         if (p->cond[0]) zc_info("peer_ok", "name=%s was=%s", p->name, p->cond);
         p->cond[0] = '\0';
@@ -326,35 +369,12 @@ static int needs_redis(zc_msg_type t) {
            t == ZC_MSG_HOLD;
 }
 
-/* 1 when a peer of role r may send type t (HELLO and HEARTBEAT need no role). */
-static int may_send(dispatch_role r, zc_msg_type t) {
-    switch (t) {
-    case ZC_MSG_CREDIT: case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
-    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
-    case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
-    case ZC_MSG_DEAD: case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
-    case ZC_MSG_STATUS: return r != DISPATCH_OTHER;
-    default: return 1;
-    }
-}
-
 void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (p) p->last_seen = now;
-    if (m->type != ZC_MSG_HELLO && m->type != ZC_MSG_HEARTBEAT && m->type < ZC_MSG_TYPE_MAX) {
-        if (!p || p->role == DISPATCH_OTHER) {
-            broker_guard_refuse(b, GUARD_NO_HELLO, zc_msg_type_name(m->type), peer, "");
-            return;
-        }
-        if (!may_send(p->role, m->type)) {
-            broker_guard_refuse(b, GUARD_WRONG_ROLE, zc_msg_type_name(m->type), peer,
-                                p->role == DISPATCH_FETCHER ? "fetcher" : p->role == DISPATCH_PARSER ? "parser" : "writer");
-            return;
-        }
-    }
     if (needs_redis(m->type) && frontier_broken(&b->fr)) {
         drop_report(b, peer, m);
         return;
@@ -367,7 +387,7 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     case ZC_MSG_DISCOVERED: on_discovered(b, peer, m); b->closed_leases = 1; break;
     case ZC_MSG_WRITTEN: on_written(b, peer, m); b->closed_leases = 1; break;
     case ZC_MSG_DEAD: on_dead(b, peer, m); b->closed_leases = 1; break;
-    case ZC_MSG_HOLD: on_hold(b, m); break;
+    case ZC_MSG_HOLD: on_hold(b, peer, m); break;
     case ZC_MSG_STATUS: on_status(b, peer, m); break;
     default: broker_bad_message(b, "message type not for the broker"); break;
     }
