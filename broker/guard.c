@@ -71,6 +71,17 @@ static int add_start(broker *b, const char *url, char *err, size_t errlen) {
     return 0;
 }
 
+int broker_guard_check_hosts(const char *list, char *err, size_t errlen) {
+    zc_scope *s = zc_scope_new();
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int r = zc_scope_add_hosts(s, list, err, errlen);
+    zc_scope_free(s);
+    return r;
+}
+
 int broker_guard_open(broker *b, char *const *starts, size_t n, char *err, size_t errlen) {
     broker_guard *g = calloc(1, sizeof(*g));
     if (!g || !(g->scope = zc_scope_new())) {

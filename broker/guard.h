@@ -24,6 +24,8 @@ typedef enum {
     GUARD_NREASONS
 } guard_reason;
 
+/* Checks an --allow-host list. Returns 0, or -1 with a reason in err. */
+int broker_guard_check_hosts(const char *list, char *err, size_t errlen);
 /* Builds the scope (origins in the crawl's scope set, of starts[0..n) and of
  * conf->start, plus --allow-host) and hooks seeds into it. Returns 0, or -1 with
  * a reason in err (bad --allow-host, Redis, out of memory). */

@@ -62,6 +62,8 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
     if (strcmp(conf->mode, "batch") && strcmp(conf->mode, "service"))
         die(2, "--mode must be batch or service, not '%s'", conf->mode);
     char merr[256];
+    if (conf->allow_host && broker_guard_check_hosts(conf->allow_host, merr, sizeof(merr)) != 0)
+        die(2, "--allow-host: %s", merr);
     if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, merr, sizeof(merr)) != 0)
         die(2, "%s", merr);
     return npos;

@@ -32,8 +32,8 @@ typedef struct run_conf {
     long fetchers, parsers, writers, max_per_host, concurrency, lease_ms, timeout_s, max_restarts;
     long books, latency_ms, jitter_ms, seed;
     double rate;
-    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir;
-    int no_progress, via_broker;
+    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *allow_host;
+    int no_progress, via_broker, ignore_robots;
 } run_conf;
 
 /* A launched crawl: its children, its endpoints and where it logs. */
@@ -273,6 +273,8 @@ static int start_pipeline(run *r, const char *start_url, char *err, size_t errle
         av_add(a, "--rate"); av_add(a, rb);
     }
     av_add(a, "--log-level"); av_add(a, c->log_level);
+    if (c->allow_host && *c->allow_host) { av_add(a, "--allow-host"); av_add(a, c->allow_host); }
+    if (c->ignore_robots) av_add(a, "--ignore-robots");
     if (start_url) {
         av_add(a, "--start"); av_add(a, start_url);
     }
@@ -555,6 +557,8 @@ int main(int argc, char **argv) {
         { "log-dir", "ZCRAWL_LOG_DIR", ZC_FLAG_STR, &c.log_dir, "folder for the stages' logs (default: a temp folder)", 0, 0 },
         { "bin-dir", "ZCRAWL_BIN_DIR", ZC_FLAG_STR, &c.bin_dir, "folder of zcrawl-* (default: beside zcrawl)", 0, 0 },
         { "no-progress", NULL, ZC_FLAG_BOOL, &c.no_progress, "no progress lines, only the summary", 0, 0 },
+        { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &c.allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
+        { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &c.ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
         { "via-broker", "ZCRAWL_VIA_BROKER", ZC_FLAG_BOOL, &c.via_broker,
           "pages and documents through the broker's streamers, not straight from stage to stage", 0, 0 },
         { "books", "ZCRAWL_DEMO_BOOKS", ZC_FLAG_INT, &c.books, "demo: books the emulator serves", 1, 10000000 },
