@@ -71,6 +71,10 @@ SCENARIOS = [
     # write-up did with its hard-coded PAGE_NUMBER (see best_rounds).
     dict(num=6, key='lat1000lists', title='1 s latency, concurrency 500, every list page known at the start',
          latency_ms=1000, concurrency=500, contenders=JSONL_ONLY, fetchers=[None], start='lists'),
+    # Issue 13's memory case: one fetcher holding 5000 transfers behind 3 s of latency,
+    # from every list page, so that 5000 detail pages are in flight at once.
+    dict(num=7, key='mem5000', title='one zcrawl fetcher with 5000 transfers (3 s latency, concurrency 5000, every list page known)',
+         latency_ms=3000, concurrency=5000, contenders=['zcrawl-jsonl'], fetchers=[1], start='lists'),
 ]
 DEFAULT_FETCHERS = 2
 
@@ -947,7 +951,7 @@ def pick_scenarios(spec):
     out = [sc for sc in SCENARIOS if str(sc['num']) in want or sc['key'] in want]
     unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in SCENARIOS)]
     if unknown:
-        sys.exit('run_bench: error: unknown scenario %s (have 1..6 or %s)' % (
+        sys.exit('run_bench: error: unknown scenario %s (have 1..7 or %s)' % (
             ', '.join(unknown), ', '.join(sc['key'] for sc in SCENARIOS)))
     return out
 
@@ -998,7 +1002,7 @@ def main():
     ap.add_argument('--books', type=int, default=int(env('BENCH_BOOKS', 9040)))
     ap.add_argument('--repeat', type=int, default=int(env('BENCH_REPEAT', 3)))
     ap.add_argument('--scenarios', default=env('BENCH_SCENARIOS', 'all'),
-                    help='comma list of 1..6 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists (default all)')
+                    help='comma list of 1..7 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000 (default all)')
     ap.add_argument('--contenders', default=env('BENCH_CONTENDERS', ''),
                     help='comma list of %s (default all)' % ','.join(CONTENDERS))
     ap.add_argument('--seed', type=int, default=int(env('BENCH_SEED', 1)))

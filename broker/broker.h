@@ -25,7 +25,8 @@ typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
     const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
-    long recover_ms, stats_ms, hwm;
+    long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
+    int fresh;
     long max_credit, job_timeout_ms;  /* guard.c */
     const char *allow_host;
     int ignore_robots;
@@ -35,7 +36,7 @@ typedef struct broker_conf {
 /* One struct for the broker's lifetime. */
 typedef struct broker {
     broker_conf *conf;
-    void *ctx, *router;
+    void *ctx, *router, *monitor;
     void *pull_pages, *push_pages, *pull_docs, *push_docs;
     pthread_t streamers[2];
     int nstreamers;
@@ -43,14 +44,24 @@ typedef struct broker {
     dispatch d;
     int batch;
     int64_t started_wall;
+    int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
+    int64_t redis_bad_since;       /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_log_at;          /* next time a Redis failure may be logged */
+    int64_t maint_backoff;         /* maintenance interval while Redis fails */
+    long long open_leases;         /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
     frontier_counts last;          /* for per-second rates */
     int64_t last_stats_at;
     int closed_leases;             /* this turn's messages closed leases */
     zc_buf job_urls, job_attempts; /* the JOB being built */
-    int done;
+    int done;                      /* a batch crawl is complete */
+    int failed;                    /* the crawl cannot finish: fail_reason says why */
+    int meta_lost;                 /* its meta hash is gone: never write it again */
+    char fail_reason[300];
+    char run_id[17];
+    frontier_counts at_start;      /* counters when this run began: the summary counts the difference */
     broker_metrics *metrics;       /* /metrics server, NULL when off */
     struct broker_guard *guard;    /* scope, robots.txt, refusals (guard.c) */
     char problem[256];             /* the broker's own trouble (Redis), "" when none */
@@ -75,17 +86,20 @@ void broker_shutdown_stages(broker *b);
  * per-host caps and rates allow now. Redis failures are reported through
  * broker_redis_failed. */
 void broker_fill_and_dispatch(broker *b, int64_t now);
+/* The window of open leases in force: --window, or 4 x the fetchers' credit
+ * (at least 256) when it is 0. */
+long broker_window(const broker *b);
 
 /* ---- maintain.c: periodic work ---- */
 
 /* Logs a failed Redis call (b->fr.err) and schedules a reconnect if the
  * connection broke. */
 void broker_redis_failed(broker *b, const char *what);
-/* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff). */
+/* Returns 1 when Redis is usable, else 0 (reconnecting with doubling backoff).
+ * Fails the crawl once Redis has failed for longer than --redis-fail-limit-ms. */
 int broker_redis_ok(broker *b, int64_t now);
-/* Heartbeats every live peer and forgets expired ones (a fetcher's JOBs go back
- * to the frontier). */
-void broker_heartbeat(broker *b, int64_t now);
+/* Milliseconds to the next maintenance: 200, or a backoff while Redis fails. */
+int64_t broker_maint_interval(const broker *b);
 /* Expired leases, due retries, seeds, lease renewal, counters and stats. Returns
  * 1 when a batch crawl is complete (nothing waits, nothing is leased), else 0. */
 int broker_maintain(broker *b, int64_t now);
@@ -97,6 +111,25 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 /* On a stop: parked URLs go straight back to the frontier instead of waiting for
  * their leases to expire; counters not yet written are flushed. */
 void broker_release(broker *b);
+
+/* ---- liveness.c: which peers are alive, silent or gone ---- */
+
+/* Watches the ROUTER's connections (zmq_socket_monitor). Returns 0, or -1 with a
+ * reason in err. */
+int broker_monitor_open(broker *b, char *err, size_t errlen);
+void broker_monitor_close(broker *b);
+/* Handles every connection event waiting: a fetcher whose connection closed is
+ * gone and its JOBs go back to the frontier at once. */
+void broker_monitor_drain(broker *b, int64_t now);
+/* A message from peer arrived over socket fd: it is alive. */
+void broker_peer_seen(broker *b, int peer, int fd, int64_t now);
+/* Heartbeats every peer; a silent fetcher is paused, a silent parser or writer
+ * forgotten, a fetcher silent for a whole lease forgotten. */
+void broker_heartbeat(broker *b, int64_t now);
+/* The broker itself did not run for gap ms (stopped, or starved): nobody is
+ * judged on that time, and connections that close soon after are taken for
+ * stages reconnecting, not dying. */
+void broker_stalled(broker *b, int64_t now, int64_t gap);
 
 /* ---- streamer.c: the two streamer devices (zguide) ---- */
 
@@ -110,7 +143,27 @@ int broker_streamers_start(broker *b, char *err, size_t errlen);
 /* Closes what start left unowned, shuts the context down and joins the threads. */
 void broker_streamers_stop(broker *b);
 
-/* ---- crawl.c: start URLs ---- */
+/* ---- crawl.c: a crawl's start, meta and end ---- */
+
+/* Exit codes (the README's table). */
+enum { BROKER_EXIT_COMPLETE = 0, BROKER_EXIT_DEAD_LETTERS = 1, BROKER_EXIT_USAGE = 2, BROKER_EXIT_STOPPED = 3,
+       BROKER_EXIT_FAILED = 4 };
+
+/* Begins this run in the crawl's meta hash (after --fresh cleared the crawl).
+ * Returns 0 to crawl, 1 when the crawl is complete already (the one line is
+ * printed), or -1 after a one-line message on stderr (state lost, Redis). */
+int broker_begin(broker *b);
+/* Checks that the meta hash is still this run's; if not, marks the crawl failed
+ * (b->failed) and returns -1. Returns 0 while ours, or on a Redis error (retried). */
+int broker_check_meta(broker *b);
+/* The crawl cannot finish: logs why, ends the loop. */
+void broker_fail(broker *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The crawl was complete already: answers SHUTDOWN to every stage that speaks
+ * within --linger-ms. Returns the exit code (0). */
+int broker_linger(broker *b);
+/* Ends this run: meta state, the summary line (this run's counts), and returns
+ * the exit code. */
+int broker_end(broker *b);
 
 /* Checks a start URL. Returns -1 after a one-line message on stderr when it is
  * not an absolute http(s) URL zcrawl can crawl. */

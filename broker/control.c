@@ -149,7 +149,11 @@ static int release_slot(broker *b, int peer, const char *url, int throttled) {
 
 static void on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
     const broker_conf *c = b->conf;
-    int rc = frontier_retry(&b->fr, url, (int64_t)retry_after, c->retry_base_ms, c->retry_max_ms,
+    /* A site's Retry-After: 100000 must not park a URL for a day. */
+    int64_t cap = c->max_retry_delay_ms;
+    int64_t after = retry_after > (uint64_t)cap ? cap : (int64_t)retry_after;
+    int64_t max = c->retry_max_ms > cap ? cap : c->retry_max_ms;
+    int rc = frontier_retry(&b->fr, url, after, c->retry_base_ms < max ? c->retry_base_ms : max, max,
                             (int)c->max_retries, reason, zc_wall_ms());
     if (rc == -2) zc_warn("dead_letter", "url=%s stage=fetch reason=\"%s\"", url, reason);
     else if (rc < 0) broker_redis_failed(b, "retry");
@@ -373,8 +377,8 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
-    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-    if (p) p->last_seen = now;
+    /* The connection it came over, so that its closing can be told apart. */
+    broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
     if (needs_redis(m->type) && frontier_broken(&b->fr)) {
         drop_report(b, peer, m);
         return;

@@ -136,6 +136,7 @@ int dispatch_peer_get(dispatch *d, const void *id, size_t idlen, int create) {
     p->idlen = idlen;
     p->used = 1;
     p->role = DISPATCH_OTHER;
+    p->fd = -1;
     return free_slot;
 }
 
@@ -148,7 +149,8 @@ void dispatch_peer_forget(dispatch *d, int peer) {
 long dispatch_total_credit(const dispatch *d) {
     long c = 0;
     for (size_t i = 0; i < d->npeers; i++)
-        if (d->peers[i].used && d->peers[i].role == DISPATCH_FETCHER && d->peers[i].credit > 0)
+        if (d->peers[i].used && d->peers[i].role == DISPATCH_FETCHER && d->peers[i].credit > 0 &&
+            !d->peers[i].paused)
             c += d->peers[i].credit;
     return c;
 }
@@ -187,7 +189,7 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now) {
     int best = -1;
     for (size_t i = 0; i < d->npeers; i++) {
         dispatch_peer *p = &d->peers[i];
-        if (p->used && p->role == DISPATCH_FETCHER && p->credit > 0 &&
+        if (p->used && p->role == DISPATCH_FETCHER && p->credit > 0 && !p->paused &&
             (best < 0 || p->credit > d->peers[best].credit))
             best = (int)i;
     }

@@ -50,6 +50,9 @@ typedef struct dispatch_peer {
     dispatch_role role;
     char name[64];
     long credit;
+    int paused;                   /* silent: no JOBs go to it, its credit counts for nothing */
+    int closed;                   /* its connection closed: paused for good */
+    int fd;                       /* its connection's socket at the broker (ZMQ_SRCFD), -1 unknown */
     int64_t last_seen;
     dispatch_list held;           /* JOBs sent and not answered by DONE */
     char cond[32];                /* newest non-ok STATUS condition, "" when ok */
@@ -86,6 +89,7 @@ void dispatch_drop(dispatch *d, dispatch_item *it);
  * or the identity is too long. */
 int dispatch_peer_get(dispatch *d, const void *id, size_t idlen, int create);
 void dispatch_peer_forget(dispatch *d, int peer);
+/* Credit of the fetchers that are not paused. */
 long dispatch_total_credit(const dispatch *d);
 int dispatch_count_role(const dispatch *d, dispatch_role role);
 

@@ -14,10 +14,17 @@
 
 /* ---- Lua scripts: each one is a single atomic step of the crawl. ---- */
 
+/* A script that writes says so in a shebang line (Redis 7): Redis then refuses it
+ * whole, before it runs, when it takes no writes (maxmemory reached, a read-only
+ * replica). Without it a script runs until its first refused command and keeps
+ * what it did before: a lease script would pop URLs and never record them. */
+#define LUA_WRITES "#!lua\n"
+
 /* KEYS seen frontier leases stats; ARGV parent, then fingerprint/url pairs. */
 /* A parent that is not leased adds nothing (returns -1): only a page the crawl
  * handed out may add URLs. */
 static const char *LUA_DISCOVER =
+    LUA_WRITES
     "if ARGV[1] ~= '' then\n"
     "  if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then return -1 end\n"
     "  redis.call('HINCRBY', KEYS[4], 'parsed', 1)\n"
@@ -28,12 +35,13 @@ static const char *LUA_DISCOVER =
     "    redis.call('RPUSH', KEYS[2], ARGV[i+1]); added = added + 1\n"
     "  end\n"
     "end\n"
+
     "if added > 0 then redis.call('HINCRBY', KEYS[4], 'discovered', added) end\n"
     "return added\n";
 
 /* KEYS frontier leases retries; ARGV max deadline. Returns url, attempt pairs. */
 static const char *LUA_LEASE =
-    "local urls = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))\n"
+    LUA_WRITES "local urls = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))\n"
     "if not urls then return {} end\n"
     "local out = {}\n"
     "for _, u in ipairs(urls) do\n"
@@ -45,7 +53,7 @@ static const char *LUA_LEASE =
 
 /* KEYS leases frontier; ARGV url. */
 static const char *LUA_REQUEUE =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
     "  redis.call('LPUSH', KEYS[2], ARGV[1]); return 1\n"
     "end\n"
     "return 0\n";
@@ -53,7 +61,7 @@ static const char *LUA_REQUEUE =
 /* KEYS leases retries delayed dead stats;
  * ARGV url retry_after base max max_retries now rand dead_json. */
 static const char *LUA_RETRY =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
     "local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
     "if n > tonumber(ARGV[5]) then\n"
     "  redis.call('RPUSH', KEYS[4], ARGV[8])\n"
@@ -70,14 +78,14 @@ static const char *LUA_RETRY =
 
 /* KEYS leases gone stats; ARGV url status. */
 static const char *LUA_GONE =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
     "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
     "redis.call('HINCRBY', KEYS[3], 'gone', 1)\n"
     "return 1\n";
 
 /* KEYS leases dead stats; ARGV url dead_json stage. */
 static const char *LUA_DEAD =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
     "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('HINCRBY', KEYS[3], 'dead', 1)\n"
     "if ARGV[3] == 'parse' then redis.call('HINCRBY', KEYS[3], 'parsed', 1) end\n"
@@ -85,7 +93,7 @@ static const char *LUA_DEAD =
 
 /* KEYS leases stats retries; ARGV urls. */
 static const char *LUA_WRITTEN =
-    "local n = 0\n"
+    LUA_WRITES "local n = 0\n"
     "for i = 1, #ARGV do\n"
     "  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then\n"
     "    n = n + 1; redis.call('HDEL', KEYS[3], ARGV[i])\n"
@@ -99,7 +107,7 @@ static const char *LUA_WRITTEN =
 /* KEYS leases; ARGV deadline, urls: pushes each open lease to at least deadline
  * (never shortens one, never opens one). */
 static const char *LUA_HOLD =
-    "local n = 0\n"
+    LUA_WRITES "local n = 0\n"
     "for i = 2, #ARGV do\n"
     "  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
     "  if s and tonumber(s) < tonumber(ARGV[1]) then\n"
@@ -108,15 +116,45 @@ static const char *LUA_HOLD =
     "end\n"
     "return n\n";
 
+/* KEYS meta seen; ARGV run_id now. Starts a run: returns {previous state,
+ * ended_at, written}. A complete crawl is left as it is; a crawl whose seen-set
+ * exists without meta lost its state ("lost") and is left too. */
+static const char *LUA_BEGIN =
+    LUA_WRITES "local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'written')\n"
+    "local st = m[1]\n"
+    "if not st then\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {'lost', '0', '0'} end\n"
+    "  st = 'new'\n"
+    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2])\n"
+    "elseif st == 'complete' then\n"
+    "  return {st, m[2] or '0', m[3] or '0'}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'running', 'run_id', ARGV[1], 'started_at', ARGV[2],\n"
+    "           'ended_at', '', 'reason', '')\n"
+    "return {st, m[2] or '0', m[3] or '0'}\n";
+
+/* KEYS meta; ARGV run_id state reason now written. Ends our run, only if the
+ * meta is still ours. */
+static const char *LUA_END =
+    LUA_WRITES "if redis.call('HGET', KEYS[1], 'run_id') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'reason', ARGV[3], 'ended_at', ARGV[4], 'written', ARGV[5])\n"
+    "return 1\n";
+
+/* KEYS leases; ARGV ms: every open lease ends ms later. */
+static const char *LUA_SHIFT =
+    LUA_WRITES "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "for _, u in ipairs(m) do redis.call('ZINCRBY', KEYS[1], ARGV[1], u) end\n"
+    "return #m\n";
+
 /* KEYS leases; ARGV deadline: no open lease ends later than deadline. */
 static const char *LUA_CLAMP =
-    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
+    LUA_WRITES "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
     "for _, u in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[1], u) end\n"
     "return #m\n";
 
 /* KEYS leases frontier delayed stats; ARGV now limit. */
 static const char *LUA_MAINTAIN =
-    "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    LUA_WRITES "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
     "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); redis.call('LPUSH', KEYS[2], u) end\n"
     "if #exp > 0 then redis.call('HINCRBY', KEYS[4], 'expired', #exp) end\n"
     "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
@@ -178,6 +216,8 @@ int frontier_reconnect(frontier *fr) {
 
 int frontier_broken(const frontier *fr) { return fr->rc == NULL || fr->rc->err != 0; }
 
+int frontier_refused(const frontier *fr) { return fr->refused; }
+
 /* Runs argv as one command. Returns the reply (caller frees), or NULL with fr->err. */
 static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_t *lens) {
     if (frontier_broken(fr)) {
@@ -191,9 +231,12 @@ static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(fr->err, sizeof(fr->err), "redis error: %.200s", r->str);
+        fr->refused = !strncmp(r->str, "OOM", 3) || !strncmp(r->str, "READONLY", 8) ||
+                      !strncmp(r->str, "MISCONF", 7);
         freeReplyObject(r);
         return NULL;
     }
+    fr->refused = 0;
     return r;
 }
 
@@ -634,11 +677,113 @@ long frontier_clamp_leases(frontier *fr, int64_t deadline_ms) {
     return (long)v;
 }
 
+int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_meta *prev) {
+    memset(prev, 0, sizeof(*prev));
+    fr_args a = { 0 };
+    args_eval(&a, LUA_BEGIN, 2);
+    args_str(&a, fr->k_meta);
+    args_str(&a, fr->k_seen);
+    args_str(&a, run_id);
+    args_ll(&a, now_ms);
+    redisReply *r = fr_run(fr, &a);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING) {
+        snprintf(fr->err, sizeof(fr->err), "unexpected reply to the meta script");
+        freeReplyObject(r);
+        return -1;
+    }
+    snprintf(prev->state, sizeof(prev->state), "%s", r->element[0]->str);
+    prev->ended_at = reply_ll(r->element[1]);
+    prev->written = reply_ll(r->element[2]);
+    freeReplyObject(r);
+    return 0;
+}
+
+int frontier_run_check(frontier *fr, const char *run_id, char *other, size_t otherlen) {
+    const char *argv[] = { "HMGET", fr->k_meta, "state", "run_id" };
+    redisReply *r = fr_cmd(fr, 4, argv, NULL);
+    if (!r) return -1;
+    int rc = -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        snprintf(fr->err, sizeof(fr->err), "unexpected reply reading meta");
+    } else if (r->element[0]->type != REDIS_REPLY_STRING) {
+        rc = 0;
+    } else {
+        redisReply *id = r->element[1];
+        rc = id->type == REDIS_REPLY_STRING && !strcmp(id->str, run_id) ? 1 : 2;
+        snprintf(other, otherlen, "%s", id->type == REDIS_REPLY_STRING ? id->str : "(none)");
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int frontier_end(frontier *fr, const char *run_id, const char *state, const char *reason, int64_t now_ms,
+                 long long written) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_END, 1);
+    args_str(&a, fr->k_meta);
+    args_str(&a, run_id);
+    args_str(&a, state);
+    args_str(&a, reason);
+    args_ll(&a, now_ms);
+    args_ll(&a, written);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+long frontier_clear(frontier *fr) {
+    /* SCAN MATCH is a glob: a crawl name's own glob characters are escaped. */
+    char pat[FRONTIER_KEY_MAX * 2 + 8], *o = pat;
+    const char *prefix = "zcrawl:{";
+    for (const char *c = prefix; *c; c++) *o++ = *c;
+    for (const char *c = fr->crawl; *c; c++) {
+        if (strchr("*?[]\\", *c)) *o++ = '\\';
+        *o++ = *c;
+    }
+    memcpy(o, "}:*", 4);
+    char cursor[32] = "0";
+    long n = 0;
+    do {
+        const char *argv[] = { "SCAN", cursor, "MATCH", pat, "COUNT", "1000" };
+        redisReply *r = fr_cmd(fr, 6, argv, NULL);
+        if (!r) return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            snprintf(fr->err, sizeof(fr->err), "unexpected reply to SCAN");
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        fr_args a = { 0 };
+        args_str(&a, "UNLINK");
+        for (size_t i = 0; i < keys->elements; i++)
+            if (keys->element[i]->type == REDIS_REPLY_STRING) args_str(&a, keys->element[i]->str);
+        long long del = 0;
+        int rc = a.n > 1 ? fr_eval_int(fr, &a, &del) : (args_free(&a), 0);
+        freeReplyObject(r);
+        if (rc != 0) return -1;
+        n += (long)del;
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
+long frontier_shift_leases(frontier *fr, int64_t ms) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_SHIFT, 1);
+    args_str(&a, fr->k_leases);
+    args_ll(&a, ms);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (long)v;
+}
+
 /* ---- crawl scope, redirects, robots.txt (broker/guard.c) ---- */
 
 /* KEYS leases seen frontier stats; ARGV url [fingerprint target]. */
 static const char *LUA_REDIRECT =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
     "redis.call('HINCRBY', KEYS[4], 'redirected', 1)\n"
     "if ARGV[2] and redis.call('SADD', KEYS[2], ARGV[2]) == 1 then\n"
     "  redis.call('RPUSH', KEYS[3], ARGV[3]); redis.call('HINCRBY', KEYS[4], 'discovered', 1)\n"
@@ -648,7 +793,7 @@ static const char *LUA_REDIRECT =
 
 /* KEYS leases excluded stats; ARGV url reason. */
 static const char *LUA_EXCLUDE =
-    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
     "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
     "redis.call('HINCRBY', KEYS[3], 'excluded', 1)\n"
     "return 1\n";

@@ -26,6 +26,7 @@ typedef struct frontier {
     char err[512];
     void (*seed_hook)(void *arg, const char *url); /* sees each good seed before it is queued */
     void *seed_arg;
+    int refused;         /* the last command was refused: OOM, READONLY, MISCONF */
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
         k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
         k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
@@ -44,6 +45,13 @@ typedef struct frontier_counts {
     int done;
 } frontier_counts;
 
+/* What a crawl's meta hash said when a run began. */
+typedef struct frontier_meta {
+    char state[16];      /* new, running, stopped, failed, complete, or lost */
+    long long ended_at;  /* ms since the epoch, 0 when unknown */
+    long long written;
+} frontier_meta;
+
 /* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with
  * a reason in err (bad URI, unreachable server, bad crawl name). */
 int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen);
@@ -52,6 +60,9 @@ void frontier_close(frontier *fr);
 int frontier_reconnect(frontier *fr);
 /* Nonzero when the last failure was a connection error (reconnect needed). */
 int frontier_broken(const frontier *fr);
+/* Nonzero when the last command was refused because Redis takes no writes now
+ * (maxmemory reached, a read-only replica, failing persistence). */
+int frontier_refused(const frontier *fr);
 
 /* Adds the URLs not seen before (by fingerprint of their canonical form) to the
  * frontier and closes parent's lease (parent may be NULL), atomically. URLs that
@@ -94,6 +105,9 @@ long frontier_maintain(frontier *fr, int64_t now_ms);
 /* After a broker restart nobody holds the old leases: brings every deadline later
  * than deadline_ms forward to it. Returns how many changed, or -1. */
 long frontier_clamp_leases(frontier *fr, int64_t deadline_ms);
+/* Pushes every open lease's deadline ms later: after an outage in which nobody
+ * could renew or close one. Returns how many, or -1. */
+long frontier_shift_leases(frontier *fr, int64_t ms);
 /* Adds to the counters in the stats hash (fetched and the like). */
 int frontier_count(frontier *fr, const char *field, long long by);
 /* Reads queue sizes and counters. Returns 0 or -1. */
@@ -119,5 +133,21 @@ long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origi
 int frontier_scope_add(frontier *fr, const char *origin);
 /* Earliest due time in the delayed set, or -1 when it is empty (or on error). */
 int64_t frontier_next_delayed(frontier *fr);
+
+/* Starts a run in the crawl's meta hash: state running, run_id, started_at (and
+ * created_at for a new crawl), atomically. Left unchanged when the crawl is
+ * complete, or lost (a seen-set without meta: its state is gone). prev says
+ * which. Returns 0 or -1. */
+int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_meta *prev);
+/* Is the crawl still ours? Returns 1 (meta says run_id), 0 (meta gone), 2 (another
+ * run_id, copied into other), or -1 on error. */
+int frontier_run_check(frontier *fr, const char *run_id, char *other, size_t otherlen);
+/* Ends our run: state, reason, ended_at, written, only while meta's run_id is
+ * ours. Returns 1 when written, 0 when not ours, -1 on error. */
+int frontier_end(frontier *fr, const char *run_id, const char *state, const char *reason, int64_t now_ms,
+                 long long written);
+/* Deletes every key of the crawl (SCAN MATCH zcrawl:{crawl}:*, UNLINK). Returns
+ * how many, or -1. */
+long frontier_clear(frontier *fr);
 
 #endif

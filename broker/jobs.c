@@ -63,6 +63,7 @@ static void fill(broker *b, long want) {
     int64_t wall = zc_wall_ms();
     long got = frontier_lease_batch(&b->fr, leases, (size_t)want, wall, b->conf->lease_ms);
     if (got < 0) broker_redis_failed(b, "lease");
+    else b->open_leases += got;
     for (long i = 0; i < got; i++) {
         int bad = 0;
         dispatch_item *it = dispatch_park(&b->d, leases[i].url, leases[i].attempt, wall + b->conf->lease_ms, &bad);
@@ -79,10 +80,23 @@ static void fill(broker *b, long want) {
     }
 }
 
+long broker_window(const broker *b) {
+    if (b->conf->window > 0) return b->conf->window;
+    long w = 4 * dispatch_total_credit(&b->d);
+    return w < 256 ? 256 : w;
+}
+
 void broker_fill_and_dispatch(broker *b, int64_t now) {
     if (b->done) return;
     long credit = dispatch_total_credit(&b->d), parked = (long)dispatch_nparked(&b->d);
-    if (credit > parked && !frontier_broken(&b->fr)) fill(b, credit - parked);
+    long want = credit - parked;
+    /* End-to-end backpressure: every page fetched and not yet parsed and written
+     * holds a lease, so open leases measure the whole pipeline's backlog. New
+     * fetches start only while it is under the window: the fetch rate falls to
+     * what the slowest stage sustains. */
+    long room = broker_window(b) - (long)b->open_leases;
+    if (want > room) want = room;
+    if (want > 0 && !frontier_broken(&b->fr)) fill(b, want);
     dispatch_item *batch[JOB_BATCH], *it;
     size_t n = 0;
     while ((it = dispatch_next(&b->d, now)) != NULL) {

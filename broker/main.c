@@ -17,7 +17,6 @@
 #include "zc_time.h"
 
 #define PROG BROKER_PROG
-#define MAINT_MS 200
 
 #define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
 
@@ -43,6 +42,11 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "retry-max-ms", "ZCRAWL_RETRY_MAX_MS", ZC_FLAG_INT, &conf->retry_max_ms, "longest retry delay", 1, 86400000 },
         { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &conf->heartbeat_ms, "heartbeat interval; peers expire after 3", 50, 60000 },
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf->stats_ms, "how often the stats hash is written", 100, 60000 },
+        { "window", "ZCRAWL_WINDOW", ZC_FLAG_INT, &conf->window, "open leases at most (fetched, not yet written or parsed); 0: 4 x the fetchers' credit, at least 256", 0, 100000000 },
+        { "fresh", "ZCRAWL_FRESH", ZC_FLAG_BOOL, &conf->fresh, "delete the crawl's keys first and start it over", 0, 0 },
+        { "linger-ms", "ZCRAWL_LINGER_MS", ZC_FLAG_INT, &conf->linger_ms, "crawl already complete: answer SHUTDOWN to stages this long before exiting", 0, 600000 },
+        { "redis-fail-limit-ms", "ZCRAWL_REDIS_FAIL_LIMIT_MS", ZC_FLAG_INT, &conf->redis_fail_limit_ms, "Redis down or refusing writes this long: the crawl fails (exit 4)", 1000, 86400000 },
+        { "max-retry-delay-ms", "ZCRAWL_MAX_RETRY_DELAY_MS", ZC_FLAG_INT, &conf->max_retry_delay_ms, "cap on Retry-After and retry backoff", 0, 86400000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
         { "max-credit", "ZCRAWL_MAX_CREDIT", ZC_FLAG_INT, &conf->max_credit, "JOBs one fetcher may hold at once; a HELLO or CREDIT asking more is clamped", 1, 10000000 },
@@ -69,8 +73,9 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
     return npos;
 }
 
-/* Opens Redis, binds every endpoint, starts the streamers, then seeds: a broker
- * that cannot serve leaves Redis as it found it. Returns 0, or -1 after a
+/* Opens Redis, binds every endpoint, starts the streamers, then begins the run
+ * and seeds: a broker that cannot serve leaves Redis as it found it. Returns 0
+ * to crawl, 1 when the crawl is complete already, or an exit code after a
  * one-line message on stderr (what was opened is closed by close_all). */
 static int open_all(broker *b, char *const *args, size_t nargs) {
     char err[512];
@@ -85,14 +90,20 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
-    if (!b->router || broker_streamers_start(b, err, sizeof(err)) != 0) goto err;
+    if (!b->router || broker_monitor_open(b, err, sizeof(err)) != 0 ||
+        broker_streamers_start(b, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return BROKER_EXIT_USAGE; /* an endpoint that cannot be bound is configuration */
+    }
     if (conf->metrics && *conf->metrics &&
         !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, err, sizeof(err)))) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
-        return -2; /* the address is taken: a configuration error */
+        return BROKER_EXIT_USAGE; /* the address is taken: configuration */
     }
+    int begun = broker_begin(b);
+    if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
-    if (broker_seed(b, conf->start, args, nargs) != 0) return -1;
+    if (broker_seed(b, conf->start, args, nargs) != 0) return BROKER_EXIT_FAILED;
     long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + conf->recover_ms);
     if (clamped < 0) {
         snprintf(err, sizeof(err), "%s", b->fr.err);
@@ -104,16 +115,21 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     return 0;
 err:
     fprintf(stderr, "%s: error: %s\n", PROG, err);
-    return -1;
+    return BROKER_EXIT_FAILED;
 }
 
-/* Receives what waits on the ROUTER (at most 2000 messages a turn). */
+/* Receives what waits on the ROUTER (at most 2000 messages a turn). Connection
+ * events are taken before each message: a close reported before a message was
+ * received is handled before it, so a new connection that got a closed one's
+ * socket number is never taken for the old one. */
 static void read_control(broker *b, int64_t now) {
     char err[256];
+    broker_monitor_drain(b, now);
     for (int k = 0; k < 2000; k++) {
         zc_msg m;
         int r = zc_msg_recv(b->router, &m, ZMQ_DONTWAIT, 1, err, sizeof(err));
         if (r == -1) break;
+        broker_monitor_drain(b, now);
         if (r == -2) {
             broker_bad_message(b, err);
             continue;
@@ -132,13 +148,17 @@ static int turn(broker *b) {
     int64_t rw = dispatch_rate_wait(&b->d, now);
     if (rw >= 0 && rw < timeout) timeout = rw;
     if (timeout < 0) timeout = 0;
-    zmq_pollitem_t items[1] = { { b->router, 0, ZMQ_POLLIN, 0 } };
-    if (zmq_poll(items, 1, (long)timeout) < 0) {
+    zmq_pollitem_t items[2] = { { b->router, 0, ZMQ_POLLIN, 0 }, { b->monitor, 0, ZMQ_POLLIN, 0 } };
+    if (zmq_poll(items, 2, (long)timeout) < 0) {
         if (errno == EINTR) return 0;
         zc_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
         return -1;
     }
     now = zc_now_ms();
+    /* A turn never waits longer than a heartbeat; much longer means we were not
+     * running (SIGSTOP, a starved machine, a Redis call that hung). */
+    if (b->last_turn && now - b->last_turn > 2 * b->conf->heartbeat_ms) broker_stalled(b, now, now - b->last_turn);
+    b->last_turn = now;
     read_control(b, now);
     /* Leases closed while nothing is left in memory: the crawl may be complete,
      * so look now rather than at the next maintenance tick. */
@@ -150,35 +170,38 @@ static int turn(broker *b) {
     }
     if (!broker_redis_ok(b, now)) return 0;
     if (now >= b->next_maint) {
-        b->next_maint = now + MAINT_MS;
+        b->next_maint = now + broker_maint_interval(b);
         if (broker_maintain(b, now)) {
             b->done = 1;
             return 0;
         }
     }
-    broker_fill_and_dispatch(b, now);
+    /* While Redis fails nothing new goes out: an outcome could not be recorded. */
+    if (!b->redis_bad_since) broker_fill_and_dispatch(b, now);
     return 0;
 }
 
+/* Runs the crawl to its end; returns the exit code. */
 static int run(broker *b) {
     int64_t now = zc_now_ms();
     b->next_hb = now + b->conf->heartbeat_ms;
     b->next_maint = b->next_stats = now;
-    while (!b->done && !zc_signal_stop_requested())
-        if (turn(b) != 0) return 1;
-    if (b->done) {
+    while (!b->done && !b->failed && !zc_signal_stop_requested())
+        if (turn(b) != 0) broker_fail(b, "cannot poll the control socket: %s", zmq_strerror(errno));
+    if (b->done && !b->failed) {
         broker_shutdown_stages(b);
-        return 0;
+    } else {
+        if (!b->failed) zc_info("stopping", "signal=%d", zc_signal_stop_requested());
+        broker_release(b);
     }
-    zc_info("stopping", "signal=%d", zc_signal_stop_requested());
-    broker_release(b);
     frontier_counts c;
-    if (!frontier_broken(&b->fr) && frontier_read_counts(&b->fr, &c) == 0)
-        broker_write_stats(b, &c, zc_now_ms(), "stopped");
-    return 0;
+    if (!frontier_broken(&b->fr) && !b->meta_lost && frontier_read_counts(&b->fr, &c) == 0)
+        broker_write_stats(b, &c, zc_now_ms(), b->done ? "done" : b->failed ? "failed" : "stopped");
+    return broker_end(b);
 }
 
 static void close_all(broker *b) {
+    broker_monitor_close(b);
     if (b->router) zmq_close(b->router);
     broker_streamers_stop(b);
     if (b->ctx) zmq_ctx_term(b->ctx);
@@ -198,7 +221,9 @@ int main(int argc, char **argv) {
         .docs_in = "tcp://*:5558", .docs_out = "tcp://*:5559",
         .max_per_host = 8, .lease_ms = 30000, .max_retries = 5, .retry_base_ms = 500,
         .retry_max_ms = 30000, .heartbeat_ms = 1000, .recover_ms = 10000, .stats_ms = 1000,
-        .hwm = 10000, .rate = 0, .max_credit = 10000, .job_timeout_ms = 120000,
+        .hwm = 10000, .rate = 0, .linger_ms = 5000,
+        .redis_fail_limit_ms = 600000, .max_retry_delay_ms = 600000,
+        .max_credit = 10000, .job_timeout_ms = 120000,
     };
     int npos = parse_conf(&conf, argc, argv);
     zc_log_level lvl;
@@ -212,8 +237,9 @@ int main(int argc, char **argv) {
     b.conf = &conf;
     b.batch = !strcmp(conf.mode, "batch");
     b.started_wall = zc_wall_ms();
-    int opened = open_all(&b, argv + 1, (size_t)npos);
-    int rc = opened == 0 ? run(&b) : opened == -2 ? 2 : 1;
+    int rc = open_all(&b, argv + 1, (size_t)npos);
+    if (rc == 0) rc = run(&b);
+    else if (rc == 1) rc = broker_linger(&b);
     close_all(&b);
     return rc;
 }

@@ -1,6 +1,7 @@
-/* maintain.c -- the broker's periodic work: Redis reconnects, heartbeats and peer
- * expiry (Paranoid Pirate), lease renewal, expired leases and due retries, the
- * stats hash, and noticing that a batch crawl is complete. */
+/* maintain.c -- the broker's periodic work: Redis reconnects, lease renewal,
+ * expired leases and due retries, the
+ * stats hash, and noticing that a batch crawl is complete. Peers' liveness is
+ * liveness.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,66 +12,107 @@
 #include "zc_time.h"
 
 void broker_redis_failed(broker *b, const char *what) {
-    zc_warn("redis_error", "op=%s reason=\"%s\"", what, b->fr.err);
+    int64_t now = zc_now_ms();
+    if (!b->redis_bad_since) {
+        b->redis_bad_since = now;
+        b->maint_backoff = 200;
+    }
+    if (frontier_refused(&b->fr) && !b->problem[0]) {
+        snprintf(b->problem, sizeof(b->problem), "broker: redis refuses writes: %.200s", b->fr.err);
+        b->problem_since = zc_wall_ms();
+    }
+    /* One line per 5 s: a Redis at maxmemory fails every call, hundreds a second. */
+    if (now >= b->redis_log_at) {
+        zc_warn("redis_error", "op=%s reason=\"%s\" failing_ms=%lld", what, b->fr.err,
+                (long long)(now - b->redis_bad_since));
+        b->redis_log_at = now + 5000;
+    }
     if (frontier_broken(&b->fr) && b->next_redis_try == 0) {
         b->redis_backoff = 100;
-        b->next_redis_try = zc_now_ms() + b->redis_backoff;
+        b->next_redis_try = now + b->redis_backoff;
     }
 }
 
+/* Fails the crawl once Redis has been failing longer than the limit. Returns 1
+ * then, else 0. */
+static int redis_past_limit(broker *b, int64_t now) {
+    if (!b->redis_bad_since || now - b->redis_bad_since <= b->conf->redis_fail_limit_ms) return 0;
+    broker_fail(b, "Redis %s for %lld s (--redis-fail-limit-ms %ld): %s",
+                frontier_broken(&b->fr) ? "unreachable" : "refusing writes",
+                (long long)((now - b->redis_bad_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
+    return 1;
+}
+
 int broker_redis_ok(broker *b, int64_t now) {
+    if (redis_past_limit(b, now)) return 0;
     if (!frontier_broken(&b->fr)) return 1;
     if (b->next_redis_try == 0) b->next_redis_try = now;
     if (now < b->next_redis_try) return 0;
     if (frontier_reconnect(&b->fr) == 0) {
         zc_info("redis_reconnected", "host=%s port=%d", b->fr.addr.host, b->fr.addr.port);
+        b->next_maint = now; /* check the meta at once: Redis may have come back empty */
         b->next_redis_try = 0;
         b->redis_backoff = 100;
         return 1;
     }
     b->redis_backoff = b->redis_backoff * 2 > 5000 ? 5000 : b->redis_backoff * 2;
     b->next_redis_try = now + b->redis_backoff;
-    zc_warn("redis_unreachable", "reason=\"%s\" retry_in_ms=%lld", b->fr.err, (long long)b->redis_backoff);
+    broker_redis_failed(b, "connect");
     return 0;
 }
 
-/* Forgets a peer; every JOB it held goes back to the head of the frontier. */
-static void expire_peer(broker *b, int peer) {
-    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-    size_t held = p->held.n, requeued = 0;
-    dispatch_item *it;
-    while ((it = dispatch_first_held(&b->d, peer)) != NULL) {
-        dispatch_answered(&b->d, it, 0);
-        if (!frontier_broken(&b->fr)) {
-            int rc = frontier_requeue(&b->fr, it->url);
-            if (rc < 0) broker_redis_failed(b, "requeue");
-            else requeued += (size_t)rc;
-        }
-        dispatch_drop(&b->d, it);
+/* After Redis failed, the first write that works ends the outage: nobody could
+ * renew or close a lease meanwhile, so every open lease gets the outage's length
+ * back (else pages already fetched and waiting downstream would expire and be
+ * fetched again). Returns 0 when Redis takes writes again, -1 when not yet. */
+static int redis_recover(broker *b, int64_t now) {
+    int64_t lost = now - b->redis_bad_since;
+    long n = frontier_shift_leases(&b->fr, lost);
+    if (n < 0) {
+        broker_redis_failed(b, "shift_leases");
+        b->maint_backoff = b->maint_backoff * 2 > 5000 ? 5000 : b->maint_backoff * 2;
+        return -1;
     }
-    zc_warn("peer_expired", "name=%s held=%zu requeued=%zu", p->name, held, requeued);
-    dispatch_peer_forget(&b->d, peer);
+    zc_info("redis_recovered", "failing_ms=%lld leases_extended=%ld", (long long)lost, n);
+    b->redis_bad_since = 0;
+    b->redis_log_at = 0;
+    if (!strncmp(b->problem, "broker: redis", 13)) b->problem[0] = '\0';
+    return 0;
 }
 
-void broker_heartbeat(broker *b, int64_t now) {
-    int64_t dead_after = 3 * b->conf->heartbeat_ms;
-    for (size_t i = 0; i < dispatch_peer_slots(&b->d); i++) {
-        dispatch_peer *p = dispatch_peer_at(&b->d, (int)i);
-        if (!p) continue;
-        if (now - p->last_seen > dead_after) expire_peer(b, (int)i);
-        else broker_send(b, (int)i, ZC_MSG_HEARTBEAT, NULL, 0);
+int64_t broker_maint_interval(const broker *b) { return b->redis_bad_since ? b->maint_backoff : 200; }
+
+static int peer_live(void *arg, int peer) {
+    dispatch_peer *p = dispatch_peer_at(arg, peer);
+    return p && !p->paused;
+}
+
+/* Forgets the items whose lease ran out without renewal (out at a silent fetcher,
+ * or anywhere while Redis was away): Redis puts them back in the frontier, and a
+ * copy kept here would be handed out twice. */
+static void drop_lapsed(broker *b, int64_t wall) {
+    dispatch_item *items[256];
+    size_t n, total = 0;
+    while ((n = dispatch_expiring(&b->d, wall, NULL, NULL, items, 256)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], 0);
+            dispatch_drop(&b->d, items[i]);
+        }
+        total += n;
     }
+    if (total) zc_warn("leases_lapsed", "urls=%zu", total);
 }
 
 /* Renews the leases of every URL the broker still holds that would expire within
- * half a lease: parked ones and those out at live fetchers. */
+ * half a lease: parked ones and those out at live fetchers. A silent fetcher's
+ * leases run to their deadline (liveness.c says why). */
 static void renew_leases(broker *b, int64_t wall) {
     size_t cap = dispatch_nitems(&b->d);
     if (cap == 0) return;
     char **urls = malloc(cap * sizeof(*urls));
     dispatch_item **items = malloc(cap * sizeof(*items));
     if (!urls || !items) goto out;
-    size_t n = dispatch_expiring(&b->d, wall + b->conf->lease_ms / 2, NULL, NULL, items, cap);
+    size_t n = dispatch_expiring(&b->d, wall + b->conf->lease_ms / 2, peer_live, &b->d, items, cap);
     if (n == 0) goto out;
     for (size_t i = 0; i < n; i++) urls[i] = items[i]->url;
     int64_t deadline = wall + b->conf->lease_ms;
@@ -110,7 +152,7 @@ void broker_problem(broker *b, char *buf, size_t len) {
 
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
-    char v[16][32], problem[512];
+    char v[17][32], problem[512];
     int i = 0;
     broker_problem(b, problem, sizeof(problem));
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
@@ -119,6 +161,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "frontier", STAT("%lld", c->queued),
         "delayed", STAT("%lld", c->delayed),
         "leased", STAT("%lld", c->leased),
+        "window", STAT("%ld", broker_window(b)),
         "in_flight", STAT("%zu", dispatch_ninflight(&b->d)),
         "parked", STAT("%zu", dispatch_nparked(&b->d)),
         "fetchers", STAT("%d", dispatch_count_role(&b->d, DISPATCH_FETCHER)),
@@ -141,7 +184,12 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
+    /* First, before any script writes: a Redis that came back empty must not be
+     * crawled on as if it held this crawl. */
+    if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
+    if (b->redis_bad_since && redis_recover(b, now) != 0) return 0;
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
+    drop_lapsed(b, wall);
     renew_leases(b, wall);
     broker_guard_tick(b, now);
     if (b->fetched_unflushed) {
@@ -150,18 +198,14 @@ int broker_maintain(broker *b, int64_t now) {
     }
     frontier_counts c;
     if (frontier_read_counts(&b->fr, &c) < 0) { broker_redis_failed(b, "counts"); return 0; }
+    b->open_leases = c.leased;
     int idle = c.queued == 0 && c.leased == 0 && c.delayed == 0 && c.seeds == 0 &&
                dispatch_nitems(&b->d) == 0;
     if (now >= b->next_stats || (idle && b->batch)) {
         broker_write_stats(b, &c, now, idle ? (b->batch ? "done" : "idle") : "running");
         b->next_stats = now + b->conf->stats_ms;
     }
-    if (idle && b->batch) {
-        zc_info("crawl_complete", "crawl=%s fetched=%lld written=%lld parsed=%lld retried=%lld dead=%lld gone=%lld expired=%lld",
-                b->fr.crawl, c.fetched, c.written, c.parsed, c.retried, c.dead, c.gone, c.expired);
-        return 1;
-    }
-    return 0;
+    return idle && b->batch;
 }
 
 void broker_release(broker *b) {

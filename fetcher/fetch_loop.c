@@ -3,18 +3,23 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "zc_addr.h"
 #include "zc_buf.h"
 #include "zc_endpoint.h"
 #include "zc_log.h"
+#include "zc_robots.h"
 #include "zc_list.h"
 #include "zc_msg.h"
 #include "zc_peer.h"
@@ -23,11 +28,11 @@
 #include "zc_url.h"
 
 #define FETCH_BODY_MIN (16 * 1024)   /* first body allocation; doubles from here */
-#define FETCH_MAX_REDIRS 5L
 #define FETCH_MAX_EVENTS 256
-#define FETCH_PENDING_RETRY_MS 50    /* re-check a blocked pages socket this often */
-#define FETCH_CTYPE_MAX 160
-#define FETCH_DAY_MS (86400LL * 1000)
+/* Re-check this often while pages wait for the pages socket, transfers are paused
+ * or credit is withheld: ZeroMQ frees sent pages on its own thread, without an
+ * event on our epoll. */
+#define FETCH_PENDING_RETRY_MS 50
 /* Automatic receive buffer: all of curl's buffers together near 1 MiB, each
  * between 1 and 16 KiB (curl's default). 1000 transfers then fit in 30 MB. */
 #define FETCH_RECV_BUDGET (1024L * 1024)
@@ -54,14 +59,16 @@ struct fetch_xfer {
     fetch_xfer *prev, *next;
     char *url;            /* the JOB url exactly (malloc'd, NUL-terminated) */
     size_t url_len;
+    char *hop_url;        /* the redirect hop being fetched (malloc'd); NULL on the first */
     char *body;           /* malloc'd; handed to ZeroMQ with the PAGE */
-    size_t len, cap;
-    int64_t retry_after_ms;
+    size_t len, cap;      /* len counts in the loop's held bytes */
+    int64_t started_ms;   /* monotonic: the job's timeout covers every hop */
     int64_t fetched_at_ms;
     int64_t total_ms;
     long status;
-    unsigned too_large : 1, oom : 1, encoded : 1;
-    char ctype[FETCH_CTYPE_MAX];
+    long hops;            /* redirects followed */
+    unsigned too_large : 1, oom : 1, paused : 1, blocked : 1, opened : 1;
+    char blocked_ip[48];  /* the last address the guard refused */
 };
 
 struct fetch_loop {
@@ -84,11 +91,16 @@ struct fetch_loop {
     int draining;
     int64_t drain_deadline;
     int http2;             /* CURL_HTTP_VERSION_2TLS accepted */
+    int guard;             /* refuse non-public addresses (no --allow-private, no proxy) */
     long recv_buffer;      /* CURLOPT_BUFFERSIZE of every easy handle */
+    int64_t held;          /* body bytes in active transfers and pending pages */
+    atomic_llong zmq_bytes; /* bodies handed to ZeroMQ and not yet freed by its I/O thread */
+    long paused_n;         /* transfers paused because held bytes are over the limit */
     int64_t next_stats;
     sigset_t waitmask;     /* signal mask while in epoll_pwait */
     struct {
-        uint64_t jobs, ok, retry, fail, bytes, dropped, credits, rejected, lost, pages_full;
+        uint64_t jobs, ok, retry, fail, redirect, blocked, pauses, bytes, dropped, credits, rejected, lost,
+            pages_full;
     } st;
 };
 
@@ -110,6 +122,10 @@ void fetch_config_defaults(fetch_config *cfg) {
     cfg->pages_hwm = 1000;
     cfg->stats_ms = 10000;
     cfg->recv_buffer = 0;
+    cfg->max_redirs = 5;
+    cfg->max_retry_after_ms = 600000;
+    cfg->max_held_bytes = 64L * 1024 * 1024;
+    cfg->allow_private = 0;
 }
 
 long fetch_recv_buffer_size(long configured, long concurrency) {
@@ -132,6 +148,7 @@ const char *fetch_outcome_name(fetch_outcome o) {
     switch (o) {
     case FETCH_OK: return "ok";
     case FETCH_RETRY: return "retry";
+    case FETCH_REDIRECT: return "redirect";
     default: return "fail";
     }
 }
@@ -167,43 +184,68 @@ fetch_outcome fetch_classify(CURLcode rc, long status, int too_large, int oom,
     }
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-int64_t fetch_retry_after_ms(const char *v, size_t len, int64_t now_wall_ms) {
-    while (len && is_space(*v)) { v++; len--; }
-    while (len && is_space(v[len - 1])) len--;
-    if (len == 0) return 0;
-    size_t i = 0;
-    int64_t secs = 0;
-    while (i < len && v[i] >= '0' && v[i] <= '9') {
-        if (secs < FETCH_DAY_MS) secs = secs * 10 + (v[i] - '0');
-        i++;
-    }
-    if (i == len) {
-        int64_t ms = secs >= FETCH_DAY_MS / 1000 ? FETCH_DAY_MS : secs * 1000;
-        return ms;
-    }
-    char buf[64];
-    if (len >= sizeof(buf)) return 0;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    time_t t = curl_getdate(buf, NULL);
-    if (t == (time_t)-1) return 0;
-    int64_t ms = (int64_t)t * 1000 - now_wall_ms;
-    if (ms < 0) return 0;
-    return ms > FETCH_DAY_MS ? FETCH_DAY_MS : ms;
+int64_t fetch_retry_after_ms(curl_off_t secs, int64_t cap_ms) {
+    if (secs <= 0 || cap_ms <= 0) return 0;
+    if (secs >= cap_ms / 1000 + 1) return cap_ms; /* also keeps secs * 1000 from overflowing */
+    int64_t ms = (int64_t)secs * 1000;
+    return ms > cap_ms ? cap_ms : ms;
 }
 
-/* Matches "Name: value" case-insensitively; sets the trimmed value. */
-static int header_value(const char *buf, size_t n, const char *name, const char **v, size_t *vlen) {
-    size_t nl = strlen(name);
-    if (n <= nl || buf[nl] != ':' || strncasecmp(buf, name, nl) != 0) return 0;
-    const char *p = buf + nl + 1, *end = buf + n;
-    while (p < end && is_space(*p)) p++;
-    while (end > p && is_space(end[-1])) end--;
-    *v = p;
-    *vlen = (size_t)(end - p);
-    return 1;
+/* Scheme, host and port (with CURLU_DEFAULT_PORT) of url into three strings the
+ * caller frees with curl_free. Returns 0, or -1 when url has no scheme or host. */
+static int url_origin(const char *url, char **scheme, char **host, char **port) {
+    *scheme = *host = *port = NULL;
+    CURLU *u = curl_url();
+    if (!u) return -1;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) goto out;
+    if (curl_url_get(u, CURLUPART_SCHEME, scheme, 0) != CURLUE_OK) goto out;
+    if (curl_url_get(u, CURLUPART_HOST, host, 0) != CURLUE_OK) goto out;
+    /* A scheme libcurl has no default port for (file:, gopher:, ...) gets none. */
+    if (curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) != CURLUE_OK) *port = NULL;
+    rc = 0;
+out:
+    curl_url_cleanup(u);
+    if (rc != 0) {
+        curl_free(*scheme);
+        curl_free(*host);
+        *scheme = *host = NULL;
+    }
+    return rc;
+}
+
+int fetch_same_origin(const char *a, const char *b) {
+    char *sa, *ha, *pa, *sb, *hb, *pb;
+    if (url_origin(a, &sa, &ha, &pa) != 0) return -1;
+    int same = -1;
+    if (url_origin(b, &sb, &hb, &pb) == 0) {
+        same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && pa && pb && strcmp(pa, pb) == 0;
+        curl_free(sb);
+        curl_free(hb);
+        curl_free(pb);
+    }
+    curl_free(sa);
+    curl_free(ha);
+    curl_free(pa);
+    return same;
+}
+
+fetch_redir fetch_redirect_decide(const char *job_url, const char *target, long hops, long max_redirs) {
+    if (!target || !*target) return FETCH_REDIR_BAD;
+    size_t n = strlen(target);
+    if (n > ZC_URL_MAX) return FETCH_REDIR_BAD;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)target[i] <= 0x20 || target[i] == 0x7F) return FETCH_REDIR_BAD;
+    int same = fetch_same_origin(job_url, target);
+    if (same < 0) {
+        /* No host (file:///etc/passwd, mailto:x): another origin, when it parses at all. */
+        CURLU *u = curl_url();
+        int parses = u && curl_url_set(u, CURLUPART_URL, target, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+        curl_url_cleanup(u);
+        return parses ? FETCH_REDIR_REPORT : FETCH_REDIR_BAD;
+    }
+    if (!same) return FETCH_REDIR_REPORT;
+    return hops >= max_redirs ? FETCH_REDIR_TOO_MANY : FETCH_REDIR_FOLLOW;
 }
 
 /* ---- epoll registration --------------------------------------------------- */
@@ -283,6 +325,14 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     return 0;
 }
 
+/* 1 when the response being received has a Content-Encoding other than identity
+ * (libcurl decodes it, so the body grows past Content-Length). */
+static int xfer_encoded(fetch_xfer *x) {
+    struct curl_header *h = NULL;
+    if (curl_easy_header(x->easy, "Content-Encoding", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h) return 0;
+    return strcasecmp(h->value, "identity") != 0;
+}
+
 /* The first body allocation: Content-Length when the server said it (times four
  * for a compressed body, which curl decodes), else FETCH_BODY_MIN; at least n,
  * at most max. Small pages then cost what they weigh. */
@@ -290,20 +340,42 @@ static size_t body_first_cap(fetch_xfer *x, size_t n, size_t max) {
     size_t cap = FETCH_BODY_MIN;
     curl_off_t cl = -1;
     if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0)
-        cap = (uint64_t)cl > max ? max : (size_t)cl * (x->encoded ? 4 : 1);
+        cap = (uint64_t)cl > max ? max : (size_t)cl * (xfer_encoded(x) ? 4 : 1);
     if (cap < n) cap = n;
     return cap > max ? max : cap;
 }
 
+/* Page bytes this fetcher holds: bodies being received or waiting for the pages
+ * socket, and bodies ZeroMQ has not sent yet. */
+static int64_t held_bytes(fetch_loop *l) { return l->held + (int64_t)atomic_load(&l->zmq_bytes); }
+
+/* A transfer may grow past the limit only when nothing else can free memory:
+ * it is the oldest and no finished page waits anywhere. Without this, partial
+ * bodies alone could fill the budget and every transfer would wait forever. */
+static int may_exceed(fetch_loop *l, const fetch_xfer *x) {
+    return x == l->active.head && !l->pending.head && atomic_load(&l->zmq_bytes) == 0;
+}
+
 /* CURLOPT_WRITEFUNCTION: appends to the body, growing it geometrically up to the
- * cap. Returning short aborts the transfer (CURLE_WRITE_ERROR). */
+ * cap. Returning short aborts the transfer (CURLE_WRITE_ERROR); returning
+ * CURL_WRITEFUNC_PAUSE keeps the bytes in libcurl (and the rest in the kernel's
+ * socket buffer) until resume_paused lets the transfer go on. */
 static size_t xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
     fetch_xfer *x = userp;
+    fetch_loop *l = x->loop;
     size_t n = size * nmemb;
-    size_t max = (size_t)x->loop->cfg.max_body;
+    size_t max = (size_t)l->cfg.max_body;
     if (n > max - x->len) {
         x->too_large = 1;
         return 0;
+    }
+    if (n && held_bytes(l) + (int64_t)n > l->cfg.max_held_bytes && !may_exceed(l, x)) {
+        if (!x->paused) {
+            x->paused = 1;
+            l->paused_n++;
+            l->st.pauses++;
+        }
+        return CURL_WRITEFUNC_PAUSE;
     }
     if (x->len + n > x->cap) {
         size_t cap = x->cap;
@@ -319,31 +391,28 @@ static size_t xfer_write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
     }
     memcpy(x->body + x->len, ptr, n);
     x->len += n;
+    l->held += (int64_t)n;
     return n;
 }
 
-/* CURLOPT_HEADERFUNCTION: a status line starts a new response (redirects, 1xx);
- * Content-Type and Retry-After are kept from the last one. */
-static size_t xfer_header_cb(char *buf, size_t size, size_t nitems, void *userp) {
+/* CURLOPT_OPENSOCKETFUNCTION: every connection libcurl makes opens here, with
+ * the address it is about to connect to (after DNS, for each address it tries),
+ * so the SSRF guard judges the address really used: a name that resolves to a
+ * public address for a check and to 127.0.0.1 for the connection is refused. */
+static curl_socket_t xfer_open_cb(void *userp, curlsocktype purpose, struct curl_sockaddr *a) {
     fetch_xfer *x = userp;
-    size_t n = size * nitems;
-    const char *v;
-    size_t vlen;
-    if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-        x->ctype[0] = '\0';
-        x->retry_after_ms = 0;
-        x->encoded = 0;
-        x->len = 0;
-    } else if (header_value(buf, n, "content-encoding", &v, &vlen)) {
-        x->encoded = !(vlen == 8 && strncasecmp(v, "identity", 8) == 0);
-    } else if (header_value(buf, n, "content-type", &v, &vlen)) {
-        if (vlen >= sizeof(x->ctype)) vlen = sizeof(x->ctype) - 1;
-        memcpy(x->ctype, v, vlen);
-        x->ctype[vlen] = '\0';
-    } else if (header_value(buf, n, "retry-after", &v, &vlen)) {
-        x->retry_after_ms = fetch_retry_after_ms(v, vlen, zc_wall_ms());
+    if (x->loop->guard && purpose == CURLSOCKTYPE_IPCXN) {
+        zc_addr_class c = zc_addr_classify(&a->addr);
+        if (c != ZC_ADDR_PUBLIC) {
+            zc_addr_format(&a->addr, x->blocked_ip, sizeof(x->blocked_ip));
+            x->blocked = 1;
+            zc_debug("blocked_address", "ip=%s class=%s", x->blocked_ip, zc_addr_class_name(c));
+            return CURL_SOCKET_BAD; /* libcurl tries the host's next address, if any */
+        }
     }
-    return n;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s != CURL_SOCKET_BAD) x->opened = 1;
+    return s;
 }
 
 /* ---- transfers ------------------------------------------------------------- */
@@ -376,12 +445,12 @@ static fetch_xfer *xfer_new(fetch_loop *l, char *err, size_t errlen) {
     XSET(CURLOPT_PRIVATE, (void *)x);
     XSET(CURLOPT_WRITEFUNCTION, xfer_write_cb);
     XSET(CURLOPT_WRITEDATA, (void *)x);
-    XSET(CURLOPT_HEADERFUNCTION, xfer_header_cb);
-    XSET(CURLOPT_HEADERDATA, (void *)x);
+    XSET(CURLOPT_OPENSOCKETFUNCTION, xfer_open_cb);
+    XSET(CURLOPT_OPENSOCKETDATA, (void *)x);
     XSET(CURLOPT_NOSIGNAL, 1L);
     XSET(CURLOPT_ACCEPT_ENCODING, "");
-    XSET(CURLOPT_FOLLOWLOCATION, 1L);
-    XSET(CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
+    /* Redirects are followed by xfer_done, hop by hop, after the origin check. */
+    XSET(CURLOPT_FOLLOWLOCATION, 0L);
     XSET(CURLOPT_PROTOCOLS_STR, "http,https");
     XSET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     XSET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
@@ -408,18 +477,39 @@ static void xfer_free(fetch_xfer *x) {
     if (!x) return;
     if (x->easy) curl_easy_cleanup(x->easy);
     free(x->url);
+    free(x->hop_url);
     free(x->body);
     free(x);
 }
 
+/* Drops x's body (and its weight in the held bytes); the buffer stays for reuse
+ * unless drop is set. */
+static void xfer_body_reset(fetch_loop *l, fetch_xfer *x, int drop) {
+    l->held -= (int64_t)x->len;
+    x->len = 0;
+    if (drop) {
+        free(x->body);
+        x->body = NULL;
+        x->cap = 0;
+    }
+}
+
+/* Forgets that x is paused (it left libcurl, or is let go on). */
+static void xfer_unpaused(fetch_loop *l, fetch_xfer *x) {
+    if (!x->paused) return;
+    x->paused = 0;
+    l->paused_n--;
+}
+
 /* Returns a slot to the idle list, dropping the job's state, and frees its credit. */
 static void xfer_recycle(fetch_loop *l, fetch_xfer *x) {
+    xfer_unpaused(l, x);
     free(x->url);
     x->url = NULL;
     x->url_len = 0;
-    free(x->body);
-    x->body = NULL;
-    x->len = x->cap = 0;
+    free(x->hop_url);
+    x->hop_url = NULL;
+    xfer_body_reset(l, x, 1);
     l->busy--;
     l->ungranted++;
     list_push(&l->idle, x);
@@ -435,6 +525,7 @@ static void send_done(fetch_loop *l, const char *url, size_t url_len, fetch_outc
                       ZC_FSTR(sbuf), ZC_FSTR(rbuf), ZC_FSTR(reason) };
     if (o == FETCH_OK) l->st.ok++;
     else if (o == FETCH_RETRY) l->st.retry++;
+    else if (o == FETCH_REDIRECT) l->st.redirect++;
     else l->st.fail++;
     if (zc_log_enabled(ZC_LOG_DEBUG)) {
         char qu[512], qr[256];
@@ -508,11 +599,13 @@ static void job_start(fetch_loop *l, const char *url, size_t url_len) {
     x->url_len = url_len;
     x->len = x->cap = 0;
     x->body = NULL;
-    x->too_large = x->oom = x->encoded = 0;
-    x->retry_after_ms = 0;
+    x->too_large = x->oom = x->paused = x->blocked = x->opened = 0;
+    x->blocked_ip[0] = '\0';
     x->status = 0;
-    x->ctype[0] = '\0';
+    x->hops = 0;
+    x->started_ms = zc_now_ms();
     CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+    if (rc == CURLE_OK) rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, l->cfg.timeout_ms);
     if (rc != CURLE_OK) {
         snprintf(err, sizeof(err), "curl: %s", curl_easy_strerror(rc));
         goto fail_x;
@@ -536,8 +629,11 @@ fail:
     l->ungranted++;
 }
 
+/* ZeroMQ's free function for a sent body, called on its I/O thread once the
+ * bytes are written (or dropped): they leave the held bytes only then. */
 static void body_free(void *data, void *hint) {
-    (void)hint;
+    fetch_loop *l = hint;
+    atomic_fetch_sub(&l->zmq_bytes, (long long)malloc_usable_size(data));
     free(data);
 }
 
@@ -545,9 +641,10 @@ static void body_free(void *data, void *hint) {
  * Only called when the pages socket reported POLLOUT. */
 static void page_send(fetch_loop *l, fetch_xfer *x) {
     char sbuf[24], fbuf[24], tbuf[24];
-    const char *final_url = NULL;
-    if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &final_url) != CURLE_OK || !final_url)
-        final_url = x->url;
+    /* The URL actually fetched: the last redirect hop's, or the job's. */
+    const char *final_url = x->hop_url ? x->hop_url : x->url;
+    const char *ctype = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype) != CURLE_OK || !ctype) ctype = "";
     snprintf(sbuf, sizeof(sbuf), "%ld", x->status);
     snprintf(fbuf, sizeof(fbuf), "%" PRId64, x->fetched_at_ms);
     snprintf(tbuf, sizeof(tbuf), "%" PRId64, x->total_ms);
@@ -558,9 +655,12 @@ static void page_send(fetch_loop *l, fetch_xfer *x) {
     }
     zc_frame f[7] = {
         { x->url, x->url_len, NULL, NULL }, ZC_FSTR(final_url), ZC_FSTR(sbuf),
-        ZC_FSTR(x->ctype), ZC_FSTR(fbuf), ZC_FSTR(tbuf),
-        x->body ? (zc_frame){ x->body, len, body_free, NULL } : (zc_frame){ "", 0, NULL, NULL },
+        ZC_FSTR(ctype), ZC_FSTR(fbuf), ZC_FSTR(tbuf),
+        x->body ? (zc_frame){ x->body, len, body_free, l } : (zc_frame){ "", 0, NULL, NULL },
     };
+    /* Counted before the send: the I/O thread may free it at once. */
+    if (x->body) atomic_fetch_add(&l->zmq_bytes, (long long)malloc_usable_size(x->body));
+    l->held -= (int64_t)len;
     x->body = NULL; /* ZeroMQ (or zc_msg_send on failure) frees it now */
     x->len = x->cap = 0;
     if (zc_msg_send(l->pages, NULL, ZC_MSG_PAGE, f, 7, ZMQ_DONTWAIT) == 0) {
@@ -593,24 +693,155 @@ static void pages_flush(fetch_loop *l, int force) {
     }
 }
 
-/* A transfer finished: classify it, queue its page or answer DONE at once. */
+/* Starts the next hop of a same-origin redirect on x's handle, with what is left
+ * of the job's timeout. Returns 0, or -1 with a reason (the job then ends). */
+static int xfer_follow(fetch_loop *l, fetch_xfer *x, const char *target, char *reason, size_t reasonlen) {
+    int64_t left = l->cfg.timeout_ms - (zc_now_ms() - x->started_ms);
+    if (left <= 0) {
+        snprintf(reason, reasonlen, "curl: %s", curl_easy_strerror(CURLE_OPERATION_TIMEDOUT));
+        return -1;
+    }
+    char *u = strdup(target);
+    if (!u) {
+        snprintf(reason, reasonlen, "out of memory");
+        return -1;
+    }
+    free(x->hop_url);
+    x->hop_url = u;
+    x->hops++;
+    xfer_body_reset(l, x, 0);
+    x->too_large = x->oom = x->blocked = x->opened = 0;
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, x->hop_url);
+    if (rc == CURLE_OK) rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)left);
+    if (rc != CURLE_OK) {
+        snprintf(reason, reasonlen, "curl: %s", curl_easy_strerror(rc));
+        return -1;
+    }
+    CURLMcode mc = curl_multi_add_handle(l->multi, x->easy);
+    if (mc != CURLM_OK) {
+        snprintf(reason, reasonlen, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    list_push(&l->active, x);
+    return 0;
+}
+
+/* A 3xx with a Location: follow it, or end the job. Returns 1 when the job goes
+ * on with the next hop, else 0 with the outcome and reason of the DONE to send. */
+static int xfer_redirect(fetch_loop *l, fetch_xfer *x, fetch_outcome *o, char *reason, size_t reasonlen) {
+    const char *target = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || !target) return 0;
+    switch (fetch_redirect_decide(x->url, target, x->hops, l->cfg.max_redirs)) {
+    case FETCH_REDIR_FOLLOW:
+        if (xfer_follow(l, x, target, reason, reasonlen) == 0) return 1;
+        *o = FETCH_RETRY;
+        return 0;
+    case FETCH_REDIR_REPORT:
+        *o = FETCH_REDIRECT;
+        snprintf(reason, reasonlen, "%s", target); /* fits: decide checked ZC_URL_MAX */
+        return 0;
+    case FETCH_REDIR_TOO_MANY:
+        *o = FETCH_FAIL;
+        snprintf(reason, reasonlen, "too many redirects (%ld)", x->hops);
+        return 0;
+    case FETCH_REDIR_BAD:
+        *o = FETCH_FAIL;
+        snprintf(reason, reasonlen, "bad redirect target");
+        return 0;
+    }
+    return 0;
+}
+
+/* 1 when url's path is exactly /robots.txt: the broker's own request for an
+ * origin's rules (docs/PROTOCOL.md), answered to it, never sent downstream. */
+static int is_robots(const char *url, size_t len) {
+    static const char tail[] = "/robots.txt";
+    const char *a = memmem(url, len, "://", 3);
+    if (!a) return 0;
+    const char *p = memchr(a + 3, '/', len - (size_t)(a + 3 - url));
+    return p && (size_t)(url + len - p) == sizeof(tail) - 1 && !memcmp(p, tail, sizeof(tail) - 1);
+}
+
+/* DONE robots_txt: status and the body (at most ZC_ROBOTS_MAX_BYTES) as the
+ * reason frame. */
+static void robots_done(fetch_loop *l, fetch_xfer *x) {
+    char sbuf[24];
+    snprintf(sbuf, sizeof(sbuf), "%ld", x->status);
+    size_t len = x->len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : x->len;
+    zc_frame f[5] = { { x->url, x->url_len, NULL, NULL }, ZC_FSTR("robots_txt"), ZC_FSTR(sbuf), ZC_FSTR("0"),
+                      { x->body ? x->body : "", x->body ? len : 0, NULL, NULL } };
+    l->st.ok++;
+    if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
+        l->st.lost++;
+        zc_warn("done_lost", "outcome=robots_txt reason=\"%s\" lost=%" PRIu64, zmq_strerror(errno), l->st.lost);
+    }
+}
+
+/* A transfer finished: classify it, follow a redirect, queue its page or answer
+ * DONE at once. */
 static void xfer_done(fetch_loop *l, fetch_xfer *x, CURLcode rc) {
-    char reason[CURL_ERROR_SIZE + 16];
+    char reason[ZC_URL_MAX + CURL_ERROR_SIZE + 16];
     long status = 0;
     if (curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
-    curl_off_t total_us = 0;
-    if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK) total_us = 0;
     list_unlink(&l->active, x);
-    fetch_outcome o = fetch_classify(rc, status, x->too_large, x->oom, reason, sizeof(reason));
+    xfer_unpaused(l, x);
+    fetch_outcome o;
+    if (rc != CURLE_OK && x->blocked && !x->opened) {
+        /* Every address of the host was refused by the guard: asking again gives the
+         * same answer, so this is a dead letter, not a retry. */
+        o = FETCH_FAIL;
+        snprintf(reason, sizeof(reason), "blocked address %s", x->blocked_ip);
+        l->st.blocked++;
+        zc_info("blocked", "ip=%s hops=%ld", x->blocked_ip, x->hops);
+    } else {
+        o = fetch_classify(rc, status, x->too_large, x->oom, reason, sizeof(reason));
+        if (rc == CURLE_OK && status >= 300 && status <= 399 && !x->too_large && !x->oom &&
+            xfer_redirect(l, x, &o, reason, sizeof(reason)))
+            return; /* the next hop runs */
+    }
     x->status = status;
-    x->total_ms = (int64_t)(total_us / 1000);
+    x->total_ms = zc_now_ms() - x->started_ms;
     x->fetched_at_ms = zc_wall_ms();
+    if (o == FETCH_OK && is_robots(x->url, x->url_len)) {
+        robots_done(l, x);
+        xfer_recycle(l, x);
+        return;
+    }
     if (o == FETCH_OK) {
         list_push(&l->pending, x);
         return;
     }
-    send_done(l, x->url, x->url_len, o, status, x->retry_after_ms, reason);
+    int64_t retry_after = 0;
+    if (o == FETCH_RETRY) {
+        curl_off_t secs = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK) secs = 0;
+        retry_after = fetch_retry_after_ms(secs, l->cfg.max_retry_after_ms);
+    }
+    send_done(l, x->url, x->url_len, o, status, retry_after, reason);
     xfer_recycle(l, x);
+}
+
+/* Lets paused transfers go on once the held bytes are under the limit again (or
+ * the oldest one, when nothing else can free memory). libcurl delivers the
+ * bytes it kept, which may pause a transfer again at once. */
+static void resume_paused(fetch_loop *l) {
+    if (l->paused_n == 0) return;
+    fetch_xfer *x = l->active.head, *next;
+    if (held_bytes(l) >= l->cfg.max_held_bytes) {
+        if (x && x->paused && may_exceed(l, x)) {
+            xfer_unpaused(l, x);
+            CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            if (rc != CURLE_OK) zc_warn("curl_unpause_failed", "reason=\"%s\"", curl_easy_strerror(rc));
+        }
+        return;
+    }
+    for (; x && l->paused_n > 0 && held_bytes(l) < l->cfg.max_held_bytes; x = next) {
+        next = x->next;
+        if (!x->paused) continue;
+        xfer_unpaused(l, x);
+        CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+        if (rc != CURLE_OK) zc_warn("curl_unpause_failed", "reason=\"%s\"", curl_easy_strerror(rc));
+    }
 }
 
 /* Drains curl's completion queue; runs after every curl_multi_socket_action. */
@@ -725,8 +956,11 @@ static void peer_drain(fetch_loop *l) {
     }
 }
 
-/* Free slots the broker may use: none while pages wait or while draining. */
-static int credit_blocked(const fetch_loop *l) { return l->draining || l->pending.head != NULL; }
+/* Free slots the broker may use: none while pages wait, while the pages held
+ * weigh more than --max-held-bytes, or while draining. */
+static int credit_blocked(fetch_loop *l) {
+    return l->draining || l->pending.head != NULL || held_bytes(l) >= l->cfg.max_held_bytes;
+}
 
 /* One CREDIT for every slot freed since the last one, after the DONE batch that
  * freed them. Returns 1 if one was sent. */
@@ -760,10 +994,12 @@ static int peer_tick(fetch_loop *l, int64_t now) {
 
 static void log_stats(fetch_loop *l) {
     zc_info("stats", "jobs=%" PRIu64 " ok=%" PRIu64 " retry=%" PRIu64 " fail=%" PRIu64
-            " bytes=%" PRIu64 " in_flight=%ld pending_pages=%ld credits=%" PRIu64
+            " redirect=%" PRIu64 " blocked=%" PRIu64 " bytes=%" PRIu64 " in_flight=%ld pending_pages=%ld"
+            " held_bytes=%" PRId64 " paused=%ld pauses=%" PRIu64 " credits=%" PRIu64
             " dropped=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64,
-            l->st.jobs, l->st.ok, l->st.retry, l->st.fail, l->st.bytes, l->active.n,
-            l->pending.n, l->st.credits, l->st.dropped, l->st.lost, l->peer.reconnects);
+            l->st.jobs, l->st.ok, l->st.retry, l->st.fail, l->st.redirect, l->st.blocked, l->st.bytes,
+            l->active.n, l->pending.n, held_bytes(l), l->paused_n, l->st.pauses, l->st.credits,
+            l->st.dropped, l->st.lost, l->peer.reconnects);
 }
 
 static int loop_timeout(fetch_loop *l, int64_t now) {
@@ -772,7 +1008,8 @@ static int loop_timeout(fetch_loop *l, int64_t now) {
     if (p < t) t = p;
     if (l->curl_deadline >= 0 && l->curl_deadline - now < t) t = l->curl_deadline - now;
     if (l->next_stats - now < t) t = l->next_stats - now;
-    if (l->pending.head && t > FETCH_PENDING_RETRY_MS) t = FETCH_PENDING_RETRY_MS;
+    int waiting = l->pending.head || l->paused_n > 0 || (l->ungranted > 0 && !l->draining && credit_blocked(l));
+    if (waiting && t > FETCH_PENDING_RETRY_MS) t = FETCH_PENDING_RETRY_MS;
     if (l->draining && l->drain_deadline - now < t) t = l->drain_deadline - now;
     return t < 0 ? 0 : (int)t;
 }
@@ -785,6 +1022,7 @@ static void abort_all(fetch_loop *l) {
         CURLMcode mc = curl_multi_remove_handle(l->multi, x->easy);
         if (mc != CURLM_OK)
             zc_warn("curl_remove_failed", "reason=\"%s\"", curl_multi_strerror(mc));
+        xfer_unpaused(l, x);
         send_done(l, x->url, x->url_len, FETCH_RETRY, 0, 0, "shutdown");
         xfer_recycle(l, x);
         n++;
@@ -813,8 +1051,9 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
         goto out;
     }
     l->next_stats = zc_now_ms() + l->cfg.stats_ms;
-    zc_info("started", "broker=%s pages=%s concurrency=%ld recv_buffer=%ld name=%s",
-            l->cfg.broker, l->cfg.pages, l->cfg.concurrency, l->recv_buffer, l->peer.name);
+    zc_info("started", "broker=%s pages=%s concurrency=%ld recv_buffer=%ld max_held_bytes=%ld "
+            "max_redirs=%ld guard=%s name=%s", l->cfg.broker, l->cfg.pages, l->cfg.concurrency,
+            l->recv_buffer, l->cfg.max_held_bytes, l->cfg.max_redirs, l->guard ? "on" : "off", l->peer.name);
     for (;;) {
         if (zc_signal_stop_requested()) begin_drain(l, "signal");
         int64_t now = zc_now_ms();
@@ -853,6 +1092,7 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
             if (curl_action(l, CURL_SOCKET_TIMEOUT, 0, err, errlen) != 0) goto out;
         }
         pages_flush(l, pages_ev);
+        resume_paused(l);
         credit_flush(l);
         if (peer_tick(l, now) != 0) {
             snprintf(err, errlen, "cannot watch the broker socket");
@@ -901,11 +1141,19 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
     l->curl_deadline = -1;
     l->http2 = 1;
     l->recv_buffer = fetch_recv_buffer_size(l->cfg.recv_buffer, l->cfg.concurrency);
+    atomic_init(&l->zmq_bytes, 0);
     if (l->cfg.concurrency < 1 || l->cfg.max_body < 1 || l->cfg.heartbeat_ms < 1 ||
-        l->cfg.stats_ms < 1 || l->cfg.drain_ms < 0) {
+        l->cfg.stats_ms < 1 || l->cfg.drain_ms < 0 || l->cfg.max_redirs < 0 ||
+        l->cfg.max_retry_after_ms < 0 || l->cfg.max_held_bytes < 1) {
         snprintf(err, errlen, "bad configuration");
         goto err;
     }
+    /* Through a proxy every connection goes to the proxy: the addresses behind it
+     * are the proxy's to judge. */
+    int proxied = l->cfg.proxy && *l->cfg.proxy;
+    l->guard = !l->cfg.allow_private && !proxied;
+    if (!l->cfg.allow_private && proxied)
+        zc_warn("address_guard_off", "reason=\"a proxy is set: the proxy must refuse private addresses\"");
 
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0) {

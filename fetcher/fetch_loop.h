@@ -7,7 +7,16 @@
  * CURLMOPT_TIMERFUNCTION becomes the epoll_wait timeout, and both ZeroMQ sockets
  * join the same epoll set through ZMQ_FD. Flow control is zguide's credit scheme:
  * HELLO grants --concurrency, each JOB spends one, finished transfers are given
- * back in one batched CREDIT per loop iteration. */
+ * back in one batched CREDIT per loop iteration, and withheld while the pages
+ * held in memory (bodies being received, waiting for the pages socket, or queued
+ * inside ZeroMQ) weigh more than max_held_bytes; transfers that would add to them
+ * are paused meanwhile (CURL_WRITEFUNC_PAUSE), so memory is bounded by bytes.
+ *
+ * Redirects are followed here, not by libcurl, so each hop can be checked: only
+ * within the job URL's origin (scheme, host, port), at most max_redirs; a
+ * redirect elsewhere ends the job with DONE "redirect" and the target. Every
+ * socket opens through one callback that refuses non-public addresses (zc_addr)
+ * unless allow_private: the address actually connected, after DNS. */
 #ifndef FETCH_LOOP_H
 #define FETCH_LOOP_H
 
@@ -30,6 +39,10 @@ typedef struct fetch_config {
     long pages_hwm;           /* ZMQ_SNDHWM of the pages socket */
     long stats_ms;            /* counters logged this often */
     long recv_buffer;         /* curl's receive buffer per transfer; 0 = automatic */
+    long max_redirs;          /* same-origin redirects followed per job */
+    long max_retry_after_ms;  /* cap on the Retry-After passed to the broker */
+    long max_held_bytes;      /* page bytes held before credit stops and transfers pause */
+    int allow_private;        /* connect to loopback, private, link-local, ... addresses */
 } fetch_config;
 
 /* Fills cfg with the documented defaults (all strings static). */
@@ -55,18 +68,32 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen);
 void fetch_loop_free(fetch_loop *l);
 
 /* What a finished transfer means for the broker. */
-typedef enum { FETCH_OK = 0, FETCH_RETRY, FETCH_FAIL } fetch_outcome;
+typedef enum { FETCH_OK = 0, FETCH_RETRY, FETCH_FAIL, FETCH_REDIRECT } fetch_outcome;
 
-/* "ok", "retry" or "fail". */
+/* "ok", "retry", "fail" or "redirect". */
 const char *fetch_outcome_name(fetch_outcome o);
 /* Classifies a transfer from curl's result, the HTTP status (0 if none) and
  * whether the body went over the cap; writes the DONE reason into reason
  * ("" for ok, "http 503", "curl: Timeout was reached", "body too large"). */
 fetch_outcome fetch_classify(CURLcode rc, long status, int too_large, int oom,
                              char *reason, size_t reasonlen);
-/* Parses a Retry-After value (delay-seconds or an HTTP-date) given as v[0..len)
- * into milliseconds from now_wall_ms; 0 when absent, past or unparsable, at most
- * one day. */
-int64_t fetch_retry_after_ms(const char *v, size_t len, int64_t now_wall_ms);
+/* The delay to pass on from CURLINFO_RETRY_AFTER (seconds; libcurl parses both
+ * delay-seconds and HTTP-dates, 0 when absent or unparsable): in milliseconds,
+ * 0 for a negative value, at most cap_ms. */
+int64_t fetch_retry_after_ms(curl_off_t secs, int64_t cap_ms);
+
+/* What to do with a redirect from a job whose URL is job_url to target (absolute,
+ * as CURLINFO_REDIRECT_URL gives it) after hops redirects already followed. */
+typedef enum {
+    FETCH_REDIR_FOLLOW = 0, /* same origin, under the limit: fetch target now */
+    FETCH_REDIR_REPORT,     /* another origin or scheme: DONE redirect, the broker decides */
+    FETCH_REDIR_TOO_MANY,   /* same origin, but max_redirs already followed */
+    FETCH_REDIR_BAD         /* target is not a URL zcrawl can carry (unparsable, too long) */
+} fetch_redir;
+fetch_redir fetch_redirect_decide(const char *job_url, const char *target, long hops, long max_redirs);
+/* 1 when a and b are absolute URLs with the same scheme, host and port (default
+ * ports made explicit; scheme and host compared without case), 0 when they
+ * differ, -1 when either cannot be parsed. */
+int fetch_same_origin(const char *a, const char *b);
 
 #endif

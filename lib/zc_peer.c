@@ -92,6 +92,12 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
         zc_info("broker_reconnected", "endpoint=%s credit=%d", p->endpoint, credit);
         return 1;
     }
+    /* A gap between ticks this long means this process was not running (SIGSTOP,
+     * a starved machine, a blocking call): the broker's heartbeats are waiting in
+     * the socket, unread. Judge the broker only on time we could hear it; a
+     * needless reconnect would make the broker take back our work. */
+    if (p->last_tick_ms && now - p->last_tick_ms > PEER_LIVENESS * p->hb_ivl_ms) p->last_recv_ms = now;
+    p->last_tick_ms = now;
     if (now - p->last_recv_ms > PEER_LIVENESS * p->hb_ivl_ms) {
         zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld", p->endpoint,
                 (long long)(now - p->last_recv_ms), (long long)p->backoff_ms);

@@ -22,6 +22,7 @@ typedef struct zc_peer {
     int64_t last_send_ms;
     int64_t backoff_ms;     /* next reconnect delay: doubles up to 32 intervals */
     int64_t reconnect_at;   /* 0 when connected */
+    int64_t last_tick_ms;   /* previous zc_peer_tick */
     uint64_t reconnects;
     uint64_t dropped;       /* malformed or unexpected messages received */
 } zc_peer;

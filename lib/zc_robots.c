@@ -224,7 +224,7 @@ zc_robots *zc_robots_parse(const char *body, size_t len, const char *agent) {
             if (!in_agents) cur_mine = cur_star = 0; /* a new group starts */
             in_agents = 1;
             size_t tl = token_len(v, vn);
-            if (vn >= 1 && v[0] == '*') {
+            if (vn >= 1 && v[0] == '*' && (vn == 1 || v[1] == ' ' || v[1] == '\t')) {
                 cur_star = 1;
                 star.seen = 1;
             } else if (tl && tl == me_len && strncasecmp(v, me, tl) == 0) {

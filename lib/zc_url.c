@@ -1,5 +1,6 @@
 /* zc_url.c -- URL canonical form, fingerprint and host key. */
 #include "zc_url.h"
+#include "zc_hash.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -145,12 +146,7 @@ toolong:
 }
 
 void zc_url_fingerprint(const char *canon, size_t len, char out[17]) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)canon[i];
-        h *= 0x100000001b3ULL;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    snprintf(out, 17, "%016llx", (unsigned long long)zc_fnv1a(canon, len));
 }
 
 int zc_url_host(const char *url, char *out, size_t outlen) {

@@ -11,6 +11,8 @@
 #include <zmq.h>
 
 #include "parse_book.h"
+#include "spec.h"
+#include "zc_buf.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -27,6 +29,8 @@
 #define LINGER_MS 2000
 #define SOCK_HWM 1000
 #define RETRY_MS 50            /* poll timeout while output waits for room */
+#define HOLD_MAX_URLS 1000     /* urls in one HOLD frame */
+#define STATUS_REPEAT_MS 5000  /* a condition other than ok is said again this often */
 
 /* ---------- flags ---------- */
 
@@ -37,6 +41,10 @@ static const char *opt_log_level = "info";
 static const char *opt_name = NULL;
 static long opt_hb_ms = 1000;
 static long opt_max_body = PARSE_DEFAULT_MAX_BODY;
+static const char *opt_spec = NULL;
+static int opt_check_spec = 0;
+static long opt_hold_ms = 10000;
+static long opt_max_held = 64L << 20;
 
 static const zc_flag parser_flags[] = {
     { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &opt_broker,
@@ -49,6 +57,14 @@ static const zc_flag parser_flags[] = {
       "heartbeat interval to the broker, ms", 10, 600000 },
     { "max-body", "ZCRAWL_MAX_BODY", ZC_FLAG_INT, &opt_max_body,
       "largest page body parsed, bytes (larger ones become dead letters)", 1024, 1 << 30 },
+    { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &opt_spec,
+      "crawl spec (docs/SPEC.md): which pages are lists and items and how to read them (default: the built-in specs/books.json)", 0, 0 },
+    { "hold-ms", "ZCRAWL_HOLD_MS", ZC_FLAG_INT, &opt_hold_ms,
+      "a page held this long unsent (output blocked) is reported to the broker in a HOLD, again every hold-ms", 100, 3600000 },
+    { "max-held-bytes", "ZCRAWL_MAX_HELD_BYTES", ZC_FLAG_INT, &opt_max_held,
+      "stop reading pages while the output waiting for room holds more than this", 4096, 1L << 40 },
+    { "check-spec", NULL, ZC_FLAG_BOOL, &opt_check_spec,
+      "only check the spec: print one line and exit 0, or the mistake and exit 2", 0, 0 },
     { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &opt_log_level,
       "debug, info, warn or error", 0, 0 },
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
@@ -66,27 +82,42 @@ typedef struct doc_blob {
     size_t len;
 } doc_blob;
 
-/* The one outgoing message waiting for room (reading stops while it waits). */
+/* An outgoing message that found no room: it waits in its destination's queue,
+ * in order, while the parser goes on reading pages until --max-held-bytes. */
 typedef struct outmsg {
-    int active;
-    int to_push;             /* 1: DOC down the PUSH socket; 0: to the broker */
+    struct outmsg *next;
     zc_msg_type type;
     int n;                   /* frames, the doc frame included */
-    char *f[3];              /* owned copies of the frames other than the doc */
+    char *f[3];              /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
     doc_blob *doc;           /* DOC: the last frame */
-    int64_t since;           /* when it first failed to go */
+    size_t bytes;            /* what it holds, counted against --max-held-bytes */
+    int64_t received;        /* when its page arrived */
+    int64_t next_hold;       /* when its url is next reported in a HOLD */
 } outmsg;
+
+/* One FIFO per destination: the broker (0) and the documents' PUSH socket (1). */
+typedef struct outq {
+    outmsg *head, *tail;
+    size_t n;
+} outq;
 
 typedef struct stats {
     uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
+    uint64_t holds, hold_urls, lost;
 } stats;
 
 typedef struct parser {
     void *ctx, *pull, *push;
     zc_peer peer;
-    outmsg pending;
+    outq q[2];
+    size_t held_bytes;       /* bytes of every queued message */
+    int64_t page_received;   /* when the page being handled arrived */
+    int64_t next_hold_scan;
+    char status[24];         /* the condition the broker last heard: "ok" or "output_blocked" */
+    int64_t status_next;     /* when a condition other than ok is said again */
     parse_urls urls;
+    const spec_t *spec;
     stats st;
 } parser;
 
@@ -101,10 +132,10 @@ static void blob_unref(void *data, void *hint) {
     }
 }
 
-static void pending_clear(outmsg *o) {
+static void outmsg_free(outmsg *o) {
     for (int i = 0; i < 3; i++) free(o->f[i]);
     if (o->doc) blob_unref(NULL, o->doc);
-    memset(o, 0, sizeof(*o));
+    free(o);
 }
 
 /* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
@@ -124,64 +155,146 @@ static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f,
     return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
 }
 
-/* Sends a message now, or parks it as the pending one when there is no room.
- * Takes over the caller's reference to doc. */
+/* Sends a message now, or queues it behind the ones already waiting for the same
+ * destination (order is kept). Takes over the caller's reference to doc. */
 static void out_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
                      doc_blob *doc) {
-    int rc = try_send(P, to_push, type, f, n, doc);
-    if (rc == 0) {
-        if (doc) blob_unref(NULL, doc);
-        return;
-    }
-    if (rc < 0) {
-        P->st.send_failed++;
-        zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(type),
-                 to_push ? "docs" : "broker", zmq_strerror(errno));
-        if (doc) blob_unref(NULL, doc);
-        return;
-    }
-    outmsg *o = &P->pending;
-    memset(o, 0, sizeof(*o));
-    for (int i = 0; i < n; i++) {
-        o->f[i] = malloc(f[i].len ? f[i].len : 1);
-        if (!o->f[i]) {
-            zc_error("out_of_memory", "what=pending_message");
-            P->st.send_failed++;
-            pending_clear(o);
+    outq *q = &P->q[to_push];
+    if (!q->head) {
+        int rc = try_send(P, to_push, type, f, n, doc);
+        if (rc == 0) {
             if (doc) blob_unref(NULL, doc);
             return;
         }
+        if (rc < 0) {
+            P->st.send_failed++;
+            zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(type),
+                     to_push ? "docs" : "broker", zmq_strerror(errno));
+            if (doc) blob_unref(NULL, doc);
+            return;
+        }
+    }
+    outmsg *o = calloc(1, sizeof(*o));
+    if (!o) goto oom;
+    o->bytes = sizeof(*o) + (doc ? doc->len : 0);
+    for (int i = 0; i < n; i++) {
+        if (!(o->f[i] = malloc(f[i].len ? f[i].len : 1))) goto oom;
         memcpy(o->f[i], f[i].data, f[i].len);
         o->flen[i] = f[i].len;
+        o->bytes += f[i].len;
     }
-    o->active = 1;
-    o->to_push = to_push;
     o->type = type;
     o->n = n;
     o->doc = doc;
-    o->since = zc_now_ms();
+    o->received = P->page_received;
+    o->next_hold = o->received + opt_hold_ms;
+    if (q->tail) q->tail->next = o;
+    else q->head = o;
+    q->tail = o;
+    q->n++;
+    P->held_bytes += o->bytes;
     P->st.blocked++;
-    zc_debug("output_blocked", "type=%s to=%s", zc_msg_type_name(type), to_push ? "docs" : "broker");
+    zc_debug("output_blocked", "type=%s to=%s held=%zu held_bytes=%zu", zc_msg_type_name(type),
+             to_push ? "docs" : "broker", P->q[0].n + P->q[1].n, P->held_bytes);
+    return;
+oom:
+    zc_error("out_of_memory", "what=held_message type=%s", zc_msg_type_name(type));
+    P->st.send_failed++;
+    if (o) {
+        o->doc = NULL;
+        outmsg_free(o);
+    }
+    if (doc) blob_unref(NULL, doc);
 }
 
-/* Retries the pending message. Returns 1 while it still waits, else 0. */
-static int pending_flush(parser *P) {
-    outmsg *o = &P->pending;
-    if (!o->active) return 0;
-    zc_frame f[3];
-    for (int i = 0; i < o->n; i++) f[i] = (zc_frame){ o->f[i], o->flen[i], NULL, NULL };
-    int rc = try_send(P, o->to_push, o->type, f, o->n, o->doc);
-    if (rc == 1) return 1;
-    if (rc < 0) {
-        P->st.send_failed++;
-        zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(o->type),
-                 o->to_push ? "docs" : "broker", zmq_strerror(errno));
-    } else {
-        zc_debug("output_unblocked", "type=%s waited_ms=%lld", zc_msg_type_name(o->type),
-                 (long long)(zc_now_ms() - o->since));
+/* Sends what waits for destination to_push, in order, until there is no room.
+ * Returns 1 while something still waits, else 0. */
+static int queue_flush(parser *P, int to_push) {
+    outq *q = &P->q[to_push];
+    while (q->head) {
+        outmsg *o = q->head;
+        zc_frame f[3];
+        for (int i = 0; i < o->n; i++) f[i] = (zc_frame){ o->f[i], o->flen[i], NULL, NULL };
+        int rc = try_send(P, to_push, o->type, f, o->n, o->doc);
+        if (rc == 1) return 1;
+        if (rc < 0) {
+            P->st.send_failed++;
+            zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(o->type),
+                     to_push ? "docs" : "broker", zmq_strerror(errno));
+        } else {
+            zc_debug("output_unblocked", "type=%s waited_ms=%lld", zc_msg_type_name(o->type),
+                     (long long)(zc_now_ms() - o->received));
+        }
+        q->head = o->next;
+        if (!q->head) q->tail = NULL;
+        q->n--;
+        P->held_bytes -= o->bytes;
+        outmsg_free(o);
     }
-    pending_clear(o);
     return 0;
+}
+
+static size_t held_count(const parser *P) {
+    return P->q[0].n + P->q[1].n;
+}
+
+/* Sends one HOLD of the '\n'-joined urls in b (the broker extends their leases). */
+static void hold_frame(parser *P, zc_buf *b, size_t nurls) {
+    if (!b->len) return;
+    zc_frame f[1] = { { b->p, b->len, NULL, NULL } };
+    if (zc_peer_send(&P->peer, ZC_MSG_HOLD, f, 1) == 0) {
+        P->st.holds++;
+        P->st.hold_urls += nurls;
+    } else {
+        /* the broker's queue is full: the next scan tries again */
+        zc_debug("hold_not_sent", "urls=%zu reason=\"%s\"", nurls, zmq_strerror(errno));
+    }
+    b->len = 0;
+}
+
+/* HOLD (docs/PROTOCOL.md): every url held longer than --hold-ms is reported, again
+ * every --hold-ms while it is still held, at most HOLD_MAX_URLS a frame. */
+static void hold_scan(parser *P, int64_t now) {
+    zc_buf b = { 0 };
+    size_t n = 0;
+    for (int d = 0; d < 2; d++) {
+        for (outmsg *o = P->q[d].head; o; o = o->next) {
+            if (o->next_hold > now) continue;
+            o->next_hold = now + opt_hold_ms;
+            if (zc_buf_add(&b, o->f[0], o->flen[0], '\n') != 0) {
+                zc_error("out_of_memory", "what=hold_frame");
+                zc_buf_free(&b);
+                return;
+            }
+            if (++n == HOLD_MAX_URLS) {
+                hold_frame(P, &b, n);
+                n = 0;
+            }
+        }
+    }
+    hold_frame(P, &b, n);
+    zc_buf_free(&b);
+}
+
+/* STATUS (COMMON.md): "output_blocked" once a message has waited --hold-ms for room,
+ * repeated every STATUS_REPEAT_MS while it lasts, "ok" when everything has gone. */
+static void status_tick(parser *P, int64_t now) {
+    const outmsg *oldest = NULL;
+    for (int d = 0; d < 2; d++)
+        if (P->q[d].head && (!oldest || P->q[d].head->received < oldest->received)) oldest = P->q[d].head;
+    const char *cond = oldest && now - oldest->received >= opt_hold_ms ? "output_blocked" : "ok";
+    int changed = strcmp(cond, P->status) != 0;
+    if (!changed && (!strcmp(cond, "ok") || now < P->status_next)) return;
+    char detail[200] = "";
+    if (oldest)
+        snprintf(detail, sizeof(detail), "%zu pages held (%zu bytes), the oldest for %lld s: no room towards the %s",
+                 held_count(P), P->held_bytes, (long long)((now - oldest->received) / 1000),
+                 P->q[1].head ? "writers" : "broker");
+    zc_frame f[2] = { ZC_FSTR(cond), ZC_FSTR(detail) };
+    if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return;  /* said on a later tick */
+    if (changed) zc_info("status", "condition=%s detail=\"%s\"", cond, detail);
+    snprintf(P->status, sizeof(P->status), "%s", cond);
+    P->status_next = now + STATUS_REPEAT_MS;
 }
 
 /* ---------- pages ---------- */
@@ -206,16 +319,17 @@ static int is_json_type(const char *ct, size_t len) {
     return 0;
 }
 
-static void on_list(parser *P, const char *url, size_t ulen, const char *body, size_t blen) {
+static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                    size_t blen) {
     char err[256], q[512];
     P->st.lists++;
-    if (parse_list(url, body, blen, &P->urls, err, sizeof(err)) != 0) {
+    if (spec_list(P->spec, sm, url, body, blen, &P->urls, err, sizeof(err)) != 0) {
         send_dead(P, url, ulen, err);
         return;
     }
     if (P->urls.skipped) {
         P->st.skipped += P->urls.skipped;
-        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"id missing or not digits\"",
+        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"a field of item_url missing or unusable\"",
                 zc_log_q(q, sizeof(q), url), P->urls.skipped);
     }
     if (P->urls.truncated)
@@ -228,8 +342,8 @@ static void on_list(parser *P, const char *url, size_t ulen, const char *body, s
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
 
-static void on_detail(parser *P, const char *url, size_t ulen, const char *body, size_t blen,
-                      int64_t fetched_at) {
+static void on_detail(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                      size_t blen, int64_t fetched_at) {
     char err[256];
     P->st.details++;
     /* Sized for the page up front: the document is about as long as the body, and
@@ -239,7 +353,7 @@ static void on_detail(parser *P, const char *url, size_t ulen, const char *body,
         send_dead(P, url, ulen, "out of memory");
         return;
     }
-    if (parse_detail(url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
+    if (spec_item(P->spec, sm, url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
         bson_destroy(doc);
         send_dead(P, url, ulen, err);
         return;
@@ -267,6 +381,7 @@ static void on_page(parser *P, zc_msg *m) {
     size_t ulen, ctlen, blen;
     const char *uraw = zc_msg_data(m, 0, &ulen);
     P->st.pages++;
+    P->page_received = zc_now_ms();
     if (ulen == 0) {
         P->st.bad++;
         zc_warn("bad_message", "from=pages reason=\"PAGE with an empty url\" bad=%llu",
@@ -299,15 +414,17 @@ static void on_page(parser *P, zc_msg *m) {
         fetched = (uint64_t)zc_wall_ms();
     }
     const char *body = zc_msg_data(m, 6, &blen);
-    switch (parse_page_kind(url)) {
+    spec_match sm;
+    switch (spec_classify(P->spec, url, &sm)) {
     case PARSE_KIND_LIST:
-        on_list(P, url, ulen, body, blen);
+        on_list(P, &sm, url, ulen, body, blen);
         break;
     case PARSE_KIND_DETAIL:
-        on_detail(P, url, ulen, body, blen, (int64_t)fetched);
+        on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
         break;
     default:
-        send_dead(P, url, ulen, "unknown page kind (neither /api/book/ nor /api/book/{id})");
+        snprintf(reason, sizeof(reason), "unknown page kind: no page rule of spec %.60s matches the url", spec_name(P->spec));
+        send_dead(P, url, ulen, reason);
         break;
     }
 }
@@ -316,7 +433,7 @@ static void on_page(parser *P, zc_msg *m) {
 static int read_pages(parser *P) {
     char err[256];
     int got = 0;
-    while (got < READ_BATCH && !P->pending.active && !zc_signal_stop_requested()) {
+    while (got < READ_BATCH && P->held_bytes < (size_t)opt_max_held && !zc_signal_stop_requested()) {
         zc_msg m;
         int rc = zc_msg_recv(P->pull, &m, ZMQ_DONTWAIT, 0, err, sizeof(err));
         if (rc == -1) break;
@@ -364,13 +481,15 @@ static int read_broker(parser *P) {
 static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
-            "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu",
+            "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
+            "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,
             (unsigned long long)s->bad, (unsigned long long)s->skipped,
             (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
-            (unsigned long long)P->peer.reconnects);
+            (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
+            (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost);
 }
 
 /* ---------- setup ---------- */
@@ -398,12 +517,28 @@ int main(int argc, char **argv) {
     char err[512];
 
     zc_flags_parse_or_exit(parser_flags, argc, argv, NULL, PROG, "[flags]",
-                           "Parses fetched pages: list pages become new URLs for the broker,\n"
-                           "detail pages become BSON documents for the writers.");
+                           "Parses fetched pages by a crawl spec (--spec, docs/SPEC.md; the built-in\n"
+                           "one is specs/books.json): list pages become new URLs for the broker (items\n"
+                           "and further pages), item pages become BSON documents for the writers. A\n"
+                           "page no rule matches, or one that breaks its rule, becomes a dead letter.\n"
+                           "A bad spec stops the parser before it connects (one line, exit 2).");
     if (zc_log_parse_level(opt_log_level, &level) != 0)
         die(2, "--log-level: '%s' is not debug, info, warn or error", opt_log_level);
     if (opt_name && strlen(opt_name) >= sizeof(P.peer.name))
         die(2, "--name: '%s' is longer than %zu bytes", opt_name, sizeof(P.peer.name) - 1);
+    spec_t *loaded = NULL;
+    if (opt_spec && *opt_spec) {
+        if (!(loaded = spec_load_file(opt_spec, err, sizeof(err)))) die(2, "--spec: %s", err);
+        P.spec = loaded;
+    } else if (!(P.spec = spec_default())) {
+        die(2, "the built-in spec: out of memory");
+    }
+    if (opt_check_spec) {
+        printf("%s: spec %s ok\n", PROG, opt_spec && *opt_spec ? opt_spec : "(built-in books)");
+        spec_free(loaded);
+        parse_cleanup();
+        return 0;
+    }
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);
     parse_urls_init(&P.urls);
@@ -414,24 +549,31 @@ int main(int argc, char **argv) {
     P.push = open_socket(P.ctx, ZMQ_PUSH, opt_docs, "docs");
     if (zc_peer_open(&P.peer, P.ctx, opt_broker, "parser", opt_name, opt_hb_ms, 0, err, sizeof(err)) != 0)
         die(2, "--broker %s: %s", opt_broker, err);
-    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld",
-            opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body);
+    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld max_body=%ld hold_ms=%ld "
+            "max_held_bytes=%ld spec=%s",
+            opt_broker, opt_pages, opt_docs, P.peer.name, opt_hb_ms, opt_max_body, opt_hold_ms, opt_max_held,
+            opt_spec && *opt_spec ? opt_spec : "built-in:books");
 
     int64_t now = zc_now_ms(), next_stats = now + STATS_IVL_MS, deadline = 0;
     int stopping = 0, draining = 0, rc = 0;
+    P.next_hold_scan = now + opt_hold_ms;
+    snprintf(P.status, sizeof(P.status), "ok");
     for (;;) {
         now = zc_now_ms();
         zc_peer_tick(&P.peer, now, 0);
-        if (P.pending.active) pending_flush(&P);
+        int waiting = queue_flush(&P, 0) | queue_flush(&P, 1);
+        if (waiting && now >= P.next_hold_scan) hold_scan(&P, now);
+        if (now >= P.next_hold_scan) P.next_hold_scan = now + (opt_hold_ms < 1000 ? opt_hold_ms / 4 + 1 : 250);
+        status_tick(&P, now);
 
         if (!stopping && zc_signal_stop_requested()) {
             stopping = 1;
             deadline = now + FLUSH_MS;
-            zc_info("stopping", "signal=%d pending=%d", zc_signal_stop_requested(), P.pending.active);
+            zc_info("stopping", "signal=%d held=%zu", zc_signal_stop_requested(), held_count(&P));
         }
-        if (stopping && (!P.pending.active || now >= deadline)) break;
+        if (stopping && (!waiting || now >= deadline)) break;
         if (draining && now >= deadline) {
-            zc_warn("drain_timeout", "pending=%d", P.pending.active);
+            zc_warn("drain_timeout", "held=%zu", held_count(&P));
             break;
         }
 
@@ -439,21 +581,21 @@ int main(int argc, char **argv) {
         int n = 0, i_peer = -1, i_pull = -1;
         if (P.peer.sock) {
             short ev = ZMQ_POLLIN;
-            if (P.pending.active && !P.pending.to_push) ev |= ZMQ_POLLOUT;
+            if (P.q[0].head) ev |= ZMQ_POLLOUT;
             items[n] = (zmq_pollitem_t){ P.peer.sock, 0, ev, 0 };
             i_peer = n++;
         }
-        if (!P.pending.active && !stopping) {
+        if (P.held_bytes < (size_t)opt_max_held && !stopping) {
             items[n] = (zmq_pollitem_t){ P.pull, 0, ZMQ_POLLIN, 0 };
             i_pull = n++;
         }
-        if (P.pending.active && P.pending.to_push) {
+        if (P.q[1].head) {
             items[n++] = (zmq_pollitem_t){ P.push, 0, ZMQ_POLLOUT, 0 };
         }
         int64_t t = zc_peer_timeout(&P.peer, now);
         if (t > opt_hb_ms) t = opt_hb_ms;
         if (next_stats - now < t) t = next_stats - now;
-        if ((P.pending.active || draining || stopping) && t > RETRY_MS) t = RETRY_MS;
+        if ((waiting || draining || stopping) && t > RETRY_MS) t = RETRY_MS;
         if (t < 0) t = 0;
 
         int prc = zmq_poll(items, n, (long)t);
@@ -466,11 +608,11 @@ int main(int argc, char **argv) {
         if (i_peer >= 0 && (items[i_peer].revents & ZMQ_POLLIN) && read_broker(&P) && !draining) {
             draining = 1;
             deadline = zc_now_ms() + FLUSH_MS;
-            zc_info("shutdown_received", "pending=%d", P.pending.active);
+            zc_info("shutdown_received", "held=%zu", held_count(&P));
         }
         int got = 0;
         if (i_pull >= 0 && (items[i_pull].revents & ZMQ_POLLIN)) got = read_pages(&P);
-        if (draining && got == 0 && !P.pending.active) break;
+        if (draining && got == 0 && !held_count(&P)) break;
 
         now = zc_now_ms();
         if (now >= next_stats) {
@@ -479,13 +621,24 @@ int main(int argc, char **argv) {
         }
     }
 
-    if (P.pending.active) {
-        zc_error("output_lost", "type=%s reason=\"no room before the stop deadline\"",
-                 zc_msg_type_name(P.pending.type));
-        pending_clear(&P.pending);
+    if (held_count(&P)) {
+        zc_error("output_lost", "messages=%zu bytes=%zu reason=\"no room before the stop deadline\"",
+                 held_count(&P), P.held_bytes);
+        for (int d = 0; d < 2; d++) {
+            while (P.q[d].head) {
+                outmsg *o = P.q[d].head;
+                P.q[d].head = o->next;
+                P.st.lost++;
+                outmsg_free(o);
+            }
+            P.q[d].tail = NULL;
+            P.q[d].n = 0;
+        }
+        P.held_bytes = 0;
     }
     log_stats(&P, "stopped");
     parse_urls_free(&P.urls);
+    spec_free(loaded);
     parse_cleanup();
     zc_peer_close(&P.peer);
     zmq_close(P.pull);

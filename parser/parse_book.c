@@ -1,4 +1,4 @@
-/* parse_book.c -- turns the book site's JSON pages into URL lists and BSON documents. */
+/* parse_book.c -- what every spec shares: body checks, the page arena, URLs, text, numbers, dates. */
 #include "parse_book.h"
 
 #include <math.h>
@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "spec.h"
 #include "zc_json.h"
 #include "zc_utf8.h"
 
-#define URL_ORIGIN_MAX 1024   /* longest scheme://host[:port] we build URLs from */
 
 static size_t parse_body_cap = PARSE_DEFAULT_MAX_BODY;
 
@@ -46,7 +46,7 @@ void parse_urls_free(parse_urls *u) {
 
 /* Appends one URL (with a '\n' before it unless it is the first). Returns 0, or -1
  * when memory runs out. */
-static int urls_add(parse_urls *u, const char *s, size_t len) {
+int parse_urls_add(parse_urls *u, const char *s, size_t len) {
     size_t need = u->len + (u->n ? 1 : 0) + len + 1;
     if (need > u->cap) {
         size_t cap = u->cap ? u->cap : 1024;
@@ -66,18 +66,9 @@ static int urls_add(parse_urls *u, const char *s, size_t len) {
 
 /* ---------- URLs ---------- */
 
-typedef struct url_parts {
-    const char *origin;  /* scheme://authority */
-    size_t origin_len;
-    const char *path;    /* from the first '/' after the authority, up to ? or # */
-    size_t path_len;
-    const char *query;   /* after '?', up to '#' */
-    size_t query_len;
-} url_parts;
-
 /* Splits an absolute http(s) URL. Returns 0, or -1 when url is not one or its
  * origin holds control characters or spaces (they would corrupt a URL list). */
-static int url_split(const char *url, url_parts *p) {
+int parse_url_split(const char *url, parse_url_parts *p) {
     size_t sl;
     if (!url) return -1;
     if (strncasecmp(url, "http://", 7) == 0) sl = 7;
@@ -85,7 +76,7 @@ static int url_split(const char *url, url_parts *p) {
     else return -1;
     const char *a = url + sl;
     size_t alen = strcspn(a, "/?#");
-    if (alen == 0 || sl + alen > URL_ORIGIN_MAX) return -1;
+    if (alen == 0 || sl + alen > PARSE_ORIGIN_MAX) return -1;
     for (size_t i = 0; i < alen; i++) {
         unsigned char c = (unsigned char)a[i];
         if (c <= 0x20 || c >= 0x7f) return -1;
@@ -104,46 +95,9 @@ static int url_split(const char *url, url_parts *p) {
     return 0;
 }
 
-/* The kind of a split URL; for a detail URL also where its id is. */
-static int url_kind(const url_parts *p, const char **id, size_t *idlen) {
-    static const char pre[] = "/api/book";
-    const size_t plen = sizeof(pre) - 1;
-    if (p->path_len < plen || memcmp(p->path, pre, plen) != 0) return PARSE_KIND_UNKNOWN;
-    const char *r = p->path + plen;
-    size_t rlen = p->path_len - plen;
-    if (rlen == 0) return p->query_len > 0 ? PARSE_KIND_LIST : PARSE_KIND_UNKNOWN;
-    if (r[0] != '/') return PARSE_KIND_UNKNOWN;
-    r++;
-    rlen--;
-    if (rlen == 0) return PARSE_KIND_LIST;
-    size_t d = 0;
-    while (d < rlen && r[d] >= '0' && r[d] <= '9') d++;
-    if (d == 0 || !(d == rlen || (d + 1 == rlen && r[d] == '/'))) return PARSE_KIND_UNKNOWN;
-    if (id) *id = r;
-    if (idlen) *idlen = d;
-    return PARSE_KIND_DETAIL;
-}
-
-int parse_page_kind(const char *url) {
-    url_parts p;
-    if (url_split(url, &p) != 0) return PARSE_KIND_UNKNOWN;
-    return url_kind(&p, NULL, NULL);
-}
-
-int parse_url_book_id(const char *url, char *id, size_t idlen) {
-    url_parts p;
-    const char *s;
-    size_t n;
-    if (url_split(url, &p) != 0 || url_kind(&p, &s, &n) != PARSE_KIND_DETAIL) return -1;
-    if (n + 1 > idlen || n > PARSE_ID_MAX) return -1;
-    memcpy(id, s, n);
-    id[n] = '\0';
-    return 0;
-}
-
 /* Looks up query parameter key. Returns 1 with its value as a decimal in *v, 0 when
  * it is absent, -1 when present but not a plain decimal (at most 12 digits). */
-static int query_num(const url_parts *p, const char *key, uint64_t *v) {
+int parse_query_num(const parse_url_parts *p, const char *key, uint64_t *v) {
     size_t klen = strlen(key);
     const char *q = p->query, *end = p->query + p->query_len;
     while (q < end) {
@@ -247,7 +201,7 @@ int parse_int_str(const char *s, int64_t *out) {
 /* ---------- dates ---------- */
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+int64_t parse_days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
     const unsigned yoe = (unsigned)(y - era * 400);
@@ -320,7 +274,7 @@ int parse_iso8601_ms(const char *str, int64_t *ms) {
         }
     }
     if (*p != '\0') return -1;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = parse_days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
     *ms = secs * 1000 + msec;
     return 0;
@@ -460,6 +414,8 @@ static void arena_reset(void) {
 }
 
 void parse_cleanup(void) {
+    spec_default_free();
+    spec_scratch_free();
     while (arena) {
         arena_chunk *next = arena->next;
         free(arena);
@@ -468,15 +424,14 @@ void parse_cleanup(void) {
 }
 
 /* Ends a page's parse: drops its tree (root may be NULL) and restores cJSON's hooks. */
-static void json_release(cJSON *root) {
-    (void)root;
+void parse_json_release(void) {
     arena_reset();
     cJSON_InitHooks(NULL);
 }
 
 /* Checks and parses body into the arena. Returns the root, or NULL with a reason
  * in err; either way json_release ends the page. */
-static cJSON *json_parse(const char *body, size_t len, char *err, size_t errlen) {
+cJSON *parse_json(const char *body, size_t len, char *err, size_t errlen) {
     if (body_check(body, len, err, errlen) != 0) return NULL;
     cJSON_Hooks hooks = { arena_alloc, arena_free };
     cJSON_InitHooks(&hooks);
@@ -499,7 +454,7 @@ static cJSON *json_parse(const char *body, size_t len, char *err, size_t errlen)
 
 /* A book id from a JSON value: a string of 1..PARSE_ID_MAX digits, or a whole
  * number in [0, 2^53). Returns 0 with the digits in out, or -1. */
-static int json_id(const cJSON *v, char *out, size_t outlen) {
+int parse_json_id(const cJSON *v, char *out, size_t outlen) {
     if (cJSON_IsString(v) && v->valuestring) {
         size_t n = strlen(v->valuestring);
         if (n == 0 || n > PARSE_ID_MAX || n + 1 > outlen) return -1;
@@ -527,284 +482,160 @@ static int json_id(const cJSON *v, char *out, size_t outlen) {
     return -1;
 }
 
-/* ---------- list pages ---------- */
 
-int parse_list(const char *url, const char *body, size_t len, parse_urls *out,
-               char *err, size_t errlen) {
-    url_parts up;
-    cJSON *root = NULL;
-    char line[URL_ORIGIN_MAX + 96];
-    char id[PARSE_ID_MAX + 2];
-    uint64_t limit = PARSE_DEFAULT_LIMIT, v = 0;
-    int first = 1;
+/* ---------- HTML text ---------- */
 
-    parse_urls_reset(out);
-    if (url_split(url, &up) != 0 || url_kind(&up, NULL, NULL) != PARSE_KIND_LIST) {
-        snprintf(err, errlen, "not a list url");
-        return -1;
+/* Encodes code point c as UTF-8 into out. Returns its length (1..4). */
+static size_t utf8_put(uint32_t c, char *out) {
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
     }
-    int rc = query_num(&up, "limit", &v);
-    if (rc == 1 && v > 0) limit = v;
-    rc = query_num(&up, "offset", &v);
-    if (rc == 1) first = v == 0;
-    else if (rc == -1) first = 0;
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
 
-    if (!(root = json_parse(body, len, err, errlen))) goto err;
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "not an object");
-        goto err;
-    }
-    const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
-    if (!results) {
-        snprintf(err, errlen, "results missing");
-        goto err;
-    }
-    if (!cJSON_IsArray(results)) {
-        snprintf(err, errlen, "results is not an array");
-        goto err;
-    }
-    const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(root, "count");
-    if (!cnt) {
-        snprintf(err, errlen, "count missing");
-        goto err;
-    }
-    if (!cJSON_IsNumber(cnt) || !isfinite(cnt->valuedouble)) {
-        snprintf(err, errlen, "count is not a number");
-        goto err;
-    }
-    if (cnt->valuedouble < 0) {
-        snprintf(err, errlen, "count is negative");
-        goto err;
-    }
-    uint64_t count;
-    if (cnt->valuedouble > PARSE_MAX_COUNT) {
-        count = PARSE_MAX_COUNT;
-        out->truncated = 1;
-    } else {
-        count = (uint64_t)ceil(cnt->valuedouble);
-    }
+/* The named references pages use in practice (HTML's full table has 2231). Every
+ * name is at least two letters, so "&xx;" (4 bytes) never decodes to more than
+ * 3 bytes: decoding never lengthens a string. */
+static const struct { const char *name; uint32_t cp; } html_names[] = {
+    { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
+    { "nbsp", 0xA0 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "hellip", 0x2026 },
+    { "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
+    { "laquo", 0xAB }, { "raquo", 0xBB }, { "middot", 0xB7 }, { "bull", 0x2022 },
+    { "copy", 0xA9 }, { "reg", 0xAE }, { "trade", 0x2122 }, { "times", 0xD7 },
+    { "divide", 0xF7 }, { "deg", 0xB0 }, { "plusmn", 0xB1 }, { "para", 0xB6 },
+    { "sect", 0xA7 }, { "cent", 0xA2 }, { "pound", 0xA3 }, { "yen", 0xA5 },
+    { "euro", 0x20AC }, { "shy", 0xAD }, { "ensp", 0x2002 }, { "emsp", 0x2003 },
+    { "thinsp", 0x2009 }, { "zwnj", 0x200C }, { "zwj", 0x200D }, { "iexcl", 0xA1 },
+    { "iquest", 0xBF }, { "prime", 0x2032 }, { "larr", 0x2190 }, { "rarr", 0x2192 },
+};
 
-    const cJSON *item;
-    cJSON_ArrayForEach(item, results) {
-        const cJSON *jid = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "id") : NULL;
-        if (!jid || json_id(jid, id, sizeof(id)) != 0) {
-            out->skipped++;
+/* Decodes the reference at s[0] == '&' (n bytes available) into out. Returns the
+ * bytes of input it used (0: not a reference we know; copy the '&') and sets *w
+ * to the bytes written. */
+static size_t html_ref(const char *s, size_t n, char *out, size_t *w) {
+    size_t i = 1;
+    if (n > 2 && s[1] == '#') {
+        uint32_t c = 0;
+        int hex = s[2] == 'x' || s[2] == 'X', digits = 0;
+        i = hex ? 3 : 2;
+        for (; i < n && digits < 8; i++, digits++) {
+            char d = s[i];
+            int v = d >= '0' && d <= '9' ? d - '0'
+                    : hex && d >= 'a' && d <= 'f' ? d - 'a' + 10
+                    : hex && d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+            if (v < 0) break;
+            c = c * (hex ? 16 : 10) + (uint32_t)v;
+        }
+        if (digits == 0 || i >= n || s[i] != ';') return 0;
+        if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
+        *w = utf8_put(c, out);
+        return i + 1;
+    }
+    while (i < n && i < 10 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) i++;
+    if (i >= n || s[i] != ';' || i < 3) return 0;
+    for (size_t k = 0; k < sizeof(html_names) / sizeof(*html_names); k++) {
+        if (strlen(html_names[k].name) == i - 1 && memcmp(html_names[k].name, s + 1, i - 1) == 0) {
+            *w = utf8_put(html_names[k].cp, out);
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t parse_html_unescape(const char *s, size_t len, char *out) {
+    size_t o = 0, i = 0;
+    while (i < len) {
+        const char *amp = memchr(s + i, '&', len - i);
+        size_t run = amp ? (size_t)(amp - (s + i)) : len - i;
+        memmove(out + o, s + i, run);
+        o += run;
+        i += run;
+        if (i >= len) break;
+        size_t w = 0, used = html_ref(s + i, len - i, out + o, &w);
+        if (used) {
+            o += w;
+            i += used;
+        } else {
+            out[o++] = '&';
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Nonzero when s[0..n) starts with the tag name tag (any case) followed by a
+ * character that ends a name. */
+static int tag_is(const char *s, size_t n, const char *tag) {
+    size_t k = strlen(tag);
+    if (n < k || strncasecmp(s, tag, k) != 0) return 0;
+    return n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
+                       (s[k] >= '0' && s[k] <= '9'));
+}
+
+size_t parse_html_text(const char *s, size_t len, char *out) {
+    size_t o = 0, i = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c != '<' || i + 1 >= len) {
+            out[o++] = c;
+            i++;
             continue;
         }
-        int n = snprintf(line, sizeof(line), "%.*s/api/book/%s", (int)up.origin_len, up.origin, id);
-        if (n < 0 || (size_t)n >= sizeof(line) || urls_add(out, line, (size_t)n) != 0) goto oom;
-        out->ndetail++;
-    }
-
-    if (first) {
-        for (uint64_t o = limit; o < count; o += limit) {
-            if (out->nlist >= PARSE_MAX_LIST_PAGES) {
-                out->truncated = 1;
-                break;
-            }
-            int n = snprintf(line, sizeof(line), "%.*s/api/book/?limit=%llu&offset=%llu",
-                             (int)up.origin_len, up.origin, (unsigned long long)limit,
-                             (unsigned long long)o);
-            if (n < 0 || (size_t)n >= sizeof(line) || urls_add(out, line, (size_t)n) != 0) goto oom;
-            out->nlist++;
+        char d = s[i + 1];
+        int starts = (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || d == '/' || d == '!' || d == '?';
+        if (!starts) {
+            out[o++] = c;
+            i++;
+            continue;
         }
-    }
-    json_release(root);
-    return 0;
-
-oom:
-    snprintf(err, errlen, "out of memory");
-err:
-    json_release(root);
-    parse_urls_reset(out);
-    return -1;
-}
-
-/* ---------- detail pages ---------- */
-
-/* Appends the i-th array key. */
-static const char *arr_key(uint32_t i, char *buf, size_t len) {
-    const char *k;
-    bson_uint32_to_string(i, &k, buf, len);
-    return k;
-}
-
-/* A string field as given, or null for anything else. Returns 0 or -1. */
-static int doc_str(bson_t *d, const char *key, const cJSON *v) {
-    if (cJSON_IsString(v) && v->valuestring)
-        return bson_append_utf8(d, key, -1, v->valuestring, (int)strlen(v->valuestring)) ? 0 : -1;
-    return bson_append_null(d, key, -1) ? 0 : -1;
-}
-
-/* Appends s to array a under key i, whitespace-collapsed when collapse is set;
- * empty collapsed strings are dropped. Returns 0 or -1. */
-static int arr_add_str(bson_t *a, uint32_t *i, const char *s, int collapse) {
-    char kb[16];
-    size_t n = strlen(s);
-    if (!collapse)
-        return bson_append_utf8(a, arr_key((*i)++, kb, sizeof(kb)), -1, s, (int)n) ? 0 : -1;
-    char *tmp = malloc(n + 1);
-    if (!tmp) return -1;
-    size_t m = parse_collapse_ws(s, n, tmp);
-    int rc = 0;
-    if (m > 0) rc = bson_append_utf8(a, arr_key((*i)++, kb, sizeof(kb)), -1, tmp, (int)m) ? 0 : -1;
-    free(tmp);
-    return rc;
-}
-
-/* An array of strings (a lone string counts as an array of one; non-strings in
- * the array are dropped), or null when v is neither. Returns 0 or -1. */
-static int doc_str_array(bson_t *d, const char *key, const cJSON *v, int collapse) {
-    if (!cJSON_IsArray(v) && !(cJSON_IsString(v) && v->valuestring))
-        return bson_append_null(d, key, -1) ? 0 : -1;
-    bson_t a;
-    uint32_t i = 0;
-    int rc = 0;
-    if (!bson_append_array_begin(d, key, -1, &a)) return -1;
-    if (cJSON_IsString(v)) {
-        rc = arr_add_str(&a, &i, v->valuestring, collapse);
-    } else {
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) {
-            if (!cJSON_IsString(e) || !e->valuestring) continue;
-            if ((rc = arr_add_str(&a, &i, e->valuestring, collapse)) != 0) break;
+        const char *rest = s + i + 1;
+        size_t rn = len - i - 1;
+        if (rn >= 3 && memcmp(rest, "!--", 3) == 0) {
+            const char *e = memmem(rest + 3, rn - 3, "-->", 3);
+            i = e ? (size_t)(e - s) + 3 : len;
+            continue;
         }
-    }
-    if (!bson_append_array_end(d, &a)) rc = -1;
-    return rc;
-}
-
-/* An integer (int32 when it fits, else int64) from a whole number or a numeric
- * string, or null. Returns 0 or -1. */
-static int doc_int(bson_t *d, const char *key, const cJSON *v) {
-    int64_t x = 0;
-    int ok = 0;
-    if (cJSON_IsNumber(v)) {
-        double f = v->valuedouble;
-        if (isfinite(f) && floor(f) == f && f > -9.2e18 && f < 9.2e18) {
-            x = (int64_t)f;
-            ok = 1;
+        const char *gt = memchr(rest, '>', rn);
+        if (!gt) {  /* never closed: text after all */
+            out[o++] = c;
+            i++;
+            continue;
         }
-    } else if (cJSON_IsString(v) && v->valuestring) {
-        ok = parse_int_str(v->valuestring, &x) == 0;
-    }
-    if (!ok) return bson_append_null(d, key, -1) ? 0 : -1;
-    if (x >= INT32_MIN && x <= INT32_MAX) return bson_append_int32(d, key, -1, (int32_t)x) ? 0 : -1;
-    return bson_append_int64(d, key, -1, x) ? 0 : -1;
-}
-
-/* A double from a finite number or a decimal string, or null. Returns 0 or -1. */
-static int doc_double(bson_t *d, const char *key, const cJSON *v) {
-    double x = 0;
-    int ok = 0;
-    if (cJSON_IsNumber(v)) {
-        x = v->valuedouble;
-        ok = isfinite(x);
-    } else if (cJSON_IsString(v) && v->valuestring) {
-        ok = parse_decimal(v->valuestring, &x) == 0;
-    }
-    if (!ok) return bson_append_null(d, key, -1) ? 0 : -1;
-    return bson_append_double(d, key, -1, x) ? 0 : -1;
-}
-
-/* A datetime from an ISO 8601 string, or null. Returns 0 or -1. */
-static int doc_date(bson_t *d, const char *key, const cJSON *v) {
-    int64_t ms;
-    if (cJSON_IsString(v) && v->valuestring && parse_iso8601_ms(v->valuestring, &ms) == 0)
-        return bson_append_date_time(d, key, -1, ms) ? 0 : -1;
-    return bson_append_null(d, key, -1) ? 0 : -1;
-}
-
-/* comments: an array of {id, content} (strings or null; a whole-number id becomes
- * its digits); items that are not objects are dropped; null when not an array. */
-static int doc_comments(bson_t *d, const cJSON *v) {
-    if (!cJSON_IsArray(v)) return bson_append_null(d, "comments", -1) ? 0 : -1;
-    bson_t a;
-    uint32_t i = 0;
-    int rc = 0;
-    char kb[16], cid[40];
-    if (!bson_append_array_begin(d, "comments", -1, &a)) return -1;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, v) {
-        if (!cJSON_IsObject(e)) continue;
-        bson_t c;
-        if (!bson_append_document_begin(&a, arr_key(i++, kb, sizeof(kb)), -1, &c)) {
-            rc = -1;
-            break;
+        size_t next = (size_t)(gt - s) + 1;
+        const char *skip_to = NULL;
+        if (tag_is(rest, rn, "script")) skip_to = "</script";
+        else if (tag_is(rest, rn, "style")) skip_to = "</style";
+        if (skip_to) {
+            const char *e = NULL;
+            for (size_t k = next; k + strlen(skip_to) <= len; k++)
+                if (strncasecmp(s + k, skip_to, strlen(skip_to)) == 0) {
+                    e = s + k;
+                    break;
+                }
+            if (!e) break;
+            const char *g = memchr(e, '>', len - (size_t)(e - s));
+            i = g ? (size_t)(g - s) + 1 : len;
+            continue;
         }
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(e, "id");
-        if (cJSON_IsNumber(jid) && json_id(jid, cid, sizeof(cid)) == 0)
-            rc = bson_append_utf8(&c, "id", -1, cid, -1) ? 0 : -1;
-        else
-            rc = doc_str(&c, "id", jid);
-        if (rc == 0) rc = doc_str(&c, "content", cJSON_GetObjectItemCaseSensitive(e, "content"));
-        if (!bson_append_document_end(&a, &c)) rc = -1;
-        if (rc != 0) break;
+        if (tag_is(rest, rn, "br") || tag_is(rest, rn, "/p") || tag_is(rest, rn, "p/")) out[o++] = '\n';
+        i = next;
     }
-    if (!bson_append_array_end(d, &a)) rc = -1;
-    return rc;
-}
-
-int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_at_ms,
-                 bson_t *out, char *err, size_t errlen) {
-    cJSON *root = NULL;
-    char url_id[PARSE_ID_MAX + 2], id[PARSE_ID_MAX + 2];
-
-    bson_reinit(out);
-    if (parse_url_book_id(url, url_id, sizeof(url_id)) != 0) {
-        snprintf(err, errlen, "not a detail url");
-        return -1;
-    }
-    if (!zc_utf8_valid(url, strlen(url))) {
-        snprintf(err, errlen, "invalid utf-8 in url");
-        return -1;
-    }
-    if (!(root = json_parse(body, len, err, errlen))) goto err;
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "not an object");
-        goto err;
-    }
-    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(root, "id");
-    if (!jid || cJSON_IsNull(jid)) {
-        snprintf(err, errlen, "no id");
-        goto err;
-    }
-    if (json_id(jid, id, sizeof(id)) != 0) {
-        snprintf(err, errlen, "bad id (not a string of digits)");
-        goto err;
-    }
-    if (strcmp(id, url_id) != 0) {
-        snprintf(err, errlen, "id mismatch (url %s, body %s)", url_id, id);
-        goto err;
-    }
-#define F(name) cJSON_GetObjectItemCaseSensitive(root, name)
-    if (!bson_append_utf8(out, "_id", -1, id, -1) ||
-        doc_str(out, "name", F("name")) ||
-        doc_str_array(out, "authors", F("authors"), 1) ||
-        doc_str_array(out, "translators", F("translators"), 1) ||
-        doc_str(out, "publisher", F("publisher")) ||
-        doc_str_array(out, "tags", F("tags"), 0) ||
-        doc_str(out, "isbn", F("isbn")) ||
-        doc_int(out, "page_number", F("page_number")) ||
-        doc_str(out, "price", F("price")) ||
-        doc_double(out, "score", F("score")) ||
-        doc_date(out, "published_at", F("published_at")) ||
-        doc_date(out, "updated_at", F("updated_at")) ||
-        doc_str(out, "url", F("url")) ||
-        doc_str(out, "cover", F("cover")) ||
-        doc_str(out, "introduction", F("introduction")) ||
-        doc_str(out, "catalog", F("catalog")) ||
-        doc_comments(out, F("comments")) ||
-        !bson_append_utf8(out, "source_url", -1, url, -1) ||
-        !bson_append_date_time(out, "fetched_at", -1, fetched_at_ms)) {
-        snprintf(err, errlen, "document too large or out of memory");
-        goto err;
-    }
-#undef F
-    json_release(root);
-    return 0;
-err:
-    json_release(root);
-    bson_reinit(out);
-    return -1;
+    return parse_html_unescape(out, o, out);
 }

@@ -5,7 +5,7 @@
 # non-zero if any harness fails to build or finds a crash (leak, sanitizer report,
 # failed check, timeout, out-of-memory). Crash inputs are kept in
 # build/fuzz/artifacts/<name>/ with the run's log next to them.
-# usage: fuzz.sh [SECONDS] [NAME...]      (NAME: parser, url, msg; default all)
+# usage: fuzz.sh [SECONDS] [NAME...]      (NAME: parser, url, msg, spec, specpage, robots; default all)
 # env: CLANG (default clang, else clang-14), FUZZ_JOBS (harnesses run in parallel,
 #      default 1), FUZZ_KEEP=1 keeps the scratch folder.
 set -uo pipefail
@@ -15,7 +15,7 @@ secs=${1:-30}
 shift || true
 case $secs in ''|*[!0-9]*) echo "fuzz.sh: error: SECONDS must be a number, got '$secs'" >&2; exit 2;; esac
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(parser url msg)
+[ ${#names[@]} -eq 0 ] && names=(parser url msg spec specpage robots)
 
 CLANG=${CLANG:-}
 if [ -z "$CLANG" ]; then
@@ -33,9 +33,10 @@ scratch=$(mktemp -d /tmp/zc-fuzz-XXXXXX)
 # Sources each harness links: only what it exercises.
 srcs_of() {
   case $1 in
-    parser) echo parser/parse_book.c lib/zc_utf8.c lib/zc_json.c ;;
+    parser|spec|specpage) echo parser/parse_book.c parser/spec.c parser/spec_books.c lib/zc_utf8.c lib/zc_json.c ;;
     url)    echo lib/zc_url.c ;;
     msg)    echo lib/zc_msg.c ;;
+    robots) echo lib/zc_robots.c ;;
     *)      echo "" ;;
   esac
 }
@@ -44,6 +45,9 @@ opts_of() {
   case $1 in
     url) echo "-max_len=4200 -dict=tests/fuzz/url.dict" ;;
     msg) echo "-max_len=4096" ;;
+    spec) echo "-max_len=8192 -dict=tests/fuzz/spec.dict" ;;
+    specpage) echo "-max_len=16384" ;;
+    robots) echo "-max_len=8192 -dict=tests/fuzz/robots.dict" ;;
     *)   echo "" ;;
   esac
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim_v2.h"
 #include "zc_time.h"
 
 #define DEFAULT_LIMIT 18
@@ -400,6 +401,28 @@ static sim_kind classify(const char *path, const char **id, size_t *idlen)
     return SIM_KIND_DETAIL;
 }
 
+/* Classifies a path of the second API (sim_v2.h): /api/v2/records[/] or /api/v2/records/{key}[/]. */
+static sim_kind classify_v2(const char *path, const char **key, size_t *keylen)
+{
+    static const char pfx[] = "/api/v2/records";
+    size_t n = strlen(path), p = sizeof pfx - 1;
+    if (n < p || memcmp(path, pfx, p) != 0)
+        return SIM_KIND_OTHER;
+    if (n == p || (n == p + 1 && path[p] == '/'))
+        return SIM_KIND_LIST;
+    if (path[p] != '/')
+        return SIM_KIND_OTHER;
+    const char *x = path + p + 1;
+    size_t xn = n - p - 1;
+    if (x[xn - 1] == '/')
+        xn--;
+    if (xn == 0 || memchr(x, '/', xn) != NULL)
+        return SIM_KIND_OTHER;
+    *key = x;
+    *keylen = xn;
+    return SIM_KIND_DETAIL;
+}
+
 int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_reply *r)
 {
     sim_reply_clear(r);
@@ -423,7 +446,8 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
     const char *id = NULL;
     size_t idlen = 0;
     int api = strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
-    sim_kind kind = api ? classify(path, &id, &idlen) : SIM_KIND_OTHER;
+    int v2 = api && strncmp(path, "/api/v2/", 8) == 0;
+    sim_kind kind = !api ? SIM_KIND_OTHER : v2 ? classify_v2(path, &id, &idlen) : classify(path, &id, &idlen);
     start_counted(s, r, kind);
 
     if (api && (s->cfg.latency_ms > 0 || s->cfg.jitter_ms > 0)) {
@@ -472,6 +496,41 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
         status = 405;
         allow = "Allow: GET, HEAD\r\n";
         body_detail(s, "Method not allowed.");
+    } else if (v2 && kind == SIM_KIND_LIST) {
+        long size, offset;
+        const char *why = sim_v2_parse_query(req->query, req->query_len, &offset, &size);
+        if (why) {
+            status = 400;
+            body_detail(s, why);
+        } else {
+            char origin[320];
+            int n = host_ok(req->host, req->host_len)
+                ? snprintf(origin, sizeof origin, "http://%.*s", (int)req->host_len, req->host)
+                : snprintf(origin, sizeof origin, "http://%s", s->cfg.default_host);
+            if (n < 0 || (size_t)n >= sizeof origin)
+                return -1;
+            status = 200;
+            sim_v2_render_list(s->cat, offset, size, origin, &s->body);
+            r->track = 1;
+            snprintf(r->key, sizeof r->key, "v2l:%ld:%ld", size, offset);
+        }
+    } else if (v2 && kind == SIM_KIND_DETAIL) {
+        long i = sim_v2_find(s->cat, id, idlen);
+        if (i < 0 || sim_catalog_is_missing(s->cat, i)) {
+            sim_buf_adds(&s->body, JSON_NOT_FOUND);
+        } else {
+            status = 200;
+            if (sim_catalog_is_malformed(s->cat, i)) {
+                s->st.fmalformed++;
+                sim_catalog_render_malformed(s->cat, i, &s->body);
+            } else {
+                sim_v2_render_record(s->cat, i, &s->body);
+            }
+        }
+        if (idlen + 5 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(s->cat, i))) {
+            r->track = 1;
+            snprintf(r->key, sizeof r->key, "v2d:%.*s", (int)idlen, id);
+        }
     } else if (kind == SIM_KIND_LIST) {
         long limit, offset;
         const char *why = parse_list_query(req->query, req->query_len, s->cfg.max_limit,

@@ -12,6 +12,7 @@
 #include "zc_json.h"
 
 #define JSON_DATE_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define JSON_DATE_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00Z */
 
 /* The caller reserved room; these only copy. */
 static void put(zc_buf *b, const char *s, size_t n) {
@@ -52,18 +53,26 @@ static int json_number_text(zc_buf *b, const char *s, size_t n) {
     return 0;
 }
 
-/* {"$date":"1973-10-01T00:00:00Z"}, with .mmm only when the milliseconds are not 0. */
+/* {"$date":"1973-10-01T00:00:00Z"}, with .mmm only when the milliseconds are not 0.
+ * Every date of years 0000-9999 takes this one shape, before 1970 too (relaxed
+ * extended JSON would switch to $numberLong there, and a reader of JSON Lines would
+ * meet two shapes for one field); only dates outside those years, which no spec
+ * produces, fall back to {"$date":{"$numberLong":"..."}}. */
 static int json_date(zc_buf *b, int64_t ms) {
     char t[96];
     int n;
-    if (ms >= 0 && ms <= JSON_DATE_MAX_MS) {
-        time_t sec = (time_t)(ms / 1000);
+    if (ms >= JSON_DATE_MIN_MS && ms <= JSON_DATE_MAX_MS) {
+        int64_t sec = ms / 1000, frac = ms % 1000;
+        if (frac < 0) {  /* floor, not truncation, before 1970 */
+            frac += 1000;
+            sec -= 1;
+        }
+        time_t tsec = (time_t)sec;
         struct tm tm;
-        if (!gmtime_r(&sec, &tm)) return WRITER_JSON_UNKNOWN;
-        int frac = (int)(ms % 1000);
+        if (!gmtime_r(&tsec, &tm)) return WRITER_JSON_UNKNOWN;
         if (frac)
             n = snprintf(t, sizeof(t), "{\"$date\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"}", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
         else
             n = snprintf(t, sizeof(t), "{\"$date\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}", tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

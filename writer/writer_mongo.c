@@ -20,6 +20,9 @@ struct writer_mongo {
     mongoc_write_concern_t *wc;
     char db[64];
     char coll_name[128];
+    int ferretdb;  /* the server is FerretDB: write through mongo_write_ferretdb */
+    int cond;      /* WRITER_SINK_* kind of the last failure */
+    size_t nrej;   /* documents reported to reject in the current batch */
 };
 
 /* Returns 0 when name can be a database name, else -1 with a reason in err. */
@@ -202,6 +205,25 @@ void writer_mongo_log_to_zc(void) { mongoc_log_set_handler(mongo_log_handler, NU
 
 static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t errlen);
 
+/* Sets w->ferretdb from the server's buildInfo reply, which FerretDB marks with a
+ * ferretdbVersion field. Returns 0, or -1 with a reason in err. */
+static int mongo_detect_ferretdb(writer_mongo *w, char *err, size_t errlen) {
+    bson_t cmd = BSON_INITIALIZER, reply;
+    bson_error_t e;
+    bson_iter_t it;
+    if (!BSON_APPEND_INT32(&cmd, "buildInfo", 1)) {
+        snprintf(err, errlen, "cannot build buildInfo");
+        bson_destroy(&cmd);
+        return -1;
+    }
+    bool ok = mongoc_client_command_simple(w->client, "admin", &cmd, NULL, &reply, &e);
+    if (ok) w->ferretdb = bson_iter_init_find(&it, &reply, "ferretdbVersion");
+    else snprintf(err, errlen, "buildInfo failed: %s", e.message);
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+    return ok ? 0 : -1;
+}
+
 writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
     mongo_log_quiet = 1;
     writer_mongo *w = mongo_open(o, err, errlen);
@@ -233,8 +255,8 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
     snprintf(w->db, sizeof(w->db), "%s", db);
     snprintf(w->coll_name, sizeof(w->coll_name), "%s", coll);
 
-    /* Short timeouts: the writer's loop is single-threaded and must keep up its
-     * heartbeats; a failed write is simply retried later. */
+    /* Short timeouts: a failed write is simply retried later, and a stuck one
+     * holds up every batch behind it. */
     long sst = o->server_timeout_ms > 0 ? o->server_timeout_ms : 5000;
     if (mongo_uri_default(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)sst, err, errlen) != 0 ||
         mongo_uri_default(w->uri, MONGOC_URI_CONNECTTIMEOUTMS, MONGO_CONNECT_TIMEOUT_MS, err, errlen) != 0 ||
@@ -266,6 +288,11 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
     if (!pinged) {
         snprintf(err, errlen, "cannot reach MongoDB: %s", e.message);
         goto err;
+    }
+    if (o->server == WRITER_MONGO_AUTO) {
+        if (mongo_detect_ferretdb(w, err, errlen) != 0) goto err;
+    } else {
+        w->ferretdb = o->server == WRITER_MONGO_FERRETDB;
     }
     w->coll = mongoc_client_get_collection(w->client, w->db, w->coll_name);
     if (!w->coll) {
@@ -309,6 +336,20 @@ static int mongo_transient_code(uint32_t code) {
     return 0;
 }
 
+/* Server error codes that say the server is out of disk space. */
+static int mongo_full_code(uint32_t code) { return code == 14031; }
+
+/* The kind of failure a driver error is: the server gone or not writable now
+ * (down), out of disk (full), or anything else. */
+static int mongo_classify(const bson_error_t *e) {
+    if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
+        e->domain == MONGOC_ERROR_PROTOCOL)
+        return WRITER_SINK_DOWN;
+    if (mongo_full_code(e->code) || strstr(e->message, "No space left")) return WRITER_SINK_FULL;
+    if (mongo_transient_code(e->code)) return WRITER_SINK_DOWN;
+    return WRITER_SINK_ERROR;
+}
+
 /* After a bulk failed with write errors, writes docs[idx[0..k)] one by one to
  * find the ones at fault, since the errors' indexes cannot be trusted (FerretDB
  * 1.24 stops at the first error of an unordered bulk and reports it at index 0).
@@ -329,6 +370,7 @@ static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, cons
         if (!bson_iter_init_find(&it, docs[i], "_id") || !bson_append_iter(&sel, "_id", 3, &it)) {
             bson_destroy(&sel);
             reject(arg, i, "document has no usable _id");
+            w->nrej++;
             continue;
         }
         bool ok = mongoc_collection_replace_one(w->coll, &sel, docs[i], &opts, &reply, &e);
@@ -342,8 +384,10 @@ static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, cons
         /* A duplicate _id is an upsert race with another writer: the retry wins. */
         if ((e.code == 11000 || e.code == 11001 || e.code == 12582) && strstr(e.message, "_id")) continue;
         char reason[300];
+        if (mongo_classify(&e) != WRITER_SINK_ERROR) break; /* the server, not this document */
         snprintf(reason, sizeof(reason), "MongoDB refused the document (error %u): %s", e.code, e.message);
         reject(arg, i, reason);
+        w->nrej++;
     }
     bson_destroy(&opts);
 }
@@ -362,6 +406,7 @@ static int mongo_bulk(writer_mongo *w, const bson_t *const *docs, const size_t *
     const char *what = insert ? "insert" : "upsert";
 
     *write_errors = 0;
+    w->cond = WRITER_SINK_ERROR;
     if (!BSON_APPEND_BOOL(&opts, "ordered", false) || !mongoc_write_concern_append(w->wc, &opts) ||
         (!insert && !BSON_APPEND_BOOL(&dopts, "upsert", true)) ||
         /* writer_doc_check has applied the driver's checks already. */
@@ -393,6 +438,7 @@ static int mongo_bulk(writer_mongo *w, const bson_t *const *docs, const size_t *
         if (!queued) {
             snprintf(err, errlen, "driver refused document %zu: %s", idx[j], e.message);
             *write_errors = 1;
+            w->cond = WRITER_SINK_ERROR;
             goto done;
         }
     }
@@ -401,6 +447,7 @@ static int mongo_bulk(writer_mongo *w, const bson_t *const *docs, const size_t *
     if (server == 0) {
         size_t nwe = mongo_write_errors(&reply);
         *write_errors = nwe > 0;
+        w->cond = mongo_classify(&e);
         snprintf(err, errlen, "bulk %s of %zu failed (error %u.%u, %zu write errors): %s", what, k, e.domain,
                  e.code, nwe, e.message);
         goto done;
@@ -517,35 +564,45 @@ done:
     return rc;
 }
 
+/* The plain thing, for MongoDB: one unordered bulk of replace_one({_id}, doc,
+ * upsert) for the whole batch. After write errors the documents at fault are
+ * found one by one. Returns 0 or -1 (w->cond says what kind of failure). */
+static int mongo_write_plain(writer_mongo *w, const bson_t *const *docs, size_t n, const size_t *all,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    int we = 0;
+    if (mongo_bulk(w, docs, all, n, 0, &we, err, errlen) == 0) return 0;
+    if (we && reject) mongo_find_culprits(w, docs, all, n, reject, arg);
+    return -1;
+}
+
 #define MONGO_REPLACE_CHUNK 32 /* replacements per bulk: FerretDB 1.24 takes 0.1-0.3 s each */
 
-int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
-                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
-    size_t *all = NULL, *fresh = NULL, *old = NULL, nfresh = 0, nold = 0;
-    char *exists = NULL;
+/* FerretDB 1.24's workarounds, used only when the server is FerretDB: there every
+ * update scans the collection (0.1-0.3 s per replacement) and an unordered bulk
+ * stops at its first error. So a batch goes in first as one bulk insert (a crawl
+ * mostly brings documents never seen); when some _id exists already (a re-crawl,
+ * a retry whose first ack was lost, a concurrent writer), one find by _id sorts
+ * the batch into new documents, inserted in one bulk, and existing ones, replaced
+ * by _id in chunks of MONGO_REPLACE_CHUNK. Returns 0 or -1 (w->cond set). */
+static int mongo_write_ferretdb(writer_mongo *w, const bson_t *const *docs, size_t n, const size_t *all,
+                                writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    size_t *fresh = malloc(n * sizeof(*fresh)), *old = malloc(n * sizeof(*old)), nfresh = 0, nold = 0;
+    char *exists = malloc(n);
     int we = 0, rc = -1;
-
-    if (n == 0) return 0;
-    all = malloc(n * sizeof(*all));
-    fresh = malloc(n * sizeof(*fresh));
-    old = malloc(n * sizeof(*old));
-    exists = malloc(n);
-    if (!all || !fresh || !old || !exists) {
+    if (!fresh || !old || !exists) {
         snprintf(err, errlen, "out of memory for a batch of %zu", n);
+        w->cond = WRITER_SINK_ERROR;
         goto done;
     }
-    for (size_t i = 0; i < n; i++) all[i] = i;
-    /* A crawl mostly brings documents never seen: insert them all at once (one
-     * cheap bulk, also on FerretDB, where every update scans the collection). */
     if (mongo_bulk(w, docs, all, n, 1, &we, err, errlen) == 0) {
         rc = 0;
         goto done;
     }
     if (!we) goto done; /* the server did not answer: retry later */
-    /* Some _ids exist already (a re-crawl, a retry whose first ack was lost, a
-     * concurrent writer) or some document is refused: insert the new ones and
-     * replace the existing ones by _id. */
-    if (mongo_existing(w, docs, n, exists, err, errlen) != 0) goto done;
+    if (mongo_existing(w, docs, n, exists, err, errlen) != 0) {
+        w->cond = WRITER_SINK_DOWN;
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         if (exists[i]) old[nold++] = i;
         else fresh[nfresh++] = i;
@@ -563,12 +620,93 @@ int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t 
     }
     rc = 0;
 done:
-    free(all);
     free(fresh);
     free(old);
     free(exists);
     return rc;
 }
+
+/* Maps the index of a deduplicated batch back to the caller's. */
+typedef struct mongo_rej_map {
+    writer_reject_fn reject;
+    void *arg;
+    const size_t *orig;
+} mongo_rej_map;
+
+static void mongo_reject_mapped(void *arg, size_t index, const char *reason) {
+    mongo_rej_map *m = arg;
+    m->reject(m->arg, m->orig[index], reason);
+}
+
+static int mongo_id_index_cmp(const void *a, const void *b) {
+    const mongo_id *x = a, *y = b;
+    int c = mongo_id_cmp(a, b);
+    if (c) return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Keeps, of documents sharing an _id, the last copy: fills orig[] with the indexes
+ * kept, in batch order, and returns how many (0 with err set when out of memory). */
+static size_t mongo_dedup(const bson_t *const *docs, size_t n, size_t *orig, char *err, size_t errlen) {
+    mongo_id *ids = malloc(n * sizeof(*ids));
+    char *keep = malloc(n);
+    size_t k = 0;
+    if (!ids || !keep) {
+        snprintf(err, errlen, "out of memory for a batch of %zu", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bson_iter_t it;
+        ids[i].i = i;
+        ids[i].s = "";
+        ids[i].len = 0;
+        if (bson_iter_init_find(&it, docs[i], "_id") && BSON_ITER_HOLDS_UTF8(&it))
+            ids[i].s = bson_iter_utf8(&it, &ids[i].len);
+    }
+    qsort(ids, n, sizeof(*ids), mongo_id_index_cmp);
+    for (size_t i = 0; i < n; i++) keep[ids[i].i] = i + 1 == n || mongo_id_cmp(&ids[i], &ids[i + 1]) != 0;
+    for (size_t i = 0; i < n; i++)
+        if (keep[i]) orig[k++] = i;
+done:
+    free(ids);
+    free(keep);
+    return k;
+}
+
+int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t n,
+                             writer_reject_fn reject, void *arg, char *err, size_t errlen) {
+    if (n == 0) return WRITER_SINK_OK;
+    size_t *orig = malloc(n * sizeof(*orig)), *all = malloc(n * sizeof(*all));
+    const bson_t **uniq = malloc(n * sizeof(*uniq));
+    int rc = -1;
+    w->nrej = 0;
+    w->cond = WRITER_SINK_ERROR;
+    if (!orig || !all || !uniq) {
+        snprintf(err, errlen, "out of memory for a batch of %zu", n);
+        goto done;
+    }
+    /* One write per _id: a redelivered document may come twice in one batch, and
+     * the order in which a server applies an unordered bulk is its own. */
+    size_t k = mongo_dedup(docs, n, orig, err, errlen);
+    if (k == 0) goto done;
+    for (size_t i = 0; i < k; i++) {
+        uniq[i] = docs[orig[i]];
+        all[i] = i;
+    }
+    mongo_rej_map map = { reject, arg, orig };
+    writer_reject_fn rf = reject ? mongo_reject_mapped : NULL;
+    rc = w->ferretdb ? mongo_write_ferretdb(w, uniq, k, all, rf, &map, err, errlen)
+                     : mongo_write_plain(w, uniq, k, all, rf, &map, err, errlen);
+done:
+    free(orig);
+    free(all);
+    free(uniq);
+    if (rc == 0) return WRITER_SINK_OK;
+    return w->nrej > 0 ? WRITER_SINK_REJECTED : w->cond;
+}
+
+int writer_mongo_is_ferretdb(const writer_mongo *w) { return w->ferretdb; }
+const char *writer_mongo_server_name(const writer_mongo *w) { return w->ferretdb ? "ferretdb" : "mongodb"; }
 
 const char *writer_mongo_db(const writer_mongo *w) { return w->db; }
 const char *writer_mongo_collection(const writer_mongo *w) { return w->coll_name; }
@@ -583,7 +721,8 @@ void writer_mongo_close(writer_mongo *w) {
 }
 
 static int mongo_sink_write(void *impl, const bson_t *const *docs, size_t n, writer_reject_fn reject,
-                            void *arg, char *err, size_t errlen) {
+                            void *arg, size_t *already, char *err, size_t errlen) {
+    *already = 0; /* an upsert does not say whether the document was there before */
     return writer_mongo_write_batch(impl, docs, n, reject, arg, err, errlen);
 }
 

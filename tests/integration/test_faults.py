@@ -367,9 +367,12 @@ def test_sigterm_everything_then_resume(procs, redis, mongo):
         p.send_signal(signal.SIGTERM)
     for p in allp:
         rc = wait_exit(p, max(0.1, 15 - (time.time() - t0)))
-        assert rc == 0, "pid %d exited %d:\n%s" % (p.pid, rc, procs.log(p)[-2000:])
+        want_rc = 3 if p is pl.broker else 0  # the broker: stopped, resumable
+        assert rc == want_rc, "pid %d exited %d:\n%s" % (p.pid, rc, procs.log(p)[-2000:])
     stats = pl.stats()
     assert stats["state"] == "stopped", stats
+    meta = pl.redis.hgetall(pl.key("meta"))
+    assert meta["state"] == "stopped" and meta["reason"], meta
     assert int(stats["written"]) < len(want), stats
     # Second run: same crawl name, same Redis, the same start URL (seeding is idempotent).
     pl.start_broker()

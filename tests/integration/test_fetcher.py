@@ -4,6 +4,7 @@ and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and fo
 1000-connection memory check an asyncio server that holds connections open."""
 import asyncio
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote
 
 import pytest
 import zmq
@@ -22,6 +24,27 @@ HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
 DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
 ASAN = "asan" in os.environ.get("ZCRAWL_BIN", "")
 BIG_BODY = b"x" * (4 * 1024 * 1024)
+LARGE_PAGE = b"L" * (7 * 1024 * 1024 + 512 * 1024)  # the 7.5 MB pages of issue 11
+
+
+def _json_like(size, seed=7):
+    """size bytes of JSON-looking text that gzip shrinks about as much as a real
+    API page (4 to 6 times), not a thousandfold."""
+    import random
+    rnd = random.Random(seed)
+    words = ["title", "author", "price", "isbn", "rating", "stock", "pages", "year"]
+    parts, n = [], 0
+    while n < size:
+        item = '{"id": %d, "%s": "%08x", "%s": %d.%02d},' % (
+            rnd.randrange(10 ** 9), rnd.choice(words), rnd.getrandbits(32), rnd.choice(words),
+            rnd.randrange(1000), rnd.randrange(100))
+        parts.append(item)
+        n += len(item)
+    return "".join(parts).encode()[:size]
+
+
+LARGE_JSON = _json_like(len(LARGE_PAGE))
+LARGE_JSON_GZ = gzip.compress(LARGE_JSON)
 
 
 def header(t):
@@ -80,6 +103,20 @@ class Handler(BaseHTTPRequestHandler):
                        headers=[("Content-Encoding", "gzip"), ("X-Raw-Len", str(len(raw)))])
         elif path == "/redirect":
             self.reply(302, b"", headers=[("Location", "/ok")])
+        elif path == "/to":  # a redirect to any Location (?loc=URL-encoded)
+            self.reply(int(args.get("code", "302")), b"moved", headers=[("Location", unquote(args["loc"]))])
+        elif path.startswith("/chain/"):  # /chain/N redirects N times before a 200
+            n = int(path.rsplit("/", 1)[1])
+            if n > 0:
+                self.reply(301, b"", headers=[("Location", "/chain/%d" % (n - 1))])
+            else:
+                self.reply(200, b"end of chain", "text/plain")
+        elif path == "/ra":  # a 503 with any Retry-After (?v=URL-encoded)
+            self.reply(503, b"busy", headers=[("Retry-After", unquote(args["v"]))])
+        elif path == "/large":
+            self.reply(200, LARGE_PAGE, "application/octet-stream")
+        elif path == "/largegz":
+            self.reply(200, LARGE_JSON_GZ, "application/json", headers=[("Content-Encoding", "gzip")])
         elif path == "/loop":
             self.reply(302, b"", headers=[("Location", "/loop")])
         elif path == "/big":
@@ -111,8 +148,7 @@ class HTTPServer(ThreadingHTTPServer):
         pass  # the fetcher hangs up on purpose (timeouts, body too large)
 
 
-@pytest.fixture
-def http():
+def serve_http():
     srv = HTTPServer(("127.0.0.1", 0), Handler)
     srv.lock = threading.Lock()
     srv.current = srv.max_seen = 0
@@ -120,13 +156,32 @@ def http():
     srv.user_agents = set()
     srv.accept_encodings = set()
     srv.stop = threading.Event()
-    srv.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    srv.port = srv.server_address[1]
+    srv.base = "http://127.0.0.1:%d" % srv.port
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
-    yield srv
+    return srv
+
+
+def stop_http(srv):
     srv.stop.set()
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture
+def http():
+    srv = serve_http()
+    yield srv
+    stop_http(srv)
+
+
+@pytest.fixture
+def other_http():
+    """A second server: another origin (same host, another port)."""
+    srv = serve_http()
+    yield srv
+    stop_http(srv)
 
 
 # ---------------------------------------------------------------- fake broker
@@ -156,6 +211,7 @@ class Broker:
         self.dones = []
         self.pages = []
         self.read_pages = True
+        self.keep_bodies = True  # False: a page's body frame is replaced by its sha1
 
     def close(self):
         self.router.close(0)
@@ -194,6 +250,8 @@ class Broker:
                 got += 1
                 if sock is self.pull:
                     assert msg[0] == header(PAGE), msg[0]
+                    if not self.keep_bodies:
+                        msg[-1] = hashlib.sha1(msg[-1]).hexdigest().encode()
                     self.pages.append(msg[1:])
                     continue
                 ident, head, rest = msg[0], msg[1], msg[2:]
@@ -266,10 +324,10 @@ def fetchers_exit_clean(procs):
         assert rc == 0, "fetcher exited %s\n%s" % (rc, log[-4000:])
 
 
-def start_fetcher(procs, broker, *args, concurrency=8):
+def start_fetcher(procs, broker, *args, concurrency=8, env=None):
     argv = [bin_path("fetcher"), "--broker", broker.endpoint, "--pages", broker.pages_endpoint,
             "--concurrency", str(concurrency), "--log-level", "debug"] + list(args)
-    p = procs.start("fetcher", argv)
+    p = procs.start("fetcher", argv, env=env)
     _started.append((procs, p))
     ident, (role, name, credit) = broker.wait_hello()
     assert role == b"fetcher"
@@ -350,11 +408,12 @@ def test_outcomes(procs, broker, http):
         b + "/status/404": (b"fail", b"404", b"0", b"http 404"),
         b + "/status/410": (b"fail", b"410", b"0", b"http 410"),
         b + "/status/403": (b"fail", b"403", b"0", b"http 403"),
-        b + "/loop": (b"fail", b"302", b"0", None),
+        b + "/loop": (b"fail", b"302", b"0", b"too many redirects (5)"),
         b + "/big?n=300000": (b"fail", b"200", b"0", b"body too large"),
         b + "/truncated": (b"retry", b"200", b"0", b"curl: Transferred a partial file"),
         "http://127.0.0.1:%d/refused" % dead_port: (b"retry", b"0", b"0", b"curl: Couldn't connect to server"),
         "ftp://127.0.0.1/x": (b"fail", b"0", b"0", None),
+        "file:///etc/passwd": (b"fail", b"0", b"0", b"curl: Unsupported protocol"),
     }
     t0 = time.time()
     hang = b + "/hang"
@@ -400,6 +459,154 @@ def test_gzip_and_redirect(procs, broker, http):
     page = broker.page_for(empty)
     assert page[6] == b"" and page[3] == b"application/json"
     broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+
+
+def test_redirect_within_origin_is_followed(procs, broker, http):
+    """Same-origin redirects are followed (relative and absolute Location), up to
+    --max-redirs; the PAGE's final_url is the URL the body came from."""
+    start_fetcher(procs, broker, "--max-redirs", "3")
+    b = http.base
+    three, four = b + "/chain/3", b + "/chain/4"
+    absolute = b + "/to?code=307&loc=" + quote(b + "/ok", safe="")
+    for u in (three, four, absolute):
+        broker.job(u)
+    page = broker.page_for(three)
+    assert page[1] == (b + "/chain/0").encode() and page[2] == b"200" and page[6] == b"end of chain"
+    assert page[3] == b"text/plain"
+    assert broker.done_for(three)[1:3] == [b"ok", b"200"]
+    assert broker.done_for(four)[1:] == [b"fail", b"301", b"0", b"too many redirects (3)"]
+    page = broker.page_for(absolute)
+    assert page[1] == (b + "/ok").encode() and page[6].startswith(b"<html>")
+    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+    assert http.hits["/chain/0"] == 1  # /chain/4 stopped at /chain/1
+
+
+def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http, other_http):
+    """Issue 12: a page redirecting to another port, another host or another
+    scheme (file://, ftp://, https on the same host) ends with DONE redirect,
+    status = the 3xx, reason = the absolute target; nothing else receives a
+    request and no PAGE goes downstream."""
+    start_fetcher(procs, broker)
+    b = http.base
+    targets = {
+        "port": other_http.base + "/ok?secret=1",                        # another port: an internal service
+        "host": "http://internal.localhost:%d/ok" % other_http.port,   # another host name
+        "file": "file:///etc/passwd",
+        "ftp": "ftp://127.0.0.1:%d/x" % other_http.port,
+        "https": "https://127.0.0.1:%d/ok" % http.port,                # another scheme, same host and port
+    }
+    jobs = {}
+    for name, target in targets.items():
+        jobs[name] = b + "/to?name=%s&loc=%s" % (name, quote(target, safe=""))
+        broker.job(jobs[name])
+    rel = b + "/to?code=301&loc=" + quote("//internal.localhost:%d/ok" % other_http.port, safe="")
+    broker.job(rel)
+    for name, target in targets.items():
+        d = broker.done_for(jobs[name])
+        assert d[1:] == [b"redirect", b"302", b"0", target.encode()], (name, d)
+    d = broker.done_for(rel)
+    assert d[1:] == [b"redirect", b"301", b"0", ("http://internal.localhost:%d/ok" % other_http.port).encode()], d
+    broker.wait(lambda: broker.credits == len(targets) + 1, 5, "credits")
+    time.sleep(0.3)
+    broker.pump(0.1)
+    assert other_http.hits == {}, other_http.hits
+    assert broker.pages == []
+    assert set(http.hits) == {"/to"}
+
+
+def test_retry_after_from_libcurl_is_capped(procs, broker, http):
+    """Retry-After (seconds or an HTTP-date) comes from CURLINFO_RETRY_AFTER and
+    is capped by --max-retry-after-ms: `Retry-After: 100000` must not park a URL
+    for a day (issue 11)."""
+    start_fetcher(procs, broker)  # the default cap: 10 min
+    b = http.base
+    cases = {
+        "100000": 600000,                       # capped at 10 min
+        "120": 120000,
+        "0": 0,
+        "soon": 0,                              # unparsable
+        "-5": 0,
+        formatdate(time.time() + 30, usegmt=True): (25000, 31000),
+        formatdate(time.time() + 86400 * 3, usegmt=True): 600000,
+        formatdate(time.time() - 60, usegmt=True): 0,  # in the past
+    }
+    urls = {}
+    for i, v in enumerate(cases):
+        urls[v] = b + "/ra?i=%d&v=%s" % (i, quote(v, safe=""))
+        broker.job(urls[v])
+    for v, want in cases.items():
+        d = broker.done_for(urls[v])
+        assert d[1:3] == [b"retry", b"503"], (v, d)
+        got = int(d[3])
+        if isinstance(want, tuple):
+            assert want[0] <= got <= want[1], (v, got)
+        else:
+            assert got == want, (v, got)
+
+
+def test_retry_after_cap_flag(procs, broker, http):
+    start_fetcher(procs, broker, "--max-retry-after-ms", "5000")
+    u = http.base + "/ra?v=100000"
+    broker.job(u)
+    assert broker.done_for(u)[1:4] == [b"retry", b"503", b"5000"]
+
+
+# ---------------------------------------------------------------- SSRF guard
+
+GUARD_ON = {"ZCRAWL_ALLOW_PRIVATE": "0"}
+
+
+def test_guard_refuses_loopback_and_private(procs, broker, http):
+    """Without --allow-private, no connection is made to a loopback, private or
+    other special address, whatever the URL spells: the job ends as a dead letter
+    (fail, "blocked address IP"), and the server never sees a connection."""
+    p = start_fetcher(procs, broker, env=GUARD_ON, concurrency=16)
+    port = http.port
+    cases = {
+        "http://127.0.0.1:%d/ok" % port: "127.0.0.1",
+        "http://localhost:%d/ok" % port: None,          # 127.0.0.1 or ::1, by libcurl's choice
+        "http://site.localhost:%d/ok" % port: None,     # a name that resolves to loopback
+        "http://127.1:%d/ok" % port: "127.0.0.1",       # shorthand IPv4
+        "http://2130706433:%d/ok" % port: "127.0.0.1",  # 127.0.0.1 as one number
+        "http://[::1]:%d/ok" % port: "::1",
+        "http://[::ffff:127.0.0.1]:%d/ok" % port: None,  # v4-mapped
+        "http://0.0.0.0:%d/ok" % port: "0.0.0.0",
+        "http://10.255.255.1:%d/ok" % port: "10.255.255.1",
+        "http://169.254.169.254/latest/meta-data/": "169.254.169.254",
+        "http://[fd00::1]:%d/ok" % port: "fd00::1",
+        "http://100.64.0.1:%d/ok" % port: "100.64.0.1",
+    }
+    for u in cases:
+        broker.job(u)
+    for u, ip in cases.items():
+        d = broker.done_for(u)
+        assert d[1:3] == [b"fail", b"0"], (u, d)
+        assert d[4].startswith(b"blocked address "), (u, d)
+        if ip:
+            assert d[4] == ("blocked address " + ip).encode(), (u, d)
+    broker.wait(lambda: broker.credits == len(cases), 5, "credits")
+    assert http.hits == {} and broker.pages == []
+    assert "guard=on" in procs.log(p)
+
+
+def test_guard_off_with_allow_private(procs, broker, http):
+    start_fetcher(procs, broker, "--allow-private", env=GUARD_ON)
+    u = http.base + "/ok"
+    broker.job(u)
+    assert broker.done_for(u)[1] == b"ok"
+
+
+def test_guard_applies_to_redirect_hops(procs, broker, http):
+    """A same-origin redirect opens no new connection to anything the guard would
+    refuse: with the guard on the first hop is already refused, and the
+    redirect's target is never requested."""
+    start_fetcher(procs, broker, env=GUARD_ON)
+    u = "http://localhost:%d/chain/2" % http.port
+    broker.job(u)
+    d = broker.done_for(u)
+    assert d[1] == b"fail" and d[4].startswith(b"blocked address "), d
+    assert http.hits == {}
+
 
 
 def test_concurrency_cap_with_credit(procs, broker, http):
@@ -572,6 +779,50 @@ def test_backpressure_keeps_pages(procs, broker, http):
     assert all(p[6] == BIG_BODY for p in broker.pages)
     assert all(d[1] == b"ok" for d in broker.dones)
     print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
+
+
+def test_held_page_bytes_are_bounded(procs, broker, http):
+    """Issue 11: 60 pages of 7.5 MB with nobody reading pages (a stopped parser)
+    took a fetcher to 435 MB. Now the bytes it holds (bodies being received,
+    waiting for the pages socket, or queued inside ZeroMQ) stay within
+    --max-held-bytes (default 64 MiB) plus one page: transfers pause, credit
+    stops. Bound asserted: peak RSS < 64 MiB + 8 MiB (--max-body) + 30 MB for the
+    process itself. Once pages flow again, every one arrives whole."""
+    n = 60
+    broker.read_pages = False
+    broker.keep_bodies = False
+    p = start_fetcher(procs, broker, "--timeout-ms", "300000", "--log-level", "info", concurrency=64)
+    idle = rss_kb(p.pid)
+    # A third of them gzip'd (decoded by libcurl). A paused transfer may still hold in
+    # libcurl the decoding of one received chunk: recv buffer x the compression ratio
+    # (a few times here; a thousandfold "gzip bomb" is only capped by --max-body).
+    urls = [http.base + ("/largegz?i=%d" if i % 3 == 0 else "/large?i=%d") % i for i in range(n)]
+    for u in urls:
+        broker.job(u)
+    broker.wait(lambda: http.hits.get("/large", 0) + http.hits.get("/largegz", 0) == n, 30, "all 60 requests")
+    peak_seen = 0
+    t_end = time.time() + 4
+    while time.time() < t_end:
+        broker.pump(0.2)
+        peak_seen = max(peak_seen, rss_kb(p.pid))
+    hwm = rss_kb(p.pid, "VmHWM")
+    bound_kb = (64 + 8) * 1024 + 30 * 1024
+    print("\nheld pages: fetcher RSS idle %.1f MB, while 60 x 7.5 MB pages wait %.1f MB, peak %.1f MB "
+          "(bound %.0f MB)%s" % (idle / 1024, peak_seen / 1024, hwm / 1024, bound_kb / 1024,
+                                 " (ASan build)" if ASAN else ""))
+    assert broker.credits < n // 2, "credit granted while %d pages wait" % n
+    if not ASAN:
+        assert hwm < bound_kb, "peak RSS %d kB over the bound %d kB" % (hwm, bound_kb)
+    broker.read_pages = True
+    broker.wait(lambda: len(broker.pages) == n and len(broker.dones) == n, 120, "all pages")
+    want = {hashlib.sha1(LARGE_PAGE).hexdigest().encode(), hashlib.sha1(LARGE_JSON).hexdigest().encode()}
+    for pg in broker.pages:
+        assert pg[6] == hashlib.sha1(LARGE_JSON if b"/largegz" in pg[0] else LARGE_PAGE).hexdigest().encode()
+    assert {pg[6] for pg in broker.pages} == want
+    assert sorted(pg[0] for pg in broker.pages) == sorted(u.encode() for u in urls)
+    assert all(d[1] == b"ok" for d in broker.dones)
+    broker.wait(lambda: broker.credits == n, 10, "every slot given back")
+    assert http.hits["/large"] + http.hits["/largegz"] == n  # nothing fetched twice
 
 
 @pytest.mark.skipif(not os.access(bin_path("sitesim"), os.X_OK), reason="no bin/zcrawl-sitesim")

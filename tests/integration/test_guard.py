@@ -417,12 +417,6 @@ class Site:
         self.srv.server_close()
 
 
-def fetcher_answers_robots():
-    """True when this build's fetcher hands robots.txt back (DONE robots_txt)."""
-    out = subprocess.run([bin_path("fetcher"), "--help"], capture_output=True, text=True).stdout
-    return "robots" in out
-
-
 def test_robots_via_fake_fetcher(procs, redis):
     """The broker's half of robots.txt, with the fetcher played by the test: the
     origin's robots.txt is the first JOB and nothing else of that origin goes out
@@ -487,10 +481,6 @@ def test_robots_disallow_and_crawl_delay_real_crawl(procs, redis, tmp_path):
     asks for a Crawl-delay of 1 s: those two are excluded and never requested,
     the others written once, and no two requests to the site come less than
     ~1 s apart."""
-    if not fetcher_answers_robots():
-        msg = "the fetcher of this build does not answer robots_txt (branch fetcher not merged yet)"
-        print("\n*** SKIPPED: %s ***" % msg)
-        pytest.skip(msg)
     site = Site(n=6, robots="User-agent: *\nDisallow: /api/book/3$\nDisallow: /api/book/5$\nCrawl-delay: 1\n")
     out = str(tmp_path / "books.jsonl")
     try:
@@ -514,10 +504,6 @@ def test_hostile_redirects_reach_nothing_outside_scope(procs, redis, tmp_path):
     """A site whose detail pages redirect to another port, to a private address
     and to file://: nothing outside the scope receives a request, the redirected
     books are counted, the others written."""
-    if "max-redirs" not in subprocess.run([bin_path("fetcher"), "--help"], capture_output=True, text=True).stdout:
-        msg = "needs the fetcher's redirect policy (branch fetcher not merged yet)"
-        print("\n*** SKIPPED: %s ***" % msg)
-        pytest.skip(msg)
     other = Site(n=1)
     site = Site(n=5, redirects={"/api/book/2": other.base + "/api/book/2",
                                 "/api/book/3": "http://10.255.255.1/api/book/3",

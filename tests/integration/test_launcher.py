@@ -2,8 +2,17 @@
 wiring (pages from fetchers straight to parsers, documents from parsers straight
 to writers, each downstream stage binding its own port), the same crawl through
 the broker's streamers (--via-broker), a crawl from many START_URLs, and a parser
-killed -9 in the direct wiring. Each ends with every reachable book exactly once in the JSON Lines file."""
+killed -9 in the direct wiring. Each ends with every reachable book exactly once in
+the JSON Lines file. Then the launcher's promises: exit codes (README, "Exit
+codes"), a summary of this run, SIGTERM/SIGINT then the same command resumes (the
+state folder without --redis), a complete crawl is not crawled again, --fresh,
+--seeds, a 1900-byte start URL arrives whole, restarts back off within a budget
+per window, and Redis refusing writes shows on the progress output.
+
+Every launcher runs in the test's own folder (cwd), where its default state folder
+./.zcrawl/<crawl> lives."""
 import glob
+import json
 import os
 import re
 import signal
@@ -53,7 +62,8 @@ def test_run_wiring(procs, tmp_path, wiring):
     site = Sitesim(procs, "--books", str(BOOKS))
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     extra = ["--via-broker"] if wiring == "via-broker" else []
-    r = subprocess.run(launcher_argv(site, out, logdir, *extra), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(launcher_argv(site, out, logdir, *extra), capture_output=True, text=True, timeout=120,
+                       cwd=str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "crawl complete" in r.stdout
     assert_every_book_once(site, out)
@@ -82,7 +92,7 @@ def test_run_from_every_list_page(procs, tmp_path):
     lists = [site.base + "/api/book/?limit=18&offset=%d" % off for off in range(0, BOOKS, 18)]
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     argv = launcher_argv(site, out, logdir)[:-1] + lists
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "crawling %d start URLs" % len(lists) in r.stderr, r.stderr
     assert_every_book_once(site, out)
@@ -103,7 +113,7 @@ def test_run_with_redis_password_and_db(procs, tmp_path):
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     uri = "redis://:s3cret@127.0.0.1:%d/3" % redis.port
     r = subprocess.run(launcher_argv(site, out, logdir, "--redis", uri, "--crawl", "pw"),
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     assert_every_book_once(site, out)
     m = re.search(r"crawl complete: (\d+) pages fetched, (\d+) documents written", r.stdout)
@@ -141,7 +151,7 @@ def test_direct_parser_killed(procs, tmp_path):
     the launcher restarts the parser on the same port, where the fetchers find it."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "5")
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
-    launcher = procs.start("zcrawl", launcher_argv(site, out, logdir, "--lease-ms", "2000"))
+    launcher = procs.start("zcrawl", launcher_argv(site, out, logdir, "--lease-ms", "2000"), cwd=str(tmp_path))
     deadline = time.time() + 30
     while time.time() < deadline and site.stats().get("requests", 0) < BOOKS // 4:
         time.sleep(0.02)
@@ -155,3 +165,430 @@ def test_direct_parser_killed(procs, tmp_path):
     starts = stage_lines(logdir, "parser", "started")
     assert len(starts) == 3, starts
     assert len({re.search(r" pages=(\S+)", l).group(1) for l in starts}) == 2
+
+
+# ---- the launcher's promises: exit codes, summary, resume, --fresh, --seeds ----
+
+SUMMARY_RE = re.compile(r"crawl (complete|stopped|failed)[^:]*: (\d+) pages fetched, (\d+) documents written, "
+                        r"(\d+) gone, (\d+) dead letters")
+
+
+def summary(text):
+    """(outcome, fetched, written, gone, dead) of the launcher's summary line."""
+    m = SUMMARY_RE.search(text)
+    assert m, "no summary line in:\n" + text
+    return (m.group(1),) + tuple(int(m.group(i)) for i in range(2, 6))
+
+
+def plain_argv(site_url, out, *extra):
+    """A launcher command line without --log-dir (logs in a temp folder, removed when
+    the crawl completes) and without --redis (the state folder ./.zcrawl/default)."""
+    return [bin_path("zcrawl"), "run", "--no-progress", "--max-per-host", "8", "--concurrency", "8",
+            "--out", str(out), "--timeout", "120"] + list(extra) + [site_url]
+
+
+def run_launcher(argv, tmp_path, timeout=150):
+    """Runs the launcher in tmp_path, its temporary log folders there too."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path),
+                       env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert not any(m in r.stderr for m in SANITIZER_MARKERS), r.stderr
+    return r
+
+
+def start_launcher(procs, argv, tmp_path):
+    return procs.start("zcrawl", argv, cwd=str(tmp_path), env={"TMPDIR": str(tmp_path)})
+
+
+def logs_folder(stderr):
+    m = re.search(r"\(logs in ([^,)]+)", stderr)
+    assert m, stderr
+    return m.group(1)
+
+
+def resume_line(stdout):
+    m = re.search(r"^resume with: (.+)$", stdout, re.M)
+    assert m, "no 'resume with' line in:\n" + stdout
+    return m.group(1)
+
+
+def test_closed_port_exits_1_with_dead_letters(procs, tmp_path):
+    """A start URL nobody answers: complete, but with one dead letter: exit 1 (the
+    old launcher said 'crawl complete' and exited 0), and the summary says where the
+    dead letter is (a file in the state folder: the private Redis is gone then)."""
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    r = run_launcher(plain_argv(url, tmp_path / "o.jsonl", "--max-retries", "1"), tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert summary(r.stdout)[0] == "complete"
+    assert summary(r.stdout)[4] == 1, r.stdout
+    m = re.search(r"^dead letters: 1 in (\S+)", r.stdout, re.M)
+    assert m, r.stdout
+    path = tmp_path / m.group(1) if not os.path.isabs(m.group(1)) else m.group(1)
+    with open(str(path)) as f:
+        dead = [json.loads(l) for l in f]
+    assert [d["url"] for d in dead] == [url], dead
+    assert os.path.isdir(logs_folder(r.stderr)), "logs of a run that did not end clean are kept"
+
+
+def wait_written(out, at_least, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "launcher ended early (rc %s)" % proc.returncode
+        try:
+            with open(str(out), "rb") as f:
+                if f.read().count(b"\n") >= at_least:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("fewer than %d documents written after %ds" % (at_least, timeout))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
+    """SIGTERM or SIGINT (Ctrl-C): exit 3 ('stopped', the old launcher: 130, and its
+    private Redis kept nothing), a summary of what this run did and the command that
+    resumes; that command (no --redis: the state folder keeps the crawl) finishes it
+    without starting over, every book once, and its summary counts only its own work."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, BOOKS // 4, launcher)
+    os.kill(launcher.pid, sig)
+    assert launcher.wait(timeout=60) == 3, procs.log(launcher)
+    first = procs.log(launcher)
+    outcome, fetched1, written1, _, _ = summary(first)
+    assert outcome == "stopped" and written1 >= BOOKS // 4, first
+    assert ("by %s" % ("SIGTERM" if sig == signal.SIGTERM else "SIGINT")) in first, first
+    assert os.path.isdir(str(tmp_path / ".zcrawl" / "default" / "appendonlydir")), os.listdir(str(tmp_path))
+    cmd = resume_line(first)
+    requests_before = site.stats()["requests"]
+    r = run_launcher(["bash", "-c", cmd], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    outcome, fetched2, written2, _, _ = summary(r.stdout)
+    assert outcome == "complete"
+    assert_every_book_once(site, out)
+    reachable = len(site.ids()["reachable"])
+    assert written1 + written2 == reachable, (written1, written2, reachable)
+    # Resumed, not started over: the second run fetched what was left.
+    total_pages = BOOKS + BOOKS // 18 + 1
+    assert site.stats()["requests"] - requests_before < total_pages - BOOKS // 4, site.stats()
+    assert not os.path.exists(logs_folder(r.stderr)), "the logs of a complete crawl are removed"
+
+
+def test_rerun_of_complete_crawl_says_so(procs, tmp_path):
+    """The same command after the crawl completed: one line, exit 0, nothing fetched
+    (the old launcher printed the old totals as this run's work)."""
+    site = Sitesim(procs, "--books", "300")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    reachable = len(site.ids()["reachable"])
+    requests = site.stats()["requests"]
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout
+    assert re.match(r"crawl default already complete at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, %d documents; "
+                    r"--fresh starts it over$" % reachable, lines[0]), lines
+    assert site.stats()["requests"] == requests
+    assert_every_book_once(site, out)
+
+
+def test_complete_meta_read_before_anything_starts(procs, tmp_path):
+    """The launcher reads zcrawl:{crawl}:meta itself: a crawl recorded complete is
+    not started (no stage runs: the emulator sees no request)."""
+    from harness import Redis
+    redis = Redis(procs)
+    redis.cli("HSET", "zcrawl:{done}:meta", "state", "complete", "ended_at", "1764682800000", "written", "42")
+    site = Sitesim(procs, "--books", "300")
+    r = run_launcher(plain_argv(site.start_url, tmp_path / "o.jsonl", "--redis", redis.uri, "--crawl", "done"),
+                     tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == ("crawl done already complete at 2025-12-02T13:40:00Z, 42 documents; "
+                        "--fresh starts it over\n"), r.stdout
+    assert site.stats()["requests"] == 0
+
+
+def test_fresh_crawls_again(procs, tmp_path):
+    """--fresh: the crawl's keys are deleted and the --out file emptied, so the crawl
+    runs again from the start (the old launcher did not know --fresh: exit 2)."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", "300")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out, "--redis", redis.uri)
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    reachable = len(site.ids()["reachable"])
+    first = site.stats()["requests"]
+    r = run_launcher(argv[:-1] + ["--fresh", argv[-1]], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert summary(r.stdout)[2] == reachable, r.stdout
+    assert site.stats()["requests"] == 2 * first, site.stats()
+    assert_every_book_once(site, out)
+
+
+def test_seeds_file(procs, tmp_path):
+    """--seeds FILE: one URL a line, '#' comments and blank lines skipped; every list
+    page is fetched once and every book written once."""
+    site = Sitesim(procs, "--books", str(BOOKS))
+    lists = [site.base + "/api/book/?limit=18&offset=%d" % off for off in range(0, BOOKS, 18)]
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# every list page\n\n" + "\n".join("  " + u if i % 7 == 0 else u for i, u in enumerate(lists))
+                     + "\n\n# end\n")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out, "--seeds", str(seeds))[:-1]
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "crawling %d start URLs" % len(lists) in r.stderr, r.stderr
+    assert_every_book_once(site, out)
+    st = site.stats()
+    assert st["by_kind"]["list"] == len(lists), st
+    assert st["duplicates"] == 0, st
+
+
+def test_seeds_file_bad_line(tmp_path):
+    """A bad line: one error line naming file:line, exit 2, nothing started (no
+    state folder)."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1:1/a\n# fine\nmailto:someone@example.com\nhttp://127.0.0.1:1/b\n")
+    r = run_launcher(plain_argv("http://127.0.0.1:1/x", tmp_path / "o.jsonl", "--seeds", str(seeds)), tmp_path,
+                     timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zcrawl: error: %s:3: bad URL 'mailto:" % seeds), r.stderr
+    assert not os.path.exists(str(tmp_path / ".zcrawl"))
+
+
+class RecordingSite:
+    """A one-page site on a real socket that records every request target: an empty
+    list page for any /api/book/ request."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.paths = []
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                rec.paths.append(self.path)
+                body = b'{"count": 0, "next": null, "previous": null, "results": []}'
+                self.send_response(200 if self.path.startswith("/api/book/") else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_long_start_url_arrives_whole(tmp_path):
+    """A 1900-byte start URL (under the 2048-byte limit) reaches the site whole: the
+    old launcher copied each argument into 1023 bytes and passed it on cut."""
+    site = RecordingSite()
+    try:
+        base = "http://127.0.0.1:%d/api/book/?limit=18&offset=0&pad=" % site.port
+        url = base + "x" * (1900 - len(base))
+        assert len(url) == 1900
+        r = run_launcher(plain_argv(url, tmp_path / "o.jsonl"), tmp_path, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        want = url[url.index("/api/"):]
+        assert site.paths, "no request arrived"
+        assert want in site.paths, ["%d bytes" % len(p) for p in site.paths]
+    finally:
+        site.close()
+
+
+# ---- supervision: restarts back off, the budget is per window ----
+
+def restart_events(text):
+    """(name, in_ms) of each event=stage_restart line of the launcher."""
+    return [(m.group(1), int(m.group(2))) for m in
+            re.finditer(r"event=stage_restart name=(\S+) status=\d+ in_ms=(\d+)", text)]
+
+
+def kill_and_time_restart(launcher, exe, timeout=30):
+    """Kills one running exe child of the launcher; returns seconds until a new one runs."""
+    deadline = time.time() + timeout
+    victims = []
+    while time.time() < deadline and not victims:
+        victims = children_named(launcher.pid, exe)
+        time.sleep(0.01)
+    assert victims, "no %s running" % exe
+    t0 = time.time()
+    os.kill(victims[0], signal.SIGKILL)
+    while time.time() < deadline:
+        now = [p for p in children_named(launcher.pid, exe) if p != victims[0]]
+        if now:
+            return time.time() - t0
+        if launcher.poll() is not None:
+            return None
+        time.sleep(0.01)
+    raise AssertionError("%s not restarted within %ds" % (exe, timeout))
+
+
+def test_restarts_back_off(procs, tmp_path):
+    """A parser killed four times in a row comes back after 250, 500, 1000 and
+    2000 ms (the old launcher restarted it at once), and the crawl still completes
+    with every book once."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "30")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--lease-ms", "2000"), tmp_path)
+    wait_written(out, 50, launcher)
+    waits = [kill_and_time_restart(launcher, "zcrawl-parser") for _ in range(4)]
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    log = procs.log(launcher)
+    assert [ms for _, ms in restart_events(log)] == [250, 500, 1000, 2000], log
+    for w, want in zip(waits, [0.25, 0.5, 1.0, 2.0]):
+        assert w is not None and w >= want - 0.01, waits
+    assert_every_book_once(site, out)
+
+
+def test_restart_budget_spent_fails_resumably(procs, tmp_path):
+    """More failures within the window than --max-restarts: exit 4, a message naming
+    the stage and the budget, and the command that resumes."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "30")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "600"),
+                              tmp_path)
+    wait_written(out, 50, launcher)
+    for _ in range(3):
+        if kill_and_time_restart(launcher, "zcrawl-writer") is None:
+            break
+    assert launcher.wait(timeout=60) == 4, procs.log(launcher)
+    log = procs.log(launcher)
+    assert "zcrawl: error: writer-1 failed 3 times within 600 s" in log, log
+    assert "restart budget spent" in log and "resume with: " in log, log
+
+
+def test_restart_budget_is_per_window(procs, tmp_path):
+    """Failures spread wider than the window never spend the budget: with at most 2
+    restarts per 3 s, a writer killed 4 times 2.5 s apart is restarted each time
+    (the old launcher counted 5 restarts per crawl, in total)."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "60")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--max-restarts", "2", "--restart-window", "3",
+                                                "--lease-ms", "2000"), tmp_path)
+    wait_written(out, 20, launcher)
+    for _ in range(4):
+        assert kill_and_time_restart(launcher, "zcrawl-writer") is not None, procs.log(launcher)
+        time.sleep(2.5)
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    assert len(restart_events(procs.log(launcher))) == 4
+    ids = jsonl_ids(str(out))
+    assert set(ids) == set(site.ids()["reachable"])
+
+
+# ---- problems on the progress output ----
+
+def test_redis_full_shows_on_progress(procs, tmp_path):
+    """Redis at maxmemory refuses the broker's writes: the launcher says so within
+    5 s (the old one showed nothing, the OOM errors were only in the broker's log);
+    when memory is freed it says the problem cleared and the crawl completes."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--redis", redis.uri), tmp_path)
+    wait_written(out, 50, launcher)
+    assert redis.cli("CONFIG", "SET", "maxmemory", "1").strip() == "OK"
+    t0 = time.time()
+    try:
+        while time.time() - t0 < 5 and "problem: Redis is full" not in procs.log(launcher):
+            time.sleep(0.1)
+        assert "problem: Redis is full" in procs.log(launcher), procs.log(launcher)
+        assert "writes refused (OOM)" in procs.log(launcher)
+    finally:
+        assert redis.cli("CONFIG", "SET", "maxmemory", "0").strip() == "OK"
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    assert "zcrawl: problem cleared" in procs.log(launcher)
+    assert_every_book_once(site, out)
+
+
+# ---- the state folder ----
+
+def zcrawl_processes_of(tmp_path):
+    """pids of live processes whose command line mentions tmp_path (the launcher's
+    children all carry its paths: --out, --dir, logs)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open("/proc/%s/stat" % d) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if str(tmp_path) in cmd and not zombie:
+            found.append((int(d), cmd[:120]))
+    return found
+
+
+def test_launcher_killed_9_leaves_nothing_and_resumes(procs, tmp_path):
+    """kill -9 of the launcher: its stages and private redis-server go with it (none
+    outlives it holding the state folder), and the same command resumes the crawl."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, BOOKS // 4, launcher)
+    procs.kill9(launcher)
+    deadline = time.time() + 20
+    while time.time() < deadline and zcrawl_processes_of(tmp_path):
+        time.sleep(0.1)
+    assert not zcrawl_processes_of(tmp_path), zcrawl_processes_of(tmp_path)
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl default" in r.stderr or summary(r.stdout)[2] < len(site.ids()["reachable"]), r.stderr
+    assert_every_book_once(site, out)
+
+
+def test_state_folder_in_use(procs, tmp_path):
+    """A second launcher on the same state folder while the first runs: exit 2, one
+    line naming the folder and the first launcher's pid; the first is untouched."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, 10, launcher)
+    r = run_launcher(plain_argv(site.start_url, tmp_path / "other.jsonl"), tmp_path, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr == "zcrawl: error: state folder .zcrawl/default is in use by another zcrawl (pid %d)\n" \
+        % launcher.pid, r.stderr
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    assert_every_book_once(site, out)
+
+
+def test_timeout_stops_resumably(procs, tmp_path):
+    """--timeout: the crawl stops (exit 4, 'did not finish within'), says how to
+    resume, keeps its logs; the resume command completes it."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "100")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    argv[argv.index("--timeout") + 1] = "3"
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "zcrawl: error: the crawl did not finish within --timeout 3 s" in r.stderr, r.stderr
+    assert os.path.isdir(logs_folder(r.stderr))
+    cmd = resume_line(r.stdout)
+    r = run_launcher(["bash", "-c", cmd.replace("--timeout 3", "--timeout 120")], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(site, out)

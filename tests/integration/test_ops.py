@@ -153,7 +153,7 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
                 raise AssertionError("no check for this README recipe; add one: %s" % line)
             checked.append(line)
     assert checked == recipes
-    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    assert launcher.wait(timeout=150) == 1, procs.log(launcher)  # complete, with dead letters (malformed books)
 
 
 # ---- zcrawl status ----

@@ -2,6 +2,7 @@
 emulator, a private Redis and a MongoDB-wire server (issue: the crawl pipeline)."""
 import collections
 import datetime
+import html
 import json
 import os
 import re
@@ -52,7 +53,11 @@ def check_normalized(sim, docs):
             assert isinstance(doc["page_number"], int) and doc["page_number"] == int(raw["page_number"])
         assert doc["price"] == raw.get("price")
         assert doc["isbn"] == raw.get("isbn")
-        assert doc["tags"] == (raw["tags"] if isinstance(raw.get("tags"), list) else None)
+        # issue 14: a list field is always a list ([] when the page has none), and
+        # character references are decoded in text fields.
+        assert doc["tags"] == (raw["tags"] if isinstance(raw.get("tags"), list) else [])
+        assert doc["translators"] == [norm_ws(t) for t in raw.get("translators") or [] if norm_ws(t)]
+        assert doc["introduction"] == html.unescape(raw["introduction"])
         assert doc["source_url"].endswith("/api/book/%s" % bid)
         for f in ("published_at", "updated_at"):
             if raw.get(f):
@@ -151,7 +156,7 @@ def test_malformed_pages_are_dead_lettered(procs, redis, tmp_path):
     out = str(tmp_path / "books.jsonl")
     pl = Pipeline(procs, redis, sim.start_url)
     pl.start_all(out=out)
-    pl.wait_done(timeout=180)
+    pl.wait_done(timeout=180, want_rc=1)  # complete, with dead letters
     assert_once(jsonl_ids(out), want)
     dead = pl.dead()
     dead_ids = {d["url"].rstrip("/").rsplit("/", 1)[1] for d in dead}

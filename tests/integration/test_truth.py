@@ -125,3 +125,239 @@ def test_status_problem_published_and_cleared(procs, redis):
     finally:
         w.close()
     wait_for(lambda: pl.stats().get("problem") == "", 5, "problem gone with its peer")
+
+
+# ---------------------------------------------------------------- stalls are not deaths
+
+def books_site(procs, books, latency=20):
+    sim = Sitesim(procs, "--books", str(books), "--latency-ms", str(latency))
+    ids = sim.ids()
+    return sim, set(ids["reachable"]), ids
+
+
+def assert_once(got, want):
+    counts = collections.Counter(got)
+    dups = sorted(i for i, n in counts.items() if n > 1)
+    assert not dups, "%d duplicated documents, e.g. %s" % (len(dups), dups[:5])
+    missing = want - set(counts)
+    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:5])
+
+
+@pytest.mark.parametrize("stage", ["fetcher", "parser", "writer", "broker"])
+def test_sigstop_10s_is_not_a_death(procs, redis, tmp_path, stage):
+    """SIGSTOP of any stage for 10 s, then SIGCONT, with the default 30 s lease and
+    1 s heartbeats: no page is fetched twice and every book is written once. The
+    stall is three times the heartbeat expiry, a third of the lease."""
+    sim, want, ids = books_site(procs, 1500)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--max-per-host", "8"])
+    pl.start_broker()
+    st = {"writer": pl.start_writer(None, out), "parser": pl.start_parser(),
+          "fetcher": pl.start_fetcher("--name", "f1"), "f2": pl.start_fetcher("--name", "f2"),
+          "broker": pl.broker}
+    pl.wait_stat("fetched", 300, timeout=60)
+    assert int(pl.stats().get("written", "0")) < len(want) - 300, "too late for a mid-crawl stall"
+    victim = st[stage]
+    victim.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(10)
+    finally:
+        victim.send_signal(signal.SIGCONT)
+    pl.wait_done(timeout=180)
+    assert_once(jsonl_ids(out), want)
+    s = sim.stats()
+    assert s["duplicates"] == 0, "%d pages fetched twice after a 10 s SIGSTOP of the %s: %s" % (
+        s["duplicates"], stage, {k: s[k] for k in ("requests", "duplicates")})
+    st_ = pl.stats()
+    assert int(st_["written"]) == len(want), st_
+    if stage != "broker":
+        # A broker stopped that long makes every stage reconnect: JOBs it had sent
+        # into the closed connections never arrived, and only those come back by
+        # lease expiry (fetched once, late).
+        assert int(st_.get("expired", "0")) == 0, st_
+
+
+# ---------------------------------------------------------------- end-to-end backpressure
+
+def test_window_bounds_open_leases_when_the_writer_stalls(procs, redis, tmp_path):
+    """With the writer stopped nothing closes a detail page's lease: fetching must
+    stop once --window leases are open, not run on into the streamers' queues."""
+    sim, want, ids = books_site(procs, 1500, latency=5)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--max-per-host", "16", "--window", "100",
+                                                            "--stats-ms", "100"])
+    pl.start_broker()
+    w = pl.start_writer(None, out)
+    pl.start_parser()
+    pl.start_fetcher()
+    pl.wait_stat("fetched", 50, timeout=60)
+    w.send_signal(signal.SIGSTOP)
+    try:
+        peak, seen = 0, []
+        end = time.time() + 4
+        while time.time() < end:
+            st = pl.stats()
+            peak = max(peak, int(st.get("leased", "0")))
+            seen.append(int(st.get("fetched", "0")))
+            time.sleep(0.05)
+        assert pl.stats().get("window") == "100", pl.stats()
+        assert peak <= 100, "%d leases open with --window 100" % peak
+        # Full: the last two seconds fetched nothing more.
+        assert seen[-1] - seen[len(seen) // 2] == 0, seen
+        assert seen[-1] < len(want), "the whole catalogue was fetched past the window"
+    finally:
+        w.send_signal(signal.SIGCONT)
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out), want)
+    assert sim.stats()["duplicates"] == 0
+
+
+# ---------------------------------------------------------------- honest ends
+
+def meta(pl):
+    return pl.redis.hgetall(pl.key("meta"))
+
+
+def test_start_url_on_a_closed_port_is_a_dead_letter_exit_1(procs, redis):
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "1", "--retry-base-ms", "50"])
+    pl.start_broker()
+    pl.start_fetcher("--connect-timeout-ms", "1000")
+    rc = wait_exit(pl.broker, 60)
+    log = procs.log(pl.broker)
+    assert rc == 1, "exit %d, want 1 (complete, with dead letters):\n%s" % (rc, log[-2000:])
+    assert len(pl.dead()) == 1, pl.dead()
+    m = meta(pl)
+    assert m["state"] == "complete" and "1 dead letters" in m["reason"], m
+    assert re.search(r"crawl t complete .*0 documents written this run.*1 dead letters .*LRANGE zcrawl:\{t\}:dead", log), log[-2000:]
+
+
+def test_sigterm_to_the_broker_exits_3_and_meta_says_stopped(procs, redis, tmp_path):
+    sim, want, ids = books_site(procs, 1500)
+    pl = Pipeline(procs, redis, sim.start_url)
+    pl.start_all(out=str(tmp_path / "books.jsonl"))
+    pl.wait_stat("fetched", 200, timeout=60)
+    run_id = meta(pl)["run_id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", run_id), run_id
+    pl.broker.send_signal(signal.SIGTERM)
+    rc = wait_exit(pl.broker, 20)
+    log = procs.log(pl.broker)
+    assert rc == 3, "exit %d, want 3 (stopped, resumable):\n%s" % (rc, log[-2000:])
+    m = meta(pl)
+    assert m["state"] == "stopped" and m["run_id"] == run_id and "signal 15" in m["reason"], m
+    assert int(m["ended_at"]) >= int(m["started_at"]) >= int(m["created_at"]) > 0, m
+    assert int(m["written"]) < len(want), m
+    assert "the same command resumes it" in log, log[-1000:]
+    # The same command resumes it: a new run of the same crawl, which completes.
+    pl.start_broker()
+    pl.wait_done(timeout=120)
+    m2 = meta(pl)
+    assert m2["state"] == "complete" and m2["run_id"] != run_id and m2["created_at"] == m["created_at"], m2
+    assert int(m2["written"]) == len(want), m2
+
+
+def test_redis_restarted_empty_mid_crawl_exits_4(procs, redis, tmp_path):
+    sim, want, ids = books_site(procs, 1500)
+    pl = Pipeline(procs, redis, sim.start_url)
+    pl.start_all(out=str(tmp_path / "books.jsonl"))
+    pl.wait_stat("fetched", 200, timeout=60)
+    redis.cli("FLUSHALL")
+    rc = wait_exit(pl.broker, 20)
+    log = procs.log(pl.broker)
+    assert rc == 4, "exit %d, want 4 (failed):\n%s" % (rc, log[-2000:])
+    assert "lost its state in Redis" in log and "--fresh starts it over" in log, log[-2000:]
+    assert "event=crawl_complete" not in log
+    # Nothing of the crawl pretends to be there: no meta was written back.
+    assert meta(pl) == {}, meta(pl)
+
+
+def run_to_completion(procs, pl, out):
+    pl.start_all(out=out)
+    pl.wait_done(timeout=120)
+
+
+def test_rerun_of_a_complete_crawl_says_so_and_fresh_starts_over(procs, redis, tmp_path):
+    sim, want, ids = books_site(procs, 300, latency=1)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url)
+    run_to_completion(procs, pl, out)
+    first = sim.stats()["requests"]
+    assert meta(pl)["state"] == "complete"
+    # Again: one line, exit 0, and every stage that says HELLO is told SHUTDOWN.
+    pl.start_broker("--linger-ms", "3000")
+    f = pl.start_fetcher()
+    w = pl.start_writer(None, str(tmp_path / "again.jsonl"))
+    t0 = time.time()
+    assert wait_exit(f, 10) == 0 and wait_exit(w, 10) == 0, "stages not sent away"
+    assert time.time() - t0 < 8
+    assert wait_exit(pl.broker, 10) == 0
+    log = procs.log(pl.broker)
+    assert re.search(r"^crawl t already complete at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, %d documents; "
+                     r"--fresh starts it over$" % len(want), log, re.M), log[-2000:]
+    assert sim.stats()["requests"] == first, "a complete crawl fetched again"
+    # --fresh: the crawl's keys go, the whole crawl runs again.
+    old_run = meta(pl)["run_id"]
+    pl.start_broker("--fresh")
+    out2 = str(tmp_path / "fresh.jsonl")
+    pl.start_writer(None, out2)
+    pl.start_parser()
+    pl.start_fetcher()
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out2), want)
+    assert sim.stats()["requests"] >= 2 * first - 5
+    m = meta(pl)
+    assert m["state"] == "complete" and m["run_id"] != old_run and int(m["written"]) == len(want), m
+    log = procs.log(pl.broker)
+    assert re.search(r"crawl t complete in [\d.]+ s: %d documents written this run \(%d in total\)"
+                     % (len(want), len(want)), log), log[-2000:]
+
+
+# ---------------------------------------------------------------- failing Redis
+
+def test_redis_at_maxmemory_pauses_and_fails_bounded_then_resumes(procs, redis, tmp_path):
+    """Redis refusing every write (maxmemory, noeviction): the broker hands out no
+    new work, logs the trouble at most once per 5 s, and after
+    --redis-fail-limit-ms exits 4 saying why; once Redis has room again the same
+    command finishes the crawl."""
+    sim, want, ids = books_site(procs, 1500)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--redis-fail-limit-ms", "6000"])
+    pl.start_all(out=out)
+    pl.wait_stat("fetched", 200, timeout=60)
+    redis.cli("CONFIG", "SET", "maxmemory", "1")
+    t0 = time.time()
+    at_oom = sim.stats()["requests"]
+    rc = wait_exit(pl.broker, 40)
+    took = time.time() - t0
+    log = procs.log(pl.broker)
+    assert rc == 4, "exit %d, want 4:\n%s" % (rc, log[-2000:])
+    assert 5 <= took <= 25, took
+    assert re.search(r"Redis refusing writes for \d+ s \(--redis-fail-limit-ms 6000\): redis error: OOM", log), log[-2000:]
+    errors = log.count("event=redis_error")
+    assert 1 <= errors <= took / 5 + 2, "%d redis_error lines in %.0f s" % (errors, took)
+    # Only what was in flight at the moment went on: no new work was handed out.
+    assert sim.stats()["requests"] - at_oom <= 40, (at_oom, sim.stats()["requests"])
+    redis.cli("CONFIG", "SET", "maxmemory", "0")
+    pl.start_broker()
+    pl.wait_done(timeout=180)
+    # Every book; a page whose outcome Redis refused may be written twice by a
+    # JSON Lines writer (its exactly-once is the writer's).
+    missing = want - set(jsonl_ids(out))
+    assert not missing, sorted(missing)[:5]
+
+
+def test_retry_after_is_capped(procs, redis):
+    """A DONE retry with Retry-After of a day delays the URL by --max-retry-delay-ms at most."""
+    url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retry-delay-ms", "2000", "--heartbeat-ms", "200"])
+    pl.start_broker()
+    f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
+    try:
+        wait_for(lambda: (f.pump(0.1), f.of_type(JOB))[1], 10, "a JOB")
+        f.send(DONE, url, "retry", "503", str(86400 * 1000), "503 Service Unavailable")
+        f.pump(0.5)
+        due = float(redis.cli("ZSCORE", pl.key("delayed"), url))
+        assert due <= time.time() * 1000 + 2500, "delayed until %.0f s from now" % (due / 1000 - time.time())
+    finally:
+        f.close()

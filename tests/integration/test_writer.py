@@ -1,7 +1,9 @@
 """test_writer.py -- bin/zcrawl-writer alone, with Python playing the broker (a ROUTER
 for control, a PUSH for docs-out) over real ZeroMQ, and a real MongoDB-wire server."""
+import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -13,7 +15,7 @@ import zmq
 
 from harness import bin_path
 
-HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN = 1, 2, 4, 8, 9, 10, 11
+HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD, STATUS = 1, 2, 4, 8, 9, 10, 11, 12, 13
 
 
 def hdr(t):
@@ -37,6 +39,10 @@ class FakeBroker:
         self.written = []   # every URL of every WRITTEN, in order
         self.batches = []   # one list of URLs per WRITTEN
         self.dead = []      # (url, stage, reason)
+        self.holds = []     # (time, [urls]) per HOLD
+        self.status = []    # (time, condition, detail) per STATUS
+        self.seen = []      # time of every message from the writer
+        self.written_at = {}  # url -> time of its (first) WRITTEN
         self.last_hb = 0.0
 
     @property
@@ -73,6 +79,7 @@ class FakeBroker:
                     break
                 ident, head, rest = frames[0], frames[1], frames[2:]
                 self.idents.add(ident)
+                self.seen.append(time.time())
                 assert head[:3] == b"ZC\x01", frames
                 t = head[3]
                 if t == HELLO:
@@ -82,9 +89,21 @@ class FakeBroker:
                     urls = rest[0].decode().split("\n")
                     self.batches.append(urls)
                     self.written.extend(urls)
+                    for u in urls:
+                        self.written_at.setdefault(u, time.time())
                 elif t == DEAD:
                     assert len(rest) == 3, frames
                     self.dead.append(tuple(f.decode() for f in rest))
+                elif t == HOLD:
+                    assert len(rest) == 1, frames
+                    urls = rest[0].decode().split("\n")
+                    assert 0 < len(urls) <= 1000 and all(urls), frames
+                    self.holds.append((time.time(), urls))
+                elif t == STATUS:
+                    assert len(rest) == 2, frames
+                    cond, detail = rest[0].decode(), rest[1].decode()
+                    assert cond and " " not in cond and "\n" not in detail, frames
+                    self.status.append((time.time(), cond, detail))
 
     def wait(self, cond, timeout, what):
         end = time.time() + timeout
@@ -376,3 +395,204 @@ def test_document_refused_by_server_goes_dead(procs, mongo, broker):
     assert count(coll) == 10  # 9 + "other"
     assert p.poll() is None
     client.close()
+
+
+# ---------------------------------------------------------------- a slow, failing or full sink
+
+@pytest.fixture
+def proxy(mongo):
+    """A proxy in front of this run's MongoDB-wire server (slow_mongo.py): writes
+    delayed by proxy.delay seconds, cut() plays MongoDB down."""
+    from slow_mongo import SlowMongoProxy
+    if mongo.port is None:
+        pytest.skip("MongoDB from MONGODB_URI: the delaying proxy needs a server the test started")
+    p = SlowMongoProxy(mongo.port, delay=0)
+    yield p
+    p.close()
+
+
+def stat_values(log, key):
+    """Every value of key=N in the writer's stats lines."""
+    return [int(m.group(1)) for m in re.finditer(r"event=stats .*?\b%s=(\d+)" % key, log)]
+
+
+def test_slow_sink_keeps_heartbeats_and_holds(procs, broker, proxy):
+    """A MongoDB that takes 3 s per write. The writer must stay alive on the control
+    socket (a broker drops a peer after 3 silent heartbeat intervals), and renew
+    the leases of what it holds: HOLD for each URL held longer than --hold-ms, again
+    every --hold-ms, and none after its WRITTEN. (Flags by environment, so the
+    same test runs against a writer that knows neither.)"""
+    proxy.delay = 3.0
+    env = {"ZCRAWL_HEARTBEAT_MS": "500", "ZCRAWL_HOLD_MS": "700"}
+    p = start_writer(procs, broker, "--mongo", proxy.uri, "--db", "zc_w9", "--batch", "20", "--batch-ms", "20",
+                     "--skip-indexes", env=env)
+    n = 60
+    t0 = time.time()
+    for i in range(n):
+        broker.send_doc(url(i), book(i))
+    broker.wait(lambda: len(broker.written) >= n, 90, "WRITTEN for %d docs" % n)
+    t1 = time.time()
+    assert sorted(broker.written) == sorted(url(i) for i in range(n))
+    assert proxy.writes >= 3 and t1 - t0 >= 8, (proxy.writes, t1 - t0)
+    seen = [t for t in broker.seen if t >= t0]
+    gap = max(b - a for a, b in zip(seen, seen[1:]))
+    assert gap < 1.5, "the writer was silent for %.1f s (3 heartbeats: 1.5 s)" % gap
+    held = collections.Counter(u for _, urls in broker.holds for u in urls)
+    assert set(held) == {url(i) for i in range(n)}, "no HOLD for %s" % sorted({url(i) for i in range(n)} - set(held))[:5]
+    assert held[url(n - 1)] >= 5, held[url(n - 1)]   # the last batch waited ~9 s: again every 0.7 s
+    late = [u for t, urls in broker.holds for u in urls if t > broker.written_at[u]]
+    assert not late, "HOLD after WRITTEN for %s" % late[:5]
+    assert p.poll() is None
+    assert broker.dead == []
+
+
+def test_sink_down_status_backoff_and_ok(procs, mongo, broker, proxy):
+    """MongoDB down: nothing is confirmed, STATUS sink_down with a one-line detail
+    is sent and repeated every 5 s, retries back off (doubling), and once MongoDB is
+    back every document is confirmed and STATUS ok sent."""
+    p = start_writer(procs, broker, "--mongo", proxy.uri, "--db", "zc_w10", "--batch-ms", "50",
+                     "--server-timeout-ms", "300", "--skip-indexes")
+    for i in range(10):
+        broker.send_doc(url(i), book(i))
+    broker.wait(lambda: len(broker.written) >= 10, 20, "WRITTEN before the outage")
+    assert broker.status == []  # nothing to say while all is well
+    proxy.cut()
+    for i in range(10, 20):
+        broker.send_doc(url(i), book(i))
+    broker.wait(lambda: any(c == "sink_down" for _, c, _ in broker.status), 20, "STATUS sink_down")
+    broker.pump(11)
+    downs = [(t, d) for t, c, d in broker.status if c == "sink_down"]
+    assert len(downs) >= 2, broker.status
+    assert all(4.0 <= b[0] - a[0] <= 7.5 for a, b in zip(downs, downs[1:])), [t for t, _ in downs]
+    assert downs[0][1] and "\n" not in downs[0][1], downs[0]
+    assert len(broker.written) == 10, "confirmed while MongoDB was down"
+    assert p.poll() is None
+    delays = [int(x) for x in re.findall(r"event=write_failed .*?retry_in_ms=(\d+)", procs.log(p))]
+    assert len(delays) >= 4 and max(delays) >= 4 * min(delays), delays
+    proxy.restore()
+    broker.wait(lambda: len(broker.written) >= 20, 40, "WRITTEN after MongoDB came back")
+    broker.wait(lambda: broker.status[-1][1] == "ok", 10, "STATUS ok")
+    assert sorted(broker.written) == sorted(url(i) for i in range(20))
+    client, coll = mongo_coll(mongo, "zc_w10", "books")
+    assert count(coll) == 20
+    client.close()
+
+
+def test_sink_failing_past_limit_exits_4(procs, broker, proxy):
+    """After --sink-fail-limit seconds without a successful write the writer gives
+    up: exit 4, one clear line, nothing unwritten confirmed."""
+    p = start_writer(procs, broker, "--mongo", proxy.uri, "--db", "zc_w11", "--batch-ms", "50",
+                     "--server-timeout-ms", "300", "--skip-indexes", "--sink-fail-limit", "3")
+    proxy.cut()
+    for i in range(5):
+        broker.send_doc(url(i), book(i))
+    t0 = time.time()
+    broker.wait(lambda: p.poll() is not None, 30, "the writer to give up")
+    assert p.returncode == 4, procs.log(p)[-2000:]
+    assert time.time() - t0 >= 2.5
+    last = procs.log(p).strip().splitlines()[-1]
+    assert last.startswith("zcrawl-writer: error: the mongo sink has failed for"), last
+    assert "--sink-fail-limit" in last and "resumes" in last, last
+    assert broker.written == []
+    assert any(c == "sink_down" for _, c, _ in broker.status), broker.status
+
+
+def test_intake_bounded_by_held_bytes(procs, broker, proxy):
+    """A slow sink pushes back: the writer stops reading documents while it holds
+    more than --max-held-bytes, instead of growing."""
+    proxy.delay = 2.0
+    p = start_writer(procs, broker, "--mongo", proxy.uri, "--db", "zc_w12", "--batch", "5", "--batch-ms", "20",
+                     "--stats-ms", "200", "--skip-indexes", env={"ZCRAWL_MAX_HELD_BYTES": "65536"})
+    n = 100
+    for i in range(n):
+        broker.send_doc(url(i), book(i, introduction="x" * 4000))
+    broker.pump(5)
+    held = stat_values(procs.log(p), "held_bytes")
+    received = stat_values(procs.log(p), "received")
+    assert held and 0 < max(held) <= 65536 + 5000, held
+    assert received and received[-1] < n, received
+    proxy.delay = 0
+    broker.wait(lambda: len(broker.written) >= n, 60, "WRITTEN for all once the sink is fast")
+    assert sorted(broker.written) == sorted(url(i) for i in range(n))
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 1 MiB tmpfs, mounted for the test (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs for the full-disk test needs root")
+    d = tmp_path / "fs"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def fill(path, leave):
+    """Fills the filesystem of path with a file, then frees `leave` bytes of it."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    size = os.path.getsize(path)
+    os.truncate(path, max(0, size - leave))
+
+
+def check_lines(data):
+    """The ids of a JSON Lines file's bytes; fails on a cut line or a missing newline."""
+    assert data == b"" or data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
+    ids = []
+    for i, line in enumerate(data.split(b"\n")[:-1]):
+        try:
+            ids.append(json.loads(line)["_id"])
+        except ValueError:
+            raise AssertionError("line %d is cut: %r" % (i, line[:80]))
+    return ids
+
+
+def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
+    """A full disk: an append that fails part-way is cut back to the last whole
+    line, STATUS sink_full is sent while it is full, and once space is freed every
+    document ends in the file exactly once."""
+    out = small_fs / "books.jsonl"
+    filler = small_fs / "filler"
+    fill(filler, 40 * 1024)
+    p = start_writer(procs, broker, "--out", str(out), "--batch", "10", "--batch-ms", "20")
+    n = 60
+    for i in range(n):
+        broker.send_doc(url(i), book(i, introduction="y" * 2500))
+    broker.wait(lambda: any(c == "sink_full" for _, c, _ in broker.status), 20, "STATUS sink_full")
+    broker.pump(1.5)
+    assert 0 < len(broker.written) < n, len(broker.written)
+    ids = check_lines(out.read_bytes())
+    assert len(ids) == len(set(ids)) == len(broker.written), (len(ids), len(broker.written))
+    assert "event=jsonl_append_cut_back" in procs.log(p), "no append failed part-way: the test missed its point"
+    full = [d for _, c, d in broker.status if c == "sink_full"]
+    assert "ENOSPC" in full[0] and str(out) in full[0], full[0]
+    assert p.poll() is None
+    filler.unlink()
+    broker.wait(lambda: len(broker.written) >= n, 30, "WRITTEN for all once space is freed")
+    broker.wait(lambda: broker.status[-1][1] == "ok", 10, "STATUS ok")
+    ids = check_lines(out.read_bytes())
+    assert sorted(ids) == sorted(str(7952000 + i) for i in range(n)), "duplicates or missing"
+    assert sorted(broker.written) == sorted(url(i) for i in range(n))
+
+
+def test_jsonl_skips_ids_in_file_and_confirms_them(procs, broker, tmp_path):
+    """Documents already in the file (a redelivery after a crash) are confirmed
+    without a second line; a torn last line left by a killed writer is cut."""
+    out = tmp_path / "books.jsonl"
+    out.write_bytes(b'{"_id":"7952001","name":"old"}\n{"_id":"7952002","na')
+    p = start_writer(procs, broker, "--out", str(out), "--batch-ms", "50")
+    for i in (1, 2, 3, 3):
+        broker.send_doc(url(i), book(i))
+    broker.wait(lambda: len(broker.written) >= 4, 10, "WRITTEN for all four")
+    ids = check_lines(out.read_bytes())
+    assert ids == ["7952001", "7952002", "7952003"], ids
+    assert json.loads(out.read_bytes().split(b"\n")[0])["name"] == "old"
+    assert p.poll() is None

@@ -228,14 +228,28 @@ static void test_unique_index_rejects_duplicate(void **state) {
     assert_int_equal(count_docs(w->coll, NULL), 22);
 }
 
-static void test_writer_mongo_sink(void **state) {
-    NEED_SERVER(state);
-    wire *w = *state;
+/* 1 when the server's buildInfo names FerretDB (asked here, not by the sink). */
+static int server_is_ferretdb(wire *w) {
+    bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
+    bson_error_t e;
+    bson_iter_t it;
+    assert_true(mongoc_client_command_simple(w->client, "admin", cmd, NULL, &reply, &e));
+    int yes = bson_iter_init_find(&it, &reply, "ferretdbVersion");
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    return yes;
+}
+
+/* The sink's whole contract, through the path `server` picks (AUTO: the one the
+ * server calls for), in collection coll. */
+static void sink_contract(wire *w, writer_mongo_server server, const char *coll) {
     char err[512];
-    writer_mongo_opts o = { w->uri, WIRE_DB, w->sink_coll, NULL, 0, 10000, 1, 5000 };
+    writer_mongo_opts o = { w->uri, WIRE_DB, coll, NULL, 0, 10000, 1, 5000, server };
     writer_mongo *m = writer_mongo_open(&o, err, sizeof(err));
     if (!m) fprintf(stderr, "writer_mongo_open: %s\n", err);
     assert_non_null(m);
+    int want_ferret = server == WRITER_MONGO_AUTO ? server_is_ferretdb(w) : server == WRITER_MONGO_FERRETDB;
+    assert_int_equal(writer_mongo_is_ferretdb(m), want_ferret);
     bson_t *docs[10];
     for (int i = 0; i < 10; i++) {
         char id[16];
@@ -247,7 +261,7 @@ static void test_writer_mongo_sink(void **state) {
         if (rc != 0) fprintf(stderr, "write_batch: %s\n", err);
         assert_int_equal(rc, 0);
     }
-    mongoc_collection_t *c = mongoc_client_get_collection(w->client, WIRE_DB, w->sink_coll);
+    mongoc_collection_t *c = mongoc_client_get_collection(w->client, WIRE_DB, coll);
     assert_int_equal(count_docs(c, NULL), 10);
     /* Half existing, half new, and one _id twice (the later copy wins). */
     bson_t *mix[11];
@@ -291,6 +305,32 @@ static void test_writer_mongo_sink(void **state) {
     writer_mongo_close(m);
 }
 
+static void test_writer_mongo_sink(void **state) {
+    NEED_SERVER(state);
+    sink_contract(*state, WRITER_MONGO_AUTO, ((wire *)*state)->sink_coll);
+}
+
+/* The plain path (one bulk of upserts) is MongoDB's; FerretDB takes it too, only
+ * slower, so it is checked here whatever the server. */
+static void test_writer_mongo_sink_plain(void **state) {
+    NEED_SERVER(state);
+    wire *w = *state;
+    char coll[80];
+    snprintf(coll, sizeof(coll), "%s_plain", w->sink_coll);
+    sink_contract(w, WRITER_MONGO_PLAIN, coll);
+    drop_quietly(w->client, coll);
+}
+
+/* FerretDB's path works on MongoDB too (it is only needless there). */
+static void test_writer_mongo_sink_ferretdb(void **state) {
+    NEED_SERVER(state);
+    wire *w = *state;
+    char coll[80];
+    snprintf(coll, sizeof(coll), "%s_ferret", w->sink_coll);
+    sink_contract(w, WRITER_MONGO_FERRETDB, coll);
+    drop_quietly(w->client, coll);
+}
+
 typedef struct rejects {
     int n;
     size_t index;
@@ -306,14 +346,12 @@ static void on_reject(void *arg, size_t index, const char *reason) {
 
 /* A duplicate in a unique index other than _id fails that document alone, every
  * time: the sink reports it through reject, and the batch is not confirmed. */
-static void test_writer_mongo_reject(void **state) {
-    NEED_SERVER(state);
-    wire *w = *state;
+static void reject_contract(wire *w, writer_mongo_server server) {
     char err[512];
     bson_error_t e;
     bson_t reply;
     /* The wire collection has the unique isbn index and u1 with isbn 978-7-111. */
-    writer_mongo_opts o = { w->uri, WIRE_DB, w->coll_name, NULL, 0, 10000, 0, 5000 };
+    writer_mongo_opts o = { w->uri, WIRE_DB, w->coll_name, NULL, 0, 10000, 0, 5000, server };
     writer_mongo *m = writer_mongo_open(&o, err, sizeof(err));
     assert_non_null(m);
     bson_t *docs[3] = {
@@ -323,7 +361,7 @@ static void test_writer_mongo_reject(void **state) {
     };
     rejects r = { 0, 0, "" };
     int rc = writer_mongo_write_batch(m, (const bson_t *const *)docs, 3, on_reject, &r, err, sizeof(err));
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, WRITER_SINK_REJECTED);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.index, 1);
     assert_non_null(strstr(r.reason, "11000"));
@@ -343,11 +381,21 @@ static void test_writer_mongo_reject(void **state) {
     bson_destroy(del);
 }
 
+static void test_writer_mongo_reject(void **state) {
+    NEED_SERVER(state);
+    reject_contract(*state, WRITER_MONGO_AUTO);
+}
+
+static void test_writer_mongo_reject_plain(void **state) {
+    NEED_SERVER(state);
+    reject_contract(*state, WRITER_MONGO_PLAIN);
+}
+
 /* Needs no server: nothing listens on port 1. */
 static void test_writer_mongo_unreachable(void **state) {
     (void)state;
     char err[512];
-    writer_mongo_opts o = { "mongodb://127.0.0.1:1/?connectTimeoutMS=500", NULL, NULL, NULL, 0, 0, 1, 1000 };
+    writer_mongo_opts o = { "mongodb://127.0.0.1:1/?connectTimeoutMS=500", NULL, NULL, NULL, 0, 0, 1, 1000, WRITER_MONGO_AUTO };
     writer_mongo *m = writer_mongo_open(&o, err, sizeof(err));
     assert_null(m);
     assert_non_null(strstr(err, "cannot reach MongoDB"));
@@ -385,7 +433,10 @@ int main(void) {
         cmocka_unit_test(test_bulk_upsert_idempotent),
         cmocka_unit_test(test_unique_index_rejects_duplicate),
         cmocka_unit_test(test_writer_mongo_sink),
+        cmocka_unit_test(test_writer_mongo_sink_plain),
+        cmocka_unit_test(test_writer_mongo_sink_ferretdb),
         cmocka_unit_test(test_writer_mongo_reject),
+        cmocka_unit_test(test_writer_mongo_reject_plain),
         cmocka_unit_test(test_writer_mongo_unreachable),
         cmocka_unit_test(test_write_concern_parse),
     };

@@ -71,6 +71,13 @@ static void assert_null_field(const bson_t *b, const char *key) {
     if (bson_iter_type(&it) != BSON_TYPE_NULL) fail_msg("field %s is not null", key);
 }
 
+static void assert_empty_array(const bson_t *b, const char *key) {
+    bson_iter_t it = find(b, key), ch;
+    if (bson_iter_type(&it) != BSON_TYPE_ARRAY) fail_msg("field %s is not an array", key);
+    assert_true(bson_iter_recurse(&it, &ch));
+    if (bson_iter_next(&ch)) fail_msg("field %s is not empty", key);
+}
+
 /* Checks that array field key holds exactly the strings want[0..n). */
 static void assert_str_array(const bson_t *b, const char *key, const char **want, int n) {
     bson_iter_t it = find(b, key), ch;
@@ -355,7 +362,8 @@ static void test_detail_full(void **state) {
     assert_int_equal(bson_iter_date_time(&it), 1584755100000LL); /* 01:45:00Z */
     assert_str_field(&doc, "url", "https://book.douban.com/subject/7952978/");
     assert_str_field(&doc, "cover", "https://img/x.jpg");
-    assert_str_field(&doc, "introduction", "Line 1\nLine 2 &amp; more");
+    /* issue 14: character references are decoded in text fields. */
+    assert_str_field(&doc, "introduction", "Line 1\nLine 2 & more");
     assert_null_field(&doc, "catalog");
     assert_str_field(&doc, "source_url", DURL);
     it = find(&doc, "fetched_at");
@@ -391,10 +399,11 @@ static void test_detail_full(void **state) {
 
 static void test_detail_nulls(void **state) {
     (void)state;
-    static const char *optional[] = { "name", "authors", "translators", "publisher", "tags",
-                                      "isbn", "page_number", "price", "score", "published_at",
-                                      "updated_at", "url", "cover", "introduction", "catalog",
-                                      "comments" };
+    static const char *optional[] = { "name", "publisher", "isbn", "page_number", "price", "score",
+                                      "published_at", "updated_at", "url", "cover", "introduction",
+                                      "catalog" };
+    /* issue 14: a list field is always a list, [] when absent, null or not a list. */
+    static const char *lists[] = { "authors", "translators", "tags", "comments" };
     bson_t doc;
     char err[256];
     /* Missing fields. */
@@ -402,6 +411,7 @@ static void test_detail_nulls(void **state) {
     bson_init(&doc);
     assert_int_equal(parse_detail(DURL "/", min, strlen(min), 5, &doc, err, sizeof(err)), 0);
     for (size_t i = 0; i < sizeof(optional) / sizeof(*optional); i++) assert_null_field(&doc, optional[i]);
+    for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) assert_empty_array(&doc, lists[i]);
     assert_str_field(&doc, "_id", "7952978");
     assert_str_field(&doc, "source_url", DURL "/");
     assert_int_equal(bson_count_keys(&doc), 19);
@@ -416,6 +426,7 @@ static void test_detail_nulls(void **state) {
     bson_init(&doc);
     assert_int_equal(parse_detail(DURL, nulls, strlen(nulls), 5, &doc, err, sizeof(err)), 0);
     for (size_t i = 0; i < sizeof(optional) / sizeof(*optional); i++) assert_null_field(&doc, optional[i]);
+    for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) assert_empty_array(&doc, lists[i]);
     assert_str_field(&doc, "_id", "7952978");
     bson_destroy(&doc);
 

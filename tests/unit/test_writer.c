@@ -14,6 +14,7 @@
 
 #include "writer_doc.h"
 #include "writer_json.h"
+#include "writer_idset.h"
 #include "writer_jsonl.h"
 
 static int check(const bson_t *b) {
@@ -148,8 +149,14 @@ static void test_jsonl_appends_lines(void **state) {
         BCON_NEW("_id", BCON_UTF8("2"), "score", BCON_DOUBLE(8.5), "n", BCON_INT64(7)),
         BCON_NEW("_id", BCON_UTF8("3"), "tags", "[", BCON_UTF8("\xe5\xb0\x8f\xe8\xaf\xb4"), "]"),
     };
-    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 3, on_reject, NULL, err, sizeof(err)), 0);
-    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 1, on_reject, NULL, err, sizeof(err)), 0);
+    size_t already = 9;
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 3, on_reject, NULL, &already, err,
+                                              sizeof(err)), 0);
+    assert_int_equal(already, 0);
+    /* The same document again: confirmed, not appended a second time. */
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 1, on_reject, NULL, &already, err,
+                                              sizeof(err)), 0);
+    assert_int_equal(already, 1);
     assert_int_equal(rejected, 0);
     writer_jsonl_close(j);
     FILE *f = fopen(path, "r");
@@ -178,7 +185,7 @@ static void test_jsonl_appends_lines(void **state) {
         n++;
     }
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 3);
     for (int i = 0; i < 3; i++) bson_destroy(d[i]);
     assert_int_equal(unlink(path), 0);
 }
@@ -210,7 +217,7 @@ static void test_json_exact_forms(void **state) {
                            "\"f\":9007199254740993,\"g\":true,\"h\":null,"
                            "\"i\":{\"$date\":\"1973-10-01T00:00:00Z\"},"
                            "\"j\":{\"$date\":\"2025-12-01T13:24:01.104Z\"},"
-                           "\"k\":{\"$date\":{\"$numberLong\":\"-1000\"}},"
+                           "\"k\":{\"$date\":\"1969-12-31T23:59:59Z\"},"
                            "\"l\":[{\"x\":\"q\\\"\\\\\\n\\t\\u0001\x7f\"}],\"m\":{}}");
     free(s);
     bson_destroy(d);
@@ -229,6 +236,35 @@ static void test_json_exact_forms(void **state) {
     assert_int_equal(b.len, 0);
     free(b.p);
     bson_destroy(o);
+}
+
+/* issue 14: one date shape in JSON Lines, before 1970 as after, read back exactly. */
+static void test_json_dates_one_shape(void **state) {
+    (void)state;
+    static const int64_t ms[] = { -1, -1000, -999, -86400000LL, -2208988800000LL /* 1900 */,
+                                  -62167219200000LL /* 0000-01-01 */, -30610224000001LL, 0, 1,
+                                  253402300799999LL };
+    static const char *want[] = { "1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59Z", "1969-12-31T23:59:59.001Z",
+                                  "1969-12-31T00:00:00Z", "1900-01-01T00:00:00Z", "0000-01-01T00:00:00Z",
+                                  "0999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z",
+                                  "1970-01-01T00:00:00.001Z", "9999-12-31T23:59:59.999Z" };
+    for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
+        int rc;
+        bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "t", BCON_DATE_TIME(ms[i]));
+        char *s = render(d, &rc), expect[128];
+        assert_int_equal(rc, WRITER_JSON_OK);
+        snprintf(expect, sizeof(expect), "{\"_id\":\"1\",\"t\":{\"$date\":\"%s\"}}", want[i]);
+        assert_string_equal(s, expect);
+        bson_error_t e;
+        bson_t *back = bson_new_from_json((const uint8_t *)s, -1, &e);
+        assert_non_null(back);
+        bson_iter_t it;
+        assert_true(bson_iter_init_find(&it, back, "t"));
+        assert_int_equal(bson_iter_date_time(&it), ms[i]);
+        bson_destroy(back);
+        free(s);
+        bson_destroy(d);
+    }
 }
 
 /* Whatever the document, our line and libbson's mean the same to a JSON reader. */
@@ -289,7 +325,9 @@ static void test_jsonl_falls_back(void **state) {
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, "5f1d7f8e9a3b2c1d0e4f5a6b");
     bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "o", BCON_OID(&oid));
-    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)&d, 1, on_reject, NULL, err, sizeof(err)), 0);
+    size_t already;
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)&d, 1, on_reject, NULL, &already, err,
+                                              sizeof(err)), 0);
     writer_jsonl_close(j);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
@@ -300,6 +338,114 @@ static void test_jsonl_falls_back(void **state) {
     assert_int_equal(fclose(f), 0);
     bson_destroy(d);
     assert_int_equal(unlink(path), 0);
+}
+
+/* Writes text to a new temporary file whose name goes into path (a template). */
+static void write_temp(char *path, const char *text) {
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(close(fd), 0);
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* At open the sink learns the _ids already in the file (its own lines, other
+ * shapes, escaped ids), keeps lines without an _id, and cuts a torn last line;
+ * then it appends only documents whose _id is new, each once. */
+static void test_jsonl_exactly_once(void **state) {
+    (void)state;
+    char path[] = "/tmp/zc-test-writer-XXXXXX", err[256];
+    write_temp(path, "{\"_id\":\"1\",\"name\":\"one\"}\n"
+                     "{\"name\": \"seven\", \"_id\": \"7\"}\n"
+                     "{\"_id\":\"a\\\"b\",\"v\":1}\n"
+                     "not json at all\n"
+                     "{\"_id\":\"8\",\"name\":\"tor");
+    writer_jsonl *j = writer_jsonl_open(path, err, sizeof(err));
+    assert_non_null(j);
+    assert_int_equal(writer_jsonl_ids(j), 3);
+    const char *kept = "{\"_id\":\"1\",\"name\":\"one\"}\n{\"name\": \"seven\", \"_id\": \"7\"}\n"
+                       "{\"_id\":\"a\\\"b\",\"v\":1}\nnot json at all\n";
+    assert_string_equal(slurp(path), kept);
+    bson_t *d[6] = {
+        BCON_NEW("_id", BCON_UTF8("1"), "v", BCON_INT32(2)), BCON_NEW("_id", BCON_UTF8("7")),
+        BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(1)), BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(2)),
+        BCON_NEW("_id", BCON_UTF8("a\"b")), BCON_NEW("_id", BCON_UTF8("8")),
+    };
+    size_t already = 0;
+    assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 6, on_reject, NULL, &already, err,
+                                              sizeof(err)), 0);
+    assert_int_equal(already, 4);
+    assert_int_equal(writer_jsonl_ids(j), 5);
+    char want[1024];
+    snprintf(want, sizeof(want), "%s{\"_id\":\"9\",\"v\":1}\n{\"_id\":\"8\"}\n", kept);
+    assert_string_equal(slurp(path), want);
+    writer_jsonl_close(j);
+    /* A second sink on the file knows all of it. */
+    j = writer_jsonl_open(path, err, sizeof(err));
+    assert_non_null(j);
+    assert_int_equal(writer_jsonl_ids(j), 5);
+    writer_jsonl_close(j);
+    for (int i = 0; i < 6; i++) bson_destroy(d[i]);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* Two writers on one file: each learns what the other appended before it appends. */
+static void test_jsonl_shared_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/zc-test-writer-XXXXXX", err[256];
+    write_temp(path, "");
+    writer_jsonl *a = writer_jsonl_open(path, err, sizeof(err)), *b = writer_jsonl_open(path, err, sizeof(err));
+    assert_non_null(a);
+    assert_non_null(b);
+    bson_t *d[3] = { BCON_NEW("_id", BCON_UTF8("1")), BCON_NEW("_id", BCON_UTF8("2")), BCON_NEW("_id", BCON_UTF8("3")) };
+    size_t already = 0;
+    assert_int_equal(writer_jsonl_write_batch(a, (const bson_t *const *)d, 2, NULL, NULL, &already, err, sizeof(err)), 0);
+    assert_int_equal(already, 0);
+    assert_int_equal(writer_jsonl_write_batch(b, (const bson_t *const *)d, 3, NULL, NULL, &already, err, sizeof(err)), 0);
+    assert_int_equal(already, 2);
+    assert_string_equal(slurp(path), "{\"_id\":\"1\"}\n{\"_id\":\"2\"}\n{\"_id\":\"3\"}\n");
+    writer_jsonl_close(a);
+    writer_jsonl_close(b);
+    for (int i = 0; i < 3; i++) bson_destroy(d[i]);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* The id set: membership through growth, and rollback of the newest additions. */
+static void test_idset(void **state) {
+    (void)state;
+    writer_idset s = { 0 };
+    char id[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(id, sizeof(id), "%d", 7950000 + i);
+        assert_int_equal(writer_idset_add(&s, id, (size_t)n), 1);
+    }
+    assert_int_equal(writer_idset_add(&s, "7950001", 7), 0);
+    size_t mark = writer_idset_count(&s);
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(id, sizeof(id), "x%d", i);
+        assert_int_equal(writer_idset_add(&s, id, (size_t)n), 1);
+    }
+    writer_idset_rollback(&s, mark);
+    assert_int_equal(writer_idset_count(&s), 5000);
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(id, sizeof(id), "%d", 7950000 + i);
+        assert_true(writer_idset_has(&s, id, (size_t)n));
+    }
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(id, sizeof(id), "x%d", i);
+        assert_false(writer_idset_has(&s, id, (size_t)n));
+    }
+    assert_int_equal(writer_idset_add(&s, "x7", 2), 1);
+    writer_idset_free(&s);
 }
 
 static void test_jsonl_open_fails(void **state) {
@@ -320,7 +466,11 @@ int main(void) {
         cmocka_unit_test(test_jsonl_open_fails),
         cmocka_unit_test(test_json_exact_forms),
         cmocka_unit_test(test_json_agrees_with_libbson),
+        cmocka_unit_test(test_json_dates_one_shape),
         cmocka_unit_test(test_jsonl_falls_back),
+        cmocka_unit_test(test_jsonl_exactly_once),
+        cmocka_unit_test(test_jsonl_shared_file),
+        cmocka_unit_test(test_idset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,548 @@
+/* cli_run.c -- `zcrawl run` and `zcrawl demo`: a local crawl from its checks to its
+ * summary and exit code (README, "Exit codes"). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "zc_addr.h"
+#include "zc_log.h"
+#include "zc_redis.h"
+#include "zc_signal.h"
+#include "zc_time.h"
+#include "zc_url.h"
+
+/* How a crawl's monitoring ended. */
+enum { END_NONE = 0, END_BROKER, END_SIGNAL, END_FAILED, END_USAGE, END_TIMEOUT };
+
+/* One local crawl, from its checks to its summary. */
+typedef struct crawl {
+    cli_conf *c;
+    cli_run r;
+    sup *s;
+    cli_state st;
+    cli_urls starts, seeds;
+    const char *extra;       /* a child started before Redis (demo: "sitesim") */
+    char **extra_argv;
+    int extra_idx, own_logdir, tty, ended, signal;
+    redisContext *rc;        /* the launcher's own connection, for progress */
+    cli_counts base;         /* counters when this run started */
+    cli_progress p;
+    char refusal[256], shown_problem[1024];
+    int64_t t0;
+    char err[1024];
+} crawl;
+
+static void crawl_free(crawl *cw) {
+    if (cw->rc) redisFree(cw->rc);
+    if (cw->s) sup_free(cw->s);
+    free(cw->s);
+    cli_urls_free(&cw->starts);
+    cli_urls_free(&cw->seeds);
+    cli_state_unlock(&cw->st);
+}
+
+/* Everything that can be checked before anything starts: the executables, the log
+ * folder, the state folder's lock. Returns 0, or -1 with a reason in cw->err. */
+static int crawl_prepare(crawl *cw) {
+    cli_conf *c = cw->c;
+    cw->r.c = c;
+    cw->r.starts = &cw->starts;
+    cw->st.lock_fd = -1;
+    cw->st.proc = -1;
+    cw->extra_idx = -1;
+    if (cli_find_bindir(&cw->r, cw->extra, cw->err, sizeof(cw->err)) != 0) return -1;
+    /* The SSRF guard stays on unless the crawl itself starts on a non-public address
+     * (a name that does not resolve is the fetchers' to report). */
+    const cli_urls *lists[] = { &cw->starts, &cw->seeds };
+    for (size_t l = 0; l < 2 && !c->allow_private; l++)
+        for (size_t i = 0; i < lists[l]->n && !c->allow_private; i++) {
+            char why[256];
+            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) == 1) c->allow_private = 1;
+        }
+    if (c->log_dir) {
+        if (cli_fmt(cw->r.logdir, sizeof(cw->r.logdir), "%s", c->log_dir) != 0 ||
+            (mkdir(cw->r.logdir, 0755) != 0 && errno != EEXIST)) {
+            snprintf(cw->err, sizeof(cw->err), "cannot create --log-dir %s: %s", c->log_dir, strerror(errno));
+            return -1;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        if (cli_fmt(cw->r.logdir, sizeof(cw->r.logdir), "%s/zcrawl-run-XXXXXX", tmp && *tmp ? tmp : "/tmp") != 0 ||
+            !mkdtemp(cw->r.logdir)) {
+            snprintf(cw->err, sizeof(cw->err), "cannot create a log folder in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                     strerror(errno));
+            return -1;
+        }
+        cw->own_logdir = 1;
+    }
+    /* A demo's private Redis lives in its log folder, removed when it completes. */
+    char state[4200];
+    if (!c->redis && !c->state) {
+        if (cli_fmt(state, sizeof(state), "%s/state", cw->r.logdir) != 0) {
+            snprintf(cw->err, sizeof(cw->err), "log folder path too long");
+            return -1;
+        }
+        c->state = state;
+    }
+    int rc = c->redis ? 0 : cli_state_lock(&cw->st, c->state, cw->err, sizeof(cw->err));
+    if (c->state == state) c->state = NULL;
+    return rc;
+}
+
+/* Starts the demo's emulator and the private Redis (or checks --redis), and
+ * connects. Returns 0, or -1 with a reason in cw->err. */
+static int crawl_open(crawl *cw) {
+    if (cw->extra) {
+        char log[4200];
+        if (cli_fmt(log, sizeof(log), "%s/%s.log", cw->r.logdir, cw->extra) != 0) {
+            snprintf(cw->err, sizeof(cw->err), "log folder path too long");
+            return -1;
+        }
+        sup_cmd cmd = { cw->extra, cw->extra_argv, log, 0, 2, -1, 0 };
+        if ((cw->extra_idx = sup_start(cw->s, &cmd, cw->err, sizeof(cw->err))) < 0) return -1;
+    }
+    if (cw->c->redis) {
+        if (cli_fmt(cw->r.redis_uri, sizeof(cw->r.redis_uri), "%s", cw->c->redis) != 0) {
+            snprintf(cw->err, sizeof(cw->err), "--redis: URI longer than %zu bytes", sizeof(cw->r.redis_uri) - 1);
+            return -1;
+        }
+    } else if (cli_state_redis(&cw->st, cw->s, cw->r.logdir, cw->r.redis_uri, sizeof(cw->r.redis_uri), cw->err,
+                               sizeof(cw->err)) != 0) {
+        return -1;
+    }
+    char why[256];
+    cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
+    if (!cw->rc) {
+        snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s", cw->r.redis_uri, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* "2026-12-02T13:40:00Z" for ms since the epoch. */
+static const char *iso_time(long long ms, char *out, size_t outlen) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, outlen, "an unknown time");
+    return out;
+}
+
+/* Empties the --out file for --fresh (MongoDB documents stay: writes are upserts). */
+static int truncate_out(crawl *cw) {
+    if (!cw->c->out) return 0;
+    int fd = open(cw->c->out, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        snprintf(cw->err, sizeof(cw->err), "--fresh: cannot empty %s: %s", cw->c->out, strerror(errno));
+        return -1;
+    }
+    if (fd >= 0) close(fd);
+    return 0;
+}
+
+/* Reads the crawl's meta before anything starts. Returns 1 when the crawl is
+ * already complete (and says so), 0 to go on, -1 with a reason in cw->err. */
+static int crawl_check_state(crawl *cw) {
+    cli_conf *c = cw->c;
+    cli_meta m;
+    char when[64];
+    if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
+    if (c->fresh) {
+        long long n = cli_crawl_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
+        if (n < 0 || truncate_out(cw) != 0) return -1;
+        if (m.state[0]) fprintf(stderr, "%s: --fresh: crawl %s starts over (%lld keys deleted)\n", CLI_PROG, c->crawl, n);
+        return 0;
+    }
+    if (!strcmp(m.state, "complete")) {
+        printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", c->crawl,
+               iso_time(m.ended_at, when, sizeof(when)), m.written);
+        return 1;
+    }
+    if (m.state[0])
+        fprintf(stderr, "%s: resuming crawl %s (%s%s%s)\n", CLI_PROG, c->crawl, m.state, m.reason[0] ? ": " : "",
+                m.reason);
+    return 0;
+}
+
+/* Counters at the start, seeds, then the stages. Returns 0, or -1 with a reason. */
+static int crawl_start(crawl *cw) {
+    cli_conf *c = cw->c;
+    if (cli_progress_read(cw->rc, c->crawl, &cw->p, cw->err, sizeof(cw->err)) != 0) return -1;
+    cw->base = cw->p.n;
+    if (cw->seeds.n && cli_seeds_push(cw->rc, c->crawl, cw->seeds.v, cw->seeds.n, cw->err, sizeof(cw->err)) != 0)
+        return -1;
+    cw->r.s = cw->s;
+    if (cli_start_pipeline(&cw->r, cw->err, sizeof(cw->err)) != 0) return -1;
+    size_t n = cw->starts.n + cw->seeds.n;
+    const char *first = cw->starts.n ? cw->starts.v[0] : cw->seeds.v[0];
+    if (n == 1) fprintf(stderr, "%s: crawling %s", CLI_PROG, first);
+    else fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", CLI_PROG, n, first);
+    fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s", c->fetchers, c->parsers,
+            c->writers, c->mongo ? c->mongo : c->out, cw->r.logdir);
+    /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
+    if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
+    fprintf(stderr, ")\n");
+    return 0;
+}
+
+static long long minus(long long now, long long base) { return now > base ? now - base : 0; }
+
+/* This run's counters: the stats hash's minus those at the start. */
+static cli_counts run_counts(const crawl *cw) {
+    cli_counts d = { minus(cw->p.n.fetched, cw->base.fetched), minus(cw->p.n.written, cw->base.written),
+                     minus(cw->p.n.gone, cw->base.gone), minus(cw->p.n.dead, cw->base.dead),
+                     minus(cw->p.n.retried, cw->base.retried) };
+    return d;
+}
+
+/* The broker's problem and Redis's refusal, as one line ("" when all is well). */
+static void problem_line(const crawl *cw, char *out, size_t outlen) {
+    snprintf(out, outlen, "%s%s%s", cw->p.problem, cw->p.problem[0] && cw->refusal[0] ? "; " : "", cw->refusal);
+}
+
+/* Prints the problem when it changed since last shown, progress lines or not. */
+static void show_problem(crawl *cw) {
+    char problem[1024];
+    problem_line(cw, problem, sizeof(problem));
+    if (!strcmp(problem, cw->shown_problem)) return;
+    fprintf(stderr, "%s%s: %s%s\n", cw->tty ? "\r\033[K" : "", CLI_PROG, problem[0] ? "problem: " : "problem cleared",
+            problem);
+    snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem);
+}
+
+static void show_progress(crawl *cw, int64_t now, int final) {
+    char eta[32] = "-", line[1536];
+    if (cw->c->no_progress) return;
+    cli_counts d = run_counts(cw);
+    if (cw->p.rate > 0.5 && cw->p.queued > 0) snprintf(eta, sizeof(eta), "%.0fs", (double)cw->p.queued / cw->p.rate);
+    snprintf(line, sizeof(line),
+             "[%6.1fs] %7.1f pages/s  queued %lld  in flight %lld  fetched %lld  written %lld  errors %lld  "
+             "retries %lld  ETA %s%s%s",
+             (double)(now - cw->t0) / 1000.0, cw->p.rate, cw->p.queued, cw->p.in_flight, d.fetched, d.written, d.dead,
+             d.retried, eta, cw->shown_problem[0] ? "  problem: " : "", cw->shown_problem);
+    if (cw->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    else fprintf(stderr, "%s\n", line);
+}
+
+/* Reads the stats hash and Redis's state; reconnects next time when it fails. */
+static void poll_progress(crawl *cw) {
+    char why[200];
+    if (!cw->rc) cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
+    if (!cw->rc) {
+        snprintf(cw->refusal, sizeof(cw->refusal), "cannot reach Redis: %s", why);
+        return;
+    }
+    cli_progress p;
+    if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) cw->p = p;
+    if (cw->rc->err || cli_redis_refusal(cw->rc, cw->refusal, sizeof(cw->refusal)) != 0) {
+        redisFree(cw->rc);
+        cw->rc = NULL;
+    }
+}
+
+/* The last lines of a log, on stderr. */
+static void tail_log(const char *path) {
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return;
+    char lines[10][512];
+    int n = 0;
+    while (fgets(lines[n % 10], sizeof(lines[0]), f)) n++;
+    fclose(f);
+    fprintf(stderr, "---- %s\n", path);
+    for (int i = n > 10 ? n - 10 : 0; i < n; i++) fputs(lines[i % 10], stderr);
+}
+
+/* A child ended for good: decides whether the crawl ends with it. */
+static void on_ended(crawl *cw, int i) {
+    const sup_proc *p = &cw->s->procs[i];
+    int st = p->exit_status, code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (i == cw->r.broker && (code == 0 || code == 1 || code == 3)) {
+        cw->ended = END_BROKER;
+        return;
+    }
+    if (code == 0 && i != cw->st.proc && i != cw->extra_idx) return; /* a stage after SHUTDOWN */
+    cw->ended = code == 2 ? END_USAGE : END_FAILED;
+    if (i == cw->st.proc || i == cw->extra_idx)
+        snprintf(cw->err, sizeof(cw->err), "%s ended (%s %d)", p->name, WIFEXITED(st) ? "exit" : "signal",
+                 WIFEXITED(st) ? code : WTERMSIG(st));
+    else if (code == 2 || code == 4)
+        snprintf(cw->err, sizeof(cw->err), "%s %s (exit %d)", p->name, code == 2 ? "refused its configuration" : "gave up",
+                 code);
+    else
+        snprintf(cw->err, sizeof(cw->err), "%s failed %ld times within %ld s (last: %s %d); restart budget spent",
+                 p->name, cw->c->max_restarts + 1, cw->c->restart_window_s, WIFEXITED(st) ? "exit" : "signal",
+                 WIFEXITED(st) ? code : WTERMSIG(st));
+    tail_log(p->log);
+}
+
+/* Runs until the broker ends, a signal comes, a child fails for good or the
+ * timeout passes; cw->ended says which. */
+static void crawl_monitor(crawl *cw) {
+    int64_t next_poll = 0, next_show = 0;
+    int poll_ms = cw->tty ? 500 : 1000, show_ms = cw->tty ? 500 : 5000;
+    while (!cw->ended) {
+        int64_t now = zc_now_ms();
+        int i;
+        if ((cw->signal = zc_signal_stop_requested())) {
+            cw->ended = END_SIGNAL;
+            break;
+        }
+        while (!cw->ended && (i = sup_reap(cw->s, now)) >= 0) on_ended(cw, i);
+        if (!cw->ended && (i = sup_tick(cw->s, now)) >= 0) on_ended(cw, i);
+        if (cw->ended) break;
+        if (cw->c->timeout_s > 0 && now - cw->t0 > cw->c->timeout_s * 1000) {
+            snprintf(cw->err, sizeof(cw->err), "the crawl did not finish within --timeout %ld s", cw->c->timeout_s);
+            cw->ended = END_TIMEOUT;
+            break;
+        }
+        if (now >= next_poll) {
+            poll_progress(cw);
+            show_problem(cw);
+            next_poll = now + poll_ms;
+        }
+        if (now >= next_show) {
+            show_progress(cw, now, 0);
+            next_show = now + show_ms;
+        }
+        int64_t wait = (next_poll < next_show ? next_poll : next_show) - zc_now_ms(), due = sup_next_due(cw->s, zc_now_ms());
+        if (due >= 0 && due < wait) wait = due;
+        /* Wakes at once when a child ends (the broker, at the end of the crawl). */
+        sup_wait(wait < 5 ? 5 : wait > 1000 ? 1000 : (int)wait);
+    }
+}
+
+/* The exit code of a crawl whose broker ended, from its exit code and the crawl's
+ * meta (or, from a broker that keeps none, the stats hash's state). */
+static int broker_outcome(crawl *cw, const cli_meta *m) {
+    const sup_proc *b = &cw->s->procs[cw->r.broker];
+    int code = WEXITSTATUS(b->exit_status);
+    const char *state = m->state[0] ? m->state : !strcmp(cw->p.state, "done") ? "complete" : cw->p.state;
+    if (code == 3 || !strcmp(state, "stopped")) {
+        snprintf(cw->err, sizeof(cw->err), "the broker was stopped%s%s", m->reason[0] ? ": " : "", m->reason);
+        return CLI_EXIT_STOPPED;
+    }
+    if (!strcmp(state, "complete")) return CLI_EXIT_COMPLETE;
+    snprintf(cw->err, sizeof(cw->err), "the broker ended (exit %d) with the crawl %s%s%s", code, state[0] ? state : "unfinished",
+             m->reason[0] ? ": " : "", m->reason);
+    return CLI_EXIT_FAILED;
+}
+
+/* Says where the dead letters are: a file in the state folder for a private Redis
+ * (which is not running after the launcher), else the list in Redis. */
+static void show_dead(crawl *cw, long long dead) {
+    char path[4200], why[256];
+    if (cw->st.dir[0] && cli_fmt(path, sizeof(path), "%s/dead.jsonl", cw->st.dir) == 0 &&
+        cli_dead_dump(cw->rc, cw->c->crawl, path, why, sizeof(why)) == 0) {
+        printf("dead letters: %lld in %s (one JSON object a line: url, stage, reason, time)\n", dead, path);
+        return;
+    }
+    zc_redis_addr a;
+    char key[256];
+    if (zc_redis_parse(cw->r.redis_uri, &a, why, sizeof(why)) != 0 ||
+        zc_redis_key(key, sizeof(key), cw->c->crawl, "dead") != 0)
+        return;
+    printf("dead letters: %lld in the Redis list %s (redis-cli -h %s -p %d -n %d LRANGE '%s' 0 -1)\n", dead, key, a.host,
+           a.port, a.db, key);
+}
+
+/* After the stages stopped: reads the crawl's last state and decides the exit code. */
+static int crawl_outcome(crawl *cw, long long *dead) {
+    cli_meta m = { 0 };
+    char why[256];
+    *dead = 0;
+    poll_progress(cw);
+    if (!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) {
+        if (cw->ended == END_BROKER) snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
+        if (cw->ended == END_BROKER) return CLI_EXIT_FAILED;
+    }
+    if (cw->ended == END_FAILED && !strcmp(m.state, "failed") && m.reason[0]) {
+        size_t n = strlen(cw->err);
+        snprintf(cw->err + n, sizeof(cw->err) - n, ": %s", m.reason);
+    }
+    switch (cw->ended) {
+    case END_SIGNAL: return CLI_EXIT_STOPPED;
+    case END_USAGE: return CLI_EXIT_USAGE;
+    case END_FAILED: case END_TIMEOUT: return CLI_EXIT_FAILED;
+    default: break;
+    }
+    int rc = broker_outcome(cw, &m);
+    if (rc != CLI_EXIT_COMPLETE) return rc;
+    *dead = cli_dead_count(cw->rc, cw->c->crawl, why, sizeof(why));
+    if (*dead < 0) {
+        snprintf(cw->err, sizeof(cw->err), "cannot count dead letters: %s", why);
+        return CLI_EXIT_FAILED;
+    }
+    return *dead > 0 ? CLI_EXIT_DEAD : CLI_EXIT_COMPLETE;
+}
+
+static void print_summary(crawl *cw, int rc, long long dead) {
+    cli_counts d = run_counts(cw);
+    double secs = (double)(zc_now_ms() - cw->t0) / 1000.0, cpu = 0;
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+              (double)ru.ru_stime.tv_usec / 1e6;
+    char sig[32] = "";
+    if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", cw->signal == 2 ? "SIGINT" : "SIGTERM");
+    if (rc != CLI_EXIT_COMPLETE && rc != CLI_EXIT_DEAD && cw->err[0] && !cw->signal)
+        fprintf(stderr, "%s: error: %s\n", CLI_PROG, cw->err);
+    printf("crawl %s%s: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, %lld retries "
+           "in %.1f s (%.0f pages/s, %.2f CPU s)\n",
+           rc <= CLI_EXIT_DEAD ? "complete" : rc == CLI_EXIT_STOPPED ? "stopped" : "failed", sig, d.fetched, d.written,
+           d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
+    if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
+    if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
+    fflush(stdout);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) != 0) zc_warn("remove_failed", "path=%s reason=\"%s\"", path, strerror(errno));
+    return 0;
+}
+
+/* Stops the stages (then the broker), reads the outcome, stops Redis, reports. */
+static int crawl_finish(crawl *cw) {
+    long long dead = 0;
+    if (cw->tty && !cw->c->no_progress) fputc('\n', stderr);
+    sup_stop_wave(cw->s, 0, 10000);
+    sup_stop_wave(cw->s, 1, 10000);
+    int rc = crawl_outcome(cw, &dead);
+    print_summary(cw, rc, dead);
+    cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
+    sup_stop_all(cw->s, 10000);
+    if (rc == CLI_EXIT_COMPLETE && cw->own_logdir && nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        zc_warn("remove_failed", "path=%s reason=\"%s\"", cw->r.logdir, strerror(errno));
+    return rc;
+}
+
+/* A crawl from its checks to its exit code. */
+static int crawl_run(crawl *cw) {
+    int rc = CLI_EXIT_USAGE;
+    cw->tty = isatty(STDERR_FILENO) && !cw->c->no_progress;
+    cw->t0 = zc_now_ms();
+    cw->s = calloc(1, sizeof(*cw->s));
+    if (!cw->s) {
+        snprintf(cw->err, sizeof(cw->err), "out of memory");
+        goto fail;
+    }
+    cw->s->policy = (sup_policy){ (int)cw->c->max_restarts, cw->c->restart_window_s * 1000, 250, 30000 };
+    if (zc_signal_install() != 0 || sup_init() != 0) {
+        snprintf(cw->err, sizeof(cw->err), "cannot install signal handlers");
+        goto fail;
+    }
+    if (crawl_prepare(cw) != 0) goto fail;
+    rc = CLI_EXIT_FAILED;
+    int state = 0;
+    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) goto fail;
+    if (state == 1) {
+        cw->ended = END_NONE;
+        cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
+        sup_stop_all(cw->s, 10000);
+        if (cw->own_logdir) nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        crawl_free(cw);
+        return CLI_EXIT_COMPLETE;
+    }
+    if (crawl_start(cw) != 0) goto fail;
+    crawl_monitor(cw);
+    rc = crawl_finish(cw);
+    crawl_free(cw);
+    return rc;
+fail:
+    fprintf(stderr, "%s: error: %s%s%s%s\n", CLI_PROG, cw->err, rc == CLI_EXIT_FAILED ? " (logs in " : "",
+            rc == CLI_EXIT_FAILED ? cw->r.logdir : "", rc == CLI_EXIT_FAILED ? ")" : "");
+    if (cw->s) {
+        cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
+        sup_stop_all(cw->s, 5000);
+    }
+    if (rc == CLI_EXIT_FAILED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    crawl_free(cw);
+    return rc;
+}
+
+static const char *const USAGE_RUN = "run [flags] [START_URL...]";
+static const char *const USAGE_DEMO = "demo [flags]";
+
+int cmd_run(int argc, char **argv) {
+    cli_conf c = cli_conf_defaults();
+    crawl cw = { .c = &c };
+    char err[512], state[4096];
+    int npos = 0;
+    cli_conf_parse(&c, argc, argv, &npos, USAGE_RUN);
+    for (int i = 2; i < 2 + npos; i++) {
+        if (zc_url_check(argv[i], strlen(argv[i]), err, sizeof(err)) != 0)
+            zc_die(CLI_EXIT_USAGE, CLI_PROG, "bad START_URL '%.100s%s': %s", argv[i], strlen(argv[i]) > 100 ? "..." : "", err);
+        if (cli_urls_add(&cw.starts, argv[i]) != 0) zc_die(1, CLI_PROG, "out of memory");
+    }
+    if (c.seeds && cli_seeds_read(c.seeds, &cw.seeds, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+    if (cw.starts.n + cw.seeds.n == 0)
+        zc_die(CLI_EXIT_USAGE, CLI_PROG, "run needs a START_URL or a --seeds file with at least one URL");
+    if (!c.mongo && !c.out) c.out = "zcrawl-books.jsonl";
+    cli_run probe = { .c = &c };
+    if (cli_find_bindir(&probe, NULL, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+    if (cli_spec_check(&probe, err, sizeof(err)) != 0) {
+        if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+        return CLI_EXIT_USAGE;
+    }
+    if (!c.redis && !c.state) {
+        if (cli_fmt(state, sizeof(state), ".zcrawl/%s", c.crawl) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "crawl name too long");
+        c.state = state;
+    }
+    int rc = crawl_run(&cw);
+    cli_conf_free(&c);
+    return rc;
+}
+
+/* The emulator's command line for the demo, into a (its port into *port). */
+static int demo_sitesim(const cli_conf *c, const char *bindir, cli_argv *a, int *port) {
+    if ((*port = cli_free_port()) < 0) return -1;
+    cli_argv_addf(a, "%s/zcrawl-sitesim", bindir);
+    cli_argv_add(a, "--port");
+    cli_argv_addf(a, "%d", *port);
+    cli_argv_flagl(a, "--books", c->books);
+    cli_argv_flagl(a, "--latency-ms", c->latency_ms);
+    cli_argv_flagl(a, "--jitter-ms", c->jitter_ms);
+    cli_argv_flagl(a, "--seed", c->seed);
+    return cli_argv_ok(a) ? 0 : -1;
+}
+
+int cmd_demo(int argc, char **argv) {
+    cli_conf c = cli_conf_defaults();
+    crawl cw = { .c = &c, .extra = "sitesim" };
+    cli_argv sim = { 0 };
+    char start[128];
+    int npos = 0, port;
+    cli_conf_parse(&c, argc, argv, &npos, USAGE_DEMO);
+    if (npos != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "demo takes no START_URL");
+    /* Each demo crawls a new emulator: it starts over and cannot be resumed. */
+    free(c.resume_cmd);
+    c.resume_cmd = NULL;
+    c.fresh = 1;
+    if (!c.mongo && !c.out) c.out = "zcrawl-demo.jsonl";
+    if (c.state) zc_die(CLI_EXIT_USAGE, CLI_PROG, "demo keeps no state: drop --state");
+    cli_run probe = { .c = &c };
+    if (cli_find_bindir(&probe, "sitesim", cw.err, sizeof(cw.err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+    if (cli_spec_check(&probe, cw.err, sizeof(cw.err)) != 0) {
+        if (cw.err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", cw.err);
+        return CLI_EXIT_USAGE;
+    }
+    if (demo_sitesim(&c, probe.bindir, &sim, &port) != 0) zc_die(CLI_EXIT_FAILED, CLI_PROG, "no free port for the emulator");
+    snprintf(start, sizeof(start), "http://127.0.0.1:%d/api/book/?limit=18&offset=0", port);
+    if (cli_urls_add(&cw.starts, start) != 0) zc_die(1, CLI_PROG, "out of memory");
+    cw.extra_argv = sim.v;
+    int rc = crawl_run(&cw);
+    cli_argv_free(&sim);
+    cli_conf_free(&c);
+    return rc;
+}

@@ -1,0 +1,277 @@
+/* cli_stages.c -- the stages of a local crawl: one table of {role, how many, argv
+ * builder}, free ports, and the wiring between stages. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "zc_buf.h"
+#include "zc_time.h"
+
+#define CLI_MAX_STAGE 64 /* instances of one role (the flags' range) */
+
+/* Binds a socket to 127.0.0.1:port (0: any ephemeral port) and closes it.
+ * Returns the port it got, or -1 when the bind failed. */
+static int try_port(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    int got = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        got = ntohs(a.sin_port);
+    close(fd);
+    return got;
+}
+
+/* Picked below the kernel's ephemeral range: a port bind(0) hands out is an
+ * ephemeral one, and once closed it can become the local port of any process's
+ * next connect() (a writer's MongoDB connection took a parser's port that way)
+ * before the stage binds it. Falls back to an ephemeral port when the range
+ * leaves no room. */
+int cli_free_port(void) {
+    static unsigned seed;
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1) lo = 32768;
+        fclose(f);
+    }
+    if (!seed) seed = (unsigned)getpid() ^ (unsigned)zc_now_ms();
+    const int base = 20000;
+    for (int i = 0; lo - base > 1000 && i < 200; i++) {
+        int port = try_port(base + (int)(rand_r(&seed) % (unsigned)(lo - base)));
+        if (port > 0) return port;
+    }
+    return try_port(0);
+}
+
+/* The path of zcrawl-<stage> in bindir into out, checked to be executable. */
+static int stage_exe(const cli_run *r, const char *stage, char *out, size_t outlen, char *err, size_t errlen) {
+    if (cli_fmt(out, outlen, "%s/zcrawl-%s", r->bindir, stage) != 0) {
+        snprintf(err, errlen, "--bin-dir path too long");
+        return -1;
+    }
+    if (access(out, X_OK) != 0) {
+        snprintf(err, errlen, "cannot run %s: %s (build with make)", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_find_bindir(cli_run *r, const char *extra_stage, char *err, size_t errlen) {
+    if (r->c->bin_dir) {
+        if (cli_fmt(r->bindir, sizeof(r->bindir), "%s", r->c->bin_dir) != 0) {
+            snprintf(err, errlen, "--bin-dir path too long");
+            return -1;
+        }
+    } else {
+        ssize_t n = readlink("/proc/self/exe", r->bindir, sizeof(r->bindir) - 1);
+        char *slash = n > 0 ? memrchr(r->bindir, '/', (size_t)n) : NULL;
+        if (!slash || (size_t)n >= sizeof(r->bindir) - 1) {
+            snprintf(err, errlen, "cannot find the folder of the zcrawl executables (use --bin-dir)");
+            return -1;
+        }
+        *slash = '\0';
+    }
+    const char *stages[] = { "broker", "writer", "parser", "fetcher", extra_stage };
+    char exe[4200];
+    for (size_t i = 0; i < sizeof(stages) / sizeof(*stages); i++)
+        if (stages[i] && stage_exe(r, stages[i], exe, sizeof(exe), err, errlen) != 0) return -1;
+    return 0;
+}
+
+int cli_spec_check(cli_run *r, char *err, size_t errlen) {
+    cli_conf *c = (cli_conf *)r->c;
+    if (!c->spec || !*c->spec) {
+        c->spec = NULL;
+        return 0;
+    }
+    static char abs_spec[PATH_MAX];
+    if (!realpath(c->spec, abs_spec)) {
+        snprintf(err, errlen, "--spec %s: %s", c->spec, strerror(errno));
+        return -1;
+    }
+    c->spec = abs_spec; /* the stages may run in another folder */
+    char exe[4200];
+    if (stage_exe(r, "parser", exe, sizeof(exe), err, errlen) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        char *av[] = { exe, "--spec", abs_spec, "--check-spec", NULL };
+        execv(exe, av);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    err[0] = '\0'; /* the parser has said what is wrong */
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* How pages and documents travel: straight from stage to stage (each parser and
+ * writer binds a port of its own, the stages upstream connect to all of them), or
+ * through the broker's streamers. */
+typedef struct wiring {
+    int direct;
+    char page_binds[CLI_MAX_STAGE][40], doc_binds[CLI_MAX_STAGE][40];
+    zc_buf page_list, doc_list; /* "tcp://...,tcp://..." */
+} wiring;
+
+/* Picks n ports for n downstream stages: "@tcp://..." into binds, the list to
+ * connect to into list. Returns 0, or -1 when ports or memory run out. */
+static int direct_endpoints(long n, char binds[][40], zc_buf *list) {
+    for (long i = 0; i < n; i++) {
+        int p = cli_free_port();
+        if (p < 0 || cli_fmt(binds[i], 40, "@tcp://127.0.0.1:%d", p) != 0) return -1;
+        if (zc_buf_add(list, binds[i] + 1, strlen(binds[i] + 1), ',') != 0) return -1;
+    }
+    return zc_buf_add(list, "", 1, 0); /* the NUL */
+}
+
+typedef void (*stage_argv_fn)(const cli_run *r, const wiring *w, long i, cli_argv *a);
+
+static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
+    const cli_conf *c = r->c;
+    static const char *const eps[5] = { "--control", "--pages-in", "--pages-out", "--docs-in", "--docs-out" };
+    (void)w, (void)i;
+    cli_argv_flag(a, "--redis", r->redis_uri);
+    cli_argv_flag(a, "--crawl", c->crawl);
+    for (int k = 0; k < 5; k++) cli_argv_flag(a, eps[k], r->ep[k]);
+    cli_argv_flagl(a, "--max-per-host", c->max_per_host);
+    cli_argv_flagl(a, "--lease-ms", c->lease_ms);
+    if (c->max_retries >= 0) cli_argv_flagl(a, "--max-retries", c->max_retries);
+    if (c->rate > 0) {
+        cli_argv_add(a, "--rate");
+        cli_argv_addf(a, "%g", c->rate);
+    }
+    cli_argv_flag(a, "--log-level", c->log_level);
+    if (c->allow_host && *c->allow_host) cli_argv_flag(a, "--allow-host", c->allow_host);
+    if (c->ignore_robots) cli_argv_add(a, "--ignore-robots");
+    /* Start URLs as arguments (seeding them again on a resume changes nothing:
+     * the seen set knows them); a seeds file goes through the seeds list. */
+    for (size_t k = 0; r->starts && k < r->starts->n; k++) cli_argv_add(a, r->starts->v[k]);
+}
+
+static void writer_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
+    const cli_conf *c = r->c;
+    cli_argv_flag(a, "--broker", r->ep[0]);
+    cli_argv_flag(a, "--docs", w->direct ? w->doc_binds[i] : r->ep[4]);
+    if (c->mongo) cli_argv_flag(a, "--mongo", c->mongo);
+    else cli_argv_flag(a, "--out", c->out);
+    cli_argv_flag(a, "--log-level", c->log_level);
+}
+
+static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
+    cli_argv_flag(a, "--broker", r->ep[0]);
+    cli_argv_flag(a, "--pages", w->direct ? w->page_binds[i] : r->ep[2]);
+    cli_argv_flag(a, "--docs", w->direct ? w->doc_list.p : r->ep[3]);
+    if (r->c->spec) cli_argv_flag(a, "--spec", r->c->spec);
+    cli_argv_flag(a, "--log-level", r->c->log_level);
+}
+
+static void fetcher_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
+    (void)i;
+    cli_argv_flag(a, "--broker", r->ep[0]);
+    cli_argv_flag(a, "--pages", w->direct ? w->page_list.p : r->ep[1]);
+    cli_argv_flagl(a, "--concurrency", r->c->concurrency);
+    if (r->c->allow_private) cli_argv_add(a, "--allow-private");
+    cli_argv_flag(a, "--log-level", r->c->log_level);
+}
+
+#define ONE ((size_t)-1)
+/* Started in this order (downstream first, so each stage finds the next one up);
+ * stopped in waves, lowest first: the broker after the stages whose outcomes it
+ * still takes. */
+static const struct cli_stage {
+    const char *role;
+    size_t count; /* offsetof the cli_conf field with the number, or ONE */
+    int wave;
+    unsigned final; /* exit codes never restarted (0: a stage's, SUP_FINAL) */
+    stage_argv_fn argv;
+} STAGES[] = {
+    /* The broker's 1 (complete, dead letters) and 3 (stopped) are outcomes too. */
+    { "broker", ONE, 1, SUP_FINAL | (1u << 1) | (1u << 3), broker_argv },
+    { "writer", offsetof(cli_conf, writers), 0, 0, writer_argv },
+    { "parser", offsetof(cli_conf, parsers), 0, 0, parser_argv },
+    { "fetcher", offsetof(cli_conf, fetchers), 0, 0, fetcher_argv },
+};
+
+static int pick_wiring(cli_run *r, wiring *w, char *err, size_t errlen) {
+    const cli_conf *c = r->c;
+    for (int i = 0; i < 5; i++) {
+        int p = cli_free_port();
+        if (p < 0 || cli_fmt(r->ep[i], sizeof(r->ep[i]), "tcp://127.0.0.1:%d", p) != 0) {
+            snprintf(err, errlen, "no free port");
+            return -1;
+        }
+    }
+    /* Direct wiring spares every page and document two hops through the broker;
+     * when it cannot be had, the broker's streamers carry them. */
+    w->direct = !c->via_broker && c->parsers <= CLI_MAX_STAGE && c->writers <= CLI_MAX_STAGE &&
+                direct_endpoints(c->parsers, w->page_binds, &w->page_list) == 0 &&
+                direct_endpoints(c->writers, w->doc_binds, &w->doc_list) == 0;
+    return 0;
+}
+
+/* Starts instance i (0-based) of stage st. Returns 0, or -1 with a reason. */
+static int start_one(cli_run *r, const struct cli_stage *st, const wiring *w, long i, cli_argv *a,
+                     char *err, size_t errlen) {
+    char exe[4200], name[32], log[4200];
+    cli_argv_reset(a);
+    if (stage_exe(r, st->role, exe, sizeof(exe), err, errlen) != 0) return -1;
+    cli_argv_add(a, exe);
+    st->argv(r, w, i, a);
+    if (!cli_argv_ok(a)) {
+        snprintf(err, errlen, "out of memory building the %s's command line", st->role);
+        return -1;
+    }
+    if (cli_fmt(name, sizeof(name), "%s-%ld", st->role, i + 1) != 0 ||
+        cli_fmt(log, sizeof(log), "%s/%s.log", r->logdir, name) != 0) {
+        snprintf(err, errlen, "log folder path too long");
+        return -1;
+    }
+    sup_cmd cmd = { name, a->v, log, 1, st->wave, -1, st->final };
+    int idx = sup_start(r->s, &cmd, err, errlen);
+    if (idx < 0) return -1;
+    if (st->count == ONE) r->broker = idx;
+    return 0;
+}
+
+int cli_start_pipeline(cli_run *r, char *err, size_t errlen) {
+    wiring *w = calloc(1, sizeof(*w));
+    cli_argv a = { 0 };
+    int rc = -1;
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (pick_wiring(r, w, err, errlen) != 0) goto out;
+    for (size_t k = 0; k < sizeof(STAGES) / sizeof(*STAGES); k++) {
+        const struct cli_stage *st = &STAGES[k];
+        long n = st->count == ONE ? 1 : *(const long *)((const char *)r->c + st->count);
+        for (long i = 0; i < n; i++)
+            if (start_one(r, st, w, i, &a, err, errlen) != 0) goto out;
+    }
+    rc = 0;
+out:
+    cli_argv_free(&a);
+    zc_buf_free(&w->page_list);
+    zc_buf_free(&w->doc_list);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* cli_state.c -- the private redis-server of `zcrawl run` without --redis, its data
+ * kept append-only in a locked state folder so the same command resumes the crawl
+ * after Ctrl-C (as Scrapy's JOBDIR does). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* mkdir -p dir. Returns 0, or -1 with a reason in err. */
+static int mkdirs(const char *dir, char *err, size_t errlen) {
+    char p[4096];
+    if (cli_fmt(p, sizeof(p), "%s", dir) != 0) {
+        snprintf(err, errlen, "state folder path too long");
+        return -1;
+    }
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+            return -1;
+        }
+        if (!(*s = c)) break;
+    }
+    return 0;
+}
+
+int cli_state_lock(cli_state *st, const char *dir, char *err, size_t errlen) {
+    char path[4200];
+    st->lock_fd = -1;
+    st->proc = -1;
+    if (cli_fmt(st->dir, sizeof(st->dir), "%s", dir) != 0 || cli_fmt(path, sizeof(path), "%s/lock", dir) != 0) {
+        snprintf(err, errlen, "state folder path too long");
+        return -1;
+    }
+    if (mkdirs(dir, err, errlen) != 0) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+        if (n > 0) pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "state folder %s is in use by another zcrawl%s%s%s", dir, n > 0 ? " (pid " : "",
+                 n > 0 ? pid : "", n > 0 ? ")" : "");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
+void cli_state_unlock(cli_state *st) {
+    if (st->lock_fd >= 0) close(st->lock_fd);
+    st->lock_fd = -1;
+}
+
+/* Finds name in PATH (then /usr/bin, /usr/sbin) into out. */
+static int find_on_path(const char *name, char *out, size_t outlen) {
+    const char *path = getenv("PATH");
+    char *dirs = NULL;
+    if (asprintf(&dirs, "%s:/usr/bin:/usr/sbin", path ? path : "") < 0) return -1;
+    char *save = NULL;
+    int rc = -1;
+    for (char *d = strtok_r(dirs, ":", &save); d && rc != 0; d = strtok_r(NULL, ":", &save))
+        if (*d && cli_fmt(out, outlen, "%s/%s", d, name) == 0 && access(out, X_OK) == 0) rc = 0;
+    free(dirs);
+    return rc;
+}
+
+int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t urilen, char *err,
+                    size_t errlen) {
+    char exe[4096], log[4200], port[16];
+    if (find_on_path("redis-server", exe, sizeof(exe)) != 0) {
+        snprintf(err, errlen, "redis-server not found: install it (make deps) or pass --redis URI");
+        return -1;
+    }
+    if ((st->port = cli_free_port()) < 0) {
+        snprintf(err, errlen, "no free port for redis-server");
+        return -1;
+    }
+    if (cli_fmt(log, sizeof(log), "%s/redis.log", logdir) != 0) {
+        snprintf(err, errlen, "log folder path too long");
+        return -1;
+    }
+    snprintf(port, sizeof(port), "%d", st->port);
+    /* Append-only, fsynced every second and at shutdown; no RDB snapshots. */
+    char *argv[] = { exe, "--port", port, "--bind", "127.0.0.1", "--dir", st->dir, "--save", "",
+                     "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", NULL };
+    sup_cmd cmd = { "redis", argv, log, 0, 2, st->lock_fd, 0 };
+    if ((st->proc = sup_start(s, &cmd, err, errlen)) < 0) return -1;
+    if (cli_fmt(uri, urilen, "redis://127.0.0.1:%d", st->port) != 0) {
+        snprintf(err, errlen, "Redis URI too long");
+        return -1;
+    }
+    /* Loading a long crawl's append-only file takes a while: up to a minute. */
+    char why[256] = "";
+    for (int i = 0; i < 3000 && sup_alive(s, st->proc); i++) {
+        redisContext *rc = cli_redis_connect(uri, why, sizeof(why)); /* it PINGs */
+        if (rc) {
+            redisFree(rc);
+            return 0;
+        }
+        struct timespec t = { 0, 20 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+    snprintf(err, errlen, "private redis-server did not answer (%s; see %s)", why, log);
+    return -1;
+}
+
+void cli_state_stop(cli_state *st, sup *s, const char *uri) {
+    if (st->proc < 0 || s->procs[st->proc].pid <= 0) return;
+    char why[256];
+    redisContext *rc = cli_redis_connect(uri, why, sizeof(why));
+    if (!rc) return; /* sup_stop_all's SIGTERM shuts it down just as well */
+    /* SHUTDOWN flushes the append-only file and exits at once (SIGTERM would wait
+     * for the next cron tick). There is normally no reply: the server closes. */
+    redisReply *rep = redisCommand(rc, "SHUTDOWN");
+    if (rep) freeReplyObject(rep);
+    redisFree(rc);
+}

@@ -1,0 +1,672 @@
+/* writer_run.c -- the writer's loop: DOCs in, batches to the sink thread, reports out. */
+#include "writer_run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "writer_doc.h"
+#include "writer_worker.h"
+#include "zc_buf.h"
+#include "zc_endpoint.h"
+#include "zc_list.h"
+#include "zc_log.h"
+#include "zc_msg.h"
+#include "zc_peer.h"
+#include "zc_signal.h"
+#include "zc_time.h"
+
+#define WRITER_MAX_REJECTS 3       /* sink refusals before a document goes DEAD */
+#define WRITER_OUTBOX_MAX 4096     /* reports waiting for the broker socket */
+#define WRITER_RETRY_BASE_MS 100
+#define WRITER_URL_MAX 8192
+#define WRITER_HOLD_PER_FRAME 1000 /* URLs per HOLD message (the protocol's limit) */
+#define WRITER_STATUS_REPEAT_MS 5000
+#define WRITER_READ_ROUND 256      /* DOCs read per poll round at most */
+
+void writer_config_defaults(writer_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->broker = "tcp://127.0.0.1:5555";
+    c->docs = "tcp://127.0.0.1:5559";
+    c->batch = 500;
+    c->batch_ms = 20;
+    c->batch_bytes = 8L << 20;
+    c->max_held_bytes = 64L << 20;
+    c->hold_ms = 10000;
+    c->heartbeat_ms = 1000;
+    c->drain_ms = 10000;
+    c->stats_ms = 10000;
+    c->retry_max_ms = 10000;
+    c->sink_fail_limit_s = 600;
+}
+
+/* One document held: received, not yet written nor given back. url and doc are
+ * owned by the entry. */
+typedef struct held {
+    struct held *prev, *next;
+    char *url;
+    size_t url_len;
+    bson_t *doc;
+    int64_t since;    /* when it came */
+    int64_t hold_due; /* next HOLD for it */
+    int rejects;
+    char reason[WRITER_REASON_MAX];
+} held;
+
+typedef struct held_list {
+    held *head, *tail;
+    size_t n;
+} held_list;
+
+ZC_LIST_DEFINE(held_list, held_list, held)
+
+/* A report to the broker waiting to be sent; data[] are owned (malloc). */
+typedef struct writer_report {
+    zc_msg_type type;
+    int n;
+    char *data[3];
+    size_t len[3];
+} writer_report;
+
+struct writer_run {
+    writer_config c;
+    writer_sink sink;
+    void *ctx, *docs;
+    zc_peer peer;
+    writer_worker *worker;
+    /* what is held, oldest first; the first `inflight` are the batch being written */
+    held_list q;
+    size_t held_bytes, inflight;
+    writer_job job;
+    /* a failing sink */
+    int failing, attempt;
+    int64_t retry_at, fail_since;
+    /* the condition told to the broker */
+    char cond[16], cond_detail[640];
+    int64_t cond_since, next_status;
+    /* HOLD */
+    int64_t next_hold;
+    zc_buf hold_buf;
+    /* reports for the broker */
+    writer_report *out;
+    size_t out_head, out_n;
+    int shutdown, draining, gave_up;
+    int64_t next_stats;
+    char gave_up_why[768];
+    /* counters */
+    uint64_t received, written, already, batches, retries, dead, bad, held_sent, reports_dropped, paused;
+};
+
+static void held_free(held *h) {
+    free(h->url);
+    if (h->doc) bson_destroy(h->doc);
+    free(h);
+}
+
+static size_t held_size(const held *h) { return h->doc->len + h->url_len; }
+
+/* Removes h (never one of the batch in flight) from the queue and frees it. */
+static void held_drop(writer_run *w, held *h) {
+    held_list_unlink(&w->q, h);
+    w->held_bytes -= held_size(h);
+    held_free(h);
+}
+
+/* ---- reports to the broker ---- */
+
+static void report_free(writer_report *r) {
+    for (int i = 0; i < r->n; i++) free(r->data[i]);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Queues a report; takes ownership of data[0..n) (freed here on failure). */
+static void report_push(writer_run *w, zc_msg_type type, int n, char **data, const size_t *len) {
+    if (w->out_n == WRITER_OUTBOX_MAX) {
+        /* The broker has been unreachable for long: drop the oldest report. Its
+         * leases stay open and the broker hands those URLs out again later. */
+        report_free(&w->out[w->out_head]);
+        w->out_head = (w->out_head + 1) % WRITER_OUTBOX_MAX;
+        w->out_n--;
+        w->reports_dropped++;
+        zc_warn("report_dropped", "reason=\"outbox full\" dropped=%llu", (unsigned long long)w->reports_dropped);
+    }
+    writer_report *r = &w->out[(w->out_head + w->out_n) % WRITER_OUTBOX_MAX];
+    r->type = type;
+    r->n = n;
+    for (int i = 0; i < n; i++) {
+        r->data[i] = data[i];
+        r->len[i] = len[i];
+    }
+    w->out_n++;
+}
+
+/* Sends queued reports in order until the socket refuses one. */
+static void report_send(writer_run *w) {
+    static int64_t last_log;
+    while (w->out_n > 0) {
+        writer_report *r = &w->out[w->out_head];
+        zc_frame f[3];
+        for (int i = 0; i < r->n; i++) f[i] = (zc_frame){ r->data[i], r->len[i], NULL, NULL };
+        if (zc_peer_send(&w->peer, r->type, f, r->n) != 0) {
+            int64_t now = zc_now_ms();
+            if (errno != EAGAIN && now - last_log >= 1000) {
+                zc_warn("report_send_failed", "type=%s queued=%zu reason=\"%s\"", zc_msg_type_name(r->type),
+                        w->out_n, zmq_strerror(errno));
+                last_log = now;
+            }
+            return;
+        }
+        report_free(r);
+        w->out_head = (w->out_head + 1) % WRITER_OUTBOX_MAX;
+        w->out_n--;
+    }
+}
+
+/* Tells the broker the document for url can never be written. */
+static void report_dead(writer_run *w, const char *url, size_t url_len, const char *reason) {
+    char q[300], uq[300];
+    char *d[3] = { strndup(url, url_len), strdup("write"), strdup(reason) };
+    size_t l[3] = { url_len, 5, strlen(reason) };
+    w->dead++;
+    zc_warn("doc_dead", "url=%s reason=%s dead=%llu", zc_log_q(uq, sizeof(uq), d[0] ? d[0] : "?"),
+            zc_log_q(q, sizeof(q), reason), (unsigned long long)w->dead);
+    if (!d[0] || !d[1] || !d[2]) {
+        for (int i = 0; i < 3; i++) free(d[i]);
+        zc_error("out_of_memory", "what=dead_report");
+        return;
+    }
+    report_push(w, ZC_MSG_DEAD, 3, d, l);
+}
+
+/* ---- STATUS: the sink's condition, told to the broker ---- */
+
+static void status_send(writer_run *w, int64_t now) {
+    zc_frame f[2] = { ZC_FSTR(w->cond), ZC_FSTR(w->cond_detail) };
+    char q[700];
+    if (zc_peer_send(&w->peer, ZC_MSG_STATUS, f, 2) != 0)
+        zc_debug("status_send_failed", "reason=\"%s\"", zmq_strerror(errno));
+    else
+        zc_info("status", "condition=%s detail=%s for_s=%lld", w->cond, zc_log_q(q, sizeof(q), w->cond_detail),
+                (long long)((now - w->cond_since) / 1000));
+    w->next_status = strcmp(w->cond, "ok") ? now + WRITER_STATUS_REPEAT_MS : INT64_MAX;
+}
+
+/* Sets the condition; a change is sent at once, a non-ok one again every 5 s. */
+static void status_set(writer_run *w, const char *cond, const char *detail, int64_t now) {
+    int changed = strcmp(cond, w->cond) != 0;
+    snprintf(w->cond_detail, sizeof(w->cond_detail), "%s", detail);
+    for (char *p = w->cond_detail; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    if (!changed) return;
+    snprintf(w->cond, sizeof(w->cond), "%s", cond);
+    w->cond_since = now;
+    status_send(w, now);
+}
+
+/* ---- intake ---- */
+
+/* Takes one DOC message: checks it and holds it, or reports it DEAD. */
+static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
+    size_t ulen, blen;
+    const char *url = zc_msg_data(m, 0, &ulen);
+    const uint8_t *data = (const uint8_t *)zc_msg_data(m, 1, &blen);
+    char err[512];
+    w->received++;
+    if (ulen == 0 || ulen > WRITER_URL_MAX || memchr(url, '\n', ulen) || memchr(url, '\0', ulen)) {
+        w->bad++;
+        zc_warn("bad_message", "from=docs reason=\"DOC url is empty, over %d bytes, or holds a newline or NUL\" "
+                "bad=%llu", WRITER_URL_MAX, (unsigned long long)w->bad);
+        return;
+    }
+    if (writer_doc_check(data, blen, err, sizeof(err)) != 0) {
+        report_dead(w, url, ulen, err);
+        return;
+    }
+    held *h = calloc(1, sizeof(*h));
+    if (h) {
+        h->url = strndup(url, ulen);
+        h->doc = bson_new_from_data(data, blen);
+    }
+    if (!h || !h->url || !h->doc) {
+        /* Not the document's fault: drop it unconfirmed, its lease brings it back. */
+        if (h) held_free(h);
+        zc_error("out_of_memory", "what=doc bytes=%zu", blen);
+        return;
+    }
+    h->url_len = ulen;
+    h->since = now;
+    h->hold_due = now + w->c.hold_ms;
+    if (h->hold_due < w->next_hold) w->next_hold = h->hold_due;
+    held_list_push(&w->q, h);
+    w->held_bytes += held_size(h);
+}
+
+static int intake_full(const writer_run *w) { return w->held_bytes >= (size_t)w->c.max_held_bytes; }
+
+/* Reads waiting DOCs without blocking while there is room. Returns how many
+ * messages were consumed (good or bad). */
+static size_t read_docs(writer_run *w) {
+    size_t got = 0;
+    char err[256], q[300];
+    int64_t now = zc_now_ms();
+    while (!intake_full(w) && got < WRITER_READ_ROUND) {
+        zc_msg m;
+        int rc = zc_msg_recv(w->docs, &m, ZMQ_DONTWAIT, 0, err, sizeof(err));
+        if (rc == -1) {
+            if (errno != EAGAIN && errno != EINTR)
+                zc_warn("recv_failed", "socket=docs reason=\"%s\"", zmq_strerror(errno));
+            break;
+        }
+        got++;
+        if (rc == -2) {
+            w->bad++;
+            zc_warn("bad_message", "from=docs reason=%s bad=%llu", zc_log_q(q, sizeof(q), err),
+                    (unsigned long long)w->bad);
+            continue;
+        }
+        if (m.type != ZC_MSG_DOC) {
+            w->bad++;
+            zc_warn("bad_message", "from=docs reason=\"unexpected %s on the docs socket\" bad=%llu",
+                    zc_msg_type_name(m.type), (unsigned long long)w->bad);
+        } else {
+            take_doc(w, &m, now);
+        }
+        zc_msg_close(&m);
+    }
+    if (intake_full(w)) {
+        w->paused++;
+        zc_debug("intake_paused", "held=%zu held_bytes=%zu max=%ld", w->q.n, w->held_bytes, w->c.max_held_bytes);
+    }
+    return got;
+}
+
+/* ---- batches ---- */
+
+/* Whether what is queued (not in flight) makes a full batch. */
+static int batch_full(const writer_run *w) {
+    size_t n = 0, bytes = 0;
+    for (const held *h = w->q.head; h; h = h->next) {
+        if (++n >= (size_t)w->c.batch) return 1;
+        bytes += h->doc->len;
+        if (bytes >= (size_t)w->c.batch_bytes) return 1;
+    }
+    return 0;
+}
+
+/* When the next batch is due (INT64_MAX: nothing to write, or one in flight). */
+static int64_t batch_due(const writer_run *w, int64_t now) {
+    if (w->inflight || !w->q.head) return INT64_MAX;
+    if (w->failing) return w->retry_at;
+    if (w->draining || batch_full(w)) return now;
+    return w->q.head->since + w->c.batch_ms;
+}
+
+/* Hands the oldest documents, up to --batch and --batch-bytes, to the sink thread. */
+static void batch_start(writer_run *w) {
+    size_t n = 0, bytes = 0;
+    for (held *h = w->q.head; h && n < (size_t)w->c.batch; h = h->next) {
+        if (n > 0 && bytes + h->doc->len > (size_t)w->c.batch_bytes) break;
+        w->job.docs[n++] = h->doc;
+        bytes += h->doc->len;
+    }
+    w->job.n = n;
+    if (writer_worker_submit(w->worker, &w->job) != 0) {
+        zc_error("sink_submit_failed", "reason=\"%s\"", zmq_strerror(errno));
+        w->failing = 1;
+        w->retry_at = zc_now_ms() + WRITER_RETRY_BASE_MS;
+        return;
+    }
+    w->inflight = n;
+}
+
+/* WRITTEN for the first n held documents, which are then freed. */
+static void batch_confirm(writer_run *w, size_t n) {
+    zc_buf b = { 0 };
+    int oom = 0;
+    for (held *h = w->q.head; h && n; n--) {
+        held *next = h->next;
+        if (!oom && zc_buf_add(&b, h->url, h->url_len, '\n') != 0) oom = 1;
+        held_drop(w, h);
+        h = next;
+    }
+    if (oom) {
+        zc_error("out_of_memory", "what=written_report");
+        zc_buf_free(&b);
+        return;
+    }
+    char *data = b.p;
+    size_t len = b.len;
+    report_push(w, ZC_MSG_WRITTEN, 1, &data, &len);
+}
+
+/* Gives up: the sink has failed without a success for longer than the limit. */
+static void give_up(writer_run *w, int64_t now) {
+    snprintf(w->gave_up_why, sizeof(w->gave_up_why),
+             "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %s; %zu documents held were "
+             "not confirmed, so the crawl resumes once a writer can write again",
+             w->sink.kind, (long long)((now - w->fail_since) / 1000), w->c.sink_fail_limit_s, w->cond,
+             w->cond_detail, w->q.n);
+    zc_error("giving_up", "reason=\"sink failing past the limit\" sink=%s for_s=%lld held=%zu", w->sink.kind,
+             (long long)((now - w->fail_since) / 1000), w->q.n);
+    w->gave_up = 1;
+}
+
+/* What the sink thread answered for the batch in flight. */
+static void batch_done(writer_run *w, writer_job *j) {
+    int64_t now = zc_now_ms();
+    size_t n = w->inflight;
+    char q[700];
+    w->inflight = 0;
+    if (j->rc == WRITER_SINK_OK) {
+        if (w->attempt > 0)
+            zc_info("write_recovered", "sink=%s docs=%zu attempts=%d", w->sink.kind, n, w->attempt + 1);
+        zc_debug("batch_written", "sink=%s docs=%zu already=%zu ms=%lld", w->sink.kind, n, j->already,
+                 (long long)j->ms);
+        batch_confirm(w, n);
+        w->written += n;
+        w->already += j->already;
+        w->batches++;
+        w->failing = 0;
+        w->attempt = 0;
+        w->fail_since = 0;
+        status_set(w, "ok", "", now);
+        return;
+    }
+    /* Rejects count against their documents; the thrice refused go DEAD. */
+    held *h = w->q.head;
+    for (size_t i = 0; i < n && h; i++, h = h->next)
+        for (size_t r = 0; r < j->nrej; r++)
+            if (j->rej_idx[r] == i) {
+                h->rejects++;
+                snprintf(h->reason, sizeof(h->reason), "%s", j->rej_reason[r]);
+            }
+    h = w->q.head;
+    for (size_t i = 0; i < n && h; i++) {
+        held *next = h->next;
+        if (h->rejects >= WRITER_MAX_REJECTS) {
+            report_dead(w, h->url, h->url_len, h->reason);
+            held_drop(w, h);
+        }
+        h = next;
+    }
+    int64_t delay = zc_backoff_ms(w->attempt, WRITER_RETRY_BASE_MS, w->c.retry_max_ms);
+    w->attempt++;
+    w->retries++;
+    w->failing = 1;
+    w->retry_at = now + delay;
+    zc_warn("write_failed", "sink=%s docs=%zu attempt=%d retry_in_ms=%lld condition=%s reason=%s", w->sink.kind, n,
+            w->attempt, (long long)delay, writer_sink_condition(j->rc), zc_log_q(q, sizeof(q), j->err));
+    if (j->rc == WRITER_SINK_REJECTED) {
+        /* The sink works; some documents are wrong, and are retired above. */
+        w->fail_since = 0;
+        status_set(w, "ok", "", now);
+        return;
+    }
+    if (!w->fail_since) w->fail_since = now - j->ms;
+    status_set(w, writer_sink_condition(j->rc), j->err, now);
+    if (now - w->fail_since >= w->c.sink_fail_limit_s * 1000) give_up(w, now);
+}
+
+/* ---- HOLD: lease renewal for what is held ---- */
+
+static void hold_flush(writer_run *w, size_t n) {
+    if (n == 0) return;
+    zc_frame f = { w->hold_buf.p, w->hold_buf.len, NULL, NULL };
+    if (zc_peer_send(&w->peer, ZC_MSG_HOLD, &f, 1) == 0) {
+        w->held_sent += n;
+        zc_debug("hold_sent", "urls=%zu", n);
+    } else {
+        zc_debug("hold_send_failed", "urls=%zu reason=\"%s\"", n, zmq_strerror(errno));
+    }
+    w->hold_buf.len = 0;
+}
+
+/* HOLD for every document held past its due time; at most 1000 URLs a frame. */
+static void hold_round(writer_run *w, int64_t now) {
+    if (now < w->next_hold) return;
+    int64_t next = INT64_MAX;
+    size_t n = 0;
+    w->hold_buf.len = 0;
+    for (held *h = w->q.head; h; h = h->next) {
+        if (h->hold_due > now) {
+            if (h->hold_due < next) next = h->hold_due;
+            continue;
+        }
+        if (zc_buf_add(&w->hold_buf, h->url, h->url_len, '\n') != 0) {
+            zc_error("out_of_memory", "what=hold");
+            break;
+        }
+        h->hold_due = now + w->c.hold_ms;
+        if (h->hold_due < next) next = h->hold_due;
+        if (++n == WRITER_HOLD_PER_FRAME) {
+            hold_flush(w, n);
+            n = 0;
+        }
+    }
+    hold_flush(w, n);
+    w->next_hold = next;
+}
+
+/* ---- control socket ---- */
+
+static void control(writer_run *w) {
+    for (;;) {
+        zc_msg m;
+        int rc = zc_peer_recv(&w->peer, &m);
+        if (rc == -1) return;
+        if (rc == -2) {
+            w->bad++;
+            continue;
+        }
+        if (m.type == ZC_MSG_SHUTDOWN) {
+            if (!w->shutdown) zc_info("shutdown_received", "held=%zu", w->q.n);
+            w->shutdown = 1;
+        } else {
+            w->bad++;
+            zc_warn("bad_message", "from=broker reason=\"unexpected %s\" bad=%llu", zc_msg_type_name(m.type),
+                    (unsigned long long)w->bad);
+        }
+        zc_msg_close(&m);
+    }
+}
+
+static void stats(writer_run *w, const char *event) {
+    zc_info(event, "sink=%s received=%llu written=%llu already=%llu batches=%llu retries=%llu dead=%llu bad=%llu "
+            "held=%zu held_bytes=%zu holds=%llu reports_queued=%zu broker_reconnects=%llu condition=%s",
+            w->sink.kind, (unsigned long long)w->received, (unsigned long long)w->written,
+            (unsigned long long)w->already, (unsigned long long)w->batches, (unsigned long long)w->retries,
+            (unsigned long long)w->dead, (unsigned long long)w->bad, w->q.n, w->held_bytes,
+            (unsigned long long)w->held_sent, w->out_n, (unsigned long long)w->peer.reconnects, w->cond);
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One turn of the loop: starts a due batch, waits at most until the next thing to
+ * do (or until `until`) for the broker, the sink thread and, when want_docs is
+ * set and there is room, the docs socket; then handles what came, heartbeats,
+ * HOLD, STATUS and queued reports. */
+static void turn(writer_run *w, int64_t until, int want_docs) {
+    int64_t now = zc_now_ms();
+    if (!w->gave_up && !writer_worker_busy(w->worker) && batch_due(w, now) <= now) batch_start(w);
+    int64_t t = min64(until, now + w->c.heartbeat_ms) - now;
+    t = min64(t, zc_peer_timeout(&w->peer, now));
+    t = min64(t, batch_due(w, now) - now);
+    t = min64(t, w->next_hold - now);
+    t = min64(t, w->next_status - now);
+    if (w->c.stats_ms > 0) t = min64(t, w->next_stats - now);
+    if (w->failing && w->fail_since) t = min64(t, w->fail_since + w->c.sink_fail_limit_s * 1000 - now);
+    if (w->out_n > 0 && w->peer.sock) t = min64(t, 20);
+    if (t < 0) t = 0;
+    zmq_pollitem_t items[3];
+    int ni = 0, dx = -1, kx;
+    if (w->peer.sock) items[ni++] = (zmq_pollitem_t){ w->peer.sock, 0, ZMQ_POLLIN, 0 };
+    kx = ni;
+    items[ni++] = (zmq_pollitem_t){ writer_worker_socket(w->worker), 0, ZMQ_POLLIN, 0 };
+    if (want_docs && !w->failing && !intake_full(w)) {
+        dx = ni;
+        items[ni++] = (zmq_pollitem_t){ w->docs, 0, ZMQ_POLLIN, 0 };
+    }
+    int rc = zmq_poll(items, ni, (long)t);
+    if (rc < 0 && errno != EINTR) {
+        zc_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
+        zc_signal_request_stop(SIGTERM);
+        return;
+    }
+    if (rc > 0 && (items[kx].revents & ZMQ_POLLIN)) {
+        writer_job *j = writer_worker_take(w->worker);
+        if (j) batch_done(w, j);
+    }
+    if (rc > 0 && dx >= 0 && (items[dx].revents & ZMQ_POLLIN)) read_docs(w);
+    control(w);
+    now = zc_now_ms();
+    if (zc_peer_tick(&w->peer, now, 0)) {
+        zc_info("broker_hello_again", "held=%zu", w->q.n);
+        /* A new broker connection: it knows nothing of our condition nor holds. */
+        if (strcmp(w->cond, "ok")) status_send(w, now);
+        w->next_hold = now;
+    }
+    report_send(w);
+    hold_round(w, now);
+    if (now >= w->next_status) status_send(w, now);
+    if (w->c.stats_ms > 0 && now >= w->next_stats) {
+        stats(w, "stats");
+        w->next_stats = now + w->c.stats_ms;
+    }
+    if (!w->gave_up && w->failing && w->fail_since && !writer_worker_busy(w->worker) &&
+        now - w->fail_since >= w->c.sink_fail_limit_s * 1000)
+        give_up(w, now);
+}
+
+/* After SHUTDOWN the DOCs already queued on the socket are taken too; after a
+ * signal reading stops at once. Writing goes on, retries included, until nothing
+ * is held or drain_ms ran out. Returns 0 when nothing is left unwritten. */
+static int drain(writer_run *w) {
+    int64_t deadline = zc_now_ms() + w->c.drain_ms;
+    int more = w->shutdown && !zc_signal_stop_requested();
+    w->draining = 1;
+    zc_info("draining", "held=%zu reason=%s", w->q.n, more ? "shutdown" : "signal");
+    while (!w->gave_up && zc_now_ms() < deadline) {
+        if (more && !w->failing && !intake_full(w) && read_docs(w) > 0) continue;
+        more = 0;
+        if (!w->q.head && !writer_worker_busy(w->worker)) break;
+        turn(w, deadline, 0);
+    }
+    /* Hand the last reports to the socket; its linger delivers them on close. */
+    int64_t end = zc_now_ms() + 1000;
+    report_send(w);
+    while (w->out_n > 0 && zc_now_ms() < end) turn(w, end, 0);
+    if (w->q.n > 0 || w->out_n > 0)
+        zc_error("unflushed", "docs=%zu reports=%zu", w->q.n, w->out_n);
+    return w->q.n == 0 ? 0 : 1;
+}
+
+int writer_run_loop(writer_run *w, char *err, size_t errlen) {
+    zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld hold_ms=%ld max_held_bytes=%ld "
+            "sink_fail_limit_s=%ld", w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms,
+            w->c.hold_ms, w->c.max_held_bytes, w->c.sink_fail_limit_s);
+    while (!zc_signal_stop_requested() && !w->shutdown && !w->gave_up) turn(w, INT64_MAX, 1);
+    int sig = zc_signal_stop_requested();
+    if (sig) zc_info("stopping", "signal=%d held=%zu", sig, w->q.n);
+    int rc = w->gave_up ? WRITER_EXIT_GAVE_UP : drain(w);
+    if (w->gave_up) rc = WRITER_EXIT_GAVE_UP;
+    if (w->gave_up) {
+        /* What was confirmed still goes out; nothing unwritten is. */
+        int64_t end = zc_now_ms() + 1000;
+        while (w->out_n > 0 && zc_now_ms() < end) turn(w, end, 0);
+        snprintf(err, errlen, "%s", w->gave_up_why);
+        rc = WRITER_EXIT_GAVE_UP;
+    }
+    stats(w, "exit");
+    return rc;
+}
+
+writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err, size_t errlen) {
+    writer_run *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        sink->close(sink->impl);
+        return NULL;
+    }
+    w->c = *c;
+    w->sink = *sink;
+    snprintf(w->cond, sizeof(w->cond), "ok");
+    w->next_status = w->next_hold = INT64_MAX;
+    size_t cap = (size_t)c->batch;
+    w->job.cap = cap;
+    w->job.docs = calloc(cap, sizeof(*w->job.docs));
+    w->job.rej_idx = calloc(cap, sizeof(*w->job.rej_idx));
+    w->job.rej_reason = calloc(cap, sizeof(*w->job.rej_reason));
+    w->out = calloc(WRITER_OUTBOX_MAX, sizeof(*w->out));
+    if (!w->job.docs || !w->job.rej_idx || !w->job.rej_reason || !w->out) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    w->ctx = zmq_ctx_new();
+    if (!w->ctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        goto err;
+    }
+    w->docs = zmq_socket(w->ctx, ZMQ_PULL);
+    if (!w->docs) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        goto err;
+    }
+    /* A small receive queue: while this writer cannot write, the streamer sends
+     * to other writers instead of piling DOCs up here. */
+    int hwm = (int)c->batch, linger = 0;
+    if (zmq_setsockopt(w->docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(w->docs) != 0 ||
+        zmq_setsockopt(w->docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
+        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
+        goto err;
+    }
+    char e2[512];
+    if (zc_endpoint_attach(w->docs, c->docs, e2, sizeof(e2)) != 0) {
+        snprintf(err, errlen, "--docs: %s", e2);
+        goto err;
+    }
+    w->worker = writer_worker_start(w->ctx, &w->sink, err, errlen);
+    if (!w->worker) goto err;
+    if (zc_peer_open(&w->peer, w->ctx, c->broker, "writer", c->name, c->heartbeat_ms, 0, err, errlen) != 0) goto err;
+    w->next_stats = zc_now_ms() + c->stats_ms;
+    return w;
+err:
+    writer_run_free(w);
+    return NULL;
+}
+
+int writer_run_free(writer_run *w) {
+    if (!w) return 0;
+    /* A sink thread stuck in a write keeps its socket, the sink and the batch:
+     * terminating the context would wait for it forever. */
+    int stuck = w->worker && writer_worker_free(w->worker, w->c.drain_ms > 1000 ? 1000 : w->c.drain_ms) != 0;
+    zc_peer_close(&w->peer);
+    if (stuck) return -1; /* the thread still reads the batch's documents: the process ends with them */
+    if (w->docs && zmq_close(w->docs) != 0) zc_warn("zmq_close_failed", "reason=\"%s\"", zmq_strerror(errno));
+    if (w->ctx) {
+        while (zmq_ctx_term(w->ctx) != 0) {
+            if (errno != EINTR) {
+                zc_warn("zmq_ctx_term_failed", "reason=\"%s\"", zmq_strerror(errno));
+                break;
+            }
+        }
+    }
+    if (w->sink.close) w->sink.close(w->sink.impl);
+    while (w->q.head) held_drop(w, w->q.head);
+    while (w->out_n > 0) {
+        report_free(&w->out[w->out_head]);
+        w->out_head = (w->out_head + 1) % WRITER_OUTBOX_MAX;
+        w->out_n--;
+    }
+    zc_buf_free(&w->hold_buf);
+    free(w->job.docs);
+    free(w->job.rej_idx);
+    free(w->job.rej_reason);
+    free(w->out);
+    free(w);
+    return 0;
+}
