@@ -120,6 +120,7 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     p->role = r;
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->credit = r == DISPATCH_FETCHER ? broker_guard_credit(b, peer, credit) : 0;
+    broker_guard_remember(b, peer);
     zc_info("peer_joined", "role=%s name=%s credit=%ld", role, name, p->credit);
     if (b->done) broker_send(b, peer, ZC_MSG_SHUTDOWN, NULL, 0);
 }
@@ -377,6 +378,7 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     const void *id = zmq_msg_data(&m->identity);
     size_t idlen = zmq_msg_size(&m->identity);
     int peer = dispatch_peer_get(&b->d, id, idlen, m->type == ZC_MSG_HELLO);
+    if (peer < 0 && m->type != ZC_MSG_HELLO) peer = broker_guard_recall(b, id, idlen);
     /* The connection it came over, so that its closing can be told apart. */
     broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
     if (needs_redis(m->type) && frontier_broken(&b->fr)) {

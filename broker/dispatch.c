@@ -251,7 +251,8 @@ int dispatch_host_set(dispatch *d, const char *url, int gated, double rate) {
     d->hosts[h].gated = gated;
     if (rate >= 0 && rate != d->hosts[h].rate) {
         d->hosts[h].rate = rate;
-        d->hosts[h].tokens = 1; /* one request may go now, the next after the delay */
+        /* The request that brought the rate (robots.txt) was one: the next waits. */
+        d->hosts[h].tokens = 0;
         d->hosts[h].tokens_at = 0;
     }
     return 0;

@@ -25,7 +25,18 @@ typedef struct guard_origin {
     int64_t next_try;        /* monotonic ms */
 } guard_origin;
 
+#define GUARD_KNOWN 512 /* identities remembered (oldest forgotten first) */
+
+typedef struct guard_known {
+    unsigned char id[DISPATCH_ID_MAX];
+    size_t idlen;
+    dispatch_role role;
+    char name[64];
+} guard_known;
+
 struct broker_guard {
+    guard_known known[GUARD_KNOWN];
+    size_t nknown, next_known;
     zc_scope *scope;
     long long refused, out_of_scope, not_leased, unanswered;     /* not yet in Redis */
     long long refused_total;
@@ -150,6 +161,43 @@ void broker_guard_refuse(broker *b, guard_reason why, const char *type, int peer
             reason_name[why], type, name, d, g->log[why].quiet, g->refused_total);
     g->log[why].last = now;
     g->log[why].quiet = 0;
+}
+
+void broker_guard_remember(broker *b, int peer) {
+    broker_guard *g = b->guard;
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return;
+    guard_known *k = NULL;
+    for (size_t i = 0; i < g->nknown && !k; i++)
+        if (g->known[i].idlen == p->idlen && !memcmp(g->known[i].id, p->id, p->idlen)) k = &g->known[i];
+    if (!k) {
+        k = &g->known[g->next_known];
+        g->next_known = (g->next_known + 1) % GUARD_KNOWN;
+        if (g->nknown < GUARD_KNOWN) g->nknown++;
+    }
+    memcpy(k->id, p->id, p->idlen);
+    k->idlen = p->idlen;
+    k->role = p->role;
+    snprintf(k->name, sizeof(k->name), "%s", p->name);
+}
+
+int broker_guard_recall(broker *b, const void *id, size_t idlen) {
+    broker_guard *g = b->guard;
+    for (size_t i = 0; i < g->nknown; i++) {
+        guard_known *k = &g->known[i];
+        if (k->idlen != idlen || memcmp(k->id, id, idlen)) continue;
+        /* A fetcher's JOBs went back when it was forgotten: its DONEs are void. */
+        if (k->role == DISPATCH_FETCHER) return -1;
+        int peer = dispatch_peer_get(&b->d, id, idlen, 1);
+        dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+        if (!p) return -1;
+        p->role = k->role;
+        p->credit = 0;
+        snprintf(p->name, sizeof(p->name), "%s", k->name);
+        zc_info("peer_recalled", "name=%s", p->name);
+        return peer;
+    }
+    return -1;
 }
 
 long broker_guard_credit(broker *b, int peer, uint64_t c) {

@@ -39,6 +39,13 @@ void broker_guard_out_of_scope(broker *b, long n);
 /* Counts one refused message (or URL report) and logs it, at most once a second
  * per reason. */
 void broker_guard_refuse(broker *b, guard_reason why, const char *type, int peer, const char *detail);
+/* Remembers the role and name a peer said in its HELLO, so that a parser or
+ * writer forgotten for silence is known again by its next message. */
+void broker_guard_remember(broker *b, int peer);
+/* A message came from an identity dispatch does not know: when it said HELLO
+ * before on that connection as a parser or writer, it is a peer again (same role
+ * and name) and its index is returned; else -1. */
+int broker_guard_recall(broker *b, const void *id, size_t idlen);
 /* Credit a fetcher may hold: c clamped so that credit + held <= --max-credit;
  * a clamp is logged. */
 long broker_guard_credit(broker *b, int peer, uint64_t c);
