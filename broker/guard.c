@@ -19,7 +19,7 @@ typedef struct guard_origin {
     char url[ZC_SCOPE_ORIGIN_MAX + 16]; /* <origin>/robots.txt */
     robots_state state;
     zc_robots *rules;        /* when known */
-    const char *reason;      /* what a disallowed URL is excluded as */
+    char dead[160];          /* unreachable: why its URLs are dead letters; "" when excluded */
     int fetching;            /* its request is parked or out at a fetcher */
     int tries;               /* failed requests so far */
     int64_t next_try;        /* monotonic ms */
@@ -245,21 +245,25 @@ static const char *url_path(const char *url) {
     return p && *p == '/' ? p : "/";
 }
 
-/* Records a parked URL as excluded and forgets it. */
-static void exclude(broker *b, dispatch_item *it, const char *reason) {
-    int r = frontier_exclude(&b->fr, it->url, reason);
+/* A parked URL its origin's rules disallow: recorded as excluded (robots.txt
+ * says no), or a dead letter when robots.txt could not be had (the site did not
+ * answer: retried later by whoever re-queues dead letters), and forgotten. */
+static void disallow(broker *b, guard_origin *o, dispatch_item *it) {
+    int r = o->dead[0] ? frontier_dead(&b->fr, it->url, "robots", o->dead, zc_wall_ms())
+                       : frontier_exclude(&b->fr, it->url, "robots");
     if (r < 0) broker_redis_failed(b, "exclude");
-    else zc_info("excluded", "url=%s reason=%s", it->url, reason);
+    else if (o->dead[0]) zc_warn("dead_letter", "url=%s stage=robots reason=\"%s\"", it->url, o->dead);
+    else zc_info("excluded", "url=%s reason=robots", it->url);
     b->closed_leases = 1;
     dispatch_drop(&b->d, it);
 }
 
 /* The rules of o are known: its host's own rate from Crawl-delay, the gate
  * opened, every URL of o parked at the host and disallowed excluded. */
-static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const char *reason) {
+static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const char *dead) {
     zc_robots_free(o->rules);
     o->rules = rules;
-    o->reason = reason;
+    snprintf(o->dead, sizeof(o->dead), "%s", dead);
     o->state = ROBOTS_KNOWN;
     o->fetching = 0;
     long delay = zc_robots_crawl_delay_ms(rules);
@@ -276,11 +280,12 @@ static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const cha
         if (strncmp(it->url, o->origin, olen) || (it->url[olen] && it->url[olen] != '/' && it->url[olen] != '?'))
             continue;
         if (!zc_robots_allowed(rules, url_path(it->url))) {
-            exclude(b, it, reason);
+            disallow(b, o, it);
             excluded++;
         }
     }
-    zc_info("robots", "origin=%s crawl_delay_ms=%ld excluded_parked=%zu as=%s", o->origin, delay, excluded, reason);
+    zc_info("robots", "origin=%s crawl_delay_ms=%ld disallowed_parked=%zu unreachable=%d", o->origin, delay, excluded,
+            o->dead[0] != 0);
 }
 
 /* Parks o's robots.txt request at the head of its (gated) host's line. */
@@ -310,7 +315,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
     guard_origin *o = origin_find(g, origin);
     if (o && o->state == ROBOTS_KNOWN) {
-        if (!zc_robots_allowed(o->rules, url_path(it->url))) exclude(b, it, o->reason);
+        if (!zc_robots_allowed(o->rules, url_path(it->url))) disallow(b, o, it);
         return;
     }
     if (o) return; /* asked for already; the host is gated until the answer */
@@ -328,7 +333,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         free(rec);
         if (rules) {
             zc_info("robots_cached", "origin=%s", origin);
-            robots_apply(b, o, rules, "robots");
+            robots_apply(b, o, rules, "");
             return;
         }
     }
@@ -339,11 +344,14 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
     o->fetching = 0;
     o->tries++;
     if (o->tries > b->conf->max_retries) {
-        /* RFC 9309 2.3.1.4: unreachable means disallow all. Recorded as its own
-         * reason so the operator sees why, instead of a crawl that never ends. */
+        /* RFC 9309 2.3.1.4: unreachable means disallow all. The origin's URLs
+         * become dead letters (the crawl ends, exit 1, and says why) rather than
+         * wait forever or count as excluded by a site that never answered. */
         zc_warn("robots_unreachable", "origin=%s tries=%d reason=\"%s\"", o->origin, o->tries, why);
         zc_robots *rules = zc_robots_for_status(0, "", 0, GUARD_AGENT);
-        if (rules) robots_apply(b, o, rules, "robots_unreachable");
+        char dead[160];
+        snprintf(dead, sizeof(dead), "robots.txt unreachable after %d tries: %s", o->tries, why);
+        if (rules) robots_apply(b, o, rules, dead);
         else o->next_try = zc_now_ms() + 1000;
         return;
     }
@@ -367,7 +375,7 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
         /* A fetcher that cannot hand the body back sent it downstream as a page. */
         zc_warn("robots_unreadable", "origin=%s reason=\"fetcher sent no robots_txt answer; allowing all\"", o->origin);
         zc_robots *rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
-        if (rules) robots_apply(b, o, rules, "robots");
+        if (rules) robots_apply(b, o, rules, "");
         else robots_retry(b, o, "out of memory");
         return 1;
     }
@@ -389,11 +397,12 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
                 broker_redis_failed(b, "robots");
             free(rec);
         }
-        robots_apply(b, o, rules, "robots");
+        robots_apply(b, o, rules, "");
         return 1;
     }
-    char why[96];
-    snprintf(why, sizeof(why), "%s status %ld", outcome, st);
+    char why[128];
+    snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
+    safe(why, sizeof(why), why); /* one line, no quotes */
     robots_retry(b, o, why);
     return 1;
 }
