@@ -236,11 +236,12 @@ def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path):
     assert log.count("event=refused") < refused / 10, (log.count("event=refused"), refused)
 
 
-def test_refused_messages_counted_exactly(procs, redis):
+def test_refused_messages_counted_exactly(procs, redis, env):
     """Broker alone: each refused report is counted once, and a stage that said
     HELLO as one role cannot become another on the same connection."""
     url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
-    pl = Pipeline(procs, redis, url, broker_args=["--stats-ms", "100", "--ignore-robots"])
+    env(ZCRAWL_IGNORE_ROBOTS=1)
+    pl = Pipeline(procs, redis, url, broker_args=["--stats-ms", "100"])
     pl.start_broker()
     nobody = Peer(pl.ep["control"])
     fetcher = Peer(pl.ep["control"], "fetcher", "f", 0)
@@ -266,13 +267,14 @@ def test_refused_messages_counted_exactly(procs, redis):
 
 # ------------------------------------------------------------------ scope
 
-def test_discovered_200000_urls_outside_scope_queue_nothing(procs, redis):
+def test_discovered_200000_urls_outside_scope_queue_nothing(procs, redis, env):
     """A parser's DISCOVERED of 200 000 URLs (loopback ports, private and
     link-local addresses, localhost names, file://): for a page that is not
     leased, nothing at all; for a leased one, its lease closes and every URL is
     dropped as out of scope, counted."""
     start = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
-    pl = Pipeline(procs, redis, start, broker_args=["--stats-ms", "100", "--ignore-robots"])
+    env(ZCRAWL_IGNORE_ROBOTS=1)
+    pl = Pipeline(procs, redis, start, broker_args=["--stats-ms", "100"])
     pl.start_broker()
     urls = []
     for i in range(200000):
@@ -315,7 +317,7 @@ def test_discovered_200000_urls_outside_scope_queue_nothing(procs, redis):
     assert fetcher.jobs() == [start]  # nothing else was ever handed out
 
 
-def test_done_redirect_scope_and_dedup(procs, redis):
+def test_done_redirect_scope_and_dedup(procs, redis, env):
     """DONE redirect closes the lease and counts redirected; the target is queued
     like a DISCOVERED of one URL when in scope (here by --allow-host) and not
     seen, dropped and counted when outside (another port, file://, a private
@@ -323,8 +325,8 @@ def test_done_redirect_scope_and_dedup(procs, redis):
     base = "http://127.0.0.1:9/r"
     starts = [base + str(i) for i in range(5)]
     allowed = "http://www.allowed.localhost:8080/book"
-    pl = Pipeline(procs, redis, None,
-                  broker_args=["--stats-ms", "100", "--ignore-robots", "--allow-host", "*.allowed.localhost"] + starts)
+    env(ZCRAWL_IGNORE_ROBOTS=1, ZCRAWL_ALLOW_HOST="*.allowed.localhost")
+    pl = Pipeline(procs, redis, None, broker_args=["--stats-ms", "100"] + starts)
     pl.start_broker()
     targets = {starts[0]: "http://127.0.0.1:1/elsewhere", starts[1]: "file:///etc/passwd",
                starts[2]: "http://10.0.0.1/admin", starts[3]: allowed, starts[4]: starts[3]}
