@@ -9,8 +9,7 @@ PKGS    := libzmq libcurl libcjson hiredis libmongoc-1.0 libbson-1.0 libmicrohtt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_STATUS := $(.SHELLSTATUS)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# snprintf cuts deliberately; -Wformat-truncation would flag every bounded path copy.
-WARN    := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE
+WARN    := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 OPT     ?= -O2 -g
 SAN     ?=
 BUILD   ?= build

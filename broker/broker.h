@@ -33,6 +33,12 @@ typedef struct broker_conf {
     double rate;
 } broker_conf;
 
+/* A report kept while Redis fails, replayed when it takes writes again. */
+typedef struct broker_report {
+    zc_msg m;                      /* payload frames only */
+    struct broker_report *next;
+} broker_report;
+
 /* One struct for the broker's lifetime. */
 typedef struct broker {
     broker_conf *conf;
@@ -62,6 +68,8 @@ typedef struct broker {
     char fail_reason[300];
     char run_id[17];
     frontier_counts at_start;      /* counters when this run began: the summary counts the difference */
+    broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
+    size_t nreports;
     broker_metrics *metrics;       /* /metrics server, NULL when off */
     struct broker_guard *guard;    /* scope, robots.txt, refusals (guard.c) */
     char problem[256];             /* the broker's own trouble (Redis), "" when none */
@@ -77,6 +85,11 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now);
  * debug level and the message dropped. */
 void broker_send(broker *b, int peer, zc_msg_type type, const zc_frame *f, int n);
 void broker_bad_message(broker *b, const char *why);
+/* Replays the reports kept while Redis failed (it takes writes again), oldest
+ * first; stops, keeping the rest, if Redis fails again. */
+void broker_replay_reports(broker *b);
+/* Frees the reports still kept (at exit: their leases decide). */
+void broker_drop_reports(broker *b);
 /* SHUTDOWN to every known peer. */
 void broker_shutdown_stages(broker *b);
 
@@ -86,8 +99,8 @@ void broker_shutdown_stages(broker *b);
  * per-host caps and rates allow now. Redis failures are reported through
  * broker_redis_failed. */
 void broker_fill_and_dispatch(broker *b, int64_t now);
-/* The window of open leases in force: --window, or 4 x the fetchers' credit
- * (at least 256) when it is 0. */
+/* The window of open leases in force: --window, or 4 x the fetchers' concurrency
+ * (their credit at its peak; at least 256) when it is 0. */
 long broker_window(const broker *b);
 
 /* ---- maintain.c: periodic work ---- */
@@ -133,9 +146,11 @@ void broker_stalled(broker *b, int64_t now, int64_t gap);
 
 /* ---- streamer.c: the two streamer devices (zguide) ---- */
 
-/* Opens a socket of type, sets its high-water marks, and binds it. Returns the
+/* Opens a socket of type, sets its high-water marks, and binds it (with keys, a
+ * CURVE server admitting the roles in peers, lib/zc_curve.h). Returns the
  * socket, or NULL with a reason in err. */
-void *broker_bind_socket(void *ctx, int type, const char *endpoint, long hwm, char *err, size_t errlen);
+void *broker_bind_socket(void *ctx, int type, const char *endpoint, const char *peers, long hwm, char *err,
+                         size_t errlen);
 /* Binds the four data endpoints and starts one zmq_proxy thread per direction.
  * Returns 0, or -1 with a reason in err (sockets already bound are closed by
  * broker_streamers_stop). */

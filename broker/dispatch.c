@@ -155,6 +155,19 @@ long dispatch_total_credit(const dispatch *d) {
     return c;
 }
 
+long dispatch_total_capacity(const dispatch *d) {
+    long c = 0;
+    for (size_t i = 0; i < d->npeers; i++)
+        if (d->peers[i].used && d->peers[i].role == DISPATCH_FETCHER && !d->peers[i].paused)
+            c += d->peers[i].capacity;
+    return c;
+}
+
+void dispatch_peer_capacity(dispatch_peer *p) {
+    long c = p->credit + (long)p->held.n;
+    if (c > p->capacity) p->capacity = c;
+}
+
 int dispatch_count_role(const dispatch *d, dispatch_role role) {
     int n = 0;
     for (size_t i = 0; i < d->npeers; i++)

@@ -50,6 +50,7 @@ typedef struct dispatch_peer {
     dispatch_role role;
     char name[64];
     long credit;
+    long capacity;                /* most JOBs it has taken at once: credit + held, at its peak */
     int paused;                   /* silent: no JOBs go to it, its credit counts for nothing */
     int closed;                   /* its connection closed: paused for good */
     int fd;                       /* its connection's socket at the broker (ZMQ_SRCFD), -1 unknown */
@@ -91,6 +92,11 @@ int dispatch_peer_get(dispatch *d, const void *id, size_t idlen, int create);
 void dispatch_peer_forget(dispatch *d, int peer);
 /* Credit of the fetchers that are not paused. */
 long dispatch_total_credit(const dispatch *d);
+/* Capacity (credit plus JOBs held, at its peak) of the fetchers not paused: their
+ * concurrency, as far as the broker can tell. */
+long dispatch_total_capacity(const dispatch *d);
+/* Notes a fetcher's credit changed: its capacity is at least credit + held. */
+void dispatch_peer_capacity(dispatch_peer *p);
 int dispatch_count_role(const dispatch *d, dispatch_role role);
 
 /* Picks the next JOB to send: a parked item whose host is under its cap and rate,

@@ -20,8 +20,12 @@
  * what it did before: a lease script would pop URLs and never record them. */
 #define LUA_WRITES "#!lua\n"
 
-/* KEYS seen frontier leases stats; ARGV parent, then fingerprint/url pairs. */
-/* A parent that is not leased adds nothing (returns -1): only a page the crawl
+/* KEYS seen frontier leases stats; ARGV parent, then fingerprint/url pairs.
+ * The seen set is 65536 hashes, KEYS[1]:0000 .. KEYS[1]:ffff, chosen by the first
+ * two bytes of a URL's 8-byte fingerprint; the other six bytes are the field. Small
+ * hashes are listpacks in Redis, about 10 bytes an entry (docs/REDIS.md). The bucket
+ * keys share the crawl's hash tag, so on a cluster they live in its slot.
+ * A parent that is not leased adds nothing (returns -1): only a page the crawl
  * handed out may add URLs. */
 static const char *LUA_DISCOVER =
     LUA_WRITES
@@ -31,11 +35,12 @@ static const char *LUA_DISCOVER =
     "end\n"
     "local added = 0\n"
     "for i = 2, #ARGV, 2 do\n"
-    "  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then\n"
+    "  local fp = ARGV[i]\n"
+    "  local bucket = KEYS[1] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
+    "  if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
     "    redis.call('RPUSH', KEYS[2], ARGV[i+1]); added = added + 1\n"
     "  end\n"
     "end\n"
-
     "if added > 0 then redis.call('HINCRBY', KEYS[4], 'discovered', added) end\n"
     "return added\n";
 
@@ -116,8 +121,8 @@ static const char *LUA_HOLD =
     "end\n"
     "return n\n";
 
-/* KEYS meta seen; ARGV run_id now. Starts a run: returns {previous state,
- * ended_at, written}. A complete crawl is left as it is; a crawl whose seen-set
+/* KEYS meta stats; ARGV run_id now. Starts a run: returns {previous state,
+ * ended_at, written}. A complete crawl is left as it is; a crawl whose stats hash
  * exists without meta lost its state ("lost") and is left too. */
 static const char *LUA_BEGIN =
     LUA_WRITES "local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'written')\n"
@@ -275,6 +280,18 @@ static void args_push(fr_args *a, const char *s, size_t len) {
 
 static void args_str(fr_args *a, const char *s) { args_push(a, s, strlen(s)); }
 
+/* Takes ownership of the len bytes at s (NULL counts as out of memory). */
+static void args_own_bytes(fr_args *a, char *s, size_t len) {
+    size_t n = a->n;
+    if (s) args_push(a, s, len);
+    if (a->oom || a->n == n) {
+        a->oom = 1;
+        free(s);
+        return;
+    }
+    a->owned[a->nowned++] = s;
+}
+
 /* Takes ownership of s (NULL counts as out of memory). */
 static void args_own(fr_args *a, char *s) {
     size_t n = a->n;
@@ -361,11 +378,12 @@ long frontier_discover(frontier *fr, const char *parent, char *const *urls, size
     args_str(&a, fr->k_stats);
     args_str(&a, parent ? parent : "");
     for (size_t i = 0; i < n; i++) {
-        char canon[ZC_URL_MAX], err[128], fp[17];
+        char canon[ZC_URL_MAX], err[128];
         int cl = zc_url_canonical(urls[i], strlen(urls[i]), canon, sizeof(canon), err, sizeof(err));
         if (cl < 0) { nbad++; continue; }
-        zc_url_fingerprint(canon, (size_t)cl, fp);
-        args_own(&a, strdup(fp));
+        unsigned char *fp = malloc(8);
+        if (fp) zc_url_fp64(canon, (size_t)cl, fp);
+        args_own_bytes(&a, (char *)fp, 8);
         args_str(&a, urls[i]);
     }
     if (bad) *bad = nbad;
@@ -682,7 +700,7 @@ int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_me
     fr_args a = { 0 };
     args_eval(&a, LUA_BEGIN, 2);
     args_str(&a, fr->k_meta);
-    args_str(&a, fr->k_seen);
+    args_str(&a, fr->k_stats);
     args_str(&a, run_id);
     args_ll(&a, now_ms);
     redisReply *r = fr_run(fr, &a);
@@ -781,11 +799,15 @@ long frontier_shift_leases(frontier *fr, int64_t ms) {
 
 /* ---- crawl scope, redirects, robots.txt (broker/guard.c) ---- */
 
-/* KEYS leases seen frontier stats; ARGV url [fingerprint target]. */
+/* KEYS leases seen frontier stats; ARGV url [fingerprint target]: the seen set
+ * as LUA_DISCOVER keeps it. */
 static const char *LUA_REDIRECT =
     LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
     "redis.call('HINCRBY', KEYS[4], 'redirected', 1)\n"
-    "if ARGV[2] and redis.call('SADD', KEYS[2], ARGV[2]) == 1 then\n"
+    "if not ARGV[2] then return 0 end\n"
+    "local fp = ARGV[2]\n"
+    "local bucket = KEYS[2] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
+    "if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
     "  redis.call('RPUSH', KEYS[3], ARGV[3]); redis.call('HINCRBY', KEYS[4], 'discovered', 1)\n"
     "  return 1\n"
     "end\n"
@@ -807,15 +829,16 @@ int frontier_redirect(frontier *fr, const char *url, const char *target) {
     args_str(&a, fr->k_stats);
     args_str(&a, url);
     if (target) {
-        char canon[ZC_URL_MAX], err[128], fp[17];
+        char canon[ZC_URL_MAX], err[128];
         int cl = zc_url_canonical(target, strlen(target), canon, sizeof(canon), err, sizeof(err));
         if (cl < 0) {
             args_free(&a);
             snprintf(fr->err, sizeof(fr->err), "bad redirect target: %s", err);
             return -1;
         }
-        zc_url_fingerprint(canon, (size_t)cl, fp);
-        args_own(&a, strdup(fp));
+        unsigned char *fp = malloc(8);
+        if (fp) zc_url_fp64(canon, (size_t)cl, fp);
+        args_own_bytes(&a, (char *)fp, 8);
         args_str(&a, target);
     }
     long long v;

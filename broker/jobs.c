@@ -82,7 +82,7 @@ static void fill(broker *b, long want) {
 
 long broker_window(const broker *b) {
     if (b->conf->window > 0) return b->conf->window;
-    long w = 4 * dispatch_total_credit(&b->d);
+    long w = 4 * dispatch_total_capacity(&b->d);
     return w < 256 ? 256 : w;
 }
 

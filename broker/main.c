@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "guard.h"
+#include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -42,7 +43,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "retry-max-ms", "ZCRAWL_RETRY_MAX_MS", ZC_FLAG_INT, &conf->retry_max_ms, "longest retry delay", 1, 86400000 },
         { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &conf->heartbeat_ms, "heartbeat interval; peers expire after 3", 50, 60000 },
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &conf->stats_ms, "how often the stats hash is written", 100, 60000 },
-        { "window", "ZCRAWL_WINDOW", ZC_FLAG_INT, &conf->window, "open leases at most (fetched, not yet written or parsed); 0: 4 x the fetchers' credit, at least 256", 0, 100000000 },
+        { "window", "ZCRAWL_WINDOW", ZC_FLAG_INT, &conf->window, "open leases at most (fetched, not yet written or parsed); 0: 4 x the fetchers' concurrency, at least 256", 0, 100000000 },
         { "fresh", "ZCRAWL_FRESH", ZC_FLAG_BOOL, &conf->fresh, "delete the crawl's keys first and start it over", 0, 0 },
         { "linger-ms", "ZCRAWL_LINGER_MS", ZC_FLAG_INT, &conf->linger_ms, "crawl already complete: answer SHUTDOWN to stages this long before exiting", 0, 600000 },
         { "redis-fail-limit-ms", "ZCRAWL_REDIS_FAIL_LIMIT_MS", ZC_FLAG_INT, &conf->redis_fail_limit_ms, "Redis down or refusing writes this long: the crawl fails (exit 4)", 1000, 86400000 },
@@ -54,6 +55,7 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
         { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
     };
     int npos = 0;
@@ -85,11 +87,17 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         goto err;
     }
     if (frontier_open(&b->fr, conf->redis, conf->crawl, err, sizeof(err)) != 0) goto err;
+    const char *eps[] = { conf->control, conf->pages_in, conf->pages_out, conf->docs_in, conf->docs_out, NULL };
+    if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: error: %s\n", PROG, err);
+        return BROKER_EXIT_USAGE; /* secure or explicit: configuration */
+    }
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, 100000, err, sizeof(err));
+    b->router = broker_bind_socket(b->ctx, ZMQ_ROUTER, conf->control, "fetcher,parser,writer", 100000, err,
+                                   sizeof(err));
     if (!b->router || broker_monitor_open(b, err, sizeof(err)) != 0 ||
         broker_streamers_start(b, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
@@ -190,7 +198,7 @@ static int run(broker *b) {
         if (turn(b) != 0) broker_fail(b, "cannot poll the control socket: %s", zmq_strerror(errno));
     if (b->done && !b->failed) {
         broker_shutdown_stages(b);
-    } else {
+    } else if (!b->meta_lost) { /* a crawl whose state is gone gets no writes back */
         if (!b->failed) zc_info("stopping", "signal=%d", zc_signal_stop_requested());
         broker_release(b);
     }
@@ -209,6 +217,7 @@ static void close_all(broker *b) {
     frontier_close(&b->fr);
     broker_guard_close(b);
     dispatch_free(&b->d);
+    broker_drop_reports(b);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
 }

@@ -8,6 +8,7 @@
 
 #include "broker.h"
 #include "guard.h"
+#include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -172,6 +173,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "updated_at", STAT("%lld", (long long)zc_wall_ms()),
         "started_at", STAT("%lld", (long long)b->started_wall),
         "bad_messages", STAT("%lld", b->bad_messages),
+        "auth_refused", STAT("%llu", (unsigned long long)zc_curve_refused()),
         "state", state,
         "problem", problem,
         NULL, NULL,
@@ -187,7 +189,10 @@ int broker_maintain(broker *b, int64_t now) {
     /* First, before any script writes: a Redis that came back empty must not be
      * crawled on as if it held this crawl. */
     if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
-    if (b->redis_bad_since && redis_recover(b, now) != 0) return 0;
+    if (b->redis_bad_since) {
+        if (redis_recover(b, now) != 0) return 0;
+        broker_replay_reports(b);
+    }
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
     drop_lapsed(b, wall);
     renew_leases(b, wall);

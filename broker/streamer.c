@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "zc_curve.h"
 #include "zc_log.h"
 
 typedef struct streamer_arg { void *front, *back; } streamer_arg;
@@ -23,7 +24,8 @@ static void *streamer_main(void *p) {
     return NULL;
 }
 
-void *broker_bind_socket(void *ctx, int type, const char *endpoint, long hwm, char *err, size_t errlen) {
+void *broker_bind_socket(void *ctx, int type, const char *endpoint, const char *peers, long hwm, char *err,
+                         size_t errlen) {
     void *s = zmq_socket(ctx, type);
     if (!s) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
@@ -36,10 +38,7 @@ void *broker_bind_socket(void *ctx, int type, const char *endpoint, long hwm, ch
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zmq_bind(s, endpoint) != 0) {
-        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
-        goto err;
-    }
+    if (zc_curve_bind(ctx, s, endpoint, peers, err, errlen) != 0) goto err;
     return s;
 err:
     zmq_close(s);
@@ -67,13 +66,13 @@ static int streamer_start(broker *b, void *front, void *back, char *err, size_t 
 
 int broker_streamers_start(broker *b, char *err, size_t errlen) {
     const broker_conf *c = b->conf;
-    b->pull_pages = broker_bind_socket(b->ctx, ZMQ_PULL, c->pages_in, c->hwm, err, errlen);
+    b->pull_pages = broker_bind_socket(b->ctx, ZMQ_PULL, c->pages_in, "fetcher", c->hwm, err, errlen);
     if (!b->pull_pages) return -1;
-    b->push_pages = broker_bind_socket(b->ctx, ZMQ_PUSH, c->pages_out, c->hwm, err, errlen);
+    b->push_pages = broker_bind_socket(b->ctx, ZMQ_PUSH, c->pages_out, "parser", c->hwm, err, errlen);
     if (!b->push_pages) return -1;
-    b->pull_docs = broker_bind_socket(b->ctx, ZMQ_PULL, c->docs_in, c->hwm, err, errlen);
+    b->pull_docs = broker_bind_socket(b->ctx, ZMQ_PULL, c->docs_in, "parser", c->hwm, err, errlen);
     if (!b->pull_docs) return -1;
-    b->push_docs = broker_bind_socket(b->ctx, ZMQ_PUSH, c->docs_out, c->hwm, err, errlen);
+    b->push_docs = broker_bind_socket(b->ctx, ZMQ_PUSH, c->docs_out, "writer", c->hwm, err, errlen);
     if (!b->push_docs) return -1;
     if (streamer_start(b, b->pull_pages, b->push_pages, err, errlen) != 0) return -1;
     b->pull_pages = b->push_pages = NULL; /* the thread owns them now */

@@ -102,6 +102,7 @@ typedef struct cli_counts {
 typedef struct cli_progress {
     cli_counts n;
     long long queued, in_flight;
+    long long updated_at; /* ms since the epoch of the broker's last stats */
     double rate;
     char state[16];
     char problem[512];

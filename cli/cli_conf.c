@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "zc_curve.h"
+#include "zc_redact.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_redis.h"
@@ -58,6 +60,7 @@ static void conf_flags(cli_conf *c, zc_flag *out, size_t cap) {
         { "latency-ms", "ZCRAWL_DEMO_LATENCY_MS", ZC_FLAG_INT, &c->latency_ms, "demo: emulator latency", 0, 600000 },
         { "jitter-ms", "ZCRAWL_DEMO_JITTER_MS", ZC_FLAG_INT, &c->jitter_ms, "demo: emulator latency jitter", 0, 600000 },
         { "seed", "ZCRAWL_DEMO_SEED", ZC_FLAG_INT, &c->seed, "demo: emulator seed", 0, 2147483647 },
+        ZC_CURVE_FLAGS, /* --keys DIR instead of fresh keys in the log folder; --insecure for none */
         ZC_FLAGS_END,
     };
     if (sizeof(flags) / sizeof(*flags) > cap) zc_die(1, CLI_PROG, "flag table too small");
@@ -141,7 +144,13 @@ char *cli_resume_command(const char *prog, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         /* --fresh again would start over instead of resuming. */
         if (!strcmp(argv[i], "--fresh") || !strncmp(argv[i], "--fresh=", 8)) continue;
-        if (quote_add(&buf, &len, &cap, argv[i]) != 0) goto oom;
+        /* It is printed: a URI's password shows as *** (the user puts it back). */
+        size_t n = strlen(argv[i]) + 16;
+        char *shown = malloc(n);
+        if (!shown) goto oom;
+        int rc = quote_add(&buf, &len, &cap, zc_redact_uri(shown, n, argv[i]));
+        free(shown);
+        if (rc != 0) goto oom;
     }
     return buf;
 oom:

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keygen.h"
 #include "zc_addr.h"
 #include "zc_log.h"
+#include "zc_redact.h"
 #include "zc_redis.h"
 #include "zc_signal.h"
 #include "zc_time.h"
@@ -85,6 +87,7 @@ static int crawl_prepare(crawl *cw) {
         }
         cw->own_logdir = 1;
     }
+    if (keygen_for_run(cw->r.logdir, cw->err, sizeof(cw->err)) != 0) return -1;
     /* A demo's private Redis lives in its log folder, removed when it completes. */
     char state[4200];
     if (!c->redis && !c->state) {
@@ -123,7 +126,9 @@ static int crawl_open(crawl *cw) {
     char why[256];
     cw->rc = cli_redis_connect(cw->r.redis_uri, why, sizeof(why));
     if (!cw->rc) {
-        snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s", cw->r.redis_uri, why);
+        char shown[256];
+        snprintf(cw->err, sizeof(cw->err), "cannot reach Redis at %s: %s",
+                 zc_redact_uri(shown, sizeof(shown), cw->r.redis_uri), why);
         return -1;
     }
     return 0;
@@ -150,13 +155,30 @@ static int truncate_out(crawl *cw) {
     return 0;
 }
 
+/* A crawl in a shared Redis whose broker wrote its stats within the last 5 s (five
+ * stats intervals) is being run right now: a second broker on it would hand out
+ * its URLs twice, and --fresh would delete its state under it. Returns 1 then
+ * (with a reason in cw->err). A private Redis needs no look: its folder is locked. */
+static int crawl_busy(crawl *cw, const cli_meta *m) {
+    cli_progress p;
+    if (!cw->c->redis || strcmp(m->state, "running") != 0) return 0;
+    if (cli_progress_read(cw->rc, cw->c->crawl, &p, cw->err, sizeof(cw->err)) != 0) return 0;
+    long long age = zc_wall_ms() - p.updated_at;
+    if (age < 0 || age >= 5000) return 0;
+    snprintf(cw->err, sizeof(cw->err), "crawl %s is running (its broker wrote stats %.1f s ago): stop it first, "
+             "or give another --crawl", cw->c->crawl, (double)age / 1000.0);
+    return 1;
+}
+
 /* Reads the crawl's meta before anything starts. Returns 1 when the crawl is
- * already complete (and says so), 0 to go on, -1 with a reason in cw->err. */
+ * already complete (and says so), 0 to go on, -1 with a reason in cw->err, -2
+ * when it is running elsewhere. */
 static int crawl_check_state(crawl *cw) {
     cli_conf *c = cw->c;
     cli_meta m;
     char when[64];
     if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
+    if (crawl_busy(cw, &m)) return -2;
     if (c->fresh) {
         long long n = cli_crawl_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
         if (n < 0 || truncate_out(cw) != 0) return -1;
@@ -187,8 +209,9 @@ static int crawl_start(crawl *cw) {
     const char *first = cw->starts.n ? cw->starts.v[0] : cw->seeds.v[0];
     if (n == 1) fprintf(stderr, "%s: crawling %s", CLI_PROG, first);
     else fprintf(stderr, "%s: crawling %zu start URLs (%s, ...)", CLI_PROG, n, first);
+    char sink[512];
     fprintf(stderr, " with %ld fetcher(s), %ld parser(s), %ld writer(s) into %s (logs in %s", c->fetchers, c->parsers,
-            c->writers, c->mongo ? c->mongo : c->out, cw->r.logdir);
+            c->writers, c->mongo ? zc_redact_uri(sink, sizeof(sink), c->mongo) : c->out, cw->r.logdir);
     /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
     if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
     fprintf(stderr, ")\n");
@@ -210,11 +233,32 @@ static void problem_line(const crawl *cw, char *out, size_t outlen) {
     snprintf(out, outlen, "%s%s%s", cw->p.problem, cw->p.problem[0] && cw->refusal[0] ? "; " : "", cw->refusal);
 }
 
+/* Copies s without its " (N s)" ages: a problem that only grew older is the same. */
+static void problem_key(const char *s, char *out, size_t outlen) {
+    size_t k = 0;
+    while (*s && k + 1 < outlen) {
+        size_t d = 0;
+        if (s[0] == ' ' && s[1] == '(')
+            while (s[2 + d] >= '0' && s[2 + d] <= '9') d++;
+        if (d > 0 && !strncmp(s + 2 + d, " s)", 3)) {
+            s += 2 + d + 3;
+            continue;
+        }
+        out[k++] = *s++;
+    }
+    out[k] = '\0';
+}
+
 /* Prints the problem when it changed since last shown, progress lines or not. */
 static void show_problem(crawl *cw) {
-    char problem[1024];
+    char problem[1024], now[1024], before[1024];
     problem_line(cw, problem, sizeof(problem));
-    if (!strcmp(problem, cw->shown_problem)) return;
+    problem_key(problem, now, sizeof(now));
+    problem_key(cw->shown_problem, before, sizeof(before));
+    if (!strcmp(now, before)) {
+        snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem); /* its age, for progress lines */
+        return;
+    }
     fprintf(stderr, "%s%s: %s%s\n", cw->tty ? "\r\033[K" : "", CLI_PROG, problem[0] ? "problem: " : "problem cleared",
             problem);
     snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem);
@@ -326,7 +370,11 @@ static void crawl_monitor(crawl *cw) {
 static int broker_outcome(crawl *cw, const cli_meta *m) {
     const sup_proc *b = &cw->s->procs[cw->r.broker];
     int code = WEXITSTATUS(b->exit_status);
-    const char *state = m->state[0] ? m->state : !strcmp(cw->p.state, "done") ? "complete" : cw->p.state;
+    /* A meta still "running" after its broker ended (or none, from a broker that
+     * keeps none) says nothing: the broker's last stats do. */
+    const char *state = m->state[0] && strcmp(m->state, "running") ? m->state
+                        : !strcmp(cw->p.state, "done")             ? "complete"
+                                                                   : cw->p.state;
     if (code == 3 || !strcmp(state, "stopped")) {
         snprintf(cw->err, sizeof(cw->err), "the broker was stopped%s%s", m->reason[0] ? ": " : "", m->reason);
         return CLI_EXIT_STOPPED;
@@ -361,9 +409,10 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     char why[256];
     *dead = 0;
     poll_progress(cw);
-    if (!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) {
-        if (cw->ended == END_BROKER) snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
-        if (cw->ended == END_BROKER) return CLI_EXIT_FAILED;
+    show_problem(cw);
+    if ((!cw->rc || cli_meta_read(cw->rc, cw->c->crawl, &m, why, sizeof(why)) != 0) && cw->ended == END_BROKER) {
+        snprintf(cw->err, sizeof(cw->err), "cannot read the crawl's state from Redis");
+        return CLI_EXIT_FAILED;
     }
     if (cw->ended == END_FAILED && !strcmp(m.state, "failed") && m.reason[0]) {
         size_t n = strlen(cw->err);
@@ -445,7 +494,10 @@ static int crawl_run(crawl *cw) {
     if (crawl_prepare(cw) != 0) goto fail;
     rc = CLI_EXIT_FAILED;
     int state = 0;
-    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) goto fail;
+    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) {
+        if (state == -2) rc = CLI_EXIT_USAGE;
+        goto fail;
+    }
     if (state == 1) {
         cw->ended = END_NONE;
         cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
@@ -467,6 +519,7 @@ fail:
         sup_stop_all(cw->s, 5000);
     }
     if (rc == CLI_EXIT_FAILED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    if (rc == CLI_EXIT_USAGE && cw->own_logdir) nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     crawl_free(cw);
     return rc;
 }

@@ -133,12 +133,16 @@ typedef struct wiring {
 } wiring;
 
 /* Picks n ports for n downstream stages: "@tcp://..." into binds, the list to
- * connect to into list. Returns 0, or -1 when ports or memory run out. */
-static int direct_endpoints(long n, char binds[][40], zc_buf *list) {
+ * connect to into list, each entry marked "#role" (with keys, the stage bound there
+ * serves with its role's keypair). Returns 0, or -1 when ports or memory run out. */
+static int direct_endpoints(long n, const char *role, char binds[][40], zc_buf *list) {
     for (long i = 0; i < n; i++) {
+        char entry[64];
         int p = cli_free_port();
-        if (p < 0 || cli_fmt(binds[i], 40, "@tcp://127.0.0.1:%d", p) != 0) return -1;
-        if (zc_buf_add(list, binds[i] + 1, strlen(binds[i] + 1), ',') != 0) return -1;
+        if (p < 0 || cli_fmt(binds[i], 40, "@tcp://127.0.0.1:%d", p) != 0 ||
+            cli_fmt(entry, sizeof(entry), "%s#%s", binds[i] + 1, role) != 0)
+            return -1;
+        if (zc_buf_add(list, entry, strlen(entry), ',') != 0) return -1;
     }
     return zc_buf_add(list, "", 1, 0); /* the NUL */
 }
@@ -149,8 +153,7 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     const cli_conf *c = r->c;
     static const char *const eps[5] = { "--control", "--pages-in", "--pages-out", "--docs-in", "--docs-out" };
     (void)w, (void)i;
-    cli_argv_flag(a, "--redis", r->redis_uri);
-    cli_argv_flag(a, "--crawl", c->crawl);
+    cli_argv_flag(a, "--crawl", c->crawl); /* --redis: ZCRAWL_REDIS, see cli_start_pipeline */
     for (int k = 0; k < 5; k++) cli_argv_flag(a, eps[k], r->ep[k]);
     cli_argv_flagl(a, "--max-per-host", c->max_per_host);
     cli_argv_flagl(a, "--lease-ms", c->lease_ms);
@@ -171,8 +174,7 @@ static void writer_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     const cli_conf *c = r->c;
     cli_argv_flag(a, "--broker", r->ep[0]);
     cli_argv_flag(a, "--docs", w->direct ? w->doc_binds[i] : r->ep[4]);
-    if (c->mongo) cli_argv_flag(a, "--mongo", c->mongo);
-    else cli_argv_flag(a, "--out", c->out);
+    if (!c->mongo) cli_argv_flag(a, "--out", c->out); /* --mongo: ZCRAWL_MONGO */
     cli_argv_flag(a, "--log-level", c->log_level);
 }
 
@@ -223,8 +225,8 @@ static int pick_wiring(cli_run *r, wiring *w, char *err, size_t errlen) {
     /* Direct wiring spares every page and document two hops through the broker;
      * when it cannot be had, the broker's streamers carry them. */
     w->direct = !c->via_broker && c->parsers <= CLI_MAX_STAGE && c->writers <= CLI_MAX_STAGE &&
-                direct_endpoints(c->parsers, w->page_binds, &w->page_list) == 0 &&
-                direct_endpoints(c->writers, w->doc_binds, &w->doc_list) == 0;
+                direct_endpoints(c->parsers, "parser", w->page_binds, &w->page_list) == 0 &&
+                direct_endpoints(c->writers, "writer", w->doc_binds, &w->doc_list) == 0;
     return 0;
 }
 
@@ -261,6 +263,12 @@ int cli_start_pipeline(cli_run *r, char *err, size_t errlen) {
         return -1;
     }
     if (pick_wiring(r, w, err, errlen) != 0) goto out;
+    /* A URI may hold a password: to the stages through the environment (readable by
+     * root and this user only), never on a command line (every user's ps). */
+    if (setenv("ZCRAWL_REDIS", r->redis_uri, 1) != 0 || (r->c->mongo && setenv("ZCRAWL_MONGO", r->c->mongo, 1) != 0)) {
+        snprintf(err, errlen, "setenv: %s", strerror(errno));
+        goto out;
+    }
     for (size_t k = 0; k < sizeof(STAGES) / sizeof(*STAGES); k++) {
         const struct cli_stage *st = &STAGES[k];
         long n = st->count == ONE ? 1 : *(const long *)((const char *)r->c + st->count);

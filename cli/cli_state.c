@@ -3,6 +3,7 @@
  * after Ctrl-C (as Scrapy's JOBDIR does). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_signal.h"
 
 /* mkdir -p dir. Returns 0, or -1 with a reason in err. */
 static int mkdirs(const char *dir, char *err, size_t errlen) {
@@ -33,6 +35,33 @@ static int mkdirs(const char *dir, char *err, size_t errlen) {
     return 0;
 }
 
+/* Takes the lock on fd. When the zcrawl that holds it is gone (killed), its
+ * redis-server is still shutting down with the lock: that takes a moment, so this
+ * waits up to 30 s. A live holder is an error at once. Returns 0, or -1 with a
+ * reason in err. */
+static int lock_wait(int fd, const char *dir, char *err, size_t errlen) {
+    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; i++) {
+        char buf[32] = "";
+        if (errno != EWOULDBLOCK) {
+            snprintf(err, errlen, "cannot lock %s/lock: %s", dir, strerror(errno));
+            return -1;
+        }
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH || i >= 600) {
+            snprintf(err, errlen, "state folder %s is in use by another zcrawl%s", dir, pid > 0 ? "" : " (pid unknown)");
+            if (pid > 0) snprintf(err + strlen(err), errlen - strlen(err), " (pid %ld%s)", pid,
+                                  i >= 600 ? ", gone, but its redis-server still runs" : "");
+            return -1;
+        }
+        if (i == 0) fprintf(stderr, "zcrawl: waiting for the redis-server of a stopped zcrawl (pid %ld) to release %s\n",
+                            pid, dir);
+        struct timespec t = { 0, 50 * 1000000L };
+        nanosleep(&t, NULL);
+    }
+    return 0;
+}
+
 int cli_state_lock(cli_state *st, const char *dir, char *err, size_t errlen) {
     char path[4200];
     st->lock_fd = -1;
@@ -47,12 +76,7 @@ int cli_state_lock(cli_state *st, const char *dir, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char pid[32] = "";
-        ssize_t n = errno == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
-        if (n > 0) pid[strcspn(pid, "\n")] = '\0';
-        snprintf(err, errlen, "state folder %s is in use by another zcrawl%s%s%s", dir, n > 0 ? " (pid " : "",
-                 n > 0 ? pid : "", n > 0 ? ")" : "");
+    if (lock_wait(fd, dir, err, errlen) != 0) {
         close(fd);
         return -1;
     }
@@ -112,7 +136,7 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
     }
     /* Loading a long crawl's append-only file takes a while: up to a minute. */
     char why[256] = "";
-    for (int i = 0; i < 3000 && sup_alive(s, st->proc); i++) {
+    for (int i = 0; i < 3000 && sup_alive(s, st->proc) && !zc_signal_stop_requested(); i++) {
         redisContext *rc = cli_redis_connect(uri, why, sizeof(why)); /* it PINGs */
         if (rc) {
             redisFree(rc);

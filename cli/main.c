@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keygen.h"
 #include "status.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -23,6 +24,7 @@ static const struct cli_command {
     { "demo", cmd_demo, "demo [flags]", "the same against a freshly started zcrawl-sitesim (the book emulator)" },
     { "status", cmd_status, "status [--redis URI] [--crawl NAME] [--json]",
       "a crawl's state, queues and counters from its Redis" },
+    { "keygen", cmd_keygen, "keygen [--force] DIR", "CURVE keys for stages on several hosts (deploy/README.md)" },
 };
 
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(*COMMANDS))

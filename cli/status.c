@@ -13,6 +13,7 @@
 #include <hiredis.h>
 
 #include "zc_flags.h"
+#include "zc_redact.h"
 #include "zc_redis.h"
 #include "zc_time.h"
 
@@ -467,20 +468,6 @@ err:
     return rc;
 }
 
-/* Copies a Redis URI with its password replaced by "***", for error messages. */
-static void redact_uri(const char *uri, char *out, size_t outlen) {
-    const char *p = strstr(uri, "://");
-    p = p ? p + 3 : uri;
-    const char *at = strrchr(p, '@');
-    if (!at) {
-        snprintf(out, outlen, "%s", uri);
-        return;
-    }
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *pw = colon ? colon + 1 : p;
-    snprintf(out, outlen, "%.*s***%s", (int)(pw - uri), uri, at);
-}
-
 int cmd_status(int argc, char **argv) {
     const char *redis = "redis://127.0.0.1:6379", *crawl = "default";
     int json = 0;
@@ -504,9 +491,9 @@ int cmd_status(int argc, char **argv) {
     }
     if (zc_redis_parse(redis, &a, err, sizeof(err)) != 0) {
         /* The reason quotes the URI: say it again without the password. */
-        redact_uri(redis, shown, sizeof(shown));
+        zc_redact_uri(shown, sizeof(shown), redis);
         zc_redis_addr b;
-        if (zc_redis_parse(shown, &b, err, sizeof(err)) == 0) snprintf(err, sizeof(err), "bad Redis URI '%s': password too long", shown);
+        if (zc_redis_parse(shown, &b, err, sizeof(err)) == 0) snprintf(err, sizeof(err), "bad Redis URI '%.400s%s': password too long", shown, strlen(shown) > 400 ? "..." : "");
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return STATUS_EXIT_USAGE;
     }

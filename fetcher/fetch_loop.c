@@ -1193,7 +1193,7 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zc_endpoint_attach(l->pages, l->cfg.pages, err, errlen) != 0) goto err;
+    if (zc_endpoint_attach(l->zctx, l->pages, l->cfg.pages, err, errlen) != 0) goto err;
     size_t sz = sizeof(l->pages_fd);
     if (zmq_getsockopt(l->pages, ZMQ_FD, &l->pages_fd, &sz) != 0) {
         snprintf(err, errlen, "zmq_getsockopt(ZMQ_FD): %s", zmq_strerror(errno));

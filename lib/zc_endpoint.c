@@ -1,24 +1,24 @@
 /* zc_endpoint.c -- binds or connects a ZeroMQ socket to each endpoint of a list. */
 #include "zc_endpoint.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <zmq.h>
+#include "zc_curve.h"
 
 #define ENDPOINT_MAX 256
+#define SERVER_MAX 16
 
 int zc_endpoint_ok(const char *e) {
     const char *sep = e ? strstr(e, "://") : NULL;
     return sep && sep > e && sep[3] != '\0';
 }
 
-/* Takes the next endpoint of the list at *p into ep (without its '@' or '>'), sets
- * *bind, and moves *p past it. Returns 1, 0 at the end of the list, or -1 with a
- * reason in err when the entry is malformed. */
-static int endpoint_next(const char **p, const char *spec, char *ep, size_t cap, int *bind, char *err,
-                         size_t errlen) {
+/* Takes the next endpoint of the list at *p into ep (without its '@' or '>') and
+ * its "#ROLE" into server, sets *bind, and moves *p past it. Returns 1, 0 at the
+ * end of the list, or -1 with a reason in err when the entry is malformed. */
+static int endpoint_next(const char **p, const char *spec, char *ep, size_t cap, int *bind, char *server,
+                         char *err, size_t errlen) {
     if (!*p) return 0;
     const char *end = strchr(*p, ',');
     size_t n = end ? (size_t)(end - *p) : strlen(*p);
@@ -30,6 +30,24 @@ static int endpoint_next(const char **p, const char *spec, char *ep, size_t cap,
     }
     memcpy(ep, *p + skip, n - skip);
     ep[n - skip] = '\0';
+    server[0] = '\0';
+    char *hash = strchr(ep, '#');
+    if (hash) {
+        *hash = '\0';
+        const char *role = hash + 1;
+        if (*bind) {
+            snprintf(err, errlen, "'%.200s#%.20s': a bound endpoint serves with this stage's own key; "
+                     "'#ROLE' belongs on connects", ep, role);
+            return -1;
+        }
+        if (strcmp(role, "broker") && strcmp(role, "fetcher") && strcmp(role, "parser") &&
+            strcmp(role, "writer")) {
+            snprintf(err, errlen, "'%.200s#%.20s': the role after '#' is broker, fetcher, parser or writer",
+                     ep, role);
+            return -1;
+        }
+        snprintf(server, SERVER_MAX, "%s", role);
+    }
     if (!zc_endpoint_ok(ep)) {
         snprintf(err, errlen, "'%.200s' is not an endpoint such as tcp://host:5556", ep);
         return -1;
@@ -38,28 +56,34 @@ static int endpoint_next(const char **p, const char *spec, char *ep, size_t cap,
     return 1;
 }
 
-int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen) {
-    char ep[ENDPOINT_MAX];
+int zc_endpoint_foreach(const char *spec, zc_endpoint_fn fn, void *arg, char *err, size_t errlen) {
+    char ep[ENDPOINT_MAX], server[SERVER_MAX];
     int bind, rc;
     const char *p = spec;
     if (!spec || !*spec) {
         snprintf(err, errlen, "no endpoint given");
         return -1;
     }
-    while ((rc = endpoint_next(&p, spec, ep, sizeof(ep), &bind, err, errlen)) == 1) {}
+    while ((rc = endpoint_next(&p, spec, ep, sizeof(ep), &bind, server, err, errlen)) == 1) {
+        if (!fn) continue;
+        int r = fn(ep, bind, server, arg, err, errlen);
+        if (r != 0) return r;
+    }
     return rc;
 }
 
-int zc_endpoint_attach(void *sock, const char *spec, char *err, size_t errlen) {
-    char ep[ENDPOINT_MAX];
-    int bind, rc;
-    const char *p = spec;
+int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen) {
+    return zc_endpoint_foreach(spec, NULL, NULL, err, errlen);
+}
+
+static int attach_one(const char *ep, int bind, const char *server, void *arg, char *err, size_t errlen) {
+    void **cs = arg; /* { ctx, sock } */
+    return bind ? zc_curve_bind(cs[0], cs[1], ep, NULL, err, errlen)
+                : zc_curve_connect(cs[1], ep, *server ? server : NULL, err, errlen);
+}
+
+int zc_endpoint_attach(void *ctx, void *sock, const char *spec, char *err, size_t errlen) {
     if (zc_endpoint_list_ok(spec, err, errlen) != 0) return -1;
-    while ((rc = endpoint_next(&p, spec, ep, sizeof(ep), &bind, err, errlen)) == 1) {
-        if ((bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) != 0) {
-            snprintf(err, errlen, "cannot %s %s: %s", bind ? "bind" : "connect to", ep, zmq_strerror(errno));
-            return -1;
-        }
-    }
-    return rc;
+    void *cs[2] = { ctx, sock };
+    return zc_endpoint_foreach(spec, attach_one, cs, err, errlen);
 }

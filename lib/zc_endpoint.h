@@ -12,12 +12,24 @@ int zc_endpoint_ok(const char *e);
  * binds and "ep" or ">ep" connects (the convention of CZMQ's zsock_attach). So a
  * parser can bind "@tcp://0.0.0.0:6000" for fetchers that connect to it directly, and a
  * fetcher can connect one PUSH to several parsers: "tcp://p1:6000,tcp://p2:6000".
- * Returns 0, or -1 with a one-line reason in err (a malformed list, or the first
- * endpoint that cannot be bound or connected). */
-int zc_endpoint_attach(void *sock, const char *spec, char *err, size_t errlen);
+ * A connect entry may end in "#ROLE": with CURVE keys (lib/zc_curve.h) the stage
+ * bound there serves with ROLE's keypair ("tcp://p1:6000#parser"); without it the
+ * server is the broker. Binds go through zc_curve_bind (ctx runs the ZAP handler),
+ * connects through zc_curve_connect. Returns 0, or -1 with a one-line reason in err
+ * (a malformed list, or the first endpoint that cannot be bound or connected). */
+int zc_endpoint_attach(void *ctx, void *sock, const char *spec, char *err, size_t errlen);
 
 /* Checks spec the way zc_endpoint_attach does, without a socket. Returns 0, or -1
  * with a one-line reason in err. */
 int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen);
+
+/* Calls fn for each entry of spec in order, with the endpoint (without its '@',
+ * '>' or "#ROLE"), whether it binds, and the ROLE ("" for none). Stops at the
+ * first entry for which fn returns nonzero and returns that; fn writes its reason
+ * into err. Returns 0 after the last entry, or -1 with a reason in err when spec
+ * is malformed. */
+typedef int (*zc_endpoint_fn)(const char *ep, int bind, const char *server, void *arg, char *err,
+                              size_t errlen);
+int zc_endpoint_foreach(const char *spec, zc_endpoint_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

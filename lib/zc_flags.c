@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "zc_redact.h"
+
 static const zc_flag *flag_find(const zc_flag *flags, const char *name, size_t len) {
     for (const zc_flag *f = flags; f->name; f++)
         if (strlen(f->name) == len && strncmp(f->name, name, len) == 0) return f;
@@ -72,7 +74,8 @@ int zc_flags_parse(const zc_flag *flags, int argc, char **argv, int *npos,
         char *a = argv[i];
         if (only_pos || a[0] != '-' || a[1] == '\0') {
             if (!npos) {
-                snprintf(err, errlen, "unexpected argument '%s'", a);
+                char shown[256];
+                snprintf(err, errlen, "unexpected argument '%s'", zc_redact_uri(shown, sizeof(shown), a));
                 return ZC_FLAGS_ERR;
             }
             argv[1 + pos++] = a;
@@ -116,7 +119,8 @@ void zc_flags_usage(FILE *f, const char *prog, const char *synopsis,
         switch (fl->type) {
         case ZC_FLAG_STR: {
             const char *v = *(const char **)fl->dest;
-            snprintf(def, sizeof(def), "%s", v ? v : "(none)");
+            /* Defaults come from the environment too: a URI's password stays hidden. */
+            zc_redact_uri(def, sizeof(def), v ? v : "(none)");
             break;
         }
         case ZC_FLAG_INT: snprintf(def, sizeof(def), "%ld", *(long *)fl->dest); break;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -26,10 +27,7 @@ static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
-    if (zmq_connect(p->sock, p->endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to broker %s: %s", p->endpoint, zmq_strerror(errno));
-        goto err;
-    }
+    if (zc_curve_connect(p->sock, p->endpoint, NULL, err, errlen) != 0) goto err;
     char cbuf[24];
     snprintf(cbuf, sizeof(cbuf), "%d", credit < 0 ? 0 : credit);
     zc_frame f[3] = { ZC_FSTR(p->role), ZC_FSTR(p->name), ZC_FSTR(cbuf) };
@@ -99,8 +97,11 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
     if (p->last_tick_ms && now - p->last_tick_ms > PEER_LIVENESS * p->hb_ivl_ms) p->last_recv_ms = now;
     p->last_tick_ms = now;
     if (now - p->last_recv_ms > PEER_LIVENESS * p->hb_ivl_ms) {
-        zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld", p->endpoint,
-                (long long)(now - p->last_recv_ms), (long long)p->backoff_ms);
+        /* A CURVE handshake that fails looks like silence from here: say where to look. */
+        zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld%s", p->endpoint,
+                (long long)(now - p->last_recv_ms), (long long)p->backoff_ms,
+                zc_curve_enabled() ? " hint=\"with keys: is broker.key this broker's, and does its authorized/ list "
+                                     "this stage's key?\"" : "");
         zc_peer_close(p);
         p->reconnect_at = now + p->backoff_ms;
         if (p->backoff_ms < PEER_BACKOFF_MAX * p->hb_ivl_ms) p->backoff_ms *= 2;

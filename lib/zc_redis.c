@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zc_redact.h"
+
 int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) {
+    char shown[256]; /* the URI as errors print it: never its password */
+    zc_redact_uri(shown, sizeof(shown), uri);
     memset(a, 0, sizeof(*a));
     const char *p = uri;
     if (strncmp(p, "redis://", 8) == 0) p += 8;
     else if (strstr(p, "://")) {
-        snprintf(err, errlen, "bad Redis URI '%s': expected redis://host:port[/db]", uri);
+        snprintf(err, errlen, "bad Redis URI '%s': expected redis://host:port[/db]", shown);
         return -1;
     }
     const char *at = strrchr(p, '@');
@@ -18,7 +22,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
         if ((size_t)(at - pw) >= sizeof(a->password)) {
-            snprintf(err, errlen, "bad Redis URI '%s': password too long", uri);
+            snprintf(err, errlen, "bad Redis URI '%s': password too long", shown);
             return -1;
         }
         memcpy(a->password, pw, (size_t)(at - pw));
@@ -29,7 +33,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
     const char *colon = memchr(p, ':', hl);
     size_t hostlen = colon ? (size_t)(colon - p) : hl;
     if (hostlen == 0 || hostlen >= sizeof(a->host)) {
-        snprintf(err, errlen, "bad Redis URI '%s': no host", uri);
+        snprintf(err, errlen, "bad Redis URI '%s': no host", shown);
         return -1;
     }
     memcpy(a->host, p, hostlen);
@@ -38,7 +42,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         char *end;
         long port = strtol(colon + 1, &end, 10);
         if (end != p + hl || port <= 0 || port > 65535) {
-            snprintf(err, errlen, "bad Redis URI '%s': bad port", uri);
+            snprintf(err, errlen, "bad Redis URI '%s': bad port", shown);
             return -1;
         }
         a->port = (int)port;
@@ -47,7 +51,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         char *end;
         long db = strtol(slash + 1, &end, 10);
         if (*end || db < 0 || db > 1000) {
-            snprintf(err, errlen, "bad Redis URI '%s': bad database number", uri);
+            snprintf(err, errlen, "bad Redis URI '%s': bad database number", shown);
             return -1;
         }
         a->db = (int)db;

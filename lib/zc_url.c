@@ -149,6 +149,17 @@ void zc_url_fingerprint(const char *canon, size_t len, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)zc_fnv1a(canon, len));
 }
 
+void zc_url_fp64(const char *canon, size_t len, unsigned char out[8]) {
+    uint64_t h = zc_fnv1a(canon, len);
+    /* MurmurHash3's fmix64: every bit of h moves about half of the output bits. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    for (int i = 7; i >= 0; i--, h >>= 8) out[i] = (unsigned char)(h & 0xff);
+}
+
 int zc_url_host(const char *url, char *out, size_t outlen) {
     url_parts u;
     char err[64];

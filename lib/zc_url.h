@@ -22,6 +22,10 @@ int zc_url_canonical(const char *url, size_t len, char *out, size_t outlen,
 int zc_url_check(const char *url, size_t len, char *err, size_t errlen);
 /* 64-bit FNV-1a of the canonical form, as 16 lower-case hex digits plus NUL. */
 void zc_url_fingerprint(const char *canon, size_t len, char out[17]);
+/* The seen set's fingerprint of a canonical URL: FNV-1a, then a 64-bit finalizer
+ * (a bijection, so no new collisions) that spreads every input bit over the top
+ * bits the seen set buckets by. Written big-endian into out[8]. Cannot fail. */
+void zc_url_fp64(const char *canon, size_t len, unsigned char out[8]);
 /* Writes "host:port" (lower-cased, port always present) for url into out: the
  * key of the per-host concurrency cap. Returns 0, or -1 when url is not http(s). */
 int zc_url_host(const char *url, char *out, size_t outlen);

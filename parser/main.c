@@ -13,6 +13,7 @@
 #include "parse_book.h"
 #include "spec.h"
 #include "zc_buf.h"
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -69,6 +70,7 @@ static const zc_flag parser_flags[] = {
       "debug, info, warn or error", 0, 0 },
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
       "name this parser gives the broker (default parser-HOST-PID)", 0, 0 },
+    ZC_CURVE_FLAGS,
     ZC_FLAGS_END
 };
 
@@ -507,7 +509,7 @@ static void *open_socket(void *ctx, int type, const char *endpoint, const char *
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0 ||
         (type == ZMQ_PUSH && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0))
         die(2, "zmq_setsockopt: %s", zmq_strerror(errno));
-    if (zc_endpoint_attach(s, endpoint, err, sizeof(err)) != 0) die(2, "--%s: %s", flag, err);
+    if (zc_endpoint_attach(ctx, s, endpoint, err, sizeof(err)) != 0) die(2, "--%s: %s", flag, err);
     return s;
 }
 
@@ -539,6 +541,7 @@ int main(int argc, char **argv) {
         parse_cleanup();
         return 0;
     }
+    if (zc_curve_setup("parser", (const char *[]){ opt_broker, opt_pages, opt_docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);
     parse_urls_init(&P.urls);

@@ -125,6 +125,20 @@ typedef struct loader {
 } loader;
 
 /* Records the first error: "FILE: JSONPATH: message". Returns -1. */
+static int lfail(loader *L, const char *jp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes the JSON path of a part of the spec into sub. Returns 0, or -1 after
+ * failing the load when the path does not fit (a spec nested absurdly deep). */
+static int jp_fmt(loader *L, char *sub, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int jp_fmt(loader *L, char *sub, size_t len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sub, len, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < len) return 0;
+    return lfail(L, "$", "nested deeper than a %zu-character JSON path", len - 1);
+}
+
 static int lfail(loader *L, const char *jp, const char *fmt, ...) {
     if (L->failed) return -1;
     L->failed = 1;
@@ -229,7 +243,7 @@ static int path_compile(loader *L, const char *jp, const char *s, spath *p) {
 static int get_path(loader *L, const char *jp, const cJSON *o, const char *key, int required, spath *p) {
     const char *s;
     char sub[300];
-    snprintf(sub, sizeof(sub), "%s.%s", jp, key);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.%s", jp, key) != 0) return -1;
     if (get_str(L, jp, o, key, &s) != 0) return -1;
     if (!s) {
         memset(p, 0, sizeof(*p));
@@ -469,14 +483,14 @@ static int field_compile(loader *L, const char *jp, const cJSON *o, field *f, in
         get_bool(L, jp, o, "required", &f->required) || get_bool(L, jp, o, "collapse", &f->collapse) ||
         get_bool(L, jp, o, "entities", &f->entities))
         return -1;
-    snprintf(sub, sizeof(sub), "%s.name", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.name", jp) != 0) return -1;
     if (!name || !*name) return lfail(L, sub, "missing (the key in the document)");
     if (name[0] == '$' || strchr(name, '.') || strcmp(name, "_id") == 0)
         return lfail(L, sub, "'%.60s' cannot be a document key (no '$' first, no '.', not _id)", name);
     if (!(f->name = xstrdup(L, name))) return -1;
-    snprintf(sub, sizeof(sub), "%s.from", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.from", jp) != 0) return -1;
     if (path_compile(L, sub, from ? from : name, &f->from) != 0) return -1;
-    snprintf(sub, sizeof(sub), "%s.type", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.type", jp) != 0) return -1;
     if (!type) return lfail(L, sub, "missing (string, id, integer, number, boolean, date, html, strings, object or objects)");
     f->type = -1;
     for (int i = 0; i < FT_COUNT; i++)
@@ -485,7 +499,7 @@ static int field_compile(loader *L, const char *jp, const cJSON *o, field *f, in
         return lfail(L, sub, "unknown type '%.40s' (string, id, integer, number, boolean, date, html, strings, object or objects)", type);
     if ((f->collapse || f->entities) && f->type != FT_STRING && f->type != FT_STRINGS)
         return lfail(L, jp, "collapse and entities apply to string and strings only");
-    snprintf(sub, sizeof(sub), "%s.format", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.format", jp) != 0) return -1;
     if (format && f->type != FT_DATE) return lfail(L, sub, "only a date has a format");
     if (f->type == FT_DATE) {
         if (!format || strcmp(format, "iso") == 0) f->datefmt = DF_ISO;
@@ -498,7 +512,7 @@ static int field_compile(loader *L, const char *jp, const cJSON *o, field *f, in
         }
     }
     const cJSON *subf = cJSON_GetObjectItemCaseSensitive(o, "fields");
-    snprintf(sub, sizeof(sub), "%s.fields", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.fields", jp) != 0) return -1;
     if (f->type == FT_OBJECTS) {
         if (depth >= 4) return lfail(L, sub, "objects nested more than 4 deep");
         if (!subf) return lfail(L, sub, "missing (objects need the fields of each object)");
@@ -521,11 +535,11 @@ static int fields_compile(loader *L, const char *jp, const cJSON *arr, field **o
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
         char sub[300];
-        snprintf(sub, sizeof(sub), "%s[%d]", jp, i);
+        if (jp_fmt(L, sub, sizeof(sub), "%s[%d]", jp, i) != 0) return -1;
         if (field_compile(L, sub, e, &f[i], depth) != 0) return -1;
         for (int k = 0; k < i; k++)
             if (strcmp(f[k].name, f[i].name) == 0) {
-                snprintf(sub, sizeof(sub), "%s[%d].name", jp, i);
+                if (jp_fmt(L, sub, sizeof(sub), "%s[%d].name", jp, i) != 0) return -1;
                 return lfail(L, sub, "'%.60s' is already the name of %s[%d]", f[i].name, jp, k);
             }
         i++;
@@ -564,11 +578,11 @@ static int paginate_compile(loader *L, const char *jp, const cJSON *o, page *p) 
     char sub[300];
     if (!cJSON_IsObject(o)) return lfail(L, jp, "must be an object with a type");
     if (check_keys(L, jp, o, keys) != 0 || get_str(L, jp, o, "type", &type) != 0) return -1;
-    snprintf(sub, sizeof(sub), "%s.type", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.type", jp) != 0) return -1;
     if (!type) return lfail(L, sub, "missing (offset, pages, next or cursor)");
     const char *url = NULL;
     if (get_str(L, jp, o, "url", &url) != 0) return -1;
-    snprintf(sub, sizeof(sub), "%s.url", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.url", jp) != 0) return -1;
     if (strcmp(type, "offset") == 0) {
         p->pg = PG_OFFSET;
         p->default_limit = 20;
@@ -591,18 +605,18 @@ static int paginate_compile(loader *L, const char *jp, const cJSON *o, page *p) 
         } else {
             if (get_path(L, jp, o, "total", 0, &p->total) != 0) return -1;
             if (!p->total.text) {
-                snprintf(sub, sizeof(sub), "%s.total_pages", jp);
+                if (jp_fmt(L, sub, sizeof(sub), "%s.total_pages", jp) != 0) return -1;
                 return lfail(L, sub, "missing (or total with per_page)");
             }
             if (get_long(L, jp, o, "per_page", 1, 100000, &p->per_page) != 0) return -1;
             if (p->per_page == 0) {
-                snprintf(sub, sizeof(sub), "%s.per_page", jp);
+                if (jp_fmt(L, sub, sizeof(sub), "%s.per_page", jp) != 0) return -1;
                 return lfail(L, sub, "missing (needed with total)");
             }
         }
         if (get_long(L, jp, o, "first", 0, 1, &p->first_page) != 0) return -1;
         if (get_str(L, jp, o, "param", &s) != 0 || !(p->page_param = xstrdup(L, s ? s : "page"))) return -1;
-        snprintf(sub, sizeof(sub), "%s.url", jp);
+        if (jp_fmt(L, sub, sizeof(sub), "%s.url", jp) != 0) return -1;
         if (!url) return lfail(L, sub, "missing (a template such as \"{origin}/items?page={page}\")");
         if (tpl_compile(L, sub, url, TPC_PAGE_URL, &p->pg_url) != 0) return -1;
         if (!tpl_uses(&p->pg_url, TP_PAGE)) return lfail(L, sub, "the template must hold {page}");
@@ -621,7 +635,7 @@ static int paginate_compile(loader *L, const char *jp, const cJSON *o, page *p) 
         if (tpl_uses(&p->pg_url, TP_OFFSET) || tpl_uses(&p->pg_url, TP_PAGE) || tpl_uses(&p->pg_url, TP_LIMIT))
             return lfail(L, sub, "cursor pagination knows {origin} and {cursor} only");
     } else {
-        snprintf(sub, sizeof(sub), "%s.type", jp);
+        if (jp_fmt(L, sub, sizeof(sub), "%s.type", jp) != 0) return -1;
         return lfail(L, sub, "unknown pagination '%.40s' (offset, pages, next or cursor)", type);
     }
     return 0;
@@ -635,12 +649,12 @@ static int list_compile(loader *L, const char *jp, const cJSON *o, page *p) {
     if (check_keys(L, jp, o, keys) != 0) return -1;
     if (get_path(L, jp, o, "items", 1, &p->items) != 0) return -1;
     if (get_str(L, jp, o, "item_url", &url) != 0) return -1;
-    snprintf(sub, sizeof(sub), "%s.item_url", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.item_url", jp) != 0) return -1;
     if (!url) return lfail(L, sub, "missing (a template such as \"{origin}/api/item/{id}\")");
     if (tpl_compile(L, sub, url, TPC_ITEM_URL, &p->item_url) != 0) return -1;
     if (!tpl_uses(&p->item_url, TP_FIELD)) return lfail(L, sub, "the template names no field of the item");
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(o, "paginate");
-    snprintf(sub, sizeof(sub), "%s.paginate", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.paginate", jp) != 0) return -1;
     if (pg) return paginate_compile(L, sub, pg, p);
     p->pg = PG_NONE;
     return 0;
@@ -650,7 +664,7 @@ static int list_compile(loader *L, const char *jp, const cJSON *o, page *p) {
 static int meta_key(loader *L, const char *jp, const cJSON *o, const char *key, const char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     char sub[300];
-    snprintf(sub, sizeof(sub), "%s.%s", jp, key);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.%s", jp, key) != 0) return -1;
     if (!v) *out = key;
     else if (cJSON_IsNull(v)) *out = NULL;
     else if (cJSON_IsString(v) && v->valuestring && *v->valuestring && v->valuestring[0] != '$' &&
@@ -668,7 +682,7 @@ static int item_compile(loader *L, const char *jp, const cJSON *o, page *p) {
     if (check_keys(L, jp, o, keys) != 0) return -1;
     if (get_path(L, jp, o, "root", 0, &p->root) != 0) return -1;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    snprintf(sub, sizeof(sub), "%s.id", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.id", jp) != 0) return -1;
     if (!id) return lfail(L, sub, "missing (where the document's _id comes from)");
     if (!cJSON_IsObject(id)) return lfail(L, sub, "must be an object: {\"from\": \"id\"} or {\"template\": \"...\"}");
     if (check_keys(L, sub, id, idkeys) != 0) return -1;
@@ -703,7 +717,7 @@ static int item_compile(loader *L, const char *jp, const cJSON *o, page *p) {
         if (found < p->npat) return lfail(L, s2, "'%.40s' is not a capture of every match pattern", same);
         if (!(p->id_same_as = xstrdup(L, same))) return -1;
     }
-    snprintf(sub, sizeof(sub), "%s.fields", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.fields", jp) != 0) return -1;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fields");
     if (!f) return lfail(L, sub, "missing (the fields the document keeps)");
     if (fields_compile(L, sub, f, &p->fields, &p->nfields, 0) != 0) return -1;
@@ -713,7 +727,7 @@ static int item_compile(loader *L, const char *jp, const cJSON *o, page *p) {
         return -1;
     for (int i = 0; i < p->nfields; i++)
         if ((su && strcmp(p->fields[i].name, su) == 0) || (fa && strcmp(p->fields[i].name, fa) == 0)) {
-            snprintf(sub, sizeof(sub), "%s.fields[%d].name", jp, i);
+            if (jp_fmt(L, sub, sizeof(sub), "%s.fields[%d].name", jp, i) != 0) return -1;
             return lfail(L, sub, "'%s' is the key of source_url or fetched_at (rename those, or set them to null)",
                          p->fields[i].name);
         }
@@ -729,7 +743,7 @@ static int page_compile(loader *L, const char *jp, const cJSON *o, page *p) {
     if (get_str(L, jp, o, "name", &name) != 0) return -1;
     if (name && !(p->name = xstrdup(L, name))) return -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "match");
-    snprintf(sub, sizeof(sub), "%s.match", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.match", jp) != 0) return -1;
     if (!m) return lfail(L, sub, "missing (a path pattern such as \"/api/item/{id}\", or a list of them)");
     if (cJSON_IsString(m)) {
         if (!(p->pat = calloc(1, sizeof(*p->pat)))) return lfail(L, sub, "out of memory");
@@ -755,11 +769,11 @@ static int page_compile(loader *L, const char *jp, const cJSON *o, page *p) {
     if (!!list == !!item) return lfail(L, jp, "needs exactly one of list and item");
     if (list) {
         p->kind = PARSE_KIND_LIST;
-        snprintf(sub, sizeof(sub), "%s.list", jp);
+        if (jp_fmt(L, sub, sizeof(sub), "%s.list", jp) != 0) return -1;
         return list_compile(L, sub, list, p);
     }
     p->kind = PARSE_KIND_DETAIL;
-    snprintf(sub, sizeof(sub), "%s.item", jp);
+    if (jp_fmt(L, sub, sizeof(sub), "%s.item", jp) != 0) return -1;
     return item_compile(L, sub, item, p);
 }
 
@@ -823,7 +837,7 @@ spec_t *spec_load_text(const char *text, size_t len, const char *name, char *err
         lfail(&L, "$.pages", "must be an array of 1 to %d page rules", SPEC_MAX_PAGES);
         goto err;
     }
-    int n = cJSON_GetArraySize(pages), i = 0, lists = 0;
+    int n = cJSON_GetArraySize(pages), i = 0;
     if (!(s->pages = calloc((size_t)n, sizeof(*s->pages)))) {
         lfail(&L, "$.pages", "out of memory");
         goto err;
@@ -834,10 +848,8 @@ spec_t *spec_load_text(const char *text, size_t len, const char *name, char *err
         char jp[64];
         snprintf(jp, sizeof(jp), "$.pages[%d]", i);
         if (page_compile(&L, jp, e, &s->pages[i]) != 0) goto err;
-        lists += s->pages[i].kind == PARSE_KIND_LIST;
         i++;
     }
-    (void)lists;
     cJSON_Delete(root);
     return s;
 err:

@@ -1,4 +1,4 @@
-/* spec_books.c -- the built-in spec: the text of specs/books.json (a unit test keeps the two equal). */
+/* spec_books.c -- the built-in spec: the text of specs/books.json, written by scripts/spec-books.sh. */
 #include "spec.h"
 
 const char spec_books_json[] =
@@ -53,4 +53,5 @@ const char spec_books_json[] =
     "      }\n"
     "    }\n"
     "  ]\n"
-    "}\n";
+    "}\n"
+;

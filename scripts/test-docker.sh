@@ -54,6 +54,9 @@ fi
 
 tmp=$(mktemp -d /tmp/zcrawl-docker-test.XXXXXX)
 envfile=$tmp/test.env
+# CURVE keys for the stack, readable by the image's user (uid 10001), mounted read-only.
+bin/zcrawl keygen "$tmp/keys" >/dev/null && chown -R 10001:10001 "$tmp/keys" ||
+    { echo "FAIL: zcrawl keygen"; echo "docker: 0 passed, 1 failed"; exit 1; }
 cat >"$envfile" <<EOF
 ZCRAWL_START_URL=http://emulator:8080/api/book/?limit=18&offset=0
 ZCRAWL_CRAWL=$CRAWL
@@ -71,6 +74,7 @@ REDIS_HOST_PORT=
 MONGO_HOST_PORT=
 BROKER_HOST_PORTS=
 SITESIM_HOST_PORT=
+ZCRAWL_KEYS_DIR=$tmp/keys
 EOF
 DC=("${COMPOSE[@]}" -p "$PROJECT" -f deploy/docker-compose.yml -f deploy/docker-compose.offline.yml
     --env-file "$envfile")

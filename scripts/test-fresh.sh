@@ -52,7 +52,7 @@ if [ "${FRESH_REBUILD:-0}" = 1 ] || ! docker image inspect "$IMAGE" >/dev/null 2
     log "building $IMAGE: debian:bookworm (debootstrap minbase) + git make ca-certificates"
     prep=zcfresh-prep-$$
     docker rm -f "$prep" >/dev/null 2>&1
-    if ! docker run --name "$prep" debian:bookworm sh -ec '
+    if ! timeout -k 30 900 docker run --name "$prep" debian:bookworm sh -ec '
             export DEBIAN_FRONTEND=noninteractive
             apt-get update -qq
             apt-get install -y -qq --no-install-recommends git make ca-certificates >/dev/null
@@ -112,7 +112,6 @@ fi
 # Root, as a user on a fresh machine would be (the README says: root or sudo). The
 # network namespace test needs what root has on a machine: NET_ADMIN and SYS_ADMIN.
 log "container $name: git clone of $commit, then make demo, then make test"
-run_rc=0
 timeout -k 30 "$TIMEOUT" docker run --rm --name "$name" \
     --cap-add NET_ADMIN --cap-add SYS_ADMIN --security-opt apparmor=unconfined \
     "${mounts[@]}" "${envs[@]}" "$IMAGE" bash -c '
@@ -129,9 +128,11 @@ timeout -k 30 "$TIMEOUT" docker run --rm --name "$name" \
         say "make test exited $rc after $((SECONDS - t)) s"
         [ $rc = 0 ] || exit 12
         say "zcrawl --version: $(bin/zcrawl --version)"
-    ' || run_rc=$?
+    ' 2>&1 | tee "$tmp/run.log"
+run_rc=${PIPESTATUS[0]}
 
 took=$((SECONDS - t_start))
+sed -n 's/^== fresh: \(make .* exited .*\)/test-fresh: \1/p' "$tmp/run.log"
 case $run_rc in
     0)   log "PASS: make demo and make test on a bare Debian 12 ($commit, ${took} s in all)"; exit 0 ;;
     10)  log "FAIL: git clone of $commit in the container failed (${took} s)" ;;

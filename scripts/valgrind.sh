@@ -125,7 +125,7 @@ start writer --broker "$(ep "$ctl")" --docs "$(ep "$dout")" --out "$scratch/book
   --heartbeat-ms "$HB" --log-level info
 start parser --broker "$(ep "$ctl")" --pages "$(ep "$pout")" --docs "$(ep "$din")" \
   --heartbeat-ms "$HB" --log-level info
-start fetcher --broker "$(ep "$ctl")" --pages "$(ep "$pin")" --concurrency 16 \
+start fetcher --broker "$(ep "$ctl")" --pages "$(ep "$pin")" --concurrency 16 --allow-private \
   --heartbeat-ms "$HB" --log-level info
 
 if ! wait_exit broker "$timeout_s"; then

@@ -9,6 +9,7 @@
 #include "writer_jsonl.h"
 #include "writer_mongo.h"
 #include "writer_run.h"
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -20,6 +21,34 @@
 
 #define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
 
+/* Opens the sink, MongoDB when mo is set, else the JSON Lines file out, into s;
+ * exits 1 with one line when it cannot. mongoc_init() must have been called. */
+static void open_sink(writer_sink *s, const writer_mongo_opts *mo, const char *out, int skip_indexes) {
+    char err[768];
+    writer_mongo_log_to_zc();
+    if (mo) {
+        writer_mongo *m = writer_mongo_open(mo, err, sizeof(err));
+        if (!m) {
+            mongoc_cleanup();
+            die(1, "%s", err);
+        }
+        writer_mongo_sink(s, m);
+        zc_info("sink_ready", "sink=mongo db=%s collection=%s server=%s indexes=%s", writer_mongo_db(m),
+                writer_mongo_collection(m), writer_mongo_server_name(m), skip_indexes ? "skipped" : "ok");
+    } else {
+        writer_jsonl *j = writer_jsonl_open(out, err, sizeof(err));
+        if (!j) {
+            mongoc_cleanup();
+            die(1, "%s", err);
+        }
+        writer_jsonl_sink(s, j);
+        char q[600];
+        zc_info("sink_ready", "sink=jsonl out=%s ids=%zu", zc_log_q(q, sizeof(q), out), writer_jsonl_ids(j));
+    }
+}
+
+/* Flags, the sink, then the loop: new, run, free. Its length is the flag table and
+ * the help text. */
 int main(int argc, char **argv) {
     writer_config c;
     writer_config_defaults(&c);
@@ -50,6 +79,7 @@ int main(int argc, char **argv) {
         { "stats-ms", "ZCRAWL_STATS_MS", ZC_FLAG_INT, &c.stats_ms, "log counters this often, 0: never", 0, 86400000 },
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &c.name, "name told to the broker (none: writer-HOST-PID)", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &level_s, "debug, info, warn or error", 0, 0 },
+        ZC_CURVE_FLAGS,
         ZC_FLAGS_END
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
@@ -81,36 +111,18 @@ int main(int argc, char **argv) {
     }
     int use_mongo = mongo_uri && *mongo_uri && !(out && *out);
     writer_mongo_opts mo = { mongo_uri, db, coll, wc, journal, wtimeout_ms, !skip_indexes, server_timeout_ms, WRITER_MONGO_AUTO };
-    char err[768];
+    char err[1100];
     if (use_mongo && writer_mongo_check_opts(&mo, err, sizeof(err)) != 0) die(2, "%s", err);
     /* Endpoints first: a malformed one is a flag error, found before the sink is touched. */
     if (!zc_endpoint_ok(c.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", c.broker);
     if (zc_endpoint_list_ok(c.docs, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
+    if (zc_curve_setup("writer", (const char *[]){ c.broker, c.docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     zc_rand_seed(0);
 
     writer_sink sink;
-    writer_mongo_log_to_zc();
     mongoc_init();
-    if (use_mongo) {
-        writer_mongo *m = writer_mongo_open(&mo, err, sizeof(err));
-        if (!m) {
-            mongoc_cleanup();
-            die(1, "%s", err);
-        }
-        writer_mongo_sink(&sink, m);
-        zc_info("sink_ready", "sink=mongo db=%s collection=%s server=%s indexes=%s", writer_mongo_db(m),
-                writer_mongo_collection(m), writer_mongo_server_name(m), skip_indexes ? "skipped" : "ok");
-    } else {
-        writer_jsonl *j = writer_jsonl_open(out, err, sizeof(err));
-        if (!j) {
-            mongoc_cleanup();
-            die(1, "%s", err);
-        }
-        writer_jsonl_sink(&sink, j);
-        char q[600];
-        zc_info("sink_ready", "sink=jsonl out=%s ids=%zu", zc_log_q(q, sizeof(q), out), writer_jsonl_ids(j));
-    }
+    open_sink(&sink, use_mongo ? &mo : NULL, out, skip_indexes);
     writer_run *w = writer_run_new(&c, &sink, err, sizeof(err));
     if (!w) {
         mongoc_cleanup();

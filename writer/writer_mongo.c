@@ -385,7 +385,9 @@ static void mongo_find_culprits(writer_mongo *w, const bson_t *const *docs, cons
         if ((e.code == 11000 || e.code == 11001 || e.code == 12582) && strstr(e.message, "_id")) continue;
         char reason[300];
         if (mongo_classify(&e) != WRITER_SINK_ERROR) break; /* the server, not this document */
-        snprintf(reason, sizeof(reason), "MongoDB refused the document (error %u): %s", e.code, e.message);
+        if (snprintf(reason, sizeof(reason), "MongoDB refused the document (error %u): %s", e.code, e.message) >=
+            (int)sizeof(reason))
+            memcpy(reason + sizeof(reason) - 4, "...", 4); /* a reason is one line: cut, and say so */
         reject(arg, i, reason);
         w->nrej++;
     }

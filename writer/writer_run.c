@@ -97,7 +97,7 @@ struct writer_run {
     size_t out_head, out_n;
     int shutdown, draining, gave_up;
     int64_t next_stats;
-    char gave_up_why[768];
+    char gave_up_why[1024];
     /* counters */
     uint64_t received, written, already, batches, retries, dead, bad, held_sent, reports_dropped, paused;
 };
@@ -346,11 +346,12 @@ static void batch_confirm(writer_run *w, size_t n) {
 
 /* Gives up: the sink has failed without a success for longer than the limit. */
 static void give_up(writer_run *w, int64_t now) {
-    snprintf(w->gave_up_why, sizeof(w->gave_up_why),
+    if (snprintf(w->gave_up_why, sizeof(w->gave_up_why),
              "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %s; %zu documents held were "
              "not confirmed, so the crawl resumes once a writer can write again",
              w->sink.kind, (long long)((now - w->fail_since) / 1000), w->c.sink_fail_limit_s, w->cond,
-             w->cond_detail, w->q.n);
+             w->cond_detail, w->q.n) >= (int)sizeof(w->gave_up_why))
+        memcpy(w->gave_up_why + sizeof(w->gave_up_why) - 4, "...", 4);
     zc_error("giving_up", "reason=\"sink failing past the limit\" sink=%s for_s=%lld held=%zu", w->sink.kind,
              (long long)((now - w->fail_since) / 1000), w->q.n);
     w->gave_up = 1;
@@ -625,7 +626,7 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
         goto err;
     }
     char e2[512];
-    if (zc_endpoint_attach(w->docs, c->docs, e2, sizeof(e2)) != 0) {
+    if (zc_endpoint_attach(w->ctx, w->docs, c->docs, e2, sizeof(e2)) != 0) {
         snprintf(err, errlen, "--docs: %s", e2);
         goto err;
     }

@@ -37,6 +37,14 @@ def pytest_sessionstart(session):
                 pass
 
 
+@pytest.fixture(autouse=True)
+def _own_folder(tmp_path, monkeypatch):
+    """Every test runs in a folder of its own: `zcrawl run` without --redis keeps a
+    crawl's state in ./.zcrawl/<crawl>, which a later test in a shared folder would
+    find complete and not run again."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def procs(request):
     d = tempfile.mkdtemp(prefix="zc-test-")

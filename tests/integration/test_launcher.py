@@ -77,7 +77,10 @@ def test_run_wiring(procs, tmp_path, wiring):
         assert all(b.startswith("@tcp://127.0.0.1:") for b in binds), binds
         for f in fetchers:  # every fetcher connects to every parser
             target = re.search(r" pages=(\S+)", f).group(1)
-            assert sorted(target.split(",")) == sorted(b[1:] for b in binds), (target, binds)
+            # "#parser": with keys, the parser serves with the parser's keypair.
+            assert all(t.endswith("#parser") for t in target.split(",")), target
+            assert sorted(t[:-len("#parser")] for t in target.split(",")) == sorted(b[1:] for b in binds), \
+                (target, binds)
         assert all(" docs=@tcp://" in w for w in writers), writers
     else:
         assert not any(b.startswith("@") for b in binds), binds
@@ -524,8 +527,9 @@ def test_redis_full_shows_on_progress(procs, tmp_path):
 # ---- the state folder ----
 
 def zcrawl_processes_of(tmp_path):
-    """pids of live processes whose command line mentions tmp_path (the launcher's
-    children all carry its paths: --out, --dir, logs)."""
+    """pids of live processes whose command line or working folder is in tmp_path
+    (the stages carry its paths: --out, logs; redis-server rewrites its command
+    line, but works in the state folder)."""
     found = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -535,9 +539,10 @@ def zcrawl_processes_of(tmp_path):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
             with open("/proc/%s/stat" % d) as f:
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            cwd = os.readlink("/proc/%s/cwd" % d)
         except OSError:
             continue
-        if str(tmp_path) in cmd and not zombie:
+        if (str(tmp_path) in cmd or cwd.startswith(str(tmp_path) + "/.zcrawl")) and not zombie:
             found.append((int(d), cmd[:120]))
     return found
 
@@ -591,4 +596,120 @@ def test_timeout_stops_resumably(procs, tmp_path):
     cmd = resume_line(r.stdout)
     r = run_launcher(["bash", "-c", cmd.replace("--timeout 3", "--timeout 120")], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(site, out)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """An 8 MiB tmpfs, mounted for the test (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs for the full-disk test needs root")
+    d = tmp_path / "fs"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def log_time(line):
+    """Seconds since the epoch of a logfmt line's ts=."""
+    import calendar
+    ts = re.search(r"ts=(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z", line).groups()
+    return calendar.timegm(tuple(int(x) for x in ts[:6])) + int(ts[6]) / 1000.0
+
+
+def test_full_disk_shows_on_progress_then_completes(procs, tmp_path, small_fs):
+    """--out on a full disk: the writer reports sink_full, and the launcher prints
+    the problem within 5 s of the broker hearing of it (the old launcher showed
+    nothing while the writer retried ENOSPC forever); space freed, the crawl
+    completes with every book once and no cut line."""
+    site = Sitesim(procs, "--books", str(BOOKS))
+    out, logdir, filler = small_fs / "books.jsonl", tmp_path / "logs", small_fs / "filler"
+    with open(str(filler), "wb") as f:
+        f.write(b"\0" * (8 * 1024 * 1024 - 200 * 1024))
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--log-dir", str(logdir)), tmp_path)
+    deadline, seen, heard = time.time() + 60, None, None
+    while time.time() < deadline and seen is None:
+        assert launcher.poll() is None, procs.log(launcher)
+        if "zcrawl: problem: " in procs.log(launcher):
+            seen = time.time()
+        time.sleep(0.05)
+    assert seen is not None, procs.log(launcher)
+    problem = [l for l in procs.log(launcher).splitlines() if l.startswith("zcrawl: problem: ")][0]
+    assert "sink_full" in problem and "ENOSPC" in problem, problem
+    with open(str(logdir / "broker-1.log")) as f:
+        heard = [log_time(l) for l in f if "event=peer_problem" in l and "condition=sink_full" in l]
+    assert heard, "the broker logged no sink_full"
+    assert seen - heard[0] < 5, (seen, heard[0])
+    filler.unlink()
+    assert launcher.wait(timeout=150) == 0, procs.log(launcher)
+    log = procs.log(launcher)
+    assert "zcrawl: problem cleared" in log
+    assert log.count("zcrawl: problem: ") <= 3, "a problem that only grows older is printed once:\n" + log
+    data = out.read_bytes()
+    assert data.endswith(b"\n")
+    assert_every_book_once(site, out)
+
+
+def test_crawl_running_elsewhere_is_not_started_twice(procs, tmp_path):
+    """In a shared Redis, a crawl whose meta says running and whose broker wrote its
+    stats within 5 s is being run by another broker: exit 2, one line, nothing
+    started. Stats older than that (a broker that died) are resumed."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", "300")
+    now_ms = int(time.time() * 1000)
+    redis.cli("HSET", "zcrawl:{busy}:meta", "state", "running")
+    redis.cli("HSET", "zcrawl:{busy}:stats", "updated_at", str(now_ms), "state", "running")
+    argv = plain_argv(site.start_url, tmp_path / "o.jsonl", "--redis", redis.uri, "--crawl", "busy")
+    r = run_launcher(argv, tmp_path, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.fullmatch(r"zcrawl: error: crawl busy is running \(its broker wrote stats \d\.\d s ago\): stop it "
+                        r"first, or give another --crawl\n", r.stderr), r.stderr
+    assert site.stats()["requests"] == 0
+    redis.cli("HSET", "zcrawl:{busy}:stats", "updated_at", str(now_ms - 60000))
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl busy (running)" in r.stderr
+    assert_every_book_once(site, tmp_path / "o.jsonl")
+
+
+def child_by_comm(ppid, comm):
+    """pid of a live child of ppid whose /proc comm is comm (redis-server rewrites
+    its command line), or None."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                c = f.read().strip()
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if c == comm and int(fields[1]) == ppid and fields[0] != "Z":
+            return int(d)
+    return None
+
+
+def test_private_redis_killed_fails_then_resumes(procs, tmp_path):
+    """kill -9 of the private redis-server: the crawl cannot go on (exit 4, saying
+    so, with the command that resumes); that command restarts Redis from its
+    append-only file and finishes the crawl, every book once."""
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    argv = plain_argv(site.start_url, out)
+    launcher = start_launcher(procs, argv, tmp_path)
+    wait_written(out, BOOKS // 4, launcher)
+    pid = child_by_comm(launcher.pid, "redis-server")
+    assert pid, "no private redis-server under the launcher"
+    os.kill(pid, signal.SIGKILL)
+    assert launcher.wait(timeout=60) == 4, procs.log(launcher)
+    log = procs.log(launcher)
+    assert "zcrawl: error: redis ended (signal 9)" in log, log
+    r = run_launcher(["bash", "-c", resume_line(log)], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming crawl default" in r.stderr, r.stderr
     assert_every_book_once(site, out)

@@ -141,6 +141,10 @@ def test_crawl_across_network_namespaces(procs, netns):
     if not ferret:
         skip_loudly("no FerretDB in .tools/bin (make deps installs it)")
     b, sim, fdb = addr("broker"), addr("sim"), addr("ferret")
+    # Stages on several hosts: CURVE keys, as deploy/README.md says (one folder
+    # here; on real hosts each gets broker.key, its own secret and authorized/).
+    keys = os.path.join(procs.logdir, "keys")
+    subprocess.run([bin_path("zcrawl"), "keygen", keys], check=True, capture_output=True)
 
     # The emulator, alone in its namespace.
     procs.start("sitesim", nsexec("sim", [bin_path("sitesim"), "--bind", sim, "--port", "8080",
@@ -171,14 +175,14 @@ def test_crawl_across_network_namespaces(procs, netns):
     broker = procs.start("broker", nsexec("broker", [
         bin_path("broker"), "--redis", "redis://127.0.0.1:6379", "--crawl", "netns",
         "--control", ep(5555), "--pages-in", ep(5556), "--pages-out", ep(5557),
-        "--docs-in", ep(5558), "--docs-out", ep(5559), "--max-per-host", "16", start_url]))
+        "--docs-in", ep(5558), "--docs-out", ep(5559), "--max-per-host", "16", "--keys", keys, start_url]))
     procs.start("writer", nsexec("writer", [bin_path("writer"), "--broker", ep(5555), "--docs", ep(5559),
-                                            "--mongo", "mongodb://%s:27017/" % fdb]))
+                                            "--mongo", "mongodb://%s:27017/" % fdb, "--keys", keys]))
     procs.start("parser", nsexec("parser", [bin_path("parser"), "--broker", ep(5555),
-                                            "--pages", ep(5557), "--docs", ep(5558)]))
+                                            "--pages", ep(5557), "--docs", ep(5558), "--keys", keys]))
     for f in ("fetcher1", "fetcher2"):
         procs.start(f, nsexec(f, [bin_path("fetcher"), "--broker", ep(5555), "--pages", ep(5556),
-                                  "--name", f]))
+                                  "--name", f, "--keys", keys]))
 
     deadline = time.time() + 90
     while broker.poll() is None and time.time() < deadline:

@@ -28,8 +28,9 @@ class Stage:
     """A stage played by the test: one DEALER on the broker's control socket."""
 
     def __init__(self, endpoint, role, name, credit=0):
-        self.ctx = zmq.Context()
-        self.s = self.ctx.socket(zmq.DEALER)
+        # One process-wide context, never terminated here: a test that fails with
+        # a socket open must not hang in a context's term().
+        self.s = zmq.Context.instance().socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.connect(endpoint)
         self.got = []
@@ -52,7 +53,6 @@ class Stage:
 
     def close(self):
         self.s.close(0)
-        self.ctx.term()
 
 
 def wait_for(cond, timeout, what, step=0.05):
@@ -81,12 +81,12 @@ def test_hold_extends_open_leases_only(procs, redis):
     pl = Pipeline(procs, redis, url, broker_args=["--lease-ms", "3000", "--heartbeat-ms", "200", "--ignore-robots"])
     pl.start_broker()
     f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
+    w = Stage(pl.ep["control"], "writer", "w")
     try:
         wait_for(lambda: (f.pump(0.1), f.of_type(JOB))[1], 10, "a JOB")
         f.send(DONE, url, "ok", "200", "0", "")
         f.pump(0.5)
         first = float(redis.cli("ZSCORE", pl.key("leases"), url))
-        w = Stage(pl.ep["control"], "writer", "w")
         time.sleep(1.0)
         w.send(HOLD, url + "\nhttp://127.0.0.1:9/api/book/1")
         w.pump(0.5)
@@ -100,9 +100,9 @@ def test_hold_extends_open_leases_only(procs, redis):
             f.send(HEARTBEAT)
         assert redis.cli("ZSCORE", pl.key("leases"), url).strip() != "", "the held lease expired"
         assert int(pl.stats().get("expired", "0")) == 0, pl.stats()
-        w.close()
     finally:
         f.close()
+        w.close()
 
 
 def test_status_problem_published_and_cleared(procs, redis):
@@ -268,8 +268,9 @@ def test_redis_restarted_empty_mid_crawl_exits_4(procs, redis, tmp_path):
     assert rc == 4, "exit %d, want 4 (failed):\n%s" % (rc, log[-2000:])
     assert "lost its state in Redis" in log and "--fresh starts it over" in log, log[-2000:]
     assert "event=crawl_complete" not in log
-    # Nothing of the crawl pretends to be there: no meta was written back.
+    # Nothing of the crawl pretends to be there: no meta or stats written back.
     assert meta(pl) == {}, meta(pl)
+    assert pl.stats().get("state") in (None, "running"), pl.stats()
 
 
 def run_to_completion(procs, pl, out):
@@ -361,3 +362,23 @@ def test_retry_after_is_capped(procs, redis):
         assert due <= time.time() * 1000 + 2500, "delayed until %.0f s from now" % (due / 1000 - time.time())
     finally:
         f.close()
+
+
+def test_redis_refusing_writes_briefly_costs_no_fetch(procs, redis, tmp_path):
+    """A few seconds at maxmemory, then room again: reports that came meanwhile are
+    replayed and open leases get the outage back, so no page is fetched twice."""
+    sim, want, ids = books_site(procs, 1500)
+    out = str(tmp_path / "books.jsonl")
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--stats-ms", "200"])
+    pl.start_all(out=out)
+    pl.wait_stat("fetched", 200, timeout=60)
+    redis.cli("CONFIG", "SET", "maxmemory", "1")
+    time.sleep(4)
+    redis.cli("CONFIG", "SET", "maxmemory", "0")
+    pl.wait_done(timeout=120)
+    log = procs.log(pl.broker)
+    assert "event=redis_recovered" in log, log[-2000:]
+    assert re.search(r"event=reports_replayed count=[1-9]", log), log[-3000:]
+    assert_once(jsonl_ids(out), want)
+    s = sim.stats()
+    assert s["duplicates"] == 0, {k: s[k] for k in ("requests", "duplicates")}

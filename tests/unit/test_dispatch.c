@@ -157,6 +157,28 @@ static void test_accessors_for_the_broker(void **state) {
     dispatch_free(&d);
 }
 
+/* The window's default rests on the fetchers' concurrency, which credit alone
+ * hides once JOBs are out: capacity keeps credit + held at its peak. */
+static void test_capacity_survives_spent_credit(void **state) {
+    (void)state;
+    dispatch d;
+    assert_int_equal(dispatch_init(&d, 100, 0), 0);
+    int f = add_fetcher(&d, "f", 4);
+    dispatch_peer_capacity(dispatch_peer_at(&d, f));
+    park_n(&d, "h", 10);
+    for (int i = 0; i < 4; i++) assert_non_null(dispatch_next(&d, 0));
+    assert_int_equal(dispatch_total_credit(&d), 0);
+    assert_int_equal(dispatch_total_capacity(&d), 4);
+    dispatch_peer_at(&d, f)->credit = 2; /* CREDIT came, then it went silent */
+    dispatch_peer_at(&d, f)->paused = 1;
+    assert_int_equal(dispatch_total_capacity(&d), 0);
+    assert_int_equal(dispatch_total_credit(&d), 0);
+    assert_null(dispatch_next(&d, 0)); /* paused: no JOBs */
+    dispatch_peer_at(&d, f)->paused = 0;
+    assert_non_null(dispatch_next(&d, 0));
+    dispatch_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_credit_and_host_cap),
@@ -164,6 +186,7 @@ int main(void) {
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_aimd_on_throttling),
         cmocka_unit_test(test_accessors_for_the_broker),
+        cmocka_unit_test(test_capacity_survives_spent_credit),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

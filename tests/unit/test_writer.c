@@ -16,6 +16,8 @@
 #include "writer_json.h"
 #include "writer_idset.h"
 #include "writer_jsonl.h"
+#include "writer_worker.h"
+#include <zmq.h>
 
 static int check(const bson_t *b) {
     char err[256];
@@ -448,6 +450,72 @@ static void test_idset(void **state) {
     writer_idset_free(&s);
 }
 
+/* A sink that takes 200 ms, then fails as told (and refuses docs[1] when told). */
+static int fake_rc;
+static int fake_write(void *impl, const bson_t *const *docs, size_t n, writer_reject_fn reject, void *arg,
+                      size_t *already, char *err, size_t errlen) {
+    (void)impl;
+    (void)docs;
+    usleep(200 * 1000);
+    *already = n;
+    snprintf(err, errlen, "fake says %d", fake_rc);
+    if (fake_rc == WRITER_SINK_REJECTED && n > 1) reject(arg, 1, "not this one");
+    return fake_rc;
+}
+
+/* Waits up to 5 s for the worker's answer. */
+static writer_job *await_job(writer_worker *w) {
+    zmq_pollitem_t it = { writer_worker_socket(w), 0, ZMQ_POLLIN, 0 };
+    assert_true(zmq_poll(&it, 1, 5000) == 1);
+    return writer_worker_take(w);
+}
+
+/* The sink thread: a slow write does not block the caller, one job at a time,
+ * results and rejects come back with the job. */
+static void test_worker(void **state) {
+    (void)state;
+    char err[256];
+    void *ctx = zmq_ctx_new();
+    assert_non_null(ctx);
+    writer_sink sink = { "fake", NULL, fake_write, NULL };
+    writer_worker *w = writer_worker_start(ctx, &sink, err, sizeof(err));
+    assert_non_null(w);
+    const bson_t *docs[3] = { NULL, NULL, NULL };
+    size_t idx[3];
+    char reasons[3][WRITER_REASON_MAX];
+    writer_job job = { docs, 3, 3, 0, 0, 0, 0, idx, reasons, "" };
+    fake_rc = WRITER_SINK_FULL;
+    assert_int_equal(writer_worker_submit(w, &job), 0);
+    assert_int_equal(writer_worker_busy(w), 1);
+    assert_int_equal(writer_worker_submit(w, &job), -1); /* one in flight at a time */
+    assert_null(writer_worker_take(w));                  /* never blocks */
+    writer_job *j = await_job(w);
+    assert_ptr_equal(j, &job);
+    assert_int_equal(j->rc, WRITER_SINK_FULL);
+    assert_string_equal(j->err, "fake says -3");
+    assert_true(j->ms >= 150);
+    assert_int_equal(writer_worker_busy(w), 0);
+    fake_rc = WRITER_SINK_REJECTED;
+    assert_int_equal(writer_worker_submit(w, &job), 0);
+    j = await_job(w);
+    assert_int_equal(j->rc, WRITER_SINK_REJECTED);
+    assert_int_equal(j->nrej, 1);
+    assert_int_equal(j->rej_idx[0], 1);
+    assert_string_equal(j->rej_reason[0], "not this one");
+    fake_rc = WRITER_SINK_OK;
+    assert_int_equal(writer_worker_submit(w, &job), 0);
+    j = await_job(w);
+    assert_int_equal(j->rc, WRITER_SINK_OK);
+    assert_int_equal(j->already, 3);
+    assert_int_equal(writer_worker_free(w, 1000), 0);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    assert_string_equal(writer_sink_condition(WRITER_SINK_OK), "ok");
+    assert_string_equal(writer_sink_condition(WRITER_SINK_FULL), "sink_full");
+    assert_string_equal(writer_sink_condition(WRITER_SINK_DOWN), "sink_down");
+    assert_string_equal(writer_sink_condition(WRITER_SINK_ERROR), "sink_error");
+    assert_string_equal(writer_sink_condition(WRITER_SINK_REJECTED), "ok");
+}
+
 static void test_jsonl_open_fails(void **state) {
     (void)state;
     char err[256];
@@ -471,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_jsonl_exactly_once),
         cmocka_unit_test(test_jsonl_shared_file),
         cmocka_unit_test(test_idset),
+        cmocka_unit_test(test_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,23 @@
+/* keygen.h -- CURVE keys for zcrawl: `zcrawl keygen DIR` for a deployment, and a
+ * fresh set for each local pipeline that `zcrawl run` starts. */
+#ifndef KEYGEN_H
+#define KEYGEN_H
+
+#include <stddef.h>
+
+/* Writes a broker keypair and one keypair per stage role into dir (created when
+ * missing, with mode dir_mode), and authorized/ with the stage roles' public
+ * certificates. Refuses to replace existing keys unless force. Returns 0, or -1
+ * with a one-line reason in err. */
+int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t errlen);
+
+/* `zcrawl keygen [--force] DIR` (argv[1] is "keygen"). Returns the exit code. */
+int cmd_keygen(int argc, char **argv);
+
+/* The keys of a pipeline that `zcrawl run` starts: the --keys folder when one was
+ * given, none with --insecure, else a fresh set in logdir/keys. The stages get
+ * them through ZCRAWL_KEYS in the launcher's environment. Returns 0, or -1 with
+ * a reason in err. */
+int keygen_for_run(const char *logdir, char *err, size_t errlen);
+
+#endif
