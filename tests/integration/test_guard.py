@@ -523,3 +523,29 @@ def test_hostile_redirects_reach_nothing_outside_scope(procs, redis, tmp_path):
     # file:// has no origin to follow: reported like any other origin, out of scope.
     assert int(st["redirected"]) == 3 and int(st["out_of_scope"]) == 3, st
     assert pl.dead() == [], pl.dead()
+
+
+def test_launcher_obeys_robots_and_passes_ignore_robots(procs, tmp_path):
+    """`zcrawl run` obeys robots.txt by default (a site that disallows everything
+    is not crawled; its URL ends excluded) and passes --ignore-robots and
+    --allow-host to its broker."""
+    site = Site(n=3, robots="User-agent: *\nDisallow: /\n")
+    try:
+        runs = []
+        for extra in ([], ["--ignore-robots", "--allow-host", "*.example.org"]):
+            out, logdir = tmp_path / ("b%d.jsonl" % len(runs)), tmp_path / ("logs%d" % len(runs))
+            argv = [bin_path("zcrawl"), "run", "--no-progress", "--out", str(out), "--log-dir", str(logdir),
+                    "--crawl", "r%d" % len(runs), "--timeout", "60"] + extra + [site.base + "/api/book/?limit=18&offset=0"]
+            before = len(site.requests)
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=str(tmp_path))
+            assert r.returncode == 0, r.stdout + r.stderr
+            runs.append((site.paths()[before:], out, logdir))
+    finally:
+        site.close()
+    (obeyed, out0, logs0), (ignored, out1, logs1) = runs
+    assert obeyed == ["/robots.txt"], obeyed
+    assert not os.path.exists(out0) or jsonl_ids(str(out0)) == []
+    assert sorted(ignored) == sorted(["/api/book/?limit=18&offset=0", "/api/book/1", "/api/book/2", "/api/book/3"]), ignored
+    books_once(str(out1), ["1", "2", "3"])
+    broker_log = open([os.path.join(str(logs1), f) for f in os.listdir(str(logs1)) if f.startswith("broker")][0]).read()
+    assert "robots=ignored" in broker_log and "host_patterns=1" in broker_log, broker_log[:2000]
