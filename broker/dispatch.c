@@ -175,18 +175,22 @@ int dispatch_count_role(const dispatch *d, dispatch_role role) {
     return n;
 }
 
+static double host_rate(const dispatch *d, const dispatch_host *h) { return h->rate > 0 ? h->rate : d->rate; }
+
 static void host_refill(dispatch *d, dispatch_host *h, int64_t now) {
-    if (d->rate <= 0) return;
+    double rate = host_rate(d, h);
+    if (rate <= 0) return;
     if (h->tokens_at == 0) h->tokens_at = now;
-    double burst = d->rate < 1 ? 1 : d->rate;
-    h->tokens += (double)(now - h->tokens_at) * d->rate / 1000.0;
+    double burst = rate < 1 ? 1 : rate;
+    h->tokens += (double)(now - h->tokens_at) * rate / 1000.0;
     if (h->tokens > burst) h->tokens = burst;
     h->tokens_at = now;
 }
 
 static int host_ready(dispatch *d, dispatch_host *h, int64_t now) {
     if (!h->parked.head || h->inflight >= (int)h->cap) return 0;
-    if (d->rate > 0) {
+    if (h->gated && !h->parked.head->pass) return 0;
+    if (host_rate(d, h) > 0) {
         host_refill(d, h, now);
         if (h->tokens < 1) return 0;
     }
@@ -217,7 +221,7 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now) {
         d->ninflight++;
         d->peers[best].credit--;
         h->inflight++;
-        if (d->rate > 0) h->tokens -= 1;
+        if (host_rate(d, h) > 0) h->tokens -= 1;
         d->next_host = hi + 1;
         return it;
     }
@@ -239,16 +243,53 @@ void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
 }
 
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now) {
-    if (d->rate <= 0) return -1;
     int64_t best = -1;
     for (size_t i = 0; i < d->nhosts; i++) {
         const dispatch_host *h = &d->hosts[i];
-        if (!h->parked.head || h->inflight >= (int)h->cap) continue;
-        double need = 1 - (h->tokens + (double)(now - h->tokens_at) * d->rate / 1000.0);
-        int64_t w = need <= 0 ? 0 : (int64_t)(need * 1000.0 / d->rate) + 1;
+        double rate = host_rate(d, h);
+        if (rate <= 0 || !h->parked.head || h->inflight >= (int)h->cap) continue;
+        if (h->gated && !h->parked.head->pass) continue;
+        double need = 1 - (h->tokens + (double)(now - h->tokens_at) * rate / 1000.0);
+        int64_t w = need <= 0 ? 0 : (int64_t)(need * 1000.0 / rate) + 1;
         if (best < 0 || w < best) best = w;
     }
     return best;
+}
+
+int dispatch_host_set(dispatch *d, const char *url, int gated, double rate) {
+    char key[272];
+    if (zc_url_host(url, key, sizeof(key)) != 0) return -1;
+    int h = host_index(d, key);
+    if (h < 0) return -1;
+    d->hosts[h].gated = gated;
+    if (rate >= 0 && rate != d->hosts[h].rate) {
+        d->hosts[h].rate = rate;
+        /* The request that brought the rate (robots.txt) was one: the next waits. */
+        d->hosts[h].tokens = 0;
+        d->hosts[h].tokens_at = 0;
+    }
+    return 0;
+}
+
+void dispatch_pass(dispatch *d, dispatch_item *it) {
+    it->pass = 1;
+    if (it->peer >= 0) return;
+    dispatch_list *l = &d->hosts[it->host].parked;
+    if (l->head == it) return;
+    list_unlink(l, it);
+    it->prev = NULL;
+    it->next = l->head;
+    l->head->prev = it;
+    l->head = it;
+    l->n++;
+}
+
+dispatch_item *dispatch_host_parked(dispatch *d, const char *url) {
+    char key[272];
+    if (zc_url_host(url, key, sizeof(key)) != 0) return NULL;
+    for (size_t i = 0; i < d->nhosts; i++)
+        if (strcmp(d->hosts[i].key, key) == 0) return d->hosts[i].parked.head;
+    return NULL;
 }
 
 dispatch_peer *dispatch_peer_at(dispatch *d, int i) {

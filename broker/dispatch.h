@@ -19,6 +19,7 @@ typedef struct dispatch_item {
     int attempt;
     int64_t deadline;             /* lease deadline last written to Redis */
     int64_t sent_at;
+    int pass;                     /* goes through its host's gate (robots.txt) */
     struct dispatch_item *prev, *next;  /* in a host's parked list or a peer's list */
     struct dispatch_item *hnext;        /* hash chain by url */
 } dispatch_item;
@@ -35,6 +36,8 @@ typedef struct dispatch_host {
     int ok_streak;
     double tokens;                /* --rate token bucket */
     int64_t tokens_at;
+    double rate;                  /* this host's own rate (Crawl-delay), 0: the global one */
+    int gated;                    /* only items with pass go out (rules not known yet) */
     dispatch_list parked;
 } dispatch_host;
 
@@ -103,6 +106,14 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 /* A fetcher answered DONE for it: frees the host slot. ok/throttled feed the
  * AIMD cap (throttled = 429 or 503). The caller then drops the item. */
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
+/* Gates url's host (gated 1: only items with pass go out; 0: all) and sets its
+ * own rate in requests per second (rate < 0 keeps it, 0 uses the global rate).
+ * Returns 0, or -1 when url is not http(s) or memory runs out. */
+int dispatch_host_set(dispatch *d, const char *url, int gated, double rate);
+/* Moves a parked item to the head of its host's line and lets it through the gate. */
+void dispatch_pass(dispatch *d, dispatch_item *it);
+/* The first item parked at url's host (follow ->next for the others), or NULL. */
+dispatch_item *dispatch_host_parked(dispatch *d, const char *url);
 /* Milliseconds until a rate-limited host gets its next token, or -1. */
 int64_t dispatch_rate_wait(const dispatch *d, int64_t now);
 

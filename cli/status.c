@@ -30,7 +30,7 @@
  * always there once a crawl ran; the others appear when a broker counts them. */
 static const char *const COUNTERS[] = {
     "fetched", "discovered", "parsed", "written", "retried", "dead", "gone", "expired",
-    "redirected", "out_of_scope", "robots", NULL,
+    "redirected", "out_of_scope", "excluded", "refused_messages", NULL,
 };
 #define COUNTERS_ALWAYS 8
 
