@@ -38,11 +38,13 @@ class Peer:
     HELLO only when role is given. pump() answers nothing but HEARTBEATs (an
     attacker that keeps its connection alive)."""
 
-    def __init__(self, endpoint, role=None, name="attacker", credit=0):
+    def __init__(self, endpoint, role=None, name="attacker", credit=0, curve=None):
         self.ctx = zmq.Context()
         self.s = self.ctx.socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.setsockopt(zmq.SNDHWM, 0)
+        if curve:  # (server public key, own public key, own secret key)
+            self.s.curve_serverkey, self.s.curve_publickey, self.s.curve_secretkey = curve
         self.s.connect(endpoint)
         self.got = []
         if role:
@@ -109,15 +111,15 @@ def env(monkeypatch):
 class Attacker(threading.Thread):
     """Runs fn(peer) in a loop on its own thread until stopped; counts sends."""
 
-    def __init__(self, endpoint, fn, role=None, credit=0):
+    def __init__(self, endpoint, fn, role=None, credit=0, curve=None):
         super().__init__(daemon=True)
-        self.endpoint, self.fn, self.role, self.credit = endpoint, fn, role, credit
+        self.endpoint, self.fn, self.role, self.credit, self.curve = endpoint, fn, role, credit, curve
         self.stop = threading.Event()
         self.sent = 0
         self.error = None
 
     def run(self):
-        p = Peer(self.endpoint, self.role, "evil-%s" % (self.role or "nobody"), self.credit)
+        p = Peer(self.endpoint, self.role, "evil-%s" % (self.role or "nobody"), self.credit, self.curve)
         try:
             while not self.stop.is_set():
                 self.sent += self.fn(p)
@@ -163,18 +165,32 @@ def test_fetcher_with_huge_credit_never_answering_does_not_freeze(procs, redis, 
 
 # ------------------------------------------------------------------ reports from the wrong peers
 
-def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path):
+@pytest.mark.parametrize("keys", [False, True], ids=["plain", "leaked-keys"])
+def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path, keys):
     """During a real crawl: a fetcher (HELLO, credit 0) answers DONE fail 404 for
     every book it does not hold; a peer without HELLO sends DONE, WRITTEN and DEAD
     for every book; a parser sends WRITTEN and DONE, a writer DISCOVERED and
     CREDIT. Nothing of it counts: every book is written exactly once, no dead
-    letters, nothing gone that the site has, and the refusals are counted."""
+    letters, nothing gone that the site has, and the refusals are counted. With
+    keys, the attackers hold the stages' own listed keys (leaked from a stage's
+    host): CURVE lets them in, the role and lease checks still hold."""
     sim = Sitesim(procs, "--books", "300", "--latency-ms", "30")
     ids = sim.ids()
     want = ids["reachable"]
     detail = ["%s/api/book/%s" % (sim.base, i) for i in want]
     out = str(tmp_path / "books.jsonl")
-    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--stats-ms", "200"])
+    kargs, curve = [], {}
+    if keys:
+        import zmq.auth
+        kdir = str(tmp_path / "keys")
+        r = subprocess.run([bin_path("zcrawl"), "keygen", kdir], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        kargs = ["--keys", kdir]
+        server = zmq.auth.load_certificate(os.path.join(kdir, "broker.key"))[0]
+        for role in ("fetcher", "parser", "writer"):
+            curve[role] = (server,) + zmq.auth.load_certificate(os.path.join(kdir, role + ".key_secret"))
+        curve[None] = curve["writer"]
+    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--stats-ms", "200"] + kargs)
     pl.start_broker()
     ep = pl.ep["control"]
     chunk = "\n".join(detail)
@@ -204,15 +220,17 @@ def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path):
         p.send(DONE, chunk, "fail", 404, 0, "")
         return 2
 
-    attackers = [Attacker(ep, fake_fetcher, "fetcher", 0), Attacker(ep, nobody),
-                 Attacker(ep, parser, "parser"), Attacker(ep, writer, "writer")]
+    attackers = [Attacker(ep, fake_fetcher, "fetcher", 0, curve.get("fetcher")),
+                 Attacker(ep, nobody, None, 0, curve.get(None)),
+                 Attacker(ep, parser, "parser", 0, curve.get("parser")),
+                 Attacker(ep, writer, "writer", 0, curve.get("writer"))]
     for a in attackers:
         a.start()
     try:
-        pl.start_writer(None, out)
-        pl.start_parser()
-        pl.start_fetcher()
-        pl.start_fetcher()
+        pl.start_writer(None, out, *kargs)
+        pl.start_parser(*kargs)
+        pl.start_fetcher(*kargs)
+        pl.start_fetcher(*kargs)
         pl.wait_done(timeout=120)
     finally:
         for a in attackers:
