@@ -1,4 +1,5 @@
 /* zc_scope.c -- a crawl's scope: start URLs' origins plus allowed host patterns. */
+#include "zc_hash.h"
 #include "zc_scope.h"
 
 #include <ctype.h>
@@ -16,11 +17,7 @@ struct zc_scope {
     size_t nhosts, caphosts;
 };
 
-static uint64_t scope_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    while (*s) { h ^= (unsigned char)*s++; h *= 1099511628211ULL; }
-    return h;
-}
+static uint64_t scope_hash(const char *s) { return zc_fnv1a(s, strlen(s)); }
 
 zc_scope *zc_scope_new(void) {
     zc_scope *s = calloc(1, sizeof(*s));
