@@ -193,6 +193,13 @@ static int record_outcome(broker *b, int peer, const char *url, const char *outc
                           uint64_t retry_after, const char *reason, const zc_msg *m) {
     int64_t wall = zc_wall_ms();
     if (!strcmp(outcome, "retry")) return on_done_retry(b, url, status, retry_after, reason);
+    if (!strcmp(outcome, "robots_txt")) { /* a link to /robots.txt: no page, its lease closes */
+        if (frontier_exclude(&b->fr, url, "robots_txt") < 0) {
+            broker_redis_failed(b, "exclude");
+            return -1;
+        }
+        return 0;
+    }
     if (!strcmp(outcome, "redirect")) {
         char *target = frame_dup(m, 4); /* the whole target, longer than reason may hold */
         int rc = on_done_redirect(b, peer, url, target);

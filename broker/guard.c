@@ -291,10 +291,11 @@ static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const cha
 /* Parks o's robots.txt request at the head of its (gated) host's line. */
 static void robots_request(broker *b, guard_origin *o, int64_t now) {
     int bad = 0;
-    dispatch_item *it = dispatch_park(&b->d, o->url, o->tries, zc_wall_ms() + b->conf->lease_ms, &bad);
+    /* A crawled URL of that name (a link to it) serves as the request. */
+    dispatch_item *it = dispatch_find(&b->d, o->url);
+    if (!it) it = dispatch_park(&b->d, o->url, o->tries, zc_wall_ms() + b->conf->lease_ms, &bad);
     if (!it) {
-        /* Held already (a crawled URL of that name) or out of memory: try later. */
-        o->next_try = now + 1000;
+        o->next_try = now + 1000; /* out of memory: try later */
         return;
     }
     dispatch_pass(&b->d, it);
@@ -369,6 +370,8 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
     for (size_t i = 0; i < g->norigins && !o; i++)
         if (g->origins[i].fetching && !strcmp(g->origins[i].url, url)) o = &g->origins[i];
     if (!o) return 0;
+    /* When it was a crawled URL too, its lease closes: it is no page. */
+    if (frontier_exclude(&b->fr, url, "robots_txt") < 0) broker_redis_failed(b, "exclude");
     long st = (long)status;
     int robots = !strcmp(outcome, "robots_txt");
     if (!robots && !strcmp(outcome, "ok")) {
