@@ -19,12 +19,17 @@
 
 #define BROKER_PROG "zcrawl-broker"
 
+typedef struct broker_guard broker_guard;
+
 typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
     const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
     int fresh;
+    long max_credit, job_timeout_ms;  /* guard.c */
+    const char *allow_host;
+    int ignore_robots;
     double rate;
 } broker_conf;
 
@@ -66,6 +71,7 @@ typedef struct broker {
     broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
     broker_metrics *metrics;       /* /metrics server, NULL when off */
+    struct broker_guard *guard;    /* scope, robots.txt, refusals (guard.c) */
     char problem[256];             /* the broker's own trouble (Redis), "" when none */
     int64_t problem_since;         /* wall ms */
 } broker;

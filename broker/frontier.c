@@ -63,18 +63,22 @@
  * The seen set is 65536 hashes, KEYS[1]:0000 .. KEYS[1]:ffff, chosen by the first
  * two bytes of a URL's 8-byte fingerprint; the other six bytes are the field. Small
  * hashes are listpacks in Redis, about 10 bytes an entry (docs/REDIS.md). The bucket
- * keys share the crawl's hash tag, so on a cluster they live in its slot. */
+ * keys share the crawl's hash tag, so on a cluster they live in its slot.
+ * A parent that is not leased adds nothing (returns -1): only a page the crawl
+ * handed out may add URLs. */
 static const char *LUA_DISCOVER =
-    LUA_WRITES LUA_FR_PUSH "local added, now = 0, tonumber(ARGV[2])\n"
+    LUA_WRITES LUA_FR_PUSH
+    "if ARGV[1] ~= '' then\n"
+    "  if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return -1 end\n"
+    "  redis.call('HINCRBY', KEYS[3], 'parsed', 1)\n"
+    "end\n"
+    "local added, now = 0, tonumber(ARGV[2])\n"
     "for i = 3, #ARGV, 2 do\n"
     "  local fp = ARGV[i]\n"
     "  local bucket = KEYS[1] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
     "  if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
     "    push(ARGV[i+1], false, now); added = added + 1\n"
     "  end\n"
-    "end\n"
-    "if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then\n"
-    "  redis.call('HINCRBY', KEYS[3], 'parsed', 1)\n"
     "end\n"
     "if added > 0 then\n"
     "  redis.call('HINCRBY', KEYS[3], 'discovered', added); redis.call('INCRBY', KEYS[4], added)\n"
@@ -502,7 +506,7 @@ long frontier_discover(frontier *fr, const char *parent, char *const *urls, size
     if (bad) *bad = nbad;
     long long added;
     if (fr_eval_int(fr, &a, &added) != 0) return -1;
-    return (long)added;
+    return added < 0 ? -2 : (long)added;
 }
 
 static int64_t str_ll(const redisReply *r) {
@@ -728,6 +732,7 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
                 zc_warn("bad_seed", "crawl=%s url=\"%.200s\" reason=\"%s\"", fr->crawl, e->str, why);
                 continue;
             }
+            if (fr->seed_hook) fr->seed_hook(fr->seed_arg, e->str);
             urls[n++] = e->str;
         }
         long added = n ? frontier_discover(fr, NULL, urls, n, now_ms, NULL) : 0;
@@ -973,4 +978,137 @@ long frontier_shift_leases(frontier *fr, int64_t ms) {
     long long v;
     if (fr_eval_int(fr, &a, &v) != 0) return -1;
     return (long)v;
+}
+
+/* ---- crawl scope, redirects, robots.txt (broker/guard.c) ---- */
+
+/* KEYS leases seen waiting stats; ARGV url [fingerprint target]: the seen set
+ * as LUA_DISCOVER keeps it, the target queued at its host like a discovered URL. */
+static const char *LUA_REDIRECT =
+    LUA_WRITES LUA_FR_PUSH "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
+    "redis.call('HINCRBY', KEYS[4], 'redirected', 1)\n"
+    "if not ARGV[2] then return 0 end\n"
+    "local fp = ARGV[2]\n"
+    "local bucket = KEYS[2] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
+    "if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
+    "  push(ARGV[3], false, clock()); redis.call('INCR', KEYS[3])\n"
+    "  redis.call('HINCRBY', KEYS[4], 'discovered', 1)\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+/* KEYS leases excluded stats; ARGV url reason. */
+static const char *LUA_EXCLUDE =
+    LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[3], 'excluded', 1)\n"
+    "return 1\n";
+
+int frontier_redirect(frontier *fr, const char *url, const char *target) {
+    fr_args a = { 0 };
+    args_eval(&a, LUA_REDIRECT, 4);
+    args_str(&a, fr->k_leases);
+    args_str(&a, fr->k_seen);
+    args_str(&a, fr->k_waiting);
+    args_str(&a, fr->k_stats);
+    args_str(&a, url);
+    if (target) {
+        char canon[ZC_URL_MAX], err[128];
+        int cl = zc_url_canonical(target, strlen(target), canon, sizeof(canon), err, sizeof(err));
+        if (cl < 0) {
+            args_free(&a);
+            snprintf(fr->err, sizeof(fr->err), "bad redirect target: %s", err);
+            return -1;
+        }
+        unsigned char *fp = malloc(8);
+        if (fp) zc_url_fp64(canon, (size_t)cl, fp);
+        args_own_bytes(&a, (char *)fp, 8);
+        args_str(&a, target);
+    }
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return v < 0 ? -2 : (int)v;
+}
+
+int frontier_exclude(frontier *fr, const char *url, const char *reason) {
+    char k_excluded[FRONTIER_KEY_MAX];
+    (void)zc_redis_key(k_excluded, sizeof(k_excluded), fr->crawl, "excluded");
+    fr_args a = { 0 };
+    args_eval(&a, LUA_EXCLUDE, 3);
+    args_str(&a, fr->k_leases);
+    args_str(&a, k_excluded);
+    args_str(&a, fr->k_stats);
+    args_str(&a, url);
+    args_str(&a, reason);
+    long long v;
+    if (fr_eval_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
+}
+
+/* zcrawl:{crawl}:robots:<origin> into key. Returns 0, or -1 when it does not fit. */
+static int robots_key(const frontier *fr, const char *origin, char *key, size_t len) {
+    char name[400];
+    if ((size_t)snprintf(name, sizeof(name), "robots:%s", origin) >= sizeof(name)) return -1;
+    return zc_redis_key(key, len, fr->crawl, name);
+}
+
+int frontier_robots_get(frontier *fr, const char *origin, char **out, size_t *len) {
+    char key[512];
+    *out = NULL;
+    *len = 0;
+    if (robots_key(fr, origin, key, sizeof(key)) != 0) return 0;
+    const char *argv[] = { "GET", key };
+    redisReply *r = fr_cmd(fr, 2, argv, NULL);
+    if (!r) return -1;
+    int found = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        *out = malloc(r->len + 1);
+        if (*out) {
+            memcpy(*out, r->str, r->len);
+            (*out)[r->len] = '\0';
+            *len = r->len;
+            found = 1;
+        }
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+int frontier_robots_set(frontier *fr, const char *origin, const char *data, size_t len, long ttl_s) {
+    char key[512], ttl[24];
+    if (robots_key(fr, origin, key, sizeof(key)) != 0) return 0;
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
+    const char *argv[] = { "SET", key, data, "EX", ttl };
+    size_t lens[] = { 3, strlen(key), len, 2, strlen(ttl) };
+    redisReply *r = fr_cmd(fr, 5, argv, lens);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origin), void *arg) {
+    char key[FRONTIER_KEY_MAX];
+    (void)zc_redis_key(key, sizeof(key), fr->crawl, "scope");
+    const char *argv[] = { "SMEMBERS", key };
+    redisReply *r = fr_cmd(fr, 2, argv, NULL);
+    if (!r) return -1;
+    long n = 0;
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING) {
+                each(arg, r->element[i]->str);
+                n++;
+            }
+    freeReplyObject(r);
+    return n;
+}
+
+int frontier_scope_add(frontier *fr, const char *origin) {
+    char key[FRONTIER_KEY_MAX];
+    (void)zc_redis_key(key, sizeof(key), fr->crawl, "scope");
+    const char *argv[] = { "SADD", key, origin };
+    redisReply *r = fr_cmd(fr, 3, argv, NULL);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
 }

@@ -26,6 +26,8 @@ typedef struct frontier {
     zc_redis_addr addr;
     char crawl[64];
     char err[512];
+    void (*seed_hook)(void *arg, const char *url); /* sees each good seed before it is queued */
+    void *seed_arg;
     int refused;         /* the last command was refused: OOM, READONLY, MISCONF */
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
         k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
@@ -89,7 +91,7 @@ int frontier_refused(const frontier *fr);
 /* Adds the URLs not seen before (by fingerprint of their canonical form) to the
  * frontier and closes parent's lease (parent may be NULL), atomically. URLs that
  * are not valid http(s) are skipped and counted in *bad. Returns the number added,
- * or -1. */
+ * -2 when parent is given but not leased (nothing changed), or -1. */
 long frontier_discover(frontier *fr, const char *parent, char *const *urls, size_t n,
                        int64_t now_ms, size_t *bad);
 /* Takes up to max URLs from the hosts ready at now_ms (earliest first), at most
@@ -145,6 +147,23 @@ int frontier_count(frontier *fr, const char *field, long long by);
 int frontier_read_counts(frontier *fr, frontier_counts *c);
 /* Writes the stats hash: the given field/value pairs (NULL-terminated list). */
 int frontier_write_stats(frontier *fr, const char *const *kv);
+/* A fetch of url was redirected to target (NULL: out of scope, dropped): closes
+ * url's lease, counts redirected, queues target unless seen, atomically. Returns 1
+ * queued, 0 not (seen or NULL), -2 when url is not leased (nothing changed), -1. */
+int frontier_redirect(frontier *fr, const char *url, const char *target);
+/* Closes url's lease and records it in the excluded hash with reason ("robots").
+ * Returns 1 if the lease was open, 0 if not, -1. */
+int frontier_exclude(frontier *fr, const char *url, const char *reason);
+/* The cached robots.txt record of origin: 1 with *out (malloc'd, NUL-terminated,
+ * caller frees) and *len, 0 when none is cached, -1 on error. */
+int frontier_robots_get(frontier *fr, const char *origin, char **out, size_t *len);
+/* Caches origin's robots.txt record for ttl_s seconds. Returns 0 or -1. */
+int frontier_robots_set(frontier *fr, const char *origin, const char *data, size_t len, long ttl_s);
+/* Calls each(arg, origin) for every origin of the crawl's scope set. Returns how
+ * many, or -1. */
+long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origin), void *arg);
+/* Adds an origin to the crawl's scope set. Returns 0 or -1. */
+int frontier_scope_add(frontier *fr, const char *origin);
 /* Earliest due time in the delayed set, or -1 when it is empty (or on error). */
 int64_t frontier_next_delayed(frontier *fr);
 

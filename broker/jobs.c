@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_time.h"
 
 #define LEASE_BATCH 512
@@ -73,7 +74,9 @@ static void fill(broker *b, long want, int64_t now) {
                                        now, wall);
     for (long i = 0; i < got; i++) {
         int bad = 0;
-        if (!dispatch_park(&b->d, leases[i].url, leases[i].attempt, wall + b->conf->lease_ms, &bad)) {
+        dispatch_item *it = dispatch_park(&b->d, leases[i].url, leases[i].attempt, wall + b->conf->lease_ms, &bad);
+        if (it) broker_guard_parked(b, it); /* robots.txt */
+        else {
             if (bad) {
                 if (frontier_dead(&b->fr, leases[i].url, "broker", "not an http(s) URL", wall) < 0)
                     broker_redis_failed(b, "dead");

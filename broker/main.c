@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -49,6 +50,10 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
         { "max-retry-delay-ms", "ZCRAWL_MAX_RETRY_DELAY_MS", ZC_FLAG_INT, &conf->max_retry_delay_ms, "cap on Retry-After and retry backoff", 0, 86400000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
+        { "max-credit", "ZCRAWL_MAX_CREDIT", ZC_FLAG_INT, &conf->max_credit, "JOBs one fetcher may hold at once; a HELLO or CREDIT asking more is clamped", 1, 10000000 },
+        { "job-timeout-ms", "ZCRAWL_JOB_TIMEOUT_MS", ZC_FLAG_INT, &conf->job_timeout_ms, "a JOB unanswered this long goes back to the frontier (and that fetcher's credit to 0)", 1000, 86400000 },
+        { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
+        { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
         ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
@@ -63,6 +68,8 @@ static int parse_conf(broker_conf *conf, int argc, char **argv) {
     if (strcmp(conf->mode, "batch") && strcmp(conf->mode, "service"))
         die(2, "--mode must be batch or service, not '%s'", conf->mode);
     char merr[256];
+    if (conf->allow_host && broker_guard_check_hosts(conf->allow_host, merr, sizeof(merr)) != 0)
+        die(2, "--allow-host: %s", merr);
     if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, merr, sizeof(merr)) != 0)
         die(2, "%s", merr);
     return npos;
@@ -103,6 +110,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     }
     int begun = broker_begin(b);
     if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
+    if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
     if (broker_seed(b, conf->start, args, nargs) != 0) return BROKER_EXIT_FAILED;
     long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + conf->recover_ms);
     if (clamped < 0) {
@@ -212,6 +220,7 @@ static void close_all(broker *b) {
     if (b->ctx) zmq_ctx_term(b->ctx);
     broker_metrics_stop(b->metrics);
     frontier_close(&b->fr);
+    broker_guard_close(b);
     dispatch_free(&b->d);
     broker_drop_reports(b);
     zc_buf_free(&b->job_urls);
@@ -228,6 +237,7 @@ int main(int argc, char **argv) {
         .retry_max_ms = 30000, .heartbeat_ms = 1000, .recover_ms = 10000, .stats_ms = 1000,
         .hwm = 10000, .rate = 0, .linger_ms = 5000,
         .redis_fail_limit_ms = 600000, .max_retry_delay_ms = 600000,
+        .max_credit = 10000, .job_timeout_ms = 120000,
     };
     int npos = parse_conf(&conf, argc, argv);
     zc_log_level lvl;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
@@ -195,6 +196,7 @@ int broker_maintain(broker *b, int64_t now) {
     if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
     drop_lapsed(b, wall);
     renew_leases(b, wall);
+    broker_guard_tick(b, now);
     if (b->fetched_unflushed) {
         if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) { broker_redis_failed(b, "count"); return 0; }
         b->fetched_unflushed = 0;

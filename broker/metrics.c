@@ -172,34 +172,13 @@ static int metric_ll(zc_buf *b, const char *name, const char *type, const char *
     return family(b, name, type, help) || out_printf(b, "%s %lld\n", name, v) ? -1 : 0;
 }
 
-/* A field of an HGETALL reply, or NULL. */
-static const char *hget(const redisReply *h, const char *field) {
-    for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        const redisReply *k = h->element[i], *v = h->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(k->str, field))
-            return v->str;
-    }
-    return NULL;
-}
-
-/* An integer field: 1 with *out set, 0 when absent or not an integer. */
-static int hget_ll(const redisReply *h, const char *field, long long *out) {
-    const char *v = hget(h, field);
-    if (!v || !*v) return 0;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end) return 0;
-    *out = x;
-    return 1;
-}
-
 /* Renders every metric from one read. Returns 0, or -1 when out of memory. */
 static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
     const redisReply *stats = r[K_STATS], *meta = r[K_META];
-    const char *state = hget(meta, "state");
-    if (!state || !*state) state = hget(stats, "state");
+    const char *state = zc_redis_hget(meta, "state");
+    if (!state || !*state) state = zc_redis_hget(stats, "state");
     if (!state || !*state) state = "unknown";
-    const char *run_id = hget(meta, "run_id");
+    const char *run_id = zc_redis_hget(meta, "run_id");
     if (metric_ll(b, "zcrawl_up", "gauge",
                   "1: the broker read its crawl's Redis for this scrape (a scrape that cannot answers 503).", 1))
         return -1;
@@ -238,22 +217,22 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
     static const char *const roles[][2] = { { "fetcher", "fetchers" }, { "parser", "parsers" }, { "writer", "writers" } };
     for (int i = 0; i < 3; i++) {
         v = 0;
-        hget_ll(stats, roles[i][1], &v);
+        zc_redis_hget_ll(stats, roles[i][1], &v);
         if (out_printf(b, "zcrawl_peers{role=\"%s\"} %lld\n", roles[i][0], v)) return -1;
     }
     v = 0;
-    hget_ll(stats, "in_flight", &v);
+    zc_redis_hget_ll(stats, "in_flight", &v);
     if (metric_ll(b, "zcrawl_in_flight_jobs", "gauge", "Jobs out at fetchers.", v)) return -1;
     v = 0;
-    hget_ll(stats, "parked", &v);
+    zc_redis_hget_ll(stats, "parked", &v);
     if (metric_ll(b, "zcrawl_parked_urls", "gauge", "URLs leased by the broker, waiting for a per-host slot.", v))
         return -1;
-    const char *problem = hget(stats, "problem");
+    const char *problem = zc_redis_hget(stats, "problem");
     if (metric_ll(b, "zcrawl_problem", "gauge",
                   "1 while a stage reports a problem (the stats hash's problem field; zcrawl status shows it).",
                   problem && *problem ? 1 : 0))
         return -1;
-    if (hget_ll(stats, "updated_at", &v)) {
+    if (zc_redis_hget_ll(stats, "updated_at", &v)) {
         long long now = (long long)zc_wall_ms();
         if (family(b, "zcrawl_stats_age_seconds", "gauge",
                    "Seconds since the broker last wrote the stats hash.") ||
@@ -262,7 +241,7 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
     }
     for (size_t i = 0; i < sizeof(COUNTERS) / sizeof(COUNTERS[0]); i++) {
         v = 0;
-        if (!hget_ll(stats, COUNTERS[i].field, &v) && !COUNTERS[i].always) continue;
+        if (!zc_redis_hget_ll(stats, COUNTERS[i].field, &v) && !COUNTERS[i].always) continue;
         if (metric_ll(b, COUNTERS[i].name, "counter", COUNTERS[i].help, v)) return -1;
     }
     return 0;

@@ -35,8 +35,8 @@ typedef struct cli_conf {
     long max_restarts, restart_window_s, max_retries;
     long books, latency_ms, jitter_ms, seed;
     double rate;
-    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds, *spec;
-    int no_progress, via_broker, fresh, allow_private;
+    const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds, *spec, *allow_host;
+    int no_progress, via_broker, fresh, allow_private, ignore_robots;
     char *resume_cmd; /* the command that resumes this crawl (owned) */
 } cli_conf;
 

@@ -163,6 +163,8 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
         cli_argv_addf(a, "%g", c->rate);
     }
     cli_argv_flag(a, "--log-level", c->log_level);
+    if (c->allow_host && *c->allow_host) cli_argv_flag(a, "--allow-host", c->allow_host);
+    if (c->ignore_robots) cli_argv_add(a, "--ignore-robots");
     /* Start URLs as arguments (seeding them again on a resume changes nothing:
      * the seen set knows them); a seeds file goes through the seeds list. */
     for (size_t k = 0; r->starts && k < r->starts->n; k++) cli_argv_add(a, r->starts->v[k]);

@@ -1,5 +1,6 @@
 /* status.c -- `zcrawl status`: reads a crawl's keys in Redis once and prints its
  * state, queues, leases, dead letters, counters and rates as a table or JSON. */
+#include "zc_hash.h"
 #include "status.h"
 
 #include <ctype.h>
@@ -31,7 +32,7 @@
  * always there once a crawl ran; the others appear when a broker counts them. */
 static const char *const COUNTERS[] = {
     "fetched", "discovered", "parsed", "written", "retried", "dead", "gone", "expired",
-    "redirected", "out_of_scope", "robots", NULL,
+    "redirected", "out_of_scope", "excluded", "refused_messages", NULL,
 };
 #define COUNTERS_ALWAYS 8
 
@@ -58,11 +59,7 @@ int status_url_host(const char *url, size_t len, char *out, size_t outlen) {
     return 0;
 }
 
-static uint64_t host_hash(const char *s) {
-    uint64_t x = 1469598103934665603ULL;
-    for (; *s; s++) x = (x ^ (unsigned char)*s) * 1099511628211ULL;
-    return x;
-}
+static uint64_t host_hash(const char *s) { return zc_fnv1a(s, strlen(s)); }
 
 /* Grows the table to cap slots. Returns 0, or -1 when out of memory (unchanged). */
 static int hosts_grow(status_hosts *h, size_t cap) {
@@ -152,30 +149,8 @@ static void status_read_free(status_read *s) {
     memset(s, 0, sizeof(*s));
 }
 
-/* A field of an HGETALL reply, or NULL. */
-static const char *hget(const redisReply *h, const char *field) {
-    if (!h || h->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        const redisReply *k = h->element[i], *v = h->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(k->str, field))
-            return v->str;
-    }
-    return NULL;
-}
-
-/* An integer field of an HGETALL reply: 1 with *out set, 0 when absent or not a number. */
-static int hget_ll(const redisReply *h, const char *field, long long *out) {
-    const char *v = hget(h, field);
-    if (!v || !*v) return 0;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end) return 0;
-    *out = x;
-    return 1;
-}
-
 static int hget_double(const redisReply *h, const char *field, double *out) {
-    const char *v = hget(h, field);
+    const char *v = zc_redis_hget(h, field);
     if (!v || !*v) return 0;
     char *end;
     double x = strtod(v, &end);
@@ -351,9 +326,9 @@ err:
 
 /* The crawl's state: the meta hash's when there is one, else the stats hash's. */
 static const char *crawl_state(const status_read *s, const char **source) {
-    const char *v = hget(s->meta, "state");
+    const char *v = zc_redis_hget(s->meta, "state");
     if (v && *v) { *source = "meta"; return v; }
-    v = hget(s->stats, "state");
+    v = zc_redis_hget(s->stats, "state");
     if (v && *v) { *source = "stats"; return v; }
     *source = "none";
     return "unknown";
@@ -369,7 +344,7 @@ static void fmt_time(long long ms, char *buf, size_t len) {
 /* Age of the stats hash in ms, or -1 when it has no updated_at. */
 static long long stats_age(const status_read *s) {
     long long at;
-    if (!hget_ll(s->stats, "updated_at", &at)) return -1;
+    if (!zc_redis_hget_ll(s->stats, "updated_at", &at)) return -1;
     return s->now_ms > at ? s->now_ms - at : 0;
 }
 
@@ -381,21 +356,21 @@ static void print_table(const status_read *s, const char *crawl, const char *whe
     char when[64];
     printf(ROW "%s  (redis %s)\n", "crawl", crawl, where);
     printf(ROW "%s", "state", state);
-    const char *run_id = hget(s->meta, "run_id");
+    const char *run_id = zc_redis_hget(s->meta, "run_id");
     long long t;
     if (run_id && *run_id) printf("  run %s", run_id);
-    if (hget_ll(s->meta, "started_at", &t) || hget_ll(s->stats, "started_at", &t)) {
+    if (zc_redis_hget_ll(s->meta, "started_at", &t) || zc_redis_hget_ll(s->stats, "started_at", &t)) {
         fmt_time(t, when, sizeof(when));
         printf("  started %s", when);
     }
-    if (hget_ll(s->meta, "ended_at", &t)) {
+    if (zc_redis_hget_ll(s->meta, "ended_at", &t)) {
         fmt_time(t, when, sizeof(when));
         printf("  ended %s", when);
     }
     printf("\n");
-    const char *reason = hget(s->meta, "reason");
+    const char *reason = zc_redis_hget(s->meta, "reason");
     if (reason && *reason) printf(ROW "%s\n", "reason", reason);
-    const char *problem = hget(s->stats, "problem");
+    const char *problem = zc_redis_hget(s->stats, "problem");
     if (problem && *problem) printf(ROW "%s\n", "problem", problem);
     long long age = stats_age(s);
     if (age >= 0) {
@@ -412,9 +387,9 @@ static void print_table(const status_read *s, const char *crawl, const char *whe
     printf(ROW "%lld\n", "dead letters", s->dead);
     printf(ROW "%lld\n", "gone", s->gone);
     long long f = 0, p = 0, w = 0;
-    hget_ll(s->stats, "fetchers", &f);
-    hget_ll(s->stats, "parsers", &p);
-    hget_ll(s->stats, "writers", &w);
+    zc_redis_hget_ll(s->stats, "fetchers", &f);
+    zc_redis_hget_ll(s->stats, "parsers", &p);
+    zc_redis_hget_ll(s->stats, "writers", &w);
     printf(ROW "fetchers %lld, parsers %lld, writers %lld\n", "peers", f, p, w);
     double fr = 0, wr = 0;
     hget_double(s->stats, "fetched_per_s", &fr);
@@ -423,7 +398,7 @@ static void print_table(const status_read *s, const char *crawl, const char *whe
     printf(ROW, "counters");
     for (int i = 0, n = 0; COUNTERS[i]; i++) {
         long long v = 0;
-        if (hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS)
+        if (zc_redis_hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS)
             printf("%s%s %lld", n++ ? ", " : "", COUNTERS[i], v);
     }
     printf("\n");
@@ -471,7 +446,7 @@ static int print_json(const status_read *s, const char *crawl, const char *where
     if (!o) return -1;
     const char *src;
     const char *state = crawl_state(s, &src);
-    const char *problem = hget(s->stats, "problem");
+    const char *problem = zc_redis_hget(s->stats, "problem");
     long long age = stats_age(s);
     if (jstr(o, "crawl", crawl) || jstr(o, "redis", where) || jstr(o, "state", state) ||
         jstr(o, "state_source", src) || jstr(o, "problem", problem) ||
@@ -486,7 +461,7 @@ static int print_json(const status_read *s, const char *crawl, const char *where
     static const char *const roles[][2] = { { "fetcher", "fetchers" }, { "parser", "parsers" }, { "writer", "writers" } };
     for (int i = 0; i < 3; i++) {
         long long v = 0;
-        hget_ll(s->stats, roles[i][1], &v);
+        zc_redis_hget_ll(s->stats, roles[i][1], &v);
         if (jnum(peers, roles[i][0], (double)v)) goto err;
     }
     cJSON *rates = cJSON_AddObjectToObject(o, "rates");
@@ -499,7 +474,7 @@ static int print_json(const status_read *s, const char *crawl, const char *where
     if (!counters) goto err;
     for (int i = 0; COUNTERS[i]; i++) {
         long long v = 0;
-        if ((hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS) && jnum(counters, COUNTERS[i], (double)v))
+        if ((zc_redis_hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS) && jnum(counters, COUNTERS[i], (double)v))
             goto err;
     }
     cJSON *bh = cJSON_AddObjectToObject(o, "by_host");

@@ -19,6 +19,7 @@
 #include "zc_buf.h"
 #include "zc_endpoint.h"
 #include "zc_log.h"
+#include "zc_robots.h"
 #include "zc_list.h"
 #include "zc_msg.h"
 #include "zc_peer.h"
@@ -751,6 +752,31 @@ static int xfer_redirect(fetch_loop *l, fetch_xfer *x, fetch_outcome *o, char *r
     return 0;
 }
 
+/* 1 when url's path is exactly /robots.txt: the broker's own request for an
+ * origin's rules (docs/PROTOCOL.md), answered to it, never sent downstream. */
+static int is_robots(const char *url, size_t len) {
+    static const char tail[] = "/robots.txt";
+    const char *a = memmem(url, len, "://", 3);
+    if (!a) return 0;
+    const char *p = memchr(a + 3, '/', len - (size_t)(a + 3 - url));
+    return p && (size_t)(url + len - p) == sizeof(tail) - 1 && !memcmp(p, tail, sizeof(tail) - 1);
+}
+
+/* DONE robots_txt: status and the body (at most ZC_ROBOTS_MAX_BYTES) as the
+ * reason frame. */
+static void robots_done(fetch_loop *l, fetch_xfer *x) {
+    char sbuf[24];
+    snprintf(sbuf, sizeof(sbuf), "%ld", x->status);
+    size_t len = x->len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : x->len;
+    zc_frame f[5] = { { x->url, x->url_len, NULL, NULL }, ZC_FSTR("robots_txt"), ZC_FSTR(sbuf), ZC_FSTR("0"),
+                      { x->body ? x->body : "", x->body ? len : 0, NULL, NULL } };
+    l->st.ok++;
+    if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
+        l->st.lost++;
+        zc_warn("done_lost", "outcome=robots_txt reason=\"%s\" lost=%" PRIu64, zmq_strerror(errno), l->st.lost);
+    }
+}
+
 /* A transfer finished: classify it, follow a redirect, queue its page or answer
  * DONE at once. */
 static void xfer_done(fetch_loop *l, fetch_xfer *x, CURLcode rc) {
@@ -776,6 +802,11 @@ static void xfer_done(fetch_loop *l, fetch_xfer *x, CURLcode rc) {
     x->status = status;
     x->total_ms = zc_now_ms() - x->started_ms;
     x->fetched_at_ms = zc_wall_ms();
+    if (o == FETCH_OK && is_robots(x->url, x->url_len)) {
+        robots_done(l, x);
+        xfer_recycle(l, x);
+        return;
+    }
     if (o == FETCH_OK) {
         list_push(&l->pending, x);
         return;

@@ -580,8 +580,8 @@ static void *zap_main(void *arg) {
             if (errno == EINTR) continue;
             break; /* ETERM: the context is ending */
         }
-        int failed = 0;
-        for (int i = 0; i < ns && !failed; i++) {
+        int failed = 0, polled = ns; /* a monitor added below is polled next turn */
+        for (int i = 0; i < polled && !failed; i++) {
             if (!(items[i].revents & ZMQ_POLLIN)) continue;
             zmq_msg_t f[8];
             int n = recv_frames(socks[i], f);

@@ -153,3 +153,23 @@ int zc_redis_key(char *buf, size_t buflen, const char *crawl, const char *name) 
     int n = snprintf(buf, buflen, "zcrawl:{%s}:%s", crawl, name);
     return n < 0 || (size_t)n >= buflen ? -1 : 0;
 }
+
+const char *zc_redis_hget(const redisReply *h, const char *field) {
+    if (!h || h->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(k->str, field))
+            return v->str;
+    }
+    return NULL;
+}
+
+int zc_redis_hget_ll(const redisReply *h, const char *field, long long *out) {
+    const char *v = zc_redis_hget(h, field);
+    if (!v || !*v) return 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end) return 0;
+    *out = x;
+    return 1;
+}

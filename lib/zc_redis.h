@@ -45,4 +45,10 @@ int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen);
  * every Lua script can touch several of them. Returns 0, or -1 when it does not fit. */
 int zc_redis_key(char *buf, size_t buflen, const char *crawl, const char *name);
 
+/* The value of field in an HGETALL reply (an array of field/value pairs), or NULL
+ * when the reply is not such an array or has no such field. Valid as long as h. */
+const char *zc_redis_hget(const redisReply *h, const char *field);
+/* The same as an integer: 1 with *out set, 0 when absent or not a whole number. */
+int zc_redis_hget_ll(const redisReply *h, const char *field, long long *out);
+
 #endif

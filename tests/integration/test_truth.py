@@ -78,7 +78,7 @@ def test_hold_extends_open_leases_only(procs, redis):
     """A fetched page held downstream keeps its lease through HOLD: the deadline
     moves to now + lease_ms; a URL that is not leased stays unleased."""
     url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
-    pl = Pipeline(procs, redis, url, broker_args=["--lease-ms", "3000", "--heartbeat-ms", "200"])
+    pl = Pipeline(procs, redis, url, broker_args=["--lease-ms", "3000", "--heartbeat-ms", "200", "--ignore-robots"])
     pl.start_broker()
     f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
     w = Stage(pl.ep["control"], "writer", "w")
@@ -351,7 +351,7 @@ def test_redis_at_maxmemory_pauses_and_fails_bounded_then_resumes(procs, redis, 
 def test_retry_after_is_capped(procs, redis):
     """A DONE retry with Retry-After of a day delays the URL by --max-retry-delay-ms at most."""
     url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
-    pl = Pipeline(procs, redis, url, broker_args=["--max-retry-delay-ms", "2000", "--heartbeat-ms", "200"])
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retry-delay-ms", "2000", "--heartbeat-ms", "200", "--ignore-robots"])
     pl.start_broker()
     f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
     try:
