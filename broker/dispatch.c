@@ -484,8 +484,14 @@ size_t dispatch_sync_take(dispatch *d, int64_t now, int64_t wall, dispatch_sync 
         s->host = i;
         s->key = h->key;
         s->release_at = h->out && !h->parked.head && h->inflight < (int)h->cap ? wall + host_wait(d, h, now) : -1;
+        /* Handed back to wait for its rate or back-off: the wait is saved too, so a
+         * URL queued while its queue is empty (not in ready) still waits for it,
+         * and a host forgotten here and leased again does not start afresh. */
+        int64_t next = s->release_at > wall ? s->release_at : 0;
+        if (next) h->dirty = 1;
         if (h->dirty) {
             int64_t until = h->backoff_wall > wall ? h->backoff_wall : 0;
+            if (next > until) until = next;
             int defaults = (int)h->cap >= d->max_per_host && until == 0 && h->rate <= 0;
             s->save = defaults ? -1 : 1;
             s->cap = (int)h->cap;

@@ -276,7 +276,7 @@ def test_refused_messages_counted_exactly(procs, redis, env):
         time.sleep(0.5)
         assert stat(pl, "refused_messages") == 7, pl.stats()
         assert stat(pl, "gone") == 0 and stat(pl, "written") == 0 and pl.dead() == []
-        assert redis.cli("LLEN", pl.key("frontier")).strip() == "1"
+        assert redis.cli("GET", pl.key("waiting")).strip() == "1"
         assert int(pl.stats()["bad_messages"]) == 0
     finally:
         nobody.close()
@@ -312,7 +312,7 @@ def test_discovered_200000_urls_outside_scope_queue_nothing(procs, redis, env):
         parser.send(DISCOVERED, start, body)  # not leased: no fetcher yet
         parser.pump(0.5)
         wait_for(lambda: stat(pl, "not_leased") >= 1, 20, "not_leased counted")
-        assert redis.cli("LLEN", pl.key("frontier")).strip() == "1"
+        assert redis.cli("GET", pl.key("waiting")).strip() == "1"
         assert stat(pl, "discovered") == 1  # the start URL alone
         fetcher = Peer(pl.ep["control"], "fetcher", "f", 1)
         wait_for(lambda: (fetcher.pump(0.1), fetcher.jobs())[1], 10, "the start URL's JOB")
@@ -329,7 +329,8 @@ def test_discovered_200000_urls_outside_scope_queue_nothing(procs, redis, env):
             fetcher.close()
     st = pl.stats()
     assert int(st["out_of_scope"]) == 200000, st
-    assert redis.cli("LLEN", pl.key("frontier")).strip() == "0"
+    assert redis.cli("GET", pl.key("waiting")).strip() in ("0", "")
+    assert redis.cli("KEYS", pl.key("q:*")).strip() == ""
     assert int(st.get("discovered", "0") or 0) == 1, st  # the start URL itself
     assert fetcher.jobs() == [start]  # nothing else was ever handed out
 
