@@ -1,0 +1,619 @@
+/* parse_run.c -- the parser's loop: pages in, DISCOVERED or DOC out, HOLD and STATUS
+ * for what waits (flags and setup are main.c's). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bson/bson.h>
+#include <zmq.h>
+
+#include "parse_book.h"
+#include "parse_run.h"
+#include "spec.h"
+#include "zc_buf.h"
+#include "zc_curve.h"
+#include "zc_endpoint.h"
+#include "zc_flags.h"
+#include "zc_log.h"
+#include "zc_msg.h"
+#include "zc_peer.h"
+#include "zc_signal.h"
+#include "zc_time.h"
+#include "zc_url.h"
+
+#define STATS_IVL_MS 10000
+#define READ_BATCH 64          /* pages read per poll round */
+#define FLUSH_MS 2000          /* how long a stop waits for queued output */
+#define LINGER_MS 2000
+#define SOCK_HWM 1000
+#define RETRY_MS 50            /* poll timeout while output waits for room */
+#define HOLD_MAX_URLS 1000     /* urls in one HOLD frame */
+#define STATUS_REPEAT_MS 5000  /* a condition other than ok is said again this often */
+
+/* ---------- state ---------- */
+
+/* A BSON document shared by us and ZeroMQ: freed when both let go. The extra
+ * reference lets a send that failed with EAGAIN be retried without a copy. */
+typedef struct doc_blob {
+    atomic_int refs;
+    uint8_t *data;
+    size_t len;
+} doc_blob;
+
+/* An outgoing message that found no room: it waits in its destination's queue,
+ * in order, while the parser goes on reading pages until --max-held-bytes. */
+typedef struct outmsg {
+    struct outmsg *next;
+    zc_msg_type type;
+    int n;                   /* frames, the doc frame included */
+    char *f[3];              /* owned copies of the frames other than the doc; f[0] is the page's url */
+    size_t flen[3];
+    doc_blob *doc;           /* DOC: the last frame */
+    size_t bytes;            /* what it holds, counted against --max-held-bytes */
+    int64_t received;        /* when its page arrived */
+    int64_t next_hold;       /* when its url is next reported in a HOLD */
+} outmsg;
+
+/* One FIFO per destination: the broker (0) and the documents' PUSH socket (1). */
+typedef struct outq {
+    outmsg *head, *tail;
+    size_t n;
+} outq;
+
+typedef struct stats {
+    uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
+    uint64_t holds, hold_urls, lost;
+} stats;
+
+struct parser {
+    parse_run_conf c;
+    void *ctx, *pull, *push;
+    zc_peer peer;
+    outq q[2];
+    size_t held_bytes;       /* bytes of every queued message */
+    int64_t page_received;   /* when the page being handled arrived */
+    int64_t next_hold_scan;
+    char status[24];         /* the condition the broker last heard: "ok" or "output_blocked" */
+    int64_t status_next;     /* when a condition other than ok is said again */
+    parse_urls urls;
+    const spec_t *spec;
+    stats st;
+    int peer_open;           /* peer needs zc_peer_close */
+};
+
+/* ---------- output ---------- */
+
+static void blob_unref(void *data, void *hint) {
+    (void)data;
+    doc_blob *b = hint;
+    if (atomic_fetch_sub(&b->refs, 1) == 1) {
+        bson_free(b->data);
+        free(b);
+    }
+}
+
+static void outmsg_free(outmsg *o) {
+    for (int i = 0; i < 3; i++) free(o->f[i]);
+    if (o->doc) blob_unref(NULL, o->doc);
+    free(o);
+}
+
+/* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
+ * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
+ * caller's reference to doc is kept in every case. */
+static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
+                    doc_blob *doc) {
+    zc_frame fr[4];
+    memcpy(fr, f, (size_t)n * sizeof(*f));
+    if (doc) {
+        atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
+        fr[n++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+    }
+    int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
+                     : zc_peer_send(&P->peer, type, fr, n);
+    if (rc == 0) return 0;
+    return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+}
+
+/* Sends a message now, or queues it behind the ones already waiting for the same
+ * destination (order is kept). Takes over the caller's reference to doc. */
+static void out_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
+                     doc_blob *doc) {
+    outq *q = &P->q[to_push];
+    if (!q->head) {
+        int rc = try_send(P, to_push, type, f, n, doc);
+        if (rc == 0) {
+            if (doc) blob_unref(NULL, doc);
+            return;
+        }
+        if (rc < 0) {
+            P->st.send_failed++;
+            zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(type),
+                     to_push ? "docs" : "broker", zmq_strerror(errno));
+            if (doc) blob_unref(NULL, doc);
+            return;
+        }
+    }
+    outmsg *o = calloc(1, sizeof(*o));
+    if (!o) goto oom;
+    o->bytes = sizeof(*o) + (doc ? doc->len : 0);
+    for (int i = 0; i < n; i++) {
+        if (!(o->f[i] = malloc(f[i].len ? f[i].len : 1))) goto oom;
+        memcpy(o->f[i], f[i].data, f[i].len);
+        o->flen[i] = f[i].len;
+        o->bytes += f[i].len;
+    }
+    o->type = type;
+    o->n = n;
+    o->doc = doc;
+    o->received = P->page_received;
+    o->next_hold = o->received + P->c.hold_ms;
+    if (q->tail) q->tail->next = o;
+    else q->head = o;
+    q->tail = o;
+    q->n++;
+    P->held_bytes += o->bytes;
+    P->st.blocked++;
+    zc_debug("output_blocked", "type=%s to=%s held=%zu held_bytes=%zu", zc_msg_type_name(type),
+             to_push ? "docs" : "broker", P->q[0].n + P->q[1].n, P->held_bytes);
+    return;
+oom:
+    zc_error("out_of_memory", "what=held_message type=%s", zc_msg_type_name(type));
+    P->st.send_failed++;
+    if (o) {
+        o->doc = NULL;
+        outmsg_free(o);
+    }
+    if (doc) blob_unref(NULL, doc);
+}
+
+/* Sends what waits for destination to_push, in order, until there is no room.
+ * Returns 1 while something still waits, else 0. */
+static int queue_flush(parser *P, int to_push) {
+    outq *q = &P->q[to_push];
+    while (q->head) {
+        outmsg *o = q->head;
+        zc_frame f[3];
+        for (int i = 0; i < o->n; i++) f[i] = (zc_frame){ o->f[i], o->flen[i], NULL, NULL };
+        int rc = try_send(P, to_push, o->type, f, o->n, o->doc);
+        if (rc == 1) return 1;
+        if (rc < 0) {
+            P->st.send_failed++;
+            zc_error("send_failed", "type=%s to=%s reason=\"%s\"", zc_msg_type_name(o->type),
+                     to_push ? "docs" : "broker", zmq_strerror(errno));
+        } else {
+            zc_debug("output_unblocked", "type=%s waited_ms=%lld", zc_msg_type_name(o->type),
+                     (long long)(zc_now_ms() - o->received));
+        }
+        q->head = o->next;
+        if (!q->head) q->tail = NULL;
+        q->n--;
+        P->held_bytes -= o->bytes;
+        outmsg_free(o);
+    }
+    return 0;
+}
+
+static size_t held_count(const parser *P) {
+    return P->q[0].n + P->q[1].n;
+}
+
+/* Sends one HOLD of the '\n'-joined urls in b (the broker extends their leases). */
+static void hold_frame(parser *P, zc_buf *b, size_t nurls) {
+    if (!b->len) return;
+    zc_frame f[1] = { { b->p, b->len, NULL, NULL } };
+    if (zc_peer_send(&P->peer, ZC_MSG_HOLD, f, 1) == 0) {
+        P->st.holds++;
+        P->st.hold_urls += nurls;
+    } else {
+        /* the broker's queue is full: the next scan tries again */
+        zc_debug("hold_not_sent", "urls=%zu reason=\"%s\"", nurls, zmq_strerror(errno));
+    }
+    b->len = 0;
+}
+
+/* HOLD (docs/PROTOCOL.md): every url held longer than --hold-ms is reported, again
+ * every --hold-ms while it is still held, at most HOLD_MAX_URLS a frame. */
+static void hold_scan(parser *P, int64_t now) {
+    zc_buf b = { 0 };
+    size_t n = 0;
+    for (int d = 0; d < 2; d++) {
+        for (outmsg *o = P->q[d].head; o; o = o->next) {
+            if (o->next_hold > now) continue;
+            o->next_hold = now + P->c.hold_ms;
+            if (zc_buf_add(&b, o->f[0], o->flen[0], '\n') != 0) {
+                zc_error("out_of_memory", "what=hold_frame");
+                zc_buf_free(&b);
+                return;
+            }
+            if (++n == HOLD_MAX_URLS) {
+                hold_frame(P, &b, n);
+                n = 0;
+            }
+        }
+    }
+    hold_frame(P, &b, n);
+    zc_buf_free(&b);
+}
+
+/* STATUS (COMMON.md): "output_blocked" once a message has waited --hold-ms for room,
+ * repeated every STATUS_REPEAT_MS while it lasts, "ok" when everything has gone. */
+static void status_tick(parser *P, int64_t now) {
+    const outmsg *oldest = NULL;
+    for (int d = 0; d < 2; d++)
+        if (P->q[d].head && (!oldest || P->q[d].head->received < oldest->received)) oldest = P->q[d].head;
+    const char *cond = oldest && now - oldest->received >= P->c.hold_ms ? "output_blocked" : "ok";
+    int changed = strcmp(cond, P->status) != 0;
+    if (!changed && (!strcmp(cond, "ok") || now < P->status_next)) return;
+    char detail[200] = "";
+    if (oldest)
+        snprintf(detail, sizeof(detail), "%zu pages held (%zu bytes), the oldest for %lld s: no room towards the %s",
+                 held_count(P), P->held_bytes, (long long)((now - oldest->received) / 1000),
+                 P->q[1].head ? "writers" : "broker");
+    zc_frame f[2] = { ZC_FSTR(cond), ZC_FSTR(detail) };
+    if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return;  /* said on a later tick */
+    if (changed) zc_info("status", "condition=%s detail=\"%s\"", cond, detail);
+    snprintf(P->status, sizeof(P->status), "%s", cond);
+    P->status_next = now + STATUS_REPEAT_MS;
+}
+
+/* ---------- pages ---------- */
+
+/* Reports url as a dead letter with reason. */
+static void send_dead(parser *P, const char *url, size_t ulen, const char *reason) {
+    char q1[512], q2[512], u[ZC_URL_MAX + 1];
+    size_t n = ulen < ZC_URL_MAX ? ulen : ZC_URL_MAX;
+    memcpy(u, url, n);
+    u[n] = '\0';
+    P->st.dead++;
+    zc_warn("page_dead", "url=%s reason=%s", zc_log_q(q1, sizeof(q1), u),
+            zc_log_q(q2, sizeof(q2), reason));
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, ZC_FSTR("parse"), ZC_FSTR(reason) };
+    out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
+}
+
+/* Nonzero when the content type mentions json (any case). */
+static int is_json_type(const char *ct, size_t len) {
+    for (size_t i = 0; i + 4 <= len; i++)
+        if (strncasecmp(ct + i, "json", 4) == 0) return 1;
+    return 0;
+}
+
+static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                    size_t blen) {
+    char err[256], q[512];
+    P->st.lists++;
+    if (spec_list(P->spec, sm, url, body, blen, &P->urls, err, sizeof(err)) != 0) {
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    if (P->urls.skipped) {
+        P->st.skipped += P->urls.skipped;
+        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"a field of item_url missing or unusable\"",
+                zc_log_q(q, sizeof(q), url), P->urls.skipped);
+    }
+    if (P->urls.truncated)
+        zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url),
+                P->urls.nlist);
+    zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url),
+             P->urls.ndetail, P->urls.nlist);
+    P->st.discovered += P->urls.n;
+    zc_frame f[2] = { { url, ulen, NULL, NULL }, { P->urls.buf ? P->urls.buf : "", P->urls.len, NULL, NULL } };
+    out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
+}
+
+static void on_detail(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
+                      size_t blen, int64_t fetched_at) {
+    char err[256];
+    P->st.details++;
+    /* Sized for the page up front: the document is about as long as the body, and
+     * growing from libbson's 128 inline bytes would copy it five times. */
+    bson_t *doc = bson_sized_new(blen < (size_t)INT32_MAX - 1024 ? blen + 1024 : 1024);
+    if (!doc) {
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    if (spec_item(P->spec, sm, url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
+        bson_destroy(doc);
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    doc_blob *b = malloc(sizeof(*b));
+    uint32_t dlen = 0;
+    uint8_t *data = bson_destroy_with_steal(doc, true, &dlen);
+    if (!b || !data) {
+        free(b);
+        bson_free(data);
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    atomic_init(&b->refs, 1);
+    b->data = data;
+    b->len = dlen;
+    P->st.docs++;
+    zc_frame f[1] = { { url, ulen, NULL, NULL } };
+    out_send(P, 1, ZC_MSG_DOC, f, 1, b);
+}
+
+/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms, body. */
+static void on_page(parser *P, zc_msg *m) {
+    char url[ZC_URL_MAX + 1], reason[160], q[512];
+    size_t ulen, ctlen, blen;
+    const char *uraw = zc_msg_data(m, 0, &ulen);
+    P->st.pages++;
+    P->page_received = zc_now_ms();
+    if (ulen == 0) {
+        P->st.bad++;
+        zc_warn("bad_message", "from=pages reason=\"PAGE with an empty url\" bad=%llu",
+                (unsigned long long)P->st.bad);
+        return;
+    }
+    if (zc_msg_str(m, 0, url, sizeof(url)) != 0) {
+        send_dead(P, uraw, ulen, "bad url (too long or holds a NUL byte)");
+        return;
+    }
+    uint64_t status = 0, fetched = 0;
+    if (zc_msg_u64(m, 2, &status) != 0 || status < 200 || status > 299) {
+        snprintf(reason, sizeof(reason), "status %llu", (unsigned long long)status);
+        send_dead(P, url, ulen, reason);
+        return;
+    }
+    const char *ct = zc_msg_data(m, 3, &ctlen);
+    if (!is_json_type(ct, ctlen)) {
+        size_t n = ctlen < 80 ? ctlen : 80, k = 0;
+        char clean[81];
+        for (size_t i = 0; i < n; i++)
+            clean[k++] = (ct[i] >= 0x20 && ct[i] < 0x7f) ? ct[i] : '?';
+        clean[k] = '\0';
+        snprintf(reason, sizeof(reason), ctlen ? "content-type %s" : "content-type missing", clean);
+        send_dead(P, url, ulen, reason);
+        return;
+    }
+    if (zc_msg_u64(m, 4, &fetched) != 0 || fetched > (uint64_t)INT64_MAX) {
+        zc_warn("bad_fetched_at", "url=%s reason=\"not a number; using now\"", zc_log_q(q, sizeof(q), url));
+        fetched = (uint64_t)zc_wall_ms();
+    }
+    const char *body = zc_msg_data(m, 6, &blen);
+    spec_match sm;
+    switch (spec_classify(P->spec, url, &sm)) {
+    case PARSE_KIND_LIST:
+        on_list(P, &sm, url, ulen, body, blen);
+        break;
+    case PARSE_KIND_DETAIL:
+        on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
+        break;
+    default:
+        snprintf(reason, sizeof(reason), "unknown page kind: no page rule of spec %.60s matches the url", spec_name(P->spec));
+        send_dead(P, url, ulen, reason);
+        break;
+    }
+}
+
+/* Reads up to READ_BATCH messages from the PULL socket. Returns how many. */
+static int read_pages(parser *P) {
+    char err[256];
+    int got = 0;
+    while (got < READ_BATCH && P->held_bytes < (size_t)P->c.max_held && !zc_signal_stop_requested()) {
+        zc_msg m;
+        int rc = zc_msg_recv(P->pull, &m, ZMQ_DONTWAIT, 0, err, sizeof(err));
+        if (rc == -1) break;
+        got++;
+        if (rc == -2) {
+            P->st.bad++;
+            zc_warn("bad_message", "from=pages reason=\"%s\" bad=%llu", err, (unsigned long long)P->st.bad);
+            continue;
+        }
+        if (m.type == ZC_MSG_PAGE) {
+            on_page(P, &m);
+        } else {
+            P->st.bad++;
+            zc_warn("bad_message", "from=pages reason=\"unexpected %s\" bad=%llu",
+                    zc_msg_type_name(m.type), (unsigned long long)P->st.bad);
+        }
+        zc_msg_close(&m);
+    }
+    return got;
+}
+
+/* Reads what the broker sent. Returns 1 when it said SHUTDOWN. */
+static int read_broker(parser *P) {
+    int shutdown = 0;
+    for (int i = 0; i < 100; i++) {
+        zc_msg m;
+        int rc = zc_peer_recv(&P->peer, &m);
+        if (rc == -1) break;
+        if (rc == -2) {
+            P->st.bad++;
+            continue;
+        }
+        if (m.type == ZC_MSG_SHUTDOWN) {
+            shutdown = 1;
+        } else {
+            P->st.bad++;
+            zc_warn("bad_message", "from=broker reason=\"unexpected %s\" bad=%llu",
+                    zc_msg_type_name(m.type), (unsigned long long)P->st.bad);
+        }
+        zc_msg_close(&m);
+    }
+    return shutdown;
+}
+
+static void log_stats(const parser *P, const char *event) {
+    const stats *s = &P->st;
+    zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
+            "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
+            "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu",
+            (unsigned long long)s->pages, (unsigned long long)s->lists,
+            (unsigned long long)s->details, (unsigned long long)s->docs,
+            (unsigned long long)s->discovered, (unsigned long long)s->dead,
+            (unsigned long long)s->bad, (unsigned long long)s->skipped,
+            (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
+            (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
+            (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost);
+}
+
+/* ---------- setup ---------- */
+
+/* Creates a socket of type, sets HWM and linger, attaches it to endpoint. Returns
+ * it, or NULL with a one-line reason (naming --flag) in err. */
+static void *open_socket(void *ctx, int type, const char *endpoint, const char *flag, char *err, size_t errlen) {
+    char why[512];
+    void *s = zmq_socket(ctx, type);
+    if (!s) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0, immediate = 1;
+    int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
+    if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0 ||
+        (type == ZMQ_PUSH && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0)) {
+        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
+        goto err;
+    }
+    if (zc_endpoint_attach(ctx, s, endpoint, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "--%s: %.400s", flag, why);
+        goto err;
+    }
+    return s;
+err:
+    zmq_close(s);
+    return NULL;
+}
+
+parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, size_t errlen) {
+    parser *P = calloc(1, sizeof(*P));
+    if (!P) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    P->c = *c;
+    P->spec = spec;
+    parse_urls_init(&P->urls);
+    snprintf(P->status, sizeof(P->status), "ok");
+    if (!(P->ctx = zmq_ctx_new())) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        goto err;
+    }
+    if (!(P->pull = open_socket(P->ctx, ZMQ_PULL, c->pages, "pages", err, errlen)) ||
+        !(P->push = open_socket(P->ctx, ZMQ_PUSH, c->docs, "docs", err, errlen)))
+        goto err;
+    char why[512];
+    if (zc_peer_open(&P->peer, P->ctx, c->broker, "parser", c->name, c->hb_ms, 0, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "--broker %s: %.400s", c->broker, why);
+        goto err;
+    }
+    P->peer_open = 1;
+    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s",
+            c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name);
+    return P;
+err:
+    parse_run_free(P);
+    return NULL;
+}
+
+/* Drops what is still queued at the stop (its leases expire and the pages come back). */
+static void drop_held(parser *P) {
+    if (!held_count(P)) return;
+    zc_error("output_lost", "messages=%zu bytes=%zu reason=\"no room before the stop deadline\"",
+             held_count(P), P->held_bytes);
+    for (int d = 0; d < 2; d++) {
+        while (P->q[d].head) {
+            outmsg *o = P->q[d].head;
+            P->q[d].head = o->next;
+            P->st.lost++;
+            outmsg_free(o);
+        }
+        P->q[d].tail = NULL;
+        P->q[d].n = 0;
+    }
+    P->held_bytes = 0;
+}
+
+/* The loop's wait: the broker's socket, pages while there is room, documents
+ * while output waits; how long, at most. Returns the number of items. */
+static int poll_items(parser *P, zmq_pollitem_t *items, int *i_peer, int *i_pull, int stopping) {
+    int n = 0;
+    *i_peer = *i_pull = -1;
+    if (P->peer.sock) {
+        short ev = ZMQ_POLLIN;
+        if (P->q[0].head) ev |= ZMQ_POLLOUT;
+        items[n] = (zmq_pollitem_t){ P->peer.sock, 0, ev, 0 };
+        *i_peer = n++;
+    }
+    if (P->held_bytes < (size_t)P->c.max_held && !stopping) {
+        items[n] = (zmq_pollitem_t){ P->pull, 0, ZMQ_POLLIN, 0 };
+        *i_pull = n++;
+    }
+    if (P->q[1].head) items[n++] = (zmq_pollitem_t){ P->push, 0, ZMQ_POLLOUT, 0 };
+    return n;
+}
+
+int parse_run_loop(parser *P) {
+    int64_t now = zc_now_ms(), next_stats = now + STATS_IVL_MS, deadline = 0;
+    int stopping = 0, draining = 0, rc = 0;
+    P->next_hold_scan = now + P->c.hold_ms;
+    for (;;) {
+        now = zc_now_ms();
+        zc_peer_tick(&P->peer, now, 0);
+        int waiting = queue_flush(P, 0) | queue_flush(P, 1);
+        if (waiting && now >= P->next_hold_scan) hold_scan(P, now);
+        if (now >= P->next_hold_scan) P->next_hold_scan = now + (P->c.hold_ms < 1000 ? P->c.hold_ms / 4 + 1 : 250);
+        status_tick(P, now);
+
+        if (!stopping && zc_signal_stop_requested()) {
+            stopping = 1;
+            deadline = now + FLUSH_MS;
+            zc_info("stopping", "signal=%d held=%zu", zc_signal_stop_requested(), held_count(P));
+        }
+        if (stopping && (!waiting || now >= deadline)) break;
+        if (draining && now >= deadline) {
+            zc_warn("drain_timeout", "held=%zu", held_count(P));
+            break;
+        }
+
+        zmq_pollitem_t items[3];
+        int i_peer, i_pull, n = poll_items(P, items, &i_peer, &i_pull, stopping);
+        int64_t t = zc_peer_timeout(&P->peer, now);
+        if (t > P->c.hb_ms) t = P->c.hb_ms;
+        if (next_stats - now < t) t = next_stats - now;
+        if ((waiting || draining || stopping) && t > RETRY_MS) t = RETRY_MS;
+        if (t < 0) t = 0;
+        if (zmq_poll(items, n, (long)t) < 0) {
+            if (errno == EINTR) continue;
+            zc_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (i_peer >= 0 && (items[i_peer].revents & ZMQ_POLLIN) && read_broker(P) && !draining) {
+            draining = 1;
+            deadline = zc_now_ms() + FLUSH_MS;
+            zc_info("shutdown_received", "held=%zu", held_count(P));
+        }
+        int got = 0;
+        if (i_pull >= 0 && (items[i_pull].revents & ZMQ_POLLIN)) got = read_pages(P);
+        if (draining && got == 0 && !held_count(P)) break;
+        now = zc_now_ms();
+        if (now >= next_stats) {
+            log_stats(P, "stats");
+            next_stats = now + STATS_IVL_MS;
+        }
+    }
+    drop_held(P);
+    log_stats(P, "stopped");
+    return rc;
+}
+
+void parse_run_free(parser *P) {
+    if (!P) return;
+    parse_urls_free(&P->urls);
+    if (P->peer_open) zc_peer_close(&P->peer);
+    if (P->pull) zmq_close(P->pull);
+    if (P->push) zmq_close(P->push);
+    if (P->ctx) zmq_ctx_term(P->ctx);
+    free(P);
+}
