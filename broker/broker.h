@@ -81,6 +81,9 @@ typedef struct broker {
 /* Handles one message received on the ROUTER; never fails (a bad message is
  * logged, counted and dropped). */
 void broker_on_message(broker *b, zc_msg *m, int64_t now);
+/* Receives and handles what waits on the ROUTER (at most 2000 messages a turn),
+ * with the socket's monitor events first. Never fails. */
+void broker_read_control(broker *b, int64_t now);
 /* Sends a message to a peer without blocking; a full or gone peer is logged at
  * debug level and the message dropped. */
 void broker_send(broker *b, int peer, zc_msg_type type, const zc_frame *f, int n);

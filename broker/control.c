@@ -547,3 +547,24 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     default: broker_bad_message(b, "message type not for the broker"); break;
     }
 }
+
+/* Receives what waits on the ROUTER (at most 2000 messages a turn). Connection
+ * events are taken before each message: a close reported before a message was
+ * received is handled before it, so a new connection that got a closed one's
+ * socket number is never taken for the old one. */
+void broker_read_control(broker *b, int64_t now) {
+    char err[256];
+    broker_monitor_drain(b, now);
+    for (int k = 0; k < 2000; k++) {
+        zc_msg m;
+        int r = zc_msg_recv(b->router, &m, ZMQ_DONTWAIT, 1, err, sizeof(err));
+        if (r == -1) break;
+        broker_monitor_drain(b, now);
+        if (r == -2) {
+            broker_bad_message(b, err);
+            continue;
+        }
+        broker_on_message(b, &m, now);
+        zc_msg_close(&m);
+    }
+}

@@ -131,27 +131,6 @@ err:
     return BROKER_EXIT_FAILED;
 }
 
-/* Receives what waits on the ROUTER (at most 2000 messages a turn). Connection
- * events are taken before each message: a close reported before a message was
- * received is handled before it, so a new connection that got a closed one's
- * socket number is never taken for the old one. */
-static void read_control(broker *b, int64_t now) {
-    char err[256];
-    broker_monitor_drain(b, now);
-    for (int k = 0; k < 2000; k++) {
-        zc_msg m;
-        int r = zc_msg_recv(b->router, &m, ZMQ_DONTWAIT, 1, err, sizeof(err));
-        if (r == -1) break;
-        broker_monitor_drain(b, now);
-        if (r == -2) {
-            broker_bad_message(b, err);
-            continue;
-        }
-        broker_on_message(b, &m, now);
-        zc_msg_close(&m);
-    }
-}
-
 /* One turn: wait for the ROUTER or the next timer, handle messages, heartbeats,
  * maintenance and dispatch. Returns -1 when polling fails, else 0. */
 static int turn(broker *b) {
@@ -172,7 +151,7 @@ static int turn(broker *b) {
      * running (SIGSTOP, a starved machine, a Redis call that hung). */
     if (b->last_turn && now - b->last_turn > 2 * b->conf->heartbeat_ms) broker_stalled(b, now, now - b->last_turn);
     b->last_turn = now;
-    read_control(b, now);
+    broker_read_control(b, now);
     /* Leases closed while nothing is left in memory: the crawl may be complete,
      * so look now rather than at the next maintenance tick. */
     if (b->closed_leases && dispatch_nitems(&b->d) == 0) b->next_maint = now;
