@@ -38,6 +38,10 @@ static int try_port(int port) {
  * before the stage binds it. Falls back to an ephemeral port when the range
  * leaves no room. */
 int cli_free_port(void) {
+    /* A port is free when it is picked, not when it is bound: one launcher picks
+     * several before its stages bind them, so it never hands out one twice. */
+    static int given[256];
+    static size_t ngiven;
     static unsigned seed;
     int lo = 32768;
     FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
@@ -47,11 +51,16 @@ int cli_free_port(void) {
     }
     if (!seed) seed = (unsigned)getpid() ^ (unsigned)zc_now_ms();
     const int base = 20000;
-    for (int i = 0; lo - base > 1000 && i < 200; i++) {
-        int port = try_port(base + (int)(rand_r(&seed) % (unsigned)(lo - base)));
-        if (port > 0) return port;
+    int port = -1;
+    for (int i = 0; lo - base > 1000 && i < 200 && port < 0; i++) {
+        int p = base + (int)(rand_r(&seed) % (unsigned)(lo - base));
+        for (size_t k = 0; k < ngiven && p > 0; k++)
+            if (given[k] == p) p = -1;
+        if (p > 0) port = try_port(p);
     }
-    return try_port(0);
+    if (port < 0) port = try_port(0);
+    if (port > 0 && ngiven < sizeof(given) / sizeof(*given)) given[ngiven++] = port;
+    return port;
 }
 
 /* The path of zcrawl-<stage> in bindir into out, checked to be executable. */
