@@ -469,11 +469,11 @@ static void start_counted(sim_site *s, sim_reply *r, sim_kind kind)
         s->st.max_in_progress = s->in_progress;
 }
 
-/* Classifies an /api/ path: the kind, and for a detail page the id in *id. */
-static sim_kind classify(const char *path, const char **id, size_t *idlen)
+/* Classifies a path under a collection prefix: prefix[/] is the list, prefix/{id}[/]
+ * a detail page (its id in *id); anything else is another kind. */
+static sim_kind classify_under(const char *path, const char *pfx, const char **id, size_t *idlen)
 {
-    static const char pfx[] = "/api/book";
-    size_t n = strlen(path), p = sizeof pfx - 1;
+    size_t n = strlen(path), p = strlen(pfx);
     if (n < p || memcmp(path, pfx, p) != 0)
         return SIM_KIND_OTHER;
     if (n == p || (n == p + 1 && path[p] == '/'))
@@ -491,26 +491,16 @@ static sim_kind classify(const char *path, const char **id, size_t *idlen)
     return SIM_KIND_DETAIL;
 }
 
-/* Classifies a path of the second API (sim_v2.h): /api/v2/records[/] or /api/v2/records/{key}[/]. */
+/* The book API: /api/book[/] and /api/book/{id}[/]. */
+static sim_kind classify(const char *path, const char **id, size_t *idlen)
+{
+    return classify_under(path, "/api/book", id, idlen);
+}
+
+/* The second API (sim_v2.h): /api/v2/records[/] and /api/v2/records/{key}[/]. */
 static sim_kind classify_v2(const char *path, const char **key, size_t *keylen)
 {
-    static const char pfx[] = "/api/v2/records";
-    size_t n = strlen(path), p = sizeof pfx - 1;
-    if (n < p || memcmp(path, pfx, p) != 0)
-        return SIM_KIND_OTHER;
-    if (n == p || (n == p + 1 && path[p] == '/'))
-        return SIM_KIND_LIST;
-    if (path[p] != '/')
-        return SIM_KIND_OTHER;
-    const char *x = path + p + 1;
-    size_t xn = n - p - 1;
-    if (x[xn - 1] == '/')
-        xn--;
-    if (xn == 0 || memchr(x, '/', xn) != NULL)
-        return SIM_KIND_OTHER;
-    *key = x;
-    *keylen = xn;
-    return SIM_KIND_DETAIL;
+    return classify_under(path, "/api/v2/records", key, keylen);
 }
 
 int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_reply *r)
