@@ -184,7 +184,7 @@ t0=$SECONDS
   echo $? >"$tmp/up.rc" ) &
 up_pid=$!
 up_done=0; broker_id=""
-killed=""; seen_running=0; max_depth=0; max_fetchers=0; broker_healthy=0; broker_exit=""
+killed=""; seen_running=0; max_depth=0; max_hdepth=0; max_fetchers=0; broker_healthy=0; broker_exit=""
 last_print=-10
 while :; do
     el=$((SECONDS - t0))
@@ -204,15 +204,19 @@ while :; do
     fi
     [ -z "$broker_id" ] && broker_id=$(cid broker)
     read_stats
-    depth=$(rcli LLEN "zcrawl:{$CRAWL}:frontier"); depth=${depth:-?}
+    # The README's recipe: URLs waiting in all the per-host queues, and in the one
+    # host's queue (the emulator is the only host).
+    depth=$(rcli GET "zcrawl:{$CRAWL}:waiting"); depth=${depth:-0}
+    hdepth=$(rcli LLEN "zcrawl:{$CRAWL}:q:emulator:8080"); hdepth=${hdepth:-?}
+    [[ "$hdepth" =~ ^[0-9]+$ ]] && [ "$hdepth" -gt "$max_hdepth" ] && max_hdepth=$hdepth
     [[ "$depth" =~ ^[0-9]+$ ]] && [ "$depth" -gt "$max_depth" ] && max_depth=$depth
     f=$(stat fetchers); [[ "$f" =~ ^[0-9]+$ ]] && [ "$f" -gt "$max_fetchers" ] && max_fetchers=$f
     [ "$(stat state)" = running ] && seen_running=1
     [ -n "$broker_id" ] && [ "$(health_of "$broker_id")" = healthy ] && broker_healthy=1
     if [ $((el - last_print)) -ge 2 ] && [ -n "${ST[state]:-}" ]; then
         last_print=$el
-        printf '  [%3ds] LLEN frontier=%s  state=%s queued=%s leased=%s in_flight=%s fetchers=%s fetched=%s written=%s per_s=%s\n' \
-            "$el" "$depth" "$(stat state)" "$(stat queued)" "$(stat leased)" "$(stat in_flight)" \
+        printf '  [%3ds] waiting=%s q:emulator:8080=%s  state=%s queued=%s leased=%s in_flight=%s fetchers=%s fetched=%s written=%s per_s=%s\n' \
+            "$el" "$depth" "$hdepth" "$(stat state)" "$(stat queued)" "$(stat leased)" "$(stat in_flight)" \
             "$(stat fetchers)" "$(stat fetched)" "$(stat written)" "$(stat fetched_per_s)"
     fi
     # Kill one fetcher (SIGKILL: its jobs are lost in flight) once a quarter of the
@@ -241,10 +245,10 @@ printf '  [%3ds] final stats:' "$crawl_s"
 for k in state fetched parsed written retried dead gone expired fetchers; do printf ' %s=%s' "$k" "$(stat $k)"; done
 echo
 
-v=0; [ "$seen_running" = 1 ] && [ "$max_depth" -gt 0 ] && v=1
+v=0; [ "$seen_running" = 1 ] && [ "$max_depth" -gt 0 ] && [ "$max_hdepth" -gt 0 ] && v=1
 check "$v" \
-    "queue depth read with redis-cli while running (max LLEN frontier $max_depth)" \
-    "never saw the crawl running with a non-empty frontier (max LLEN $max_depth)"
+    "queue depth read with redis-cli while running (max waiting $max_depth, max LLEN q:emulator:8080 $max_hdepth)" \
+    "never saw the crawl running with a non-empty frontier (max waiting $max_depth, max LLEN q:emulator:8080 $max_hdepth)"
 v=0; [ "$max_fetchers" -ge "$FETCHERS" ] && v=1
 check "$v" "broker saw $max_fetchers fetchers" \
     "broker saw at most $max_fetchers of $FETCHERS fetchers"
