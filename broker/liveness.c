@@ -16,7 +16,11 @@
  * is only silent, so its URLs come back after the lease, not after 3 heartbeats.
  * And a stage that reconnects because the broker was silent closes its old
  * connection although it lives: after the broker's own stall such closes are
- * taken for reconnects (the leases run to their deadline instead). */
+ * taken for reconnects (the leases run to their deadline instead).
+ *
+ * The ROUTER has one monitor, so this one replaces the watch zc_curve_bind put
+ * on it: with keys it asks for the failed handshakes too and hands them to
+ * zc_curve, which counts and logs them as it does for the streamers' sockets. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -31,7 +36,8 @@
 #define LIVENESS 3 /* heartbeats of silence before a peer is silent */
 
 int broker_monitor_open(broker *b, char *err, size_t errlen) {
-    if (zmq_socket_monitor(b->router, MONITOR_EP, ZMQ_EVENT_DISCONNECTED) != 0) {
+    int events = ZMQ_EVENT_DISCONNECTED | (zc_curve_enabled() ? ZC_CURVE_MONITOR_EVENTS : 0);
+    if (zmq_socket_monitor(b->router, MONITOR_EP, events) != 0) {
         snprintf(err, errlen, "zmq_socket_monitor: %s", zmq_strerror(errno));
         return -1;
     }
@@ -104,7 +110,8 @@ void broker_monitor_drain(broker *b, int64_t now) {
             zmq_msg_close(&ev);
             return;
         }
-        /* Frame 1: 16-bit event, 32-bit value (the fd); frame 2: the endpoint. */
+        /* Frame 1: 16-bit event, 32-bit value (the fd, or why a handshake
+         * failed); frame 2: the endpoint. */
         uint16_t event = 0;
         uint32_t value = 0;
         if (zmq_msg_size(&ev) >= 6) {
@@ -113,12 +120,20 @@ void broker_monitor_drain(broker *b, int64_t now) {
         }
         int more = zmq_msg_more(&ev);
         zmq_msg_close(&ev);
+        char ep[128] = "";
         if (more) {
             zmq_msg_init(&addr);
-            if (zmq_msg_recv(&addr, b->monitor, 0) < 0) zc_warn("monitor_failed", "reason=\"%s\"", zmq_strerror(errno));
+            if (zmq_msg_recv(&addr, b->monitor, 0) < 0) {
+                zc_warn("monitor_failed", "reason=\"%s\"", zmq_strerror(errno));
+            } else {
+                size_t n = zmq_msg_size(&addr) < sizeof(ep) - 1 ? zmq_msg_size(&addr) : sizeof(ep) - 1;
+                memcpy(ep, zmq_msg_data(&addr), n);
+                ep[n] = '\0';
+            }
             zmq_msg_close(&addr);
         }
         if (event == ZMQ_EVENT_DISCONNECTED) on_disconnected(b, (int)value, now);
+        else zc_curve_handshake_event(event, value, ep);
     }
 }
 

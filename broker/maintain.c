@@ -153,7 +153,7 @@ void broker_problem(broker *b, char *buf, size_t len) {
 
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
-    char v[17][32], problem[512];
+    char v[18][32], problem[512];
     int i = 0;
     broker_problem(b, problem, sizeof(problem));
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
@@ -174,6 +174,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "started_at", STAT("%lld", (long long)b->started_wall),
         "bad_messages", STAT("%lld", b->bad_messages),
         "auth_refused", STAT("%llu", (unsigned long long)zc_curve_refused()),
+        "refused_handshakes", STAT("%llu", (unsigned long long)zc_curve_handshakes_refused()),
         "state", state,
         "problem", problem,
         NULL, NULL,

@@ -60,6 +60,8 @@ static const struct { const char *field, *name, *help; int always; } COUNTERS[] 
     { "robots", "zcrawl_robots_excluded_total", "URLs disallowed by robots.txt.", 0 },
     { "bad_messages", "zcrawl_bad_messages_total", "Malformed messages the broker dropped (since it started).", 1 },
     { "auth_refused", "zcrawl_auth_refused_total", "Connections refused for want of a listed CURVE key (since it started).", 0 },
+    { "refused_handshakes", "zcrawl_refused_handshakes_total",
+      "CURVE handshakes that failed before a key was judged: no CURVE, a wrong server key (since it started).", 0 },
 };
 
 /* States a crawl can be in: the meta hash's and the stats hash's. */

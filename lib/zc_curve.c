@@ -544,22 +544,63 @@ err:
     return -1;
 }
 
-/* A handshake that never reached ZAP (no CURVE at all, a wrong server key, junk,
- * a peer that hung up before finishing it): one event of a server socket's
- * monitor. libzmq does not report every such case (a client without CURVE may
- * just wait unanswered), so this count is a floor. */
-static void monitor_event(zmq_msg_t *f, int n, zap_log *lg) {
+/* ---- handshakes that failed before ZAP ---- */
+
+static atomic_ullong hs_refused;
+static pthread_mutex_t hs_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static zap_log hs_log; /* under hs_log_lock: the ZAP thread and a socket's own monitor share it */
+
+uint64_t zc_curve_handshakes_refused(void) { return (uint64_t)atomic_load(&hs_refused); }
+
+/* What a failed handshake's event value most likely means, for the log. */
+static const char *handshake_detail(unsigned event, uint32_t value) {
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return "handshake not completed (peer hung up or junk)";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) return "no CURVE (mechanism mismatch)";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC) return "cryptographic error: not this server's key?";
+    return "protocol error";
+}
+
+void zc_curve_handshake_event(unsigned event, uint32_t value, const char *endpoint) {
+    /* ZMQ_EVENT_HANDSHAKE_FAILED_AUTH is a refusal the ZAP handler counted and
+     * logged already, with the key and the address: it is not counted twice. */
+    if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return;
+    unsigned long long total = atomic_fetch_add(&hs_refused, 1) + 1;
+    int64_t now = zc_now_ms();
+    unsigned long long quiet = 0;
+    int say = 0;
+    if (pthread_mutex_lock(&hs_log_lock) != 0) return; /* counted; the line is only lost */
+    if (now - hs_log.last < ZAP_LOG_EVERY_MS) {
+        hs_log.quiet++;
+    } else {
+        say = 1;
+        quiet = hs_log.quiet;
+        hs_log.last = now;
+        hs_log.quiet = 0;
+    }
+    pthread_mutex_unlock(&hs_log_lock);
+    if (!say) return;
+    char qe[160], code[32];
+    int protocol = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    if (protocol) snprintf(code, sizeof(code), "code=0x%08x", (unsigned)value); /* a ZMQ_PROTOCOL_ERROR_* */
+    else snprintf(code, sizeof(code), "errno=%u", (unsigned)value);
+    zc_warn("handshake_refused", "endpoint=%s reason=%s detail=\"%s\" %s refused=%llu suppressed=%llu",
+            zc_log_q(qe, sizeof(qe), endpoint ? endpoint : ""), protocol ? "protocol" : "other",
+            handshake_detail(event, value), code, total, quiet);
+}
+
+/* One event of a server socket's monitor, read by the ZAP thread: frame 0 holds
+ * the 16-bit event and its 32-bit value, frame 1 the endpoint. */
+static void monitor_event(zmq_msg_t *f, int n) {
     if (n < 2 || zmq_msg_size(&f[0]) != 6) return;
     uint16_t ev;
+    uint32_t value;
     memcpy(&ev, zmq_msg_data(&f[0]), sizeof(ev));
-    if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && ev != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return;
+    memcpy(&value, (const char *)zmq_msg_data(&f[0]) + 2, sizeof(value));
     char ep[128];
     size_t el = zmq_msg_size(&f[1]) < sizeof(ep) - 1 ? zmq_msg_size(&f[1]) : sizeof(ep) - 1;
     memcpy(ep, zmq_msg_data(&f[1]), el);
     ep[el] = '\0';
-    refusal(lg, "handshake_refused", "endpoint=%s peer=%s reason=\"%s\" refused=%llu suppressed=%llu", ep, "unknown",
-            ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error: no CURVE, or not this server's key"
-                                                      : "handshake not completed");
+    zc_curve_handshake_event(ev, value, ep);
 }
 
 #define ZAP_MONITORS 16
@@ -572,7 +613,7 @@ static void *zap_main(void *arg) {
     void *ctx = start[2];
     free(start);
     int ns = 2;
-    zap_log lg = { 0, 0 }, lg_mon = { 0, 0 }; /* each kind has its own line a second */
+    zap_log lg = { 0, 0 };
     for (;;) {
         zmq_pollitem_t items[2 + ZAP_MONITORS];
         for (int i = 0; i < ns; i++) items[i] = (zmq_pollitem_t){ socks[i], 0, ZMQ_POLLIN, 0 };
@@ -607,7 +648,7 @@ static void *zap_main(void *arg) {
                     if (m) zmq_close(m);
                 }
             } else if (i >= 2 && n > 0) {
-                monitor_event(f, n, &lg_mon);
+                monitor_event(f, n);
             }
             for (int k = 0; k < n; k++) zmq_msg_close(&f[k]);
         }
@@ -676,12 +717,13 @@ err:
 }
 
 /* Watches sock's failed handshakes from the ZAP thread: a monitor endpoint of its
- * own, whose name goes to the thread. Returns 0, or -1 with a reason in err. */
+ * own, whose name goes to the thread (a later monitor on sock replaces it, see
+ * ZC_CURVE_MONITOR_EVENTS). Returns 0, or -1 with a reason in err. */
 static int zap_watch(void *ctx, void *sock, char *err, size_t errlen) {
     static atomic_int seq;
     char mon[64];
     snprintf(mon, sizeof(mon), "inproc://zc-curve-monitor-%d", atomic_fetch_add(&seq, 1));
-    if (zmq_socket_monitor(sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+    if (zmq_socket_monitor(sock, mon, ZC_CURVE_MONITOR_EVENTS) != 0) {
         snprintf(err, errlen, "zmq_socket_monitor: %s", zmq_strerror(errno));
         return -1;
     }

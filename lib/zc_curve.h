@@ -60,10 +60,28 @@ int zc_curve_bind(void *ctx, void *sock, const char *endpoint, const char *peers
  * with (server.key in the keys folder). Returns 0, or -1 with a reason in err. */
 int zc_curve_connect(void *sock, const char *endpoint, const char *server, char *err, size_t errlen);
 
-/* Connections refused since the process started: every key the ZAP handler
- * refused, and the failed handshakes libzmq reports on server sockets (no CURVE,
- * a wrong server key, a peer that hung up mid-handshake; not all of them). */
+/* Connections the ZAP handler refused since the process started: a key not in
+ * authorized/, or one whose role does not belong on that endpoint. */
 uint64_t zc_curve_refused(void);
+
+/* The events of a server socket's monitor (zmq_socket_monitor) that tell of a
+ * handshake failed before ZAP judged a key: a client without CURVE, one that
+ * expects another server key, junk, a peer that hung up mid-handshake. (A ZAP
+ * refusal, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, is counted by the handler itself.)
+ * zc_curve_bind watches them on every socket it makes a server. A socket has
+ * one monitor: whoever installs another on such a socket replaces that watch,
+ * so it must ask for these events too and hand each to zc_curve_handshake_event. */
+#define ZC_CURVE_MONITOR_EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+
+/* Counts one monitor event of a server socket bound to endpoint when it is a
+ * failed handshake (any other event is ignored) and logs it as
+ * event=handshake_refused, at most one line a second per process with the
+ * number left out. Safe from any thread. Never fails. */
+void zc_curve_handshake_event(unsigned event, uint32_t value, const char *endpoint);
+
+/* Handshakes refused before ZAP since the process started, as far as libzmq
+ * reports them (it does for a client without CURVE and for a wrong server key). */
+uint64_t zc_curve_handshakes_refused(void);
 
 /* ---- key files (zcrawl keygen, tests) ---- */
 

@@ -6,20 +6,24 @@ keypair of their own (not listed in authorized/) or with no CURVE at all, try th
 issue's attacks: a HELLO with credit 100000 to the broker, a PULL on the pages
 endpoint, a PUSH of a DOC to the documents endpoint, a PUSH of a PAGE to a parser
 that binds its own endpoint. None completes a connection; the crawl ends with every
-book exactly once; the refusals are counted (stats auth_refused, the stage's log)."""
+book exactly once; the refusals are counted (stats auth_refused and, for a handshake
+that fails before ZAP, refused_handshakes; the stage's log)."""
 import collections
 import os
+import re
 import socket
 import stat
 import subprocess
+import threading
 import time
+import urllib.request
 
 import bson
 import pytest
 import zmq
 import zmq.auth
 
-from harness import Pipeline, Redis, Sitesim, bin_path, free_port, jsonl_ids
+from harness import Pipeline, Redis, Sitesim, bin_path, free_port, jsonl_ids, wait_port
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN = range(1, 12)
 SECRET = "S3kr1tPw9"
@@ -148,9 +152,9 @@ def test_attackers_without_listed_key_are_refused(procs, redis, tmp_path):
             s.send_multipart([hdr(DOC), ("http://evil/api/book/%s" % i).encode(),
                               bson.encode({"_id": i, "name": "planted"})], zmq.NOBLOCK)
         # Every CURVE attacker is judged by the broker's ZAP handler, refused, counted.
-        # (One without CURVE fails the handshake before ZAP: counted when libzmq
-        # reports it, which it does not always do.)
+        # One without CURVE fails the handshake before ZAP: counted apart.
         pl.wait_stat("auth_refused", 5, timeout=20)
+        pl.wait_stat("refused_handshakes", 3, timeout=20)
         log = procs.log(pl.broker)
         assert "event=auth_refused" in log, log[-2000:]
 
@@ -181,6 +185,137 @@ def test_attackers_without_listed_key_are_refused(procs, redis, tmp_path):
     stats = pl.stats()
     assert int(stats["auth_refused"]) >= 5, stats
     assert int(stats["written"]) == len(want), stats
+
+
+def metric(port, name):
+    """The value of the sample called name on the broker's /metrics, or None."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def wait_log(procs, p, pattern, timeout=20):
+    """Waits for a line of p's log that matches the regular expression pattern."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if re.search(pattern, procs.log(p), re.M):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no line like %r in the log:\n%s" % (pattern, procs.log(p)[-3000:]))
+
+
+def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_path):
+    """Peers that fail the CURVE handshake before the ZAP handler sees a key: one
+    that expects another server key (a fresh keypair's; its own key is even a
+    listed one) and one without CURVE, on the control endpoint and on a streamer's.
+    None connects; every failure is counted (stats refused_handshakes, /metrics
+    zcrawl_refused_handshakes_total; not auth_refused) and logged with its
+    endpoint, at most a line a second under a flood; the crawl ends with every
+    book once. (A wrong-key client retries on its own; one without CURVE often
+    gives up after one try, so the flood keeps opening new ones.)"""
+    keys = keygen(tmp_path / "keys")
+    wrong_server = zmq.curve_keypair()[0]
+    listed = zmq.auth.load_certificate(os.path.join(keys, "fetcher.key_secret"))
+    sim = Sitesim(procs, "--books", "300", "--latency-ms", "20")
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+    mport = free_port()
+    pl = Pipeline(procs, redis, sim.start_url,
+                  broker_args=["--stats-ms", "100", "--max-per-host", "4", "--keys", keys,
+                               "--metrics", "127.0.0.1:%d" % mport])
+    pl.start_broker()
+    wait_port(mport)
+    t0 = time.time()
+    evil = Attacker(wrong_server)
+    line = r"event=handshake_refused endpoint=%s reason=%s detail=.* refused=%s "
+
+    def settled():
+        """refused_handshakes once it stayed the same for half a second."""
+        n = -1
+        while True:
+            time.sleep(0.5)
+            m = int(pl.stats().get("refused_handshakes", "0"))
+            if m == n:
+                return n
+            n = m
+
+    stop = threading.Event()
+
+    def flood():
+        """New sockets without CURVE, five a second on each endpoint, until stop."""
+        ctx = zmq.Context()
+        open_ = []
+        try:
+            while not stop.wait(0.2):
+                for kind, ep in ((zmq.DEALER, "control"), (zmq.PULL, "pages_out"), (zmq.PUSH, "docs_in")):
+                    s = ctx.socket(kind)
+                    s.setsockopt(zmq.LINGER, 0)
+                    s.connect(pl.ep[ep])
+                    open_.append(s)
+                while len(open_) > 30:
+                    open_.pop(0).close(0)
+        finally:
+            for s in open_:
+                s.close(0)
+            ctx.term()
+
+    flooder = threading.Thread(target=flood)
+    try:
+        # One kind at a time, a second apart: each gets its line (one a second).
+        wrong = evil.sock(zmq.DEALER, pl.ep["control"], keypair=listed)
+        wrong.send_multipart([hdr(HELLO), b"fetcher", b"evil-wrong-key", b"100000"], zmq.NOBLOCK)
+        wait_log(procs, pl.broker, line % (re.escape(pl.ep["control"]), "protocol", 1))
+        assert 'detail="cryptographic error' in procs.log(pl.broker)
+        wrong.close(0)
+        n = settled()
+        assert n >= 1
+        time.sleep(1.2)
+        plain = evil.sock(zmq.DEALER, pl.ep["control"], curve=False)
+        plain.send_multipart([hdr(HELLO), b"fetcher", b"evil-plain", b"100000"], zmq.NOBLOCK)
+        # Whichever side sees the mechanism mismatch first: a protocol error here,
+        # or the client hanging up on the server's greeting.
+        wait_log(procs, pl.broker, line % (re.escape(pl.ep["control"]), "(protocol|other)", n + 1))
+        plain.close(0)
+        n = settled()
+        time.sleep(1.2)
+        pull = evil.sock(zmq.PULL, pl.ep["pages_out"], curve=False)
+        wait_log(procs, pl.broker, line % (re.escape(pl.ep["pages_out"]), "(protocol|other)", n + 1))
+        assert int(pl.stats().get("auth_refused", "0")) == 0, pl.stats()
+
+        # Then all at once, on every endpoint, all through the crawl.
+        evil.sock(zmq.DEALER, pl.ep["control"], keypair=listed)
+        evil.sock(zmq.PULL, pl.ep["pages_out"], keypair=listed)
+        flooder.start()
+        pl.wait_stat("refused_handshakes", n + 40, timeout=30)
+        refused = int(pl.stats()["refused_handshakes"])
+        deadline = time.time() + 10
+        while (metric(mport, "zcrawl_refused_handshakes_total") or 0) < refused and time.time() < deadline:
+            time.sleep(0.1)
+        assert metric(mport, "zcrawl_refused_handshakes_total") >= refused
+
+        pl.start_writer(None, out, "--keys", keys)
+        pl.start_parser("--keys", keys)
+        pl.start_fetcher("--keys", keys)
+        got = read_for([pull] + evil.socks[-2:], 3)
+        assert got == [], got[:3]
+        pl.wait_done(timeout=120)
+    finally:
+        stop.set()
+        if flooder.is_alive():
+            flooder.join(10)
+        evil.close()
+    elapsed = time.time() - t0
+    assert_once(jsonl_ids(out), want)
+    stats = pl.stats()
+    assert int(stats["written"]) == len(want), stats
+    assert int(stats["auth_refused"]) == 0, stats
+    log = procs.log(pl.broker)
+    assert "evil" not in log, [x for x in log.splitlines() if "evil" in x][:3]
+    lines = log.count("event=handshake_refused")
+    assert 3 <= lines <= elapsed + 3, (lines, elapsed)
+    assert lines * 5 < int(stats["refused_handshakes"]), (lines, stats)
 
 
 def test_direct_wiring_parser_serves_with_its_own_key(procs, redis, tmp_path):
