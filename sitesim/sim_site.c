@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "sim_v2.h"
+#include "zc_hash.h"
+#include "zc_hex.h"
 #include "zc_time.h"
 
 #define DEFAULT_LIMIT 18
@@ -46,14 +48,9 @@ void sim_reply_free(sim_reply *r)
 
 /* ---- the set of normalized paths already answered ---- */
 
-static uint64_t fnv1a(const char *s)
+static uint64_t seen_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return zc_fnv1a(s, strlen(s));
 }
 
 static void seen_clear(sim_seen *t)
@@ -78,7 +75,7 @@ static int seen_grow(sim_seen *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (t->keys[i] == NULL)
             continue;
-        size_t j = fnv1a(t->keys[i]) & (cap - 1);
+        size_t j = seen_hash(t->keys[i]) & (cap - 1);
         while (keys[j])
             j = (j + 1) & (cap - 1);
         keys[j] = t->keys[i];
@@ -97,7 +94,7 @@ static int seen_add(sim_seen *t, const char *key, unsigned char val)
 {
     if ((t->n + 1) * 2 > t->cap && seen_grow(t) != 0)
         return -1;
-    size_t j = fnv1a(key) & (t->cap - 1);
+    size_t j = seen_hash(key) & (t->cap - 1);
     while (t->keys[j]) {
         if (strcmp(t->keys[j], key) == 0)
             return 1;
@@ -236,17 +233,6 @@ static void count_status(sim_site *s, int status)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated); plus_space turns '+' into ' '.
  * Returns the length, -1 on a bad escape or an encoded NUL, -2 when it does not fit. */
 static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_space)
@@ -257,7 +243,7 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = zc_hexval((unsigned char)s[i + 1]), lo = zc_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi * 16 + lo;
