@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <errno.h>
 
@@ -46,15 +45,6 @@ int broker_seed(broker *b, const char *start, char *const *args, size_t nargs) {
     return added < 0 ? -1 : 0;
 }
 
-/* ms since the epoch as 2026-01-31T12:00:00Z into buf. */
-static const char *iso_time(long long ms, char *buf, size_t len) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, len, "an unknown time");
-    return buf;
-}
-
 int broker_begin(broker *b) {
     const char *crawl = b->conf->crawl;
     snprintf(b->run_id, sizeof(b->run_id), "%016llx", (unsigned long long)zc_rand());
@@ -73,7 +63,7 @@ int broker_begin(broker *b) {
     if (!strcmp(prev.state, "complete")) {
         char when[32];
         printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", crawl,
-               iso_time(prev.ended_at, when, sizeof(when)), prev.written);
+               zc_time_utc(prev.ended_at, ZC_TIME_ISO, "an unknown time", when, sizeof(when)), prev.written);
         fflush(stdout);
         return 1;
     }

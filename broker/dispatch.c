@@ -5,14 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zc_hash.h"
 #include "zc_url.h"
 #include "zc_list.h"
 
-static uint64_t disp_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    while (*s) { h ^= (unsigned char)*s++; h *= 1099511628211ULL; }
-    return h;
-}
+static uint64_t disp_hash(const char *s) { return zc_fnv1a(s, strlen(s)); }
 
 int dispatch_init(dispatch *d, int max_per_host, double rate) {
     memset(d, 0, sizeof(*d));

@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -134,15 +133,6 @@ static int crawl_open(crawl *cw) {
     return 0;
 }
 
-/* "2026-12-02T13:40:00Z" for ms since the epoch. */
-static const char *iso_time(long long ms, char *out, size_t outlen) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outlen, "an unknown time");
-    return out;
-}
-
 /* Empties the --out file for --fresh (MongoDB documents stay: writes are upserts). */
 static int truncate_out(crawl *cw) {
     if (!cw->c->out) return 0;
@@ -187,7 +177,7 @@ static int crawl_check_state(crawl *cw) {
     }
     if (!strcmp(m.state, "complete")) {
         printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", c->crawl,
-               iso_time(m.ended_at, when, sizeof(when)), m.written);
+               zc_time_utc(m.ended_at, ZC_TIME_ISO, "an unknown time", when, sizeof(when)), m.written);
         return 1;
     }
     if (m.state[0])

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <hiredis.h>
@@ -334,13 +333,6 @@ static const char *crawl_state(const status_read *s, const char **source) {
     return "unknown";
 }
 
-static void fmt_time(long long ms, char *buf, size_t len) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(buf, len, "?");
-}
-
 /* Age of the stats hash in ms, or -1 when it has no updated_at. */
 static long long stats_age(const status_read *s) {
     long long at;
@@ -360,11 +352,11 @@ static void print_table(const status_read *s, const char *crawl, const char *whe
     long long t;
     if (run_id && *run_id) printf("  run %s", run_id);
     if (zc_redis_hget_ll(s->meta, "started_at", &t) || zc_redis_hget_ll(s->stats, "started_at", &t)) {
-        fmt_time(t, when, sizeof(when));
+        zc_time_utc(t, "%Y-%m-%d %H:%M:%S UTC", "?", when, sizeof(when));
         printf("  started %s", when);
     }
     if (zc_redis_hget_ll(s->meta, "ended_at", &t)) {
-        fmt_time(t, when, sizeof(when));
+        zc_time_utc(t, "%Y-%m-%d %H:%M:%S UTC", "?", when, sizeof(when));
         printf("  ended %s", when);
     }
     printf("\n");

@@ -1179,21 +1179,10 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    l->pages = zmq_socket(l->zctx, ZMQ_PUSH);
-    if (!l->pages) {
-        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
-        goto err;
-    }
-    /* ZMQ_IMMEDIATE: pages queue only for peers that are connected, so with several
-     * parsers none gets pages while it is down, and with none the pages wait here. */
-    int hwm = (int)l->cfg.pages_hwm, linger = 2000, immediate = 1;
-    if (zmq_setsockopt(l->pages, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(l->pages, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-        zmq_setsockopt(l->pages, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0 || zc_msg_limit(l->pages) != 0) {
-        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
-        goto err;
-    }
-    if (zc_endpoint_attach(l->zctx, l->pages, l->cfg.pages, err, errlen) != 0) goto err;
+    /* A PUSH: pages queue only for parsers that are connected, so with several
+     * none gets pages while it is down, and with none the pages wait here. */
+    l->pages = zc_endpoint_socket(l->zctx, ZMQ_PUSH, (int)l->cfg.pages_hwm, 2000, l->cfg.pages, NULL, err, errlen);
+    if (!l->pages) goto err;
     size_t sz = sizeof(l->pages_fd);
     if (zmq_getsockopt(l->pages, ZMQ_FD, &l->pages_fd, &sz) != 0) {
         snprintf(err, errlen, "zmq_getsockopt(ZMQ_FD): %s", zmq_strerror(errno));

@@ -19,6 +19,15 @@ int zc_endpoint_ok(const char *e);
  * (a malformed list, or the first endpoint that cannot be bound or connected). */
 int zc_endpoint_attach(void *ctx, void *sock, const char *spec, char *err, size_t errlen);
 
+/* Opens a stage's data socket: type ZMQ_PUSH or ZMQ_PULL, hwm its send (PUSH) or
+ * receive (PULL) high-water mark, linger_ms its linger, the message size limit
+ * (zc_msg_limit), and for a PUSH ZMQ_IMMEDIATE, so that messages queue only for
+ * peers that are connected; then attaches it to spec. Returns the socket, or NULL
+ * with a one-line reason in err; a spec that cannot be attached is named "--flag: "
+ * in it when flag is not NULL. */
+void *zc_endpoint_socket(void *ctx, int type, int hwm, int linger_ms, const char *spec, const char *flag,
+                         char *err, size_t errlen);
+
 /* Checks spec the way zc_endpoint_attach does, without a socket. Returns 0, or -1
  * with a one-line reason in err. */
 int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "zc_hex.h"
+
 #define ROBOTS_DAY_MS 86400000L
 #define ROBOTS_PATH_STACK 8192
 
@@ -33,13 +35,6 @@ struct zc_robots {
 
 /* ---- percent-encoding normalisation -------------------------------------- */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int unreserved(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
@@ -64,8 +59,8 @@ static size_t normalise(const char *in, size_t n, char *out, int pattern) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == '%') {
-            int h = i + 1 < n ? hexval((unsigned char)in[i + 1]) : -1;
-            int l = i + 2 < n ? hexval((unsigned char)in[i + 2]) : -1;
+            int h = i + 1 < n ? zc_hexval((unsigned char)in[i + 1]) : -1;
+            int l = i + 2 < n ? zc_hexval((unsigned char)in[i + 2]) : -1;
             if (h < 0 || l < 0) {
                 o += put_pct(out + o, '%');
                 continue;

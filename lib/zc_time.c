@@ -1,6 +1,7 @@
-/* zc_time.c -- monotonic and wall clocks in milliseconds, and retry backoff. */
+/* zc_time.c -- monotonic and wall clocks in milliseconds, UTC times as text, and retry backoff. */
 #include "zc_time.h"
 
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,14 @@ int64_t zc_wall_ms(void) {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *zc_time_utc(int64_t ms, const char *fmt, const char *unknown, char *buf, size_t len) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, len, fmt, &tm) == 0)
+        snprintf(buf, len, "%s", unknown);
+    return buf;
 }
 
 void zc_rand_seed(uint64_t seed) {

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "spec.h"
+#include "zc_hex.h"
 #include "zc_json.h"
 #include "zc_utf8.h"
 
@@ -282,13 +283,6 @@ int parse_iso8601_ms(const char *str, int64_t *ms) {
 
 /* ---------- body checks and JSON ---------- */
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Everything cJSON must not see: oversize, NUL bytes, bad UTF-8, \u escapes that
  * are not four hex digits or that decode to NUL, deep nesting, an unterminated
  * string. Returns 0, or -1 with a reason in err. */
@@ -327,7 +321,7 @@ static int body_check(const char *body, size_t len, char *err, size_t errlen) {
                         return -1;
                     }
                     for (int k = 2; k < 6; k++) {
-                        int h = hexval(body[i + (size_t)k]);
+                        int h = zc_hexval(body[i + (size_t)k]);
                         if (h < 0) {
                             snprintf(err, errlen, "invalid JSON: bad \\u escape at byte %zu", i);
                             return -1;
@@ -536,9 +530,7 @@ static size_t html_ref(const char *s, size_t n, char *out, size_t *w) {
         i = hex ? 3 : 2;
         for (; i < n && digits < 8; i++, digits++) {
             char d = s[i];
-            int v = d >= '0' && d <= '9' ? d - '0'
-                    : hex && d >= 'a' && d <= 'f' ? d - 'a' + 10
-                    : hex && d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+            int v = hex ? zc_hexval(d) : d >= '0' && d <= '9' ? d - '0' : -1;
             if (v < 0) break;
             c = c * (hex ? 16 : 10) + (uint32_t)v;
         }

@@ -458,33 +458,6 @@ static void log_stats(const parser *P, const char *event) {
 
 /* ---------- setup ---------- */
 
-/* Creates a socket of type, sets HWM and linger, attaches it to endpoint. Returns
- * it, or NULL with a one-line reason (naming --flag) in err. */
-static void *open_socket(void *ctx, int type, const char *endpoint, const char *flag, char *err, size_t errlen) {
-    char why[512];
-    void *s = zmq_socket(ctx, type);
-    if (!s) {
-        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
-        return NULL;
-    }
-    int hwm = SOCK_HWM, linger = type == ZMQ_PUSH ? LINGER_MS : 0, immediate = 1;
-    int opt = type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM;
-    if (zmq_setsockopt(s, opt, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 || zc_msg_limit(s) != 0 ||
-        (type == ZMQ_PUSH && zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0)) {
-        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
-        goto err;
-    }
-    if (zc_endpoint_attach(ctx, s, endpoint, why, sizeof(why)) != 0) {
-        snprintf(err, errlen, "--%s: %.400s", flag, why);
-        goto err;
-    }
-    return s;
-err:
-    zmq_close(s);
-    return NULL;
-}
-
 parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, size_t errlen) {
     parser *P = calloc(1, sizeof(*P));
     if (!P) {
@@ -499,8 +472,8 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    if (!(P->pull = open_socket(P->ctx, ZMQ_PULL, c->pages, "pages", err, errlen)) ||
-        !(P->push = open_socket(P->ctx, ZMQ_PUSH, c->docs, "docs", err, errlen)))
+    if (!(P->pull = zc_endpoint_socket(P->ctx, ZMQ_PULL, SOCK_HWM, 0, c->pages, "pages", err, errlen)) ||
+        !(P->push = zc_endpoint_socket(P->ctx, ZMQ_PUSH, SOCK_HWM, LINGER_MS, c->docs, "docs", err, errlen)))
         goto err;
     char why[512];
     if (zc_peer_open(&P->peer, P->ctx, c->broker, "parser", c->name, c->hb_ms, 0, why, sizeof(why)) != 0) {

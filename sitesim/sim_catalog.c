@@ -741,12 +741,18 @@ void sim_catalog_render_list(const sim_catalog *c, long limit, long offset,
     else
         sim_buf_addf(b, "\"%s?limit=%ld&offset=%ld\"", base, limit, offset - limit);
     sim_buf_adds(b, ", \"results\": [");
-    for (long i = offset; i < c->nbooks && i - offset < limit; i++) {
+    sim_catalog_render_page(c, offset, limit, sim_catalog_render_item, b);
+    sim_buf_adds(b, "]}");
+}
+
+void sim_catalog_render_page(const sim_catalog *c, long offset, long n, sim_catalog_render_fn item,
+                             sim_buf *b)
+{
+    for (long i = offset; i < c->nbooks && i - offset < n; i++) {
         if (i > offset)
             sim_buf_adds(b, ", ");
-        sim_catalog_render_item(c, i, b);
+        item(c, i, b);
     }
-    sim_buf_adds(b, "]}");
 }
 
 static void add_id_list(const sim_catalog *c, sim_buf *b, int want)

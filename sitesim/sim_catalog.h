@@ -62,6 +62,11 @@ void sim_catalog_render_malformed(const sim_catalog *c, long i, sim_buf *b);
  * of the list endpoint ("http://host/api/book/") used in next and previous. */
 void sim_catalog_render_list(const sim_catalog *c, long limit, long offset,
                              const char *base, sim_buf *b);
+/* The books of a page, offset .. offset+n-1 as far as they exist, each drawn by
+ * item, separated by ", " (both APIs' list pages). */
+typedef void (*sim_catalog_render_fn)(const sim_catalog *c, long i, sim_buf *b);
+void sim_catalog_render_page(const sim_catalog *c, long offset, long n, sim_catalog_render_fn item,
+                             sim_buf *b);
 /* {"count": N, "reachable": [...], "missing": [...], "malformed": [...]}. */
 void sim_catalog_render_ids(const sim_catalog *c, sim_buf *b);
 

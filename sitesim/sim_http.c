@@ -151,7 +151,7 @@ static void connection_tokens(const char *v, size_t n, int *close, int *keep)
     }
 }
 
-static long parse_content_length(const char *v, size_t n)
+long sim_http_count(const char *v, size_t n)
 {
     if (n == 0 || n > 15)
         return -1;
@@ -162,6 +162,19 @@ static long parse_content_length(const char *v, size_t n)
         x = x * 10 + (v[i] - '0');
     }
     return x;
+}
+
+int sim_http_query_next(const char *q, size_t n, size_t *pos, const char **kv, size_t *kvlen)
+{
+    size_t i = *pos, s = i;
+    if (q == NULL || i >= n)
+        return 0;
+    while (i < n && q[i] != '&')
+        i++;
+    *kv = q + s;
+    *kvlen = i - s;
+    *pos = i + 1;
+    return 1;
 }
 
 long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, size_t errlen)
@@ -233,7 +246,7 @@ long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, si
         if (ieq(h, k, "connection")) {
             connection_tokens(v, vn, &conn_close, &conn_keep);
         } else if (ieq(h, k, "content-length")) {
-            long x = parse_content_length(v, vn);
+            long x = sim_http_count(v, vn);
             if (x < 0 || (clen >= 0 && x != clen))
                 return fail(err, errlen, "bad Content-Length");
             clen = x;

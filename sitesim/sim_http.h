@@ -31,4 +31,13 @@ typedef struct sim_request {
  * SIM_HTTP_MAX_HEAD, transfer codings, bad Content-Length) with a reason in err. */
 long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, size_t errlen);
 
+/* A decimal in [0, 10^15) at s[0..n): 1 to 15 digits, nothing else (a
+ * Content-Length, a query's count). Returns it, or -1 for anything else. */
+long sim_http_count(const char *s, size_t n);
+
+/* Steps through the '&'-separated parameters of q[0..n) (q may be NULL): from
+ * *pos (0 at first) sets *kv and *kvlen to the next "key=value" (escapes not
+ * decoded, possibly empty) and moves *pos past it. Returns 1, or 0 when none is left. */
+int sim_http_query_next(const char *q, size_t n, size_t *pos, const char **kv, size_t *kvlen);
+
 #endif

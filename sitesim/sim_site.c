@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "sim_v2.h"
+#include "zc_hash.h"
+#include "zc_hex.h"
 #include "zc_time.h"
 
 #define DEFAULT_LIMIT 18
@@ -46,14 +48,9 @@ void sim_reply_free(sim_reply *r)
 
 /* ---- the set of normalized paths already answered ---- */
 
-static uint64_t fnv1a(const char *s)
+static uint64_t seen_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return zc_fnv1a(s, strlen(s));
 }
 
 static void seen_clear(sim_seen *t)
@@ -78,7 +75,7 @@ static int seen_grow(sim_seen *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (t->keys[i] == NULL)
             continue;
-        size_t j = fnv1a(t->keys[i]) & (cap - 1);
+        size_t j = seen_hash(t->keys[i]) & (cap - 1);
         while (keys[j])
             j = (j + 1) & (cap - 1);
         keys[j] = t->keys[i];
@@ -97,7 +94,7 @@ static int seen_add(sim_seen *t, const char *key, unsigned char val)
 {
     if ((t->n + 1) * 2 > t->cap && seen_grow(t) != 0)
         return -1;
-    size_t j = fnv1a(key) & (t->cap - 1);
+    size_t j = seen_hash(key) & (t->cap - 1);
     while (t->keys[j]) {
         if (strcmp(t->keys[j], key) == 0)
             return 1;
@@ -236,17 +233,6 @@ static void count_status(sim_site *s, int status)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated); plus_space turns '+' into ' '.
  * Returns the length, -1 on a bad escape or an encoded NUL, -2 when it does not fit. */
 static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_space)
@@ -257,7 +243,7 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = zc_hexval((unsigned char)s[i + 1]), lo = zc_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi * 16 + lo;
@@ -275,46 +261,28 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_
     return (long)o;
 }
 
-/* A decimal in [0, 10^15): 1 to 15 digits, nothing else. Returns -1 otherwise. */
-static long parse_count(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 15)
-        return -1;
-    long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /* Reads limit and offset from a list query. Returns NULL, or the reason it is bad. */
 static const char *parse_list_query(const char *q, size_t n, long max_limit, long *limit,
                                     long *offset)
 {
     *limit = DEFAULT_LIMIT;
     *offset = 0;
-    size_t i = 0;
-    while (q && i < n) {
-        size_t s = i;
-        while (i < n && q[i] != '&')
-            i++;
-        size_t e = i++;
-        size_t eq = s;
-        while (eq < e && q[eq] != '=')
+    size_t i = 0, kn;
+    const char *kv;
+    while (sim_http_query_next(q, n, &i, &kv, &kn)) {
+        size_t eq = 0;
+        while (eq < kn && kv[eq] != '=')
             eq++;
         char key[16], val[32];
-        if (pct_decode(q + s, eq - s, key, sizeof key, 1) < 0)
+        if (pct_decode(kv, eq, key, sizeof key, 1) < 0)
             continue; /* not a key this page reads */
         int is_limit = strcmp(key, "limit") == 0, is_offset = strcmp(key, "offset") == 0;
         if (!is_limit && !is_offset)
             continue;
-        size_t vs = eq < e ? eq + 1 : e;
-        long v = -1;
-        if (pct_decode(q + vs, e - vs, val, sizeof val, 1) >= 0)
-            v = parse_count(val);
+        size_t vs = eq < kn ? eq + 1 : kn;
+        long vn = pct_decode(kv + vs, kn - vs, val, sizeof val, 1), v = -1;
+        if (vn >= 0)
+            v = sim_http_count(val, (size_t)vn);
         if (is_limit) {
             if (v <= 0)
                 return "Invalid limit: expected a positive integer.";
@@ -346,6 +314,42 @@ static void body_detail(sim_site *s, const char *msg)
     sim_buf_adds(&s->body, "{\"detail\": ");
     sim_buf_add_jstrs(&s->body, msg);
     sim_buf_addc(&s->body, '}');
+}
+
+/* "http://", the request's host (the default host when its Host header is
+ * unusable), then path, into out. Returns 0, or -1 when it does not fit. */
+static int page_url(const sim_site *s, const sim_request *req, const char *path, char *out, size_t cap)
+{
+    int n = host_ok(req->host, req->host_len)
+        ? snprintf(out, cap, "http://%.*s%s", (int)req->host_len, req->host, path)
+        : snprintf(out, cap, "http://%s%s", s->cfg.default_host, path);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* The body of a detail page of either API: book i of cat (-1: none) drawn by
+ * render, a missing book's 404 or a malformed book's broken JSON. A clean answer
+ * is tracked for duplicates under prefix and the id. Returns the status. */
+static int detail_page(sim_site *s, const sim_catalog *cat, long i,
+                       sim_catalog_render_fn render, const char *prefix,
+                       const char *id, size_t idlen, sim_reply *r)
+{
+    int status = 404;
+    if (i < 0 || sim_catalog_is_missing(cat, i)) {
+        sim_buf_adds(&s->body, JSON_NOT_FOUND);
+    } else {
+        status = 200;
+        if (sim_catalog_is_malformed(cat, i)) {
+            s->st.fmalformed++;
+            sim_catalog_render_malformed(cat, i, &s->body);
+        } else {
+            render(cat, i, &s->body);
+        }
+    }
+    if (idlen + strlen(prefix) + 1 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(cat, i))) {
+        r->track = 1;
+        snprintf(r->key, sizeof r->key, "%s%.*s", prefix, (int)idlen, id);
+    }
+    return status;
 }
 
 static void render_stats(sim_site *s)
@@ -603,11 +607,8 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             status = 400;
             body_detail(s, why);
         } else {
-            char origin[320];
-            int n = host_ok(req->host, req->host_len)
-                ? snprintf(origin, sizeof origin, "http://%.*s", (int)req->host_len, req->host)
-                : snprintf(origin, sizeof origin, "http://%s", s->cfg.default_host);
-            if (n < 0 || (size_t)n >= sizeof origin)
+            char origin[400];
+            if (page_url(s, req, "", origin, sizeof origin) != 0)
                 return -1;
             status = 200;
             sim_v2_render_list(cat, offset, size, origin, &s->body);
@@ -615,22 +616,8 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             snprintf(r->key, sizeof r->key, "v2l:%ld:%ld", size, offset);
         }
     } else if (v2 && kind == SIM_KIND_DETAIL) {
-        long i = sim_v2_find(cat, id, idlen);
-        if (i < 0 || sim_catalog_is_missing(cat, i)) {
-            sim_buf_adds(&s->body, JSON_NOT_FOUND);
-        } else {
-            status = 200;
-            if (sim_catalog_is_malformed(cat, i)) {
-                s->st.fmalformed++;
-                sim_catalog_render_malformed(cat, i, &s->body);
-            } else {
-                sim_v2_render_record(cat, i, &s->body);
-            }
-        }
-        if (idlen + 5 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(cat, i))) {
-            r->track = 1;
-            snprintf(r->key, sizeof r->key, "v2d:%.*s", (int)idlen, id);
-        }
+        status = detail_page(s, cat, sim_v2_find(cat, id, idlen), sim_v2_render_record, "v2d:",
+                             id, idlen, r);
     } else if (kind == SIM_KIND_LIST) {
         long limit, offset;
         const char *why = parse_list_query(req->query, req->query_len, s->cfg.max_limit,
@@ -640,10 +627,7 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             body_detail(s, why);
         } else {
             char base[400];
-            int n = host_ok(req->host, req->host_len)
-                ? snprintf(base, sizeof base, "http://%.*s%s", (int)req->host_len, req->host, path)
-                : snprintf(base, sizeof base, "http://%s%s", s->cfg.default_host, path);
-            if (n < 0 || (size_t)n >= sizeof base)
+            if (page_url(s, req, path, base, sizeof base) != 0)
                 return -1;
             status = 200;
             sim_catalog_render_list(cat, limit, offset, base, &s->body);
@@ -651,22 +635,8 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
             snprintf(r->key, sizeof r->key, "l:%ld:%ld", limit, offset);
         }
     } else if (kind == SIM_KIND_DETAIL) {
-        long i = sim_catalog_find(cat, id, idlen);
-        if (i < 0 || sim_catalog_is_missing(cat, i)) {
-            sim_buf_adds(&s->body, JSON_NOT_FOUND);
-        } else {
-            status = 200;
-            if (sim_catalog_is_malformed(cat, i)) {
-                s->st.fmalformed++;
-                sim_catalog_render_malformed(cat, i, &s->body);
-            } else {
-                sim_catalog_render_detail(cat, i, &s->body);
-            }
-        }
-        if (idlen + 3 <= SIM_KEY_MAX && (status == 404 || !sim_catalog_is_malformed(cat, i))) {
-            r->track = 1;
-            snprintf(r->key, sizeof r->key, "d:%.*s", (int)idlen, id);
-        }
+        status = detail_page(s, cat, sim_catalog_find(cat, id, idlen), sim_catalog_render_detail, "d:",
+                             id, idlen, r);
     } else {
         sim_buf_adds(&s->body, JSON_NOT_FOUND);
     }

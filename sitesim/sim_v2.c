@@ -7,6 +7,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "sim_http.h"
+
 #define CURSOR_MASK 0x2f5a3c1dUL   /* cursors are opaque: the offset, scrambled */
 
 static const char *const k_months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -56,14 +58,9 @@ const char *sim_v2_parse_query(const char *q, size_t n, long *offset, long *size
 {
     *offset = 0;
     *size = SIM_V2_PAGE;
-    size_t i = 0;
-    while (q && i < n) {
-        size_t s = i;
-        while (i < n && q[i] != '&')
-            i++;
-        size_t e = i++;
-        const char *kv = q + s;
-        size_t kn = e - s;
+    size_t i = 0, kn;
+    const char *kv;
+    while (sim_http_query_next(q, n, &i, &kv, &kn)) {
         if (kn > 7 && memcmp(kv, "cursor=", 7) == 0) {
             if (kn - 7 != 8)
                 return "Invalid cursor.";
@@ -119,11 +116,7 @@ void sim_v2_render_list(const sim_catalog *c, long offset, long size, const char
     sim_buf_adds(b, "{\"data\": {\"total\": ");
     sim_buf_add_u64(b, (uint64_t)c->nbooks);
     sim_buf_adds(b, ", \"records\": [");
-    for (long i = offset; i < c->nbooks && i - offset < size; i++) {
-        if (i > offset)
-            sim_buf_adds(b, ", ");
-        render_entry(c, i, b);
-    }
+    sim_catalog_render_page(c, offset, size, render_entry, b);
     sim_buf_adds(b, "]}, \"links\": {\"next\": ");
     if (offset + size < c->nbooks) {
         sim_buf_addf(b, "\"%s/api/v2/records?cursor=%08lx", origin, (unsigned long)(offset + size) ^ CURSOR_MASK);

@@ -612,24 +612,10 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    w->docs = zmq_socket(w->ctx, ZMQ_PULL);
-    if (!w->docs) {
-        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
-        goto err;
-    }
     /* A small receive queue: while this writer cannot write, the streamer sends
      * to other writers instead of piling DOCs up here. */
-    int hwm = (int)c->batch, linger = 0;
-    if (zmq_setsockopt(w->docs, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 || zc_msg_limit(w->docs) != 0 ||
-        zmq_setsockopt(w->docs, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
-        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
-        goto err;
-    }
-    char e2[512];
-    if (zc_endpoint_attach(w->ctx, w->docs, c->docs, e2, sizeof(e2)) != 0) {
-        snprintf(err, errlen, "--docs: %s", e2);
-        goto err;
-    }
+    w->docs = zc_endpoint_socket(w->ctx, ZMQ_PULL, (int)c->batch, 0, c->docs, "docs", err, errlen);
+    if (!w->docs) goto err;
     w->worker = writer_worker_start(w->ctx, &w->sink, err, errlen);
     if (!w->worker) goto err;
     if (zc_peer_open(&w->peer, w->ctx, c->broker, "writer", c->name, c->heartbeat_ms, 0, err, errlen) != 0) goto err;

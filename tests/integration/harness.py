@@ -13,9 +13,57 @@ import tempfile
 import time
 import urllib.request
 
+import pytest
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.abspath(os.environ.get("ZCRAWL_BIN", os.path.join(ROOT, "bin")))
 TOOLS = os.path.join(ROOT, ".tools", "bin")
+
+
+def wait_for(cond, timeout, what, step=0.05):
+    """Calls cond every step seconds until it returns something true, and returns
+    that; fails the test after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+def wait_exit(p, timeout):
+    """The exit code of process p; fails the test when it still runs after timeout seconds."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
+
+
+def mounted_tmpfs(path, size):
+    """For a fixture (`yield from`): a tmpfs of size ("1m") mounted at path, a new
+    folder, for the test. Skips without root or when the mount fails."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs for the full-disk test needs root")
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", str(path)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
+    yield path
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill_fs(path, leave):
+    """Fills the filesystem of path with a file at path, then frees `leave` bytes of it."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    os.truncate(path, max(0, os.path.getsize(path) - leave))
 
 
 def bin_path(name):

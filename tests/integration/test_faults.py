@@ -30,7 +30,7 @@ import time
 import bson
 import pytest
 
-from harness import FakeBroker, Pipeline, Sitesim, bin_path, jsonl_ids, mongo_ids
+from harness import FakeBroker, Pipeline, Sitesim, bin_path, jsonl_ids, mongo_ids, wait_exit
 
 HELLO, DOC, WRITTEN, DEAD = 1, 8, 9, 10
 HB = "200"
@@ -91,13 +91,6 @@ def check_done(pl, want, ids, got_ids, timeout=60):
     assert int(st["gone"]) == len(ids["missing"]), st
     assert pl.dead() == [], pl.dead()[:5]
     return st
-
-
-def wait_exit(p, timeout):
-    try:
-        return p.wait(timeout=timeout)
-    except Exception:
-        raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
 
 
 def peer_expired(log, name):

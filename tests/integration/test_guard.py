@@ -20,7 +20,7 @@ import time
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, bin_path, jsonl_ids
+from harness import Pipeline, Sitesim, bin_path, jsonl_ids, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD = 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12
 
@@ -76,16 +76,6 @@ class Peer:
     def close(self):
         self.s.close(0)
         self.ctx.term()
-
-
-def wait_for(cond, timeout, what, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
 def stat(pl, field):

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from harness import SANITIZER_MARKERS, Sitesim, bin_path, jsonl_ids
+from harness import SANITIZER_MARKERS, Sitesim, bin_path, jsonl_ids, mounted_tmpfs
 
 BOOKS = 1500
 
@@ -602,15 +602,7 @@ def test_timeout_stops_resumably(procs, tmp_path):
 @pytest.fixture
 def small_fs(tmp_path):
     """An 8 MiB tmpfs, mounted for the test (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs for the full-disk test needs root")
-    d = tmp_path / "fs"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    yield from mounted_tmpfs(tmp_path / "fs", "8m")
 
 
 def log_time(line):

@@ -9,13 +9,12 @@ run every real stage against the emulator, whose /__stats counts requests per UR
 import collections
 import re
 import signal
-import subprocess
 import time
 
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, bin_path, jsonl_ids
+from harness import Pipeline, Sitesim, bin_path, jsonl_ids, wait_exit, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, WRITTEN, SHUTDOWN, HOLD, STATUS = 1, 2, 3, 4, 5, 7, 9, 11, 12, 13
 
@@ -53,23 +52,6 @@ class Stage:
 
     def close(self):
         self.s.close(0)
-
-
-def wait_for(cond, timeout, what, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
-
-
-def wait_exit(p, timeout):
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
 
 
 # ---------------------------------------------------------------- HOLD and STATUS

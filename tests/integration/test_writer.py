@@ -13,7 +13,7 @@ import pymongo
 import pytest
 import zmq
 
-from harness import bin_path
+from harness import bin_path, fill_fs, mounted_tmpfs
 
 HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD, STATUS = 1, 2, 4, 8, 9, 10, 11, 12, 13
 
@@ -519,28 +519,7 @@ def test_intake_bounded_by_held_bytes(procs, broker, proxy):
 @pytest.fixture
 def small_fs(tmp_path):
     """A 1 MiB tmpfs, mounted for the test (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs for the full-disk test needs root")
-    d = tmp_path / "fs"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
-
-
-def fill(path, leave):
-    """Fills the filesystem of path with a file, then frees `leave` bytes of it."""
-    with open(path, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    size = os.path.getsize(path)
-    os.truncate(path, max(0, size - leave))
+    yield from mounted_tmpfs(tmp_path / "fs", "1m")
 
 
 def check_lines(data):
@@ -561,7 +540,7 @@ def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     document ends in the file exactly once."""
     out = small_fs / "books.jsonl"
     filler = small_fs / "filler"
-    fill(filler, 40 * 1024)
+    fill_fs(filler, 40 * 1024)
     p = start_writer(procs, broker, "--out", str(out), "--batch", "10", "--batch-ms", "20")
     n = 60
     for i in range(n):

@@ -12,12 +12,11 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import pytest
 
-from harness import Pipeline, Redis, Sitesim, mongo_ids
+from harness import Pipeline, Redis, Sitesim, fill_fs, mongo_ids, mounted_tmpfs
 
 HB = "200"
 STAGE = ("--heartbeat-ms", HB)
@@ -138,15 +137,8 @@ def test_jsonl_redis_restart_with_aof(procs, tmp_path):
 
 @pytest.fixture
 def small_fs(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs for the full-disk test needs root")
-    d = tmp_path / "fs"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs for the full-disk test: %s" % r.stderr.strip())
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    """A 4 MiB tmpfs, mounted for the test (needs root)."""
+    yield from mounted_tmpfs(tmp_path / "fs", "4m")
 
 
 def test_jsonl_full_disk_mid_crawl(procs, redis, small_fs):
@@ -156,14 +148,7 @@ def test_jsonl_full_disk_mid_crawl(procs, redis, small_fs):
     sim, want = site(procs)
     out = small_fs / "books.jsonl"
     filler = small_fs / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    os.truncate(filler, max(0, os.path.getsize(filler) - 300 * 1024))
+    fill_fs(filler, 300 * 1024)
     pl, w = start(procs, redis, sim, out=str(out))
     deadline = time.time() + 60
     while "condition=sink_full" not in procs.log(w):

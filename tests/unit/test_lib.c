@@ -217,6 +217,14 @@ static void test_backoff(void **state) {
     }
 }
 
+static void test_time_utc(void **state) {
+    (void)state;
+    char buf[32];
+    assert_string_equal(zc_time_utc(1769860800123LL, ZC_TIME_ISO, "?", buf, sizeof(buf)), "2026-01-31T12:00:00Z");
+    assert_string_equal(zc_time_utc(0, ZC_TIME_ISO, "an unknown time", buf, sizeof(buf)), "an unknown time");
+    assert_string_equal(zc_time_utc(1769860800123LL, ZC_TIME_ISO, "?", buf, 8), "?");  /* does not fit */
+}
+
 /* The definition, decoded the slow way: the reference zc_utf8_valid must agree with. */
 static int utf8_reference(const unsigned char *s, size_t len) {
     size_t i = 0;
@@ -340,6 +348,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_time_utc),
     };
     return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
 }
