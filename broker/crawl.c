@@ -60,6 +60,12 @@ int broker_begin(broker *b) {
                 "empty?) or written by an older zcrawl; --fresh starts it over\n", BROKER_PROG, crawl);
         return -1;
     }
+    if (!strcmp(prev.state, "url_form")) {
+        fprintf(stderr, "%s: error: crawl %s was begun by a zcrawl whose URL fingerprints differ (canonical form %lld, "
+                "this one %d): its seen set cannot be read; --fresh starts it over\n", BROKER_PROG, crawl,
+                prev.url_form, ZC_URL_FORM);
+        return -1;
+    }
     if (!strcmp(prev.state, "complete")) {
         char when[32];
         printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", crawl,

@@ -28,7 +28,10 @@
  * (cap, back-off until, delay) and the counter waiting (URLs in all q:<host>).
  * Every one of these keys starts with the crawl's prefix zcrawl:{crawl}:, so it
  * lies in the crawl's cluster slot; scripts build them from KEYS[1]'s prefix.
- * hostof() gives the same host:port as zc_url_host(). push() queues a URL and
+ * hostof() reads host:port from the URL's text; for every URL zc_url_canonical
+ * accepts that is the host:port zc_url_host() gets from libcurl (it refuses a host
+ * libcurl reads otherwise, and credentials; tests/fuzz/fuzz_url.c holds the two
+ * to it). push() queues a URL and
  * makes its host ready unless the broker has it checked out. */
 #define LUA_FR_PUSH \
     "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n" \
@@ -220,22 +223,27 @@ static const char *LUA_HOLD =
     "end\n"
     "return n\n";
 
-/* KEYS meta stats; ARGV run_id now. Starts a run: returns {previous state,
- * ended_at, written}. A complete crawl is left as it is; a crawl whose stats hash
- * exists without meta lost its state ("lost") and is left too. */
+/* KEYS meta stats; ARGV run_id now url_form. Starts a run: returns {previous
+ * state, ended_at, written, url_form}. A complete crawl is left as it is; a crawl
+ * whose stats hash exists without meta lost its state ("lost") and is left too; a
+ * crawl whose seen set holds fingerprints of another canonical form ("url_form":
+ * begun by a zcrawl without the field, form 1, or with another one) is left too,
+ * since its fingerprints would not match this broker's. A new crawl records ours. */
 static const char *LUA_BEGIN =
-    LUA_WRITES "local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'written')\n"
-    "local st = m[1]\n"
+    LUA_WRITES "local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'written', 'url_form')\n"
+    "local st, form = m[1], m[4] or '1'\n"
     "if not st then\n"
-    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {'lost', '0', '0'} end\n"
-    "  st = 'new'\n"
-    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2])\n"
+    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {'lost', '0', '0', form} end\n"
+    "  st, form = 'new', ARGV[3]\n"
+    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'url_form', form)\n"
     "elseif st == 'complete' then\n"
-    "  return {st, m[2] or '0', m[3] or '0'}\n"
+    "  return {st, m[2] or '0', m[3] or '0', form}\n"
+    "elseif form ~= ARGV[3] then\n"
+    "  return {'url_form', m[2] or '0', m[3] or '0', form}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'state', 'running', 'run_id', ARGV[1], 'started_at', ARGV[2],\n"
     "           'ended_at', '', 'reason', '')\n"
-    "return {st, m[2] or '0', m[3] or '0'}\n";
+    "return {st, m[2] or '0', m[3] or '0', form}\n";
 
 /* KEYS meta; ARGV run_id state reason now written. Ends our run, only if the
  * meta is still ours. */
@@ -886,9 +894,10 @@ int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_me
     args_str(&a, fr->k_stats);
     args_str(&a, run_id);
     args_ll(&a, now_ms);
+    args_ll(&a, ZC_URL_FORM);
     redisReply *r = fr_run(fr, &a);
     if (!r) return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
         snprintf(fr->err, sizeof(fr->err), "unexpected reply to the meta script");
         freeReplyObject(r);
         return -1;
@@ -896,6 +905,7 @@ int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_me
     snprintf(prev->state, sizeof(prev->state), "%s", r->element[0]->str);
     prev->ended_at = reply_ll(r->element[1]);
     prev->written = reply_ll(r->element[2]);
+    prev->url_form = reply_ll(r->element[3]);
     freeReplyObject(r);
     return 0;
 }

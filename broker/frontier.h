@@ -71,9 +71,10 @@ typedef struct frontier_counts {
 
 /* What a crawl's meta hash said when a run began. */
 typedef struct frontier_meta {
-    char state[16];      /* new, running, stopped, failed, complete, or lost */
+    char state[16];      /* new, running, stopped, failed, complete, lost, or url_form */
     long long ended_at;  /* ms since the epoch, 0 when unknown */
     long long written;
+    long long url_form;  /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
 } frontier_meta;
 
 /* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with
@@ -168,9 +169,10 @@ int frontier_scope_add(frontier *fr, const char *origin);
 int64_t frontier_next_delayed(frontier *fr);
 
 /* Starts a run in the crawl's meta hash: state running, run_id, started_at (and
- * created_at for a new crawl), atomically. Left unchanged when the crawl is
- * complete, or lost (a seen-set without meta: its state is gone). prev says
- * which. Returns 0 or -1. */
+ * created_at and url_form for a new crawl), atomically. Left unchanged when the
+ * crawl is complete, lost (a seen-set without meta: its state is gone), or
+ * url_form (its fingerprints are of another canonical form). prev says which.
+ * Returns 0 or -1. */
 int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_meta *prev);
 /* Is the crawl still ours? Returns 1 (meta says run_id), 0 (meta gone), 2 (another
  * run_id, copied into other), or -1 on error. */

@@ -1,9 +1,13 @@
 /* zc_url.h -- URL canonical form, fingerprint and host key.
  *
- * Canonical form: scheme and host lower-cased, default port dropped, empty path
+ * libcurl's URL API (curl_url) splits the URL and removes dot segments ("/a/./b/../c"
+ * is "/a/c"). On top: scheme and host lower-cased, default port dropped, empty path
  * becomes "/", trailing slashes dropped from a non-root path, query parameters
- * sorted (stably, by the whole "k=v" string), empty query and fragment dropped.
- * Only http and https URLs are accepted. */
+ * sorted (by the whole "k=v" string, byte order), empty parameters, empty query
+ * and fragment dropped; percent-encoding is kept as written. Only http and https
+ * URLs are accepted, without credentials (user@host), with an ASCII host (IDNs in
+ * punycode) that libcurl reads as written (no 0x7f.1, %41.com, [0:0::1] or zone
+ * id: the broker's Lua keys queues by the written host), port 1..65535. */
 #ifndef ZC_URL_H
 #define ZC_URL_H
 
@@ -11,6 +15,11 @@
 #include <stdint.h>
 
 #define ZC_URL_MAX 2048
+/* The version of the canonical form, recorded in a crawl's meta (url_form): a
+ * change that gives any accepted URL another canonical form (so another
+ * fingerprint) must raise it. 1: the hand-written splitter; 2: libcurl's URL
+ * parser, with dot segments removed and credentials refused. */
+#define ZC_URL_FORM 2
 
 /* Writes the canonical form of url[0..len) into out (NUL-terminated). Returns its
  * length, or -1 with a reason in err when url is not an absolute http(s) URL or

@@ -40,6 +40,13 @@ srcs_of() {
     *)      echo "" ;;
   esac
 }
+# Libraries a harness needs beyond PKG_LIBS: the URL code splits with libcurl.
+libs_of() {
+  case $1 in
+    url) pkg-config --libs libcurl ;;
+    *)   echo "" ;;
+  esac
+}
 # libFuzzer options per harness (max_len above ZC_URL_MAX so the length limit is reached).
 opts_of() {
   case $1 in
@@ -62,7 +69,7 @@ build() {
   [ -f "$src" ] || { echo "no harness $src"; return 1; }
   # shellcheck disable=SC2046,SC2086
   "$CLANG" "${FLAGS[@]}" $PKG_CFLAGS -o "$OUT/fuzz_$n" "$src" $(srcs_of "$n") \
-    $PKG_LIBS -lpthread -lm > "$OUT/fuzz_$n.build.log" 2>&1
+    $PKG_LIBS $(libs_of "$n") -lpthread -lm > "$OUT/fuzz_$n.build.log" 2>&1
 }
 
 run() {

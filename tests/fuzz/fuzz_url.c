@@ -4,10 +4,12 @@
  * length). Every output buffer is malloc'd at its exact size, so a write past
  * outlen is an ASan report. For an accepted URL it checks: the output is
  * NUL-terminated, free of spaces and control bytes, an http(s) URL without a fragment, at most one byte
- * longer than the input (an empty path becomes "/") and shorter than outlen;
+ * longer than the input (an empty path becomes "/") and shorter than outlen,
+ * without credentials or dot segments in its path;
  * canonical(canonical(x)) == canonical(x); the output fits exactly in n + 1
  * bytes and is refused by n; fingerprints are 16 hex digits and equal for equal
- * canonical forms; the host key of x and of canonical(x) agree. */
+ * canonical forms; the host key of x and of canonical(x) agree, and equal the
+ * one the broker's Lua reads from x's text. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +67,34 @@ static int host(const char *url, size_t outlen, char **res) {
     return 0;
 }
 
+/* The host key as the broker's Lua computes it from the URL's text (hostof in
+ * broker/frontier.c), for a URL zc_url_canonical accepted: the queue a URL waits
+ * in and the cap it is held to must be the same host. Writes it into out. */
+static void lua_hostof(const char *u, char *out, size_t outlen) {
+    size_t sl = 0;
+    while ((u[sl] >= 'a' && u[sl] <= 'z') || (u[sl] >= 'A' && u[sl] <= 'Z')) sl++;
+    CHECK(sl > 0 && !strncmp(u + sl, "://", 3));
+    const char *a = u + sl + 3;
+    size_t al = strcspn(a, "/?#");
+    for (size_t i = al; i > 0; i--)
+        if (a[i - 1] == '@') { al -= i; a += i; break; }
+    size_t hl = 0;
+    const char *rb = a[0] == '[' ? memchr(a, ']', al) : NULL;
+    if (rb) hl = (size_t)(rb - a) + 1;
+    else while (hl < al && a[hl] != ':') hl++;
+    long port = sl == 5 ? 443 : 80;
+    if (hl + 1 < al) { /* Lua's tonumber: only digits can reach it here */
+        port = 0;
+        for (size_t i = hl + 1; i < al; i++) {
+            CHECK(a[i] >= '0' && a[i] <= '9');
+            if (port < 100000) port = port * 10 + (a[i] - '0');
+        }
+    }
+    CHECK(hl + 8 < outlen);
+    for (size_t i = 0; i < hl; i++) out[i] = (char)(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
+    snprintf(out + hl, outlen - hl, ":%ld", port);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *url = (const char *)data;
     char *c1 = NULL, *c2 = NULL, *c3 = NULL, *h1 = NULL, *h2 = NULL;
@@ -100,6 +130,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < hl; i++) CHECK(!(hs[i] >= 'A' && hs[i] <= 'Z'));
     CHECK(hs[hl] == '/'); /* a path always follows the authority */
     CHECK(memchr(hs, '@', hl) == NULL);
+    /* No dot segment is left in the path (libcurl removes them). */
+    {
+        const char *p = hs + hl, *pe = p + strcspn(p, "?");
+        while (p < pe) {
+            const char *seg = p + 1, *se = seg;
+            while (se < pe && *se != '/') se++;
+            CHECK(!(se - seg == 1 && seg[0] == '.') && !(se - seg == 2 && seg[0] == '.' && seg[1] == '.'));
+            p = se;
+        }
+    }
     /* The query, if any, has no empty parameter. */
     const char *q = strchr(c1, '?');
     if (q) CHECK(q[1] != '\0' && q[1] != '&' && c1[n - 1] != '&' && strstr(q, "&&") == NULL);
@@ -129,6 +169,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!has_nul) {
         CHECK(hr == 0);
         CHECK(strcmp(h1, h2) == 0);
+        char lh[ZC_URL_MAX + 8];
+        lua_hostof(z, lh, sizeof(lh));
+        if (strcmp(lh, h1) != 0) {
+            fprintf(stderr, "fuzz_url: host keys differ: %s (Lua) %s (zc_url_host) for %.200s\n", lh, h1, z);
+            abort();
+        }
     }
     /* An exact-size buffer works, one byte less does not. */
     {

@@ -296,6 +296,37 @@ def test_rerun_of_a_complete_crawl_says_so_and_fresh_starts_over(procs, redis, t
                      % (len(want), len(want)), log), log[-2000:]
 
 
+def test_crawl_of_another_url_form_is_refused_and_fresh_starts_over(procs, redis, tmp_path):
+    """A stopped crawl begun by a zcrawl of canonical URL form 1 (the hand-written
+    splitter: its meta has no url_form) holds fingerprints this broker would not
+    match (dot segments): the broker refuses it with one line and exit 4, touches
+    nothing, and --fresh starts it over under form 2."""
+    sim, want, ids = books_site(procs, 40, latency=1)
+    pl = Pipeline(procs, redis, sim.start_url)
+    redis.cli("HSET", pl.key("meta"), "state", "stopped", "run_id", "0123456789abcdef",
+              "created_at", "1", "started_at", "1", "ended_at", "2", "reason", "signal 15", "written", "0")
+    redis.cli("HSET", pl.key("seen:0000"), "abcdef", "")
+    before = meta(pl)
+    pl.start_broker()
+    rc = wait_exit(pl.broker, 20)
+    log = procs.log(pl.broker)
+    assert rc == 4, "exit %d, want 4 (failed):\n%s" % (rc, log[-2000:])
+    lines = [ln for ln in log.splitlines() if "error:" in ln]
+    assert len(lines) == 1 and "URL fingerprints differ (canonical form 1, this one 2)" in lines[0] \
+        and lines[0].endswith("--fresh starts it over"), log[-2000:]
+    assert meta(pl) == before, meta(pl)
+    assert redis.cli("EXISTS", pl.key("seen:0000")).strip() == "1"
+    out = str(tmp_path / "fresh.jsonl")
+    pl.start_broker("--fresh")
+    pl.start_writer(None, out)
+    pl.start_parser()
+    pl.start_fetcher()
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out), want)
+    m = meta(pl)
+    assert m["state"] == "complete" and m["url_form"] == "2", m
+
+
 # ---------------------------------------------------------------- failing Redis
 
 def test_redis_at_maxmemory_pauses_and_fails_bounded_then_resumes(procs, redis, tmp_path):

@@ -34,8 +34,76 @@ static void test_url_canonical(void **state) {
     canon_is("http://h/api/book/?limit=18&offset=18", "http://h/api/book?limit=18&offset=18");
     canon_is("http://h/api/book/123/", "http://h/api/book/123");
     canon_is("http://h/api/book/123", "http://h/api/book/123");
-    canon_is("http://user:pw@H:8080/p?", "http://h:8080/p");
     canon_is("http://h/?a=1&&b=2", "http://h/?a=1&b=2");
+}
+
+/* The canonical form of the hand-written splitter (form 1) beside libcurl's (form 2,
+ * ZC_URL_FORM): NULL is refused. The rows whose two forms differ are why the form
+ * is versioned (docs/REDIS.md, meta url_form); bench/url_cost.sh prints the same
+ * differences from the two implementations. */
+static const struct { const char *in, *old, *now; } url_forms[] = {
+    { "http://[::1]:8080/a", "http://[::1]:8080/a", "http://[::1]:8080/a" },
+    { "http://[::A]/x/", "http://[::a]/x", "http://[::a]/x" },
+    { "HTTP://Example.COM/Path", "http://example.com/Path", "http://example.com/Path" },
+    { "http://h:80/", "http://h/", "http://h/" },
+    { "https://h:443", "https://h/", "https://h/" },
+    { "http://h:080/x", "http://h/x", "http://h/x" },
+    { "http://h:/x", "http://h/x", "http://h/x" },
+    { "http://h:8080", "http://h:8080/", "http://h:8080/" },
+    { "http://h/p?", "http://h/p", "http://h/p" },
+    { "http://h?x#y", "http://h/?x", "http://h/?x" },
+    { "http://h/?b=2&a=1&a=0&a=1", "http://h/?a=0&a=1&a=1&b=2", "http://h/?a=0&a=1&a=1&b=2" },
+    { "http://h/%7e%2F?x=%41&y=%e9", "http://h/%7e%2F?x=%41&y=%e9", "http://h/%7e%2F?x=%41&y=%e9" },
+    { "http://h/%2e%2e/x", "http://h/%2e%2e/x", "http://h/%2e%2e/x" },
+    { "http://h/a//b/", "http://h/a//b", "http://h/a//b" },
+    { "http://xn--bcher-kva.de/", "http://xn--bcher-kva.de/", "http://xn--bcher-kva.de/" },
+    /* Differ: dot segments go (libcurl, RFC 3986 5.2.4), as the fetcher's libcurl
+     * sends them; credentials and hosts libcurl reads otherwise are refused. */
+    { "http://h/a/./b/../c", "http://h/a/./b/../c", "http://h/a/c" },
+    { "http://h/a/b/..", "http://h/a/b/..", "http://h/a" },
+    { "http://h/../x", "http://h/../x", "http://h/x" },
+    { "http://user:pw@H:8080/p?", "http://h:8080/p", NULL },
+    { "http://[0:0::1]/", "http://[0:0::1]/", NULL },
+    { "http://[fe80::1%25eth0]/", "http://[fe80::1%25eth0]/", NULL },
+    { "http://0x7f.1/", "http://0x7f.1/", NULL },
+    { "http://%41.com/", "http://%41.com/", NULL },
+    { "http://h\\x/", "http://h\\x/", NULL },
+    { "http://b\xc3\xbc" "cher.de/", NULL, NULL },
+    { "http:/h", NULL, NULL },
+    { "http:///h", NULL, NULL },
+    { "http://h:0/", NULL, NULL },
+    { "http://h/a b", NULL, NULL },
+};
+
+static void test_url_forms(void **state) {
+    (void)state;
+    int changed = 0;
+    for (size_t i = 0; i < sizeof(url_forms) / sizeof(url_forms[0]); i++) {
+        const char *in = url_forms[i].in, *now = url_forms[i].now;
+        char out[ZC_URL_MAX], err[128] = "";
+        int n = zc_url_canonical(in, strlen(in), out, sizeof(out), err, sizeof(err));
+        if (now && n < 0) fail_msg("%s refused (%s), want %s", in, err, now);
+        if (!now && n >= 0) fail_msg("%s accepted as %s, want refused", in, out);
+        if (now) assert_string_equal(out, now);
+        else assert_true(err[0] != '\0');
+        if (url_forms[i].old && now && strcmp(url_forms[i].old, now) != 0) changed++;
+    }
+    /* An accepted URL changed its canonical form: ZC_URL_FORM must say so. */
+    assert_true(changed > 0 && ZC_URL_FORM == 2);
+
+    /* 1900 bytes: kept whole; past ZC_URL_MAX - 1 refused with the length. */
+    char big[ZC_URL_MAX + 16], out[ZC_URL_MAX], err[128];
+    memcpy(big, "http://h/", 9);
+    memset(big + 9, 'x', 1900 - 9);
+    big[1900] = '\0';
+    assert_int_equal(zc_url_canonical(big, 1900, out, sizeof(out), err, sizeof(err)), 1900);
+    assert_memory_equal(out, big, 1900);
+    memset(big + 9, 'x', sizeof(big) - 10);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(zc_url_canonical(big, strlen(big), out, sizeof(out), err, sizeof(err)), -1);
+    assert_string_equal(err, "URL longer than 2047 bytes");
+    /* A NUL inside the length is refused, not cut short. */
+    assert_int_equal(zc_url_canonical("http://h/a\0b", 12, out, sizeof(out), err, sizeof(err)), -1);
 }
 
 static void test_url_rejects(void **state) {
@@ -72,6 +140,9 @@ static void test_url_fingerprint_and_host(void **state) {
     assert_int_equal(zc_url_host("https://example.com:8443", host, sizeof(host)), 0);
     assert_string_equal(host, "example.com:8443");
     assert_int_equal(zc_url_host("gopher://x", host, sizeof(host)), -1);
+    assert_int_equal(zc_url_host("http://[::1]:8080/a", host, sizeof(host)), 0);
+    assert_string_equal(host, "[::1]:8080");
+    assert_int_equal(zc_url_host("http://u@h/", host, sizeof(host)), -1);
 }
 
 /* Messages over a real inproc PAIR of sockets. */
@@ -340,6 +411,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_uri),
         cmocka_unit_test(test_url_canonical),
+        cmocka_unit_test(test_url_forms),
         cmocka_unit_test(test_utf8_agrees_with_definition),
         cmocka_unit_test(test_endpoint_lists),
         cmocka_unit_test(test_url_rejects),
