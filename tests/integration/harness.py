@@ -218,6 +218,10 @@ class Redis:
                            capture_output=True, text=True, timeout=30)
         return r.stdout
 
+    def int(self, *args):
+        """A command's integer reply; a missing key (nil, an empty line) is 0."""
+        return int(self.cli(*args).strip() or 0)
+
     def hgetall(self, key):
         out = self.cli("HGETALL", key).splitlines()
         return dict(zip(out[0::2], out[1::2]))

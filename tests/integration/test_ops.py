@@ -103,18 +103,18 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
 
     def busy():
         s = redis.hgetall(key("stats"))
-        return (int(redis.cli("GET", key("waiting")) or 0) >= 50 and int(redis.cli("ZCARD", key("leases")) or 0) > 0
-                and int(redis.cli("LLEN", key("dead")) or 0) >= 1 and s.get("state") == "running")
+        return (redis.int("GET", key("waiting")) >= 50 and redis.int("ZCARD", key("leases")) > 0
+                and redis.int("LLEN", key("dead")) >= 1 and s.get("state") == "running")
     wait_for(busy, 60, "a running crawl under zcrawl:{default}: with waiting URLs, leases and a dead letter "
              "(keys: %s)" % redis.cli("KEYS", "*").split())
     checked = []
     with frozen(broker):
-        frontier = int(redis.cli("GET", key("waiting")))
-        delayed = int(redis.cli("ZCARD", key("delayed")))
-        leases = int(redis.cli("ZCARD", key("leases")))
-        dead = int(redis.cli("LLEN", key("dead")))
-        ready = int(redis.cli("ZCARD", key("ready")))
-        active = int(redis.cli("ZCARD", key("active")))
+        frontier = redis.int("GET", key("waiting"))
+        delayed = redis.int("ZCARD", key("delayed"))
+        leases = redis.int("ZCARD", key("leases"))
+        dead = redis.int("LLEN", key("dead"))
+        ready = redis.int("ZCARD", key("ready"))
+        active = redis.int("ZCARD", key("active"))
         stats = redis.hgetall(key("stats"))
         host = "127.0.0.1:%d" % site.port
         for line in recipes:
@@ -191,14 +191,14 @@ def test_status_live_crawl(procs, redis):
     site = Sitesim(procs, "--books", "900", "--latency-ms", "40", "--malformed-rate", "0.05")
     p = Pipeline(procs, redis, site.start_url, crawl="live1", broker_args=["--max-per-host", "4"])
     p.start_all(fetchers=2, out=os.path.join(procs.logdir, "out.jsonl"))
-    wait_for(lambda: int(redis.cli("GET", p.key("waiting")) or 0) >= 50 and int(p.stats().get("dead", "0")) >= 1
+    wait_for(lambda: redis.int("GET", p.key("waiting")) >= 50 and int(p.stats().get("dead", "0")) >= 1
              and p.stats().get("fetchers") == "2", 60, "a crawl in flight with a dead letter")
     with frozen(p.broker.pid):
-        frontier = int(redis.cli("GET", p.key("waiting")))
-        delayed = int(redis.cli("ZCARD", p.key("delayed")))
-        leases = int(redis.cli("ZCARD", p.key("leases")))
-        dead = int(redis.cli("LLEN", p.key("dead")))
-        gone = int(redis.cli("HLEN", p.key("gone")))
+        frontier = redis.int("GET", p.key("waiting"))
+        delayed = redis.int("ZCARD", p.key("delayed"))
+        leases = redis.int("ZCARD", p.key("leases"))
+        dead = redis.int("LLEN", p.key("dead"))
+        gone = redis.int("HLEN", p.key("gone"))
         stats = p.stats()
         t = status(redis.uri, "--crawl", "live1").stdout
         j = json.loads(status(redis.uri, "--crawl", "live1", "--json").stdout)
@@ -376,9 +376,9 @@ def test_metrics_during_a_crawl(procs, redis):
                         ("gone", "zcrawl_pages_gone_total"), ("expired", "zcrawl_leases_expired_total")]:
         assert m[(name, "")] == int(stats.get(field, "0")), (name, m[(name, "")], stats)
     assert m[("zcrawl_dead_letters_total", "")] >= 1
-    assert m[("zcrawl_dead_list_entries", "")] == int(redis.cli("LLEN", p.key("dead")))
-    assert m[("zcrawl_gone_urls", "")] == int(redis.cli("HLEN", p.key("gone")))
-    assert m[("zcrawl_delayed_urls", "")] == int(redis.cli("ZCARD", p.key("delayed"))) == 0
+    assert m[("zcrawl_dead_list_entries", "")] == redis.int("LLEN", p.key("dead"))
+    assert m[("zcrawl_gone_urls", "")] == redis.int("HLEN", p.key("gone"))
+    assert m[("zcrawl_delayed_urls", "")] == redis.int("ZCARD", p.key("delayed")) == 0
     for role in ("fetcher", "parser", "writer"):
         assert m[("zcrawl_peers", '{role="%s"}' % role)] == int(stats[role + "s"]), (role, stats)
     assert m[("zcrawl_peers", '{role="fetcher"}')] == 2
