@@ -44,6 +44,9 @@ SAMPLE_S = 0.1
 CONTENDERS = {
     'zcrawl-jsonl': ('zcrawl (JSONL)', 'jsonl', 'zcrawl'),
     'zcrawl-mongo': ('zcrawl (MongoDB)', 'mongo', 'zcrawl'),
+    # The same pipeline with --insecure: no CURVE on its ZeroMQ links, so that what
+    # encryption and authentication cost shows beside zcrawl (JSONL) in scenario 1.
+    'zcrawl-insecure': ('zcrawl (JSONL, no CURVE)', 'jsonl', 'zcrawl'),
     'asyncio-jsonl': ('asyncio+aiohttp (JSONL)', 'jsonl', 'asyncio'),
     'asyncio-mongo': ('asyncio+motor (MongoDB)', 'mongo', 'asyncio'),
     'scrapy-jsonl': ('Scrapy (JSONL)', 'jsonl', 'scrapy'),
@@ -291,6 +294,8 @@ def contender_argv(cfg, name, base, concurrency, fetchers, out, mongo_uri, rundi
                 '--no-progress', '--log-level', 'warn', '--log-dir', os.path.join(rundir, 'zcrawl-logs'),
                 '--timeout', str(int(timeout_s))]
         argv += ['--mongo', mongo_uri] if sink == 'mongo' else ['--out', out]
+        if name == 'zcrawl-insecure':
+            argv.append('--insecure')
         return argv + [base + '/api/book/?limit=%d&offset=%d' % (PAGE_SIZE, k * PAGE_SIZE)
                        for k in range(max(lists, 1))]
     pn = ['--page-number', str(lists)] if lists else []
