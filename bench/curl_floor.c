@@ -8,12 +8,20 @@
  * built on libcurl can spend less CPU per page on this machine. run_bench.py
  * reports it beside the contenders of scenario 1.
  *
- * usage: curl_floor URL_FILE CONCURRENCY
+ * With RECV_BUFFER it is also libcurl's memory floor (bench/README.md, scenario 7):
+ * every easy handle gets CURLOPT_BUFFERSIZE RECV_BUFFER, and after each turn of
+ * the loop it samples the heap (mallinfo2) and the transfers in flight, so the
+ * line adds what the process held before the first transfer, at its most
+ * transfers, and at its peak.
+ *
+ * usage: curl_floor URL_FILE CONCURRENCY [RECV_BUFFER]
  * Prints one JSON line: {"pages", "status_200", "status_404", "errors", "elapsed_s",
- * "cpu_s"}. Exits 1 with one line on stderr when it cannot run, or when a transfer
- * failed (errors > 0). */
+ * "cpu_s"}, with RECV_BUFFER also "recv_buffer", "rss_start_kb", "rss_peak_kb",
+ * "heap_start_kb", "heap_at_most_kb", "most_in_flight". Exits 1 with one line on
+ * stderr when it cannot run, or when a transfer failed (errors > 0). */
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +45,10 @@ typedef struct floor_run {
     long timeout_ms;              /* curl's timer; -1 when none is set */
     int epfd;
     CURLM *multi;
+    CURLSH *share;                /* the TLS session cache, as the fetcher shares it */
     long n200, n404, errors;
+    long in_flight, most_in_flight;
+    size_t heap_at_most;          /* bytes malloc'd when in_flight was most_in_flight */
 } floor_run;
 
 static size_t on_body(char *p, size_t size, size_t n, void *userp) {
@@ -80,7 +91,9 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp) {
 static int start_next(floor_run *r, floor_xfer *x) {
     x->len = 0;
     if (curl_easy_setopt(x->easy, CURLOPT_URL, r->urls[r->next++]) != CURLE_OK) return -1;
-    return curl_multi_add_handle(r->multi, x->easy) == CURLM_OK ? 0 : -1;
+    if (curl_multi_add_handle(r->multi, x->easy) != CURLM_OK) return -1;
+    r->in_flight++;
+    return 0;
 }
 
 /* Counts every finished transfer and starts the next URL on its handle. */
@@ -98,6 +111,10 @@ static int drain_done(floor_run *r) {
         else if (rc == CURLE_OK && status == 404) r->n404++;
         else r->errors++;
         if (curl_multi_remove_handle(r->multi, x->easy) != CURLM_OK) return -1;
+        free(x->body); /* as the fetcher hands its body on: none waits for the next job */
+        x->body = NULL;
+        x->cap = 0;
+        r->in_flight--;
         r->done++;
         if (r->next < r->nurls && start_next(r, x) != 0) return -1;
     }
@@ -136,6 +153,16 @@ oom:
     return -1;
 }
 
+/* Resident set of this process now, in KiB (statm), or -1. */
+static long rss_kb(void) {
+    long size = 0, resident = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static double cpu_seconds(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
@@ -145,9 +172,13 @@ static double cpu_seconds(void) {
 
 int main(int argc, char **argv) {
     char *end = NULL;
-    long conc = argc == 3 ? strtol(argv[2], &end, 10) : 0;
-    if (argc != 3 || *end || conc < 1 || conc > 100000) {
-        fprintf(stderr, "%s: error: usage: %s URL_FILE CONCURRENCY (1..100000)\n", PROG, PROG);
+    char *bend = NULL;
+    long conc = argc == 3 || argc == 4 ? strtol(argv[2], &end, 10) : 0;
+    long recvbuf = argc == 4 ? strtol(argv[3], &bend, 10) : 0;
+    if ((argc != 3 && argc != 4) || *end || conc < 1 || conc > 100000 ||
+        (argc == 4 && (*bend || recvbuf < 1024 || recvbuf > 512 * 1024))) {
+        fprintf(stderr, "%s: error: usage: %s URL_FILE CONCURRENCY (1..100000) [RECV_BUFFER (1024..524288)]\n",
+                PROG, PROG);
         return 2;
     }
     floor_run r = { .timeout_ms = -1, .epfd = -1 };
@@ -166,22 +197,31 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: error: cannot set up the event loop\n", PROG);
         goto out;
     }
+    if (!(r.share = curl_share_init()) ||
+        curl_share_setopt(r.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        fprintf(stderr, "%s: error: cannot set up the share\n", PROG);
+        goto out;
+    }
     if (!(xs = calloc((size_t)conc, sizeof(*xs)))) {
         fprintf(stderr, "%s: error: out of memory\n", PROG);
         goto out;
     }
     struct timespec t0, t1;
+    long rss_start = rss_kb();
+    size_t heap_start = mallinfo2().uordblks;
     double cpu0 = cpu_seconds();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < conc && r.next < r.nurls; i++) {
         floor_xfer *x = &xs[i];
         if (!(x->easy = curl_easy_init()) ||
             curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_SHARE, r.share) != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, 30000L) != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "zcrawl-bench-curl-floor/1") != CURLE_OK ||
+            (recvbuf && curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, recvbuf) != CURLE_OK) ||
             start_next(&r, x) != 0) {
             fprintf(stderr, "%s: error: cannot start a transfer\n", PROG);
             goto out;
@@ -200,13 +240,26 @@ int main(int argc, char **argv) {
                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0);
             if (curl_multi_socket_action(r.multi, evs[i].data.fd, what, &running) != CURLM_OK) goto curl_err;
         }
+        if (recvbuf && r.in_flight >= r.most_in_flight) {
+            /* after socket_action: the transfers' connections exist by now */
+            r.most_in_flight = r.in_flight;
+            r.heap_at_most = mallinfo2().uordblks;
+        }
         if (drain_done(&r) != 0) goto curl_err;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double cpu = cpu_seconds() - cpu0;
     printf("{\"pages\": %zu, \"status_200\": %ld, \"status_404\": %ld, \"errors\": %ld, "
-           "\"elapsed_s\": %.3f, \"cpu_s\": %.3f}\n", r.done, r.n200, r.n404, r.errors,
+           "\"elapsed_s\": %.3f, \"cpu_s\": %.3f", r.done, r.n200, r.n404, r.errors,
            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, cpu);
+    if (recvbuf) {
+        struct rusage ru;
+        long peak = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+        printf(", \"recv_buffer\": %ld, \"rss_start_kb\": %ld, \"rss_peak_kb\": %ld, \"heap_start_kb\": %zu, "
+               "\"heap_at_most_kb\": %zu, \"most_in_flight\": %ld", recvbuf, rss_start, peak,
+               heap_start / 1024, r.heap_at_most / 1024, r.most_in_flight);
+    }
+    printf("}\n");
     if (r.errors) fprintf(stderr, "%s: error: %ld transfers failed\n", PROG, r.errors);
     rc = r.errors ? 1 : 0;
     goto out;
@@ -222,6 +275,7 @@ out:
     }
     free(xs);
     if (r.multi) curl_multi_cleanup(r.multi);
+    if (r.share) curl_share_cleanup(r.share); /* after every easy handle */
     if (r.epfd >= 0) close(r.epfd);
     for (size_t i = 0; i < r.nurls; i++) free(r.urls[i]);
     free(r.urls);
