@@ -960,9 +960,11 @@ def test_rss_with_1000_concurrent_transfers(procs, broker, partial):
             assert held < 30 * 1024, "RSS %d kB with 1000 transfers" % held
             assert peak < 30 * 1024, "peak RSS %d kB" % peak
             if not partial:
-                # Measured: 12.7 KB; 13.6 KB when each easy handle had its own TLS
-                # session cache (bench/README.md, scenario 7, has the breakdown).
-                assert per < 12.8 * 1024, "%.0f bytes per waiting transfer" % per
+                # Measured: 12 661 B; 13 582 B when each easy handle had its own TLS
+                # session cache (bench/README.md, scenario 7, has the breakdown). The
+                # bound sits between the two, nearer the old figure, so that noise in
+                # the new one does not fail it.
+                assert per < 13.1 * 1024, "%.0f bytes per waiting transfer" % per
         broker.send(SHUTDOWN)
         assert wait_exit(p, 15) == 0
     finally:
