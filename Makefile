@@ -35,7 +35,7 @@ BENCH_TOOLS := $(BUILD)/bench/curl_floor $(BUILD)/bench/part_costs
 
 ARGS ?=
 .PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker \
-	test-fresh install clean valgrind pkg-check FORCE
+	test-fresh install clean valgrind pkg-check format format-check FORCE
 all: $(EXES) $(UNIT_BIN) $(BENCH_TOOLS)
 
 deps:
@@ -138,6 +138,13 @@ valgrind: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(EXES) $(DESTDIR)$(PREFIX)/bin/
+
+# .clang-format applied to every tracked C file (clang-format-14 from Debian).
+CLANG_FORMAT ?= clang-format-14
+format:
+	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h')
+format-check:
+	$(CLANG_FORMAT) --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build bin

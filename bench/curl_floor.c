@@ -42,13 +42,13 @@ typedef struct floor_xfer {
 typedef struct floor_run {
     char **urls;
     size_t nurls, next, done;
-    long timeout_ms;              /* curl's timer; -1 when none is set */
+    long timeout_ms; /* curl's timer; -1 when none is set */
     int epfd;
     CURLM *multi;
-    CURLSH *share;                /* the TLS session cache, as the fetcher shares it */
+    CURLSH *share; /* the TLS session cache, as the fetcher shares it */
     long n200, n404, errors;
     long in_flight, most_in_flight;
-    size_t heap_at_most;          /* bytes malloc'd when in_flight was most_in_flight */
+    size_t heap_at_most; /* bytes malloc'd when in_flight was most_in_flight */
 } floor_run;
 
 static size_t on_body(char *p, size_t size, size_t n, void *userp) {
@@ -250,13 +250,15 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double cpu = cpu_seconds() - cpu0;
     printf("{\"pages\": %zu, \"status_200\": %ld, \"status_404\": %ld, \"errors\": %ld, "
-           "\"elapsed_s\": %.3f, \"cpu_s\": %.3f", r.done, r.n200, r.n404, r.errors,
+           "\"elapsed_s\": %.3f, \"cpu_s\": %.3f",
+           r.done, r.n200, r.n404, r.errors,
            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, cpu);
     if (recvbuf) {
         struct rusage ru;
         long peak = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
         printf(", \"recv_buffer\": %ld, \"rss_start_kb\": %ld, \"rss_peak_kb\": %ld, \"heap_start_kb\": %zu, "
-               "\"heap_at_most_kb\": %zu, \"most_in_flight\": %ld", recvbuf, rss_start, peak,
+               "\"heap_at_most_kb\": %zu, \"most_in_flight\": %ld",
+               recvbuf, rss_start, peak,
                heap_start / 1024, r.heap_at_most / 1024, r.most_in_flight);
     }
     printf("}\n");

@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     }
     for (int r = 0; r < rounds; r++) {
         for (int which = 0; which < 2; which++) {
-            int use_new = (r + which) % 2;  /* alternate who goes first */
+            int use_new = (r + which) % 2; /* alternate who goes first */
             double t0 = cpu_now();
             for (size_t i = 0; i < npages; i++) {
                 int rc;

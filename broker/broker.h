@@ -27,7 +27,7 @@ typedef struct broker_conf {
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
     int fresh;
-    long max_credit, job_timeout_ms;  /* guard.c */
+    long max_credit, job_timeout_ms; /* guard.c */
     const char *allow_host;
     int ignore_robots;
     double rate;
@@ -35,7 +35,7 @@ typedef struct broker_conf {
 
 /* A report kept while Redis fails, replayed when it takes writes again. */
 typedef struct broker_report {
-    zc_msg m;                      /* payload frames only */
+    zc_msg m; /* payload frames only */
     struct broker_report *next;
 } broker_report;
 
@@ -52,13 +52,13 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
-    int64_t redis_bad_since;       /* monotonic ms of the first failure not yet followed by a write that worked */
-    int64_t redis_log_at;          /* next time a Redis failure may be logged */
-    int64_t maint_backoff;         /* maintenance interval while Redis fails */
-    long long open_leases;         /* ZCARD leases at the last maintenance, plus leases since */
+    int64_t redis_bad_since; /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_log_at;    /* next time a Redis failure may be logged */
+    int64_t maint_backoff;   /* maintenance interval while Redis fails */
+    long long open_leases;   /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
-    frontier_counts last;          /* for per-second rates */
+    frontier_counts last; /* for per-second rates */
     int64_t last_stats_at;
     int closed_leases;             /* this turn's messages closed leases */
     zc_buf job_urls, job_attempts; /* the JOB being built */
@@ -67,13 +67,13 @@ typedef struct broker {
     int meta_lost;                 /* its meta hash is gone: never write it again */
     char fail_reason[300];
     char run_id[17];
-    frontier_counts at_start;      /* counters when this run began: the summary counts the difference */
+    frontier_counts at_start;               /* counters when this run began: the summary counts the difference */
     broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
-    broker_metrics *metrics;       /* /metrics server, NULL when off */
-    struct broker_guard *guard;    /* scope, robots.txt, refusals (guard.c) */
-    char problem[256];             /* the broker's own trouble (Redis), "" when none */
-    int64_t problem_since;         /* wall ms */
+    broker_metrics *metrics;    /* /metrics server, NULL when off */
+    struct broker_guard *guard; /* scope, robots.txt, refusals (guard.c) */
+    char problem[256];          /* the broker's own trouble (Redis), "" when none */
+    int64_t problem_since;      /* wall ms */
 } broker;
 
 /* ---- control.c: messages from stages ---- */
@@ -164,7 +164,10 @@ void broker_streamers_stop(broker *b);
 /* ---- crawl.c: a crawl's start, meta and end ---- */
 
 /* Exit codes (the README's table). */
-enum { BROKER_EXIT_COMPLETE = 0, BROKER_EXIT_DEAD_LETTERS = 1, BROKER_EXIT_USAGE = 2, BROKER_EXIT_STOPPED = 3,
+enum { BROKER_EXIT_COMPLETE = 0,
+       BROKER_EXIT_DEAD_LETTERS = 1,
+       BROKER_EXIT_USAGE = 2,
+       BROKER_EXIT_STOPPED = 3,
        BROKER_EXIT_FAILED = 4 };
 
 /* Begins this run in the crawl's meta hash (after --fresh cleared the crawl).

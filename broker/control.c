@@ -46,7 +46,10 @@ void broker_bad_message(broker *b, const char *why) {
 static size_t split_urls(char *buf, char ***out) {
     size_t n = 0, cap = 64;
     char **v = malloc(cap * sizeof(*v));
-    if (!v) { *out = NULL; return 0; }
+    if (!v) {
+        *out = NULL;
+        return 0;
+    }
     char *save = NULL;
     for (char *u = strtok_r(buf, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
         if (n == cap) {
@@ -75,10 +78,12 @@ static char *frame_dup(const zc_msg *m, int i) {
 /* 1 when a peer of role r may send type t. */
 static int may_send(dispatch_role r, zc_msg_type t) {
     switch (t) {
-    case ZC_MSG_CREDIT: case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
+    case ZC_MSG_CREDIT:
+    case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
     case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
     case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
-    case ZC_MSG_DEAD: case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
+    case ZC_MSG_DEAD:
+    case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
     default: return r != DISPATCH_OTHER;
     }
 }
@@ -95,7 +100,7 @@ static int admitted(broker *b, int peer, zc_msg_type t) {
     }
     if (!may_send(p->role, t)) {
         broker_guard_refuse(b, GUARD_WRONG_ROLE, zc_msg_type_name(t), peer,
-                            p->role == DISPATCH_FETCHER ? "from a fetcher" : p->role == DISPATCH_PARSER ? "from a parser" : "from a writer");
+                            p->role == DISPATCH_FETCHER ? "from a fetcher" : (p->role == DISPATCH_PARSER ? "from a parser" : "from a writer"));
         return 0;
     }
     return 1;
@@ -111,8 +116,7 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
         broker_bad_message(b, "HELLO with bad role, name or credit");
         return;
     }
-    dispatch_role r = !strcmp(role, "fetcher") ? DISPATCH_FETCHER : !strcmp(role, "parser") ? DISPATCH_PARSER
-                    : !strcmp(role, "writer") ? DISPATCH_WRITER : DISPATCH_OTHER;
+    dispatch_role r = dispatch_role_parse(role);
     if (r == DISPATCH_OTHER) {
         broker_bad_message(b, "HELLO with unknown role");
         return;
@@ -224,7 +228,9 @@ static int record_outcome(broker *b, int peer, const char *url, const char *outc
 
 /* What on_done does with a DONE: free the slots and record (as it arrives), only
  * free the slots (it arrives while Redis fails), or only record (replayed). */
-enum { DONE_LIVE, DONE_RELEASE, DONE_REPLAY };
+enum { DONE_LIVE,
+       DONE_RELEASE,
+       DONE_REPLAY };
 
 /* DONE: one URL, or several separated by '\n' that share the outcome (fetchers
  * batch their ok answers). Only URLs out at this fetcher count; released (may
@@ -262,7 +268,7 @@ static int on_done(broker *b, int peer, const zc_msg *m, int mode, zc_buf *relea
         /* The broker's own robots.txt request: no lease, nothing to replay. */
         if (mode != DONE_REPLAY && broker_guard_robots_done(b, u, outcome, status, body, blen)) continue;
         if (released && zc_buf_add(released, u, strlen(u), '\n') != 0 && mode == DONE_RELEASE)
-            continue; /* not kept for replay: its lease decides */
+            continue;                   /* not kept for replay: its lease decides */
         if (ok) b->fetched_unflushed++; /* counted in memory, written at maintenance */
         else if (mode != DONE_RELEASE && !failed &&
                  record_outcome(b, peer, u, outcome, status, retry_after, reason, m) < 0)

@@ -57,12 +57,14 @@ int broker_begin(broker *b) {
     if (frontier_begin(&b->fr, b->run_id, zc_wall_ms(), &prev) != 0) goto redis_err;
     if (!strcmp(prev.state, "lost")) {
         fprintf(stderr, "%s: error: crawl %s has URLs in Redis but no meta: its state was lost (Redis restarted "
-                "empty?) or written by an older zcrawl; --fresh starts it over\n", BROKER_PROG, crawl);
+                        "empty?) or written by an older zcrawl; --fresh starts it over\n",
+                BROKER_PROG, crawl);
         return -1;
     }
     if (!strcmp(prev.state, "url_form")) {
         fprintf(stderr, "%s: error: crawl %s was begun by a zcrawl whose URL fingerprints differ (canonical form %lld, "
-                "this one %d): its seen set cannot be read; --fresh starts it over\n", BROKER_PROG, crawl,
+                        "this one %d): its seen set cannot be read; --fresh starts it over\n",
+                BROKER_PROG, crawl,
                 prev.url_form, ZC_URL_FORM);
         return -1;
     }
@@ -101,7 +103,8 @@ int broker_check_meta(broker *b) {
     if (rc == 0) {
         b->meta_lost = 1;
         broker_fail(b, "crawl %s lost its state in Redis (meta gone: Redis restarted empty or its keys were "
-                    "deleted); what was done cannot be told; --fresh starts it over", b->conf->crawl);
+                       "deleted); what was done cannot be told; --fresh starts it over",
+                    b->conf->crawl);
         return -1;
     }
     if (rc == 2) {
@@ -122,11 +125,13 @@ static int end_complete(broker *b, const frontier_counts *c, double secs) {
     if (frontier_end(&b->fr, b->run_id, "complete", reason, zc_wall_ms(), c->written) < 0)
         broker_redis_failed(b, "meta");
     zc_info("crawl_complete", "crawl=%s run_id=%s fetched=%lld written=%lld parsed=%lld retried=%lld dead=%lld "
-            "gone=%lld expired=%lld total_written=%lld secs=%.1f", b->conf->crawl, b->run_id, RUN(c, fetched),
+                              "gone=%lld expired=%lld total_written=%lld secs=%.1f",
+            b->conf->crawl, b->run_id, RUN(c, fetched),
             RUN(c, written), RUN(c, parsed), RUN(c, retried), RUN(c, dead), RUN(c, gone), RUN(c, expired),
             c->written, secs);
     printf("crawl %s complete in %.1f s: %lld documents written this run (%lld in total), %lld pages "
-           "fetched, %lld gone, %lld dead letters", b->conf->crawl, secs, RUN(c, written), c->written,
+           "fetched, %lld gone, %lld dead letters",
+           b->conf->crawl, secs, RUN(c, written), c->written,
            RUN(c, fetched), RUN(c, gone), RUN(c, dead));
     if (c->dead > 0) printf(" (%lld in total: LRANGE zcrawl:{%s}:dead 0 -1)", c->dead, b->conf->crawl);
     printf("\n");
@@ -153,11 +158,13 @@ int broker_end(broker *b) {
         broker_redis_failed(b, "meta");
     if (have)
         printf("crawl %s stopped (%s) after %.1f s: %lld documents written this run (%lld in total), %lld "
-               "queued; the same command resumes it\n", crawl, reason, secs, RUN(&c, written), c.written,
+               "queued; the same command resumes it\n",
+               crawl, reason, secs, RUN(&c, written), c.written,
                c.queued + c.delayed + c.leased);
     else
         printf("crawl %s stopped (%s) after %.1f s; Redis unreachable, meta not updated; the same command "
-               "resumes it\n", crawl, reason, secs);
+               "resumes it\n",
+               crawl, reason, secs);
     return BROKER_EXIT_STOPPED;
 }
 

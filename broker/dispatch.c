@@ -313,6 +313,21 @@ void dispatch_peer_capacity(dispatch_peer *p) {
     if (c > p->capacity) p->capacity = c;
 }
 
+const char *dispatch_role_name(dispatch_role role) {
+    switch (role) {
+    case DISPATCH_FETCHER: return "fetcher";
+    case DISPATCH_PARSER: return "parser";
+    case DISPATCH_WRITER: return "writer";
+    default: return "stage";
+    }
+}
+
+dispatch_role dispatch_role_parse(const char *name) {
+    for (dispatch_role r = DISPATCH_FETCHER; r < DISPATCH_OTHER; r++)
+        if (!strcmp(name, dispatch_role_name(r))) return r;
+    return DISPATCH_OTHER;
+}
+
 int dispatch_count_role(const dispatch *d, dispatch_role role) {
     int n = 0;
     for (size_t i = 0; i < d->npeers; i++)

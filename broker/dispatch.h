@@ -21,15 +21,15 @@
 #define DISPATCH_ID_MAX 256
 
 typedef struct dispatch_item {
-    char *url;                    /* owned */
-    int host;                     /* index into hosts */
-    int peer;                     /* fetcher holding it, -1 while parked */
+    char *url; /* owned */
+    int host;  /* index into hosts */
+    int peer;  /* fetcher holding it, -1 while parked */
     int attempt;
-    int64_t deadline;             /* lease deadline last written to Redis */
+    int64_t deadline; /* lease deadline last written to Redis */
     int64_t sent_at;
-    int pass;                     /* goes through its host's gate (robots.txt) */
-    struct dispatch_item *prev, *next;  /* in a host's parked list or a peer's list */
-    struct dispatch_item *hnext;        /* hash chain by url */
+    int pass;                          /* goes through its host's gate (robots.txt) */
+    struct dispatch_item *prev, *next; /* in a host's parked list or a peer's list */
+    struct dispatch_item *hnext;       /* hash chain by url */
 } dispatch_item;
 
 typedef struct dispatch_list {
@@ -38,37 +38,40 @@ typedef struct dispatch_list {
 } dispatch_list;
 
 typedef struct dispatch_host {
-    char key[272];                /* host:port */
+    char key[272]; /* host:port */
     int inflight;
-    double cap;                   /* effective cap: AIMD below --max-per-host on 429/503 */
+    double cap; /* effective cap: AIMD below --max-per-host on 429/503 */
     int ok_streak;
-    double tokens;                /* --rate token bucket */
+    double tokens; /* --rate token bucket */
     int64_t tokens_at;
-    double rate;                  /* this host's own rate (Crawl-delay), 0: the global one */
-    int64_t backoff_until;        /* monotonic ms: nothing goes to it before */
-    int64_t backoff_wall;         /* the same in wall-clock ms (saved in Redis) */
-    int gated;                    /* only items with pass go out (rules not known yet); never forgotten while gated */
-    int used;                     /* the slot holds a host */
-    int out;                      /* checked out of the frontier: to be handed back */
-    int dirty;                    /* state changed since it was last saved */
-    int syncing;                  /* in the sync list */
+    double rate;           /* this host's own rate (Crawl-delay), 0: the global one */
+    int64_t backoff_until; /* monotonic ms: nothing goes to it before */
+    int64_t backoff_wall;  /* the same in wall-clock ms (saved in Redis) */
+    int gated;             /* only items with pass go out (rules not known yet); never forgotten while gated */
+    int used;              /* the slot holds a host */
+    int out;               /* checked out of the frontier: to be handed back */
+    int dirty;             /* state changed since it was last saved */
+    int syncing;           /* in the sync list */
     int in_ring;
-    int hnext;                    /* hash chain, or the free list */
-    int rprev, rnext;             /* the ring of hosts that may send */
+    int hnext;        /* hash chain, or the free list */
+    int rprev, rnext; /* the ring of hosts that may send */
     dispatch_list parked;
 } dispatch_host;
 
 /* One host to hand back to the frontier and/or whose state to save. */
 typedef struct dispatch_sync {
-    int host;                     /* slot */
-    const char *key;              /* valid until dispatch_sync_done */
-    int64_t release_at;           /* wall ms it may be fetched again; -1: keep it */
-    int save;                     /* 1 write the state, -1 delete it (back to defaults), 0 neither */
+    int host;           /* slot */
+    const char *key;    /* valid until dispatch_sync_done */
+    int64_t release_at; /* wall ms it may be fetched again; -1: keep it */
+    int save;           /* 1 write the state, -1 delete it (back to defaults), 0 neither */
     int cap;
     int64_t until_ms, delay_ms;
 } dispatch_sync;
 
-typedef enum { DISPATCH_FETCHER, DISPATCH_PARSER, DISPATCH_WRITER, DISPATCH_OTHER } dispatch_role;
+typedef enum { DISPATCH_FETCHER,
+               DISPATCH_PARSER,
+               DISPATCH_WRITER,
+               DISPATCH_OTHER } dispatch_role;
 
 typedef struct dispatch_peer {
     unsigned char id[DISPATCH_ID_MAX];
@@ -77,32 +80,32 @@ typedef struct dispatch_peer {
     dispatch_role role;
     char name[64];
     long credit;
-    long capacity;                /* most JOBs it has taken at once: credit + held, at its peak */
-    int paused;                   /* silent: no JOBs go to it, its credit counts for nothing */
-    int closed;                   /* its connection closed: paused for good */
-    int fd;                       /* its connection's socket at the broker (ZMQ_SRCFD), -1 unknown */
+    long capacity; /* most JOBs it has taken at once: credit + held, at its peak */
+    int paused;    /* silent: no JOBs go to it, its credit counts for nothing */
+    int closed;    /* its connection closed: paused for good */
+    int fd;        /* its connection's socket at the broker (ZMQ_SRCFD), -1 unknown */
     int64_t last_seen;
-    dispatch_list held;           /* JOBs sent and not answered by DONE */
-    char cond[32];                /* newest non-ok STATUS condition, "" when ok */
-    char detail[160];             /* its one-line detail */
-    int64_t cond_since;           /* wall ms when this condition began */
+    dispatch_list held; /* JOBs sent and not answered by DONE */
+    char cond[32];      /* newest non-ok STATUS condition, "" when ok */
+    char detail[160];   /* its one-line detail */
+    int64_t cond_since; /* wall ms when this condition began */
 } dispatch_peer;
 
 typedef struct dispatch {
     int max_per_host;
-    double rate;                  /* per host per second; 0 = unlimited */
+    double rate; /* per host per second; 0 = unlimited */
     dispatch_host *hosts;
-    size_t nhosts, cap_hosts;     /* slots ever used, allocated */
-    size_t live_hosts;            /* slots holding a host */
-    int free_host;                /* free slots, through hnext */
-    int *hbuckets;                /* host hash: first slot of each chain, -1 */
+    size_t nhosts, cap_hosts; /* slots ever used, allocated */
+    size_t live_hosts;        /* slots holding a host */
+    int free_host;            /* free slots, through hnext */
+    int *hbuckets;            /* host hash: first slot of each chain, -1 */
     size_t nhbuckets;
-    int ring;                     /* the ring's cursor, -1 when empty */
+    int ring; /* the ring's cursor, -1 when empty */
     size_t nring;
-    int *sync;                    /* hosts waiting for dispatch_sync_take */
+    int *sync; /* hosts waiting for dispatch_sync_take */
     size_t nsync, cap_sync;
     dispatch_peer *peers;
-    size_t npeers;                /* slots used, some may be free (used == 0) */
+    size_t npeers; /* slots used, some may be free (used == 0) */
     dispatch_item **buckets;
     size_t nbuckets, nitems;
     size_t nparked, ninflight;
@@ -132,6 +135,12 @@ long dispatch_total_capacity(const dispatch *d);
 /* Notes a fetcher's credit changed: its capacity is at least credit + held. */
 void dispatch_peer_capacity(dispatch_peer *p);
 int dispatch_count_role(const dispatch *d, dispatch_role role);
+
+/* "fetcher", "parser", "writer"; "stage" for DISPATCH_OTHER. */
+const char *dispatch_role_name(dispatch_role role);
+
+/* The role a HELLO names; DISPATCH_OTHER for any other word. */
+dispatch_role dispatch_role_parse(const char *name);
 
 /* Picks the next JOB to send: a parked item whose host is under its cap and rate,
  * and the fetcher with the most credit. Moves the item to that fetcher (credit

@@ -33,33 +33,33 @@
  * libcurl reads otherwise, and credentials; tests/fuzz/fuzz_url.c holds the two
  * to it). push() queues a URL and
  * makes its host ready unless the broker has it checked out. */
-#define LUA_FR_PUSH \
-    "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n" \
-    "local function hostof(u)\n" \
-    "  local s, a = string.match(u, '^(%a+)://([^/?#]*)')\n" \
-    "  if not s then return '?' end\n" \
-    "  a = string.match(a, '^.*@(.*)$') or a\n" \
-    "  local h, p\n" \
-    "  if string.sub(a, 1, 1) == '[' then h, p = string.match(a, '^(%[[^%]]*%])(.*)$') end\n" \
-    "  if not h then h, p = string.match(a, '^([^:]*)(.*)$') end\n" \
-    "  p = tonumber(string.sub(p, 2))\n" \
-    "  if not p then if string.lower(s) == 'https' then p = 443 else p = 80 end end\n" \
-    "  return string.lower(h) .. ':' .. string.format('%d', p)\n" \
-    "end\n" \
-    "local touched = {}\n" \
-    "local function push(u, head, now)\n" \
-    "  local h = hostof(u)\n" \
+#define LUA_FR_PUSH                                                                                           \
+    "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"                                                 \
+    "local function hostof(u)\n"                                                                              \
+    "  local s, a = string.match(u, '^(%a+)://([^/?#]*)')\n"                                                  \
+    "  if not s then return '?' end\n"                                                                        \
+    "  a = string.match(a, '^.*@(.*)$') or a\n"                                                               \
+    "  local h, p\n"                                                                                          \
+    "  if string.sub(a, 1, 1) == '[' then h, p = string.match(a, '^(%[[^%]]*%])(.*)$') end\n"                 \
+    "  if not h then h, p = string.match(a, '^([^:]*)(.*)$') end\n"                                           \
+    "  p = tonumber(string.sub(p, 2))\n"                                                                      \
+    "  if not p then if string.lower(s) == 'https' then p = 443 else p = 80 end end\n"                        \
+    "  return string.lower(h) .. ':' .. string.format('%d', p)\n"                                             \
+    "end\n"                                                                                                   \
+    "local touched = {}\n"                                                                                    \
+    "local function push(u, head, now)\n"                                                                     \
+    "  local h = hostof(u)\n"                                                                                 \
     "  if head then redis.call('LPUSH', P .. 'q:' .. h, u) else redis.call('RPUSH', P .. 'q:' .. h, u) end\n" \
-    "  if touched[h] then return end\n" \
-    "  touched[h] = true\n" \
-    "  if not redis.call('ZSCORE', P .. 'active', h) then\n" \
-    "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n" \
-    "    if t < now then t = now end\n" \
-    "    redis.call('ZADD', P .. 'ready', 'NX', t, h)\n" \
-    "  end\n" \
-    "end\n" \
-    "local function clock()\n" \
-    "  local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "  if touched[h] then return end\n"                                                                       \
+    "  touched[h] = true\n"                                                                                   \
+    "  if not redis.call('ZSCORE', P .. 'active', h) then\n"                                                  \
+    "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n"                           \
+    "    if t < now then t = now end\n"                                                                       \
+    "    redis.call('ZADD', P .. 'ready', 'NX', t, h)\n"                                                      \
+    "  end\n"                                                                                                 \
+    "end\n"                                                                                                   \
+    "local function clock()\n"                                                                                \
+    "  local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"      \
     "end\n"
 
 /* KEYS seen leases stats waiting; ARGV parent now, then fingerprint/url pairs.
@@ -96,132 +96,132 @@ static const char *LUA_DISCOVER =
  * state, '0' when none. A ready host with an empty queue just leaves ready. */
 static const char *LUA_LEASE =
     LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
-    "local now, max, per = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "local hosts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)\n"
-    "local out, n = {}, 0\n"
-    "for _, h in ipairs(hosts) do\n"
-    "  if n >= max then break end\n"
-    "  local st = redis.call('HMGET', P .. 'host:' .. h, 'cap', 'until', 'delay')\n"
-    "  local take, cap = per, tonumber(st[1])\n"
-    "  if cap and cap >= 1 and cap < take then take = cap end\n"
-    "  if take > max - n then take = max - n end\n"
-    "  local urls = redis.call('LPOP', P .. 'q:' .. h, take)\n"
-    "  redis.call('ZREM', KEYS[1], h)\n"
-    "  if urls then\n"
-    "    redis.call('ZADD', KEYS[2], now, h)\n"
-    "    local e = {h, st[1] or '0', st[2] or '0', st[3] or '0'}\n"
-    "    for _, u in ipairs(urls) do\n"
-    "      redis.call('ZADD', KEYS[3], ARGV[2], u)\n"
-    "      e[#e+1] = u; e[#e+1] = redis.call('HGET', KEYS[4], u) or '0'\n"
-    "    end\n"
-    "    n = n + #urls\n"
-    "    out[#out+1] = e\n"
-    "  end\n"
-    "end\n"
-    "if n > 0 then redis.call('DECRBY', KEYS[5], n) end\n"
-    "return out\n";
+               "local now, max, per = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+               "local hosts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)\n"
+               "local out, n = {}, 0\n"
+               "for _, h in ipairs(hosts) do\n"
+               "  if n >= max then break end\n"
+               "  local st = redis.call('HMGET', P .. 'host:' .. h, 'cap', 'until', 'delay')\n"
+               "  local take, cap = per, tonumber(st[1])\n"
+               "  if cap and cap >= 1 and cap < take then take = cap end\n"
+               "  if take > max - n then take = max - n end\n"
+               "  local urls = redis.call('LPOP', P .. 'q:' .. h, take)\n"
+               "  redis.call('ZREM', KEYS[1], h)\n"
+               "  if urls then\n"
+               "    redis.call('ZADD', KEYS[2], now, h)\n"
+               "    local e = {h, st[1] or '0', st[2] or '0', st[3] or '0'}\n"
+               "    for _, u in ipairs(urls) do\n"
+               "      redis.call('ZADD', KEYS[3], ARGV[2], u)\n"
+               "      e[#e+1] = u; e[#e+1] = redis.call('HGET', KEYS[4], u) or '0'\n"
+               "    end\n"
+               "    n = n + #urls\n"
+               "    out[#out+1] = e\n"
+               "  end\n"
+               "end\n"
+               "if n > 0 then redis.call('DECRBY', KEYS[5], n) end\n"
+               "return out\n";
 
 /* KEYS ready active; ARGV groups of host, time, cap, until, delay. Saves each
  * host's state (cap '' leaves it, cap '0' deletes it) and, when time is not
  * -1, puts the checked-out host back in ready at time if it has URLs waiting. */
 static const char *LUA_RELEASE =
     LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
-    "for i = 1, #ARGV, 5 do\n"
-    "  local h = ARGV[i]\n"
-    "  if ARGV[i+2] == '0' then redis.call('DEL', P .. 'host:' .. h)\n"
-    "  elseif ARGV[i+2] ~= '' then\n"
-    "    redis.call('HSET', P .. 'host:' .. h, 'cap', ARGV[i+2], 'until', ARGV[i+3], 'delay', ARGV[i+4])\n"
-    "  end\n"
-    "  if ARGV[i+1] ~= '-1' then\n"
-    "    local was = redis.call('ZREM', KEYS[2], h)\n"
-    "    if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
-    "      if was == 1 then redis.call('ZADD', KEYS[1], ARGV[i+1], h)\n"
-    "      else redis.call('ZADD', KEYS[1], 'NX', ARGV[i+1], h) end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return #ARGV / 5\n";
+               "for i = 1, #ARGV, 5 do\n"
+               "  local h = ARGV[i]\n"
+               "  if ARGV[i+2] == '0' then redis.call('DEL', P .. 'host:' .. h)\n"
+               "  elseif ARGV[i+2] ~= '' then\n"
+               "    redis.call('HSET', P .. 'host:' .. h, 'cap', ARGV[i+2], 'until', ARGV[i+3], 'delay', ARGV[i+4])\n"
+               "  end\n"
+               "  if ARGV[i+1] ~= '-1' then\n"
+               "    local was = redis.call('ZREM', KEYS[2], h)\n"
+               "    if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
+               "      if was == 1 then redis.call('ZADD', KEYS[1], ARGV[i+1], h)\n"
+               "      else redis.call('ZADD', KEYS[1], 'NX', ARGV[i+1], h) end\n"
+               "    end\n"
+               "  end\n"
+               "end\n"
+               "return #ARGV / 5\n";
 
 /* KEYS active ready; ARGV now. After a broker restart nobody holds a checked-out
  * host: every one goes back to ready, at its back-off time if that is later. */
 static const char *LUA_RECOVER =
     LUA_WRITES "local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')\n"
-    "local now = tonumber(ARGV[1])\n"
-    "local hs = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
-    "for _, h in ipairs(hs) do\n"
-    "  redis.call('ZREM', KEYS[1], h)\n"
-    "  if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
-    "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n"
-    "    if t < now then t = now end\n"
-    "    redis.call('ZADD', KEYS[2], t, h)\n"
-    "  end\n"
-    "end\n"
-    "return #hs\n";
+               "local now = tonumber(ARGV[1])\n"
+               "local hs = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+               "for _, h in ipairs(hs) do\n"
+               "  redis.call('ZREM', KEYS[1], h)\n"
+               "  if redis.call('LLEN', P .. 'q:' .. h) > 0 then\n"
+               "    local t = tonumber(redis.call('HGET', P .. 'host:' .. h, 'until')) or 0\n"
+               "    if t < now then t = now end\n"
+               "    redis.call('ZADD', KEYS[2], t, h)\n"
+               "  end\n"
+               "end\n"
+               "return #hs\n";
 
 /* KEYS leases waiting; ARGV url: back to the head of its host's queue. */
 static const char *LUA_REQUEUE =
     LUA_WRITES LUA_FR_PUSH "if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then\n"
-    "  push(ARGV[1], true, clock()); redis.call('INCR', KEYS[2]); return 1\n"
-    "end\n"
-    "return 0\n";
+                           "  push(ARGV[1], true, clock()); redis.call('INCR', KEYS[2]); return 1\n"
+                           "end\n"
+                           "return 0\n";
 
 /* KEYS leases retries delayed dead stats;
  * ARGV url retry_after base max max_retries now rand dead_json. */
 static const char *LUA_RETRY =
     LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
-    "if n > tonumber(ARGV[5]) then\n"
-    "  redis.call('RPUSH', KEYS[4], ARGV[8])\n"
-    "  redis.call('HINCRBY', KEYS[5], 'dead', 1)\n"
-    "  return -2\n"
-    "end\n"
-    "local d = tonumber(ARGV[3]) * math.pow(2, n - 1)\n"
-    "if d > tonumber(ARGV[4]) then d = tonumber(ARGV[4]) end\n"
-    "d = d / 2 + d / 2 * tonumber(ARGV[7])\n"
-    "if d < tonumber(ARGV[2]) then d = tonumber(ARGV[2]) end\n"
-    "redis.call('ZADD', KEYS[3], tonumber(ARGV[6]) + math.floor(d), ARGV[1])\n"
-    "redis.call('HINCRBY', KEYS[5], 'retried', 1)\n"
-    "return n\n";
+               "local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+               "if n > tonumber(ARGV[5]) then\n"
+               "  redis.call('RPUSH', KEYS[4], ARGV[8])\n"
+               "  redis.call('HINCRBY', KEYS[5], 'dead', 1)\n"
+               "  return -2\n"
+               "end\n"
+               "local d = tonumber(ARGV[3]) * math.pow(2, n - 1)\n"
+               "if d > tonumber(ARGV[4]) then d = tonumber(ARGV[4]) end\n"
+               "d = d / 2 + d / 2 * tonumber(ARGV[7])\n"
+               "if d < tonumber(ARGV[2]) then d = tonumber(ARGV[2]) end\n"
+               "redis.call('ZADD', KEYS[3], tonumber(ARGV[6]) + math.floor(d), ARGV[1])\n"
+               "redis.call('HINCRBY', KEYS[5], 'retried', 1)\n"
+               "return n\n";
 
 /* KEYS leases gone stats; ARGV url status. */
 static const char *LUA_GONE =
     LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[3], 'gone', 1)\n"
-    "return 1\n";
+               "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+               "redis.call('HINCRBY', KEYS[3], 'gone', 1)\n"
+               "return 1\n";
 
 /* KEYS leases dead stats; ARGV url dead_json stage. */
 static const char *LUA_DEAD =
     LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[3], 'dead', 1)\n"
-    "if ARGV[3] == 'parse' then redis.call('HINCRBY', KEYS[3], 'parsed', 1) end\n"
-    "return 1\n";
+               "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
+               "redis.call('HINCRBY', KEYS[3], 'dead', 1)\n"
+               "if ARGV[3] == 'parse' then redis.call('HINCRBY', KEYS[3], 'parsed', 1) end\n"
+               "return 1\n";
 
 /* KEYS leases stats retries; ARGV urls. */
 static const char *LUA_WRITTEN =
     LUA_WRITES "local n = 0\n"
-    "for i = 1, #ARGV do\n"
-    "  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then\n"
-    "    n = n + 1; redis.call('HDEL', KEYS[3], ARGV[i])\n"
-    "  end\n"
-    "end\n"
-    "if n > 0 then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'written', n); redis.call('HINCRBY', KEYS[2], 'parsed', n)\n"
-    "end\n"
-    "return n\n";
+               "for i = 1, #ARGV do\n"
+               "  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then\n"
+               "    n = n + 1; redis.call('HDEL', KEYS[3], ARGV[i])\n"
+               "  end\n"
+               "end\n"
+               "if n > 0 then\n"
+               "  redis.call('HINCRBY', KEYS[2], 'written', n); redis.call('HINCRBY', KEYS[2], 'parsed', n)\n"
+               "end\n"
+               "return n\n";
 
 /* KEYS leases; ARGV deadline, urls: pushes each open lease to at least deadline
  * (never shortens one, never opens one). */
 static const char *LUA_HOLD =
     LUA_WRITES "local n = 0\n"
-    "for i = 2, #ARGV do\n"
-    "  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
-    "  if s and tonumber(s) < tonumber(ARGV[1]) then\n"
-    "    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]); n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
+               "for i = 2, #ARGV do\n"
+               "  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
+               "  if s and tonumber(s) < tonumber(ARGV[1]) then\n"
+               "    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]); n = n + 1\n"
+               "  end\n"
+               "end\n"
+               "return n\n";
 
 /* KEYS meta stats; ARGV run_id now url_form. Starts a run: returns {previous
  * state, ended_at, written, url_form}. A complete crawl is left as it is; a crawl
@@ -231,38 +231,38 @@ static const char *LUA_HOLD =
  * since its fingerprints would not match this broker's. A new crawl records ours. */
 static const char *LUA_BEGIN =
     LUA_WRITES "local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'written', 'url_form')\n"
-    "local st, form = m[1], m[4] or '1'\n"
-    "if not st then\n"
-    "  if redis.call('EXISTS', KEYS[2]) == 1 then return {'lost', '0', '0', form} end\n"
-    "  st, form = 'new', ARGV[3]\n"
-    "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'url_form', form)\n"
-    "elseif st == 'complete' then\n"
-    "  return {st, m[2] or '0', m[3] or '0', form}\n"
-    "elseif form ~= ARGV[3] then\n"
-    "  return {'url_form', m[2] or '0', m[3] or '0', form}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'state', 'running', 'run_id', ARGV[1], 'started_at', ARGV[2],\n"
-    "           'ended_at', '', 'reason', '')\n"
-    "return {st, m[2] or '0', m[3] or '0', form}\n";
+               "local st, form = m[1], m[4] or '1'\n"
+               "if not st then\n"
+               "  if redis.call('EXISTS', KEYS[2]) == 1 then return {'lost', '0', '0', form} end\n"
+               "  st, form = 'new', ARGV[3]\n"
+               "  redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'url_form', form)\n"
+               "elseif st == 'complete' then\n"
+               "  return {st, m[2] or '0', m[3] or '0', form}\n"
+               "elseif form ~= ARGV[3] then\n"
+               "  return {'url_form', m[2] or '0', m[3] or '0', form}\n"
+               "end\n"
+               "redis.call('HSET', KEYS[1], 'state', 'running', 'run_id', ARGV[1], 'started_at', ARGV[2],\n"
+               "           'ended_at', '', 'reason', '')\n"
+               "return {st, m[2] or '0', m[3] or '0', form}\n";
 
 /* KEYS meta; ARGV run_id state reason now written. Ends our run, only if the
  * meta is still ours. */
 static const char *LUA_END =
     LUA_WRITES "if redis.call('HGET', KEYS[1], 'run_id') ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'reason', ARGV[3], 'ended_at', ARGV[4], 'written', ARGV[5])\n"
-    "return 1\n";
+               "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'reason', ARGV[3], 'ended_at', ARGV[4], 'written', ARGV[5])\n"
+               "return 1\n";
 
 /* KEYS leases; ARGV ms: every open lease ends ms later. */
 static const char *LUA_SHIFT =
     LUA_WRITES "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
-    "for _, u in ipairs(m) do redis.call('ZINCRBY', KEYS[1], ARGV[1], u) end\n"
-    "return #m\n";
+               "for _, u in ipairs(m) do redis.call('ZINCRBY', KEYS[1], ARGV[1], u) end\n"
+               "return #m\n";
 
 /* KEYS leases; ARGV deadline: no open lease ends later than deadline. */
 static const char *LUA_CLAMP =
     LUA_WRITES "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')\n"
-    "for _, u in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[1], u) end\n"
-    "return #m\n";
+               "for _, u in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[1], u) end\n"
+               "return #m\n";
 
 /* KEYS leases frontier delayed stats waiting; ARGV now limit. Expired leases and
  * due retries go back to the head of their hosts' queues; URLs in the single
@@ -270,16 +270,16 @@ static const char *LUA_CLAMP =
  * pushes there) move to their hosts' queues. */
 static const char *LUA_MAINTAIN =
     LUA_WRITES LUA_FR_PUSH "local now = tonumber(ARGV[1])\n"
-    "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); push(u, true, now) end\n"
-    "if #exp > 0 then redis.call('HINCRBY', KEYS[4], 'expired', #exp) end\n"
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "for _, u in ipairs(due) do redis.call('ZREM', KEYS[3], u); push(u, true, now) end\n"
-    "local old = redis.call('LPOP', KEYS[2], tonumber(ARGV[2])) or {}\n"
-    "for _, u in ipairs(old) do push(u, false, now) end\n"
-    "local moved = #exp + #due + #old\n"
-    "if moved > 0 then redis.call('INCRBY', KEYS[5], moved) end\n"
-    "return moved\n";
+                           "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+                           "for _, u in ipairs(exp) do redis.call('ZREM', KEYS[1], u); push(u, true, now) end\n"
+                           "if #exp > 0 then redis.call('HINCRBY', KEYS[4], 'expired', #exp) end\n"
+                           "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+                           "for _, u in ipairs(due) do redis.call('ZREM', KEYS[3], u); push(u, true, now) end\n"
+                           "local old = redis.call('LPOP', KEYS[2], tonumber(ARGV[2])) or {}\n"
+                           "for _, u in ipairs(old) do push(u, false, now) end\n"
+                           "local moved = #exp + #due + #old\n"
+                           "if moved > 0 then redis.call('INCRBY', KEYS[5], moved) end\n"
+                           "return moved\n";
 
 /* ---- connection ---- */
 
@@ -310,11 +310,22 @@ int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, s
     if (zc_redis_crawl_check(crawl, err, errlen) != 0) return -1;
     if (zc_redis_parse(uri, &fr->addr, err, errlen) != 0) return -1;
     memcpy(fr->crawl, crawl, strlen(crawl) + 1);
-    struct { char *key; const char *name; } keys[] = {
-        { fr->k_frontier, "frontier" }, { fr->k_seen, "seen" }, { fr->k_leases, "leases" },
-        { fr->k_delayed, "delayed" }, { fr->k_retries, "retries" }, { fr->k_dead, "dead" },
-        { fr->k_gone, "gone" }, { fr->k_stats, "stats" }, { fr->k_seeds, "seeds" },
-        { fr->k_meta, "meta" }, { fr->k_ready, "ready" }, { fr->k_active, "active" },
+    struct {
+        char *key;
+        const char *name;
+    } keys[] = {
+        { fr->k_frontier, "frontier" },
+        { fr->k_seen, "seen" },
+        { fr->k_leases, "leases" },
+        { fr->k_delayed, "delayed" },
+        { fr->k_retries, "retries" },
+        { fr->k_dead, "dead" },
+        { fr->k_gone, "gone" },
+        { fr->k_stats, "stats" },
+        { fr->k_seeds, "seeds" },
+        { fr->k_meta, "meta" },
+        { fr->k_ready, "ready" },
+        { fr->k_active, "active" },
         { fr->k_waiting, "waiting" },
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -377,7 +388,7 @@ static redisReply *fr_cmd(frontier *fr, int argc, const char **argv, const size_
 typedef struct fr_args {
     const char **v;
     size_t *len;
-    char **owned;  /* strings this argv allocated */
+    char **owned; /* strings this argv allocated */
     size_t n, cap, nowned;
     int oom;
 } fr_args;
@@ -505,7 +516,10 @@ long frontier_discover(frontier *fr, const char *parent, char *const *urls, size
     for (size_t i = 0; i < n; i++) {
         char canon[ZC_URL_MAX], err[128];
         int cl = zc_url_canonical(urls[i], strlen(urls[i]), canon, sizeof(canon), err, sizeof(err));
-        if (cl < 0) { nbad++; continue; }
+        if (cl < 0) {
+            nbad++;
+            continue;
+        }
         unsigned char *fp = malloc(8);
         if (fp) zc_url_fp64(canon, (size_t)cl, fp);
         args_own_bytes(&a, (char *)fp, 8);
@@ -809,8 +823,12 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         return -1;
     }
     const char *cmds[][2] = {
-        { "GET", fr->k_waiting }, { "ZCARD", fr->k_leases }, { "ZCARD", fr->k_delayed },
-        { "LLEN", fr->k_seeds }, { "LLEN", fr->k_dead }, { "HLEN", fr->k_gone },
+        { "GET", fr->k_waiting },
+        { "ZCARD", fr->k_leases },
+        { "ZCARD", fr->k_delayed },
+        { "LLEN", fr->k_seeds },
+        { "LLEN", fr->k_dead },
+        { "HLEN", fr->k_gone },
         { "LLEN", fr->k_frontier },
     };
     size_t ncmd = sizeof(cmds) / sizeof(cmds[0]);
@@ -828,8 +846,7 @@ int frontier_read_counts(frontier *fr, frontier_counts *c) {
         if (r->type == REDIS_REPLY_ERROR) {
             failed = 1;
             moved |= zc_redis_moved(r, &fr->addr);
-        }
-        else if (i < ncmd) *dst[i] = reply_ll(r);
+        } else if (i < ncmd) *dst[i] = reply_ll(r);
         else if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
             c->fetched = reply_ll(r->element[0]);
             c->parsed = reply_ll(r->element[1]);
@@ -996,23 +1013,23 @@ long frontier_shift_leases(frontier *fr, int64_t ms) {
  * as LUA_DISCOVER keeps it, the target queued at its host like a discovered URL. */
 static const char *LUA_REDIRECT =
     LUA_WRITES LUA_FR_PUSH "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end\n"
-    "redis.call('HINCRBY', KEYS[4], 'redirected', 1)\n"
-    "if not ARGV[2] then return 0 end\n"
-    "local fp = ARGV[2]\n"
-    "local bucket = KEYS[2] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
-    "if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
-    "  push(ARGV[3], false, clock()); redis.call('INCR', KEYS[3])\n"
-    "  redis.call('HINCRBY', KEYS[4], 'discovered', 1)\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
+                           "redis.call('HINCRBY', KEYS[4], 'redirected', 1)\n"
+                           "if not ARGV[2] then return 0 end\n"
+                           "local fp = ARGV[2]\n"
+                           "local bucket = KEYS[2] .. ':' .. string.format('%02x%02x', fp:byte(1), fp:byte(2))\n"
+                           "if redis.call('HSETNX', bucket, string.sub(fp, 3), '') == 1 then\n"
+                           "  push(ARGV[3], false, clock()); redis.call('INCR', KEYS[3])\n"
+                           "  redis.call('HINCRBY', KEYS[4], 'discovered', 1)\n"
+                           "  return 1\n"
+                           "end\n"
+                           "return 0\n";
 
 /* KEYS leases excluded stats; ARGV url reason. */
 static const char *LUA_EXCLUDE =
     LUA_WRITES "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[3], 'excluded', 1)\n"
-    "return 1\n";
+               "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+               "redis.call('HINCRBY', KEYS[3], 'excluded', 1)\n"
+               "return 1\n";
 
 int frontier_redirect(frontier *fr, const char *url, const char *target) {
     fr_args a = { 0 };

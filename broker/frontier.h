@@ -28,7 +28,7 @@ typedef struct frontier {
     char err[512];
     void (*seed_hook)(void *arg, const char *url); /* sees each good seed before it is queued */
     void *seed_arg;
-    int refused;         /* the last command was refused: OOM, READONLY, MISCONF */
+    int refused; /* the last command was refused: OOM, READONLY, MISCONF */
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
         k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
         k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
@@ -40,16 +40,16 @@ typedef struct frontier {
 typedef struct frontier_lease {
     char *url;
     int attempt;
-    int host;            /* index into the hosts array of frontier_lease_batch */
+    int host; /* index into the hosts array of frontier_lease_batch */
 } frontier_lease;
 
 /* A host checked out by a lease, with the politeness state saved for it (0 in a
  * field: none saved). key is malloc'd; the caller owns it. */
 typedef struct frontier_host {
-    char *key;           /* host:port, as zc_url_host() writes it */
-    int cap;             /* its in-flight cap */
-    int64_t until_ms;    /* wall-clock ms its back-off ends */
-    int64_t delay_ms;    /* its own interval between requests (Crawl-delay, rate) */
+    char *key;        /* host:port, as zc_url_host() writes it */
+    int cap;          /* its in-flight cap */
+    int64_t until_ms; /* wall-clock ms its back-off ends */
+    int64_t delay_ms; /* its own interval between requests (Crawl-delay, rate) */
 } frontier_host;
 
 /* What the broker tells the frontier about one host: put it back in ready at
@@ -71,10 +71,10 @@ typedef struct frontier_counts {
 
 /* What a crawl's meta hash said when a run began. */
 typedef struct frontier_meta {
-    char state[16];      /* new, running, stopped, failed, complete, lost, or url_form */
-    long long ended_at;  /* ms since the epoch, 0 when unknown */
+    char state[16];     /* new, running, stopped, failed, complete, lost, or url_form */
+    long long ended_at; /* ms since the epoch, 0 when unknown */
     long long written;
-    long long url_form;  /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
+    long long url_form; /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
 } frontier_meta;
 
 /* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with

@@ -11,18 +11,19 @@
 #include "zc_scope.h"
 #include "zc_time.h"
 
-typedef enum { ROBOTS_WAIT, ROBOTS_KNOWN } robots_state;
+typedef enum { ROBOTS_WAIT,
+               ROBOTS_KNOWN } robots_state;
 
 /* One origin's robots.txt: asked for (WAIT, its host gated) or known. */
 typedef struct guard_origin {
     char origin[ZC_SCOPE_ORIGIN_MAX];
     char url[ZC_SCOPE_ORIGIN_MAX + 16]; /* <origin>/robots.txt */
     robots_state state;
-    zc_robots *rules;        /* when known */
-    char dead[160];          /* unreachable: why its URLs are dead letters; "" when excluded */
-    int fetching;            /* its request is parked or out at a fetcher */
-    int tries;               /* failed requests so far */
-    int64_t next_try;        /* monotonic ms */
+    zc_robots *rules; /* when known */
+    char dead[160];   /* unreachable: why its URLs are dead letters; "" when excluded */
+    int fetching;     /* its request is parked or out at a fetcher */
+    int tries;        /* failed requests so far */
+    int64_t next_try; /* monotonic ms */
 } guard_origin;
 
 #define GUARD_KNOWN 512 /* identities remembered (oldest forgotten first) */
@@ -38,16 +39,22 @@ struct broker_guard {
     guard_known known[GUARD_KNOWN];
     size_t nknown, next_known;
     zc_scope *scope;
-    long long refused, out_of_scope, not_leased, unanswered;     /* not yet in Redis */
+    long long refused, out_of_scope, not_leased, unanswered; /* not yet in Redis */
     long long refused_total;
-    struct { int64_t last; long long quiet; } log[GUARD_NREASONS]; /* rate limit */
+    struct {
+        int64_t last;
+        long long quiet;
+    } log[GUARD_NREASONS]; /* rate limit */
     guard_origin *origins;
     size_t norigins, cap;
 };
 
 static const char *reason_name[GUARD_NREASONS] = {
-    [GUARD_NO_HELLO] = "no_hello", [GUARD_WRONG_ROLE] = "wrong_role", [GUARD_NOT_HELD] = "not_held",
-    [GUARD_NOT_LEASED] = "not_leased", [GUARD_ROLE_CHANGE] = "role_change",
+    [GUARD_NO_HELLO] = "no_hello",
+    [GUARD_WRONG_ROLE] = "wrong_role",
+    [GUARD_NOT_HELD] = "not_held",
+    [GUARD_NOT_LEASED] = "not_leased",
+    [GUARD_ROLE_CHANGE] = "role_change",
 };
 
 /* ---- scope ---- */

@@ -12,15 +12,15 @@
 
 #include "broker.h"
 
-#define GUARD_AGENT "zcrawl"          /* robots.txt product token */
-#define GUARD_ROBOTS_TTL_S 86400      /* cached robots.txt lives a day */
+#define GUARD_AGENT        "zcrawl" /* robots.txt product token */
+#define GUARD_ROBOTS_TTL_S 86400    /* cached robots.txt lives a day */
 
 typedef enum {
-    GUARD_NO_HELLO,     /* a report from a peer that has not said HELLO */
-    GUARD_WRONG_ROLE,   /* a report its role may not send */
-    GUARD_NOT_HELD,     /* DONE for a URL not out at this fetcher */
-    GUARD_NOT_LEASED,   /* DISCOVERED, redirect, WRITTEN or DEAD for a URL not leased */
-    GUARD_ROLE_CHANGE,  /* HELLO with another role than the peer said before */
+    GUARD_NO_HELLO,    /* a report from a peer that has not said HELLO */
+    GUARD_WRONG_ROLE,  /* a report its role may not send */
+    GUARD_NOT_HELD,    /* DONE for a URL not out at this fetcher */
+    GUARD_NOT_LEASED,  /* DISCOVERED, redirect, WRITTEN or DEAD for a URL not leased */
+    GUARD_ROLE_CHANGE, /* HELLO with another role than the peer said before */
     GUARD_NREASONS
 } guard_reason;
 

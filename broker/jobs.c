@@ -10,7 +10,7 @@
 #include "zc_time.h"
 
 #define LEASE_BATCH 512
-#define JOB_BATCH 256 /* URLs per JOB message at most */
+#define JOB_BATCH   256 /* URLs per JOB message at most */
 
 /* Sends items[0..n) of one peer as a JOB per URL: the fallback when no memory is
  * left for a batch (the protocol allows both). */

@@ -33,7 +33,7 @@
 #include "zc_time.h"
 
 #define MONITOR_EP "inproc://zcrawl-broker-monitor"
-#define LIVENESS 3 /* heartbeats of silence before a peer is silent */
+#define LIVENESS   3 /* heartbeats of silence before a peer is silent */
 
 int broker_monitor_open(broker *b, char *err, size_t errlen) {
     int events = ZMQ_EVENT_DISCONNECTED | (zc_curve_enabled() ? ZC_CURVE_MONITOR_EVENTS : 0);
@@ -61,10 +61,6 @@ void broker_monitor_close(broker *b) {
     b->monitor = NULL;
 }
 
-static const char *role_name(dispatch_role r) {
-    return r == DISPATCH_FETCHER ? "fetcher" : r == DISPATCH_PARSER ? "parser" : r == DISPATCH_WRITER ? "writer" : "stage";
-}
-
 /* Forgets a peer; every JOB it held whose lease is still open goes back to the
  * head of the frontier. */
 static void expire_peer(broker *b, int peer, const char *why) {
@@ -81,7 +77,7 @@ static void expire_peer(broker *b, int peer, const char *why) {
         dispatch_drop(&b->d, it);
     }
     zc_warn("peer_expired", "name=%s held=%zu requeued=%zu role=%s why=%s", p->name, held, requeued,
-            role_name(p->role), why);
+            dispatch_role_name(p->role), why);
     dispatch_peer_forget(&b->d, peer);
 }
 

@@ -188,7 +188,7 @@ static int run(broker *b) {
     }
     frontier_counts c;
     if (!frontier_broken(&b->fr) && !b->meta_lost && frontier_read_counts(&b->fr, &c) == 0)
-        broker_write_stats(b, &c, zc_now_ms(), b->done ? "done" : b->failed ? "failed" : "stopped");
+        broker_write_stats(b, &c, zc_now_ms(), b->done ? "done" : (b->failed ? "failed" : "stopped"));
     return broker_end(b);
 }
 
@@ -208,15 +208,31 @@ static void close_all(broker *b) {
 
 int main(int argc, char **argv) {
     broker_conf conf = {
-        .redis = "redis://127.0.0.1:6379", .crawl = "default", .start = NULL, .mode = "batch",
+        .redis = "redis://127.0.0.1:6379",
+        .crawl = "default",
+        .start = NULL,
+        .mode = "batch",
         .log_level = "info",
-        .control = "tcp://*:5555", .pages_in = "tcp://*:5556", .pages_out = "tcp://*:5557",
-        .docs_in = "tcp://*:5558", .docs_out = "tcp://*:5559",
-        .max_per_host = 8, .lease_ms = 30000, .max_retries = 5, .retry_base_ms = 500,
-        .retry_max_ms = 30000, .heartbeat_ms = 1000, .recover_ms = 10000, .stats_ms = 1000,
-        .hwm = 10000, .rate = 0, .linger_ms = 5000,
-        .redis_fail_limit_ms = 600000, .max_retry_delay_ms = 600000,
-        .max_credit = 10000, .job_timeout_ms = 120000,
+        .control = "tcp://*:5555",
+        .pages_in = "tcp://*:5556",
+        .pages_out = "tcp://*:5557",
+        .docs_in = "tcp://*:5558",
+        .docs_out = "tcp://*:5559",
+        .max_per_host = 8,
+        .lease_ms = 30000,
+        .max_retries = 5,
+        .retry_base_ms = 500,
+        .retry_max_ms = 30000,
+        .heartbeat_ms = 1000,
+        .recover_ms = 10000,
+        .stats_ms = 1000,
+        .hwm = 10000,
+        .rate = 0,
+        .linger_ms = 5000,
+        .redis_fail_limit_ms = 600000,
+        .max_retry_delay_ms = 600000,
+        .max_credit = 10000,
+        .job_timeout_ms = 120000,
     };
     int npos = parse_conf(&conf, argc, argv);
     zc_log_level lvl;

@@ -125,16 +125,13 @@ out:
     free(items);
 }
 
-static const char *role_name(dispatch_role r) {
-    return r == DISPATCH_FETCHER ? "fetcher" : r == DISPATCH_PARSER ? "parser" : r == DISPATCH_WRITER ? "writer" : "stage";
-}
-
 /* Appends one problem to buf (used bytes in *off); stops quietly when full. */
 static void problem_add(char *buf, size_t len, size_t *off, const char *what, int64_t since, int64_t wall) {
     if (*off >= len) return;
     int n = snprintf(buf + *off, len - *off, "%s%s (%lld s)", *off ? "; " : "", what,
                      (long long)((wall - since) / 1000));
-    *off = n < 0 ? *off : (size_t)n >= len - *off ? len : *off + (size_t)n;
+    *off = n < 0 ? *off : (size_t)n >= len - *off ? len
+                                                  : *off + (size_t)n;
 }
 
 void broker_problem(broker *b, char *buf, size_t len) {
@@ -146,7 +143,7 @@ void broker_problem(broker *b, char *buf, size_t len) {
         dispatch_peer *p = dispatch_peer_at(&b->d, (int)i);
         if (!p || !p->cond[0]) continue;
         char what[300];
-        snprintf(what, sizeof(what), "%s %s %s: %s", role_name(p->role), p->name, p->cond, p->detail);
+        snprintf(what, sizeof(what), "%s %s %s: %s", dispatch_role_name(p->role), p->name, p->cond, p->detail);
         problem_add(buf, len, &off, what, p->cond_since, wall);
     }
 }
@@ -158,26 +155,46 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
     broker_problem(b, problem, sizeof(problem));
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
     const char *kv[] = {
-        "queued", STAT("%lld", c->queued + c->delayed),
-        "frontier", STAT("%lld", c->queued),
-        "delayed", STAT("%lld", c->delayed),
-        "leased", STAT("%lld", c->leased),
-        "window", STAT("%ld", broker_window(b)),
-        "in_flight", STAT("%zu", dispatch_ninflight(&b->d)),
-        "parked", STAT("%zu", dispatch_nparked(&b->d)),
-        "fetchers", STAT("%d", dispatch_count_role(&b->d, DISPATCH_FETCHER)),
-        "parsers", STAT("%d", dispatch_count_role(&b->d, DISPATCH_PARSER)),
-        "writers", STAT("%d", dispatch_count_role(&b->d, DISPATCH_WRITER)),
-        "fetched_per_s", STAT("%.1f", secs > 0 ? (double)(c->fetched - b->last.fetched) / secs : 0.0),
-        "written_per_s", STAT("%.1f", secs > 0 ? (double)(c->written - b->last.written) / secs : 0.0),
-        "updated_at", STAT("%lld", (long long)zc_wall_ms()),
-        "started_at", STAT("%lld", (long long)b->started_wall),
-        "bad_messages", STAT("%lld", b->bad_messages),
-        "auth_refused", STAT("%llu", (unsigned long long)zc_curve_refused()),
-        "refused_handshakes", STAT("%llu", (unsigned long long)zc_curve_handshakes_refused()),
-        "state", state,
-        "problem", problem,
-        NULL, NULL,
+        "queued",
+        STAT("%lld", c->queued + c->delayed),
+        "frontier",
+        STAT("%lld", c->queued),
+        "delayed",
+        STAT("%lld", c->delayed),
+        "leased",
+        STAT("%lld", c->leased),
+        "window",
+        STAT("%ld", broker_window(b)),
+        "in_flight",
+        STAT("%zu", dispatch_ninflight(&b->d)),
+        "parked",
+        STAT("%zu", dispatch_nparked(&b->d)),
+        "fetchers",
+        STAT("%d", dispatch_count_role(&b->d, DISPATCH_FETCHER)),
+        "parsers",
+        STAT("%d", dispatch_count_role(&b->d, DISPATCH_PARSER)),
+        "writers",
+        STAT("%d", dispatch_count_role(&b->d, DISPATCH_WRITER)),
+        "fetched_per_s",
+        STAT("%.1f", secs > 0 ? (double)(c->fetched - b->last.fetched) / secs : 0.0),
+        "written_per_s",
+        STAT("%.1f", secs > 0 ? (double)(c->written - b->last.written) / secs : 0.0),
+        "updated_at",
+        STAT("%lld", (long long)zc_wall_ms()),
+        "started_at",
+        STAT("%lld", (long long)b->started_wall),
+        "bad_messages",
+        STAT("%lld", b->bad_messages),
+        "auth_refused",
+        STAT("%llu", (unsigned long long)zc_curve_refused()),
+        "refused_handshakes",
+        STAT("%llu", (unsigned long long)zc_curve_handshakes_refused()),
+        "state",
+        state,
+        "problem",
+        problem,
+        NULL,
+        NULL,
     };
 #undef STAT
     if (frontier_write_stats(&b->fr, kv) < 0) broker_redis_failed(b, "stats");
@@ -194,16 +211,25 @@ int broker_maintain(broker *b, int64_t now) {
         if (redis_recover(b, now) != 0) return 0;
         broker_replay_reports(b);
     }
-    if (frontier_maintain(&b->fr, wall) < 0) { broker_redis_failed(b, "maintain"); return 0; }
+    if (frontier_maintain(&b->fr, wall) < 0) {
+        broker_redis_failed(b, "maintain");
+        return 0;
+    }
     drop_lapsed(b, wall);
     renew_leases(b, wall);
     broker_guard_tick(b, now);
     if (b->fetched_unflushed) {
-        if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) { broker_redis_failed(b, "count"); return 0; }
+        if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) {
+            broker_redis_failed(b, "count");
+            return 0;
+        }
         b->fetched_unflushed = 0;
     }
     frontier_counts c;
-    if (frontier_read_counts(&b->fr, &c) < 0) { broker_redis_failed(b, "counts"); return 0; }
+    if (frontier_read_counts(&b->fr, &c) < 0) {
+        broker_redis_failed(b, "counts");
+        return 0;
+    }
     b->open_leases = c.leased;
     int idle = c.queued == 0 && c.leased == 0 && c.delayed == 0 && c.seeds == 0 &&
                dispatch_nitems(&b->d) == 0;

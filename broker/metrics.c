@@ -22,9 +22,9 @@
 #include "zc_time.h"
 
 #define METRICS_REDIS_TIMEOUT_MS 2000
-#define METRICS_CONN_LIMIT 32
-#define METRICS_CONN_TIMEOUT_S 10
-#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_CONN_LIMIT       32
+#define METRICS_CONN_TIMEOUT_S   10
+#define CONTENT_TYPE             "text/plain; version=0.0.4; charset=utf-8"
 
 /* One struct for the server's lifetime. The Redis context is used only by the
  * daemon's single polling thread (every request handler runs there). */
@@ -34,10 +34,18 @@ struct broker_metrics {
     char crawl[64];
     char keys[8][192];
     redisContext *rc;
-    int redis_failing;           /* for logging a failure once, and the recovery */
+    int redis_failing; /* for logging a failure once, and the recovery */
 };
 
-enum { K_STATS, K_META, K_FRONTIER, K_LEASES, K_DELAYED, K_DEAD, K_GONE, K_SEEDS, K_N };
+enum { K_STATS,
+       K_META,
+       K_FRONTIER,
+       K_LEASES,
+       K_DELAYED,
+       K_DEAD,
+       K_GONE,
+       K_SEEDS,
+       K_N };
 static const char *const KEY_NAMES[K_N] = { "stats", "meta", "waiting", "leases", "delayed", "dead", "gone", "seeds" };
 /* waiting is a counter (a string): a read-only script returns it as an integer. */
 static const char *const KEY_CMDS[K_N] = { "HGETALL %s", "HGETALL %s",
@@ -46,7 +54,10 @@ static const char *const KEY_CMDS[K_N] = { "HGETALL %s", "HGETALL %s",
 
 /* Counters of the stats hash as metrics. always: shown as 0 before the broker
  * first counts them; the others appear once a broker writes them. */
-static const struct { const char *field, *name, *help; int always; } COUNTERS[] = {
+static const struct {
+    const char *field, *name, *help;
+    int always;
+} COUNTERS[] = {
     { "fetched", "zcrawl_pages_fetched_total", "Pages downloaded.", 1 },
     { "discovered", "zcrawl_urls_discovered_total", "New URLs added to the frontier.", 1 },
     { "parsed", "zcrawl_pages_parsed_total", "Pages the parsers finished.", 1 },
@@ -129,7 +140,10 @@ static int listen_on(const char *addr, const char *host, int port, char *err, si
     int fd = -1, saved = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) { saved = errno; continue; }
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
         int one = 1;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
             bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
@@ -160,7 +174,10 @@ static int out_printf(zc_buf *b, const char *fmt, ...) {
 
 int broker_metrics_label(zc_buf *out, const char *v) {
     for (; *v; v++) {
-        const char *rep = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+        const char *rep = NULL;
+        if (*v == '\\') rep = "\\\\";
+        else if (*v == '"') rep = "\\\"";
+        else if (*v == '\n') rep = "\\n";
         if (zc_buf_add(out, rep ? rep : v, rep ? 2 : 1, 0) != 0) return -1;
     }
     return 0;
@@ -198,8 +215,7 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
         known |= is;
         if (out_printf(b, "zcrawl_crawl_state{state=\"%s\"} %d\n", STATES[i], is)) return -1;
     }
-    if (!known && (out_printf(b, "zcrawl_crawl_state{state=\"") || broker_metrics_label(b, state) ||
-                   out_printf(b, "\"} 1\n")))
+    if (!known && (out_printf(b, "zcrawl_crawl_state{state=\"") || broker_metrics_label(b, state) || out_printf(b, "\"} 1\n")))
         return -1;
     if (metric_ll(b, "zcrawl_frontier_urls", "gauge", "URLs waiting to be fetched (in the per-host queues).",
                   r[K_FRONTIER]->integer) ||

@@ -11,7 +11,9 @@
 #include "zc_curve.h"
 #include "zc_log.h"
 
-typedef struct streamer_arg { void *front, *back; } streamer_arg;
+typedef struct streamer_arg {
+    void *front, *back;
+} streamer_arg;
 
 static void *streamer_main(void *p) {
     streamer_arg *a = p;

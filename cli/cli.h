@@ -130,9 +130,9 @@ long long cli_crawl_wipe(redisContext *rc, const char *crawl, char *err, size_t 
 
 /* ---- private redis-server and its state folder (cli_state.c) ---- */
 typedef struct cli_state {
-    char dir[4096];   /* the state folder ("" with --redis) */
-    int lock_fd;      /* flock on dir/lock, kept by the redis-server too */
-    int proc;         /* index of the redis-server in the sup, -1 for none */
+    char dir[4096]; /* the state folder ("" with --redis) */
+    int lock_fd;    /* flock on dir/lock, kept by the redis-server too */
+    int proc;       /* index of the redis-server in the sup, -1 for none */
     int port;
 } cli_state;
 /* Creates the state folder (and its parents) and locks it. Returns 0, or -1 with a
@@ -154,8 +154,8 @@ typedef struct cli_run {
     char bindir[4096];
     char logdir[4096];
     char redis_uri[512];
-    char ep[5][64];    /* control, pages in, pages out, docs in, docs out */
-    int broker;        /* index in s */
+    char ep[5][64];         /* control, pages in, pages out, docs in, docs out */
+    int broker;             /* index in s */
     const cli_urls *starts; /* start URLs given on the command line */
 } cli_run;
 

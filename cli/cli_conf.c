@@ -95,9 +95,20 @@ void cli_conf_parse(cli_conf *c, int argc, char **argv, int *npos, const char *s
 
 cli_conf cli_conf_defaults(void) {
     cli_conf c = {
-        .fetchers = 2, .parsers = 1, .writers = 1, .max_per_host = 8, .concurrency = 64, .lease_ms = 30000,
-        .timeout_s = 0, .max_restarts = 5, .restart_window_s = 60, .max_retries = 5, .books = 9040,
-        .seed = 1, .crawl = "default", .log_level = "info",
+        .fetchers = 2,
+        .parsers = 1,
+        .writers = 1,
+        .max_per_host = 8,
+        .concurrency = 64,
+        .lease_ms = 30000,
+        .timeout_s = 0,
+        .max_restarts = 5,
+        .restart_window_s = 60,
+        .max_retries = 5,
+        .books = 9040,
+        .seed = 1,
+        .crawl = "default",
+        .log_level = "info",
     };
     return c;
 }

@@ -28,7 +28,7 @@ static int crawl_key(char *key, size_t keylen, const char *crawl, const char *na
 static redisReply *cmd_argv(redisContext *rc, int argc, const char **argv, int want, char *err, size_t errlen) {
     redisReply *rep = redisCommandArgv(rc, argc, argv, NULL);
     if (rep && rep->type == want) return rep;
-    snprintf(err, errlen, "%s: %s", argv[0], !rep ? rc->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    snprintf(err, errlen, "%s: %s", argv[0], !rep ? rc->errstr : (rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply"));
     if (rep) freeReplyObject(rep);
     return NULL;
 }

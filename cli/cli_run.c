@@ -23,7 +23,12 @@
 #include "zc_url.h"
 
 /* How a crawl's monitoring ended. */
-enum { END_NONE = 0, END_BROKER, END_SIGNAL, END_FAILED, END_USAGE, END_TIMEOUT };
+enum { END_NONE = 0,
+       END_BROKER,
+       END_SIGNAL,
+       END_FAILED,
+       END_USAGE,
+       END_TIMEOUT };
 
 /* One local crawl, from its checks to its summary. */
 typedef struct crawl {
@@ -32,11 +37,11 @@ typedef struct crawl {
     sup *s;
     cli_state st;
     cli_urls starts, seeds;
-    const char *extra;       /* a child started before Redis (demo: "sitesim") */
+    const char *extra; /* a child started before Redis (demo: "sitesim") */
     char **extra_argv;
     int extra_idx, own_logdir, tty, ended, signal;
-    redisContext *rc;        /* the launcher's own connection, for progress */
-    cli_counts base;         /* counters when this run started */
+    redisContext *rc; /* the launcher's own connection, for progress */
+    cli_counts base;  /* counters when this run started */
     cli_progress p;
     char refusal[256], shown_problem[1024];
     int64_t t0;
@@ -156,7 +161,8 @@ static int crawl_busy(crawl *cw, const cli_meta *m) {
     long long age = zc_wall_ms() - p.updated_at;
     if (age < 0 || age >= 5000) return 0;
     snprintf(cw->err, sizeof(cw->err), "crawl %s is running (its broker wrote stats %.1f s ago): stop it first, "
-             "or give another --crawl", cw->c->crawl, (double)age / 1000.0);
+                                       "or give another --crawl",
+             cw->c->crawl, (double)age / 1000.0);
     return 1;
 }
 
@@ -351,7 +357,8 @@ static void crawl_monitor(crawl *cw) {
         int64_t wait = (next_poll < next_show ? next_poll : next_show) - zc_now_ms(), due = sup_next_due(cw->s, zc_now_ms());
         if (due >= 0 && due < wait) wait = due;
         /* Wakes at once when a child ends (the broker, at the end of the crawl). */
-        sup_wait(wait < 5 ? 5 : wait > 1000 ? 1000 : (int)wait);
+        sup_wait(wait < 5 ? 5 : wait > 1000 ? 1000
+                                            : (int)wait);
     }
 }
 
@@ -362,9 +369,9 @@ static int broker_outcome(crawl *cw, const cli_meta *m) {
     int code = WEXITSTATUS(b->exit_status);
     /* A meta still "running" after its broker ended (or none, from a broker that
      * keeps none) says nothing: the broker's last stats do. */
-    const char *state = m->state[0] && strcmp(m->state, "running") ? m->state
-                        : !strcmp(cw->p.state, "done")             ? "complete"
-                                                                   : cw->p.state;
+    const char *state = m->state[0] && strcmp(m->state, "running")
+                            ? m->state
+                            : (!strcmp(cw->p.state, "done") ? "complete" : cw->p.state);
     if (code == 3 || !strcmp(state, "stopped")) {
         snprintf(cw->err, sizeof(cw->err), "the broker was stopped%s%s", m->reason[0] ? ": " : "", m->reason);
         return CLI_EXIT_STOPPED;
@@ -411,7 +418,8 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     switch (cw->ended) {
     case END_SIGNAL: return CLI_EXIT_STOPPED;
     case END_USAGE: return CLI_EXIT_USAGE;
-    case END_FAILED: case END_TIMEOUT: return CLI_EXIT_FAILED;
+    case END_FAILED:
+    case END_TIMEOUT: return CLI_EXIT_FAILED;
     default: break;
     }
     int rc = broker_outcome(cw, &m);
@@ -437,7 +445,8 @@ static void print_summary(crawl *cw, int rc, long long dead) {
         fprintf(stderr, "%s: error: %s\n", CLI_PROG, cw->err);
     printf("crawl %s%s: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, %lld retries "
            "in %.1f s (%.0f pages/s, %.2f CPU s)\n",
-           rc <= CLI_EXIT_DEAD ? "complete" : rc == CLI_EXIT_STOPPED ? "stopped" : "failed", sig, d.fetched, d.written,
+           rc <= CLI_EXIT_DEAD ? "complete" : (rc == CLI_EXIT_STOPPED ? "stopped" : "failed"),
+           sig, d.fetched, d.written,
            d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
     if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
     if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);

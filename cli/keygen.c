@@ -93,7 +93,8 @@ int cmd_keygen(int argc, char **argv) {
         return 2;
     }
     printf("keys written to %s: broker.key{,_secret}, fetcher.key{,_secret}, parser.key{,_secret}, "
-           "writer.key{,_secret}, authorized/{fetcher,parser,writer}.key\n", argv[1]);
+           "writer.key{,_secret}, authorized/{fetcher,parser,writer}.key\n",
+           argv[1]);
     return 0;
 }
 

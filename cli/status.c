@@ -17,12 +17,12 @@
 #include "zc_redis.h"
 #include "zc_time.h"
 
-#define PROG "zcrawl"
-#define STATUS_TIMEOUT_MS 3000
-#define STATUS_SAMPLE_MAX 100000 /* old single-list frontier URLs read for the by-host counts */
-#define STATUS_HOSTS_MAX 100000  /* hosts of each of ready and active whose queues are counted */
-#define STATUS_SAMPLE_CHUNK 5000 /* URLs per LRANGE */
-#define STATUS_TOP_HOSTS 10
+#define PROG                "zcrawl"
+#define STATUS_TIMEOUT_MS   3000
+#define STATUS_SAMPLE_MAX   100000 /* old single-list frontier URLs read for the by-host counts */
+#define STATUS_HOSTS_MAX    100000 /* hosts of each of ready and active whose queues are counted */
+#define STATUS_SAMPLE_CHUNK 5000   /* URLs per LRANGE */
+#define STATUS_TOP_HOSTS    10
 /* A stats hash older than this while the state says running means no broker
  * is writing it (it writes every --stats-ms, 1 s by default). */
 #define STATUS_STALE_MS 15000
@@ -30,8 +30,19 @@
 /* Counters of the stats hash, in the order they are shown. The first ones are
  * always there once a crawl ran; the others appear when a broker counts them. */
 static const char *const COUNTERS[] = {
-    "fetched", "discovered", "parsed", "written", "retried", "dead", "gone", "expired",
-    "redirected", "out_of_scope", "excluded", "refused_messages", NULL,
+    "fetched",
+    "discovered",
+    "parsed",
+    "written",
+    "retried",
+    "dead",
+    "gone",
+    "expired",
+    "redirected",
+    "out_of_scope",
+    "excluded",
+    "refused_messages",
+    NULL,
 };
 #define COUNTERS_ALWAYS 8
 
@@ -41,7 +52,10 @@ int status_url_host(const char *url, size_t len, char *out, size_t outlen) {
     const char *end = url + len;
     const char *p = NULL;
     for (const char *q = url; q + 2 < end; q++) {
-        if (q[0] == ':' && q[1] == '/' && q[2] == '/') { p = q + 3; break; }
+        if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+            p = q + 3;
+            break;
+        }
         if (!isalnum((unsigned char)*q) && *q != '+' && *q != '-' && *q != '.') return -1;
     }
     if (!p || p == url + 3) return -1;
@@ -132,13 +146,13 @@ void status_hosts_free(status_hosts *h) {
 
 /* What one read of a crawl found. */
 typedef struct status_read {
-    redisReply *meta, *stats;    /* HGETALL replies (owned) */
+    redisReply *meta, *stats; /* HGETALL replies (owned) */
     long long frontier, leases, delayed, dead, gone, seeds;
     int64_t now_ms;
-    status_host *hosts;          /* sorted by count, owned */
+    status_host *hosts; /* sorted by count, owned */
     size_t nhosts;
-    long long sampled;           /* frontier URLs read for hosts */
-    int sample_complete;         /* 1 when the sample is the whole frontier */
+    long long sampled;   /* frontier URLs read for hosts */
+    int sample_complete; /* 1 when the sample is the whole frontier */
 } status_read;
 
 static void status_read_free(status_read *s) {
@@ -326,9 +340,15 @@ err:
 /* The crawl's state: the meta hash's when there is one, else the stats hash's. */
 static const char *crawl_state(const status_read *s, const char **source) {
     const char *v = zc_redis_hget(s->meta, "state");
-    if (v && *v) { *source = "meta"; return v; }
+    if (v && *v) {
+        *source = "meta";
+        return v;
+    }
     v = zc_redis_hget(s->stats, "state");
-    if (v && *v) { *source = "stats"; return v; }
+    if (v && *v) {
+        *source = "stats";
+        return v;
+    }
     *source = "none";
     return "unknown";
 }

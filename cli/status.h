@@ -24,7 +24,7 @@ int status_url_host(const char *url, size_t len, char *out, size_t outlen);
 
 /* Counts of URLs per host, kept while a list is sampled. */
 typedef struct status_host {
-    char *host;   /* owned */
+    char *host; /* owned */
     long long n;
 } status_host;
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SUP_MAX_PROCS 256
+#define SUP_MAX_PROCS  256
 #define SUP_MAX_BUDGET 100 /* restarts per window at most (the flag's range) */
 
 /* How failed processes come back: the first restart waits min_ms, each next one
@@ -22,7 +22,7 @@ typedef struct sup_policy {
 typedef struct sup_backoff {
     int64_t at[SUP_MAX_BUDGET]; /* times of the restarts in the window, a ring */
     int head, n;
-    int64_t next_ms;            /* the delay the next restart waits (0: min_ms) */
+    int64_t next_ms; /* the delay the next restart waits (0: min_ms) */
 } sup_backoff;
 
 /* Decides what follows a failure at now (ms, monotonic) of a process that had been
@@ -62,11 +62,11 @@ void sup_wait(int timeout_ms);
 /* What to start: keep_fd is a descriptor the child inherits (-1: none; the
  * private redis-server keeps the state folder's lock that way). */
 typedef struct sup_cmd {
-    const char *name;   /* "fetcher-1", at most 31 bytes */
-    char *const *argv;  /* NULL-terminated */
-    const char *log;    /* stdout/stderr go here (NULL: inherited) */
+    const char *name;  /* "fetcher-1", at most 31 bytes */
+    char *const *argv; /* NULL-terminated */
+    const char *log;   /* stdout/stderr go here (NULL: inherited) */
     int restart, wave, keep_fd;
-    unsigned final;     /* exit codes (bit n: code n) that are never restarted;
+    unsigned final; /* exit codes (bit n: code n) that are never restarted;
                            0: SUP_FINAL, a stage's 0 (done), 2 (usage) and 4 (gave up) */
 } sup_cmd;
 

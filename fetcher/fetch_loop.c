@@ -27,7 +27,7 @@
 #include "zc_time.h"
 #include "zc_url.h"
 
-#define FETCH_BODY_MIN (16 * 1024)   /* first body allocation; doubles from here */
+#define FETCH_BODY_MIN   (16 * 1024) /* first body allocation; doubles from here */
 #define FETCH_MAX_EVENTS 256
 /* Re-check this often while pages wait for the pages socket, transfers are paused
  * or credit is withheld: ZeroMQ frees sent pages on its own thread, without an
@@ -36,11 +36,13 @@
 /* Automatic receive buffer: all of curl's buffers together near 1 MiB, each
  * between 1 and 16 KiB (curl's default). 1000 transfers then fit in 30 MB. */
 #define FETCH_RECV_BUDGET (1024L * 1024)
-#define FETCH_RECV_MIN 1024L
-#define FETCH_RECV_MAX (16L * 1024)
+#define FETCH_RECV_MIN    1024L
+#define FETCH_RECV_MAX    (16L * 1024)
 
 /* epoll_data.u64 = kind << 32 | fd */
-enum { EV_CURL = 1, EV_PEER = 2, EV_PAGES = 3 };
+enum { EV_CURL = 1,
+       EV_PEER = 2,
+       EV_PAGES = 3 };
 #define EV_TAG(kind, fd) (((uint64_t)(kind) << 32) | (uint32_t)(fd))
 
 typedef struct fetch_xfer fetch_xfer;
@@ -57,18 +59,18 @@ struct fetch_xfer {
     fetch_loop *loop;
     CURL *easy;
     fetch_xfer *prev, *next;
-    char *url;            /* the JOB url exactly (malloc'd, NUL-terminated) */
+    char *url; /* the JOB url exactly (malloc'd, NUL-terminated) */
     size_t url_len;
-    char *hop_url;        /* the redirect hop being fetched (malloc'd); NULL on the first */
-    char *body;           /* malloc'd; handed to ZeroMQ with the PAGE */
-    size_t len, cap;      /* len counts in the loop's held bytes */
-    int64_t started_ms;   /* monotonic: the job's timeout covers every hop */
+    char *hop_url;      /* the redirect hop being fetched (malloc'd); NULL on the first */
+    char *body;         /* malloc'd; handed to ZeroMQ with the PAGE */
+    size_t len, cap;    /* len counts in the loop's held bytes */
+    int64_t started_ms; /* monotonic: the job's timeout covers every hop */
     int64_t fetched_at_ms;
     int64_t total_ms;
     long status;
-    long hops;            /* redirects followed */
+    long hops; /* redirects followed */
     unsigned too_large : 1, oom : 1, paused : 1, blocked : 1, opened : 1;
-    char blocked_ip[48];  /* the last address the guard refused */
+    char blocked_ip[48]; /* the last address the guard refused */
 };
 
 struct fetch_loop {
@@ -76,29 +78,29 @@ struct fetch_loop {
     void *zctx;
     zc_peer peer;
     int peer_open;
-    void *peer_sock_reg;  /* the peer socket whose ZMQ_FD is in epoll */
+    void *peer_sock_reg; /* the peer socket whose ZMQ_FD is in epoll */
     int peer_fd_reg;
     void *pages;
     int pages_fd;
     int epfd;
     CURLM *multi;
     CURLSH *share;         /* the TLS session cache of every easy handle */
-    int64_t curl_deadline;  /* monotonic ms, -1 when curl wants no timer */
+    int64_t curl_deadline; /* monotonic ms, -1 when curl wants no timer */
     fetch_list active, pending, idle;
-    long busy;             /* slots taken: active transfers + pages waiting to go */
-    long ungranted;        /* slots freed and not yet given back in a CREDIT */
-    zc_buf done_ok;        /* URLs fetched with 200 since the last DONE batch, '\n'-separated */
+    long busy;      /* slots taken: active transfers + pages waiting to go */
+    long ungranted; /* slots freed and not yet given back in a CREDIT */
+    zc_buf done_ok; /* URLs fetched with 200 since the last DONE batch, '\n'-separated */
     long done_ok_n;
     int draining;
     int64_t drain_deadline;
-    int http2;             /* CURL_HTTP_VERSION_2TLS accepted */
-    int guard;             /* refuse non-public addresses (no --allow-private, no proxy) */
-    long recv_buffer;      /* CURLOPT_BUFFERSIZE of every easy handle */
-    int64_t held;          /* body bytes in active transfers and pending pages */
+    int http2;              /* CURL_HTTP_VERSION_2TLS accepted */
+    int guard;              /* refuse non-public addresses (no --allow-private, no proxy) */
+    long recv_buffer;       /* CURLOPT_BUFFERSIZE of every easy handle */
+    int64_t held;           /* body bytes in active transfers and pending pages */
     atomic_llong zmq_bytes; /* bodies handed to ZeroMQ and not yet freed by its I/O thread */
-    long paused_n;         /* transfers paused because held bytes are over the limit */
+    long paused_n;          /* transfers paused because held bytes are over the limit */
     int64_t next_stats;
-    sigset_t waitmask;     /* signal mask while in epoll_pwait */
+    sigset_t waitmask; /* signal mask while in epoll_pwait */
     struct {
         uint64_t jobs, ok, retry, fail, redirect, blocked, pauses, bytes, dropped, credits, rejected, lost,
             pages_full;
@@ -418,14 +420,14 @@ static curl_socket_t xfer_open_cb(void *userp, curlsocktype purpose, struct curl
 
 /* ---- transfers ------------------------------------------------------------- */
 
-#define XSET(opt, val)                                                              \
-    do {                                                                            \
-        CURLcode rc_ = curl_easy_setopt(x->easy, opt, val);                         \
-        if (rc_ != CURLE_OK) {                                                      \
-            snprintf(err, errlen, "curl_easy_setopt(%s): %s", #opt,                 \
-                     curl_easy_strerror(rc_));                                      \
-            goto err;                                                               \
-        }                                                                           \
+#define XSET(opt, val)                                              \
+    do {                                                            \
+        CURLcode rc_ = curl_easy_setopt(x->easy, opt, val);         \
+        if (rc_ != CURLE_OK) {                                      \
+            snprintf(err, errlen, "curl_easy_setopt(%s): %s", #opt, \
+                     curl_easy_strerror(rc_));                      \
+            goto err;                                               \
+        }                                                           \
     } while (0)
 
 /* Creates a slot with an easy handle carrying every option that does not change
@@ -523,8 +525,7 @@ static void send_done(fetch_loop *l, const char *url, size_t url_len, fetch_outc
     char sbuf[24], rbuf[24];
     snprintf(sbuf, sizeof(sbuf), "%ld", status);
     snprintf(rbuf, sizeof(rbuf), "%" PRId64, o == FETCH_RETRY ? retry_after_ms : 0);
-    zc_frame f[5] = { { url, url_len, NULL, NULL }, ZC_FSTR(fetch_outcome_name(o)),
-                      ZC_FSTR(sbuf), ZC_FSTR(rbuf), ZC_FSTR(reason) };
+    zc_frame f[5] = { { url, url_len, NULL, NULL }, ZC_FSTR(fetch_outcome_name(o)), ZC_FSTR(sbuf), ZC_FSTR(rbuf), ZC_FSTR(reason) };
     if (o == FETCH_OK) l->st.ok++;
     else if (o == FETCH_RETRY) l->st.retry++;
     else if (o == FETCH_REDIRECT) l->st.redirect++;
@@ -555,8 +556,7 @@ static void send_done(fetch_loop *l, const char *url, size_t url_len, fetch_outc
 /* Sends the batched ok answers as one DONE(urls, ok, 200). */
 static void done_flush(fetch_loop *l) {
     if (l->done_ok_n == 0) return;
-    zc_frame f[5] = { { l->done_ok.p, l->done_ok.len, NULL, NULL }, ZC_FSTR("ok"), ZC_FSTR("200"), ZC_FSTR("0"),
-                      ZC_FSTR("") };
+    zc_frame f[5] = { { l->done_ok.p, l->done_ok.len, NULL, NULL }, ZC_FSTR("ok"), ZC_FSTR("200"), ZC_FSTR("0"), ZC_FSTR("") };
     if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
         l->st.lost += (uint64_t)l->done_ok_n;
         zc_warn("done_lost", "outcome=ok urls=%ld reason=\"%s\" lost=%" PRIu64, l->done_ok_n, zmq_strerror(errno),
@@ -656,8 +656,12 @@ static void page_send(fetch_loop *l, fetch_xfer *x) {
         if (b) x->body = b;
     }
     zc_frame f[7] = {
-        { x->url, x->url_len, NULL, NULL }, ZC_FSTR(final_url), ZC_FSTR(sbuf),
-        ZC_FSTR(ctype), ZC_FSTR(fbuf), ZC_FSTR(tbuf),
+        { x->url, x->url_len, NULL, NULL },
+        ZC_FSTR(final_url),
+        ZC_FSTR(sbuf),
+        ZC_FSTR(ctype),
+        ZC_FSTR(fbuf),
+        ZC_FSTR(tbuf),
         x->body ? (zc_frame){ x->body, len, body_free, l } : (zc_frame){ "", 0, NULL, NULL },
     };
     /* Counted before the send: the I/O thread may free it at once. */
@@ -770,8 +774,7 @@ static void robots_done(fetch_loop *l, fetch_xfer *x) {
     char sbuf[24];
     snprintf(sbuf, sizeof(sbuf), "%ld", x->status);
     size_t len = x->len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : x->len;
-    zc_frame f[5] = { { x->url, x->url_len, NULL, NULL }, ZC_FSTR("robots_txt"), ZC_FSTR(sbuf), ZC_FSTR("0"),
-                      { x->body ? x->body : "", x->body ? len : 0, NULL, NULL } };
+    zc_frame f[5] = { { x->url, x->url_len, NULL, NULL }, ZC_FSTR("robots_txt"), ZC_FSTR(sbuf), ZC_FSTR("0"), { x->body ? x->body : "", x->body ? len : 0, NULL, NULL } };
     l->st.ok++;
     if (zc_peer_send(&l->peer, ZC_MSG_DONE, f, 5) != 0) {
         l->st.lost++;
@@ -995,10 +998,8 @@ static int peer_tick(fetch_loop *l, int64_t now) {
 /* ---- the loop ---------------------------------------------------------------- */
 
 static void log_stats(fetch_loop *l) {
-    zc_info("stats", "jobs=%" PRIu64 " ok=%" PRIu64 " retry=%" PRIu64 " fail=%" PRIu64
-            " redirect=%" PRIu64 " blocked=%" PRIu64 " bytes=%" PRIu64 " in_flight=%ld pending_pages=%ld"
-            " held_bytes=%" PRId64 " paused=%ld pauses=%" PRIu64 " credits=%" PRIu64
-            " dropped=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64,
+    zc_info("stats", "jobs=%" PRIu64 " ok=%" PRIu64 " retry=%" PRIu64 " fail=%" PRIu64 " redirect=%" PRIu64 " blocked=%" PRIu64 " bytes=%" PRIu64 " in_flight=%ld pending_pages=%ld"
+                     " held_bytes=%" PRId64 " paused=%ld pauses=%" PRIu64 " credits=%" PRIu64 " dropped=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64,
             l->st.jobs, l->st.ok, l->st.retry, l->st.fail, l->st.redirect, l->st.blocked, l->st.bytes,
             l->active.n, l->pending.n, held_bytes(l), l->paused_n, l->st.pauses, l->st.credits,
             l->st.dropped, l->st.lost, l->peer.reconnects);
@@ -1054,7 +1055,8 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
     }
     l->next_stats = zc_now_ms() + l->cfg.stats_ms;
     zc_info("started", "broker=%s pages=%s concurrency=%ld recv_buffer=%ld max_held_bytes=%ld "
-            "max_redirs=%ld guard=%s name=%s", l->cfg.broker, l->cfg.pages, l->cfg.concurrency,
+                       "max_redirs=%ld guard=%s name=%s",
+            l->cfg.broker, l->cfg.pages, l->cfg.concurrency,
             l->recv_buffer, l->cfg.max_held_bytes, l->cfg.max_redirs, l->guard ? "on" : "off", l->peer.name);
     for (;;) {
         if (zc_signal_stop_requested()) begin_drain(l, "signal");
@@ -1100,7 +1102,7 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
             snprintf(err, errlen, "cannot watch the broker socket");
             goto out;
         }
-        peer_drain(l); /* JOBs start here; its ZMQ_EVENTS query re-arms ZMQ_FD */
+        peer_drain(l);                      /* JOBs start here; its ZMQ_EVENTS query re-arms ZMQ_FD */
         if (credit_flush(l)) peer_drain(l); /* JOBs refused at once give credit back */
         if (now >= l->next_stats) {
             log_stats(l);
@@ -1120,14 +1122,14 @@ out:
 
 /* ---- setup and teardown ------------------------------------------------------ */
 
-#define MSET(opt, val)                                                               \
-    do {                                                                             \
-        CURLMcode mc_ = curl_multi_setopt(l->multi, opt, val);                       \
-        if (mc_ != CURLM_OK) {                                                       \
-            snprintf(err, errlen, "curl_multi_setopt(%s): %s", #opt,                 \
-                     curl_multi_strerror(mc_));                                      \
-            goto err;                                                                \
-        }                                                                            \
+#define MSET(opt, val)                                               \
+    do {                                                             \
+        CURLMcode mc_ = curl_multi_setopt(l->multi, opt, val);       \
+        if (mc_ != CURLM_OK) {                                       \
+            snprintf(err, errlen, "curl_multi_setopt(%s): %s", #opt, \
+                     curl_multi_strerror(mc_));                      \
+            goto err;                                                \
+        }                                                            \
     } while (0)
 
 fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {

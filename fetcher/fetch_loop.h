@@ -25,24 +25,24 @@
 #include <curl/curl.h>
 
 typedef struct fetch_config {
-    const char *broker;       /* control endpoint the DEALER connects to */
-    const char *pages;        /* pages-in endpoint the PUSH connects to */
-    const char *name;         /* name in HELLO; "" or NULL for role-host-pid */
+    const char *broker; /* control endpoint the DEALER connects to */
+    const char *pages;  /* pages-in endpoint the PUSH connects to */
+    const char *name;   /* name in HELLO; "" or NULL for role-host-pid */
     const char *user_agent;
-    const char *proxy;        /* "" or NULL for none */
-    long concurrency;         /* transfer slots = credit granted in HELLO */
-    long max_body;            /* bytes of decoded body before "body too large" */
+    const char *proxy; /* "" or NULL for none */
+    long concurrency;  /* transfer slots = credit granted in HELLO */
+    long max_body;     /* bytes of decoded body before "body too large" */
     long connect_timeout_ms;
-    long timeout_ms;          /* whole transfer, redirects included */
+    long timeout_ms; /* whole transfer, redirects included */
     long heartbeat_ms;
-    long drain_ms;            /* how long SHUTDOWN/SIGTERM waits for transfers */
-    long pages_hwm;           /* ZMQ_SNDHWM of the pages socket */
-    long stats_ms;            /* counters logged this often */
-    long recv_buffer;         /* curl's receive buffer per transfer; 0 = automatic */
-    long max_redirs;          /* same-origin redirects followed per job */
-    long max_retry_after_ms;  /* cap on the Retry-After passed to the broker */
-    long max_held_bytes;      /* page bytes held before credit stops and transfers pause */
-    int allow_private;        /* connect to loopback, private, link-local, ... addresses */
+    long drain_ms;           /* how long SHUTDOWN/SIGTERM waits for transfers */
+    long pages_hwm;          /* ZMQ_SNDHWM of the pages socket */
+    long stats_ms;           /* counters logged this often */
+    long recv_buffer;        /* curl's receive buffer per transfer; 0 = automatic */
+    long max_redirs;         /* same-origin redirects followed per job */
+    long max_retry_after_ms; /* cap on the Retry-After passed to the broker */
+    long max_held_bytes;     /* page bytes held before credit stops and transfers pause */
+    int allow_private;       /* connect to loopback, private, link-local, ... addresses */
 } fetch_config;
 
 /* Fills cfg with the documented defaults (all strings static). */
@@ -68,7 +68,10 @@ int fetch_loop_run(fetch_loop *l, char *err, size_t errlen);
 void fetch_loop_free(fetch_loop *l);
 
 /* What a finished transfer means for the broker. */
-typedef enum { FETCH_OK = 0, FETCH_RETRY, FETCH_FAIL, FETCH_REDIRECT } fetch_outcome;
+typedef enum { FETCH_OK = 0,
+               FETCH_RETRY,
+               FETCH_FAIL,
+               FETCH_REDIRECT } fetch_outcome;
 
 /* "ok", "retry", "fail" or "redirect". */
 const char *fetch_outcome_name(fetch_outcome o);

@@ -18,21 +18,21 @@ typedef struct {
 
 /* Most specific first where ranges nest (none do today). */
 static const v4_range v4_ranges[] = {
-    { 0x00000000UL, 8, ZC_ADDR_UNSPECIFIED },  /* 0.0.0.0/8 "this network" */
-    { 0x0A000000UL, 8, ZC_ADDR_PRIVATE },      /* 10.0.0.0/8 */
-    { 0x64400000UL, 10, ZC_ADDR_CGNAT },       /* 100.64.0.0/10 */
-    { 0x7F000000UL, 8, ZC_ADDR_LOOPBACK },     /* 127.0.0.0/8 */
-    { 0xA9FE0000UL, 16, ZC_ADDR_LINKLOCAL },   /* 169.254.0.0/16 */
-    { 0xAC100000UL, 12, ZC_ADDR_PRIVATE },     /* 172.16.0.0/12 */
-    { 0xC0000000UL, 24, ZC_ADDR_RESERVED },    /* 192.0.0.0/24 IETF protocol assignments */
-    { 0xC0000200UL, 24, ZC_ADDR_RESERVED },    /* 192.0.2.0/24 TEST-NET-1 */
-    { 0xC0586300UL, 24, ZC_ADDR_RESERVED },    /* 192.88.99.0/24 6to4 relay anycast */
-    { 0xC0A80000UL, 16, ZC_ADDR_PRIVATE },     /* 192.168.0.0/16 */
-    { 0xC6120000UL, 15, ZC_ADDR_RESERVED },    /* 198.18.0.0/15 benchmarking */
-    { 0xC6336400UL, 24, ZC_ADDR_RESERVED },    /* 198.51.100.0/24 TEST-NET-2 */
-    { 0xCB007100UL, 24, ZC_ADDR_RESERVED },    /* 203.0.113.0/24 TEST-NET-3 */
-    { 0xE0000000UL, 4, ZC_ADDR_MULTICAST },    /* 224.0.0.0/4 */
-    { 0xF0000000UL, 4, ZC_ADDR_RESERVED },     /* 240.0.0.0/4, 255.255.255.255 included */
+    { 0x00000000UL, 8, ZC_ADDR_UNSPECIFIED }, /* 0.0.0.0/8 "this network" */
+    { 0x0A000000UL, 8, ZC_ADDR_PRIVATE },     /* 10.0.0.0/8 */
+    { 0x64400000UL, 10, ZC_ADDR_CGNAT },      /* 100.64.0.0/10 */
+    { 0x7F000000UL, 8, ZC_ADDR_LOOPBACK },    /* 127.0.0.0/8 */
+    { 0xA9FE0000UL, 16, ZC_ADDR_LINKLOCAL },  /* 169.254.0.0/16 */
+    { 0xAC100000UL, 12, ZC_ADDR_PRIVATE },    /* 172.16.0.0/12 */
+    { 0xC0000000UL, 24, ZC_ADDR_RESERVED },   /* 192.0.0.0/24 IETF protocol assignments */
+    { 0xC0000200UL, 24, ZC_ADDR_RESERVED },   /* 192.0.2.0/24 TEST-NET-1 */
+    { 0xC0586300UL, 24, ZC_ADDR_RESERVED },   /* 192.88.99.0/24 6to4 relay anycast */
+    { 0xC0A80000UL, 16, ZC_ADDR_PRIVATE },    /* 192.168.0.0/16 */
+    { 0xC6120000UL, 15, ZC_ADDR_RESERVED },   /* 198.18.0.0/15 benchmarking */
+    { 0xC6336400UL, 24, ZC_ADDR_RESERVED },   /* 198.51.100.0/24 TEST-NET-2 */
+    { 0xCB007100UL, 24, ZC_ADDR_RESERVED },   /* 203.0.113.0/24 TEST-NET-3 */
+    { 0xE0000000UL, 4, ZC_ADDR_MULTICAST },   /* 224.0.0.0/4 */
+    { 0xF0000000UL, 4, ZC_ADDR_RESERVED },    /* 240.0.0.0/4, 255.255.255.255 included */
 };
 
 zc_addr_class zc_addr_classify_v4(unsigned long ip) {
@@ -63,10 +63,10 @@ zc_addr_class zc_addr_classify_v6(const unsigned char ip[16]) {
     static const unsigned char nat64[12] = { 0x00, 0x64, 0xFF, 0x9B };
     static const unsigned char nat64_local[6] = { 0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01 };
     static const unsigned char sixto4[2] = { 0x20, 0x02 };
-    static const unsigned char ietf[3] = { 0x20, 0x01, 0x00 };       /* 2001::/23 */
-    static const unsigned char doc[4] = { 0x20, 0x01, 0x0D, 0xB8 };  /* 2001:db8::/32 */
-    static const unsigned char doc2[3] = { 0x3F, 0xFF, 0x00 };           /* 3fff::/20 */
-    static const unsigned char discard[8] = { 0x01, 0x00 };          /* 100::/64 */
+    static const unsigned char ietf[3] = { 0x20, 0x01, 0x00 };      /* 2001::/23 */
+    static const unsigned char doc[4] = { 0x20, 0x01, 0x0D, 0xB8 }; /* 2001:db8::/32 */
+    static const unsigned char doc2[3] = { 0x3F, 0xFF, 0x00 };      /* 3fff::/20 */
+    static const unsigned char discard[8] = { 0x01, 0x00 };         /* 100::/64 */
 
     if (memcmp(ip, zero, 15) == 0 && ip[15] == 0) return ZC_ADDR_UNSPECIFIED;
     if (memcmp(ip, zero, 15) == 0 && ip[15] == 1) return ZC_ADDR_LOOPBACK;
@@ -77,13 +77,13 @@ zc_addr_class zc_addr_classify_v6(const unsigned char ip[16]) {
         zc_addr_class c = zc_addr_classify_v4(v4_at(ip + 2));
         return c; /* a public IPv4 inside is as public as the 6to4 address */
     }
-    if (ip[0] == 0xFF) return ZC_ADDR_MULTICAST;                   /* ff00::/8 */
-    if ((ip[0] & 0xFE) == 0xFC) return ZC_ADDR_PRIVATE;            /* fc00::/7 */
+    if (ip[0] == 0xFF) return ZC_ADDR_MULTICAST;                           /* ff00::/8 */
+    if ((ip[0] & 0xFE) == 0xFC) return ZC_ADDR_PRIVATE;                    /* fc00::/7 */
     if (ip[0] == 0xFE && (ip[1] & 0xC0) == 0x80) return ZC_ADDR_LINKLOCAL; /* fe80::/10 */
     if (ip[0] == 0xFE && (ip[1] & 0xC0) == 0xC0) return ZC_ADDR_PRIVATE;   /* fec0::/10 site-local */
     if (v6_in(ip, discard, 64)) return ZC_ADDR_RESERVED;
     if (v6_in(ip, doc, 32) || v6_in(ip, doc2, 20) || v6_in(ip, ietf, 23)) return ZC_ADDR_RESERVED;
-    if ((ip[0] & 0xE0) != 0x20) return ZC_ADDR_RESERVED;           /* outside 2000::/3 */
+    if ((ip[0] & 0xE0) != 0x20) return ZC_ADDR_RESERVED; /* outside 2000::/3 */
     return ZC_ADDR_PUBLIC;
 }
 

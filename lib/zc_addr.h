@@ -12,14 +12,14 @@
 #include <sys/socket.h>
 
 typedef enum {
-    ZC_ADDR_PUBLIC = 0,   /* anything not listed below */
-    ZC_ADDR_UNSPECIFIED,  /* 0.0.0.0/8, ::/128 */
-    ZC_ADDR_LOOPBACK,     /* 127.0.0.0/8, ::1/128 */
-    ZC_ADDR_PRIVATE,      /* 10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10, 64:ff9b:1::/48 */
-    ZC_ADDR_LINKLOCAL,    /* 169.254/16, fe80::/10 */
-    ZC_ADDR_CGNAT,        /* 100.64/10 (shared address space) */
-    ZC_ADDR_MULTICAST,    /* 224/4, ff00::/8 */
-    ZC_ADDR_RESERVED      /* documentation, benchmarking, IETF, 240/4, broadcast, the rest of IPv6 */
+    ZC_ADDR_PUBLIC = 0,  /* anything not listed below */
+    ZC_ADDR_UNSPECIFIED, /* 0.0.0.0/8, ::/128 */
+    ZC_ADDR_LOOPBACK,    /* 127.0.0.0/8, ::1/128 */
+    ZC_ADDR_PRIVATE,     /* 10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10, 64:ff9b:1::/48 */
+    ZC_ADDR_LINKLOCAL,   /* 169.254/16, fe80::/10 */
+    ZC_ADDR_CGNAT,       /* 100.64/10 (shared address space) */
+    ZC_ADDR_MULTICAST,   /* 224/4, ff00::/8 */
+    ZC_ADDR_RESERVED     /* documentation, benchmarking, IETF, 240/4, broadcast, the rest of IPv6 */
 } zc_addr_class;
 
 /* Class of an IPv4 address given in host byte order. */

@@ -21,12 +21,12 @@
 #include "zc_log.h"
 #include "zc_time.h"
 
-#define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by ZeroMQ's RFC 27 */
-#define ALL_ROLES "fetcher,parser,writer"
-#define ZAP_CTL "inproc://zc-curve-ctl" /* monitor endpoints to watch */
-#define AUTH_MAX 256        /* public keys a server admits */
-#define CERT_MAX 16384      /* bytes of a certificate file */
-#define ROLE_MAX 16
+#define ZAP_ENDPOINT     "inproc://zeromq.zap.01" /* fixed by ZeroMQ's RFC 27 */
+#define ALL_ROLES        "fetcher,parser,writer"
+#define ZAP_CTL          "inproc://zc-curve-ctl" /* monitor endpoints to watch */
+#define AUTH_MAX         256                     /* public keys a server admits */
+#define CERT_MAX         16384                   /* bytes of a certificate file */
+#define ROLE_MAX         16
 #define ZAP_LOG_EVERY_MS 1000
 
 const char *zc_curve_opt_keys = NULL;
@@ -44,9 +44,9 @@ static struct {
     char dir[PATH_MAX];
     char role[ROLE_MAX];
     uint8_t pub[32], sec[32];
-    curve_key servers[4];       /* public keys of the roles connected to */
+    curve_key servers[4]; /* public keys of the roles connected to */
     int nservers;
-    curve_key auth[AUTH_MAX];   /* admitted clients */
+    curve_key auth[AUTH_MAX]; /* admitted clients */
     int nauth;
     char auth_err[PATH_MAX + 128];
     void *zap_ctx;
@@ -118,8 +118,7 @@ static int cert_field(const char *text, const char *name, uint8_t key[32]) {
         while (*p == ' ' || *p == '\t') p++;
         if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0') continue;
         if (p == line) { /* a section name */
-            in_curve = strncmp(p, "curve", 5) == 0 && (p[5] == '\n' || p[5] == '\r' || p[5] == '\0' ||
-                                                      p[5] == ' ' || p[5] == '\t');
+            in_curve = strncmp(p, "curve", 5) == 0 && (p[5] == '\n' || p[5] == '\r' || p[5] == '\0' || p[5] == ' ' || p[5] == '\t');
             continue;
         }
         if (!in_curve || strncmp(p, name, nl) != 0) continue;
@@ -379,7 +378,8 @@ int zc_curve_endpoint_local(const char *ep) {
 static int policy_check(const char *ep, char *err, size_t errlen) {
     if (C.enabled || C.insecure || zc_curve_endpoint_local(ep)) return 0;
     snprintf(err, errlen, "%s is not a loopback endpoint and no keys were given: use --keys DIR "
-             "(make them with `zcrawl keygen DIR`), or --insecure to run unauthenticated and unencrypted", ep);
+                          "(make them with `zcrawl keygen DIR`), or --insecure to run unauthenticated and unencrypted",
+             ep);
     return -1;
 }
 
@@ -444,7 +444,10 @@ static int zap_send(void *s, const char *frame, size_t len, int more) {
 
 /* Rate-limited logging of refusals: at most one line a second, with the count of
  * the lines left out since the last one. Only the ZAP thread calls it. */
-typedef struct zap_log { int64_t last; unsigned long long quiet; } zap_log;
+typedef struct zap_log {
+    int64_t last;
+    unsigned long long quiet;
+} zap_log;
 
 static void refusal(zap_log *lg, const char *event, const char *fmt_tail, const char *a, const char *b,
                     const char *why) {
@@ -642,8 +645,7 @@ static void *zap_main(void *arg) {
                 if (m && zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof(linger)) == 0 && zmq_connect(m, ep) == 0) {
                     socks[ns++] = m;
                     zc_debug("handshake_watch", "monitor=%s", ep);
-                }
-                else {
+                } else {
                     zc_warn("monitor_failed", "endpoint=%s reason=\"%s\"", ep, zmq_strerror(errno));
                     if (m) zmq_close(m);
                 }
@@ -728,8 +730,7 @@ static int zap_watch(void *ctx, void *sock, char *err, size_t errlen) {
         return -1;
     }
     void *push = zmq_socket(ctx, ZMQ_PUSH);
-    int linger = 1000, ok = push && zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger)) == 0 &&
-                           zmq_connect(push, ZAP_CTL) == 0 && zmq_send(push, mon, strlen(mon), 0) >= 0;
+    int linger = 1000, ok = push && zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger)) == 0 && zmq_connect(push, ZAP_CTL) == 0 && zmq_send(push, mon, strlen(mon), 0) >= 0;
     if (!ok) snprintf(err, errlen, "cannot watch handshakes: %s", zmq_strerror(errno));
     if (push) zmq_close(push);
     return ok ? 0 : -1;
@@ -739,7 +740,7 @@ static int zap_watch(void *ctx, void *sock, char *err, size_t errlen) {
 
 /* The roles that talk to a socket of type bound by a process of this role. */
 static const char *peers_for(int type) {
-    if (!strcmp(C.role, "parser")) return type == ZMQ_PULL ? "fetcher" : type == ZMQ_PUSH ? "writer" : ALL_ROLES;
+    if (!strcmp(C.role, "parser")) return type == ZMQ_PULL ? "fetcher" : (type == ZMQ_PUSH ? "writer" : ALL_ROLES);
     if (!strcmp(C.role, "writer") && type == ZMQ_PULL) return "parser";
     if (!strcmp(C.role, "fetcher") && type == ZMQ_PUSH) return "parser";
     return ALL_ROLES;

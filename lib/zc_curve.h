@@ -25,7 +25,7 @@ extern int zc_curve_opt_insecure;
 #define ZC_CURVE_FLAGS                                                                                   \
     { "keys", "ZCRAWL_KEYS", ZC_FLAG_STR, &zc_curve_opt_keys,                                            \
       "folder of CURVE keys (zcrawl keygen DIR): every ZeroMQ link authenticated and encrypted", 0, 0 }, \
-    { "insecure", "ZCRAWL_INSECURE", ZC_FLAG_BOOL, &zc_curve_opt_insecure,                                \
+    { "insecure", "ZCRAWL_INSECURE", ZC_FLAG_BOOL, &zc_curve_opt_insecure,                               \
       "allow non-loopback endpoints without --keys (no authentication, no encryption)", 0, 0 }
 
 /* Loads the keys of role ("broker", "fetcher", "parser" or "writer") from the

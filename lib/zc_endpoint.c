@@ -11,7 +11,7 @@
 #include "zc_msg.h"
 
 #define ENDPOINT_MAX 256
-#define SERVER_MAX 16
+#define SERVER_MAX   16
 
 int zc_endpoint_ok(const char *e) {
     const char *sep = e ? strstr(e, "://") : NULL;
@@ -41,7 +41,8 @@ static int endpoint_next(const char **p, const char *spec, char *ep, size_t cap,
         const char *role = hash + 1;
         if (*bind) {
             snprintf(err, errlen, "'%.200s#%.20s': a bound endpoint serves with this stage's own key; "
-                     "'#ROLE' belongs on connects", ep, role);
+                                  "'#ROLE' belongs on connects",
+                     ep, role);
             return -1;
         }
         if (strcmp(role, "broker") && strcmp(role, "fetcher") && strcmp(role, "parser") &&

@@ -81,7 +81,10 @@ int zc_flags_parse(const zc_flag *flags, int argc, char **argv, int *npos,
             argv[1 + pos++] = a;
             continue;
         }
-        if (!strcmp(a, "--")) { only_pos = 1; continue; }
+        if (!strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return ZC_FLAGS_HELP;
         if (!strcmp(a, "--version")) return ZC_FLAGS_VERSION;
         if (a[1] != '-') {

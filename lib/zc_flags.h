@@ -16,17 +16,21 @@ typedef enum {
 } zc_flag_type;
 
 typedef struct zc_flag {
-    const char *name;   /* "broker" is given as --broker VALUE or --broker=VALUE */
-    const char *env;    /* "ZCRAWL_BROKER", or NULL */
+    const char *name; /* "broker" is given as --broker VALUE or --broker=VALUE */
+    const char *env;  /* "ZCRAWL_BROKER", or NULL */
     zc_flag_type type;
     void *dest;
     const char *help;
-    double min, max;    /* range for INT and DOUBLE; min == max means unchecked */
+    double min, max; /* range for INT and DOUBLE; min == max means unchecked */
 } zc_flag;
 
-#define ZC_FLAGS_END { NULL, NULL, ZC_FLAG_STR, NULL, NULL, 0, 0 }
+#define ZC_FLAGS_END \
+    { NULL, NULL, ZC_FLAG_STR, NULL, NULL, 0, 0 }
 
-enum { ZC_FLAGS_OK = 0, ZC_FLAGS_HELP = 1, ZC_FLAGS_VERSION = 2, ZC_FLAGS_ERR = -1 };
+enum { ZC_FLAGS_OK = 0,
+       ZC_FLAGS_HELP = 1,
+       ZC_FLAGS_VERSION = 2,
+       ZC_FLAGS_ERR = -1 };
 
 /* Parses the environment, then argv[1..]. Positional arguments are moved to the
  * front of argv[1..] and counted in *npos (may be NULL: then any positional

@@ -8,7 +8,7 @@
  * characters below 0x20 escaped, everything else (UTF-8 included) as it is. Runs
  * that need nothing are copied eight bytes at a time. out must have room for
  * ZC_JSON_ESCAPED_MAX(n) bytes. Returns how many it wrote. */
-#define ZC_JSON_ESCAPED_MAX(n) ((n) * 6)
+#define ZC_JSON_ESCAPED_MAX(n) ((n)*6)
 size_t zc_json_escape(char *out, const char *s, size_t n);
 
 /* Nonzero when none of the eight bytes at p is '"', '\\' or below 0x20: inside a

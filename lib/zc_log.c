@@ -71,9 +71,13 @@ const char *zc_log_q(char *buf, size_t len, const char *s) {
     if (o + 1 < len) buf[o++] = '"';
     for (; *s && o + 3 < len; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { buf[o++] = '\\'; buf[o++] = (char)c; }
-        else if (c == '\n') { buf[o++] = '\\'; buf[o++] = 'n'; }
-        else if (c < ' ') buf[o++] = ' ';
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else if (c < ' ') buf[o++] = ' ';
         else buf[o++] = (char)c;
     }
     if (o + 1 < len) buf[o++] = '"';

@@ -8,7 +8,10 @@
 
 #include <stddef.h>
 
-typedef enum { ZC_LOG_DEBUG = 0, ZC_LOG_INFO, ZC_LOG_WARN, ZC_LOG_ERROR } zc_log_level;
+typedef enum { ZC_LOG_DEBUG = 0,
+               ZC_LOG_INFO,
+               ZC_LOG_WARN,
+               ZC_LOG_ERROR } zc_log_level;
 
 /* Sets the program name printed as prog= and the lowest level printed. */
 void zc_log_init(const char *prog, zc_log_level level);
@@ -27,7 +30,10 @@ const char *zc_log_q(char *buf, size_t len, const char *s);
 void zc_die(int code, const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
-#define zc_debug(ev, ...) do { if (zc_log_enabled(ZC_LOG_DEBUG)) zc_log(ZC_LOG_DEBUG, ev, __VA_ARGS__); } while (0)
+#define zc_debug(ev, ...)                                                        \
+    do {                                                                         \
+        if (zc_log_enabled(ZC_LOG_DEBUG)) zc_log(ZC_LOG_DEBUG, ev, __VA_ARGS__); \
+    } while (0)
 #define zc_info(ev, ...)  zc_log(ZC_LOG_INFO, ev, __VA_ARGS__)
 #define zc_warn(ev, ...)  zc_log(ZC_LOG_WARN, ev, __VA_ARGS__)
 #define zc_error(ev, ...) zc_log(ZC_LOG_ERROR, ev, __VA_ARGS__)

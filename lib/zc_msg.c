@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct { const char *name; int frames; } msg_types[ZC_MSG_TYPE_MAX] = {
+static const struct {
+    const char *name;
+    int frames;
+} msg_types[ZC_MSG_TYPE_MAX] = {
     [ZC_MSG_HELLO] = { "HELLO", 3 },
     [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0 },
     [ZC_MSG_CREDIT] = { "CREDIT", 1 },
@@ -115,7 +118,10 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
             snprintf(err, errlen, "%s message with more than %d frames", zc_msg_type_name(type), want);
             goto bad_frames;
         }
-        if (zmq_msg_init(&m->frames[nf]) != 0) { msg_drain(sock); goto sys_frames; }
+        if (zmq_msg_init(&m->frames[nf]) != 0) {
+            msg_drain(sock);
+            goto sys_frames;
+        }
         if (msg_recv_more(&m->frames[nf], sock) < 0) {
             zmq_msg_close(&m->frames[nf]);
             goto sys_frames;
@@ -200,8 +206,14 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
     if (identity) {
         zmq_msg_t id;
         if (zmq_msg_init(&id) != 0) goto fail;
-        if (zmq_msg_copy(&id, (zmq_msg_t *)identity) != 0) { zmq_msg_close(&id); goto fail; }
-        if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | flags) < 0) { zmq_msg_close(&id); goto fail; }
+        if (zmq_msg_copy(&id, (zmq_msg_t *)identity) != 0) {
+            zmq_msg_close(&id);
+            goto fail;
+        }
+        if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | flags) < 0) {
+            zmq_msg_close(&id);
+            goto fail;
+        }
     }
     unsigned char head[4] = { 'Z', 'C', ZC_PROTO_VERSION, (unsigned char)type };
     int hmore = n > 0 ? ZMQ_SNDMORE : 0, rc;
@@ -224,17 +236,20 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
         } else {
             if (zmq_msg_init_size(&fm, frames[i].len) != 0) goto fail;
             if (frames[i].len) memcpy(zmq_msg_data(&fm), frames[i].data, frames[i].len);
-            if (msg_send_more(&fm, sock, more) < 0) { zmq_msg_close(&fm); goto fail; }
+            if (msg_send_more(&fm, sock, more) < 0) {
+                zmq_msg_close(&fm);
+                goto fail;
+            }
         }
     }
     return 0;
-fail: {
-        int e = errno;
-        for (; i < n; i++)
-            if (frames[i].ffn) frames[i].ffn((void *)frames[i].data, frames[i].hint);
-        errno = e;
-        return -1;
-    }
+fail : {
+    int e = errno;
+    for (; i < n; i++)
+        if (frames[i].ffn) frames[i].ffn((void *)frames[i].data, frames[i].hint);
+    errno = e;
+    return -1;
+}
 }
 
 int zc_msg_limit(void *sock) {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#define ZC_PROTO_VERSION 1
+#define ZC_PROTO_VERSION  1
 #define ZC_MSG_MAX_FRAMES 8
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
@@ -41,9 +41,9 @@ typedef enum {
 /* A received message. Frame pointers are valid until zc_msg_close(). */
 typedef struct zc_msg {
     zc_msg_type type;
-    int nframes;                          /* payload frames, header excluded */
+    int nframes; /* payload frames, header excluded */
     zmq_msg_t frames[ZC_MSG_MAX_FRAMES];
-    int has_identity;                     /* set when received on a ROUTER */
+    int has_identity; /* set when received on a ROUTER */
     zmq_msg_t identity;
 } zc_msg;
 

@@ -10,8 +10,8 @@
 #include "zc_log.h"
 #include "zc_time.h"
 
-#define PEER_LIVENESS 3      /* intervals of silence before the broker is dead */
-#define PEER_BACKOFF_MAX 32  /* intervals */
+#define PEER_LIVENESS    3  /* intervals of silence before the broker is dead */
+#define PEER_BACKOFF_MAX 32 /* intervals */
 
 /* Creates the socket, connects and says HELLO. Returns 0, or -1 with err set. */
 static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
@@ -101,7 +101,8 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
         zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld%s", p->endpoint,
                 (long long)(now - p->last_recv_ms), (long long)p->backoff_ms,
                 zc_curve_enabled() ? " hint=\"with keys: is broker.key this broker's, and does its authorized/ list "
-                                     "this stage's key?\"" : "");
+                                     "this stage's key?\""
+                                   : "");
         zc_peer_close(p);
         p->reconnect_at = now + p->backoff_ms;
         if (p->backoff_ms < PEER_BACKOFF_MAX * p->hb_ivl_ms) p->backoff_ms *= 2;

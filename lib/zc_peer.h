@@ -17,14 +17,14 @@ typedef struct zc_peer {
     char endpoint[256];
     char role[16];
     char name[64];
-    int64_t hb_ivl_ms;      /* heartbeat interval */
-    int64_t last_recv_ms;   /* last message from the broker */
+    int64_t hb_ivl_ms;    /* heartbeat interval */
+    int64_t last_recv_ms; /* last message from the broker */
     int64_t last_send_ms;
-    int64_t backoff_ms;     /* next reconnect delay: doubles up to 32 intervals */
-    int64_t reconnect_at;   /* 0 when connected */
-    int64_t last_tick_ms;   /* previous zc_peer_tick */
+    int64_t backoff_ms;   /* next reconnect delay: doubles up to 32 intervals */
+    int64_t reconnect_at; /* 0 when connected */
+    int64_t last_tick_ms; /* previous zc_peer_tick */
     uint64_t reconnects;
-    uint64_t dropped;       /* malformed or unexpected messages received */
+    uint64_t dropped; /* malformed or unexpected messages received */
 } zc_peer;
 
 /* Connects to endpoint and sends HELLO with credit. name is what the broker logs

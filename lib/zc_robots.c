@@ -8,22 +8,22 @@
 
 #include "zc_hex.h"
 
-#define ROBOTS_DAY_MS 86400000L
+#define ROBOTS_DAY_MS     86400000L
 #define ROBOTS_PATH_STACK 8192
 
 typedef struct {
-    char *pat;      /* normalised pattern; '*' is the only wildcard left in it */
+    char *pat; /* normalised pattern; '*' is the only wildcard left in it */
     size_t len;
-    size_t weight;  /* octets of the rule as matched: len, plus 1 for a final '$' */
-    int anchored;   /* the rule ended in '$': the path must end where it does */
+    size_t weight; /* octets of the rule as matched: len, plus 1 for a final '$' */
+    int anchored;  /* the rule ended in '$': the path must end where it does */
     int allow;
 } robots_rule;
 
 typedef struct {
     robots_rule *v;
     size_t n, cap;
-    long delay_ms;  /* -1: none */
-    int seen;       /* a group for this set exists (an empty one still counts) */
+    long delay_ms; /* -1: none */
+    int seen;      /* a group for this set exists (an empty one still counts) */
 } robots_set;
 
 struct zc_robots {

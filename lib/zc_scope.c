@@ -11,9 +11,9 @@
 #include "zc_url.h"
 
 struct zc_scope {
-    char **origins;   /* open-addressing hash set of origin strings (owned) */
+    char **origins; /* open-addressing hash set of origin strings (owned) */
     size_t cap, n;
-    char **hosts;     /* patterns (owned): "example.com" or "*.example.com" */
+    char **hosts; /* patterns (owned): "example.com" or "*.example.com" */
     size_t nhosts, caphosts;
 };
 

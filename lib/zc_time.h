@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t zc_now_ms(void);      /* CLOCK_MONOTONIC */
-int64_t zc_wall_ms(void);     /* CLOCK_REALTIME, ms since the epoch */
+int64_t zc_now_ms(void);  /* CLOCK_MONOTONIC */
+int64_t zc_wall_ms(void); /* CLOCK_REALTIME, ms since the epoch */
 /* ms since the epoch as UTC text in the strftime format fmt, into buf. Writes
  * unknown instead when ms is not positive or the text does not fit. Returns buf. */
 #define ZC_TIME_ISO "%Y-%m-%dT%H:%M:%SZ" /* 2026-01-31T12:00:00Z */

@@ -15,11 +15,11 @@
 /* A URL as libcurl split it. Every string is libcurl's (curl_free). */
 typedef struct url_parts {
     CURLU *h;
-    char *host;       /* as written, lower-cased here */
-    char *path;       /* dot segments already removed by libcurl */
-    char *query;      /* NULL when absent */
+    char *host;  /* as written, lower-cased here */
+    char *path;  /* dot segments already removed by libcurl */
+    char *query; /* NULL when absent */
     int https;
-    long port;        /* -1 when not written */
+    long port; /* -1 when not written */
 } url_parts;
 
 static void parts_free(url_parts *u) {
@@ -33,7 +33,9 @@ static void parts_free(url_parts *u) {
 /* Why libcurl refused a URL, in the words zcrawl has always used where they fit. */
 static void curl_reason(CURLUcode uc, char *err, size_t errlen) {
     switch (uc) {
-    case CURLUE_BAD_SCHEME: case CURLUE_BAD_SLASHES: case CURLUE_MALFORMED_INPUT:
+    case CURLUE_BAD_SCHEME:
+    case CURLUE_BAD_SLASHES:
+    case CURLUE_MALFORMED_INPUT:
         snprintf(err, errlen, "not an absolute URL");
         break;
     case CURLUE_UNSUPPORTED_SCHEME:
@@ -159,7 +161,10 @@ err:
     return -1;
 }
 
-typedef struct { const char *s; size_t n; } url_span;
+typedef struct {
+    const char *s;
+    size_t n;
+} url_span;
 
 static int span_cmp(const void *a, const void *b) {
     const url_span *x = a, *y = b;
@@ -172,8 +177,13 @@ static int span_cmp(const void *a, const void *b) {
 /* Writes the canonical form of the parsed u into out. */
 static int url_write(const url_parts *u, char *out, size_t outlen, char *err, size_t errlen) {
     size_t o = 0;
-#define URL_PUTS(s, n) do { size_t n_ = (n); if (o + n_ >= outlen) goto toolong; \
-                            memcpy(out + o, (s), n_); o += n_; } while (0)
+#define URL_PUTS(s, n)                      \
+    do {                                    \
+        size_t n_ = (n);                    \
+        if (o + n_ >= outlen) goto toolong; \
+        memcpy(out + o, (s), n_);           \
+        o += n_;                            \
+    } while (0)
     URL_PUTS(u->https ? "https://" : "http://", u->https ? 8u : 7u);
     URL_PUTS(u->host, strlen(u->host));
     if (u->port != -1 && u->port != (u->https ? 443 : 80)) {

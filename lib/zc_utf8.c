@@ -34,14 +34,14 @@ int zc_utf8_valid(const char *str, size_t len) {
             i += 2;
         } else if (c >= 0xE0 && c <= 0xEF && left >= 3) {
             unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xE0 ? 0xA0 : 0x80;  /* E0: no overlong forms */
-            unsigned hi = c == 0xED ? 0x9F : 0xBF;  /* ED: no surrogates */
+            unsigned lo = c == 0xE0 ? 0xA0 : 0x80; /* E0: no overlong forms */
+            unsigned hi = c == 0xED ? 0x9F : 0xBF; /* ED: no surrogates */
             if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80) return 0;
             i += 3;
         } else if (c >= 0xF0 && c <= 0xF4 && left >= 4) {
             unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xF0 ? 0x90 : 0x80;  /* F0: no overlong forms */
-            unsigned hi = c == 0xF4 ? 0x8F : 0xBF;  /* F4: nothing above U+10FFFF */
+            unsigned lo = c == 0xF0 ? 0x90 : 0x80; /* F0: no overlong forms */
+            unsigned hi = c == 0xF4 ? 0x8F : 0xBF; /* F4: nothing above U+10FFFF */
             if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80) return 0;
             i += 4;
         } else {

@@ -90,9 +90,7 @@ int main(int argc, char **argv) {
     parse_set_max_body((size_t)opt_max_body);
     if (zc_signal_install() != 0) die(2, "cannot install signal handlers");
 
-    parse_run_conf c = { .broker = opt_broker, .pages = opt_pages, .docs = opt_docs, .name = opt_name,
-                         .spec_name = opt_spec && *opt_spec ? opt_spec : "built-in:books",
-                         .hb_ms = opt_hb_ms, .hold_ms = opt_hold_ms, .max_held = opt_max_held };
+    parse_run_conf c = { .broker = opt_broker, .pages = opt_pages, .docs = opt_docs, .name = opt_name, .spec_name = opt_spec && *opt_spec ? opt_spec : "built-in:books", .hb_ms = opt_hb_ms, .hold_ms = opt_hold_ms, .max_held = opt_max_held };
     parser *P = parse_run_new(&c, spec, err, sizeof(err));
     if (!P) die(2, "%s", err);
     int rc = parse_run_loop(P);

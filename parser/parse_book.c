@@ -14,7 +14,6 @@
 #include "zc_json.h"
 #include "zc_utf8.h"
 
-
 static size_t parse_body_cap = PARSE_DEFAULT_MAX_BODY;
 
 void parse_set_max_body(size_t n) {
@@ -126,8 +125,8 @@ int parse_query_num(const parse_url_parts *p, const char *key, uint64_t *v) {
 /* Length of the whitespace character at s[0..len), or 0 when there is none. */
 static size_t ws_len(const unsigned char *s, size_t len) {
     if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')) return 1;
-    if (len >= 2 && s[0] == 0xC2 && s[1] == 0xA0) return 2;                   /* U+00A0 */
-    if (len >= 3 && s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3;   /* U+3000 */
+    if (len >= 2 && s[0] == 0xC2 && s[1] == 0xA0) return 2;                 /* U+00A0 */
+    if (len >= 3 && s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3; /* U+3000 */
     return 0;
 }
 
@@ -362,7 +361,7 @@ static int body_check(const char *body, size_t len, char *err, size_t errlen) {
  * arena, and the whole tree goes at once when the page is done (json_release). The
  * hooks are cJSON's defaults again outside parse_list and parse_detail. */
 #define ARENA_CHUNK (256 * 1024)
-#define ARENA_KEEP (1024 * 1024) /* a chunk up to this size stays for the next page */
+#define ARENA_KEEP  (1024 * 1024) /* a chunk up to this size stays for the next page */
 
 typedef struct arena_chunk {
     struct arena_chunk *next;
@@ -476,7 +475,6 @@ int parse_json_id(const cJSON *v, char *out, size_t outlen) {
     return -1;
 }
 
-
 /* ---------- HTML text ---------- */
 
 /* Encodes code point c as UTF-8 into out. Returns its length (1..4). */
@@ -506,17 +504,51 @@ static size_t utf8_put(uint32_t c, char *out) {
 /* The named references pages use in practice (HTML's full table has 2231). Every
  * name is at least two letters, so "&xx;" (4 bytes) never decodes to more than
  * 3 bytes: decoding never lengthens a string. */
-static const struct { const char *name; uint32_t cp; } html_names[] = {
-    { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
-    { "nbsp", 0xA0 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "hellip", 0x2026 },
-    { "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
-    { "laquo", 0xAB }, { "raquo", 0xBB }, { "middot", 0xB7 }, { "bull", 0x2022 },
-    { "copy", 0xA9 }, { "reg", 0xAE }, { "trade", 0x2122 }, { "times", 0xD7 },
-    { "divide", 0xF7 }, { "deg", 0xB0 }, { "plusmn", 0xB1 }, { "para", 0xB6 },
-    { "sect", 0xA7 }, { "cent", 0xA2 }, { "pound", 0xA3 }, { "yen", 0xA5 },
-    { "euro", 0x20AC }, { "shy", 0xAD }, { "ensp", 0x2002 }, { "emsp", 0x2003 },
-    { "thinsp", 0x2009 }, { "zwnj", 0x200C }, { "zwj", 0x200D }, { "iexcl", 0xA1 },
-    { "iquest", 0xBF }, { "prime", 0x2032 }, { "larr", 0x2190 }, { "rarr", 0x2192 },
+static const struct {
+    const char *name;
+    uint32_t cp;
+} html_names[] = {
+    { "amp", '&' },
+    { "lt", '<' },
+    { "gt", '>' },
+    { "quot", '"' },
+    { "apos", '\'' },
+    { "nbsp", 0xA0 },
+    { "mdash", 0x2014 },
+    { "ndash", 0x2013 },
+    { "hellip", 0x2026 },
+    { "lsquo", 0x2018 },
+    { "rsquo", 0x2019 },
+    { "ldquo", 0x201C },
+    { "rdquo", 0x201D },
+    { "laquo", 0xAB },
+    { "raquo", 0xBB },
+    { "middot", 0xB7 },
+    { "bull", 0x2022 },
+    { "copy", 0xA9 },
+    { "reg", 0xAE },
+    { "trade", 0x2122 },
+    { "times", 0xD7 },
+    { "divide", 0xF7 },
+    { "deg", 0xB0 },
+    { "plusmn", 0xB1 },
+    { "para", 0xB6 },
+    { "sect", 0xA7 },
+    { "cent", 0xA2 },
+    { "pound", 0xA3 },
+    { "yen", 0xA5 },
+    { "euro", 0x20AC },
+    { "shy", 0xAD },
+    { "ensp", 0x2002 },
+    { "emsp", 0x2003 },
+    { "thinsp", 0x2009 },
+    { "zwnj", 0x200C },
+    { "zwj", 0x200D },
+    { "iexcl", 0xA1 },
+    { "iquest", 0xBF },
+    { "prime", 0x2032 },
+    { "larr", 0x2190 },
+    { "rarr", 0x2192 },
 };
 
 /* Decodes the reference at s[0] == '&' (n bytes available) into out. Returns the
@@ -530,7 +562,7 @@ static size_t html_ref(const char *s, size_t n, char *out, size_t *w) {
         i = hex ? 3 : 2;
         for (; i < n && digits < 8; i++, digits++) {
             char d = s[i];
-            int v = hex ? zc_hexval(d) : d >= '0' && d <= '9' ? d - '0' : -1;
+            int v = hex ? zc_hexval(d) : (d >= '0' && d <= '9' ? d - '0' : -1);
             if (v < 0) break;
             c = c * (hex ? 16 : 10) + (uint32_t)v;
         }
@@ -577,8 +609,7 @@ size_t parse_html_unescape(const char *s, size_t len, char *out) {
 static int tag_is(const char *s, size_t n, const char *tag) {
     size_t k = strlen(tag);
     if (n < k || strncasecmp(s, tag, k) != 0) return 0;
-    return n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
-                       (s[k] >= '0' && s[k] <= '9'));
+    return n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9'));
 }
 
 size_t parse_html_text(const char *s, size_t len, char *out) {
@@ -605,7 +636,7 @@ size_t parse_html_text(const char *s, size_t len, char *out) {
             continue;
         }
         const char *gt = memchr(rest, '>', rn);
-        if (!gt) {  /* never closed: text after all */
+        if (!gt) { /* never closed: text after all */
             out[o++] = c;
             i++;
             continue;

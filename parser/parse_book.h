@@ -14,31 +14,31 @@
 #include <bson/bson.h>
 #include <cjson/cJSON.h>
 
-#define PARSE_MAX_DEPTH 64                 /* deepest [ / { nesting accepted */
-#define PARSE_DEFAULT_MAX_BODY (8u << 20)  /* 8 MiB */
-#define PARSE_DEFAULT_LIMIT 18             /* list page size when the URL has none */
-#define PARSE_MAX_COUNT 10000000           /* a larger "count" is clamped to this */
-#define PARSE_MAX_LIST_PAGES 200000        /* list pages one first page may announce */
-#define PARSE_ID_MAX 32                    /* longest book id, in digits */
-#define PARSE_ORIGIN_MAX 1024              /* longest scheme://host[:port] URLs are built from */
+#define PARSE_MAX_DEPTH        64         /* deepest [ / { nesting accepted */
+#define PARSE_DEFAULT_MAX_BODY (8u << 20) /* 8 MiB */
+#define PARSE_DEFAULT_LIMIT    18         /* list page size when the URL has none */
+#define PARSE_MAX_COUNT        10000000   /* a larger "count" is clamped to this */
+#define PARSE_MAX_LIST_PAGES   200000     /* list pages one first page may announce */
+#define PARSE_ID_MAX           32         /* longest book id, in digits */
+#define PARSE_ORIGIN_MAX       1024       /* longest scheme://host[:port] URLs are built from */
 
 typedef enum {
     PARSE_KIND_UNKNOWN = 0,
-    PARSE_KIND_LIST,    /* /api/book/ (any query) or /api/book?query */
-    PARSE_KIND_DETAIL   /* /api/book/{digits} or /api/book/{digits}/ */
+    PARSE_KIND_LIST,  /* /api/book/ (any query) or /api/book?query */
+    PARSE_KIND_DETAIL /* /api/book/{digits} or /api/book/{digits}/ */
 } parse_kind;
 
 /* The URLs a list page yields: '\n'-joined (no trailing '\n'), NUL-terminated.
  * The caller owns the struct; parse_urls_free() releases its buffer. */
 typedef struct parse_urls {
-    char *buf;          /* NULL until the first URL */
-    size_t len;         /* bytes in buf, excluding the NUL */
+    char *buf;  /* NULL until the first URL */
+    size_t len; /* bytes in buf, excluding the NUL */
     size_t cap;
-    size_t n;           /* URLs in buf */
-    size_t ndetail;     /* of which detail pages */
-    size_t nlist;       /* of which further list pages */
-    size_t skipped;     /* result items without a usable id (each a warning) */
-    int truncated;      /* count was clamped to PARSE_MAX_COUNT / PARSE_MAX_LIST_PAGES */
+    size_t n;       /* URLs in buf */
+    size_t ndetail; /* of which detail pages */
+    size_t nlist;   /* of which further list pages */
+    size_t skipped; /* result items without a usable id (each a warning) */
+    int truncated;  /* count was clamped to PARSE_MAX_COUNT / PARSE_MAX_LIST_PAGES */
 } parse_urls;
 
 void parse_urls_init(parse_urls *u);
@@ -109,11 +109,11 @@ int parse_int_str(const char *s, int64_t *out);
 int parse_urls_add(parse_urls *u, const char *s, size_t len);
 
 typedef struct parse_url_parts {
-    const char *origin;  /* scheme://authority */
+    const char *origin; /* scheme://authority */
     size_t origin_len;
-    const char *path;    /* from the first '/' after the authority, up to ? or # */
+    const char *path; /* from the first '/' after the authority, up to ? or # */
     size_t path_len;
-    const char *query;   /* after '?', up to '#' */
+    const char *query; /* after '?', up to '#' */
     size_t query_len;
 } parse_url_parts;
 

@@ -25,14 +25,14 @@
 #include "zc_time.h"
 #include "zc_url.h"
 
-#define STATS_IVL_MS 10000
-#define READ_BATCH 64          /* pages read per poll round */
-#define FLUSH_MS 2000          /* how long a stop waits for queued output */
-#define LINGER_MS 2000
-#define SOCK_HWM 1000
-#define RETRY_MS 50            /* poll timeout while output waits for room */
-#define HOLD_MAX_URLS 1000     /* urls in one HOLD frame */
-#define STATUS_REPEAT_MS 5000  /* a condition other than ok is said again this often */
+#define STATS_IVL_MS     10000
+#define READ_BATCH       64   /* pages read per poll round */
+#define FLUSH_MS         2000 /* how long a stop waits for queued output */
+#define LINGER_MS        2000
+#define SOCK_HWM         1000
+#define RETRY_MS         50   /* poll timeout while output waits for room */
+#define HOLD_MAX_URLS    1000 /* urls in one HOLD frame */
+#define STATUS_REPEAT_MS 5000 /* a condition other than ok is said again this often */
 
 /* ---------- state ---------- */
 
@@ -49,13 +49,13 @@ typedef struct doc_blob {
 typedef struct outmsg {
     struct outmsg *next;
     zc_msg_type type;
-    int n;                   /* frames, the doc frame included */
-    char *f[3];              /* owned copies of the frames other than the doc; f[0] is the page's url */
+    int n;      /* frames, the doc frame included */
+    char *f[3]; /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
-    doc_blob *doc;           /* DOC: the last frame */
-    size_t bytes;            /* what it holds, counted against --max-held-bytes */
-    int64_t received;        /* when its page arrived */
-    int64_t next_hold;       /* when its url is next reported in a HOLD */
+    doc_blob *doc;     /* DOC: the last frame */
+    size_t bytes;      /* what it holds, counted against --max-held-bytes */
+    int64_t received;  /* when its page arrived */
+    int64_t next_hold; /* when its url is next reported in a HOLD */
 } outmsg;
 
 /* One FIFO per destination: the broker (0) and the documents' PUSH socket (1). */
@@ -74,15 +74,15 @@ struct parser {
     void *ctx, *pull, *push;
     zc_peer peer;
     outq q[2];
-    size_t held_bytes;       /* bytes of every queued message */
-    int64_t page_received;   /* when the page being handled arrived */
+    size_t held_bytes;     /* bytes of every queued message */
+    int64_t page_received; /* when the page being handled arrived */
     int64_t next_hold_scan;
-    char status[24];         /* the condition the broker last heard: "ok" or "output_blocked" */
-    int64_t status_next;     /* when a condition other than ok is said again */
+    char status[24];     /* the condition the broker last heard: "ok" or "output_blocked" */
+    int64_t status_next; /* when a condition other than ok is said again */
     parse_urls urls;
     const spec_t *spec;
     stats st;
-    int peer_open;           /* peer needs zc_peer_close */
+    int peer_open; /* peer needs zc_peer_close */
 };
 
 /* ---------- output ---------- */
@@ -255,7 +255,7 @@ static void status_tick(parser *P, int64_t now) {
                  held_count(P), P->held_bytes, (long long)((now - oldest->received) / 1000),
                  P->q[1].head ? "writers" : "broker");
     zc_frame f[2] = { ZC_FSTR(cond), ZC_FSTR(detail) };
-    if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return;  /* said on a later tick */
+    if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return; /* said on a later tick */
     if (changed) zc_info("status", "condition=%s detail=\"%s\"", cond, detail);
     snprintf(P->status, sizeof(P->status), "%s", cond);
     P->status_next = now + STATUS_REPEAT_MS;
@@ -445,8 +445,8 @@ static int read_broker(parser *P) {
 static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
-            "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
-            "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu",
+                   "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
+                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,

@@ -21,20 +21,28 @@
 typedef struct spath {
     int n;
     char *seg[SPEC_MAX_PATH];
-    int idx[SPEC_MAX_PATH];     /* the segment as an array index, or -1 */
-    char *text;                 /* as written, for messages */
+    int idx[SPEC_MAX_PATH]; /* the segment as an array index, or -1 */
+    char *text;             /* as written, for messages */
 } spath;
 
-enum { TP_LIT, TP_ORIGIN, TP_FIELD, TP_LIMIT, TP_OFFSET, TP_PAGE, TP_CURSOR };
+enum { TP_LIT,
+       TP_ORIGIN,
+       TP_FIELD,
+       TP_LIMIT,
+       TP_OFFSET,
+       TP_PAGE,
+       TP_CURSOR };
 /* Which placeholders a template may hold. */
-enum { TPC_ITEM_URL, TPC_PAGE_URL, TPC_ID };
+enum { TPC_ITEM_URL,
+       TPC_PAGE_URL,
+       TPC_ID };
 
 typedef struct tpart {
     int kind;
-    char *lit;                  /* TP_LIT */
+    char *lit; /* TP_LIT */
     size_t litlen;
-    spath path;                 /* TP_FIELD */
-    int digits;                 /* {x:digits}: the value must be digits */
+    spath path; /* TP_FIELD */
+    int digits; /* {x:digits}: the value must be digits */
 } tpart;
 
 typedef struct tpl {
@@ -42,10 +50,11 @@ typedef struct tpl {
     tpart *p;
 } tpl;
 
-enum { PP_LIT, PP_CAP };
+enum { PP_LIT,
+       PP_CAP };
 typedef struct ppart {
     int kind;
-    char *s;                    /* PP_LIT: the text; PP_CAP: the name */
+    char *s; /* PP_LIT: the text; PP_CAP: the name */
     size_t n;
     int digits;
 } ppart;
@@ -53,56 +62,73 @@ typedef struct ppart {
 typedef struct pattern {
     int n;
     ppart *p;
-    int need_query;             /* "...?*": only with a non-empty query */
+    int need_query; /* "...?*": only with a non-empty query */
 } pattern;
 
 enum {
-    FT_STRING, FT_ID, FT_INTEGER, FT_NUMBER, FT_BOOLEAN, FT_DATE, FT_HTML, FT_STRINGS,
-    FT_OBJECT, FT_OBJECTS, FT_COUNT
+    FT_STRING,
+    FT_ID,
+    FT_INTEGER,
+    FT_NUMBER,
+    FT_BOOLEAN,
+    FT_DATE,
+    FT_HTML,
+    FT_STRINGS,
+    FT_OBJECT,
+    FT_OBJECTS,
+    FT_COUNT
 };
 static const char *const ft_names[FT_COUNT] = {
     "string", "id", "integer", "number", "boolean", "date", "html", "strings", "object", "objects"
 };
 
-enum { DF_ISO, DF_EPOCH_S, DF_EPOCH_MS, DF_FORMAT };
+enum { DF_ISO,
+       DF_EPOCH_S,
+       DF_EPOCH_MS,
+       DF_FORMAT };
 
 typedef struct field {
-    char *name;                 /* key in the document */
-    spath from;                 /* where in the item */
+    char *name; /* key in the document */
+    spath from; /* where in the item */
     int type;
     int required;
-    int collapse;               /* string/strings: trim, collapse whitespace, drop empty */
-    int entities;               /* string/strings: decode HTML character references */
+    int collapse; /* string/strings: trim, collapse whitespace, drop empty */
+    int entities; /* string/strings: decode HTML character references */
     int datefmt;
-    char *format;               /* DF_FORMAT: strptime-like */
-    struct field *sub;          /* FT_OBJECTS */
+    char *format;      /* DF_FORMAT: strptime-like */
+    struct field *sub; /* FT_OBJECTS */
     int nsub;
 } field;
 
-enum { PG_NONE, PG_OFFSET, PG_PAGES, PG_NEXT, PG_CURSOR };
-enum { ID_FIELD, ID_TEMPLATE };
+enum { PG_NONE,
+       PG_OFFSET,
+       PG_PAGES,
+       PG_NEXT,
+       PG_CURSOR };
+enum { ID_FIELD,
+       ID_TEMPLATE };
 
 typedef struct page {
     char *name;
-    int kind;                   /* PARSE_KIND_LIST or PARSE_KIND_DETAIL */
+    int kind; /* PARSE_KIND_LIST or PARSE_KIND_DETAIL */
     int npat;
     pattern *pat;
     /* list */
     spath items;
     tpl item_url;
     int pg;
-    spath total;                /* offset/pages: total items (or pages with total_pages) */
+    spath total; /* offset/pages: total items (or pages with total_pages) */
     int total_is_pages;
     char *limit_param, *offset_param, *page_param;
     long default_limit, first_page, per_page;
-    spath from;                 /* next/cursor: where the link or cursor is */
+    spath from; /* next/cursor: where the link or cursor is */
     tpl pg_url;
     /* item */
     spath root;
     int id_kind;
     spath id_from;
     int id_digits;
-    char *id_same_as;           /* capture the _id must equal, or NULL */
+    char *id_same_as; /* capture the _id must equal, or NULL */
     tpl id_tpl;
     field *fields;
     int nfields;
@@ -148,7 +174,7 @@ static int lfail(loader *L, const char *jp, const char *fmt, ...) {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     snprintf(L->err, L->errlen, "%s: %s: %s", L->file, jp, msg);
-    for (char *c = L->err; *c; c++)  /* a message quotes the spec: keep it one line */
+    for (char *c = L->err; *c; c++) /* a message quotes the spec: keep it one line */
         if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return -1;
 }
@@ -951,7 +977,7 @@ typedef struct tctx {
     uint64_t limit, offset, page;
     const char *cursor;
     size_t cursor_len;
-    int encode;                 /* percent-encode field values (URLs) */
+    int encode; /* percent-encode field values (URLs) */
 } tctx;
 
 static int out_add(char *out, size_t cap, size_t *o, const char *s, size_t n) {
@@ -1205,7 +1231,7 @@ int spec_list(const spec_t *s, const spec_match *m, const char *url, const char 
                 goto err;
             }
         }
-        if (n >= 0 && strcmp(line, url) != 0) {  /* a page that names itself ends the walk */
+        if (n >= 0 && strcmp(line, url) != 0) { /* a page that names itself ends the walk */
             if (parse_urls_add(out, line, (size_t)n) != 0) goto oom;
             out->nlist++;
         }
@@ -1264,7 +1290,7 @@ static int cv_string(bson_t *d, const char *key, const cJSON *v, const field *f)
         int dropped;
         int rc = put_text(d, key, v->valuestring, f, &dropped);
         if (rc != 0 || !dropped) return rc;
-        return bson_append_null(d, key, -1) ? 1 : -1;  /* collapsed to nothing */
+        return bson_append_null(d, key, -1) ? 1 : -1; /* collapsed to nothing */
     }
     return bson_append_null(d, key, -1) ? 1 : -1;
 }
@@ -1298,7 +1324,8 @@ static int cv_strings(bson_t *d, const char *key, const cJSON *v, const field *f
         }
     }
     if (!bson_append_array_end(d, &a)) rc = -1;
-    return rc < 0 ? -1 : ok ? 0 : 1;
+    return rc < 0 ? -1 : ok ? 0
+                            : 1;
 }
 
 static int cv_integer(bson_t *d, const char *key, const cJSON *v) {
@@ -1382,16 +1409,21 @@ static int parse_by_format(const char *s, const char *fmt, int64_t *ms) {
         int rc = 0, v;
         switch (*f) {
         case 'Y': rc = rd_num(&p, 4, 4, &y); break;
-        case 'y': rc = rd_num(&p, 2, 2, &v); y = v < 69 ? 2000 + v : 1900 + v; break;
+        case 'y':
+            rc = rd_num(&p, 2, 2, &v);
+            y = v < 69 ? 2000 + v : 1900 + v;
+            break;
         case 'm': rc = rd_num(&p, 1, 2, &mo); break;
-        case 'd': case 'e':
+        case 'd':
+        case 'e':
             if (*f == 'e' && *p == ' ') p++;
             rc = rd_num(&p, 1, 2, &d);
             break;
         case 'H': rc = rd_num(&p, 1, 2, &h); break;
         case 'M': rc = rd_num(&p, 1, 2, &mi); break;
         case 'S': rc = rd_num(&p, 1, 2, &sec); break;
-        case 'b': case 'B': {
+        case 'b':
+        case 'B': {
             rc = -1;
             for (int k = 0; k < 12; k++) {
                 size_t full = strlen(month_names[k]);
@@ -1442,7 +1474,7 @@ static int cv_date(bson_t *d, const char *key, const cJSON *v, const field *f) {
         if (cJSON_IsNumber(v)) ok = isfinite(x = v->valuedouble);
         else if (cJSON_IsString(v) && v->valuestring) ok = parse_decimal(v->valuestring, &x) == 0;
         if (f->datefmt == DF_EPOCH_S) x *= 1000;
-        ok = ok && fabs(x) < 253402300800000.0;  /* within year 9999 */
+        ok = ok && fabs(x) < 253402300800000.0; /* within year 9999 */
         ms = (int64_t)x;
     } else if (cJSON_IsString(v) && v->valuestring) {
         ok = (f->datefmt == DF_ISO ? parse_iso8601_ms(v->valuestring, &ms) : parse_by_format(v->valuestring, f->format, &ms)) == 0;
@@ -1514,7 +1546,8 @@ static int cv_objects(bson_t *d, const char *key, const cJSON *v, const field *f
         }
     }
     if (!bson_append_array_end(d, &a)) rc = -1;
-    return rc < 0 ? -1 : cJSON_IsArray(v) ? 0 : 1;
+    return rc < 0 ? -1 : cJSON_IsArray(v) ? 0
+                                          : 1;
 }
 
 /* Appends every field of fs read from src. Returns 0, 1 when a required field is
@@ -1525,7 +1558,8 @@ static int put_fields(bson_t *d, const cJSON *src, const field *fs, int n, char 
         const cJSON *v = path_get(src, &f->from);
         int rc;
         switch (f->type) {
-        case FT_STRING: case FT_HTML: rc = cv_string(d, f->name, v, f); break;
+        case FT_STRING:
+        case FT_HTML: rc = cv_string(d, f->name, v, f); break;
         case FT_ID: rc = cv_id(d, f->name, v); break;
         case FT_INTEGER: rc = cv_integer(d, f->name, v); break;
         case FT_NUMBER: rc = cv_number(d, f->name, v); break;

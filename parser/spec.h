@@ -14,12 +14,12 @@
 
 #include "parse_book.h"
 
-#define SPEC_MAX_BYTES (1u << 20)   /* largest spec file */
-#define SPEC_MAX_PAGES 64           /* page rules in one spec */
-#define SPEC_MAX_FIELDS 256         /* fields of one item (or nested objects) */
-#define SPEC_MAX_PATH 16            /* segments of one path */
-#define SPEC_MAX_CAPTURES 8         /* {name} captures of one URL pattern */
-#define SPEC_ID_MAX 256             /* longest _id, bytes */
+#define SPEC_MAX_BYTES    (1u << 20) /* largest spec file */
+#define SPEC_MAX_PAGES    64         /* page rules in one spec */
+#define SPEC_MAX_FIELDS   256        /* fields of one item (or nested objects) */
+#define SPEC_MAX_PATH     16         /* segments of one path */
+#define SPEC_MAX_CAPTURES 8          /* {name} captures of one URL pattern */
+#define SPEC_ID_MAX       256        /* longest _id, bytes */
 
 typedef struct spec_t spec_t;
 
@@ -43,10 +43,14 @@ void spec_scratch_free(void);
 
 /* What a URL is under a spec. */
 typedef struct spec_match {
-    int kind;           /* PARSE_KIND_LIST, PARSE_KIND_DETAIL (an item) or PARSE_KIND_UNKNOWN */
-    int page;           /* index of the page rule that matched */
+    int kind; /* PARSE_KIND_LIST, PARSE_KIND_DETAIL (an item) or PARSE_KIND_UNKNOWN */
+    int page; /* index of the page rule that matched */
     int ncap;
-    struct { const char *name; const char *s; size_t n; } cap[SPEC_MAX_CAPTURES];
+    struct {
+        const char *name;
+        const char *s;
+        size_t n;
+    } cap[SPEC_MAX_CAPTURES];
 } spec_match;
 
 /* Matches url against the spec's page rules in order; the first match wins. Never

@@ -53,5 +53,4 @@ const char spec_books_json[] =
     "      }\n"
     "    }\n"
     "  ]\n"
-    "}\n"
-;
+    "}\n";

@@ -24,8 +24,7 @@ static const char *k_summary =
     "(seeded by --seed + index); /__stats adds per-host counts.";
 
 /* Parses "1,4,7-9" into slow[0..n). Returns 0, or -1 with a reason in err. */
-static int parse_hosts_list(const char *s, unsigned char *slow, long n, char *err, size_t errlen)
-{
+static int parse_hosts_list(const char *s, unsigned char *slow, long n, char *err, size_t errlen) {
     const char *p = s;
     while (*p) {
         char *end;
@@ -59,8 +58,7 @@ static int parse_hosts_list(const char *s, unsigned char *slow, long n, char *er
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *bind_addr = "127.0.0.1", *log_level = "info";
     long port = 8080, seed = 1;
     const char *slow_hosts = "";
@@ -75,26 +73,26 @@ int main(int argc, char **argv)
     cfg.slow_latency_ms = 1000;
 
     zc_flag flags[] = {
-        {"port", "ZCRAWL_SITESIM_PORT", ZC_FLAG_INT, &port, "TCP port to listen on (0: any free port)", 0, 65535},
-        {"bind", "ZCRAWL_SITESIM_BIND", ZC_FLAG_STR, &bind_addr, "address to listen on", 0, 0},
-        {"seed", "ZCRAWL_SITESIM_SEED", ZC_FLAG_INT, &seed, "catalogue and fault seed: same seed, same site", 0, 9007199254740991.0},
-        {"books", "ZCRAWL_SITESIM_BOOKS", ZC_FLAG_INT, &cfg.books, "number of books (18 per default list page)", 0, (double)SIM_CATALOG_MAX_BOOKS},
-        {"malformed-rate", "ZCRAWL_SITESIM_MALFORMED_RATE", ZC_FLAG_DOUBLE, &cfg.malformed_rate, "share of detail pages that always answer 200 with invalid JSON", 0, 1},
-        {"fail-500", "ZCRAWL_SITESIM_FAIL_500", ZC_FLAG_DOUBLE, &cfg.fail_500, "per-request chance of a 500 answer", 0, 1},
-        {"fail-429", "ZCRAWL_SITESIM_FAIL_429", ZC_FLAG_DOUBLE, &cfg.fail_429, "per-request chance of a 429 answer with Retry-After", 0, 1},
-        {"retry-after", "ZCRAWL_SITESIM_RETRY_AFTER", ZC_FLAG_INT, &cfg.retry_after, "seconds in the Retry-After header of 429 answers", 0, 3600},
-        {"fail-drop", "ZCRAWL_SITESIM_FAIL_DROP", ZC_FLAG_DOUBLE, &cfg.fail_drop, "per-request chance of closing the connection without an answer", 0, 1},
-        {"fail-truncate", "ZCRAWL_SITESIM_FAIL_TRUNCATE", ZC_FLAG_DOUBLE, &cfg.fail_truncate, "per-request chance of sending half the body (full Content-Length) then closing", 0, 1},
-        {"fail-slow", "ZCRAWL_SITESIM_FAIL_SLOW", ZC_FLAG_DOUBLE, &cfg.fail_slow, "per-request chance of trickling the body slowly", 0, 1},
-        {"slow-chunk", "ZCRAWL_SITESIM_SLOW_CHUNK", ZC_FLAG_INT, &cfg.slow_chunk, "body bytes per chunk of a slow answer", 1, 1048576},
-        {"slow-interval-ms", "ZCRAWL_SITESIM_SLOW_INTERVAL_MS", ZC_FLAG_INT, &cfg.slow_interval_ms, "pause between chunks of a slow answer", 1, 60000},
-        {"latency-ms", "ZCRAWL_SITESIM_LATENCY_MS", ZC_FLAG_INT, &cfg.latency_ms, "delay of every /api/ answer", 0, 600000},
-        {"jitter-ms", "ZCRAWL_SITESIM_JITTER_MS", ZC_FLAG_INT, &cfg.jitter_ms, "uniform +/- spread added to the delay", 0, 600000},
-        {"max-limit", "ZCRAWL_SITESIM_MAX_LIMIT", ZC_FLAG_INT, &cfg.max_limit, "larger list limits are clamped to this", 1, 1000000},
-        {"hosts", "ZCRAWL_SITESIM_HOSTS", ZC_FLAG_INT, &cfg.hosts, "serve this many virtual hosts hN.localhost, each --books books (0: one site)", 0, 1000000},
-        {"slow-hosts", "ZCRAWL_SITESIM_SLOW_HOSTS", ZC_FLAG_STR, &slow_hosts, "virtual hosts that answer after --slow-latency-ms: 0,3,5-9", 0, 0},
-        {"slow-latency-ms", "ZCRAWL_SITESIM_SLOW_LATENCY_MS", ZC_FLAG_INT, &cfg.slow_latency_ms, "delay of every /api/ answer of a --slow-hosts host", 0, 600000},
-        {"log-level", "ZCRAWL_SITESIM_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0},
+        { "port", "ZCRAWL_SITESIM_PORT", ZC_FLAG_INT, &port, "TCP port to listen on (0: any free port)", 0, 65535 },
+        { "bind", "ZCRAWL_SITESIM_BIND", ZC_FLAG_STR, &bind_addr, "address to listen on", 0, 0 },
+        { "seed", "ZCRAWL_SITESIM_SEED", ZC_FLAG_INT, &seed, "catalogue and fault seed: same seed, same site", 0, 9007199254740991.0 },
+        { "books", "ZCRAWL_SITESIM_BOOKS", ZC_FLAG_INT, &cfg.books, "number of books (18 per default list page)", 0, (double)SIM_CATALOG_MAX_BOOKS },
+        { "malformed-rate", "ZCRAWL_SITESIM_MALFORMED_RATE", ZC_FLAG_DOUBLE, &cfg.malformed_rate, "share of detail pages that always answer 200 with invalid JSON", 0, 1 },
+        { "fail-500", "ZCRAWL_SITESIM_FAIL_500", ZC_FLAG_DOUBLE, &cfg.fail_500, "per-request chance of a 500 answer", 0, 1 },
+        { "fail-429", "ZCRAWL_SITESIM_FAIL_429", ZC_FLAG_DOUBLE, &cfg.fail_429, "per-request chance of a 429 answer with Retry-After", 0, 1 },
+        { "retry-after", "ZCRAWL_SITESIM_RETRY_AFTER", ZC_FLAG_INT, &cfg.retry_after, "seconds in the Retry-After header of 429 answers", 0, 3600 },
+        { "fail-drop", "ZCRAWL_SITESIM_FAIL_DROP", ZC_FLAG_DOUBLE, &cfg.fail_drop, "per-request chance of closing the connection without an answer", 0, 1 },
+        { "fail-truncate", "ZCRAWL_SITESIM_FAIL_TRUNCATE", ZC_FLAG_DOUBLE, &cfg.fail_truncate, "per-request chance of sending half the body (full Content-Length) then closing", 0, 1 },
+        { "fail-slow", "ZCRAWL_SITESIM_FAIL_SLOW", ZC_FLAG_DOUBLE, &cfg.fail_slow, "per-request chance of trickling the body slowly", 0, 1 },
+        { "slow-chunk", "ZCRAWL_SITESIM_SLOW_CHUNK", ZC_FLAG_INT, &cfg.slow_chunk, "body bytes per chunk of a slow answer", 1, 1048576 },
+        { "slow-interval-ms", "ZCRAWL_SITESIM_SLOW_INTERVAL_MS", ZC_FLAG_INT, &cfg.slow_interval_ms, "pause between chunks of a slow answer", 1, 60000 },
+        { "latency-ms", "ZCRAWL_SITESIM_LATENCY_MS", ZC_FLAG_INT, &cfg.latency_ms, "delay of every /api/ answer", 0, 600000 },
+        { "jitter-ms", "ZCRAWL_SITESIM_JITTER_MS", ZC_FLAG_INT, &cfg.jitter_ms, "uniform +/- spread added to the delay", 0, 600000 },
+        { "max-limit", "ZCRAWL_SITESIM_MAX_LIMIT", ZC_FLAG_INT, &cfg.max_limit, "larger list limits are clamped to this", 1, 1000000 },
+        { "hosts", "ZCRAWL_SITESIM_HOSTS", ZC_FLAG_INT, &cfg.hosts, "serve this many virtual hosts hN.localhost, each --books books (0: one site)", 0, 1000000 },
+        { "slow-hosts", "ZCRAWL_SITESIM_SLOW_HOSTS", ZC_FLAG_STR, &slow_hosts, "virtual hosts that answer after --slow-latency-ms: 0,3,5-9", 0, 0 },
+        { "slow-latency-ms", "ZCRAWL_SITESIM_SLOW_LATENCY_MS", ZC_FLAG_INT, &cfg.slow_latency_ms, "delay of every /api/ answer of a --slow-hosts host", 0, 600000 },
+        { "log-level", "ZCRAWL_SITESIM_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },
         ZC_FLAGS_END,
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]", k_summary);
@@ -164,8 +162,8 @@ int main(int argc, char **argv)
 
     char q[128];
     zc_info("listening", "bind=%s port=%d seed=%ld hosts=%ld books=%ld missing=%ld malformed=%ld "
-            "latency_ms=%ld jitter_ms=%ld fail_500=%g fail_429=%g fail_drop=%g "
-            "fail_truncate=%g fail_slow=%g",
+                         "latency_ms=%ld jitter_ms=%ld fail_500=%g fail_429=%g fail_drop=%g "
+                         "fail_truncate=%g fail_slow=%g",
             zc_log_q(q, sizeof q, bind_addr), sim_server_port(sv), seed, cfg.hosts, cfg.books,
             cat.nmissing, cat.nmalformed, cfg.latency_ms, cfg.jitter_ms, cfg.fail_500, cfg.fail_429,
             cfg.fail_drop, cfg.fail_truncate, cfg.fail_slow);

@@ -8,30 +8,26 @@
 
 #include "zc_json.h"
 
-void sim_buf_init(sim_buf *b)
-{
+void sim_buf_init(sim_buf *b) {
     b->p = NULL;
     b->len = 0;
     b->cap = 0;
     b->oom = 0;
 }
 
-void sim_buf_free(sim_buf *b)
-{
+void sim_buf_free(sim_buf *b) {
     free(b->p);
     sim_buf_init(b);
 }
 
-void sim_buf_reset(sim_buf *b)
-{
+void sim_buf_reset(sim_buf *b) {
     b->len = 0;
     b->oom = 0;
     if (b->p)
         b->p[0] = '\0';
 }
 
-int sim_buf_reserve(sim_buf *b, size_t extra)
-{
+int sim_buf_reserve(sim_buf *b, size_t extra) {
     if (b->oom)
         return -1;
     if (extra > ((size_t)-1) / 2 - b->len) {
@@ -54,8 +50,7 @@ int sim_buf_reserve(sim_buf *b, size_t extra)
     return 0;
 }
 
-int sim_buf_add(sim_buf *b, const void *p, size_t n)
-{
+int sim_buf_add(sim_buf *b, const void *p, size_t n) {
     if (sim_buf_reserve(b, n) != 0)
         return -1;
     if (n)
@@ -65,18 +60,15 @@ int sim_buf_add(sim_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int sim_buf_adds(sim_buf *b, const char *s)
-{
+int sim_buf_adds(sim_buf *b, const char *s) {
     return sim_buf_add(b, s, strlen(s));
 }
 
-int sim_buf_addc(sim_buf *b, char c)
-{
+int sim_buf_addc(sim_buf *b, char c) {
     return sim_buf_add(b, &c, 1);
 }
 
-int sim_buf_addf(sim_buf *b, const char *fmt, ...)
-{
+int sim_buf_addf(sim_buf *b, const char *fmt, ...) {
     if (sim_buf_reserve(b, 64) != 0)
         return -1;
     va_list ap;
@@ -102,8 +94,7 @@ int sim_buf_addf(sim_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int sim_buf_add_u64(sim_buf *b, uint64_t v)
-{
+int sim_buf_add_u64(sim_buf *b, uint64_t v) {
     char tmp[24];
     size_t i = sizeof tmp;
     do {
@@ -113,8 +104,7 @@ int sim_buf_add_u64(sim_buf *b, uint64_t v)
     return sim_buf_add(b, tmp + i, sizeof tmp - i);
 }
 
-int sim_buf_add_jesc(sim_buf *b, const char *s, size_t n)
-{
+int sim_buf_add_jesc(sim_buf *b, const char *s, size_t n) {
     /* Worst case every byte becomes \u00XX. */
     if (n > ((size_t)-1) / 8 || sim_buf_reserve(b, ZC_JSON_ESCAPED_MAX(n)) != 0)
         return -1;
@@ -123,20 +113,17 @@ int sim_buf_add_jesc(sim_buf *b, const char *s, size_t n)
     return 0;
 }
 
-int sim_buf_add_jescs(sim_buf *b, const char *s)
-{
+int sim_buf_add_jescs(sim_buf *b, const char *s) {
     return sim_buf_add_jesc(b, s, strlen(s));
 }
 
-int sim_buf_add_jstr(sim_buf *b, const char *s, size_t n)
-{
+int sim_buf_add_jstr(sim_buf *b, const char *s, size_t n) {
     if (sim_buf_addc(b, '"') != 0 || sim_buf_add_jesc(b, s, n) != 0)
         return -1;
     return sim_buf_addc(b, '"');
 }
 
-int sim_buf_add_jstrs(sim_buf *b, const char *s)
-{
+int sim_buf_add_jstrs(sim_buf *b, const char *s) {
     if (s == NULL)
         return sim_buf_add(b, "null", 4);
     return sim_buf_add_jstr(b, s, strlen(s));

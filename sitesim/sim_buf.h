@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 typedef struct sim_buf {
-    char *p;     /* owned; NUL-terminated when not NULL */
+    char *p; /* owned; NUL-terminated when not NULL */
     size_t len;
     size_t cap;
-    int oom;     /* set once an allocation failed */
+    int oom; /* set once an allocation failed */
 } sim_buf;
 
 void sim_buf_init(sim_buf *b);

@@ -7,23 +7,21 @@
 
 #include "sim_rng.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEM(a)   (sizeof(a) / sizeof((a)[0]))
 #define PICK(r, a) ((a)[sim_rng_below((r), (uint32_t)NELEM(a))])
 
 /* ---- ids: a 4-round Feistel permutation of [0, 2^26), keyed by the seed ---- */
 
-#define ID_BASE 1000000u
+#define ID_BASE      1000000u
 #define ID_HALF_BITS 13
 #define ID_HALF_MASK ((1u << ID_HALF_BITS) - 1)
-#define ID_DOMAIN (1u << (2 * ID_HALF_BITS))
+#define ID_DOMAIN    (1u << (2 * ID_HALF_BITS))
 
-static uint32_t feistel_f(uint64_t seed, int round, uint32_t x)
-{
+static uint32_t feistel_f(uint64_t seed, int round, uint32_t x) {
     return (uint32_t)(sim_hash2(seed ^ 0x1d5e7a3c9b2f4e61ULL, ((uint64_t)round << 32) | x) & ID_HALF_MASK);
 }
 
-static uint32_t perm_fwd(uint64_t seed, uint32_t x)
-{
+static uint32_t perm_fwd(uint64_t seed, uint32_t x) {
     uint32_t l = x >> ID_HALF_BITS, r = x & ID_HALF_MASK;
     for (int k = 0; k < 4; k++) {
         uint32_t t = l ^ feistel_f(seed, k, r);
@@ -33,8 +31,7 @@ static uint32_t perm_fwd(uint64_t seed, uint32_t x)
     return (l << ID_HALF_BITS) | r;
 }
 
-static uint32_t perm_inv(uint64_t seed, uint32_t y)
-{
+static uint32_t perm_inv(uint64_t seed, uint32_t y) {
     uint32_t l = y >> ID_HALF_BITS, r = y & ID_HALF_MASK;
     for (int k = 3; k >= 0; k--) {
         uint32_t t = r ^ feistel_f(seed, k, l);
@@ -44,13 +41,11 @@ static uint32_t perm_inv(uint64_t seed, uint32_t y)
     return (l << ID_HALF_BITS) | r;
 }
 
-uint32_t sim_catalog_id(const sim_catalog *c, long i)
-{
+uint32_t sim_catalog_id(const sim_catalog *c, long i) {
     return ID_BASE + perm_fwd(c->seed, (uint32_t)i);
 }
 
-long sim_catalog_find(const sim_catalog *c, const char *s, size_t n)
-{
+long sim_catalog_find(const sim_catalog *c, const char *s, size_t n) {
     if (n < 7 || n > 8 || s[0] == '0')
         return -1;
     uint32_t v = 0;
@@ -65,19 +60,16 @@ long sim_catalog_find(const sim_catalog *c, const char *s, size_t n)
     return (long)i < c->nbooks ? (long)i : -1;
 }
 
-int sim_catalog_is_missing(const sim_catalog *c, long i)
-{
+int sim_catalog_is_missing(const sim_catalog *c, long i) {
     return (c->flags[i] & SIM_BOOK_MISSING) != 0;
 }
 
-int sim_catalog_is_malformed(const sim_catalog *c, long i)
-{
+int sim_catalog_is_malformed(const sim_catalog *c, long i) {
     return (c->flags[i] & SIM_BOOK_MALFORMED) != 0;
 }
 
 int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malformed_rate,
-                     char *err, size_t errlen)
-{
+                     char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     if (nbooks < 0 || nbooks > SIM_CATALOG_MAX_BOOKS) {
         snprintf(err, errlen, "books must be in [0, %ld]", SIM_CATALOG_MAX_BOOKS);
@@ -133,8 +125,7 @@ int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malforme
     return 0;
 }
 
-void sim_catalog_free(sim_catalog *c)
-{
+void sim_catalog_free(sim_catalog *c) {
     if (c->cache) {
         for (long i = 0; i < c->nbooks; i++) {
             if (c->cache->items)
@@ -152,8 +143,7 @@ void sim_catalog_free(sim_catalog *c)
 }
 
 /* Appends the cached body if there is one. Returns 1 when it did. */
-static int cache_get(const struct sim_cached *e, sim_buf *b)
-{
+static int cache_get(const struct sim_cached *e, sim_buf *b) {
     if (e->p == NULL)
         return 0;
     sim_buf_add(b, e->p, e->len);
@@ -162,8 +152,7 @@ static int cache_get(const struct sim_cached *e, sim_buf *b)
 
 /* Keeps b[start..len) as the cached body when the budget allows (a failed
  * allocation only means no caching). */
-static void cache_put(sim_catalog_cache *cc, struct sim_cached *e, const sim_buf *b, size_t start)
-{
+static void cache_put(sim_catalog_cache *cc, struct sim_cached *e, const sim_buf *b, size_t start) {
     size_t n = b->len - start;
     if (b->oom || cc->bytes + n > cc->budget)
         return;
@@ -179,63 +168,277 @@ static void cache_put(sim_catalog_cache *cc, struct sim_cached *e, const sim_buf
 /* ---- word pools ---- */
 
 static const char *const k_titles[] = {
-    "追风筝的人", "解忧杂货店", "小王子", "活着", "白夜行", "围城", "三体", "百年孤独",
-    "平凡的世界", "人类简史", "月亮与六便士", "霍乱时期的爱情", "局外人", "红楼梦",
-    "挪威的森林", "嫌疑人X的献身", "明朝那些事儿", "沉默的大多数", "黄金时代", "撒哈拉的故事",
-    "房思琪的初恋乐园", "岛上书店", "偷影子的人", "看见", "万历十五年", "乡土中国",
-    "天才在左 疯子在右", "失控", "原则", "思考，快与慢", "哈利·波特与魔法石", "1984",
-    "动物农场", "杀死一只知更鸟", "了不起的盖茨比", "melancholy & 夏天", "文化苦旅",
-    "边城", "呼兰河传", "倾城之恋", "许三观卖血记", "穆斯林的葬礼", "尘埃落定", "长安乱",
+    "追风筝的人",
+    "解忧杂货店",
+    "小王子",
+    "活着",
+    "白夜行",
+    "围城",
+    "三体",
+    "百年孤独",
+    "平凡的世界",
+    "人类简史",
+    "月亮与六便士",
+    "霍乱时期的爱情",
+    "局外人",
+    "红楼梦",
+    "挪威的森林",
+    "嫌疑人X的献身",
+    "明朝那些事儿",
+    "沉默的大多数",
+    "黄金时代",
+    "撒哈拉的故事",
+    "房思琪的初恋乐园",
+    "岛上书店",
+    "偷影子的人",
+    "看见",
+    "万历十五年",
+    "乡土中国",
+    "天才在左 疯子在右",
+    "失控",
+    "原则",
+    "思考，快与慢",
+    "哈利·波特与魔法石",
+    "1984",
+    "动物农场",
+    "杀死一只知更鸟",
+    "了不起的盖茨比",
+    "melancholy & 夏天",
+    "文化苦旅",
+    "边城",
+    "呼兰河传",
+    "倾城之恋",
+    "许三观卖血记",
+    "穆斯林的葬礼",
+    "尘埃落定",
+    "长安乱",
 };
 static const char *const k_subtitles[] = {
-    "一部关于成长的小说", "从动物到上帝", "修订版", "插图珍藏本", "纪念版", "一个人的战争",
-    "我们这个时代的孤独", "献给所有迷茫的人", "典藏版", "经典译本",
+    "一部关于成长的小说",
+    "从动物到上帝",
+    "修订版",
+    "插图珍藏本",
+    "纪念版",
+    "一个人的战争",
+    "我们这个时代的孤独",
+    "献给所有迷茫的人",
+    "典藏版",
+    "经典译本",
 };
 static const char *const k_words_a[] = {
-    "时间", "城市", "风", "月光", "沉默", "孤独", "记忆", "海边", "远方", "少年", "故乡",
-    "星空", "深夜", "雨季", "秘密", "镜子", "草原", "灯塔", "火车", "山谷",
+    "时间",
+    "城市",
+    "风",
+    "月光",
+    "沉默",
+    "孤独",
+    "记忆",
+    "海边",
+    "远方",
+    "少年",
+    "故乡",
+    "星空",
+    "深夜",
+    "雨季",
+    "秘密",
+    "镜子",
+    "草原",
+    "灯塔",
+    "火车",
+    "山谷",
 };
 static const char *const k_words_b[] = {
-    "之歌", "旅人", "简史", "密码", "往事", "迷宫", "信使", "花园", "河流", "守望者",
-    "传说", "笔记", "漫游", "咖啡馆", "图书馆", "告白", "边界", "彼岸", "黎明", "远征",
+    "之歌",
+    "旅人",
+    "简史",
+    "密码",
+    "往事",
+    "迷宫",
+    "信使",
+    "花园",
+    "河流",
+    "守望者",
+    "传说",
+    "笔记",
+    "漫游",
+    "咖啡馆",
+    "图书馆",
+    "告白",
+    "边界",
+    "彼岸",
+    "黎明",
+    "远征",
 };
 static const char *const k_en_titles[] = {
-    "Wonder", "The Kite Runner", "Sapiens", "Thinking, Fast and Slow", "The Great Gatsby",
-    "Clean Code", "The Pragmatic Programmer", "Structure and Interpretation of Computer Programs",
-    "Pride and Prejudice", "A Brief History of Time", "The \"Old\" Man and the Sea",
+    "Wonder",
+    "The Kite Runner",
+    "Sapiens",
+    "Thinking, Fast and Slow",
+    "The Great Gatsby",
+    "Clean Code",
+    "The Pragmatic Programmer",
+    "Structure and Interpretation of Computer Programs",
+    "Pride and Prejudice",
+    "A Brief History of Time",
+    "The \"Old\" Man and the Sea",
 };
 static const char *const k_surnames[] = {
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱",
-    "高", "林", "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于",
-    "董", "萧", "欧阳", "司马",
+    "王",
+    "李",
+    "张",
+    "刘",
+    "陈",
+    "杨",
+    "赵",
+    "黄",
+    "周",
+    "吴",
+    "徐",
+    "孙",
+    "胡",
+    "朱",
+    "高",
+    "林",
+    "何",
+    "郭",
+    "马",
+    "罗",
+    "梁",
+    "宋",
+    "郑",
+    "谢",
+    "韩",
+    "唐",
+    "冯",
+    "于",
+    "董",
+    "萧",
+    "欧阳",
+    "司马",
 };
 static const char *const k_given[] = {
-    "小波", "华", "晓明", "海燕", "建国", "子墨", "一鸣", "思远", "雨桐", "明", "静", "伟",
-    "芳", "志强", "秀英", "嘉怡", "天佑", "慧", "磊", "若曦", "振宇", "婉清", "之恒", "三毛",
+    "小波",
+    "华",
+    "晓明",
+    "海燕",
+    "建国",
+    "子墨",
+    "一鸣",
+    "思远",
+    "雨桐",
+    "明",
+    "静",
+    "伟",
+    "芳",
+    "志强",
+    "秀英",
+    "嘉怡",
+    "天佑",
+    "慧",
+    "磊",
+    "若曦",
+    "振宇",
+    "婉清",
+    "之恒",
+    "三毛",
 };
 static const char *const k_foreign[] = {
-    "卡勒德·胡赛尼", "东野圭吾", "村上春树", "乔治·奥威尔", "加西亚·马尔克斯", "阿加莎·克里斯蒂",
-    "斯蒂芬·金", "J.K.罗琳", "尤瓦尔·赫拉利", "毛姆", "安托万·德·圣-埃克苏佩里", "加布瑞埃拉·泽文",
-    "马克·李维", "阿尔贝·加缪", "哈珀·李", "菲茨杰拉德", "丹尼尔·卡尼曼", "凯文·凯利",
+    "卡勒德·胡赛尼",
+    "东野圭吾",
+    "村上春树",
+    "乔治·奥威尔",
+    "加西亚·马尔克斯",
+    "阿加莎·克里斯蒂",
+    "斯蒂芬·金",
+    "J.K.罗琳",
+    "尤瓦尔·赫拉利",
+    "毛姆",
+    "安托万·德·圣-埃克苏佩里",
+    "加布瑞埃拉·泽文",
+    "马克·李维",
+    "阿尔贝·加缪",
+    "哈珀·李",
+    "菲茨杰拉德",
+    "丹尼尔·卡尼曼",
+    "凯文·凯利",
 };
 static const char *const k_nations[] = {
-    "[美]", "[英]", "[日]", "[法]", "[哥伦比亚]", "[以色列]", "〔美〕", "(日)", "[加拿大]",
+    "[美]",
+    "[英]",
+    "[日]",
+    "[法]",
+    "[哥伦比亚]",
+    "[以色列]",
+    "〔美〕",
+    "(日)",
+    "[加拿大]",
 };
 static const char *const k_en_names[] = {
-    "R. J.   Palacio", "J. R. R.  Tolkien", "Stephen   King", "Jane Austen", "Robert C.  Martin",
-    "Harold Abelson", "Gerald Jay   Sussman", "Andrew   Hunt", "Daniel  Kahneman",
+    "R. J.   Palacio",
+    "J. R. R.  Tolkien",
+    "Stephen   King",
+    "Jane Austen",
+    "Robert C.  Martin",
+    "Harold Abelson",
+    "Gerald Jay   Sussman",
+    "Andrew   Hunt",
+    "Daniel  Kahneman",
 };
 static const char *const k_publishers[] = {
-    "人民文学出版社", "上海译文出版社", "南海出版公司", "中信出版社", "译林出版社",
-    "北京十月文艺出版社", "重庆出版社", "作家出版社", "生活·读书·新知三联书店",
-    "广西师范大学出版社", "浙江文艺出版社", "机械工业出版社", "电子工业出版社",
-    "Penguin Books", "O'Reilly Media", "Addison-Wesley Professional",
+    "人民文学出版社",
+    "上海译文出版社",
+    "南海出版公司",
+    "中信出版社",
+    "译林出版社",
+    "北京十月文艺出版社",
+    "重庆出版社",
+    "作家出版社",
+    "生活·读书·新知三联书店",
+    "广西师范大学出版社",
+    "浙江文艺出版社",
+    "机械工业出版社",
+    "电子工业出版社",
+    "Penguin Books",
+    "O'Reilly Media",
+    "Addison-Wesley Professional",
 };
 static const char *const k_tags[] = {
-    "小说", "文学", "外国文学", "日本文学", "经典", "历史", "哲学", "心理学", "科幻", "推理",
-    "悬疑", "成长", "爱情", "社会学", "经济学", "管理", "互联网", "编程", "科普", "传记",
-    "散文", "诗歌", "漫画", "中国", "美国", "英国", "日本", "人性", "治愈", "东野圭吾",
-    "村上春树", "计算机", "C/C++", "名著", "青春", "女性",
+    "小说",
+    "文学",
+    "外国文学",
+    "日本文学",
+    "经典",
+    "历史",
+    "哲学",
+    "心理学",
+    "科幻",
+    "推理",
+    "悬疑",
+    "成长",
+    "爱情",
+    "社会学",
+    "经济学",
+    "管理",
+    "互联网",
+    "编程",
+    "科普",
+    "传记",
+    "散文",
+    "诗歌",
+    "漫画",
+    "中国",
+    "美国",
+    "英国",
+    "日本",
+    "人性",
+    "治愈",
+    "东野圭吾",
+    "村上春树",
+    "计算机",
+    "C/C++",
+    "名著",
+    "青春",
+    "女性",
 };
 static const char *const k_sentences[] = {
     "这是一部关于友谊、背叛与救赎的小说，讲述了一个阿富汗少年的成长故事。",
@@ -262,15 +465,37 @@ static const char *const k_sentences[] = {
     "一段跨越半个世纪的旅程，一群在命运面前不肯低头的人。",
 };
 static const char *const k_comments[] = {
-    "很好看，一口气读完了。", "翻译有点生硬，但故事本身很动人。", "第二遍读，依然被打动。",
-    "结局太仓促了。", "推荐给所有喜欢推理的朋友！", "五星，没有之一。",
-    "前半部分有点慢热，后面越来越精彩。", "纸张质量一般，内容满分。",
-    "Great book, highly recommended.", "读到最后哭了……", "适合在旅途中读。",
-    "作者的文字有一种奇特的魔力。", "\"经典\"二字当之无愧。",
+    "很好看，一口气读完了。",
+    "翻译有点生硬，但故事本身很动人。",
+    "第二遍读，依然被打动。",
+    "结局太仓促了。",
+    "推荐给所有喜欢推理的朋友！",
+    "五星，没有之一。",
+    "前半部分有点慢热，后面越来越精彩。",
+    "纸张质量一般，内容满分。",
+    "Great book, highly recommended.",
+    "读到最后哭了……",
+    "适合在旅途中读。",
+    "作者的文字有一种奇特的魔力。",
+    "\"经典\"二字当之无愧。",
 };
 static const char *const k_cn_num[] = {
-    "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
-    "十一", "十二", "十三", "十四", "十五", "十六",
+    "一",
+    "二",
+    "三",
+    "四",
+    "五",
+    "六",
+    "七",
+    "八",
+    "九",
+    "十",
+    "十一",
+    "十二",
+    "十三",
+    "十四",
+    "十五",
+    "十六",
 };
 
 /* ---- a bounded string builder for the head fields ---- */
@@ -280,16 +505,14 @@ typedef struct sb {
     size_t cap, len;
 } sb;
 
-static void sb_init(sb *s, char *p, size_t cap)
-{
+static void sb_init(sb *s, char *p, size_t cap) {
     s->p = p;
     s->cap = cap;
     s->len = 0;
     p[0] = '\0';
 }
 
-static void sb_add(sb *s, const char *x)
-{
+static void sb_add(sb *s, const char *x) {
     size_t n = strlen(x);
     if (n > s->cap - 1 - s->len)
         n = s->cap - 1 - s->len;
@@ -298,14 +521,12 @@ static void sb_add(sb *s, const char *x)
     s->p[s->len] = '\0';
 }
 
-static void sb_spaces(sb *s, int n)
-{
+static void sb_spaces(sb *s, int n) {
     while (n-- > 0)
         sb_add(s, " ");
 }
 
-static void sb_num(sb *s, unsigned long v)
-{
+static void sb_num(sb *s, unsigned long v) {
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%lu", v);
     if (n > 0)
@@ -319,18 +540,17 @@ typedef struct book_head {
     uint32_t id;
     char name[256];
     int nauthors;
-    int foreign;          /* some author is foreign: the book may have translators */
+    int foreign; /* some author is foreign: the book may have translators */
     char authors[MAX_AUTHORS][160];
     char cover[128];
-    int score10;          /* score * 10, or -1 for null */
+    int score10; /* score * 10, or -1 for null */
 } book_head;
 
 /* A person's name wrapped in the site's messy whitespace. */
-static void messy_name(sim_rng *r, sb *s, const char *nation, const char *name)
-{
+static void messy_name(sim_rng *r, sb *s, const char *nation, const char *name) {
     int style = (int)sim_rng_below(r, 10);
     if (style < 8) {
-        static const int pads[] = {12, 12, 12, 12, 16, 8, 13};
+        static const int pads[] = { 12, 12, 12, 12, 16, 8, 13 };
         sb_add(s, "\n");
         sb_spaces(s, PICK(r, pads));
     } else if (style == 8) {
@@ -342,7 +562,7 @@ static void messy_name(sim_rng *r, sb *s, const char *nation, const char *name)
     }
     sb_add(s, name);
     if (style < 8) {
-        static const int pads[] = {12, 12, 12, 8, 4};
+        static const int pads[] = { 12, 12, 12, 8, 4 };
         sb_add(s, "\n");
         sb_spaces(s, PICK(r, pads));
     } else if (style == 8) {
@@ -350,16 +570,14 @@ static void messy_name(sim_rng *r, sb *s, const char *nation, const char *name)
     }
 }
 
-static void chinese_name(sim_rng *r, char *out, size_t cap)
-{
+static void chinese_name(sim_rng *r, char *out, size_t cap) {
     sb s;
     sb_init(&s, out, cap);
     sb_add(&s, PICK(r, k_surnames));
     sb_add(&s, PICK(r, k_given));
 }
 
-static void make_head(const sim_catalog *c, long i, book_head *h)
-{
+static void make_head(const sim_catalog *c, long i, book_head *h) {
     sim_rng r;
     sim_rng_seed(&r, sim_hash2(c->seed ^ 0x68656164ULL, (uint64_t)i));
     h->id = sim_catalog_id(c, i);
@@ -367,7 +585,9 @@ static void make_head(const sim_catalog *c, long i, book_head *h)
     sb s;
     sb_init(&s, h->name, sizeof h->name);
     switch (sim_rng_below(&r, 8)) {
-    case 0: case 1: case 2:
+    case 0:
+    case 1:
+    case 2:
         sb_add(&s, PICK(&r, k_titles));
         break;
     case 3:
@@ -396,7 +616,9 @@ static void make_head(const sim_catalog *c, long i, book_head *h)
     }
 
     uint32_t u = sim_rng_below(&r, 100);
-    h->nauthors = u < 2 ? 0 : u < 77 ? 1 : u < 95 ? 2 : 3;
+    h->nauthors = u < 2 ? 0 : u < 77 ? 1
+                          : u < 95   ? 2
+                                     : 3;
     h->foreign = 0;
     for (int k = 0; k < h->nauthors; k++) {
         sb_init(&s, h->authors[k], sizeof h->authors[k]);
@@ -423,18 +645,16 @@ static void make_head(const sim_catalog *c, long i, book_head *h)
     h->score10 = sim_rng_pct(&r, 5) ? -1 : (int)sim_rng_range(&r, 40, 98);
 }
 
-static void add_score(sim_buf *b, int score10)
-{
+static void add_score(sim_buf *b, int score10) {
     if (score10 < 0) {
         sim_buf_adds(b, "null");
         return;
     }
-    char tmp[8] = {'"', (char)('0' + score10 / 10), '.', (char)('0' + score10 % 10), '"', 0};
+    char tmp[8] = { '"', (char)('0' + score10 / 10), '.', (char)('0' + score10 % 10), '"', 0 };
     sim_buf_adds(b, tmp);
 }
 
-static void add_authors(sim_buf *b, const book_head *h)
-{
+static void add_authors(sim_buf *b, const book_head *h) {
     sim_buf_addc(b, '[');
     for (int k = 0; k < h->nauthors; k++) {
         if (k)
@@ -444,15 +664,13 @@ static void add_authors(sim_buf *b, const book_head *h)
     sim_buf_addc(b, ']');
 }
 
-static void add_id(sim_buf *b, uint32_t id)
-{
+static void add_id(sim_buf *b, uint32_t id) {
     sim_buf_addc(b, '"');
     sim_buf_add_u64(b, id);
     sim_buf_addc(b, '"');
 }
 
-static void render_item_head(const book_head *h, sim_buf *b)
-{
+static void render_item_head(const book_head *h, sim_buf *b) {
     sim_buf_adds(b, "{\"id\": ");
     add_id(b, h->id);
     sim_buf_adds(b, ", \"name\": ");
@@ -466,8 +684,7 @@ static void render_item_head(const book_head *h, sim_buf *b)
     sim_buf_addc(b, '}');
 }
 
-void sim_catalog_render_item(const sim_catalog *c, long i, sim_buf *b)
-{
+void sim_catalog_render_item(const sim_catalog *c, long i, sim_buf *b) {
     if (c->cache && cache_get(&c->cache->items[i], b))
         return;
     size_t start = b->len;
@@ -480,21 +697,18 @@ void sim_catalog_render_item(const sim_catalog *c, long i, sim_buf *b)
 
 /* ---- detail pages ---- */
 
-static void add_key(sim_buf *b, const char *key)
-{
+static void add_key(sim_buf *b, const char *key) {
     sim_buf_adds(b, ", \"");
     sim_buf_adds(b, key);
     sim_buf_adds(b, "\": ");
 }
 
 /* Whether an optional key is left out of this detail object (2% each). */
-static int omitted(sim_rng *r)
-{
+static int omitted(sim_rng *r) {
     return sim_rng_pct(r, 2);
 }
 
-static void add_translators(sim_rng *r, const book_head *h, sim_buf *b)
-{
+static void add_translators(sim_rng *r, const book_head *h, sim_buf *b) {
     int n = 0;
     if (h->foreign && sim_rng_pct(r, 65))
         n = sim_rng_pct(r, 80) ? 1 : 2;
@@ -512,8 +726,7 @@ static void add_translators(sim_rng *r, const book_head *h, sim_buf *b)
     sim_buf_addc(b, ']');
 }
 
-static void add_tags(sim_rng *r, sim_buf *b)
-{
+static void add_tags(sim_rng *r, sim_buf *b) {
     int n = (int)sim_rng_range(r, 0, 8);
     uint32_t used[8];
     int have = 0;
@@ -533,8 +746,7 @@ static void add_tags(sim_rng *r, sim_buf *b)
     sim_buf_addc(b, ']');
 }
 
-static void add_isbn(sim_rng *r, sim_buf *b)
-{
+static void add_isbn(sim_rng *r, sim_buf *b) {
     char d[14];
     d[0] = '9';
     d[1] = '7';
@@ -549,8 +761,7 @@ static void add_isbn(sim_rng *r, sim_buf *b)
     sim_buf_add_jstrs(b, d);
 }
 
-static void add_price(sim_rng *r, sim_buf *b)
-{
+static void add_price(sim_rng *r, sim_buf *b) {
     uint32_t u = sim_rng_below(r, 100);
     if (u < 50)
         sim_buf_addf(b, "\"%ld.%02ld元\"", sim_rng_range(r, 12, 128), sim_rng_pct(r, 60) ? 0L : sim_rng_range(r, 1, 99));
@@ -560,8 +771,7 @@ static void add_price(sim_rng *r, sim_buf *b)
         sim_buf_adds(b, "null");
 }
 
-static void add_introduction(sim_rng *r, sim_buf *b)
-{
+static void add_introduction(sim_rng *r, sim_buf *b) {
     sim_buf_addc(b, '"');
     int paras = (int)sim_rng_range(r, 1, 6);
     for (int p = 0; p < paras; p++) {
@@ -576,8 +786,7 @@ static void add_introduction(sim_rng *r, sim_buf *b)
     sim_buf_addc(b, '"');
 }
 
-static void add_catalog(sim_rng *r, sim_buf *b)
-{
+static void add_catalog(sim_rng *r, sim_buf *b) {
     if (sim_rng_pct(r, 30)) {
         sim_buf_adds(b, "null");
         return;
@@ -599,8 +808,7 @@ static void add_catalog(sim_rng *r, sim_buf *b)
     sim_buf_addc(b, '"');
 }
 
-static void add_comments(sim_rng *r, sim_buf *b)
-{
+static void add_comments(sim_rng *r, sim_buf *b) {
     int n = (int)sim_rng_range(r, 0, 10);
     sim_buf_addc(b, '[');
     for (int k = 0; k < n; k++) {
@@ -615,8 +823,7 @@ static void add_comments(sim_rng *r, sim_buf *b)
     sim_buf_addc(b, ']');
 }
 
-static void render_detail(const sim_catalog *c, long i, sim_buf *b)
-{
+static void render_detail(const sim_catalog *c, long i, sim_buf *b) {
     book_head h;
     make_head(c, i, &h);
     sim_rng r;
@@ -691,8 +898,7 @@ static void render_detail(const sim_catalog *c, long i, sim_buf *b)
     sim_buf_addc(b, '}');
 }
 
-void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b)
-{
+void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b) {
     if (c->cache && cache_get(&c->cache->details[i], b))
         return;
     size_t start = b->len;
@@ -701,8 +907,7 @@ void sim_catalog_render_detail(const sim_catalog *c, long i, sim_buf *b)
         cache_put(c->cache, &c->cache->details[i], b, start);
 }
 
-void sim_catalog_render_malformed(const sim_catalog *c, long i, sim_buf *b)
-{
+void sim_catalog_render_malformed(const sim_catalog *c, long i, sim_buf *b) {
     size_t start = b->len;
     sim_catalog_render_detail(c, i, b);
     if (b->oom)
@@ -724,8 +929,7 @@ void sim_catalog_render_malformed(const sim_catalog *c, long i, sim_buf *b)
 }
 
 void sim_catalog_render_list(const sim_catalog *c, long limit, long offset,
-                             const char *base, sim_buf *b)
-{
+                             const char *base, sim_buf *b) {
     sim_buf_adds(b, "{\"count\": ");
     sim_buf_add_u64(b, (uint64_t)c->nbooks);
     sim_buf_adds(b, ", \"next\": ");
@@ -746,8 +950,7 @@ void sim_catalog_render_list(const sim_catalog *c, long limit, long offset,
 }
 
 void sim_catalog_render_page(const sim_catalog *c, long offset, long n, sim_catalog_render_fn item,
-                             sim_buf *b)
-{
+                             sim_buf *b) {
     for (long i = offset; i < c->nbooks && i - offset < n; i++) {
         if (i > offset)
             sim_buf_adds(b, ", ");
@@ -755,8 +958,7 @@ void sim_catalog_render_page(const sim_catalog *c, long offset, long n, sim_cata
     }
 }
 
-static void add_id_list(const sim_catalog *c, sim_buf *b, int want)
-{
+static void add_id_list(const sim_catalog *c, sim_buf *b, int want) {
     int first = 1;
     sim_buf_addc(b, '[');
     for (long i = 0; i < c->nbooks; i++) {
@@ -771,8 +973,7 @@ static void add_id_list(const sim_catalog *c, sim_buf *b, int want)
     sim_buf_addc(b, ']');
 }
 
-void sim_catalog_render_ids(const sim_catalog *c, sim_buf *b)
-{
+void sim_catalog_render_ids(const sim_catalog *c, sim_buf *b) {
     sim_buf_adds(b, "{\"count\": ");
     sim_buf_add_u64(b, (uint64_t)c->nbooks);
     sim_buf_adds(b, ", \"reachable\": ");

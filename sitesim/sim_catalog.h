@@ -14,29 +14,33 @@
 
 #include "sim_buf.h"
 
-#define SIM_CATALOG_MAX_BOOKS 10000000L
+#define SIM_CATALOG_MAX_BOOKS     10000000L
 #define SIM_CATALOG_MISSING_EVERY 300
 
 /* Rendered item and detail bodies, kept once rendered while the byte budget lasts. */
 typedef struct sim_catalog_cache {
-    struct sim_cached { char *p; size_t len; } *items, *details;  /* nbooks each */
+    struct sim_cached {
+        char *p;
+        size_t len;
+    } * items, *details; /* nbooks each */
     size_t bytes, budget;
 } sim_catalog_cache;
 
-#define SIM_CATALOG_CACHE_BUDGET (256u << 20)
+#define SIM_CATALOG_CACHE_BUDGET    (256u << 20)
 #define SIM_CATALOG_CACHE_MAX_BOOKS 2000000L
 
 typedef struct sim_catalog {
     uint64_t seed;
     long nbooks;
     double malformed_rate;
-    unsigned char *flags;  /* nbooks entries, owned: SIM_BOOK_MISSING, SIM_BOOK_MALFORMED */
+    unsigned char *flags; /* nbooks entries, owned: SIM_BOOK_MISSING, SIM_BOOK_MALFORMED */
     long nmissing;
     long nmalformed;
-    sim_catalog_cache *cache;  /* owned; NULL when the catalogue is too big to cache */
+    sim_catalog_cache *cache; /* owned; NULL when the catalogue is too big to cache */
 } sim_catalog;
 
-enum { SIM_BOOK_MISSING = 1, SIM_BOOK_MALFORMED = 2 };
+enum { SIM_BOOK_MISSING = 1,
+       SIM_BOOK_MALFORMED = 2 };
 
 /* Builds the catalogue. Returns 0, or -1 with a reason in err (bad size, no memory). */
 int sim_catalog_init(sim_catalog *c, uint64_t seed, long nbooks, double malformed_rate,

@@ -3,35 +3,30 @@
 
 #include <stdlib.h>
 
-void sim_heap_init(sim_heap *h)
-{
+void sim_heap_init(sim_heap *h) {
     h->v = NULL;
     h->n = 0;
     h->cap = 0;
 }
 
-void sim_heap_free(sim_heap *h)
-{
+void sim_heap_free(sim_heap *h) {
     for (size_t i = 0; i < h->n; i++)
         h->v[i]->idx = SIM_TIMER_IDLE;
     free(h->v);
     sim_heap_init(h);
 }
 
-void sim_timer_init(sim_timer *t)
-{
+void sim_timer_init(sim_timer *t) {
     t->when = 0;
     t->idx = SIM_TIMER_IDLE;
 }
 
-static void place(sim_heap *h, size_t i, sim_timer *t)
-{
+static void place(sim_heap *h, size_t i, sim_timer *t) {
     h->v[i] = t;
     t->idx = i;
 }
 
-static void sift_up(sim_heap *h, size_t i)
-{
+static void sift_up(sim_heap *h, size_t i) {
     sim_timer *t = h->v[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -43,8 +38,7 @@ static void sift_up(sim_heap *h, size_t i)
     place(h, i, t);
 }
 
-static void sift_down(sim_heap *h, size_t i)
-{
+static void sift_down(sim_heap *h, size_t i) {
     sim_timer *t = h->v[i];
     for (;;) {
         size_t c = 2 * i + 1;
@@ -60,8 +54,7 @@ static void sift_down(sim_heap *h, size_t i)
     place(h, i, t);
 }
 
-int sim_heap_push(sim_heap *h, sim_timer *t)
-{
+int sim_heap_push(sim_heap *h, sim_timer *t) {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 256;
         sim_timer **v = realloc(h->v, cap * sizeof *v);
@@ -75,13 +68,11 @@ int sim_heap_push(sim_heap *h, sim_timer *t)
     return 0;
 }
 
-sim_timer *sim_heap_top(const sim_heap *h)
-{
+sim_timer *sim_heap_top(const sim_heap *h) {
     return h->n ? h->v[0] : NULL;
 }
 
-void sim_heap_remove(sim_heap *h, sim_timer *t)
-{
+void sim_heap_remove(sim_heap *h, sim_timer *t) {
     size_t i = t->idx;
     if (i == SIM_TIMER_IDLE || i >= h->n || h->v[i] != t)
         return;
@@ -96,8 +87,7 @@ void sim_heap_remove(sim_heap *h, sim_timer *t)
         sift_down(h, i);
 }
 
-sim_timer *sim_heap_pop(sim_heap *h)
-{
+sim_timer *sim_heap_pop(sim_heap *h) {
     sim_timer *t = sim_heap_top(h);
     if (t)
         sim_heap_remove(h, t);

@@ -11,8 +11,8 @@
 #define SIM_TIMER_IDLE ((size_t)-1)
 
 typedef struct sim_timer {
-    int64_t when;   /* deadline, zc_now_ms() clock */
-    size_t idx;     /* slot in the heap, or SIM_TIMER_IDLE when not queued */
+    int64_t when; /* deadline, zc_now_ms() clock */
+    size_t idx;   /* slot in the heap, or SIM_TIMER_IDLE when not queued */
 } sim_timer;
 
 typedef struct sim_heap {

@@ -6,26 +6,36 @@
 
 #define MAX_METHOD 32
 
-static int is_tchar(unsigned char c)
-{
+static int is_tchar(unsigned char c) {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
         return 1;
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
         return 1;
     default:
         return 0;
     }
 }
 
-static int lower(int c)
-{
+static int lower(int c) {
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static int ieq(const char *a, size_t n, const char *lit)
-{
+static int ieq(const char *a, size_t n, const char *lit) {
     size_t m = strlen(lit);
     if (n != m)
         return 0;
@@ -35,15 +45,13 @@ static int ieq(const char *a, size_t n, const char *lit)
     return 1;
 }
 
-static long fail(char *err, size_t errlen, const char *why)
-{
+static long fail(char *err, size_t errlen, const char *why) {
     snprintf(err, errlen, "%s", why);
     return -1;
 }
 
 /* Checks a request line that is still incomplete, so garbage is refused early. */
-static int prefix_ok(const char *s, size_t n)
-{
+static int prefix_ok(const char *s, size_t n) {
     size_t i = 0;
     while (i < n && i <= MAX_METHOD && is_tchar((unsigned char)s[i]))
         i++;
@@ -60,8 +68,7 @@ static int prefix_ok(const char *s, size_t n)
 }
 
 static long parse_request_line(const char *s, size_t n, sim_request *req,
-                               char *err, size_t errlen)
-{
+                               char *err, size_t errlen) {
     size_t i = 0;
     while (i < n && is_tchar((unsigned char)s[i]))
         i++;
@@ -135,8 +142,7 @@ static long parse_request_line(const char *s, size_t n, sim_request *req,
 }
 
 /* Sets *close and *keep from a Connection header's comma-separated tokens. */
-static void connection_tokens(const char *v, size_t n, int *close, int *keep)
-{
+static void connection_tokens(const char *v, size_t n, int *close, int *keep) {
     size_t i = 0;
     while (i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -151,8 +157,7 @@ static void connection_tokens(const char *v, size_t n, int *close, int *keep)
     }
 }
 
-long sim_http_count(const char *v, size_t n)
-{
+long sim_http_count(const char *v, size_t n) {
     if (n == 0 || n > 15)
         return -1;
     long x = 0;
@@ -164,8 +169,7 @@ long sim_http_count(const char *v, size_t n)
     return x;
 }
 
-int sim_http_query_next(const char *q, size_t n, size_t *pos, const char **kv, size_t *kvlen)
-{
+int sim_http_query_next(const char *q, size_t n, size_t *pos, const char **kv, size_t *kvlen) {
     size_t i = *pos, s = i;
     if (q == NULL || i >= n)
         return 0;
@@ -177,8 +181,7 @@ int sim_http_query_next(const char *q, size_t n, size_t *pos, const char **kv, s
     return 1;
 }
 
-long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, size_t errlen)
-{
+long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, size_t errlen) {
     memset(req, 0, sizeof *req);
     size_t p = 0;
     while (p < len && (buf[p] == '\r' || buf[p] == '\n'))

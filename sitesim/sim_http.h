@@ -4,25 +4,28 @@
 
 #include <stddef.h>
 
-#define SIM_HTTP_MAX_HEAD 16384   /* request line plus headers */
+#define SIM_HTTP_MAX_HEAD    16384 /* request line plus headers */
 #define SIM_HTTP_MAX_HEADERS 100
-#define SIM_HTTP_MAX_BODY (1L << 20)
+#define SIM_HTTP_MAX_BODY    (1L << 20)
 
-typedef enum { SIM_M_GET, SIM_M_HEAD, SIM_M_POST, SIM_M_OTHER } sim_method;
+typedef enum { SIM_M_GET,
+               SIM_M_HEAD,
+               SIM_M_POST,
+               SIM_M_OTHER } sim_method;
 
 /* A parsed request head. Pointers point into the caller's buffer and stay valid
  * while it is unchanged. */
 typedef struct sim_request {
     sim_method method;
-    const char *path;      /* from '/' up to '?' (percent-escapes not decoded) */
+    const char *path; /* from '/' up to '?' (percent-escapes not decoded) */
     size_t path_len;
-    const char *query;     /* after '?', or NULL when there is none */
+    const char *query; /* after '?', or NULL when there is none */
     size_t query_len;
-    const char *host;      /* Host header (or the absolute-form authority), or NULL */
+    const char *host; /* Host header (or the absolute-form authority), or NULL */
     size_t host_len;
-    int minor;             /* HTTP/1.minor: 0 or 1 (anything above 1 counts as 1) */
-    int keep_alive;        /* the connection may stay open after the answer */
-    long content_length;   /* body bytes that follow the head (0 when absent) */
+    int minor;           /* HTTP/1.minor: 0 or 1 (anything above 1 counts as 1) */
+    int keep_alive;      /* the connection may stay open after the answer */
+    long content_length; /* body bytes that follow the head (0 when absent) */
 } sim_request;
 
 /* Parses the request head at buf[0..len). Returns the number of bytes the head

@@ -20,23 +20,23 @@
 #include "zc_signal.h"
 #include "zc_time.h"
 
-#define MAX_QUEUE 64          /* pipelined answers waiting per connection */
-#define MAX_EVENTS 256
-#define MAX_WAIT_MS 200       /* the loop checks for SIGTERM at least this often */
-#define POOL_MAX 4096         /* spare replies kept for reuse */
-#define POOL_KEEP_BUF 65536   /* a spare reply keeps a buffer up to this size */
+#define MAX_QUEUE     64 /* pipelined answers waiting per connection */
+#define MAX_EVENTS    256
+#define MAX_WAIT_MS   200   /* the loop checks for SIGTERM at least this often */
+#define POOL_MAX      4096  /* spare replies kept for reuse */
+#define POOL_KEEP_BUF 65536 /* a spare reply keeps a buffer up to this size */
 
 typedef struct conn {
     int fd;
     int closed;
-    uint32_t events;          /* current epoll interest */
-    char *in;                 /* SIM_HTTP_MAX_HEAD bytes, or NULL when idle */
+    uint32_t events; /* current epoll interest */
+    char *in;        /* SIM_HTTP_MAX_HEAD bytes, or NULL when idle */
     size_t in_len;
-    long skip;                /* request body bytes still to discard */
-    int rd_eof;               /* the peer sent FIN */
-    int no_more;              /* no more requests: Connection: close or a bad request */
-    int want_out;             /* the last write hit EAGAIN */
-    sim_reply *qh, *qt;       /* answers in request order */
+    long skip;          /* request body bytes still to discard */
+    int rd_eof;         /* the peer sent FIN */
+    int no_more;        /* no more requests: Connection: close or a bad request */
+    int want_out;       /* the last write hit EAGAIN */
+    sim_reply *qh, *qt; /* answers in request order */
     int qn;
     struct conn *prev, *next; /* live connections */
     struct conn *next_dead;
@@ -47,20 +47,18 @@ struct sim_server {
     int lfd, ep, spare_fd, port;
     sim_heap timers;
     conn *live;
-    conn *dead;               /* closed this round, freed after the event batch */
+    conn *dead; /* closed this round, freed after the event batch */
     sim_reply *pool;
     size_t npool;
     int64_t now;
     int64_t last_shed_log;
 };
 
-static sim_reply *reply_of(sim_timer *t)
-{
+static sim_reply *reply_of(sim_timer *t) {
     return (sim_reply *)(void *)((char *)t - offsetof(sim_reply, timer));
 }
 
-static sim_reply *reply_get(sim_server *sv)
-{
+static sim_reply *reply_get(sim_server *sv) {
     sim_reply *r = sv->pool;
     if (r) {
         sv->pool = r->next;
@@ -71,8 +69,7 @@ static sim_reply *reply_get(sim_server *sv)
     return sim_reply_new();
 }
 
-static void reply_put(sim_server *sv, sim_reply *r)
-{
+static void reply_put(sim_server *sv, sim_reply *r) {
     if (sv->npool < POOL_MAX && r->out.cap <= POOL_KEEP_BUF) {
         sim_reply_clear(r);
         r->next = sv->pool;
@@ -83,8 +80,7 @@ static void reply_put(sim_server *sv, sim_reply *r)
     }
 }
 
-static void conn_close(sim_server *sv, conn *c)
-{
+static void conn_close(sim_server *sv, conn *c) {
     if (c->closed)
         return;
     c->closed = 1;
@@ -114,8 +110,7 @@ static void conn_close(sim_server *sv, conn *c)
 }
 
 /* Appends r to c's queue, arming its delay. Returns 0, or -1 (c closed) when out of memory. */
-static int conn_enqueue(sim_server *sv, conn *c, sim_reply *r)
-{
+static int conn_enqueue(sim_server *sv, conn *c, sim_reply *r) {
     r->conn = c;
     r->next = NULL;
     if (c->qt)
@@ -135,8 +130,7 @@ static int conn_enqueue(sim_server *sv, conn *c, sim_reply *r)
     return 0;
 }
 
-static void conn_read(sim_server *sv, conn *c)
-{
+static void conn_read(sim_server *sv, conn *c) {
     if (c->in == NULL) {
         c->in = malloc(SIM_HTTP_MAX_HEAD);
         if (c->in == NULL) {
@@ -169,8 +163,7 @@ static void conn_read(sim_server *sv, conn *c)
 }
 
 /* Turns buffered bytes into queued answers. */
-static void conn_parse(sim_server *sv, conn *c)
-{
+static void conn_parse(sim_server *sv, conn *c) {
     size_t off = 0;
     while (!c->no_more && !c->closed) {
         if (c->skip > 0) {
@@ -245,8 +238,7 @@ static void conn_parse(sim_server *sv, conn *c)
 }
 
 /* Writes every answer at the head of the queue that is due. */
-static void conn_flush(sim_server *sv, conn *c)
-{
+static void conn_flush(sim_server *sv, conn *c) {
     sim_reply *r;
     while (!c->closed && (r = c->qh) != NULL && r->timer.idx == SIM_TIMER_IDLE) {
         if (r->send == SIM_SEND_DROP) {
@@ -299,8 +291,7 @@ static void conn_flush(sim_server *sv, conn *c)
     }
 }
 
-static void conn_update(sim_server *sv, conn *c)
-{
+static void conn_update(sim_server *sv, conn *c) {
     if (c->closed)
         return;
     uint32_t want = 0;
@@ -324,8 +315,7 @@ static void conn_update(sim_server *sv, conn *c)
 
 /* Parses, writes, and repeats while that makes progress (answering frees room in
  * the queue for requests still buffered). */
-static void conn_pump(sim_server *sv, conn *c)
-{
+static void conn_pump(sim_server *sv, conn *c) {
     while (!c->closed) {
         int qn0 = c->qn;
         size_t in0 = c->in_len;
@@ -345,8 +335,7 @@ static void conn_pump(sim_server *sv, conn *c)
     conn_update(sv, c);
 }
 
-static void conn_event(sim_server *sv, conn *c, uint32_t events)
-{
+static void conn_event(sim_server *sv, conn *c, uint32_t events) {
     if (c->closed)
         return;
     if ((events & EPOLLERR) || ((events & EPOLLHUP) && !(events & EPOLLIN))) {
@@ -363,8 +352,7 @@ static void conn_event(sim_server *sv, conn *c, uint32_t events)
 
 /* Out of descriptors: accept and close one connection with the spare descriptor,
  * so the backlog does not spin the loop. */
-static void shed(sim_server *sv)
-{
+static void shed(sim_server *sv) {
     if (sv->now - sv->last_shed_log >= 1000) {
         zc_warn("too_many_connections", "open=%lld", (long long)sv->site->connections);
         sv->last_shed_log = sv->now;
@@ -379,8 +367,7 @@ static void shed(sim_server *sv)
     sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void on_accept(sim_server *sv)
-{
+static void on_accept(sim_server *sv) {
     for (int k = 0; k < 1024; k++) {
         int fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -427,8 +414,7 @@ static void on_accept(sim_server *sv)
     }
 }
 
-static void run_timers(sim_server *sv)
-{
+static void run_timers(sim_server *sv) {
     sv->now = zc_now_ms();
     sim_timer *t;
     while ((t = sim_heap_top(&sv->timers)) != NULL && t->when <= sv->now) {
@@ -440,8 +426,7 @@ static void run_timers(sim_server *sv)
     }
 }
 
-static void reap(sim_server *sv)
-{
+static void reap(sim_server *sv) {
     while (sv->dead) {
         conn *c = sv->dead;
         sv->dead = c->next_dead;
@@ -449,8 +434,7 @@ static void reap(sim_server *sv)
     }
 }
 
-static void raise_nofile(void)
-{
+static void raise_nofile(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         zc_warn("getrlimit_failed", "errno=%d", errno);
@@ -464,8 +448,7 @@ static void raise_nofile(void)
 }
 
 sim_server *sim_server_open(sim_site *site, const char *bind_addr, long port,
-                            char *err, size_t errlen)
-{
+                            char *err, size_t errlen) {
     struct addrinfo hints, *res = NULL;
     sim_server *sv = calloc(1, sizeof *sv);
     if (sv == NULL) {
@@ -541,13 +524,11 @@ err:
     return NULL;
 }
 
-int sim_server_port(const sim_server *sv)
-{
+int sim_server_port(const sim_server *sv) {
     return sv->port;
 }
 
-int sim_server_run(sim_server *sv, char *err, size_t errlen)
-{
+int sim_server_run(sim_server *sv, char *err, size_t errlen) {
     struct epoll_event evs[MAX_EVENTS];
     while (!zc_signal_stop_requested()) {
         sv->now = zc_now_ms();
@@ -555,7 +536,8 @@ int sim_server_run(sim_server *sv, char *err, size_t errlen)
         sim_timer *t = sim_heap_top(&sv->timers);
         if (t) {
             int64_t d = t->when - sv->now;
-            timeout = d <= 0 ? 0 : d < MAX_WAIT_MS ? (int)d : MAX_WAIT_MS;
+            timeout = d <= 0 ? 0 : d < MAX_WAIT_MS ? (int)d
+                                                   : MAX_WAIT_MS;
         }
         int n = epoll_wait(sv->ep, evs, MAX_EVENTS, timeout);
         if (n < 0) {
@@ -577,8 +559,7 @@ int sim_server_run(sim_server *sv, char *err, size_t errlen)
     return 0;
 }
 
-void sim_server_close(sim_server *sv)
-{
+void sim_server_close(sim_server *sv) {
     if (sv == NULL)
         return;
     while (sv->live)

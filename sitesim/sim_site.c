@@ -11,14 +11,13 @@
 #include "zc_hex.h"
 #include "zc_time.h"
 
-#define DEFAULT_LIMIT 18
+#define DEFAULT_LIMIT    18
 #define PATH_MAX_DECODED 2048
-#define JSON_NOT_FOUND "{\"detail\": \"Not found.\"}"
+#define JSON_NOT_FOUND   "{\"detail\": \"Not found.\"}"
 
 /* ---- replies ---- */
 
-sim_reply *sim_reply_new(void)
-{
+sim_reply *sim_reply_new(void) {
     sim_reply *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
@@ -28,8 +27,7 @@ sim_reply *sim_reply_new(void)
     return r;
 }
 
-void sim_reply_clear(sim_reply *r)
-{
+void sim_reply_clear(sim_reply *r) {
     sim_buf keep = r->out;
     memset(r, 0, sizeof *r);
     sim_timer_init(&r->timer);
@@ -38,8 +36,7 @@ void sim_reply_clear(sim_reply *r)
     sim_buf_reset(&r->out);
 }
 
-void sim_reply_free(sim_reply *r)
-{
+void sim_reply_free(sim_reply *r) {
     if (r == NULL)
         return;
     sim_buf_free(&r->out);
@@ -48,13 +45,11 @@ void sim_reply_free(sim_reply *r)
 
 /* ---- the set of normalized paths already answered ---- */
 
-static uint64_t seen_hash(const char *s)
-{
+static uint64_t seen_hash(const char *s) {
     return zc_fnv1a(s, strlen(s));
 }
 
-static void seen_clear(sim_seen *t)
-{
+static void seen_clear(sim_seen *t) {
     for (size_t i = 0; i < t->cap; i++)
         free(t->keys[i]);
     free(t->keys);
@@ -62,8 +57,7 @@ static void seen_clear(sim_seen *t)
     memset(t, 0, sizeof *t);
 }
 
-static int seen_grow(sim_seen *t)
-{
+static int seen_grow(sim_seen *t) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
     char **keys = calloc(cap, sizeof *keys);
     unsigned char *vals = calloc(cap, 1);
@@ -90,8 +84,7 @@ static int seen_grow(sim_seen *t)
 }
 
 /* Returns 1 when key was there already, 0 after adding it, -1 when out of memory. */
-static int seen_add(sim_seen *t, const char *key, unsigned char val)
-{
+static int seen_add(sim_seen *t, const char *key, unsigned char val) {
     if ((t->n + 1) * 2 > t->cap && seen_grow(t) != 0)
         return -1;
     size_t j = seen_hash(key) & (t->cap - 1);
@@ -111,8 +104,7 @@ static int seen_add(sim_seen *t, const char *key, unsigned char val)
 
 /* ---- site ---- */
 
-int sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed)
-{
+int sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, uint64_t seed) {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->cat = cat;
@@ -127,8 +119,7 @@ int sim_site_init(sim_site *s, const sim_catalog *cat, const sim_site_cfg *cfg, 
     return 0;
 }
 
-void sim_site_free(sim_site *s)
-{
+void sim_site_free(sim_site *s) {
     sim_buf_free(&s->body);
     seen_clear(&s->seen);
     for (long i = 0; s->vhosts && i < s->cfg.hosts; i++) {
@@ -141,8 +132,7 @@ void sim_site_free(sim_site *s)
     s->vhosts = NULL;
 }
 
-long sim_site_vhost_index(const char *host, size_t len, long n)
-{
+long sim_site_vhost_index(const char *host, size_t len, long n) {
     static const char sfx[] = ".localhost";
     size_t i = 0;
     if (host == NULL || len < 2 || (host[0] != 'h' && host[0] != 'H'))
@@ -160,15 +150,14 @@ long sim_site_vhost_index(const char *host, size_t len, long n)
         v = v * 10 + (host[i] - '0');
     }
     if (i == 1 || (host[1] == '0' && i > 2))
-        return -1;  /* no digits, or a leading zero */
+        return -1; /* no digits, or a leading zero */
     if (end - i != sizeof sfx - 1 || strncasecmp(host + i, sfx, sizeof sfx - 1) != 0)
         return -1;
     return v < n ? v : -1;
 }
 
 /* The catalogue of virtual host i, made on first use. Returns NULL when out of memory. */
-static const sim_catalog *vhost_catalog(sim_site *s, long i)
-{
+static const sim_catalog *vhost_catalog(sim_site *s, long i) {
     sim_vhost *v = &s->vhosts[i];
     if (v->cat)
         return v->cat;
@@ -185,8 +174,7 @@ static const sim_catalog *vhost_catalog(sim_site *s, long i)
     return c;
 }
 
-static const char *reason(int status)
-{
+static const char *reason(int status) {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
@@ -200,8 +188,7 @@ static const char *reason(int status)
 
 /* Writes status line, headers and (unless head_only) s->body into r->out. */
 static void emit(sim_site *s, sim_reply *r, int status, const char *extra, int head_only,
-                 int keep_alive, int http10)
-{
+                 int keep_alive, int http10) {
     sim_buf *o = &r->out;
     sim_buf_addf(o, "HTTP/1.1 %d %s\r\nServer: zcrawl-sitesim\r\n"
                     "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n",
@@ -221,22 +208,21 @@ static void emit(sim_site *s, sim_reply *r, int status, const char *extra, int h
     r->close_after = !keep_alive;
 }
 
-static void count_status(sim_site *s, int status)
-{
+static void count_status(sim_site *s, int status) {
     switch (status) {
     case 200: s->st.status_200++; break;
     case 400: s->st.status_400++; break;
     case 404: s->st.status_404++; break;
     case 405: s->st.status_405++; break;
-    case 429: case 500: break; /* counted as faults */
+    case 429:
+    case 500: break; /* counted as faults */
     default: s->st.status_other++; break;
     }
 }
 
 /* Percent-decodes s[0..n) into out (NUL-terminated); plus_space turns '+' into ' '.
  * Returns the length, -1 on a bad escape or an encoded NUL, -2 when it does not fit. */
-static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_space)
-{
+static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_space) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
@@ -263,8 +249,7 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap, int plus_
 
 /* Reads limit and offset from a list query. Returns NULL, or the reason it is bad. */
 static const char *parse_list_query(const char *q, size_t n, long max_limit, long *limit,
-                                    long *offset)
-{
+                                    long *offset) {
     *limit = DEFAULT_LIMIT;
     *offset = 0;
     size_t i = 0, kn;
@@ -296,8 +281,7 @@ static const char *parse_list_query(const char *q, size_t n, long max_limit, lon
     return NULL;
 }
 
-static int host_ok(const char *h, size_t n)
-{
+static int host_ok(const char *h, size_t n) {
     if (h == NULL || n == 0 || n > 255)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -309,8 +293,7 @@ static int host_ok(const char *h, size_t n)
     return 1;
 }
 
-static void body_detail(sim_site *s, const char *msg)
-{
+static void body_detail(sim_site *s, const char *msg) {
     sim_buf_adds(&s->body, "{\"detail\": ");
     sim_buf_add_jstrs(&s->body, msg);
     sim_buf_addc(&s->body, '}');
@@ -318,11 +301,10 @@ static void body_detail(sim_site *s, const char *msg)
 
 /* "http://", the request's host (the default host when its Host header is
  * unusable), then path, into out. Returns 0, or -1 when it does not fit. */
-static int page_url(const sim_site *s, const sim_request *req, const char *path, char *out, size_t cap)
-{
+static int page_url(const sim_site *s, const sim_request *req, const char *path, char *out, size_t cap) {
     int n = host_ok(req->host, req->host_len)
-        ? snprintf(out, cap, "http://%.*s%s", (int)req->host_len, req->host, path)
-        : snprintf(out, cap, "http://%s%s", s->cfg.default_host, path);
+                ? snprintf(out, cap, "http://%.*s%s", (int)req->host_len, req->host, path)
+                : snprintf(out, cap, "http://%s%s", s->cfg.default_host, path);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
@@ -331,8 +313,7 @@ static int page_url(const sim_site *s, const sim_request *req, const char *path,
  * is tracked for duplicates under prefix and the id. Returns the status. */
 static int detail_page(sim_site *s, const sim_catalog *cat, long i,
                        sim_catalog_render_fn render, const char *prefix,
-                       const char *id, size_t idlen, sim_reply *r)
-{
+                       const char *id, size_t idlen, sim_reply *r) {
     int status = 404;
     if (i < 0 || sim_catalog_is_missing(cat, i)) {
         sim_buf_adds(&s->body, JSON_NOT_FOUND);
@@ -352,35 +333,34 @@ static int detail_page(sim_site *s, const sim_catalog *cat, long i,
     return status;
 }
 
-static void render_stats(sim_site *s)
-{
+static void render_stats(sim_site *s) {
     const sim_stats *t = &s->st;
     sim_buf *b = &s->body;
     sim_buf_addf(b,
-        "{\"requests\": %llu, \"by_kind\": {\"list\": %llu, \"detail\": %llu, \"other\": %llu}, "
-        "\"duplicates\": %llu, \"in_progress\": %lld, \"max_in_progress\": %lld, "
-        "\"faults\": {\"500\": %llu, \"429\": %llu, \"drop\": %llu, \"truncate\": %llu, "
-        "\"slow\": %llu, \"malformed\": %llu}, "
-        "\"list_pages_served\": %llu, \"detail_pages_served\": %llu, "
-        "\"by_status\": {\"200\": %llu, \"400\": %llu, \"404\": %llu, \"405\": %llu, "
-        "\"429\": %llu, \"500\": %llu, \"other\": %llu}, "
-        "\"bytes_sent\": %llu, \"connections\": %lld, \"connections_total\": %llu, "
-        "\"books\": %ld, \"missing\": %ld, \"malformed\": %ld, \"seed\": %llu, \"uptime_ms\": %lld}",
-        (unsigned long long)t->requests, (unsigned long long)t->list,
-        (unsigned long long)t->detail, (unsigned long long)t->other,
-        (unsigned long long)t->duplicates, (long long)s->in_progress,
-        (long long)t->max_in_progress, (unsigned long long)t->f500,
-        (unsigned long long)t->f429, (unsigned long long)t->fdrop,
-        (unsigned long long)t->ftruncate, (unsigned long long)t->fslow,
-        (unsigned long long)t->fmalformed, (unsigned long long)t->list_pages_served,
-        (unsigned long long)t->detail_pages_served, (unsigned long long)t->status_200,
-        (unsigned long long)t->status_400, (unsigned long long)t->status_404,
-        (unsigned long long)t->status_405, (unsigned long long)t->f429,
-        (unsigned long long)t->f500, (unsigned long long)t->status_other,
-        (unsigned long long)t->bytes_sent, (long long)s->connections,
-        (unsigned long long)s->connections_total, s->cat->nbooks, s->cat->nmissing,
-        s->cat->nmalformed, (unsigned long long)s->cat->seed,
-        (long long)(zc_now_ms() - s->started_ms));
+                 "{\"requests\": %llu, \"by_kind\": {\"list\": %llu, \"detail\": %llu, \"other\": %llu}, "
+                 "\"duplicates\": %llu, \"in_progress\": %lld, \"max_in_progress\": %lld, "
+                 "\"faults\": {\"500\": %llu, \"429\": %llu, \"drop\": %llu, \"truncate\": %llu, "
+                 "\"slow\": %llu, \"malformed\": %llu}, "
+                 "\"list_pages_served\": %llu, \"detail_pages_served\": %llu, "
+                 "\"by_status\": {\"200\": %llu, \"400\": %llu, \"404\": %llu, \"405\": %llu, "
+                 "\"429\": %llu, \"500\": %llu, \"other\": %llu}, "
+                 "\"bytes_sent\": %llu, \"connections\": %lld, \"connections_total\": %llu, "
+                 "\"books\": %ld, \"missing\": %ld, \"malformed\": %ld, \"seed\": %llu, \"uptime_ms\": %lld}",
+                 (unsigned long long)t->requests, (unsigned long long)t->list,
+                 (unsigned long long)t->detail, (unsigned long long)t->other,
+                 (unsigned long long)t->duplicates, (long long)s->in_progress,
+                 (long long)t->max_in_progress, (unsigned long long)t->f500,
+                 (unsigned long long)t->f429, (unsigned long long)t->fdrop,
+                 (unsigned long long)t->ftruncate, (unsigned long long)t->fslow,
+                 (unsigned long long)t->fmalformed, (unsigned long long)t->list_pages_served,
+                 (unsigned long long)t->detail_pages_served, (unsigned long long)t->status_200,
+                 (unsigned long long)t->status_400, (unsigned long long)t->status_404,
+                 (unsigned long long)t->status_405, (unsigned long long)t->f429,
+                 (unsigned long long)t->f500, (unsigned long long)t->status_other,
+                 (unsigned long long)t->bytes_sent, (long long)s->connections,
+                 (unsigned long long)s->connections_total, s->cat->nbooks, s->cat->nmissing,
+                 s->cat->nmalformed, (unsigned long long)s->cat->seed,
+                 (long long)(zc_now_ms() - s->started_ms));
     if (s->vhosts == NULL)
         return;
     /* Virtual hosts: the largest per-host concurrency seen, then each host. */
@@ -388,21 +368,21 @@ static void render_stats(sim_site *s)
     for (long i = 0; i < s->cfg.hosts; i++)
         if (s->vhosts[i].max_in_progress > worst)
             worst = s->vhosts[i].max_in_progress;
-    b->len--;  /* reopen the object */
+    b->len--; /* reopen the object */
     sim_buf_addf(b, ", \"hosts\": %ld, \"max_host_in_progress\": %lld, \"by_host\": [",
                  s->cfg.hosts, (long long)worst);
     for (long i = 0; i < s->cfg.hosts; i++) {
         const sim_vhost *v = &s->vhosts[i];
         sim_buf_addf(b, "%s{\"requests\": %llu, \"in_progress\": %lld, \"max_in_progress\": %lld, "
-                        "\"duplicates\": %llu}", i ? ", " : "",
+                        "\"duplicates\": %llu}",
+                     i ? ", " : "",
                      (unsigned long long)v->requests, (long long)v->in_progress,
                      (long long)v->max_in_progress, (unsigned long long)v->duplicates);
     }
     sim_buf_adds(b, "]}");
 }
 
-static void reset_stats(sim_site *s)
-{
+static void reset_stats(sim_site *s) {
     memset(&s->st, 0, sizeof s->st);
     s->st.max_in_progress = s->in_progress;
     seen_clear(&s->seen);
@@ -415,8 +395,7 @@ static void reset_stats(sim_site *s)
 
 /* Admin pages: never delayed, never faulted, never counted. */
 static int handle_admin(sim_site *s, const sim_request *req, const char *path, int keep_alive,
-                        sim_reply *r, const sim_catalog *cat)
-{
+                        sim_reply *r, const sim_catalog *cat) {
     int get = req->method == SIM_M_GET || req->method == SIM_M_HEAD;
     int status = 200;
     const char *allow = NULL;
@@ -451,8 +430,7 @@ static int handle_admin(sim_site *s, const sim_request *req, const char *path, i
     return s->body.oom || r->out.oom ? -1 : 0;
 }
 
-static void start_counted(sim_site *s, sim_reply *r, sim_kind kind)
-{
+static void start_counted(sim_site *s, sim_reply *r, sim_kind kind) {
     if (r->vhost >= 0) {
         sim_vhost *v = &s->vhosts[r->vhost];
         v->requests++;
@@ -475,8 +453,7 @@ static void start_counted(sim_site *s, sim_reply *r, sim_kind kind)
 
 /* Classifies a path under a collection prefix: prefix[/] is the list, prefix/{id}[/]
  * a detail page (its id in *id); anything else is another kind. */
-static sim_kind classify_under(const char *path, const char *pfx, const char **id, size_t *idlen)
-{
+static sim_kind classify_under(const char *path, const char *pfx, const char **id, size_t *idlen) {
     size_t n = strlen(path), p = strlen(pfx);
     if (n < p || memcmp(path, pfx, p) != 0)
         return SIM_KIND_OTHER;
@@ -496,19 +473,16 @@ static sim_kind classify_under(const char *path, const char *pfx, const char **i
 }
 
 /* The book API: /api/book[/] and /api/book/{id}[/]. */
-static sim_kind classify(const char *path, const char **id, size_t *idlen)
-{
+static sim_kind classify(const char *path, const char **id, size_t *idlen) {
     return classify_under(path, "/api/book", id, idlen);
 }
 
 /* The second API (sim_v2.h): /api/v2/records[/] and /api/v2/records/{key}[/]. */
-static sim_kind classify_v2(const char *path, const char **key, size_t *keylen)
-{
+static sim_kind classify_v2(const char *path, const char **key, size_t *keylen) {
     return classify_under(path, "/api/v2/records", key, keylen);
 }
 
-int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_reply *r)
-{
+int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_reply *r) {
     sim_reply_clear(r);
     sim_buf_reset(&s->body);
     r->vhost = -1;
@@ -534,7 +508,7 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
         return s->body.oom || r->out.oom ? -1 : 0;
     }
     if (plen == -2)
-        snprintf(path, sizeof path, "/too-long");  /* a 404 either way */
+        snprintf(path, sizeof path, "/too-long"); /* a 404 either way */
     else if (plen >= 3 && memcmp(path, "/__", 3) == 0)
         return handle_admin(s, req, path, keep_alive, r, cat ? cat : s->cat);
     r->vhost = (int)vh;
@@ -543,9 +517,10 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
     size_t idlen = 0;
     int api = strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
     int v2 = api && strncmp(path, "/api/v2/", 8) == 0;
-    sim_kind kind = !api ? SIM_KIND_OTHER : v2 ? classify_v2(path, &id, &idlen) : classify(path, &id, &idlen);
+    sim_kind kind = !api ? SIM_KIND_OTHER : v2 ? classify_v2(path, &id, &idlen)
+                                               : classify(path, &id, &idlen);
     if (s->vhosts && cat == NULL) {
-        api = 0;  /* no such virtual host: a plain 404 */
+        api = 0; /* no such virtual host: a plain 404 */
         v2 = 0;
         kind = SIM_KIND_OTHER;
     }
@@ -667,8 +642,7 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
     return 0;
 }
 
-int sim_site_bad_request(sim_site *s, const char *why, sim_reply *r)
-{
+int sim_site_bad_request(sim_site *s, const char *why, sim_reply *r) {
     sim_reply_clear(r);
     sim_buf_reset(&s->body);
     start_counted(s, r, SIM_KIND_OTHER);
@@ -682,8 +656,7 @@ int sim_site_bad_request(sim_site *s, const char *why, sim_reply *r)
     return s->body.oom || r->out.oom ? -1 : 0;
 }
 
-void sim_site_finish(sim_site *s, sim_reply *r, int delivered)
-{
+void sim_site_finish(sim_site *s, sim_reply *r, int delivered) {
     if (!r->counted)
         return;
     r->counted = 0;

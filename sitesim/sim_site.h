@@ -16,51 +16,54 @@
 #include "sim_http.h"
 #include "sim_rng.h"
 
-typedef enum { SIM_KIND_ADMIN = 0, SIM_KIND_LIST, SIM_KIND_DETAIL, SIM_KIND_OTHER } sim_kind;
+typedef enum { SIM_KIND_ADMIN = 0,
+               SIM_KIND_LIST,
+               SIM_KIND_DETAIL,
+               SIM_KIND_OTHER } sim_kind;
 
 typedef enum {
-    SIM_SEND_FULL = 0,  /* the whole answer */
-    SIM_SEND_DROP,      /* close the connection instead of answering */
-    SIM_SEND_TRUNCATE,  /* headers and part of the body, then close */
-    SIM_SEND_SLOW       /* headers, then the body in small chunks on a timer */
+    SIM_SEND_FULL = 0, /* the whole answer */
+    SIM_SEND_DROP,     /* close the connection instead of answering */
+    SIM_SEND_TRUNCATE, /* headers and part of the body, then close */
+    SIM_SEND_SLOW      /* headers, then the body in small chunks on a timer */
 } sim_send;
 
 #define SIM_KEY_MAX 80
 
 /* One answer on its way out. The server owns it; out is the whole HTTP answer. */
 typedef struct sim_reply {
-    sim_timer timer;          /* delay, then slow-chunk pacing */
-    struct sim_reply *next;   /* the connection's FIFO */
-    void *conn;               /* the owning connection (server's type) */
-    sim_buf out;              /* status line, headers, body */
-    size_t head_len;          /* bytes of status line and headers in out */
-    size_t sent;              /* bytes written so far */
-    size_t stop;              /* bytes to write in all (out.len, or less for truncate/HEAD) */
+    sim_timer timer;        /* delay, then slow-chunk pacing */
+    struct sim_reply *next; /* the connection's FIFO */
+    void *conn;             /* the owning connection (server's type) */
+    sim_buf out;            /* status line, headers, body */
+    size_t head_len;        /* bytes of status line and headers in out */
+    size_t sent;            /* bytes written so far */
+    size_t stop;            /* bytes to write in all (out.len, or less for truncate/HEAD) */
     int64_t delay_ms;
     sim_send send;
-    int close_after;          /* close the connection once this reply is out */
-    int counted;              /* counted in requests and in_progress (not admin) */
-    int track;                /* a clean 200/404 to record for duplicates on delivery */
+    int close_after; /* close the connection once this reply is out */
+    int counted;     /* counted in requests and in_progress (not admin) */
+    int track;       /* a clean 200/404 to record for duplicates on delivery */
     int status;
     sim_kind kind;
-    int vhost;                /* virtual host index (--hosts), -1 for none */
-    char key[SIM_KEY_MAX];    /* normalized path, for duplicates */
+    int vhost;             /* virtual host index (--hosts), -1 for none */
+    char key[SIM_KEY_MAX]; /* normalized path, for duplicates */
 } sim_reply;
 
 typedef struct sim_site_cfg {
     double fail_500, fail_429, fail_drop, fail_truncate, fail_slow;
-    long retry_after;         /* seconds, in Retry-After of 429 answers */
+    long retry_after; /* seconds, in Retry-After of 429 answers */
     long latency_ms, jitter_ms;
-    long slow_chunk;          /* body bytes per slow chunk */
-    long slow_interval_ms;    /* pause between slow chunks */
-    long max_limit;           /* larger list limits are clamped to this */
-    char default_host[80];    /* host:port for next/previous without a usable Host */
-    long hosts;               /* virtual hosts h0.localhost ... (0: one site, any Host) */
-    long books;               /* books per virtual host */
-    uint64_t seed;            /* virtual host i's catalogue is seeded by seed + i */
+    long slow_chunk;       /* body bytes per slow chunk */
+    long slow_interval_ms; /* pause between slow chunks */
+    long max_limit;        /* larger list limits are clamped to this */
+    char default_host[80]; /* host:port for next/previous without a usable Host */
+    long hosts;            /* virtual hosts h0.localhost ... (0: one site, any Host) */
+    long books;            /* books per virtual host */
+    uint64_t seed;         /* virtual host i's catalogue is seeded by seed + i */
     double malformed_rate;
     const unsigned char *slow; /* hosts entries, 1 = slow (owned by the caller) or NULL */
-    long slow_latency_ms;     /* delay of every /api/ answer of a slow host */
+    long slow_latency_ms;      /* delay of every /api/ answer of a slow host */
 } sim_site_cfg;
 
 /* One virtual host: its catalogue (made on its first request) and its counters. */
@@ -72,7 +75,7 @@ typedef struct sim_vhost {
 
 typedef struct sim_seen {
     char **keys;
-    unsigned char *vals;      /* 200 or 4 (for 404) */
+    unsigned char *vals; /* 200 or 4 (for 404) */
     size_t n, cap;
 } sim_seen;
 
@@ -89,15 +92,15 @@ typedef struct sim_stats {
 typedef struct sim_site {
     sim_site_cfg cfg;
     const sim_catalog *cat;
-    sim_rng rng;              /* per-request faults and jitter */
-    sim_buf body;             /* scratch for the body being rendered */
+    sim_rng rng;  /* per-request faults and jitter */
+    sim_buf body; /* scratch for the body being rendered */
     sim_stats st;
     sim_seen seen;
-    int64_t in_progress;      /* gauge: never reset */
-    int64_t connections;      /* gauge kept by the server */
+    int64_t in_progress; /* gauge: never reset */
+    int64_t connections; /* gauge kept by the server */
     uint64_t connections_total;
     int64_t started_ms;
-    sim_vhost *vhosts;        /* cfg.hosts entries, or NULL */
+    sim_vhost *vhosts; /* cfg.hosts entries, or NULL */
 } sim_site;
 
 /* Sets up the site over cat (borrowed, must outlive the site); with cfg->hosts > 0

@@ -9,13 +9,12 @@
 
 #include "sim_http.h"
 
-#define CURSOR_MASK 0x2f5a3c1dUL   /* cursors are opaque: the offset, scrambled */
+#define CURSOR_MASK 0x2f5a3c1dUL /* cursors are opaque: the offset, scrambled */
 
 static const char *const k_months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
-void sim_v2_key(uint32_t id, char *out, size_t cap)
-{
+void sim_v2_key(uint32_t id, char *out, size_t cap) {
     char t[16];
     size_t n = 0;
     do {
@@ -33,14 +32,13 @@ void sim_v2_key(uint32_t id, char *out, size_t cap)
     out[o] = '\0';
 }
 
-long sim_v2_find(const sim_catalog *c, const char *s, size_t n)
-{
+long sim_v2_find(const sim_catalog *c, const char *s, size_t n) {
     if (n < 4 || n > 12 || memcmp(s, "bk-", 3) != 0 || s[3] == '0')
         return -1;
     uint64_t v = 0;
     for (size_t k = 3; k < n; k++) {
         char ch = s[k];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'z' ? ch - 'a' + 10 : -1;
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : (ch >= 'a' && ch <= 'z' ? ch - 'a' + 10 : -1);
         if (d < 0)
             return -1;
         v = v * 36 + (uint64_t)d;
@@ -54,8 +52,7 @@ long sim_v2_find(const sim_catalog *c, const char *s, size_t n)
     return sim_catalog_find(c, digits, (size_t)dn);
 }
 
-const char *sim_v2_parse_query(const char *q, size_t n, long *offset, long *size)
-{
+const char *sim_v2_parse_query(const char *q, size_t n, long *offset, long *size) {
     *offset = 0;
     *size = SIM_V2_PAGE;
     size_t i = 0, kn;
@@ -67,7 +64,7 @@ const char *sim_v2_parse_query(const char *q, size_t n, long *offset, long *size
             unsigned long x = 0;
             for (size_t k = 7; k < kn; k++) {
                 char ch = kv[k];
-                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+                int d = ch >= '0' && ch <= '9' ? ch - '0' : (ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1);
                 if (d < 0)
                     return "Invalid cursor.";
                 x = x * 16 + (unsigned long)d;
@@ -91,8 +88,7 @@ const char *sim_v2_parse_query(const char *q, size_t n, long *offset, long *size
 }
 
 /* {"record": {"key": ..., "title": ...}} of book i. */
-static void render_entry(const sim_catalog *c, long i, sim_buf *b)
-{
+static void render_entry(const sim_catalog *c, long i, sim_buf *b) {
     char key[16];
     sim_buf tmp;
     sim_buf_init(&tmp);
@@ -111,8 +107,7 @@ static void render_entry(const sim_catalog *c, long i, sim_buf *b)
     sim_buf_free(&tmp);
 }
 
-void sim_v2_render_list(const sim_catalog *c, long offset, long size, const char *origin, sim_buf *b)
-{
+void sim_v2_render_list(const sim_catalog *c, long offset, long size, const char *origin, sim_buf *b) {
     sim_buf_adds(b, "{\"data\": {\"total\": ");
     sim_buf_add_u64(b, (uint64_t)c->nbooks);
     sim_buf_adds(b, ", \"records\": [");
@@ -130,8 +125,7 @@ void sim_v2_render_list(const sim_catalog *c, long offset, long size, const char
 }
 
 /* Appends key: string value of v1 field from, when it is a string (else nothing). */
-static void copy_str(sim_buf *b, const cJSON *src, const char *from, const char *key, int *first)
-{
+static void copy_str(sim_buf *b, const cJSON *src, const char *from, const char *key, int *first) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, from);
     if (!cJSON_IsString(v))
         return;
@@ -140,8 +134,7 @@ static void copy_str(sim_buf *b, const cJSON *src, const char *from, const char 
     *first = 0;
 }
 
-static void add_strings(sim_buf *b, const cJSON *arr)
-{
+static void add_strings(sim_buf *b, const cJSON *arr) {
     sim_buf_addc(b, '[');
     int k = 0;
     const cJSON *e;
@@ -155,8 +148,7 @@ static void add_strings(sim_buf *b, const cJSON *arr)
     sim_buf_addc(b, ']');
 }
 
-void sim_v2_render_record(const sim_catalog *c, long i, sim_buf *b)
-{
+void sim_v2_render_record(const sim_catalog *c, long i, sim_buf *b) {
     sim_buf tmp;
     char key[16];
     int y, mo, d, h, mi, s, first = 0;
@@ -204,7 +196,7 @@ void sim_v2_render_record(const sim_catalog *c, long i, sim_buf *b)
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(v1, "score");
     if (cJSON_IsString(sc)) {
         sim_buf_adds(b, ", \"rating\": {\"value\": ");
-        sim_buf_adds(b, sc->valuestring);   /* "8.9" becomes the number 8.9 */
+        sim_buf_adds(b, sc->valuestring); /* "8.9" becomes the number 8.9 */
         sim_buf_adds(b, ", \"scale\": 10}");
     }
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v1, "price");

@@ -17,7 +17,7 @@
 #include "sim_buf.h"
 #include "sim_catalog.h"
 
-#define SIM_V2_PAGE 25   /* records per page unless size= says otherwise */
+#define SIM_V2_PAGE 25 /* records per page unless size= says otherwise */
 
 /* The key of the book with numeric id: "bk-" + base 36. cap >= 16. */
 void sim_v2_key(uint32_t id, char *out, size_t cap);

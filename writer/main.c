@@ -16,7 +16,7 @@
 #include "zc_signal.h"
 #include "zc_time.h"
 
-#define PROG "zcrawl-writer"
+#define PROG               "zcrawl-writer"
 #define WRITER_DEFAULT_OUT "zcrawl-books.jsonl"
 
 #define die(code, ...) zc_die(code, PROG, __VA_ARGS__)
@@ -83,20 +83,19 @@ int main(int argc, char **argv) {
         ZC_FLAGS_END
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
-        "Takes DOC messages from the broker's docs-out endpoint and writes them in batches: upserts by\n"
-        "_id into MongoDB (one unordered bulk per batch), or appends to a JSON Lines file; WRITTEN goes\n"
-        "to the broker only after the sink acknowledged the whole batch. The sink runs in a thread of\n"
-        "its own, so however slow it is the writer keeps heartbeating and renews the leases of what it\n"
-        "holds (HOLD). A failing sink is reported (STATUS), retried with backoff and, after\n"
-        "--sink-fail-limit seconds without a success, given up: exit 4, nothing unwritten confirmed.\n"
-        "\n"
-        "Sink: --mongo / $ZCRAWL_MONGO, else --out / $ZCRAWL_OUT, else $MONGODB_URI, else the file\n"
-        WRITER_DEFAULT_OUT " in the current folder. Giving both --mongo and --out is an error.\n"
-        "JSON Lines: one relaxed extended JSON document per line, each _id once. At open the writer\n"
-        "learns the _ids in the file and cuts a torn last line; it appends whole batches under an\n"
-        "exclusive lock (flock), fdatasync'ed before they are confirmed, skipping documents whose _id\n"
-        "is in the file already, and cuts a failed append back to the last whole line. Several writers\n"
-        "may share one file on a local filesystem.");
+                           "Takes DOC messages from the broker's docs-out endpoint and writes them in batches: upserts by\n"
+                           "_id into MongoDB (one unordered bulk per batch), or appends to a JSON Lines file; WRITTEN goes\n"
+                           "to the broker only after the sink acknowledged the whole batch. The sink runs in a thread of\n"
+                           "its own, so however slow it is the writer keeps heartbeating and renews the leases of what it\n"
+                           "holds (HOLD). A failing sink is reported (STATUS), retried with backoff and, after\n"
+                           "--sink-fail-limit seconds without a success, given up: exit 4, nothing unwritten confirmed.\n"
+                           "\n"
+                           "Sink: --mongo / $ZCRAWL_MONGO, else --out / $ZCRAWL_OUT, else $MONGODB_URI, else the file\n" WRITER_DEFAULT_OUT " in the current folder. Giving both --mongo and --out is an error.\n"
+                           "JSON Lines: one relaxed extended JSON document per line, each _id once. At open the writer\n"
+                           "learns the _ids in the file and cuts a torn last line; it appends whole batches under an\n"
+                           "exclusive lock (flock), fdatasync'ed before they are confirmed, skipping documents whose _id\n"
+                           "is in the file already, and cuts a failed append back to the last whole line. Several writers\n"
+                           "may share one file on a local filesystem.");
 
     zc_log_level level;
     if (zc_log_parse_level(level_s, &level) != 0) die(2, "--log-level: '%s' is not debug, info, warn or error", level_s);

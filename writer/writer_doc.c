@@ -13,7 +13,9 @@
  * on a string value that is not UTF-8. Returns 0, or -1 with a reason in err. */
 static int doc_walk(const bson_t *b, char *err, size_t errlen) {
     /* bson_iter_t is over-aligned: a struct around it keeps the array legal. */
-    struct { bson_iter_t it; } stack[WRITER_DOC_DEPTH];
+    struct {
+        bson_iter_t it;
+    } stack[WRITER_DOC_DEPTH];
     int depth = 0;
     if (!bson_iter_init(&stack[0].it, b)) {
         snprintf(err, errlen, "not a BSON document");

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WRITER_DOC_MAX (16 * 1024 * 1024) /* MongoDB's BSON document limit */
-#define WRITER_DOC_DEPTH 100              /* MongoDB's nesting limit for stored documents */
+#define WRITER_DOC_MAX   (16 * 1024 * 1024) /* MongoDB's BSON document limit */
+#define WRITER_DOC_DEPTH 100                /* MongoDB's nesting limit for stored documents */
 
 /* Checks that data[0..len) is one whole BSON document of at most WRITER_DOC_MAX
  * bytes and WRITER_DOC_DEPTH levels, with valid UTF-8 in keys and string values,

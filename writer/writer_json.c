@@ -11,7 +11,7 @@
 #include "writer_doc.h"
 #include "zc_json.h"
 
-#define JSON_DATE_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define JSON_DATE_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
 #define JSON_DATE_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00Z */
 
 /* The caller reserved room; these only copy. */
@@ -63,7 +63,7 @@ static int json_date(zc_buf *b, int64_t ms) {
     int n;
     if (ms >= JSON_DATE_MIN_MS && ms <= JSON_DATE_MAX_MS) {
         int64_t sec = ms / 1000, frac = ms % 1000;
-        if (frac < 0) {  /* floor, not truncation, before 1970 */
+        if (frac < 0) { /* floor, not truncation, before 1970 */
             frac += 1000;
             sec -= 1;
         }
@@ -142,7 +142,8 @@ static int json_value(zc_buf *b, const bson_iter_t *it, int depth) {
         return json_number_text(b, t, n) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
     case BSON_TYPE_BOOL:
         return (bson_iter_bool(it) ? json_number_text(b, "true", 4) : json_number_text(b, "false", 5))
-                   ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
+                   ? WRITER_JSON_NOMEM
+                   : WRITER_JSON_OK;
     case BSON_TYPE_NULL:
         return json_number_text(b, "null", 4) ? WRITER_JSON_NOMEM : WRITER_JSON_OK;
     case BSON_TYPE_DATE_TIME: {

@@ -13,8 +13,8 @@
 
 #include "zc_buf.h"
 
-#define WRITER_JSON_OK 0
-#define WRITER_JSON_NOMEM -1
+#define WRITER_JSON_OK      0
+#define WRITER_JSON_NOMEM   -1
 #define WRITER_JSON_UNKNOWN 1 /* a type this renderer does not know, or corrupt BSON */
 
 /* Appends doc to b as relaxed extended JSON on one line (no newline is added): doubles

@@ -20,11 +20,11 @@
 
 struct writer_jsonl {
     int fd;
-    int regular;           /* a regular file: locked appends, ids, cut-backs */
-    off_t scanned;         /* the file's bytes whose ids are in ids: always whole lines */
+    int regular;   /* a regular file: locked appends, ids, cut-backs */
+    off_t scanned; /* the file's bytes whose ids are in ids: always whole lines */
     writer_idset ids;
-    zc_buf buf;            /* the batch being rendered */
-    zc_buf line;           /* a line read across chunks */
+    zc_buf buf;  /* the batch being rendered */
+    zc_buf line; /* a line read across chunks */
     char *chunk;
     unsigned long long bytes, foreign;
     char path[512];
@@ -248,7 +248,8 @@ int writer_jsonl_write_batch(writer_jsonl *j, const bson_t *const *docs, size_t 
             bson_iter_t it;
             uint32_t len = 0;
             const char *id = bson_iter_init_find(&it, docs[i], "_id") && BSON_ITER_HOLDS_UTF8(&it)
-                                 ? bson_iter_utf8(&it, &len) : NULL;
+                                 ? bson_iter_utf8(&it, &len)
+                                 : NULL;
             int added = id ? writer_idset_add(&j->ids, id, len) : 1;
             if (added < 0) goto oom;
             if (added == 0) {

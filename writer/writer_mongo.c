@@ -8,10 +8,10 @@
 
 #include "zc_log.h"
 
-#define MONGO_DEFAULT_DB "zcrawl"
-#define MONGO_DEFAULT_COLL "books"
+#define MONGO_DEFAULT_DB         "zcrawl"
+#define MONGO_DEFAULT_COLL       "books"
 #define MONGO_CONNECT_TIMEOUT_MS 2000
-#define MONGO_SOCKET_TIMEOUT_MS 30000
+#define MONGO_SOCKET_TIMEOUT_MS  30000
 
 struct writer_mongo {
     mongoc_uri_t *uri;
@@ -20,9 +20,9 @@ struct writer_mongo {
     mongoc_write_concern_t *wc;
     char db[64];
     char coll_name[128];
-    int ferretdb;  /* the server is FerretDB: write through mongo_write_ferretdb */
-    int cond;      /* WRITER_SINK_* kind of the last failure */
-    size_t nrej;   /* documents reported to reject in the current batch */
+    int ferretdb; /* the server is FerretDB: write through mongo_write_ferretdb */
+    int cond;     /* WRITER_SINK_* kind of the last failure */
+    size_t nrej;  /* documents reported to reject in the current batch */
 };
 
 /* Returns 0 when name can be a database name, else -1 with a reason in err. */
@@ -114,7 +114,7 @@ int writer_mongo_check_opts(const writer_mongo_opts *o, char *err, size_t errlen
     if (o->db && mongo_check_db(o->db, err, errlen) != 0) return -1;
     if (o->collection && mongo_check_coll(o->collection, err, errlen) != 0) return -1;
     mongoc_write_concern_t *wc = writer_mongo_write_concern_new(o->write_concern, NULL, o->journal,
-                                                               o->wtimeout_ms, err, errlen);
+                                                                o->wtimeout_ms, err, errlen);
     if (!wc) return -1;
     mongoc_write_concern_destroy(wc);
     return 0;
@@ -135,8 +135,14 @@ static int mongo_uri_default(mongoc_uri_t *uri, const char *key, int32_t v, char
  * Idempotent: same names and keys as before. Returns 0, or -1 with the server's
  * reason in err. */
 static int mongo_create_indexes(writer_mongo *w, char *err, size_t errlen) {
-    static const struct { const char *field; int dir; const char *name; } idx[] = {
-        { "isbn", 1, "isbn_1" }, { "score", -1, "score_-1" }, { "tags", 1, "tags_1" },
+    static const struct {
+        const char *field;
+        int dir;
+        const char *name;
+    } idx[] = {
+        { "isbn", 1, "isbn_1" },
+        { "score", -1, "score_-1" },
+        { "tags", 1, "tags_1" },
     };
     mongoc_database_t *db = mongoc_client_get_database(w->client, w->db);
     if (!db) {

@@ -20,7 +20,9 @@ typedef struct writer_mongo writer_mongo;
 /* How batches are written: the plain way (one unordered bulk of upserts by _id),
  * or around FerretDB's limits (mongo_write_ferretdb in writer_mongo.c). AUTO picks
  * FerretDB's way only when the server's buildInfo says it is FerretDB. */
-typedef enum { WRITER_MONGO_AUTO = 0, WRITER_MONGO_PLAIN, WRITER_MONGO_FERRETDB } writer_mongo_server;
+typedef enum { WRITER_MONGO_AUTO = 0,
+               WRITER_MONGO_PLAIN,
+               WRITER_MONGO_FERRETDB } writer_mongo_server;
 
 typedef struct writer_mongo_opts {
     const char *uri;            /* mongodb://... */

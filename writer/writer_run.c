@@ -21,13 +21,13 @@
 #include "zc_signal.h"
 #include "zc_time.h"
 
-#define WRITER_MAX_REJECTS 3       /* sink refusals before a document goes DEAD */
-#define WRITER_OUTBOX_MAX 4096     /* reports waiting for the broker socket */
-#define WRITER_RETRY_BASE_MS 100
-#define WRITER_URL_MAX 8192
-#define WRITER_HOLD_PER_FRAME 1000 /* URLs per HOLD message (the protocol's limit) */
+#define WRITER_MAX_REJECTS      3    /* sink refusals before a document goes DEAD */
+#define WRITER_OUTBOX_MAX       4096 /* reports waiting for the broker socket */
+#define WRITER_RETRY_BASE_MS    100
+#define WRITER_URL_MAX          8192
+#define WRITER_HOLD_PER_FRAME   1000 /* URLs per HOLD message (the protocol's limit) */
 #define WRITER_STATUS_REPEAT_MS 5000
-#define WRITER_READ_ROUND 256      /* DOCs read per poll round at most */
+#define WRITER_READ_ROUND       256 /* DOCs read per poll round at most */
 
 void writer_config_defaults(writer_config *c) {
     memset(c, 0, sizeof(*c));
@@ -220,7 +220,8 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
     if (ulen == 0 || ulen > WRITER_URL_MAX || memchr(url, '\n', ulen) || memchr(url, '\0', ulen)) {
         w->bad++;
         zc_warn("bad_message", "from=docs reason=\"DOC url is empty, over %d bytes, or holds a newline or NUL\" "
-                "bad=%llu", WRITER_URL_MAX, (unsigned long long)w->bad);
+                               "bad=%llu",
+                WRITER_URL_MAX, (unsigned long long)w->bad);
         return;
     }
     if (writer_doc_check(data, blen, err, sizeof(err)) != 0) {
@@ -347,10 +348,10 @@ static void batch_confirm(writer_run *w, size_t n) {
 /* Gives up: the sink has failed without a success for longer than the limit. */
 static void give_up(writer_run *w, int64_t now) {
     if (snprintf(w->gave_up_why, sizeof(w->gave_up_why),
-             "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %s; %zu documents held were "
-             "not confirmed, so the crawl resumes once a writer can write again",
-             w->sink.kind, (long long)((now - w->fail_since) / 1000), w->c.sink_fail_limit_s, w->cond,
-             w->cond_detail, w->q.n) >= (int)sizeof(w->gave_up_why))
+                 "the %s sink has failed for %lld s (limit --sink-fail-limit %ld s): %s: %s; %zu documents held were "
+                 "not confirmed, so the crawl resumes once a writer can write again",
+                 w->sink.kind, (long long)((now - w->fail_since) / 1000), w->c.sink_fail_limit_s, w->cond,
+                 w->cond_detail, w->q.n) >= (int)sizeof(w->gave_up_why))
         memcpy(w->gave_up_why + sizeof(w->gave_up_why) - 4, "...", 4);
     zc_error("giving_up", "reason=\"sink failing past the limit\" sink=%s for_s=%lld held=%zu", w->sink.kind,
              (long long)((now - w->fail_since) / 1000), w->q.n);
@@ -478,7 +479,7 @@ static void control(writer_run *w) {
 
 static void stats(writer_run *w, const char *event) {
     zc_info(event, "sink=%s received=%llu written=%llu already=%llu batches=%llu retries=%llu dead=%llu bad=%llu "
-            "held=%zu held_bytes=%zu holds=%llu reports_queued=%zu broker_reconnects=%llu condition=%s",
+                   "held=%zu held_bytes=%zu holds=%llu reports_queued=%zu broker_reconnects=%llu condition=%s",
             w->sink.kind, (unsigned long long)w->received, (unsigned long long)w->written,
             (unsigned long long)w->already, (unsigned long long)w->batches, (unsigned long long)w->retries,
             (unsigned long long)w->dead, (unsigned long long)w->bad, w->q.n, w->held_bytes,
@@ -568,7 +569,8 @@ static int drain(writer_run *w) {
 
 int writer_run_loop(writer_run *w, char *err, size_t errlen) {
     zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld hold_ms=%ld max_held_bytes=%ld "
-            "sink_fail_limit_s=%ld", w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms,
+                       "sink_fail_limit_s=%ld",
+            w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms,
             w->c.hold_ms, w->c.max_held_bytes, w->c.sink_fail_limit_s);
     while (!zc_signal_stop_requested() && !w->shutdown && !w->gave_up) turn(w, INT64_MAX, 1);
     int sig = zc_signal_stop_requested();

@@ -20,19 +20,19 @@
 #include "writer_sink.h"
 
 typedef struct writer_config {
-    const char *broker;       /* control endpoint the DEALER connects to */
-    const char *docs;         /* endpoint list the PULL attaches to ('@' binds) */
-    const char *name;         /* name in HELLO; NULL or "" for writer-HOST-PID */
-    long batch;               /* documents per batch at most */
-    long batch_ms;            /* how long the first document of a batch may wait */
-    long batch_bytes;         /* BSON bytes per batch at most */
-    long max_held_bytes;      /* stop reading documents above this many bytes held */
-    long hold_ms;             /* HOLD for what is held longer than this, this often */
+    const char *broker;  /* control endpoint the DEALER connects to */
+    const char *docs;    /* endpoint list the PULL attaches to ('@' binds) */
+    const char *name;    /* name in HELLO; NULL or "" for writer-HOST-PID */
+    long batch;          /* documents per batch at most */
+    long batch_ms;       /* how long the first document of a batch may wait */
+    long batch_bytes;    /* BSON bytes per batch at most */
+    long max_held_bytes; /* stop reading documents above this many bytes held */
+    long hold_ms;        /* HOLD for what is held longer than this, this often */
     long heartbeat_ms;
-    long drain_ms;            /* at exit, how long to keep writing what is held */
-    long stats_ms;            /* counters logged this often, 0: never */
-    long retry_max_ms;        /* longest pause between retries of a failing sink */
-    long sink_fail_limit_s;   /* give up after this long of failure without a success */
+    long drain_ms;          /* at exit, how long to keep writing what is held */
+    long stats_ms;          /* counters logged this often, 0: never */
+    long retry_max_ms;      /* longest pause between retries of a failing sink */
+    long sink_fail_limit_s; /* give up after this long of failure without a success */
 } writer_config;
 
 /* Fills c with the documented defaults (strings static). */
@@ -41,9 +41,9 @@ void writer_config_defaults(writer_config *c);
 typedef struct writer_run writer_run;
 
 /* Exit codes of writer_run_loop (the stages' contract). */
-#define WRITER_EXIT_OK 0        /* everything received was written or given back */
+#define WRITER_EXIT_OK        0 /* everything received was written or given back */
 #define WRITER_EXIT_UNFLUSHED 1 /* stopped with documents unwritten (unconfirmed: they come back) */
-#define WRITER_EXIT_GAVE_UP 4   /* the sink failed for longer than --sink-fail-limit */
+#define WRITER_EXIT_GAVE_UP   4 /* the sink failed for longer than --sink-fail-limit */
 
 /* Creates the loop over sink (owned by the loop from then on, also on failure):
  * ZeroMQ context and sockets (HELLO is sent here), sink thread. c's strings must

@@ -14,8 +14,8 @@
 #include "zc_time.h"
 
 struct writer_worker {
-    void *loop_sock;   /* the loop's end of the pair */
-    void *thr_sock;    /* the thread's end, used only by the thread once it runs */
+    void *loop_sock; /* the loop's end of the pair */
+    void *thr_sock;  /* the thread's end, used only by the thread once it runs */
     writer_sink *sink;
     pthread_t tid;
     int busy;

@@ -23,11 +23,11 @@ typedef struct writer_job {
     const bson_t **docs;
     size_t n, cap;
     /* filled in by the sink thread */
-    int rc;                              /* WRITER_SINK_OK or a WRITER_SINK_* failure */
-    size_t already;                      /* found stored before, confirmed all the same */
-    int64_t ms;                          /* how long the write took */
-    size_t nrej;                         /* documents the sink refused: */
-    size_t *rej_idx;                     /*   their indexes in docs */
+    int rc;          /* WRITER_SINK_OK or a WRITER_SINK_* failure */
+    size_t already;  /* found stored before, confirmed all the same */
+    int64_t ms;      /* how long the write took */
+    size_t nrej;     /* documents the sink refused: */
+    size_t *rej_idx; /*   their indexes in docs */
     char (*rej_reason)[WRITER_REASON_MAX];
     char err[640];
 } writer_job;

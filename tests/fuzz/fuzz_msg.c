@@ -21,8 +21,14 @@
 
 #include "zc_msg.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_msg: check failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
-#define MAXF 16
+#define CHECK(c)                                                                     \
+    do {                                                                             \
+        if (!(c)) {                                                                  \
+            fprintf(stderr, "fuzz_msg: check failed: %s (line %d)\n", #c, __LINE__); \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
+#define MAXF      16
 #define DEALER_ID "fuzz-dealer"
 
 static void *ctx, *pa, *pb, *rt, *dl;
@@ -49,7 +55,10 @@ static void setup(void) {
     dl = sock(ZMQ_DEALER, "inproc://fuzz-router", 0);
 }
 
-typedef struct { const uint8_t *p; size_t n; } span;
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} span;
 
 /* libFuzzer's -timeout runs a SIGALRM timer, so any call may see EINTR: the
  * harness retries where the API says "nothing happened, try again". */
@@ -79,7 +88,10 @@ static int recv_msg(void *s, zc_msg *m, int flags, int router, char *err, size_t
     return rc;
 }
 
-static void free_copy(void *data, void *hint) { (void)hint; free(data); }
+static void free_copy(void *data, void *hint) {
+    (void)hint;
+    free(data);
+}
 
 static void check_accessors(const zc_msg *m) {
     for (int i = -1; i <= m->nframes; i++) {

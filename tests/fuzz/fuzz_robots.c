@@ -14,7 +14,13 @@
 
 #include "zc_robots.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_robots: check failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
+#define CHECK(c)                                                                        \
+    do {                                                                                \
+        if (!(c)) {                                                                     \
+            fprintf(stderr, "fuzz_robots: check failed: %s (line %d)\n", #c, __LINE__); \
+            abort();                                                                    \
+        }                                                                               \
+    } while (0)
 #define MAX_PATHS 24
 
 /* Up to MAX_PATHS NUL-terminated paths taken from the values of data's lines. */

@@ -14,8 +14,13 @@
 #include "spec.h"
 
 static const char *urls[] = {
-    "http://h/api/book/?limit=18&offset=0", "http://h/api/book/12", "http://h/a/b/c?x=1",
-    "http://h/api/v2/records", "http://h/api/v2/records/bk-1", "http://h/l?page=1", "http://h/r/k-1",
+    "http://h/api/book/?limit=18&offset=0",
+    "http://h/api/book/12",
+    "http://h/a/b/c?x=1",
+    "http://h/api/v2/records",
+    "http://h/api/v2/records/bk-1",
+    "http://h/l?page=1",
+    "http://h/r/k-1",
 };
 static const char *bodies[] = {
     "{\"count\": 40, \"results\": [{\"id\": \"12\"}, {\"id\": 3}], \"next\": \"/x\"}",

@@ -35,8 +35,12 @@ static const char shelves[] =
     " {\"name\": \"introduction\", \"from\": \"blurb\", \"type\": \"html\"}]}}]}";
 
 static const char *urls[] = {
-    "http://h/api/v2/records", "http://h/api/v2/records/bk-1", "http://h/api/v2/cursor",
-    "http://h/api/v2/pages?page=1", "http://h:8/api/book/?limit=18&offset=0", "http://h/api/book/12",
+    "http://h/api/v2/records",
+    "http://h/api/v2/records/bk-1",
+    "http://h/api/v2/cursor",
+    "http://h/api/v2/pages?page=1",
+    "http://h:8/api/book/?limit=18&offset=0",
+    "http://h/api/book/12",
     "https://h/api/book/12/",
 };
 

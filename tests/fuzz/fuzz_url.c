@@ -18,7 +18,13 @@
 
 #include "zc_url.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_url: check failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
+#define CHECK(c)                                                                     \
+    do {                                                                             \
+        if (!(c)) {                                                                  \
+            fprintf(stderr, "fuzz_url: check failed: %s (line %d)\n", #c, __LINE__); \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
 
 /* canonical() into a buffer of exactly outlen bytes; returns the length or -1
  * and a malloc'd copy of the output in *res (NULL on failure). */
@@ -77,11 +83,16 @@ static void lua_hostof(const char *u, char *out, size_t outlen) {
     const char *a = u + sl + 3;
     size_t al = strcspn(a, "/?#");
     for (size_t i = al; i > 0; i--)
-        if (a[i - 1] == '@') { al -= i; a += i; break; }
+        if (a[i - 1] == '@') {
+            al -= i;
+            a += i;
+            break;
+        }
     size_t hl = 0;
     const char *rb = a[0] == '[' ? memchr(a, ']', al) : NULL;
     if (rb) hl = (size_t)(rb - a) + 1;
-    else while (hl < al && a[hl] != ':') hl++;
+    else
+        while (hl < al && a[hl] != ':') hl++;
     long port = sl == 5 ? 443 : 80;
     if (hl + 1 < al) { /* Lua's tonumber: only digits can reach it here */
         port = 0;

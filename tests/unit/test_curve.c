@@ -55,7 +55,12 @@ static void test_endpoint_local(void **state) {
         if (zc_curve_endpoint_local(remote[i])) fail_msg("%s should not be local", remote[i]);
 }
 
-typedef struct seen { char eps[4][64]; char servers[4][16]; int binds[4]; int n; } seen;
+typedef struct seen {
+    char eps[4][64];
+    char servers[4][16];
+    int binds[4];
+    int n;
+} seen;
 
 static int collect(const char *ep, int bind, const char *server, void *arg, char *err, size_t errlen) {
     (void)err;
@@ -72,7 +77,8 @@ static void test_endpoint_roles(void **state) {
     char err[256];
     seen s = { 0 };
     assert_int_equal(zc_endpoint_foreach("tcp://p1:6000#parser,@tcp://127.0.0.1:7000,>tcp://b:5556", collect, &s,
-                                         err, sizeof(err)), 0);
+                                         err, sizeof(err)),
+                     0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.eps[0], "tcp://p1:6000");
     assert_string_equal(s.servers[0], "parser");
@@ -215,12 +221,12 @@ static void test_zap_admits_listed_keys_only(void **state) {
     assert_non_null(zmq_z85_decode(xsec, zs));
 
     uint64_t before = zc_curve_refused();
-    assert_int_equal(ping(ctx, srv, ep, bpub, fpub, fsec, 5000), 1);     /* listed */
+    assert_int_equal(ping(ctx, srv, ep, bpub, fpub, fsec, 5000), 1); /* listed */
     assert_int_equal(zc_curve_refused(), before);
-    assert_int_equal(ping(ctx, srv, ep, bpub, xpub, xsec, 1500), 0);     /* not listed */
+    assert_int_equal(ping(ctx, srv, ep, bpub, xpub, xsec, 1500), 0); /* not listed */
     assert_true(zc_curve_refused() > before);
     uint64_t mid = zc_curve_refused();
-    assert_int_equal(ping(ctx, srv, ep, bpub, bpub, bsec, 1500), 0);     /* the broker's own: not listed */
+    assert_int_equal(ping(ctx, srv, ep, bpub, bpub, bsec, 1500), 0); /* the broker's own: not listed */
     assert_true(zc_curve_refused() > mid);
 
     /* A socket for parsers only: a listed fetcher key is refused there. */

@@ -127,7 +127,7 @@ static void test_accessors_for_the_broker(void **state) {
     dispatch d;
     assert_int_equal(dispatch_init(&d, 100, 0), 0);
     int f1 = add_fetcher(&d, "f1", 2), f2 = add_fetcher(&d, "f2", 2);
-    park_n(&d, "h", 6);                       /* deadline 1000 each */
+    park_n(&d, "h", 6); /* deadline 1000 each */
     for (int i = 0; i < 4; i++) assert_non_null(dispatch_next(&d, 0));
     assert_int_equal(dispatch_nparked(&d), 2);
     assert_int_equal(dispatch_ninflight(&d), 4);

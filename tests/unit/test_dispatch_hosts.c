@@ -47,7 +47,7 @@ static void test_checked_out_host_goes_back_when_it_has_room(void **state) {
     dispatch_item *it1 = dispatch_next(&d, 1000), *it2 = dispatch_next(&d, 1000);
     assert_non_null(it1);
     assert_non_null(it2);
-    assert_null(dispatch_next(&d, 1000)); /* cap 2 */
+    assert_null(dispatch_next(&d, 1000));                           /* cap 2 */
     assert_int_equal(dispatch_sync_take(&d, 1000, 50000, s, 8), 0); /* still one parked */
     dispatch_answered(&d, it1, 0);
     dispatch_drop(&d, it1);
@@ -91,11 +91,11 @@ static void test_saved_state_restored_and_backoff_saved(void **state) {
     /* saved: cap 1, back-off until wall 5000 (now wall 2000, mono 100), delay 500 ms */
     int h = lease(&d, "c.example:80", 3, 1, 5000, 500, 100, 2000);
     assert_int_equal((int)d.hosts[h].cap, 1);
-    assert_null(dispatch_next(&d, 100));           /* backing off */
+    assert_null(dispatch_next(&d, 100)); /* backing off */
     assert_int_equal(dispatch_rate_wait(&d, 100), 3000);
     dispatch_item *it = dispatch_next(&d, 3100);
     assert_non_null(it);
-    assert_null(dispatch_next(&d, 3100));          /* cap 1 */
+    assert_null(dispatch_next(&d, 3100)); /* cap 1 */
     /* a 429 with Retry-After 10 s: back-off saved with the lowered cap */
     dispatch_backoff(&d, it, 3200, 5100, 10000);
     dispatch_answered(&d, it, 1);
@@ -107,9 +107,9 @@ static void test_saved_state_restored_and_backoff_saved(void **state) {
     assert_int_equal(s[0].cap, 1);
     assert_int_equal(s[0].until_ms, 15100);
     assert_int_equal(s[0].delay_ms, 500);
-    assert_int_equal(s[0].release_at, -1);        /* URLs still parked */
+    assert_int_equal(s[0].release_at, -1); /* URLs still parked */
     dispatch_sync_done(&d, s, n, 1);
-    assert_null(dispatch_next(&d, 13000));         /* until mono 13200 */
+    assert_null(dispatch_next(&d, 13000)); /* until mono 13200 */
     assert_non_null(dispatch_next(&d, 13200));
     dispatch_free(&d);
 }

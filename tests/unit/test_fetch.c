@@ -11,7 +11,6 @@
 #include "fetch_loop.h"
 #include "zc_url.h"
 
-
 typedef struct {
     CURLcode rc;
     long status;
@@ -30,14 +29,14 @@ static void test_classify(void **state) {
         { CURLE_OK, 410, 0, 0, FETCH_FAIL, "http 410" },
         { CURLE_OK, 403, 0, 0, FETCH_FAIL, "http 403" },
         { CURLE_OK, 400, 0, 0, FETCH_FAIL, "http 400" },
-        { CURLE_OK, 301, 0, 0, FETCH_FAIL, "http 301" },  /* a 3xx nobody followed */
+        { CURLE_OK, 301, 0, 0, FETCH_FAIL, "http 301" }, /* a 3xx nobody followed */
         { CURLE_OK, 304, 0, 0, FETCH_FAIL, "http 304" },
         { CURLE_OK, 408, 0, 0, FETCH_RETRY, "http 408" },
         { CURLE_OK, 429, 0, 0, FETCH_RETRY, "http 429" },
         { CURLE_OK, 500, 0, 0, FETCH_RETRY, "http 500" },
         { CURLE_OK, 503, 0, 0, FETCH_RETRY, "http 503" },
         { CURLE_OK, 599, 0, 0, FETCH_RETRY, "http 599" },
-        { CURLE_OK, 0, 0, 0, FETCH_RETRY, "http 0" },     /* no status line at all */
+        { CURLE_OK, 0, 0, 0, FETCH_RETRY, "http 0" }, /* no status line at all */
         { CURLE_OK, 600, 0, 0, FETCH_FAIL, "http 600" },
         { CURLE_OK, 200, 1, 0, FETCH_FAIL, "body too large" },
         { CURLE_WRITE_ERROR, 200, 1, 0, FETCH_FAIL, "body too large" },
@@ -82,10 +81,10 @@ static void test_retry_after_cap(void **state) {
     assert_int_equal(fetch_retry_after_ms(120, cap), 120000);
     assert_int_equal(fetch_retry_after_ms(600, cap), 600000);
     assert_int_equal(fetch_retry_after_ms(601, cap), 600000);
-    assert_int_equal(fetch_retry_after_ms(100000, cap), 600000);           /* issue 11: not a day */
+    assert_int_equal(fetch_retry_after_ms(100000, cap), 600000);                /* issue 11: not a day */
     assert_int_equal(fetch_retry_after_ms((curl_off_t)INT64_MAX, cap), 600000); /* no overflow */
     assert_int_equal(fetch_retry_after_ms(7, 5000), 5000);
-    assert_int_equal(fetch_retry_after_ms(7, 0), 0);                        /* cap 0: never wait */
+    assert_int_equal(fetch_retry_after_ms(7, 0), 0); /* cap 0: never wait */
     assert_int_equal(fetch_retry_after_ms(3, 3500), 3000);
 }
 

@@ -68,7 +68,9 @@ static const struct { const char *in, *old, *now; } url_forms[] = {
     { "http://0x7f.1/", "http://0x7f.1/", NULL },
     { "http://%41.com/", "http://%41.com/", NULL },
     { "http://h\\x/", "http://h\\x/", NULL },
-    { "http://b\xc3\xbc" "cher.de/", NULL, NULL },
+    { "http://b\xc3\xbc"
+      "cher.de/",
+      NULL, NULL },
     { "http:/h", NULL, NULL },
     { "http:///h", NULL, NULL },
     { "http://h:0/", NULL, NULL },
@@ -146,7 +148,9 @@ static void test_url_fingerprint_and_host(void **state) {
 }
 
 /* Messages over a real inproc PAIR of sockets. */
-typedef struct pair { void *ctx, *a, *b; } pair;
+typedef struct pair {
+    void *ctx, *a, *b;
+} pair;
 
 static int pair_setup(void **state) {
     pair *p = calloc(1, sizeof(*p));
@@ -168,15 +172,17 @@ static int pair_teardown(void **state) {
 }
 
 static int freed;
-static void count_free(void *data, void *hint) { (void)hint; free(data); freed++; }
+static void count_free(void *data, void *hint) {
+    (void)hint;
+    free(data);
+    freed++;
+}
 
 static void test_msg_roundtrip(void **state) {
     pair *p = *state;
     char *body = strdup("{\"count\": 1}");
     freed = 0;
-    zc_frame f[7] = { ZC_FSTR("http://h/a"), ZC_FSTR("http://h/a"), ZC_FSTR("200"),
-                      ZC_FSTR("application/json"), ZC_FSTR("1700000000000"), ZC_FSTR("12"),
-                      { body, strlen(body), count_free, NULL } };
+    zc_frame f[7] = { ZC_FSTR("http://h/a"), ZC_FSTR("http://h/a"), ZC_FSTR("200"), ZC_FSTR("application/json"), ZC_FSTR("1700000000000"), ZC_FSTR("12"), { body, strlen(body), count_free, NULL } };
     assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, 7, 0), 0);
     zc_msg m;
     char err[256];
@@ -207,7 +213,12 @@ static void test_msg_rejects_garbage(void **state) {
     pair *p = *state;
     char err[256];
     zc_msg m;
-    struct { const char *f[4]; size_t l[4]; int n; const char *why; } cases[] = {
+    struct {
+        const char *f[4];
+        size_t l[4];
+        int n;
+        const char *why;
+    } cases[] = {
         { { "hello" }, { 5 }, 1, "bad header" },
         { { "ZC\x02\x01", "a", "b", "c" }, { 4, 1, 1, 1 }, 4, "version" },
         { { "ZC\x01\x63" }, { 4 }, 1, "unknown message type" },
@@ -293,7 +304,7 @@ static void test_time_utc(void **state) {
     char buf[32];
     assert_string_equal(zc_time_utc(1769860800123LL, ZC_TIME_ISO, "?", buf, sizeof(buf)), "2026-01-31T12:00:00Z");
     assert_string_equal(zc_time_utc(0, ZC_TIME_ISO, "an unknown time", buf, sizeof(buf)), "an unknown time");
-    assert_string_equal(zc_time_utc(1769860800123LL, ZC_TIME_ISO, "?", buf, 8), "?");  /* does not fit */
+    assert_string_equal(zc_time_utc(1769860800123LL, ZC_TIME_ISO, "?", buf, 8), "?"); /* does not fit */
 }
 
 /* The definition, decoded the slow way: the reference zc_utf8_valid must agree with. */
@@ -303,11 +314,23 @@ static int utf8_reference(const unsigned char *s, size_t len) {
         unsigned c = s[i];
         size_t n;
         uint32_t cp, min;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC0 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF7) { n = 3; cp = c & 0x07; min = 0x10000; }
-        else return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC0 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF7) {
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else return 0;
         if (len - i <= n) return 0;
         for (size_t k = 1; k <= n; k++) {
             if ((s[i + k] & 0xC0) != 0x80) return 0;
@@ -328,8 +351,7 @@ static void test_utf8_agrees_with_definition(void **state) {
     uint64_t checked = 0;
     for (size_t pre = 0; pre < 10; pre += 3) {
         for (uint32_t v = 0; v < (1u << 24); v++) {
-            if (pre > 0 && (v & 0xff) != 0xe4 && (v & 0xff) != 0xed && (v & 0xff) != 0xe0 && (v & 0xff) >= 0x80
-                && (v & 0xff) != 0xc2 && (v & 0xff) != 0xf0 && (v & 0xff) != 0xf4)
+            if (pre > 0 && (v & 0xff) != 0xe4 && (v & 0xff) != 0xed && (v & 0xff) != 0xe0 && (v & 0xff) >= 0x80 && (v & 0xff) != 0xc2 && (v & 0xff) != 0xf0 && (v & 0xff) != 0xf4)
                 continue; /* other lead bytes behave alike; pre 0 covers them all */
             buf[pre] = (unsigned char)v;
             buf[pre + 1] = (unsigned char)(v >> 8);

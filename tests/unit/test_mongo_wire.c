@@ -87,12 +87,12 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-#define NEED_SERVER(state)                                                              \
-    do {                                                                                \
-        if (*(state) == NULL) {                                                         \
-            fprintf(stderr, "*** %s SKIPPED: MONGODB_URI is not set ***\n", __func__);  \
-            skip();                                                                     \
-        }                                                                               \
+#define NEED_SERVER(state)                                                             \
+    do {                                                                               \
+        if (*(state) == NULL) {                                                        \
+            fprintf(stderr, "*** %s SKIPPED: MONGODB_URI is not set ***\n", __func__); \
+            skip();                                                                    \
+        }                                                                              \
     } while (0)
 
 /* Server-side count of the documents in coll matching filter (the `count` command). */

@@ -13,7 +13,7 @@
 #include "zc_utf8.h"
 
 #define LIST0 "https://spa5.scrape.center/api/book/?limit=18&offset=0"
-#define DURL "https://spa5.scrape.center/api/book/7952978"
+#define DURL  "https://spa5.scrape.center/api/book/7952978"
 
 /* ---------- helpers ---------- */
 
@@ -146,14 +146,14 @@ static void test_utf8_valid(void **state) {
     (void)state;
     assert_true(zc_utf8_valid("plain", 5));
     assert_true(zc_utf8_valid("\xe4\xb8\xad\xe6\x96\x87", 6));
-    assert_true(zc_utf8_valid("\xf0\x9f\x98\x80", 4));          /* U+1F600 */
+    assert_true(zc_utf8_valid("\xf0\x9f\x98\x80", 4)); /* U+1F600 */
     assert_false(zc_utf8_valid("\xff", 1));
-    assert_false(zc_utf8_valid("\xc0\xaf", 2));                 /* overlong '/' */
-    assert_false(zc_utf8_valid("\xe0\x80\xaf", 3));             /* overlong */
-    assert_false(zc_utf8_valid("\xed\xa0\x80", 3));             /* surrogate D800 */
-    assert_false(zc_utf8_valid("\xf4\x90\x80\x80", 4));         /* above U+10FFFF */
-    assert_false(zc_utf8_valid("\xe4\xb8", 2));                 /* truncated */
-    assert_false(zc_utf8_valid("a\x80", 2));                    /* lone continuation */
+    assert_false(zc_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(zc_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(zc_utf8_valid("\xed\xa0\x80", 3));     /* surrogate D800 */
+    assert_false(zc_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(zc_utf8_valid("\xe4\xb8", 2));         /* truncated */
+    assert_false(zc_utf8_valid("a\x80", 2));            /* lone continuation */
 }
 
 /* ---------- URLs ---------- */
@@ -213,7 +213,8 @@ static void test_list_first_page(void **state) {
     /* A later page: only its 18 detail URLs. The buffer is reused. */
     body = list_body(9040, 2000, 18);
     assert_int_equal(parse_list("https://spa5.scrape.center/api/book/?limit=18&offset=18",
-                                body, strlen(body), &u, err, sizeof(err)), 0);
+                                body, strlen(body), &u, err, sizeof(err)),
+                     0);
     assert_int_equal(u.n, 18);
     assert_int_equal(u.ndetail, 18);
     assert_int_equal(u.nlist, 0);
@@ -231,7 +232,8 @@ static void test_list_limit_and_origin(void **state) {
     /* limit from the URL, port kept, no trailing slash in the path. */
     char *body = list_body(25, 1, 10);
     assert_int_equal(parse_list("http://127.0.0.1:8080/api/book?offset=0&limit=10", body,
-                                strlen(body), &u, err, sizeof(err)), 0);
+                                strlen(body), &u, err, sizeof(err)),
+                     0);
     assert_int_equal(u.n, 12);
     assert_string_equal(line_at(&u, 0, l, sizeof(l)), "http://127.0.0.1:8080/api/book/1");
     assert_string_equal(line_at(&u, 10, l, sizeof(l)), "http://127.0.0.1:8080/api/book/?limit=10&offset=10");
@@ -249,21 +251,24 @@ static void test_list_limit_and_origin(void **state) {
     /* Past the end: an empty list, not an error. */
     const char *empty = "{\"count\": 9040, \"results\": []}";
     assert_int_equal(parse_list("http://h/api/book/?limit=18&offset=9054", empty, strlen(empty),
-                                &u, err, sizeof(err)), 0);
+                                &u, err, sizeof(err)),
+                     0);
     assert_int_equal(u.n, 0);
     assert_int_equal(u.len, 0);
 
     /* A garbage offset is not the first page. */
     body = list_body(100, 1, 1);
     assert_int_equal(parse_list("http://h/api/book/?limit=18&offset=x", body, strlen(body), &u,
-                                err, sizeof(err)), 0);
+                                err, sizeof(err)),
+                     0);
     assert_int_equal(u.n, 1);
     free(body);
 
     /* An absurd count is clamped and flagged. */
     const char *huge = "{\"count\": 1e300, \"results\": []}";
     assert_int_equal(parse_list("http://h/api/book/?limit=1000&offset=0", huge, strlen(huge), &u,
-                                err, sizeof(err)), 0);
+                                err, sizeof(err)),
+                     0);
     assert_true(u.truncated);
     assert_int_equal(u.nlist, PARSE_MAX_COUNT / 1000 - 1);
     parse_urls_free(&u);
@@ -277,7 +282,8 @@ static void test_list_bad_items(void **state) {
                        " 5, {\"id\": \"\"}, {\"id\": 1.5}, {\"id\": \"0077\"}, {\"id\": -3}, {\"id\": null}]}";
     parse_urls_init(&u);
     assert_int_equal(parse_list("http://h/api/book/?limit=18&offset=18", body, strlen(body), &u,
-                                err, sizeof(err)), 0);
+                                err, sizeof(err)),
+                     0);
     assert_int_equal(u.n, 2);
     assert_int_equal(u.skipped, 7);
     assert_string_equal(line_at(&u, 0, l, sizeof(l)), "http://h/api/book/42");
@@ -594,10 +600,10 @@ static void test_detail_invalid_utf8(void **state) {
     (void)state;
     const char *bads[] = {
         "{\"id\": \"7952978\", \"name\": \"\xff\"}",
-        "{\"id\": \"7952978\", \"authors\": [\"\xc0\xaf\"]}",          /* overlong */
-        "{\"id\": \"7952978\", \"name\": \"\xed\xa0\x80\"}",           /* surrogate */
-        "{\"id\": \"7952978\", \"introduction\": \"\xe4\xb8\"}",       /* truncated */
-        "{\"id\": \"7952978\", \"k\xfe\": 1}",                         /* in a key */
+        "{\"id\": \"7952978\", \"authors\": [\"\xc0\xaf\"]}",    /* overlong */
+        "{\"id\": \"7952978\", \"name\": \"\xed\xa0\x80\"}",     /* surrogate */
+        "{\"id\": \"7952978\", \"introduction\": \"\xe4\xb8\"}", /* truncated */
+        "{\"id\": \"7952978\", \"k\xfe\": 1}",                   /* in a key */
     };
     for (size_t i = 0; i < sizeof(bads) / sizeof(*bads); i++)
         expect_detail_fail(DURL, bads[i], strlen(bads[i]), "invalid utf-8");

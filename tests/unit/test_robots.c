@@ -17,8 +17,14 @@ static zc_robots *parse(const char *txt, const char *agent) {
     return r;
 }
 
-#define ALLOWED(r, p) do { if (!zc_robots_allowed(r, p)) fail_msg("%s disallowed, want allowed", p); } while (0)
-#define DISALLOWED(r, p) do { if (zc_robots_allowed(r, p)) fail_msg("%s allowed, want disallowed", p); } while (0)
+#define ALLOWED(r, p)                                                             \
+    do {                                                                          \
+        if (!zc_robots_allowed(r, p)) fail_msg("%s disallowed, want allowed", p); \
+    } while (0)
+#define DISALLOWED(r, p)                                                         \
+    do {                                                                         \
+        if (zc_robots_allowed(r, p)) fail_msg("%s allowed, want disallowed", p); \
+    } while (0)
 
 /* RFC 9309 5.1 */
 static const char *simple =
@@ -42,11 +48,11 @@ static const char *simple =
 
 static void test_rfc_simple_example(void **state) {
     (void)state;
-    zc_robots *r = parse(simple, "otherbot");  /* falls to "*" */
+    zc_robots *r = parse(simple, "otherbot"); /* falls to "*" */
     DISALLOWED(r, "/example/page.html");
     DISALLOWED(r, "/images/cat.gif");
-    ALLOWED(r, "/publications/cat.gif");       /* "/publications/" has more octets than "*.gif$" */
-    ALLOWED(r, "/images/cat.gif?x=1");         /* "$": the path must end there */
+    ALLOWED(r, "/publications/cat.gif"); /* "/publications/" has more octets than "*.gif$" */
+    ALLOWED(r, "/images/cat.gif?x=1");   /* "$": the path must end there */
     ALLOWED(r, "/publications/paper.pdf");
     ALLOWED(r, "/");
     zc_robots_free(r);
@@ -57,7 +63,7 @@ static void test_rfc_simple_example(void **state) {
     DISALLOWED(r, "/example/other.html");
     DISALLOWED(r, "/publications/");
     DISALLOWED(r, "/");
-    ALLOWED(r, "/robots.txt");                 /* always */
+    ALLOWED(r, "/robots.txt"); /* always */
     zc_robots_free(r);
 
     r = parse(simple, "FooBot/2.1 (+https://foo.example/bot)"); /* product token, any case */
@@ -69,7 +75,7 @@ static void test_rfc_simple_example(void **state) {
         DISALLOWED(r, "/example/page.html");
         DISALLOWED(r, "/example/page.html.bak");
         ALLOWED(r, "/example/other.html");
-        ALLOWED(r, "/images/cat.gif");         /* not the "*" group's rules */
+        ALLOWED(r, "/images/cat.gif"); /* not the "*" group's rules */
         zc_robots_free(r);
     }
 
@@ -84,7 +90,8 @@ static void test_rfc_longest_match(void **state) {
     (void)state;
     zc_robots *r = parse("User-Agent: foobot\n"
                          "Allow: /example/page/\n"
-                         "Disallow: /example/page/disallowed.gif\n", "foobot");
+                         "Disallow: /example/page/disallowed.gif\n",
+                         "foobot");
     ALLOWED(r, "/example/page/");
     ALLOWED(r, "/example/page/allowed.gif");
     DISALLOWED(r, "/example/page/disallowed.gif");
@@ -106,14 +113,15 @@ static void test_rfc_percent_encoding(void **state) {
     (void)state;
     zc_robots *r = parse("user-agent: *\n"
                          "disallow: /foo/bar?baz=quz\n"
-                         "disallow: /foo/bar/\xE3\x83\x84\n"   /* U+30C4 written raw */
+                         "disallow: /foo/bar/\xE3\x83\x84\n" /* U+30C4 written raw */
                          "disallow: /foo/bar/%62%61%7A\n"
-                         "disallow: /a/%7e\n", "x");
+                         "disallow: /a/%7e\n",
+                         "x");
     DISALLOWED(r, "/foo/bar?baz=quz");
     DISALLOWED(r, "/foo/bar/%E3%83%84");
-    DISALLOWED(r, "/foo/bar/%e3%83%84");                  /* hex case does not matter */
+    DISALLOWED(r, "/foo/bar/%e3%83%84"); /* hex case does not matter */
     DISALLOWED(r, "/foo/bar/\xE3\x83\x84");
-    DISALLOWED(r, "/foo/bar/baz");                        /* %62%61%7A is baz */
+    DISALLOWED(r, "/foo/bar/baz"); /* %62%61%7A is baz */
     DISALLOWED(r, "/foo/bar/%62az");
     DISALLOWED(r, "/a/~");
     ALLOWED(r, "/foo/bar/ba");
@@ -134,9 +142,10 @@ static void test_rfc_special_characters(void **state) {
                          "Allow: /this/path/exactly$\n"
                          "Allow: /this/*/exactly\n"
                          "Allow: /path/file-with-a-%2A.html\n"
-                         "Allow: /path/foo-%24\n", "x");
+                         "Allow: /path/foo-%24\n",
+                         "x");
     ALLOWED(r, "/this/path/exactly");
-    ALLOWED(r, "/this/path/exactly/");      /* by the second Allow, a prefix */
+    ALLOWED(r, "/this/path/exactly/"); /* by the second Allow, a prefix */
     DISALLOWED(r, "/this/path/exact");
     ALLOWED(r, "/this/a/b/exactly");
     DISALLOWED(r, "/this/exactly");
@@ -162,7 +171,8 @@ static void test_groups_and_records(void **state) {
                          "user-agent: ZCRAWL\n"
                          "foo: bar\n"
                          "no colon here\n"
-                         "DISALLOW: /four\n", "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl)");
+                         "DISALLOW: /four\n",
+                         "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl)");
     ALLOWED(r, "/orphan");
     DISALLOWED(r, "/one");
     DISALLOWED(r, "/two");
@@ -208,11 +218,11 @@ static void test_paths(void **state) {
     (void)state;
     zc_robots *r = parse("user-agent: *\ndisallow: /$\ndisallow: /q?a=1\n", "x");
     DISALLOWED(r, "/");
-    DISALLOWED(r, "");          /* "" is "/" */
+    DISALLOWED(r, ""); /* "" is "/" */
     ALLOWED(r, "/x");
     DISALLOWED(r, "/q?a=1&b=2");
     ALLOWED(r, "/q?b=2&a=1");
-    DISALLOWED(r, "/#frag");    /* the fragment is not part of the path */
+    DISALLOWED(r, "/#frag"); /* the fragment is not part of the path */
     ALLOWED(r, "/robots.txt");
     assert_int_equal(zc_robots_allowed(NULL, "/"), 0);
     zc_robots_free(r);

@@ -42,8 +42,8 @@ static void test_origins(void **state) {
     assert_int_equal(zc_scope_allows(s, "HTTP://127.0.0.1:8080"), 1);
     assert_int_equal(zc_scope_allows(s, "http://x@127.0.0.1:8080/a"), 0); /* credentials */
     assert_int_equal(zc_scope_allows(s, "http://127.0.0.1:8080@127.0.0.2/a"), 0);
-    assert_int_equal(zc_scope_allows(s, "http://0x7f.1:8080/a"), 0); /* 127.0.0.1 to libcurl */
-    assert_int_equal(zc_scope_allows(s, "http://127.0.0.1:8081/api/book/1"), 0); /* another port */
+    assert_int_equal(zc_scope_allows(s, "http://0x7f.1:8080/a"), 0);              /* 127.0.0.1 to libcurl */
+    assert_int_equal(zc_scope_allows(s, "http://127.0.0.1:8081/api/book/1"), 0);  /* another port */
     assert_int_equal(zc_scope_allows(s, "https://127.0.0.1:8080/api/book/1"), 0); /* another scheme */
     assert_int_equal(zc_scope_allows(s, "http://127.0.0.2:8080/"), 0);
     assert_int_equal(zc_scope_allows(s, "file:///etc/passwd"), 0);
@@ -75,7 +75,7 @@ static void test_hosts(void **state) {
     assert_int_equal(zc_scope_allows(s, "http://www.example.com/a"), 0);   /* exact host only */
     assert_int_equal(zc_scope_allows(s, "http://a.cdn.example.net/x"), 1);
     assert_int_equal(zc_scope_allows(s, "http://a.b.cdn.example.net/x"), 1);
-    assert_int_equal(zc_scope_allows(s, "http://cdn.example.net/x"), 0);   /* below it, not itself */
+    assert_int_equal(zc_scope_allows(s, "http://cdn.example.net/x"), 0); /* below it, not itself */
     assert_int_equal(zc_scope_allows(s, "http://evilcdn.example.net/x"), 0);
     assert_int_equal(zc_scope_allows(s, "http://example.com.evil.org/"), 0);
     assert_int_equal(zc_scope_allows(s, "file://example.com/etc/passwd"), 0);

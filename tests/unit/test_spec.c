@@ -104,7 +104,7 @@ static void test_patterns(void **state) {
     assert_int_equal(spec_classify(s, "http://h/v/a/items/1x.json", &m), PARSE_KIND_UNKNOWN);
     assert_int_equal(spec_classify(s, "http://h/v/a/b/items/1.json", &m), PARSE_KIND_UNKNOWN);
     assert_int_equal(spec_classify(s, "http://h/v/a/items?page=2", &m), PARSE_KIND_LIST);
-    assert_int_equal(spec_classify(s, "http://h/v/a/items", &m), PARSE_KIND_UNKNOWN);  /* ?* needs a query */
+    assert_int_equal(spec_classify(s, "http://h/v/a/items", &m), PARSE_KIND_UNKNOWN); /* ?* needs a query */
     assert_int_equal(spec_classify(s, "ftp://h/v/a/items?x", &m), PARSE_KIND_UNKNOWN);
     assert_int_equal(spec_classify(s, NULL, &m), PARSE_KIND_UNKNOWN);
     spec_free(s);
@@ -140,7 +140,8 @@ static void test_pagination_next_and_cursor(void **state) {
                      " \"paginate\": {\"type\": \"next\", \"from\": \"links.next\"}}}]}");
     /* string keys are percent-encoded into the URL; relative next links get the origin */
     assert_string_equal(run_list(s, "https://h/l", "{\"d\": {\"items\": [{\"ref\": {\"key\": \"a b/c\"}}]},"
-                                 " \"links\": {\"next\": \"/l?cursor=x\"}}", 0, err),
+                                                   " \"links\": {\"next\": \"/l?cursor=x\"}}",
+                                 0, err),
                         "https://h/i/a%20b%2Fc\nhttps://h/l?cursor=x");
     assert_string_equal(run_list(s, "https://h/l", "{\"d\": {\"items\": []}, \"links\": {\"next\": null}}", 0, err), "");
     /* a page naming itself ends the walk */
@@ -196,7 +197,7 @@ static void test_item_conversions(void **state) {
     it = field(&d, "ok");
     assert_true(bson_iter_type(&it) == BSON_TYPE_BOOL && bson_iter_bool(&it));
     it = field(&d, "d1");
-    assert_int_equal(bson_iter_date_time(&it), -31190400000LL);           /* 1969-01-05 */
+    assert_int_equal(bson_iter_date_time(&it), -31190400000LL); /* 1969-01-05 */
     it = field(&d, "d2");
     assert_int_equal(bson_iter_date_time(&it), 1583225100000LL); /* 2020-03-03T09:45+01:00 = 08:45Z */
     it = field(&d, "d3");
@@ -221,7 +222,9 @@ static void test_item_conversions(void **state) {
 
     /* Missing optional fields are null; a wrong type too. */
     assert_int_equal(run_item(s, "http://h/r/k-2", "{\"data\": {\"rec\": {\"key\": \"k-2\", \"title\": \"t\", \"ok\": 3,"
-                                                   " \"d1\": \"1969-01-05\"}}}", &d, err), 0);
+                                                   " \"d1\": \"1969-01-05\"}}}",
+                              &d, err),
+                     0);
     assert_nullf(&d, "n");
     assert_nullf(&d, "ok");
     assert_nullf(&d, "d1");
@@ -283,15 +286,18 @@ static void test_load_errors(void **state) {
                       " \"paginate\": {\"type\": \"cursor\", \"from\": \"c\", \"url\": \"/l?page={page}\"}}}]}",
                       "must hold {cursor}");
     expect_load_error("{\"pages\": [{\"match\": \"/a/{id}\", \"item\": {\"id\": {\"from\": \"id\"},"
-                      " \"fields\": [{\"name\": \"a.b\", \"type\": \"string\"}]}}]}", "cannot be a document key");
+                      " \"fields\": [{\"name\": \"a.b\", \"type\": \"string\"}]}}]}",
+                      "cannot be a document key");
     expect_load_error("{\"pages\": [{\"match\": \"/a/{id}\", \"item\": {\"id\": {\"from\": \"id\"},"
                       " \"fields\": [{\"name\": \"x\", \"type\": \"integer\", \"collapse\": true}]}}]}",
                       "collapse and entities apply to string and strings only");
     expect_load_error("{\"pages\": [{\"match\": \"/a/{id}\", \"item\": {\"id\": {\"from\": \"id\"},"
-                      " \"fields\": [{\"name\": \"x\", \"type\": \"date\", \"format\": \"%d/%m\"}]}}]}", "has no year");
+                      " \"fields\": [{\"name\": \"x\", \"type\": \"date\", \"format\": \"%d/%m\"}]}}]}",
+                      "has no year");
     expect_load_error("{\"zcrawl_spec\": 2, \"pages\": []}", "$.zcrawl_spec: this parser reads version 1");
     expect_load_error("{\"pages\": [{\"match\": \"/a/{id}\", \"item\": {\"id\": {\"from\": \"id\"},"
-                      " \"fields\": [{\"name\": \"fetched_at\", \"type\": \"string\"}]}}]}", "is the key of source_url or fetched_at");
+                      " \"fields\": [{\"name\": \"fetched_at\", \"type\": \"string\"}]}}]}",
+                      "is the key of source_url or fetched_at");
     /* found by fuzz_spec: a message that quotes the spec stays one line */
     expect_load_error("{\"pages\": [{\"match\": \"/a\", \"a\\nb\": 1}]}", "unknown key 'a?b'");
     expect_load_error("{\"pages\": [{\"match\": \"/a\", \"list\": {\"items\": \"r\\n\", \"item_url\": \"/{id}\"}}]}",

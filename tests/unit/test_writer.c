@@ -153,11 +153,13 @@ static void test_jsonl_appends_lines(void **state) {
     };
     size_t already = 9;
     assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 3, on_reject, NULL, &already, err,
-                                              sizeof(err)), 0);
+                                              sizeof(err)),
+                     0);
     assert_int_equal(already, 0);
     /* The same document again: confirmed, not appended a second time. */
     assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 1, on_reject, NULL, &already, err,
-                                              sizeof(err)), 0);
+                                              sizeof(err)),
+                     0);
     assert_int_equal(already, 1);
     assert_int_equal(rejected, 0);
     writer_jsonl_close(j);
@@ -283,7 +285,9 @@ static void test_json_agrees_with_libbson(void **state) {
             double v;
             memcpy(&v, &r, sizeof(v));
             switch (r % 5) {
-            case 0: if (isfinite(v)) assert_true(BSON_APPEND_DOUBLE(d, key, v)); break;
+            case 0:
+                if (isfinite(v)) assert_true(BSON_APPEND_DOUBLE(d, key, v));
+                break;
             case 1: assert_true(BSON_APPEND_DOUBLE(d, key, (double)(int64_t)(r % 100000) / 10.0)); break;
             case 2: assert_true(BSON_APPEND_INT64(d, key, (int64_t)r)); break;
             case 3: assert_true(BSON_APPEND_DATE_TIME(d, key, (int64_t)(r % 253402300799999ULL))); break;
@@ -329,7 +333,8 @@ static void test_jsonl_falls_back(void **state) {
     bson_t *d = BCON_NEW("_id", BCON_UTF8("1"), "o", BCON_OID(&oid));
     size_t already;
     assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)&d, 1, on_reject, NULL, &already, err,
-                                              sizeof(err)), 0);
+                                              sizeof(err)),
+                     0);
     writer_jsonl_close(j);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
@@ -378,13 +383,17 @@ static void test_jsonl_exactly_once(void **state) {
                        "{\"_id\":\"a\\\"b\",\"v\":1}\nnot json at all\n";
     assert_string_equal(slurp(path), kept);
     bson_t *d[6] = {
-        BCON_NEW("_id", BCON_UTF8("1"), "v", BCON_INT32(2)), BCON_NEW("_id", BCON_UTF8("7")),
-        BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(1)), BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(2)),
-        BCON_NEW("_id", BCON_UTF8("a\"b")), BCON_NEW("_id", BCON_UTF8("8")),
+        BCON_NEW("_id", BCON_UTF8("1"), "v", BCON_INT32(2)),
+        BCON_NEW("_id", BCON_UTF8("7")),
+        BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(1)),
+        BCON_NEW("_id", BCON_UTF8("9"), "v", BCON_INT32(2)),
+        BCON_NEW("_id", BCON_UTF8("a\"b")),
+        BCON_NEW("_id", BCON_UTF8("8")),
     };
     size_t already = 0;
     assert_int_equal(writer_jsonl_write_batch(j, (const bson_t *const *)d, 6, on_reject, NULL, &already, err,
-                                              sizeof(err)), 0);
+                                              sizeof(err)),
+                     0);
     assert_int_equal(already, 4);
     assert_int_equal(writer_jsonl_ids(j), 5);
     char want[1024];
