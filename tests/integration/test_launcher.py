@@ -653,7 +653,9 @@ def test_crawl_running_elsewhere_is_not_started_twice(procs, tmp_path):
     redis = Redis(procs)
     site = Sitesim(procs, "--books", "300")
     now_ms = int(time.time() * 1000)
-    redis.cli("HSET", "zcrawl:{busy}:meta", "state", "running")
+    # url_form 2: fingerprints of libcurl's URL parser (lib/zc_url.h ZC_URL_FORM), as a
+    # broker of this zcrawl would have written them.
+    redis.cli("HSET", "zcrawl:{busy}:meta", "state", "running", "url_form", "2")
     redis.cli("HSET", "zcrawl:{busy}:stats", "updated_at", str(now_ms), "state", "running")
     argv = plain_argv(site.start_url, tmp_path / "o.jsonl", "--redis", redis.uri, "--crawl", "busy")
     r = run_launcher(argv, tmp_path, timeout=30)
