@@ -13,7 +13,8 @@
  * curl_floor's fetch cost and the contenders of scenario 1.
  *
  * usage: part_costs URL_FILE
- * Prints one JSON line: {"pages", "bytes", "hop_us_per_page", "parse_us_per_page"}.
+ * Prints one JSON line: {"pages", "bytes", "hop_us_per_page", "curve_hop_us_per_page",
+ * "parse_us_per_page"}; the CURVE hop is the same hop encrypted and authenticated.
  * Exits 1 with one line on stderr when a download, a parse or a socket fails. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -107,14 +108,24 @@ static double cpu_of(int who) {
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The receiving end: binds a PULL on an ephemeral loopback port, tells the parent
- * which through fd, takes n messages and exits. Never returns. */
-static void hop_receiver(int fd, size_t n) {
+/* A CURVE keypair of the receiving end (Z85 text), for the encrypted hop. */
+typedef struct hop_keys {
+    char server_pub[41], server_sec[41], client_pub[41], client_sec[41];
+} hop_keys;
+
+/* The receiving end: binds a PULL on an ephemeral loopback port (a CURVE server when
+ * k is not NULL), tells the parent which through fd, takes n messages and exits.
+ * Never returns. */
+static void hop_receiver(int fd, size_t n, const hop_keys *k) {
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, ZMQ_PULL) : NULL;
     char ep[128];
     size_t eplen = sizeof(ep);
-    int hwm = 100000;
+    int hwm = 100000, one = 1;
+    if (s && k &&
+        (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
+         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->server_sec, 40) != 0))
+        _exit(1);
     if (!s || zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
         zmq_bind(s, "tcp://127.0.0.1:*") != 0 || zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &eplen) != 0 ||
         write(fd, ep, strlen(ep) + 1) != (ssize_t)(strlen(ep) + 1))
@@ -132,8 +143,9 @@ static void hop_receiver(int fd, size_t n) {
     _exit(0);
 }
 
-/* Sends every body through one hop. Returns CPU seconds of both ends, or -1. */
-static double hop_cost(const body *bodies, size_t n) {
+/* Sends every body through one hop, encrypted with CURVE when k is not NULL (as
+ * zcrawl's stages do by default). Returns CPU seconds of both ends, or -1. */
+static double hop_cost(const body *bodies, size_t n, const hop_keys *k) {
     int fds[2];
     if (pipe(fds) != 0) return -1;
     double cpu0 = cpu_of(RUSAGE_SELF), child0 = cpu_of(RUSAGE_CHILDREN);
@@ -141,7 +153,7 @@ static double hop_cost(const body *bodies, size_t n) {
     if (pid < 0) return -1;
     if (pid == 0) {
         close(fds[0]);
-        hop_receiver(fds[1], n);
+        hop_receiver(fds[1], n, k);
     }
     close(fds[1]);
     char ep[128];
@@ -152,7 +164,12 @@ static double hop_cost(const body *bodies, size_t n) {
     if (ok) {
         ep[got] = '\0';
         ok = (ctx = zmq_ctx_new()) && (s = zmq_socket(ctx, ZMQ_PUSH)) &&
-             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == 0 && zmq_connect(s, ep) == 0;
+             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == 0;
+        if (ok && k)
+            ok = zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, k->server_pub, 40) == 0 &&
+                 zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->client_pub, 40) == 0 &&
+                 zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->client_sec, 40) == 0;
+        ok = ok && zmq_connect(s, ep) == 0;
     }
     for (size_t i = 0; ok && i < n; i++) {
         int r;
@@ -218,9 +235,19 @@ int main(int argc, char **argv) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) bytes += bodies[i].len;
-    double hop = hop_cost(bodies, n);
+    double hop = hop_cost(bodies, n, NULL);
     if (hop < 0) {
         fprintf(stderr, "%s: error: the ZeroMQ hop failed\n", PROG);
+        goto out;
+    }
+    hop_keys k;
+    if (zmq_curve_keypair(k.server_pub, k.server_sec) != 0 || zmq_curve_keypair(k.client_pub, k.client_sec) != 0) {
+        fprintf(stderr, "%s: error: zmq_curve_keypair: %s\n", PROG, zmq_strerror(errno));
+        goto out;
+    }
+    double curve_hop = hop_cost(bodies, n, &k);
+    if (curve_hop < 0) {
+        fprintf(stderr, "%s: error: the ZeroMQ hop with CURVE failed\n", PROG);
         goto out;
     }
     double parse = parse_cost(bodies, n);
@@ -228,8 +255,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: error: a body is not JSON\n", PROG);
         goto out;
     }
-    printf("{\"pages\": %zu, \"bytes\": %zu, \"hop_us_per_page\": %.2f, \"parse_us_per_page\": %.2f}\n",
-           n, bytes, hop * 1e6 / (double)n, parse * 1e6 / (double)n);
+    printf("{\"pages\": %zu, \"bytes\": %zu, \"hop_us_per_page\": %.2f, \"curve_hop_us_per_page\": %.2f, "
+           "\"parse_us_per_page\": %.2f}\n",
+           n, bytes, hop * 1e6 / (double)n, curve_hop * 1e6 / (double)n, parse * 1e6 / (double)n);
     rc = 0;
 out:
     for (size_t i = 0; i < n; i++) free(bodies[i].p);

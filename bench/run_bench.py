@@ -384,8 +384,8 @@ def measure_part_costs(cfg, rep):
             return None
         out = json.loads(r.stdout.strip().splitlines()[-1])
         out['repeat'] = rep
-        log('part costs, run %d: hop %.2f us/page, parse %.2f us/page' % (
-            rep, out['hop_us_per_page'], out['parse_us_per_page']))
+        log('part costs, run %d: hop %.2f us/page (with CURVE %.2f), parse %.2f us/page' % (
+            rep, out['hop_us_per_page'], out.get('curve_hop_us_per_page', float('nan')), out['parse_us_per_page']))
         return out
     except Exception as e:  # a broken measurement is reported, never a crashed bench
         log('part costs, run %d: FAILED: %s' % (rep, e))
@@ -772,11 +772,14 @@ def parts_lines(cfg, rows):
         return []
     hop = statistics.median(p['hop_us_per_page'] for p in parts)
     parse = statistics.median(p['parse_us_per_page'] for p in parts)
+    curve = [p['curve_hop_us_per_page'] for p in parts if 'curve_hop_us_per_page' in p]
     L = ['What the parts of any pipeline of ZeroMQ-joined stages with cJSON cost alone, per page '
          '(lower bounds: each alone on an idle machine, the best case; medians of %d runs):' % len(parts), '',
          '| part | µs of CPU per page |', '| --- | ---: |',
          '| fetch with libcurl (the floor above) | %.1f |' % (fetch[0] * 1000),
          '| one ZeroMQ hop of the page to another process (bench/part_costs.c) | %.1f |' % hop,
+         ] + (['| the same hop with CURVE, as zcrawl\'s links are by default (not in the sum) | %.1f |'
+               % statistics.median(curve)] if curve else []) + [
          '| cJSON parse of the page, its nodes from a bump arena as in zcrawl\'s parser (bench/part_costs.c) | %.1f |' % parse,
          '| **sum: the least such a pipeline spends, before Redis, BSON, storage and its other hops** '
          '| **%.1f** |' % (fetch[0] * 1000 + hop + parse)]
