@@ -325,11 +325,16 @@ def scrape(port):
     return code, ctype, samples, text
 
 
-def test_metrics_during_a_crawl(procs, redis):
+def test_metrics_during_a_crawl(procs):
     """Scrapes /metrics all through a real crawl (broker in service mode, so it
     stays up once the work is done): counters only grow and bracket redis-cli's
     readings, gauges match redis-cli once the crawl is idle, Redis down answers
     503 with one line, and a second broker on the same address exits 2."""
+    # With AOF: Redis goes down and comes back with its data. Restarted empty, the
+    # crawl's meta would be gone and the broker would rightly fail the crawl
+    # (test_truth covers that), taking /metrics with it.
+    from harness import Redis
+    redis = Redis(procs, appendonly=True)
     mport = free_port()
     site = Sitesim(procs, "--books", "900", "--latency-ms", "40", "--malformed-rate", "0.05")
     p = Pipeline(procs, redis, site.start_url, crawl="m1",
@@ -423,21 +428,25 @@ def test_status_and_metrics_prefer_meta_and_show_the_problem(procs, redis):
     wait_port(mport)
     wait_for(lambda: p.stats().get("state") == "idle", 20, "the broker's first stats")
     problem = 'writer w1 sink_full: ENOSPC appending out.jsonl (12 s) "quoted"'
-    redis.cli("HSET", p.key("meta"), "state", "failed", "run_id", "0123456789abcdef", "started_at", "1796200000000",
+    # The broker's own run id: a meta with another one would be a second broker taking
+    # the crawl over, and this one would fail and stop serving /metrics (broker/crawl.c).
+    run_id = redis.cli("HGET", p.key("meta"), "run_id").strip()
+    assert re.fullmatch(r"[0-9a-f]{16}", run_id), run_id
+    redis.cli("HSET", p.key("meta"), "state", "failed", "run_id", run_id, "started_at", "1796200000000",
               "ended_at", "1796200060000", "reason", "sink failing past the limit")
     redis.cli("HSET", p.key("stats"), "problem", problem)
     rows = table(status(redis.uri, "--crawl", "pm").stdout)
-    assert rows["state"].startswith("failed  run 0123456789abcdef  started 2026-"), rows
+    assert rows["state"].startswith("failed  run %s  started 2026-" % run_id), rows
     assert "ended 2026-" in rows["state"], rows
     assert rows["reason"] == "sink failing past the limit" and rows["problem"] == problem, rows
     j = json.loads(status(redis.uri, "--crawl", "pm", "--json").stdout)
     assert (j["state"], j["state_source"], j["problem"]) == ("failed", "meta", problem), j
-    assert j["meta"]["run_id"] == "0123456789abcdef", j
+    assert j["meta"]["run_id"] == run_id, j
     code, _, m, text = scrape(mport)
     assert code == 200, text
     assert m[("zcrawl_crawl_state", '{state="failed"}')] == 1 and m[("zcrawl_crawl_state", '{state="idle"}')] == 0, text
     assert m[("zcrawl_problem", "")] == 1, text
-    assert m[("zcrawl_info", '{crawl="pm",run_id="0123456789abcdef"}')] == 1, text
+    assert m[("zcrawl_info", '{crawl="pm",run_id="%s"}' % run_id)] == 1, text
     redis.cli("HSET", p.key("meta"), "state", "odd\"state")
     code, _, m, text = scrape(mport)
     assert m[("zcrawl_crawl_state", '{state="odd\\"state"}')] == 1, text
