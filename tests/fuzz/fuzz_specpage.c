@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "parse_book.h"
 #include "spec.h"
@@ -58,7 +59,7 @@ static void check_urls(const parse_urls *u) {
     }
     if (lines != u->n) abort();
     for (const char *p = u->buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) abort();
+        if (strncasecmp(p, "http://", 7) != 0 && strncasecmp(p, "https://", 8) != 0) abort(); /* schemes ignore case */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
