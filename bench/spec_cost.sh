@@ -20,6 +20,7 @@ LIBS="$(pkg-config --libs libcjson libbson-1.0) -lm"
 # shellcheck disable=SC2086
 cc $CF $ren -I"$tmp/old" -c -o "$tmp/old.o" "$tmp/old/parse_book.c"
 # shellcheck disable=SC2086
-cc $CF -Iparser -Isitesim -o "$out" bench/spec_cost.c parser/spec.c parser/spec_books.c parser/parse_book.c \
+cc $CF -Iparser -Isitesim -o "$out" bench/spec_cost.c parser/spec*.c parser/parse_book.c parser/parse_json.c \
+   parser/parse_text.c parser/parse_time.c parser/parse_url.c \
    sitesim/sim_catalog.c sitesim/sim_buf.c lib/zc_utf8.c lib/zc_json.c "$tmp/old.o" $LIBS
 "$out" "${1:-7}"

@@ -1,5 +1,5 @@
 /* spec_books.c -- the built-in spec: the text of specs/books.json, written by scripts/spec-books.sh. */
-#include "spec.h"
+#include "parse_book.h"
 
 const char spec_books_json[] =
     "{\n"

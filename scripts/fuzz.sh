@@ -33,7 +33,8 @@ scratch=$(mktemp -d /tmp/zc-fuzz-XXXXXX)
 # Sources each harness links: only what it exercises.
 srcs_of() {
   case $1 in
-    parser|spec|specpage) echo parser/parse_book.c parser/spec.c parser/spec_books.c lib/zc_utf8.c lib/zc_json.c ;;
+    parser|spec|specpage) echo parser/parse_book.c parser/parse_json.c parser/parse_text.c parser/parse_time.c \
+                                parser/parse_url.c parser/spec*.c lib/zc_utf8.c lib/zc_json.c ;;
     url)    echo lib/zc_url.c ;;
     msg)    echo lib/zc_msg.c ;;
     robots) echo lib/zc_robots.c ;;

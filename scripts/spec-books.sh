@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 {
   echo '/* spec_books.c -- the built-in spec: the text of specs/books.json, written by scripts/spec-books.sh. */'
-  echo '#include "spec.h"'
+  echo '#include "parse_book.h"'
   echo
   echo 'const char spec_books_json[] ='
   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' specs/books.json

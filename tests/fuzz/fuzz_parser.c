@@ -1,4 +1,4 @@
-/* fuzz_parser.c -- libFuzzer target for the parser's pure module (parse_book.c).
+/* fuzz_parser.c -- libFuzzer target for the parser's pure modules through the books facade (parse_book.c).
  *
  * Input: when it starts with "http" and has a '\n' within 512 bytes, the first line
  * is the page URL and the rest the body; otherwise byte 0 picks a URL from a table

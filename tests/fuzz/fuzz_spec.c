@@ -1,4 +1,4 @@
-/* fuzz_spec.c -- libFuzzer target for the spec loader (parser/spec.c).
+/* fuzz_spec.c -- libFuzzer target for the spec loader (parser/spec*.c).
  *
  * Input: the text of a spec. A spec that loads is then run on a few fixed pages
  * (one list and one item body per URL) so that whatever the loader accepts the

@@ -1,4 +1,4 @@
-/* test_parse_book.c -- unit tests for the parser's pure module (parse_book.c). */
+/* test_parse_book.c -- unit tests for the books facade (parse_book.c) and the helpers under it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_spec.c -- unit tests for the spec engine (parser/spec.c) and the HTML text helpers. */
+/* test_spec.c -- unit tests for the spec engine (parser/spec*.c) and the HTML text helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
