@@ -89,8 +89,14 @@ int main(int argc, char **argv) {
     parse_urls_init(&nu);
     old_parse_urls_init(&ou);
     bson_t *doc = bson_sized_new(8192);
+    /* as the parser runs pages: counting nulls and skipped items */
+    spec_counts *counts = spec_default() ? spec_counts_for(spec_default()) : NULL;
+    spec_out so;
+    spec_out_init(&so);
+    so.doc = doc;
+    so.counts = counts;
     double *t_old = calloc((size_t)rounds, sizeof(double)), *t_new = calloc((size_t)rounds, sizeof(double));
-    if (!spec || !doc || !t_old || !t_new) return 1;
+    if (!spec || !doc || !counts || !t_old || !t_new) return 1;
 
     /* Equal work: same URLs from every list page (docs differ only by the issue-14 fixes). */
     for (size_t i = 0; i < npages; i++) {
@@ -111,8 +117,9 @@ int main(int argc, char **argv) {
                 if (use_new) {
                     spec_match m;
                     int kind = spec_classify(spec, pg[i].url, &m);
-                    rc = kind == PARSE_KIND_LIST ? spec_list(spec, &m, pg[i].url, pg[i].body, pg[i].len, &nu, err, sizeof(err))
-                                                 : spec_item(spec, &m, pg[i].url, pg[i].body, pg[i].len, 1, doc, err, sizeof(err));
+                    spec_page sp = { pg[i].url, pg[i].body, pg[i].len, 1, NULL };
+                    rc = kind == PARSE_KIND_LIST ? spec_list(spec, &m, &sp, &so, err, sizeof(err))
+                                                 : spec_item(spec, &m, &sp, &so, err, sizeof(err));
                 } else {
                     int kind = old_parse_page_kind(pg[i].url);
                     rc = kind == PARSE_KIND_LIST ? old_parse_list(pg[i].url, pg[i].body, pg[i].len, &ou, err, sizeof(err))
@@ -133,6 +140,8 @@ int main(int argc, char **argv) {
            "\"spec_us_per_page\": %.3f, \"ratio\": %.3f, \"old_min\": %.3f, \"spec_min\": %.3f}\n",
            npages, bytes, rounds, o, n, n / o, t_old[0] / (double)npages * 1e6, t_new[0] / (double)npages * 1e6);
     bson_destroy(doc);
+    spec_out_free(&so);
+    spec_counts_free(counts);
     parse_urls_free(&nu);
     old_parse_urls_free(&ou);
     old_parse_cleanup();

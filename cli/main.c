@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "keygen.h"
 #include "status.h"
+#include "try.h"
 #include "zc_flags.h"
 #include "zc_log.h"
 
@@ -25,6 +26,8 @@ static const struct cli_command {
     { "status", cmd_status, "status [--redis URI] [--crawl NAME] [--json]",
       "a crawl's state, queues and counters from its Redis" },
     { "keygen", cmd_keygen, "keygen [--force] DIR", "CURVE keys for stages on several hosts (deploy/README.md)" },
+    { "try", cmd_try, "try [--spec FILE] [--page-url URL] [--link VALUE] URL|FILE",
+      "what one page yields under a spec: documents, URLs, and every field found and converted, or why not" },
 };
 
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(*COMMANDS))

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "parse_book.h"
 #include "parse_run.h"
+#include "parse_try.h"
 #include "spec.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
@@ -27,6 +30,9 @@ static const char *opt_spec = NULL;
 static int opt_check_spec = 0;
 static long opt_hold_ms = 10000;
 static long opt_max_held = 64L << 20;
+static const char *opt_try = NULL;
+static const char *opt_page_url = NULL;
+static const char *opt_link = NULL;
 
 static const zc_flag parser_flags[] = {
     { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &opt_broker,
@@ -47,6 +53,12 @@ static const zc_flag parser_flags[] = {
       "stop reading pages while the output waiting for room holds more than this", 4096, 1L << 40 },
     { "check-spec", NULL, ZC_FLAG_BOOL, &opt_check_spec,
       "only check the spec: print one line and exit 0, or the mistake and exit 2", 0, 0 },
+    { "try", NULL, ZC_FLAG_STR, &opt_try,
+      "only try the spec on one page (an http(s) URL it fetches, or a file): print what it yields, field by field; exit 0 when it yields something, 1 when not", 0, 0 },
+    { "page-url", NULL, ZC_FLAG_STR, &opt_page_url,
+      "with --try FILE: the URL the page came from (which rule matches, and {origin})", 0, 0 },
+    { "link", NULL, ZC_FLAG_STR, &opt_link,
+      "with --try FILE: the page's Link response header (for link pagination)", 0, 0 },
     { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &opt_log_level,
       "debug, info, warn or error", 0, 0 },
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
@@ -79,12 +91,27 @@ int main(int argc, char **argv) {
     } else if (!(spec = spec_default())) {
         die(2, "the built-in spec: out of memory");
     }
+    const char *spec_name = opt_spec && *opt_spec ? opt_spec : "(built-in books)";
     if (opt_check_spec) {
-        printf("%s: spec %s ok\n", PROG, opt_spec && *opt_spec ? opt_spec : "(built-in books)");
+        char hd[1024];
+        const zc_headers *h = spec_headers(spec);
+        printf("%s: spec %s ok%s%s\n", PROG, spec_name, h->n ? "; headers: " : "", h->n ? zc_headers_describe(h, hd, sizeof(hd)) : "");
         spec_free(loaded);
         parse_cleanup();
         return 0;
     }
+    if (opt_try) {
+        parse_set_max_body((size_t)opt_max_body);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die(2, "curl_global_init failed");
+        parse_try_conf tc = { opt_try, opt_page_url, opt_link, spec_name, 30000 };
+        int rc = parse_try(spec, &tc, stdout, err, sizeof(err));
+        spec_free(loaded);
+        parse_cleanup();
+        curl_global_cleanup();
+        if (rc == 2) die(2, "%s", err);
+        return rc;
+    }
+    if (opt_page_url || opt_link) die(2, "--page-url and --link go with --try");
     if (zc_curve_setup("parser", (const char *[]){ opt_broker, opt_pages, opt_docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     zc_log_init("parser", level);
     parse_set_max_body((size_t)opt_max_body);

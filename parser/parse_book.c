@@ -63,7 +63,14 @@ int parse_list(const char *url, const char *body, size_t len, parse_urls *out, c
         snprintf(err, errlen, "not a list url");
         return -1;
     }
-    return spec_list(s, &m, url, body, len, out, err, errlen);
+    spec_out o;
+    spec_out_init(&o);
+    o.urls = *out; /* the caller's buffer, lent for the page */
+    spec_page pg = { url, body, len, 0, NULL };
+    int rc = spec_list(s, &m, &pg, &o, err, errlen);
+    *out = o.urls;
+    spec_docs_free(&o.docs);
+    return rc;
 }
 
 int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_at_ms, bson_t *out,
@@ -79,5 +86,15 @@ int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_
         snprintf(err, errlen, "not a detail url");
         return -1;
     }
-    return spec_item(s, &m, url, body, len, fetched_at_ms, out, err, errlen);
+    spec_out o;
+    spec_out_init(&o);
+    o.doc = out;
+    spec_page pg = { url, body, len, fetched_at_ms, NULL };
+    int rc = spec_item(s, &m, &pg, &o, err, errlen);
+    spec_out_free(&o);
+    if (rc == SPEC_GONE) {
+        snprintf(err, errlen, "gone (the page's item is null)");
+        return -1;
+    }
+    return rc;
 }

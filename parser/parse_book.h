@@ -53,8 +53,8 @@ int parse_list(const char *url, const char *body, size_t len, parse_urls *out,
 /* Parses a detail page fetched from url at fetched_at_ms (ms since the epoch) into
  * the clean document, appended to out: an initialised, empty bson_t the caller
  * owns. Returns 0, or -1 with a one-line reason in err (not a detail url, body too
- * large, invalid utf-8, too deep, invalid JSON, not an object, no id, bad id, id
- * mismatch, document too large); out is then empty again. */
+ * large, invalid utf-8, too deep, invalid JSON, gone (a null body), not an object,
+ * no id, bad id, id mismatch, document too large); out is then empty again. */
 int parse_detail(const char *url, const char *body, size_t len, int64_t fetched_at_ms,
                  bson_t *out, char *err, size_t errlen);
 

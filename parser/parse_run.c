@@ -66,7 +66,7 @@ typedef struct outq {
 
 typedef struct stats {
     uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
-    uint64_t holds, hold_urls, lost;
+    uint64_t holds, hold_urls, lost, gone;
 } stats;
 
 struct parser {
@@ -77,9 +77,11 @@ struct parser {
     size_t held_bytes;     /* bytes of every queued message */
     int64_t page_received; /* when the page being handled arrived */
     int64_t next_hold_scan;
-    char status[24];     /* the condition the broker last heard: "ok" or "output_blocked" */
-    int64_t status_next; /* when a condition other than ok is said again */
-    parse_urls urls;
+    char status[24];        /* the condition the broker last heard: "ok" or "output_blocked" */
+    int64_t status_next;    /* when a condition other than ok is said again */
+    spec_out out;           /* what a page yields: its URLs (out.urls) */
+    spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted") */
+    uint64_t counts_logged; /* their total when they were last logged */
     const spec_t *spec;
     stats st;
     int peer_open; /* peer needs zc_peer_close */
@@ -283,26 +285,33 @@ static int is_json_type(const char *ct, size_t len) {
     return 0;
 }
 
-static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
-                    size_t blen) {
-    char err[256], q[512];
+/* The pages whose results this pipeline cannot carry yet (docs/SPEC.md, "What a
+ * crawl carries"): they are dead letters saying so, never silently cut short. */
+#define NOT_CARRIED "not carried by this pipeline yet (zcrawl try shows what the page yields)"
+
+static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body, size_t blen,
+                    int64_t fetched_at) {
+    char err[256], q[512], q2[128];
+    parse_urls *u = &P->out.urls;
     P->st.lists++;
-    if (spec_list(P->spec, sm, url, body, blen, &P->urls, err, sizeof(err)) != 0) {
+    spec_page pg = { url, body, blen, fetched_at, NULL }; /* the Link header does not reach the parser yet */
+    if (spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err)) != 0) {
         send_dead(P, url, ulen, err);
         return;
     }
-    if (P->urls.skipped) {
-        P->st.skipped += P->urls.skipped;
-        zc_warn("list_items_skipped", "url=%s skipped=%zu reason=\"a field of item_url missing or unusable\"",
-                zc_log_q(q, sizeof(q), url), P->urls.skipped);
+    if (P->out.docs.n || P->out.docs.dropped) {
+        send_dead(P, url, ulen, "documents from a list page: " NOT_CARRIED);
+        return;
     }
-    if (P->urls.truncated)
-        zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url),
-                P->urls.nlist);
-    zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url),
-             P->urls.ndetail, P->urls.nlist);
-    P->st.discovered += P->urls.n;
-    zc_frame f[2] = { { url, ulen, NULL, NULL }, { P->urls.buf ? P->urls.buf : "", P->urls.len, NULL, NULL } };
+    if (u->skipped) {
+        P->st.skipped += u->skipped;
+        zc_warn("list_items_skipped", "url=%s skipped=%zu placeholder=%s reason=\"a field of item_url missing or unusable\"",
+                zc_log_q(q, sizeof(q), url), u->skipped, zc_log_q(q2, sizeof(q2), u->skipped_at ? u->skipped_at : ""));
+    }
+    if (u->truncated) zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url), u->nlist);
+    zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url), u->ndetail, u->nlist);
+    P->st.discovered += u->n;
+    zc_frame f[2] = { { url, ulen, NULL, NULL }, { u->buf ? u->buf : "", u->len, NULL, NULL } };
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
 
@@ -317,9 +326,17 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
         send_dead(P, url, ulen, "out of memory");
         return;
     }
-    if (spec_item(P->spec, sm, url, body, blen, fetched_at, doc, err, sizeof(err)) != 0) {
+    P->out.doc = doc;
+    spec_page pg = { url, body, blen, fetched_at, NULL };
+    int rc = spec_item(P->spec, sm, &pg, &P->out, err, sizeof(err));
+    P->out.doc = NULL;
+    if (rc != 0 || P->out.urls.n) {
         bson_destroy(doc);
-        send_dead(P, url, ulen, err);
+        if (rc == SPEC_GONE) P->st.gone++;
+        send_dead(P, url, ulen,
+                  rc == SPEC_GONE ? "gone (the page says its item is null or deleted): the gone outcome is " NOT_CARRIED
+                  : rc != 0       ? err
+                                  : "an item page that yields URLs as well as a document: " NOT_CARRIED);
         return;
     }
     doc_blob *b = malloc(sizeof(*b));
@@ -381,7 +398,7 @@ static void on_page(parser *P, zc_msg *m) {
     spec_match sm;
     switch (spec_classify(P->spec, url, &sm)) {
     case PARSE_KIND_LIST:
-        on_list(P, &sm, url, ulen, body, blen);
+        on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched);
         break;
     case PARSE_KIND_DETAIL:
         on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
@@ -446,14 +463,48 @@ static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
                    "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
-                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu",
+                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,
             (unsigned long long)s->bad, (unsigned long long)s->skipped,
             (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
             (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
-            (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost);
+            (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost,
+            (unsigned long long)s->gone);
+}
+
+/* The spec's counters (fields that came out null, placeholders that skipped items),
+ * one warning a line, when they changed since they were last logged or when final. */
+static void log_counts(parser *P, int final) {
+    const spec_counts *c = P->counts;
+    uint64_t total = 0;
+    for (int i = 0; i < c->nfield; i++) total += c->null[i];
+    for (int i = 0; i < c->ntpl; i++) total += c->skipped[i];
+    if (total == P->counts_logged && !(final && total)) return;
+    P->counts_logged = total;
+    zc_buf b = { 0 };
+    if (spec_counts_format(P->spec, c, &b) < 0) {
+        zc_error("out_of_memory", "what=spec_counts");
+        zc_buf_free(&b);
+        return;
+    }
+    char q[512], q2[512], q3[128];
+    for (char *line = b.p, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *f[6] = { NULL };
+        int n = 0;
+        for (char *t = line, *sv = NULL; n < 6 && (t = strtok_r(t, "\t", &sv)); t = NULL) f[n++] = t;
+        /* a field null wherever it was read is the typo kind of mistake: a warning; one null here and there is data */
+        if (n == 6 && !strcmp(f[0], "null"))
+            zc_log(!strcmp(f[3], f[4]) ? ZC_LOG_WARN : ZC_LOG_INFO, "field_null", "page=%s field=%s null=%s of=%s swapped=%s",
+                   zc_log_q(q, sizeof(q), f[1]), zc_log_q(q2, sizeof(q2), f[2]), f[3], f[4], f[5]);
+        else if (n == 6)
+            zc_warn("items_skipped", "page=%s template=%s placeholder=%s skipped=%s of=%s", zc_log_q(q, sizeof(q), f[1]),
+                    zc_log_q(q2, sizeof(q2), f[2]), zc_log_q(q3, sizeof(q3), f[3]), f[4], f[5]);
+    }
+    zc_buf_free(&b);
 }
 
 /* ---------- setup ---------- */
@@ -466,7 +517,12 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     }
     P->c = *c;
     P->spec = spec;
-    parse_urls_init(&P->urls);
+    spec_out_init(&P->out);
+    if (!(P->counts = spec_counts_for(spec))) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    P->out.counts = P->counts;
     snprintf(P->status, sizeof(P->status), "ok");
     if (!(P->ctx = zmq_ctx_new())) {
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
@@ -483,6 +539,13 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     P->peer_open = 1;
     zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s",
             c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name);
+    int u = spec_uses(spec);
+    if (u & (SPEC_USES_LINK | SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
+        zc_warn("spec_not_carried", "spec=%s uses=\"%s%s%s\" reason=\"pages that need these become dead letters: the "
+                                    "pipeline does not carry them yet\"",
+                c->spec_name, u & SPEC_USES_LINK ? "link pagination; " : "",
+                u & SPEC_USES_LIST_DOCS ? "documents from list pages; " : "",
+                u & SPEC_USES_FOLLOW ? "item pages that follow URLs" : "");
     return P;
 err:
     parse_run_free(P);
@@ -573,17 +636,20 @@ int parse_run_loop(parser *P) {
         now = zc_now_ms();
         if (now >= next_stats) {
             log_stats(P, "stats");
+            log_counts(P, 0);
             next_stats = now + STATS_IVL_MS;
         }
     }
     drop_held(P);
     log_stats(P, "stopped");
+    log_counts(P, 1);
     return rc;
 }
 
 void parse_run_free(parser *P) {
     if (!P) return;
-    parse_urls_free(&P->urls);
+    spec_out_free(&P->out);
+    spec_counts_free(P->counts);
     if (P->peer_open) zc_peer_close(&P->peer);
     if (P->pull) zmq_close(P->pull);
     if (P->push) zmq_close(P->push);

@@ -39,6 +39,24 @@ size_t parse_collapse_ws(const char *str, size_t len, char *out) {
     return o;
 }
 
+/* Length of the whitespace character that ends s[0..len), or 0. */
+static size_t ws_len_back(const unsigned char *s, size_t len) {
+    unsigned char c = s[len - 1];
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    if (len >= 2 && s[len - 2] == 0xC2 && c == 0xA0) return 2;
+    if (len >= 3 && s[len - 3] == 0xE3 && s[len - 2] == 0x80 && c == 0x80) return 3;
+    return 0;
+}
+
+void parse_trim_ws(const char *str, size_t len, size_t *b, size_t *e) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, j = len, w;
+    while (i < j && (w = ws_len(s + i, j - i)) != 0) i += w;
+    while (j > i && (w = ws_len_back(s + i, j - i)) != 0) j -= w;
+    *b = i;
+    *e = j;
+}
+
 void parse_trim_ascii(const char *s, const char **b, const char **e) {
     const char *x = s, *y = s + strlen(s);
     while (x < y && (*x == ' ' || (*x >= '\t' && *x <= '\r'))) x++;
@@ -268,6 +286,7 @@ size_t parse_html_text(const char *s, size_t len, char *out) {
             continue;
         }
         if (tag_is(rest, rn, "br") || tag_is(rest, rn, "/p") || tag_is(rest, rn, "p/")) out[o++] = '\n';
+        else if (tag_is(rest, rn, "p") && o > 0 && out[o - 1] != '\n') out[o++] = '\n'; /* "a<p>b": a paragraph */
         i = next;
     }
     return parse_html_unescape(out, o, out);

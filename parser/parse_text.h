@@ -15,6 +15,10 @@
  * Returns its length. */
 size_t parse_collapse_ws(const char *s, size_t len, char *out);
 
+/* Sets *b / *e so that s[*b..*e) is s[0..len) without leading and trailing
+ * whitespace (ASCII, U+00A0, U+3000). s is valid UTF-8. */
+void parse_trim_ws(const char *s, size_t len, size_t *b, size_t *e);
+
 /* Points *b / *e at s (NUL-terminated) without surrounding ASCII whitespace. */
 void parse_trim_ascii(const char *s, const char **b, const char **e);
 
@@ -35,8 +39,9 @@ int parse_int_str(const char *s, int64_t *out);
 size_t parse_html_unescape(const char *s, size_t len, char *out);
 
 /* Strips HTML tags from s[0..len) into out (len + 1 bytes), then decodes character
- * references: <br> and </p> become a newline, comments and the insides of
- * <script> and <style> go, a '<' that starts no tag stays. Returns the length. */
+ * references: <br> and </p> become a newline, and so does <p> after text that does
+ * not end in one (paragraphs written "a<p>b"); comments and the insides of <script>
+ * and <style> go, a '<' that starts no tag stays. Returns the length. */
 size_t parse_html_text(const char *s, size_t len, char *out);
 
 #endif

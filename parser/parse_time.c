@@ -124,78 +124,87 @@ static int rd_num(const char **p, int min, int max, int *v) {
     return 0;
 }
 
+/* The fields a format read, with their defaults. */
+typedef struct dt {
+    int y, mo, d, h, mi, sec, off;
+    int mo_digits; /* the month came from %m */
+} dt;
+
+/* Reads a zone: Z, +HH, +HHMM or +HH:MM. Returns 0 or -1. */
+static int rd_zone(const char **p, int *off) {
+    if (**p == 'Z' || **p == 'z') {
+        (*p)++;
+        return 0;
+    }
+    if (**p != '+' && **p != '-') return -1;
+    int sign = *(*p)++ == '-' ? -1 : 1, oh, om = 0;
+    if (rd_num(p, 2, 2, &oh)) return -1;
+    if (**p == ':') (*p)++;
+    if (**p >= '0' && **p <= '9' && rd_num(p, 2, 2, &om)) return -1;
+    if (oh > 23 || om > 59) return -1;
+    *off = sign * (oh * 60 + om);
+    return 0;
+}
+
+/* Reads a month name, full (%B) or its first three letters (%b). Returns 0 or -1. */
+static int rd_month(const char **p, int full, int *mo) {
+    for (int k = 0; k < 12; k++) {
+        size_t n = full ? strlen(month_names[k]) : 3;
+        if (strncasecmp(*p, month_names[k], n) == 0) {
+            *mo = k + 1;
+            *p += n;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Reads what conversion c stands for at *p into t. Returns 0 or -1. */
+static int rd_conv(char c, const char **p, dt *t) {
+    int v;
+    switch (c) {
+    case 'Y': return rd_num(p, 4, 4, &t->y);
+    case 'y':
+        if (rd_num(p, 2, 2, &v)) return -1;
+        t->y = v < 69 ? 2000 + v : 1900 + v;
+        return 0;
+    case 'm': t->mo_digits = 1; return rd_num(p, 1, 2, &t->mo);
+    case 'e':
+        if (**p == ' ') (*p)++;
+        return rd_num(p, 1, 2, &t->d);
+    case 'd': return rd_num(p, 1, 2, &t->d);
+    case 'H': return rd_num(p, 1, 2, &t->h);
+    case 'M': return rd_num(p, 1, 2, &t->mi);
+    case 'S': return rd_num(p, 1, 2, &t->sec);
+    case 'b':
+    case 'B': return rd_month(p, c == 'B', &t->mo);
+    case 'z': return rd_zone(p, &t->off);
+    case '%': return *(*p)++ == '%' ? 0 : -1;
+    default: return -1;
+    }
+}
+
 int parse_date_format(const char *s, const char *fmt, int64_t *ms) {
     static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int y = -1, mo = 1, d = 1, h = 0, mi = 0, sec = 0, off = 0;
+    dt t = { -1, 1, 1, 0, 0, 0, 0, 0 };
     const char *p = s, *f = fmt;
     while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
     for (; *f; f++) {
         if (*f == ' ') {
             if (!(*p == ' ' || (*p >= '\t' && *p <= '\r'))) return -1;
             while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
-            continue;
-        }
-        if (*f != '%') {
+        } else if (*f != '%') {
             if (*p++ != *f) return -1;
-            continue;
+        } else if (rd_conv(*++f, &p, &t) != 0) {
+            return -1;
         }
-        f++;
-        int rc = 0, v;
-        switch (*f) {
-        case 'Y': rc = rd_num(&p, 4, 4, &y); break;
-        case 'y':
-            rc = rd_num(&p, 2, 2, &v);
-            y = v < 69 ? 2000 + v : 1900 + v;
-            break;
-        case 'm': rc = rd_num(&p, 1, 2, &mo); break;
-        case 'd':
-        case 'e':
-            if (*f == 'e' && *p == ' ') p++;
-            rc = rd_num(&p, 1, 2, &d);
-            break;
-        case 'H': rc = rd_num(&p, 1, 2, &h); break;
-        case 'M': rc = rd_num(&p, 1, 2, &mi); break;
-        case 'S': rc = rd_num(&p, 1, 2, &sec); break;
-        case 'b':
-        case 'B': {
-            rc = -1;
-            for (int k = 0; k < 12; k++) {
-                size_t full = strlen(month_names[k]);
-                if (*f == 'B' && strncasecmp(p, month_names[k], full) == 0) {
-                    mo = k + 1, p += full, rc = 0;
-                    break;
-                }
-                if (*f == 'b' && strncasecmp(p, month_names[k], 3) == 0) {
-                    mo = k + 1, p += 3, rc = 0;
-                    break;
-                }
-            }
-            break;
-        }
-        case 'z':
-            if (*p == 'Z' || *p == 'z') {
-                p++;
-            } else if (*p == '+' || *p == '-') {
-                int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-                if (rd_num(&p, 2, 2, &oh)) return -1;
-                if (*p == ':') p++;
-                if (*p >= '0' && *p <= '9' && rd_num(&p, 2, 2, &om)) return -1;
-                if (oh > 23 || om > 59) return -1;
-                off = sign * (oh * 60 + om);
-            } else {
-                rc = -1;
-            }
-            break;
-        case '%': rc = *p++ == '%' ? 0 : -1; break;
-        default: rc = -1;
-        }
-        if (rc != 0) return -1;
     }
     while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
-    if (*p || y < 0) return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60) return -1;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return -1;
-    int64_t days = parse_days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off * 60) * 1000;
+    if (*p || t.y < 0) return -1;
+    if (t.mo_digits && t.mo > 12 && t.mo <= 31 && t.d >= 1 && t.d <= 12) return PARSE_DATE_SWAPPED;
+    if (t.mo < 1 || t.mo > 12 || t.d < 1 || t.d > mdays[t.mo - 1] || t.h > 23 || t.mi > 59 || t.sec > 60) return -1;
+    if (t.mo == 2 && t.d == 29 && !((t.y % 4 == 0 && t.y % 100 != 0) || t.y % 400 == 0)) return -1;
+    int64_t days = parse_days_from_civil(t.y, (unsigned)t.mo, (unsigned)t.d);
+    *ms = ((days * 86400 + t.h * 3600 + t.mi * 60 + t.sec) - (int64_t)t.off * 60) * 1000;
     return 0;
 }

@@ -20,8 +20,12 @@ int parse_iso8601_ms(const char *s, int64_t *ms);
  * format quoted, at most 60 bytes of it). */
 int parse_date_format_check(const char *fmt, char *why, size_t whylen);
 
+#define PARSE_DATE_SWAPPED (-2) /* parse_date_format: the month read by %m is 13..31 and the day 1..12 */
+
 /* Parses s by a format parse_date_format_check accepted (a space matches any run of
- * whitespace; no zone means UTC). Returns 0 with *ms, or -1. */
+ * whitespace; no zone means UTC). Returns 0 with *ms; PARSE_DATE_SWAPPED when the
+ * month is 13 to 31 where the day would be a month (the data is likely day first
+ * and the format month first); -1 for anything else that does not fit. */
 int parse_date_format(const char *s, const char *fmt, int64_t *ms);
 
 #endif

@@ -120,3 +120,157 @@ long parse_url_resolve(const parse_url_parts *u, const char *s, char *out, size_
     out[o] = '\0';
     return (long)o;
 }
+
+/* ---------- query parameters ---------- */
+
+long parse_url_set_param(const char *url, const char *key, const char *val, size_t vlen, char *out, size_t cap) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t klen = strlen(key), ulen = strcspn(url, "#"), o = 0;
+    const char *q = memchr(url, '?', ulen);
+    const char *hit = NULL, *hit_end = NULL;
+    for (const char *p = q ? q + 1 : NULL; p && p < url + ulen;) {
+        const char *amp = memchr(p, '&', (size_t)(url + ulen - p));
+        const char *pe = amp ? amp : url + ulen;
+        if ((size_t)(pe - p) >= klen && memcmp(p, key, klen) == 0 && (p[klen] == '=' || p + klen == pe)) {
+            hit = p;
+            hit_end = pe;
+            break;
+        }
+        p = pe + 1;
+    }
+    size_t head = hit ? (size_t)(hit - url) : ulen;
+    if (head + klen + 2 + vlen * 3 + 1 > cap) return -1;
+    memcpy(out, url, head);
+    o = head;
+    if (!hit && !q) out[o++] = '?';
+    else if (!hit && ulen > (size_t)(q - url) + 1 && url[ulen - 1] != '&') out[o++] = '&';
+    memcpy(out + o, key, klen);
+    o += klen;
+    out[o++] = '=';
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char c = (unsigned char)val[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    if (hit) {
+        size_t tail = ulen - (size_t)(hit_end - url);
+        if (o + tail + 1 > cap) return -1;
+        memcpy(out + o, hit_end, tail);
+        o += tail;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* ---------- Link headers (RFC 8288) ---------- */
+
+static const char *skip_ows(const char *p) {
+    while (*p == ' ' || *p == '\t') p++;
+    return p;
+}
+
+/* tchar of RFC 9110: the characters of a token. */
+static int is_tchar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Reads a parameter value (token or quoted-string) at p into v (at most vcap - 1
+ * bytes kept). Returns the position after it. */
+static const char *link_value(const char *p, char *v, size_t vcap) {
+    size_t n = 0;
+    if (*p != '"') {
+        while (is_tchar(*p)) {
+            if (n + 1 < vcap) v[n++] = *p;
+            p++;
+        }
+    } else {
+        for (p++; *p && *p != '"'; p++) {
+            if (*p == '\\' && p[1]) p++;
+            if (n + 1 < vcap) v[n++] = *p;
+        }
+        if (*p == '"') p++;
+    }
+    v[n] = '\0';
+    return p;
+}
+
+/* Whether the space-separated list of relation types rels holds rel (any case). */
+static int rel_has(const char *rels, const char *rel) {
+    size_t n = strlen(rel);
+    for (const char *p = rels; *p;) {
+        while (*p == ' ' || *p == '\t') p++;
+        size_t k = strcspn(p, " \t");
+        if (k == n && strncasecmp(p, rel, n) == 0) return 1;
+        p += k;
+    }
+    return 0;
+}
+
+/* Reads the parameters after a link's URI. Returns the position after them, with
+ * *has set when rel is among the link's relation types. */
+static const char *link_params(const char *p, const char *rel, int *has) {
+    char name[32], val[256];
+    *has = 0;
+    for (p = skip_ows(p); *p == ';'; p = skip_ows(p)) {
+        p = skip_ows(p + 1);
+        size_t n = 0;
+        while (is_tchar(*p)) {
+            if (n + 1 < sizeof(name)) name[n++] = *p;
+            p++;
+        }
+        name[n] = '\0';
+        p = skip_ows(p);
+        val[0] = '\0';
+        if (*p == '=') p = link_value(skip_ows(p + 1), val, sizeof(val));
+        if (strcasecmp(name, "rel") == 0 && rel_has(val, rel)) *has = 1;
+    }
+    return p;
+}
+
+/* The position after the next ',' outside a quoted-string or <URI>, or the end. */
+static const char *link_skip(const char *p) {
+    int quoted = 0, angle = 0;
+    for (; *p; p++) {
+        if (quoted && *p == '\\' && p[1]) p++;
+        else if (*p == '"' && !angle) quoted = !quoted;
+        else if (*p == '<' && !quoted) angle = 1;
+        else if (*p == '>' && !quoted) angle = 0;
+        else if (*p == ',' && !quoted && !angle) return p + 1;
+    }
+    return p;
+}
+
+long parse_link_find(const char *link, const char *rel, const parse_url_parts *u, char *out, size_t cap) {
+    char uri[4200];
+    for (const char *p = link; p && *p;) {
+        p = skip_ows(p);
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        const char *gt = *p == '<' ? strchr(p, '>') : NULL;
+        if (!gt) {
+            p = link_skip(p);
+            continue;
+        }
+        size_t n = (size_t)(gt - p - 1);
+        int has = 0;
+        const char *q = link_params(gt + 1, rel, &has);
+        if (has) {
+            if (n >= sizeof(uri)) return -1;
+            memcpy(uri, p + 1, n);
+            uri[n] = '\0';
+            long r = parse_url_resolve(u, uri, out, cap);
+            return r > 0 ? r : -1;
+        }
+        p = link_skip(q);
+    }
+    return 0;
+}

@@ -17,11 +17,12 @@ typedef struct parse_urls {
     char *buf;  /* NULL until the first URL */
     size_t len; /* bytes in buf, excluding the NUL */
     size_t cap;
-    size_t n;       /* URLs in buf */
-    size_t ndetail; /* of which item pages */
-    size_t nlist;   /* of which further list pages */
-    size_t skipped; /* list items without a usable URL (each a warning) */
-    int truncated;  /* a count was clamped (PARSE_MAX_COUNT / PARSE_MAX_LIST_PAGES) */
+    size_t n;               /* URLs in buf */
+    size_t ndetail;         /* of which item pages */
+    size_t nlist;           /* of which further list pages */
+    size_t skipped;         /* list items without a usable URL (each a warning) */
+    const char *skipped_at; /* what skipped the first of them: a placeholder's path ("ref.cod", in the spec), or "(too long)" */
+    int truncated;          /* a count was clamped (PARSE_MAX_COUNT / PARSE_MAX_LIST_PAGES) */
 } parse_urls;
 
 void parse_urls_init(parse_urls *u);
@@ -53,5 +54,20 @@ int parse_query_num(const parse_url_parts *p, const char *key, uint64_t *v);
  * the page u. Writes it to out (NUL-terminated). Returns its length, or -1 when it
  * is empty, holds a space or a control character, is neither, or does not fit. */
 long parse_url_resolve(const parse_url_parts *u, const char *s, char *out, size_t cap);
+
+/* url with query parameter key set to val[0..vlen) (percent-encoded but for
+ * unreserved characters): its first occurrence replaced, or appended; a fragment
+ * dropped. Writes it to out (NUL-terminated). Returns its length, or -1 when it does
+ * not fit. */
+long parse_url_set_param(const char *url, const char *key, const char *val, size_t vlen, char *out, size_t cap);
+
+/* Finds in link, the value of a Link response header (RFC 8288: `<URI>; rel="next",
+ * <URI>; rel="last"`, several header lines joined by ", "), the first link whose
+ * rel holds the relation type rel (any case; rel may be a space-separated list),
+ * and writes its URI resolved against the page u to out (absolute http(s), or a path
+ * on u's origin). Returns its length; 0 when no link has that relation; -1 when the
+ * one that has is not such a URL or does not fit. A malformed link-value is
+ * skipped, never read past the string. */
+long parse_link_find(const char *link, const char *rel, const parse_url_parts *u, char *out, size_t cap);
 
 #endif

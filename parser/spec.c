@@ -2,6 +2,7 @@
 #include "spec.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct spec_t {
     char *name;
     int npages;
     page *pages;
+    zc_headers headers;
+    int nfield, ntpl, npart; /* counter slots (spec_counts.h) */
 };
 
 /* ---------- loading ---------- */
@@ -93,11 +96,34 @@ void spec_free(spec_t *s) {
     for (int i = 0; i < s->npages; i++) page_free(&s->pages[i]);
     free(s->pages);
     free(s->name);
+    zc_headers_free(&s->headers);
     free(s);
 }
 
 const char *spec_name(const spec_t *s) {
     return s->name ? s->name : "";
+}
+
+const zc_headers *spec_headers(const spec_t *s) {
+    return &s->headers;
+}
+
+int spec_uses(const spec_t *s) {
+    int u = s->headers.n ? SPEC_USES_HEADERS : 0;
+    for (int i = 0; i < s->npages; i++) {
+        const page *p = &s->pages[i];
+        if (p->kind == PARSE_KIND_LIST && p->list.pg == SPEC_PG_LINK) u |= SPEC_USES_LINK;
+        if (p->kind == PARSE_KIND_LIST && p->list.has_doc) u |= SPEC_USES_LIST_DOCS;
+        if (p->kind == PARSE_KIND_DETAIL && p->item.nfollow) u |= SPEC_USES_FOLLOW;
+        if (p->kind == PARSE_KIND_DETAIL) u |= SPEC_USES_GONE; /* a null body is always possible */
+    }
+    return u;
+}
+
+const char *spec_page_name(const spec_t *s, int i, char *buf, size_t len) {
+    if (i >= 0 && i < s->npages && s->pages[i].name && *s->pages[i].name) snprintf(buf, len, "%s", s->pages[i].name);
+    else snprintf(buf, len, "pages[%d]", i);
+    return buf;
 }
 
 /* The spec's JSON text, checked and parsed. Returns the root, or NULL (the load failed). */
@@ -124,7 +150,7 @@ static cJSON *spec_parse(spec_loader *L, const char *text, size_t len) {
 
 /* The top level of a parsed spec: its keys, version, name and page rules, into s. */
 static int spec_compile(spec_loader *L, const cJSON *root, spec_t *s) {
-    static const char *const keys[] = { "zcrawl_spec", "name", "pages", NULL };
+    static const char *const keys[] = { "zcrawl_spec", "name", "headers", "pages", NULL };
     if (!cJSON_IsObject(root)) return spec_ld_fail(L, "$", "a spec is a JSON object with \"pages\"");
     if (spec_ld_keys(L, "$", root, keys) != 0) return -1;
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "zcrawl_spec");
@@ -133,6 +159,11 @@ static int spec_compile(spec_loader *L, const cJSON *root, spec_t *s) {
     const char *nm;
     if (spec_ld_str(L, "$", root, "name", &nm) != 0) return -1;
     if (!(s->name = spec_ld_strdup(L, nm ? nm : ""))) return -1;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "headers");
+    if (h && zc_headers_parse(h, L->file, &s->headers, L->err, L->errlen) != 0) {
+        L->failed = 1;
+        return -1;
+    }
     const cJSON *pages = cJSON_GetObjectItemCaseSensitive(root, "pages");
     if (!pages) return spec_ld_fail(L, "$.pages", "missing (the list of page rules)");
     if (!cJSON_IsArray(pages) || cJSON_GetArraySize(pages) == 0 || cJSON_GetArraySize(pages) > SPEC_MAX_PAGES)
@@ -147,11 +178,14 @@ static int spec_compile(spec_loader *L, const cJSON *root, spec_t *s) {
         if (page_compile(L, jp, e, &s->pages[i]) != 0) return -1;
         i++;
     }
+    s->nfield = L->nfield;
+    s->ntpl = L->ntpl;
+    s->npart = L->npart;
     return 0;
 }
 
 spec_t *spec_load_text(const char *text, size_t len, const char *name, char *err, size_t errlen) {
-    spec_loader L = { name, err, errlen, 0 };
+    spec_loader L = { name, err, errlen, 0, 0, 0, 0 };
     spec_t *s = NULL;
     cJSON *root = spec_parse(&L, text, len);
     if (!root) return NULL;
@@ -210,38 +244,145 @@ int spec_classify(const spec_t *s, const char *url, spec_match *m) {
     return PARSE_KIND_UNKNOWN;
 }
 
-int spec_list(const spec_t *s, const spec_match *m, const char *url, const char *body, size_t len,
-              parse_urls *out, char *err, size_t errlen) {
+void spec_out_init(spec_out *o) {
+    memset(o, 0, sizeof(*o));
+    parse_urls_init(&o->urls);
+    spec_docs_init(&o->docs);
+}
+
+void spec_out_free(spec_out *o) {
+    parse_urls_free(&o->urls);
+    spec_docs_free(&o->docs);
+}
+
+/* The page rule m names, when it is of kind and url is an http(s) URL (split into up). */
+static const page *rule_of(const spec_t *s, const spec_match *m, int kind, const char *url, parse_url_parts *up) {
+    if (!s || !m || m->page < 0 || m->page >= s->npages || s->pages[m->page].kind != kind ||
+        parse_url_split(url, up) != 0)
+        return NULL;
+    return &s->pages[m->page];
+}
+
+int spec_list(const spec_t *s, const spec_match *m, const spec_page *pg, spec_out *out, char *err, size_t errlen) {
     parse_url_parts up;
-    parse_urls_reset(out);
-    if (!s || !m || m->page < 0 || m->page >= s->npages || s->pages[m->page].kind != PARSE_KIND_LIST ||
-        parse_url_split(url, &up) != 0) {
+    parse_urls_reset(&out->urls);
+    spec_docs_reset(&out->docs);
+    const page *p = rule_of(s, m, PARSE_KIND_LIST, pg->url, &up);
+    if (!p) {
         snprintf(err, errlen, "not a list url");
         return -1;
     }
-    const cJSON *root = parse_json(body, len, err, errlen);
-    int rc = root ? spec_list_run(&s->pages[m->page].list, &up, url, root, out, err, errlen) : -1;
+    const cJSON *root = parse_json(pg->body, pg->len, err, errlen);
+    spec_ctx cx = { out->counts, out->trace };
+    spec_list_page lp = { pg->url, &up, root, pg->link, pg->fetched_at_ms };
+    int rc = root ? spec_list_run(&p->list, &lp, &cx, &out->urls, &out->docs, err, errlen) : -1;
     parse_json_release();
-    if (rc != 0) parse_urls_reset(out);
+    if (rc != 0) {
+        parse_urls_reset(&out->urls);
+        spec_docs_reset(&out->docs);
+    }
     return rc;
 }
 
-int spec_item(const spec_t *s, const spec_match *m, const char *url, const char *body, size_t len,
-              int64_t fetched_at_ms, bson_t *out, char *err, size_t errlen) {
+int spec_item(const spec_t *s, const spec_match *m, const spec_page *pg, spec_out *out, char *err, size_t errlen) {
     parse_url_parts up;
-    bson_reinit(out);
-    if (!s || !m || m->page < 0 || m->page >= s->npages || s->pages[m->page].kind != PARSE_KIND_DETAIL ||
-        parse_url_split(url, &up) != 0) {
+    bson_reinit(out->doc);
+    parse_urls_reset(&out->urls);
+    const page *p = rule_of(s, m, PARSE_KIND_DETAIL, pg->url, &up);
+    if (!p) {
         snprintf(err, errlen, "not a detail url");
         return -1;
     }
-    if (!zc_utf8_valid(url, strlen(url))) {
+    if (!zc_utf8_valid(pg->url, strlen(pg->url))) {
         snprintf(err, errlen, "invalid utf-8 in url");
         return -1;
     }
-    const cJSON *root = parse_json(body, len, err, errlen);
-    int rc = root ? spec_item_run(&s->pages[m->page].item, m, &up, url, root, fetched_at_ms, out, err, errlen) : -1;
+    const cJSON *root = parse_json(pg->body, pg->len, err, errlen);
+    spec_ctx cx = { out->counts, out->trace };
+    int rc = root ? spec_item_run(&p->item, m, &up, pg->url, root, pg->fetched_at_ms, &cx, out->doc, &out->urls, err,
+                                  errlen)
+                  : -1;
     parse_json_release();
-    if (rc != 0) bson_reinit(out);
+    if (rc != 0) {
+        bson_reinit(out->doc);
+        parse_urls_reset(&out->urls);
+    }
     return rc;
+}
+
+/* ---------- counters ---------- */
+
+spec_counts *spec_counts_for(const spec_t *s) {
+    return spec_counts_new(s->nfield, s->ntpl, s->npart);
+}
+
+/* Appends one tab-separated line (NUL-terminated). Returns 0, or -1. */
+static int line_add(zc_buf *b, int *nl, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int line_add(zc_buf *b, int *nl, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    if ((size_t)n >= sizeof(line)) n = (int)sizeof(line) - 1; /* names are bounded; cut rather than fail */
+    if (zc_buf_add(b, line, (size_t)n, '\n') != 0 || zc_buf_reserve(b, 1) != 0) return -1;
+    b->p[b->len] = '\0';
+    (*nl)++;
+    return 0;
+}
+
+static int fmt_fields(const spec_field *fs, int n, const char *pname, const char *prefix, const spec_counts *c,
+                      zc_buf *b, int *nl) {
+    for (int i = 0; i < n; i++) {
+        const spec_field *f = &fs[i];
+        if (c->null[f->slot] &&
+            line_add(b, nl, "null\t%s\t%s%s\t%llu\t%llu\t%llu", pname, prefix, f->name,
+                     (unsigned long long)c->null[f->slot], (unsigned long long)c->seen[f->slot],
+                     (unsigned long long)c->swapped[f->slot]) != 0)
+            return -1;
+        if (f->type == SPEC_FT_OBJECTS) {
+            char sub[512];
+            snprintf(sub, sizeof(sub), "%s%.200s.", prefix, f->name);
+            if (fmt_fields(f->sub, f->nsub, pname, sub, c, b, nl) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int fmt_tpl(const spec_tpl *t, const char *pname, const spec_counts *c, zc_buf *b, int *nl) {
+    if (!t->n || !c->skipped[t->slot]) return 0;
+    uint64_t named = 0, tried = c->tried[t->slot];
+    for (int i = 0; i < t->n; i++) {
+        const spec_tpart *p = &t->p[i];
+        if (p->kind != SPEC_TP_FIELD || !c->part_skipped[p->slot]) continue;
+        named += c->part_skipped[p->slot];
+        if (line_add(b, nl, "skip\t%s\t%s\t{%s}\t%llu\t%llu", pname, t->text, p->path.text,
+                     (unsigned long long)c->part_skipped[p->slot], (unsigned long long)tried) != 0)
+            return -1;
+    }
+    if (c->skipped[t->slot] > named &&
+        line_add(b, nl, "skip\t%s\t%s\t(too long)\t%llu\t%llu", pname, t->text,
+                 (unsigned long long)(c->skipped[t->slot] - named), (unsigned long long)tried) != 0)
+        return -1;
+    return 0;
+}
+
+int spec_counts_format(const spec_t *s, const spec_counts *c, zc_buf *out) {
+    int nl = 0;
+    char pname[128];
+    for (int i = 0; i < s->npages; i++) {
+        const page *p = &s->pages[i];
+        spec_page_name(s, i, pname, sizeof(pname));
+        if (p->kind == PARSE_KIND_LIST) {
+            if (fmt_tpl(&p->list.item_url, pname, c, out, &nl) != 0) return -1;
+            if (p->list.has_doc && fmt_fields(p->list.doc.fields, p->list.doc.nfields, pname, "", c, out, &nl) != 0)
+                return -1;
+            continue;
+        }
+        if (fmt_fields(p->item.fields, p->item.nfields, pname, "", c, out, &nl) != 0) return -1;
+        for (int k = 0; k < p->item.nfollow; k++)
+            if (fmt_tpl(&p->item.follow[k].url, pname, c, out, &nl) != 0) return -1;
+    }
+    return nl;
 }

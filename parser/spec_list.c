@@ -22,7 +22,43 @@ void spec_list_rule_free(spec_list_rule *r) {
     free(r->page_param);
     spec_path_free(&r->from);
     spec_tpl_free(&r->pg_url);
+    spec_item_rule_free(&r->doc);
+    free(r->rel);
+    spec_path_free(&r->cursor);
+    free(r->cursor_param);
     memset(r, 0, sizeof(*r));
+}
+
+/* ---------- documents ---------- */
+
+void spec_docs_init(spec_docs *d) {
+    memset(d, 0, sizeof(*d));
+}
+
+void spec_docs_reset(spec_docs *d) {
+    d->len = d->n = d->dropped = 0;
+    d->why[0] = '\0';
+}
+
+void spec_docs_free(spec_docs *d) {
+    free(d->buf);
+    memset(d, 0, sizeof(*d));
+}
+
+int spec_docs_add(spec_docs *d, const bson_t *doc) {
+    size_t n = doc->len;
+    if (n > d->cap - d->len) {
+        size_t cap = d->cap ? d->cap : 16384;
+        while (cap - d->len < n) cap *= 2;
+        uint8_t *b = realloc(d->buf, cap);
+        if (!b) return -1;
+        d->buf = b;
+        d->cap = cap;
+    }
+    memcpy(d->buf + d->len, bson_get_data(doc), n);
+    d->len += n;
+    d->n++;
+    return 0;
 }
 
 /* The page URL template (jp names "url"): compiled, holding need and no placeholder
@@ -80,24 +116,48 @@ static int pg_pages_compile(spec_loader *L, const char *jp, const char *sub, con
                           "page-number pagination knows {origin} and {page} only", r);
 }
 
+/* has_more: {"from": FLAG, "cursor": PATH, "param": NAME} or {..., "url": TEMPLATE}. */
+static int pg_has_more_compile(spec_loader *L, const char *jp, const char *sub, const cJSON *o, const char *url,
+                               spec_list_rule *r) {
+    static const int forbid[] = { SPEC_TP_OFFSET, SPEC_TP_PAGE, SPEC_TP_LIMIT, -1 };
+    const char *flag, *param;
+    r->pg = SPEC_PG_HAS_MORE;
+    if (spec_ld_str(L, jp, o, "from", &flag) != 0 || spec_path_compile(L, jp, flag ? flag : "has_more", &r->from) != 0)
+        return -1;
+    if (spec_path_member(L, jp, o, "cursor", 1, &r->cursor) != 0) return -1;
+    if (spec_ld_str(L, jp, o, "param", &param) != 0) return -1;
+    if (!!param == !!url) return spec_ld_fail(L, jp, "needs exactly one of param (set on the page's URL) and url (a template with {cursor})");
+    if (param) return (r->cursor_param = spec_ld_strdup(L, param)) ? 0 : -1;
+    return pg_url_compile(L, sub, url, "{origin}/items?after={cursor}", SPEC_TP_CURSOR, forbid,
+                          "has_more pagination knows {origin} and {cursor} only", r);
+}
+
 static int paginate_compile(spec_loader *L, const char *jp, const cJSON *o, spec_list_rule *r) {
     static const char *const keys[] = { "type", "total", "total_pages", "per_page", "limit_param",
                                         "offset_param", "default_limit", "param", "first", "from",
-                                        "url", NULL };
+                                        "url", "rel", "cursor", NULL };
+    static const char *const types[] = { "offset", "pages", "next", "cursor", "link", "has_more", NULL };
     static const int cursor_forbid[] = { SPEC_TP_OFFSET, SPEC_TP_PAGE, SPEC_TP_LIMIT, -1 };
-    const char *type, *url = NULL;
+    const char *type, *url = NULL, *rel;
     char sub[SPEC_JP_MAX];
     if (!cJSON_IsObject(o)) return spec_ld_fail(L, jp, "must be an object with a type");
     if (spec_ld_keys(L, jp, o, keys) != 0 || spec_ld_str(L, jp, o, "type", &type) != 0) return -1;
     if (spec_ld_jp(L, sub, sizeof(sub), "%s.type", jp) != 0) return -1;
-    if (!type) return spec_ld_fail(L, sub, "missing (offset, pages, next or cursor)");
+    if (!type) return spec_ld_fail(L, sub, "missing (offset, pages, next, cursor, link or has_more)");
     if (spec_ld_str(L, jp, o, "url", &url) != 0) return -1;
-    if (strcmp(type, "offset") != 0 && strcmp(type, "pages") != 0 && strcmp(type, "next") != 0 &&
-        strcmp(type, "cursor") != 0)
-        return spec_ld_fail(L, sub, "unknown pagination '%.40s' (offset, pages, next or cursor)", type);
+    int t = 0;
+    while (types[t] && strcmp(type, types[t]) != 0) t++;
+    if (!types[t]) return spec_ld_fail(L, sub, "unknown pagination '%.40s' (offset, pages, next, cursor, link or has_more)", type);
     if (spec_ld_jp(L, sub, sizeof(sub), "%s.url", jp) != 0) return -1;
     if (strcmp(type, "offset") == 0) return pg_offset_compile(L, jp, sub, o, url, r);
     if (strcmp(type, "pages") == 0) return pg_pages_compile(L, jp, sub, o, url, r);
+    if (strcmp(type, "has_more") == 0) return pg_has_more_compile(L, jp, sub, o, url, r);
+    if (strcmp(type, "link") == 0) {
+        r->pg = SPEC_PG_LINK;
+        if (url) return spec_ld_fail(L, sub, "link pagination takes the URL from the Link header (no url template)");
+        if (spec_ld_str(L, jp, o, "rel", &rel) != 0) return -1;
+        return (r->rel = spec_ld_strdup(L, rel ? rel : "next")) ? 0 : -1;
+    }
     r->pg = strcmp(type, "next") == 0 ? SPEC_PG_NEXT : SPEC_PG_CURSOR;
     if (spec_path_member(L, jp, o, "from", 1, &r->from) != 0) return -1;
     if (r->pg == SPEC_PG_NEXT)
@@ -107,17 +167,25 @@ static int paginate_compile(spec_loader *L, const char *jp, const cJSON *o, spec
 }
 
 int spec_list_compile(spec_loader *L, const char *jp, const cJSON *o, spec_list_rule *r) {
-    static const char *const keys[] = { "items", "item_url", "paginate", NULL };
+    static const char *const keys[] = { "items", "item_url", "item", "paginate", NULL };
     const char *url;
     char sub[SPEC_JP_MAX];
     if (!cJSON_IsObject(o)) return spec_ld_fail(L, jp, "must be an object");
     if (spec_ld_keys(L, jp, o, keys) != 0) return -1;
     if (spec_path_member(L, jp, o, "items", 1, &r->items) != 0) return -1;
     if (spec_ld_str(L, jp, o, "item_url", &url) != 0) return -1;
+    const cJSON *doc = cJSON_GetObjectItemCaseSensitive(o, "item");
     if (spec_ld_jp(L, sub, sizeof(sub), "%s.item_url", jp) != 0) return -1;
-    if (!url) return spec_ld_fail(L, sub, "missing (a template such as \"{origin}/api/item/{id}\")");
-    if (spec_tpl_compile(L, sub, url, SPEC_TPC_ITEM_URL, &r->item_url) != 0) return -1;
-    if (!spec_tpl_uses(&r->item_url, SPEC_TP_FIELD)) return spec_ld_fail(L, sub, "the template names no field of the item");
+    if (!url && !doc)
+        return spec_ld_fail(L, sub, "missing (a template such as \"{origin}/api/item/{id}\"; or \"item\" when the items are the documents)");
+    if (url && spec_tpl_compile(L, sub, url, SPEC_TPC_ITEM_URL, &r->item_url) != 0) return -1;
+    if (url && !spec_tpl_uses(&r->item_url, SPEC_TP_FIELD))
+        return spec_ld_fail(L, sub, "the template names no field of the item ({.} is the item itself)");
+    if (doc) {
+        r->has_doc = 1;
+        if (spec_ld_jp(L, sub, sizeof(sub), "%s.item", jp) != 0) return -1;
+        if (spec_item_compile(L, sub, doc, NULL, SPEC_ITEM_OF_LIST, &r->doc) != 0) return -1;
+    }
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(o, "paginate");
     if (spec_ld_jp(L, sub, sizeof(sub), "%s.paginate", jp) != 0) return -1;
     if (pg) return paginate_compile(L, sub, pg, r);
@@ -191,7 +259,7 @@ static int numbered_emit(const spec_list_rule *r, const numbered *nb, spec_tctx 
         }
         tc->offset = k * nb->limit;
         tc->page = nb->cur + k;
-        long n = spec_tpl_expand(&r->pg_url, tc, line, sizeof(line));
+        long n = spec_tpl_expand(&r->pg_url, tc, line, sizeof(line), NULL);
         if (n < 0) {
             snprintf(err, errlen, "page url too long");
             return -1;
@@ -205,12 +273,72 @@ oom:
     return -1;
 }
 
-/* The next page of a next or cursor walk, when the page names one other than itself. */
-static int walk_emit(const spec_list_rule *r, const char *url, const cJSON *root, spec_tctx *tc, parse_urls *out,
-                     char *err, size_t errlen) {
+/* Adds the next page line[0..n) unless it is the page itself (which ends a walk). */
+static int walk_add(const char *url, const char *line, long n, parse_urls *out, char *err, size_t errlen) {
+    if (n <= 0 || strcmp(line, url) == 0) return 0;
+    if (parse_urls_add(out, line, (size_t)n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    out->nlist++;
+    return 0;
+}
+
+/* has_more: the next page, after the cursor of the last item, while the flag is true. */
+static long has_more_next(const spec_list_rule *r, const spec_list_page *pg, const cJSON *items, spec_tctx *tc,
+                          char *line, size_t cap, char *err, size_t errlen) {
+    char nb[32];
+    const char *cs;
+    size_t cn;
+    const cJSON *hm = spec_path_get(pg->root, &r->from);
+    if (cJSON_IsFalse(hm)) return 0;
+    if (!cJSON_IsTrue(hm)) {
+        snprintf(err, errlen, "%s is not true or false", r->from.text);
+        return -1;
+    }
+    int n = cJSON_GetArraySize(items);
+    const cJSON *last = n > 0 ? cJSON_GetArrayItem(items, n - 1) : NULL;
+    if (!last) {
+        snprintf(err, errlen, "%s is true but %s is empty", r->from.text, r->items.n ? r->items.text : "the page");
+        return -1;
+    }
+    if (spec_scalar_text(spec_path_get(last, &r->cursor), 0, nb, sizeof(nb), &cs, &cn) != 0) {
+        snprintf(err, errlen, "the last item's %s is not a string or a whole number", r->cursor.text);
+        return -1;
+    }
+    long len;
+    if (r->cursor_param) {
+        len = parse_url_set_param(pg->url, r->cursor_param, cs, cn, line, cap);
+    } else {
+        tc->cursor = cs;
+        tc->cursor_len = cn;
+        len = spec_tpl_expand(&r->pg_url, tc, line, cap, NULL);
+    }
+    if (len < 0) snprintf(err, errlen, "page url too long");
+    return len;
+}
+
+/* The next page of a next, cursor, link or has_more walk, when the page names one. */
+static int walk_emit(const spec_list_rule *r, const spec_list_page *pg, const cJSON *items, spec_tctx *tc,
+                     parse_urls *out, char *err, size_t errlen) {
     char line[LINE_MAX_URL], nb[32];
-    const cJSON *nx = spec_path_get(root, &r->from);
     long n = -1;
+    if (r->pg == SPEC_PG_HAS_MORE) {
+        n = has_more_next(r, pg, items, tc, line, sizeof(line), err, errlen);
+        return n < 0 ? -1 : walk_add(pg->url, line, n, out, err, errlen);
+    }
+    if (r->pg == SPEC_PG_LINK) {
+        if (!pg->link) {
+            snprintf(err, errlen, "link pagination: the page's Link header did not reach the parser");
+            return -1;
+        }
+        if ((n = parse_link_find(pg->link, r->rel, tc->u, line, sizeof(line))) < 0) {
+            snprintf(err, errlen, "the Link header's rel=%.40s is not a usable URL", r->rel);
+            return -1;
+        }
+        return walk_add(pg->url, line, n, out, err, errlen);
+    }
+    const cJSON *nx = spec_path_get(pg->root, &r->from);
     if (r->pg == SPEC_PG_NEXT && cJSON_IsString(nx) && nx->valuestring && *nx->valuestring) {
         if ((n = parse_url_resolve(tc->u, nx->valuestring, line, sizeof(line))) < 0) {
             snprintf(err, errlen, "%s is not a usable URL", r->from.text);
@@ -225,24 +353,44 @@ static int walk_emit(const spec_list_rule *r, const char *url, const cJSON *root
         }
         tc->cursor = cs;
         tc->cursor_len = cn;
-        if ((n = spec_tpl_expand(&r->pg_url, tc, line, sizeof(line))) < 0) {
+        if ((n = spec_tpl_expand(&r->pg_url, tc, line, sizeof(line), NULL)) < 0) {
             snprintf(err, errlen, "page url too long");
             return -1;
         }
     }
-    if (n >= 0 && strcmp(line, url) != 0) { /* a page that names itself ends the walk */
-        if (parse_urls_add(out, line, (size_t)n) != 0) {
+    return walk_add(pg->url, line, n, out, err, errlen);
+}
+
+/* The document of each item (r has an item rule); an item that makes none is
+ * dropped, counted and told. */
+static int list_docs(const spec_list_rule *r, const spec_list_page *pg, const cJSON *items, const spec_ctx *cx,
+                     spec_docs *docs, char *err, size_t errlen) {
+    char why[160];
+    int k = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, items) {
+        bson_t doc;
+        bson_init(&doc);
+        if (cx->trace && cx->trace->doc) cx->trace->doc(cx->trace->arg, k, NULL);
+        int rc = spec_item_doc(&r->doc, pg->up, pg->url, item, pg->fetched_at_ms, cx, &doc, why, sizeof(why));
+        if (rc == 0 && spec_docs_add(docs, &doc) != 0) {
+            bson_destroy(&doc);
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        out->nlist++;
+        bson_destroy(&doc);
+        if (rc != 0) {
+            if (!docs->dropped++) snprintf(docs->why, sizeof(docs->why), "item %d: %.120s", k, why);
+            if (cx->trace && cx->trace->doc) cx->trace->doc(cx->trace->arg, k, why);
+        }
+        k++;
     }
     return 0;
 }
 
-int spec_list_run(const spec_list_rule *r, const parse_url_parts *up, const char *url, const cJSON *root,
-                  parse_urls *out, char *err, size_t errlen) {
-    char line[LINE_MAX_URL];
+int spec_list_run(const spec_list_rule *r, const spec_list_page *pg, const spec_ctx *cx, parse_urls *out,
+                  spec_docs *docs, char *err, size_t errlen) {
+    const cJSON *root = pg->root;
     const cJSON *items = spec_path_get(root, &r->items);
     if (!items) {
         if (r->items.n > 0 && !cJSON_IsObject(root)) snprintf(err, errlen, "not an object");
@@ -255,26 +403,23 @@ int spec_list_run(const spec_list_rule *r, const parse_url_parts *up, const char
     }
     /* Pagination is read before the items so that a bad total fails the page whole. */
     numbered nb = { 0, 0, 0, 0 };
-    if ((r->pg == SPEC_PG_OFFSET || r->pg == SPEC_PG_PAGES) && numbered_read(r, up, root, &nb, out, err, errlen) != 0)
+    if ((r->pg == SPEC_PG_OFFSET || r->pg == SPEC_PG_PAGES) && numbered_read(r, pg->up, root, &nb, out, err, errlen) != 0)
         return -1;
-    spec_tctx tc = { up, NULL, 0, 0, 0, NULL, 0, 1 };
+    spec_tctx tc = { pg->up, NULL, 0, 0, 0, NULL, 0, 1 };
     const cJSON *item;
-    cJSON_ArrayForEach(item, items) {
-        tc.item = item;
-        long n = spec_tpl_expand(&r->item_url, &tc, line, sizeof(line));
-        if (n < 0) {
-            out->skipped++;
-            continue;
+    if (r->item_url.n) {
+        cJSON_ArrayForEach(item, items) {
+            tc.item = item;
+            if (spec_tpl_add(&r->item_url, &tc, cx, out) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
         }
-        if (parse_urls_add(out, line, (size_t)n) != 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        out->ndetail++;
+        tc.item = NULL;
     }
-    tc.item = NULL;
+    if (r->has_doc && list_docs(r, pg, items, cx, docs, err, errlen) != 0) return -1;
     if ((r->pg == SPEC_PG_OFFSET || r->pg == SPEC_PG_PAGES) && nb.first)
         return numbered_emit(r, &nb, &tc, out, err, errlen);
-    if (r->pg == SPEC_PG_NEXT || r->pg == SPEC_PG_CURSOR) return walk_emit(r, url, root, &tc, out, err, errlen);
+    if (r->pg >= SPEC_PG_NEXT) return walk_emit(r, pg, items, &tc, out, err, errlen);
     return 0;
 }

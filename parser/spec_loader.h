@@ -16,6 +16,7 @@ typedef struct spec_loader {
     char *err;        /* the caller's */
     size_t errlen;
     int failed;
+    int nfield, ntpl, npart; /* slots given out so far (spec_counts.h): fields, templates, placeholders */
 } spec_loader;
 
 /* Records the first error: "FILE: JSONPATH: message", control characters of the

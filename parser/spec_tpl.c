@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "parse_json.h"
+#include "zc_url.h"
 
 /* ---------- paths ---------- */
 
@@ -57,6 +58,7 @@ void spec_tpl_free(spec_tpl *t) {
         spec_path_free(&t->p[i].path);
     }
     free(t->p);
+    free(t->text);
     memset(t, 0, sizeof(*t));
 }
 
@@ -74,6 +76,8 @@ int spec_tpl_compile(spec_loader *L, const char *jp, const char *s, int ctx, spe
     for (const char *c = s; *c; c++)
         if ((unsigned char)*c <= 0x20 || *c == 0x7f)
             return spec_ld_fail(L, jp, "template '%.80s' holds a space or a control character", s);
+    if (!(t->text = spec_ld_strdup(L, s))) return -1;
+    t->slot = L->ntpl++;
     const char *q = s;
     while (*q) {
         spec_tpart part;
@@ -115,7 +119,15 @@ int spec_tpl_compile(spec_loader *L, const char *jp, const char *s, int ctx, spe
             if (ctx == SPEC_TPC_ID && strcmp(name, "origin") == 0) kind = SPEC_TP_ORIGIN;
         }
         part.kind = kind;
-        if (kind == SPEC_TP_FIELD && spec_path_compile(L, jp, name, &part.path) != 0) return spec_path_free(&part.path), -1;
+        if (kind == SPEC_TP_FIELD) {
+            int self = strcmp(name, ".") == 0; /* the item itself: no segments */
+            if (spec_path_compile(L, jp, self ? "" : name, &part.path) != 0) return spec_path_free(&part.path), -1;
+            if (self) {
+                free(part.path.text);
+                if (!(part.path.text = spec_ld_strdup(L, "."))) return -1;
+            }
+            part.slot = L->npart++;
+        }
         if (tpl_push(L, jp, t, &part) != 0) return spec_path_free(&part.path), -1;
         q = e + 1;
     }
@@ -299,7 +311,7 @@ int spec_scalar_text(const cJSON *v, int digits, char *buf, size_t cap, const ch
     return -1;
 }
 
-long spec_tpl_expand(const spec_tpl *t, const spec_tctx *c, char *out, size_t cap) {
+long spec_tpl_expand(const spec_tpl *t, const spec_tctx *c, char *out, size_t cap, int *bad) {
     size_t o = 0;
     char buf[PARSE_ID_MAX + 32];
     for (int i = 0; i < t->n; i++) {
@@ -316,14 +328,39 @@ long spec_tpl_expand(const spec_tpl *t, const spec_tctx *c, char *out, size_t ca
             const char *s;
             size_t n;
             const cJSON *v = c->item ? spec_path_get(c->item, &p->path) : NULL;
-            if (!v || spec_scalar_text(v, p->digits, buf, sizeof(buf), &s, &n) != 0) return -1;
+            if (!v || spec_scalar_text(v, p->digits, buf, sizeof(buf), &s, &n) != 0) {
+                if (bad) *bad = i;
+                return -1;
+            }
             rc = out_add_enc(out, cap, &o, s, n, c->encode);
             break;
         }
         default: rc = -1;
         }
-        if (rc != 0) return -1;
+        if (rc != 0) {
+            if (bad) *bad = -1;
+            return -1;
+        }
     }
     out[o] = '\0';
     return (long)o;
+}
+
+int spec_tpl_add(const spec_tpl *t, const spec_tctx *tc, const spec_ctx *cx, parse_urls *out) {
+    char line[ZC_URL_MAX + 1];
+    int bad = -1;
+    long n = spec_tpl_expand(t, tc, line, sizeof(line), &bad);
+    if (cx->counts) cx->counts->tried[t->slot]++;
+    if (n >= 0) {
+        if (parse_urls_add(out, line, (size_t)n) != 0) return -1;
+        out->ndetail++;
+        return 0;
+    }
+    if (!out->skipped++) out->skipped_at = bad >= 0 ? t->p[bad].path.text : "(too long)";
+    if (cx->counts) {
+        cx->counts->skipped[t->slot]++;
+        if (bad >= 0) cx->counts->part_skipped[t->p[bad].slot]++;
+    }
+    if (cx->trace && cx->trace->skip) cx->trace->skip(cx->trace->arg, t, bad, tc->item);
+    return 0;
 }

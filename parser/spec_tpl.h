@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "parse_url.h"
+#include "spec_counts.h"
 #include "spec_loader.h"
 
 #define SPEC_MAX_PATH     16  /* segments of one path */
@@ -63,13 +64,16 @@ typedef struct spec_tpart {
     int kind;
     char *lit; /* SPEC_TP_LIT */
     size_t litlen;
-    spec_path path; /* SPEC_TP_FIELD */
+    spec_path path; /* SPEC_TP_FIELD ({.}: no segments, text ".") */
     int digits;     /* {x:digits}: the value must be digits */
+    int slot;       /* SPEC_TP_FIELD: its counter (spec_counts.part_skipped) */
 } spec_tpart;
 
 typedef struct spec_tpl {
     int n;
     spec_tpart *p;
+    char *text; /* as written, for messages */
+    int slot;   /* its counters (spec_counts.tried, .skipped) */
 } spec_tpl;
 
 /* What a template is expanded with. */
@@ -82,15 +86,22 @@ typedef struct spec_tctx {
     int encode; /* percent-encode field values (URLs) */
 } spec_tctx;
 
-/* Parses "text {name} text {name:digits}" for context ctx (SPEC_TPC_*). Returns 0,
- * or -1 (the load failed). */
+/* Parses "text {name} text {name:digits}" for context ctx (SPEC_TPC_*): in an item
+ * URL or id a placeholder is a path in the item, {.} the item itself (a scalar).
+ * Returns 0, or -1 (the load failed). */
 int spec_tpl_compile(spec_loader *L, const char *jp, const char *s, int ctx, spec_tpl *t);
 void spec_tpl_free(spec_tpl *t);
 /* Whether t holds a part of kind (SPEC_TP_*). */
 int spec_tpl_uses(const spec_tpl *t, int kind);
 /* Expands t into out (NUL-terminated). Returns its length, or -1 when a field is
- * missing or unusable, or the result does not fit. */
-long spec_tpl_expand(const spec_tpl *t, const spec_tctx *c, char *out, size_t cap);
+ * missing or unusable (*bad: the index of its part) or the result does not fit
+ * (*bad: -1). bad may be NULL. */
+long spec_tpl_expand(const spec_tpl *t, const spec_tctx *c, char *out, size_t cap, int *bad);
+
+/* Expands t for the value tc->item and appends the URL to out (out->ndetail + 1);
+ * a value t cannot use is skipped (out->skipped + 1), counted in cx->counts and
+ * told to cx->trace. Returns 0, or -1 when memory runs out. */
+int spec_tpl_add(const spec_tpl *t, const spec_tctx *tc, const spec_ctx *cx, parse_urls *out);
 
 /* A scalar value as text: a non-empty string (at most SPEC_ID_MAX bytes), or a whole
  * number. digits: only a string of digits or a whole number >= 0. Returns 0 with

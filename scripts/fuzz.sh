@@ -34,7 +34,8 @@ scratch=$(mktemp -d /tmp/zc-fuzz-XXXXXX)
 srcs_of() {
   case $1 in
     parser|spec|specpage) echo parser/parse_book.c parser/parse_json.c parser/parse_text.c parser/parse_time.c \
-                                parser/parse_url.c parser/spec*.c lib/zc_utf8.c lib/zc_json.c ;;
+                                parser/parse_url.c parser/spec*.c lib/zc_utf8.c lib/zc_json.c lib/zc_headers.c \
+                                lib/zc_buf.c ;;
     url)    echo lib/zc_url.c ;;
     msg)    echo lib/zc_msg.c ;;
     robots) echo lib/zc_robots.c ;;
@@ -44,7 +45,7 @@ srcs_of() {
 # Libraries a harness needs beyond PKG_LIBS: the URL code splits with libcurl.
 libs_of() {
   case $1 in
-    url) pkg-config --libs libcurl ;;
+    url|parser|spec|specpage) pkg-config --libs libcurl ;;
     *)   echo "" ;;
   esac
 }
@@ -63,7 +64,7 @@ opts_of() {
 # shellcheck disable=SC2054  # the commas belong to -fsanitize=
 FLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -Wall -Wextra -Werror -Ilib -Iparser)
+       -Wall -Wextra -Werror -Ilib -Iparser "-DZC_SPECS_DIR=\"$PWD/specs\"")
 
 build() {
   local n=$1 src=tests/fuzz/fuzz_$1.c

@@ -1,10 +1,12 @@
 /* fuzz_specpage.c -- libFuzzer target: random pages through the shipped specs.
  *
- * Byte 0 picks the spec (the built-in books spec or a copy of specs/shelves.json
- * compiled at start) and the page URL; the rest is the body. Whatever the page
+ * Byte 0 picks the page URL, and with it the spec: the built-in books spec, a copy
+ * of specs/shelves.json compiled at start, or specs/github-repos.json,
+ * stripe-customers.json and hackernews.json read from ZC_SPECS_DIR (fuzz.sh sets
+ * it); its top bit picks a Link header. The rest is the body. Whatever the page
  * functions accept is checked: a URL list holds only clean absolute URLs, a
- * document is valid BSON with valid UTF-8 and a string _id first; a refusal is
- * one line and leaves the output empty. */
+ * document (an item page's, or each of a list page's) is valid BSON with valid
+ * UTF-8 and a string _id first; a refusal is one line and leaves the output empty. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <strings.h>
 
 #include "parse_book.h"
+#include "fuzz_docs.h"
 #include "spec.h"
 
 static const char shelves[] =
@@ -35,15 +38,40 @@ static const char shelves[] =
     " {\"name\": \"c\", \"type\": \"objects\", \"fields\": [{\"name\": \"x\", \"type\": \"id\"}]},"
     " {\"name\": \"introduction\", \"from\": \"blurb\", \"type\": \"html\"}]}}]}";
 
-static const char *urls[] = {
-    "http://h/api/v2/records",
-    "http://h/api/v2/records/bk-1",
-    "http://h/api/v2/cursor",
-    "http://h/api/v2/pages?page=1",
-    "http://h:8/api/book/?limit=18&offset=0",
-    "http://h/api/book/12",
-    "https://h/api/book/12/",
+/* URL, and the spec it goes with: 0 shelves, 1 books, 2 github, 3 stripe, 4 hackernews. */
+static const struct {
+    const char *url;
+    int spec;
+} urls[] = {
+    { "http://h/api/v2/records", 0 },
+    { "http://h/api/v2/records/bk-1", 0 },
+    { "http://h/api/v2/cursor", 0 },
+    { "http://h/api/v2/pages?page=1", 0 },
+    { "http://h:8/api/book/?limit=18&offset=0", 1 },
+    { "http://h/api/book/12", 1 },
+    { "https://h/api/book/12/", 1 },
+    { "https://api.github.com/orgs/octo-org/repos?per_page=100", 2 },
+    { "https://api.github.com/organizations/9919/repos?per_page=100&page=3", 2 },
+    { "https://api.stripe.com/v1/customers?limit=100", 3 },
+    { "https://api.stripe.com/v1/customers?limit=100&starting_after=cus_1", 3 },
+    { "https://hacker-news.firebaseio.com/v0/topstories.json", 4 },
+    { "https://hacker-news.firebaseio.com/v0/item/8863.json", 4 },
 };
+#ifndef ZC_SPECS_DIR
+#define ZC_SPECS_DIR "specs"
+#endif
+static const char *api_specs[] = { "github-repos.json", "stripe-customers.json", "hackernews.json" };
+
+static spec_t *load_file(const char *name) {
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/%s", ZC_SPECS_DIR, name);
+    spec_t *s = spec_load_file(path, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "fuzz_specpage: %s\n", err);
+        abort();
+    }
+    return s;
+}
 
 static void check_urls(const parse_urls *u) {
     if (u->n == 0) {
@@ -63,37 +91,48 @@ static void check_urls(const parse_urls *u) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static spec_t *sh;
-    static parse_urls u;
+    static spec_t *specs[5];
+    static spec_out o;
+    static spec_counts *counts[5];
     char err[512];
-    if (!sh) {
-        if (!(sh = spec_load_text(shelves, strlen(shelves), "shelves", err, sizeof(err)))) abort();
-        parse_urls_init(&u);
+    if (!specs[0]) {
+        if (!(specs[0] = spec_load_text(shelves, strlen(shelves), "shelves", err, sizeof(err)))) abort();
+        if (setenv("GITHUB_TOKEN", "ghp_fuzz", 1) != 0 || setenv("STRIPE_SECRET_KEY", "sk_fuzz", 1) != 0) abort();
+        for (int i = 0; i < 3; i++) specs[2 + i] = load_file(api_specs[i]);
+        spec_out_init(&o);
         parse_set_max_body(1 << 20);
+        for (int i = 0; i < 5; i++)
+            if (i != 1 && !(counts[i] = spec_counts_for(specs[i]))) abort();
     }
     if (size == 0) return 0;
-    const char *url = urls[data[0] % (sizeof(urls) / sizeof(*urls))];
-    const spec_t *s = (data[0] & 0x80) ? spec_default() : sh;
+    int pick = (data[0] & 0x7f) % (int)(sizeof(urls) / sizeof(*urls));
+    const char *url = urls[pick].url;
+    const spec_t *s = urls[pick].spec == 1 ? spec_default() : specs[urls[pick].spec];
+    o.counts = counts[urls[pick].spec];
     const char *body = (const char *)data + 1;
     size_t blen = size - 1;
+    spec_page pg = { url, body, blen, 1, (data[0] & 0x80) ? "</organizations/9919/repos?page=4>; rel=\"next\"" : "" };
     spec_match m;
     int kind = spec_classify(s, url, &m);
     if (kind == PARSE_KIND_LIST) {
-        if (spec_list(s, &m, url, body, blen, &u, err, sizeof(err)) == 0) check_urls(&u);
-        else if (u.n || err[0] == '\0' || strchr(err, '\n')) abort();
+        if (spec_list(s, &m, &pg, &o, err, sizeof(err)) == 0) {
+            check_urls(&o.urls);
+            fuzz_check_docs(&o.docs);
+        } else if (o.urls.n || o.docs.n || err[0] == '\0' || strchr(err, '\n')) {
+            abort();
+        }
     } else if (kind == PARSE_KIND_DETAIL) {
         bson_t doc;
         bson_init(&doc);
-        if (spec_item(s, &m, url, body, blen, 1, &doc, err, sizeof(err)) == 0) {
-            size_t off;
-            bson_iter_t it;
-            if (!bson_validate(&doc, BSON_VALIDATE_UTF8, &off)) abort();
-            if (!bson_iter_init(&it, &doc) || !bson_iter_next(&it) || strcmp(bson_iter_key(&it), "_id") != 0 ||
-                !BSON_ITER_HOLDS_UTF8(&it))
-                abort();
-        } else if (doc.len != 5 || err[0] == '\0' || strchr(err, '\n')) {
+        o.doc = &doc;
+        int rc = spec_item(s, &m, &pg, &o, err, sizeof(err));
+        if (rc == 0) {
+            fuzz_check_doc(&doc);
+            check_urls(&o.urls);
+        } else if (doc.len != 5 || o.urls.n || (rc < 0 && (err[0] == '\0' || strchr(err, '\n')))) {
             abort();
         }
+        o.doc = NULL;
         bson_destroy(&doc);
     }
     /* The HTML helpers on the body as text. */

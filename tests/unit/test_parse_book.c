@@ -577,7 +577,7 @@ static void test_detail_errors(void **state) {
     expect_detail_fail(DURL, "{\"id\": \"7952978\"} {}", 20, "trailing data");
     expect_detail_fail(DURL, "nope", 4, "invalid JSON");
     expect_detail_fail(DURL, "[{\"id\": \"7952978\"}]", 19, "not an object");
-    expect_detail_fail(DURL, "null", 4, "not an object");
+    expect_detail_fail(DURL, "null", 4, "gone (the page's item is null)");
     b = "{\"detail\": \"Not found.\"}";
     expect_detail_fail(DURL, b, strlen(b), "no id");
     b = "{\"id\": null}";
