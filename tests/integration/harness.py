@@ -2,9 +2,11 @@
 redis-server, a MongoDB-wire server (MONGODB_URI, mongod, or FerretDB), the site
 emulator, and the zcrawl stages. Everything started here is stopped at teardown,
 also when a test fails or is interrupted."""
+import collections
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -20,24 +22,66 @@ BIN = os.path.abspath(os.environ.get("ZCRAWL_BIN", os.path.join(ROOT, "bin")))
 TOOLS = os.path.join(ROOT, ".tools", "bin")
 
 
-def wait_for(cond, timeout, what, step=0.05):
+def wait_for(cond, timeout, what, step=0.05, details=None):
     """Calls cond every step seconds until it returns something true, and returns
-    that; fails the test after timeout seconds."""
+    that; fails the test after timeout seconds (with details(), when given, in the
+    message: a log tail, the counters)."""
     end = time.time() + timeout
     while time.time() < end:
         v = cond()
         if v:
             return v
         time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+    v = cond()
+    if v:
+        return v
+    raise AssertionError("timed out after %.0fs waiting for %s%s"
+                         % (timeout, what, "" if details is None else "\n%s" % (details(),)))
 
 
-def wait_exit(p, timeout):
+def wait_exit(p, timeout=10.0):
     """The exit code of process p; fails the test when it still runs after timeout seconds."""
     try:
         return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
+
+
+def wait_log(procs, p, pattern, timeout=20):
+    """Waits for a line of p's log (p started by procs) that matches the regular
+    expression pattern; returns the match."""
+    return wait_for(lambda: re.search(pattern, procs.log(p), re.M), timeout,
+                    "a line like %r in the log of pid %d" % (pattern, p.pid),
+                    details=lambda: procs.log(p)[-3000:])
+
+
+def hdr(t):
+    """Frame 0 of a zcrawl message of type t: b'ZC', version 1, the type."""
+    return b"ZC\x01" + bytes([t])
+
+
+def assert_once(got, want):
+    """got (ids, duplicates kept) holds every id of the set want exactly once, and nothing else."""
+    counts = collections.Counter(got)
+    dups = sorted(i for i, n in counts.items() if n > 1)
+    assert not dups, "%d duplicated documents, e.g. %s" % (len(dups), dups[:10])
+    missing = want - set(counts)
+    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
+    extra = set(counts) - want
+    assert not extra, "unexpected documents: %s" % sorted(extra)[:10]
+
+
+def clean_env(**extra):
+    """This process's environment without ZCRAWL_* and MONGODB_URI, plus extra."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ZCRAWL") and k != "MONGODB_URI"}
+    e.update(extra)
+    return e
+
+
+def run(name, *args, env=None, timeout=30, cwd=None):
+    """Runs bin_path(name) with args in a clean environment (plus env) to its end."""
+    return subprocess.run([bin_path(name)] + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=clean_env(**(env or {})), cwd=cwd)
 
 
 def mounted_tmpfs(path, size):
@@ -436,6 +480,18 @@ class Pipeline:
                 return
             time.sleep(0.05)
         raise AssertionError("stats %s never reached %d: %s" % (field, at_least, self.stats()))
+
+
+    def wait_stats_written(self, after=None, timeout=30):
+        """Waits for a stats write (the hash's updated_at, the broker's wall clock)
+        later than after (seconds since the epoch; default now), and returns the
+        hash: it holds what the broker had counted by then."""
+        t = int((time.time() if after is None else after) * 1000)
+
+        def written():
+            st = self.stats()
+            return st if int(st.get("updated_at", "0") or 0) > t else None
+        return wait_for(written, timeout, "a stats write of the broker", details=self.stats)
 
 
 def jsonl_ids(path):
