@@ -3,6 +3,7 @@ real HTTP servers. Python plays the broker: a ROUTER the fetcher's DEALER connec
 and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and for the
 1000-connection memory check an asyncio server that holds connections open."""
 import asyncio
+import functools
 import gzip
 import hashlib
 import json
@@ -44,8 +45,11 @@ def _json_like(size, seed=7):
     return "".join(parts).encode()[:size]
 
 
-LARGE_JSON = _json_like(len(LARGE_PAGE))
-LARGE_JSON_GZ = gzip.compress(LARGE_JSON)
+@functools.lru_cache(maxsize=None)
+def large_json(gz=False):
+    """LARGE_PAGE's size of JSON-like text (gzip'd with gz), made on first use, not
+    when every xdist worker collects this file."""
+    return gzip.compress(large_json()) if gz else _json_like(len(LARGE_PAGE))
 
 
 # ---------------------------------------------------------------- HTTP server
@@ -113,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/large":
             self.reply(200, LARGE_PAGE, "application/octet-stream")
         elif path == "/largegz":
-            self.reply(200, LARGE_JSON_GZ, "application/json", headers=[("Content-Encoding", "gzip")])
+            self.reply(200, large_json(gz=True), "application/json", headers=[("Content-Encoding", "gzip")])
         elif path == "/loop":
             self.reply(302, b"", headers=[("Location", "/loop")])
         elif path == "/big":
@@ -790,6 +794,7 @@ def test_held_page_bytes_are_bounded(procs, broker, http):
     stops. Bound asserted: peak RSS < 64 MiB + 8 MiB (--max-body) + 30 MB for the
     process itself. Once pages flow again, every one arrives whole."""
     n = 60
+    large_json(gz=True)  # made before the server answers with it
     broker.read_pages = False
     broker.keep_bodies = False
     p = start_fetcher(procs, broker, "--timeout-ms", "300000", "--log-level", "info", concurrency=64)
@@ -816,9 +821,9 @@ def test_held_page_bytes_are_bounded(procs, broker, http):
         assert hwm < bound_kb, "peak RSS %d kB over the bound %d kB" % (hwm, bound_kb)
     broker.read_pages = True
     broker.wait(lambda: len(broker.pages) == n and len(broker.dones) == n, 120, "all pages")
-    want = {hashlib.sha1(LARGE_PAGE).hexdigest().encode(), hashlib.sha1(LARGE_JSON).hexdigest().encode()}
+    want = {hashlib.sha1(LARGE_PAGE).hexdigest().encode(), hashlib.sha1(large_json()).hexdigest().encode()}
     for pg in broker.pages:
-        assert pg[6] == hashlib.sha1(LARGE_JSON if b"/largegz" in pg[0] else LARGE_PAGE).hexdigest().encode()
+        assert pg[6] == hashlib.sha1(large_json() if b"/largegz" in pg[0] else LARGE_PAGE).hexdigest().encode()
     assert {pg[6] for pg in broker.pages} == want
     assert sorted(pg[0] for pg in broker.pages) == sorted(u.encode() for u in urls)
     assert all(d[1] == b"ok" for d in broker.dones)
