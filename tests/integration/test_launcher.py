@@ -571,8 +571,9 @@ def test_state_folder_in_use(procs, tmp_path):
 
 def test_timeout_stops_resumably(procs, tmp_path):
     """--timeout: the crawl stops (exit 4, 'did not finish within'), says how to
-    resume, keeps its logs; the resume command completes it."""
-    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "100")
+    resume, keeps its logs; the resume command completes it. 600 books at 80
+    pages/s: about 8 s of crawl, well past the 3 s."""
+    site = Sitesim(procs, "--books", "600", "--latency-ms", "100")
     out = tmp_path / "books.jsonl"
     argv = plain_argv(site.start_url, out)
     argv[argv.index("--timeout") + 1] = "3"
