@@ -2,7 +2,8 @@
 # run-tests.sh -- runs the C unit tests (cmocka) and the integration suite (pytest)
 # and ends with one line "total: N passed, N failed, N skipped".
 # usage: run-tests.sh [all|unit|integration|asan] [pytest args...]
-# ZCRAWL_TEST_JOBS: pytest-xdist workers for the integration tests (4; 1: no xdist).
+# ZCRAWL_TEST_JOBS: pytest-xdist workers for the integration tests (default two a core,
+# one a core for asan; 1: no xdist).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
@@ -73,10 +74,13 @@ if [ "$mode" != unit ]; then
   # Absolute ZCRAWL_BIN so tests can chdir.
   [ -n "${ZCRAWL_BIN:-}" ] && export ZCRAWL_BIN=$(readlink -f "$ZCRAWL_BIN")
   # The tests are independent (own ports, folders, Redis): ZCRAWL_TEST_JOBS pytest-xdist
-  # workers run them (most of a test's time is waiting on its processes), then the
-  # tests marked serial (CPU time, latency: conftest.py) run alone. Arguments that
-  # choose markers or workers themselves get one plain run.
-  jobs=${ZCRAWL_TEST_JOBS:-4}
+  # workers run them, two a core (most of a test's time is waiting on its processes;
+  # under ASan, which costs the stages two to three times the CPU, one a core), then
+  # the tests marked serial (CPU time, latency: conftest.py) run alone. Arguments
+  # that choose markers or workers themselves get one plain run.
+  ncpu=$(nproc 2>/dev/null || echo 2)
+  if [ "$mode" = asan ]; then jobs=$ncpu; else jobs=$((2 * ncpu)); fi
+  jobs=${ZCRAWL_TEST_JOBS:-$jobs}
   own=0
   for a in "$@"; do case $a in -m|-m*|-n|-n*|--numprocesses*|-p) own=1 ;; esac; done
   if [ "$jobs" -gt 1 ] && [ $own = 0 ] && $PY -c 'import xdist' 2>/dev/null; then
