@@ -14,8 +14,8 @@ with a JSON Lines file, where a duplicate would show.
 
 Timing: catalogues of 1000-2000 books behind 50 ms of emulator latency and a
 per-host cap of 8 make each crawl last several seconds, long enough to hit it in
-the middle; heartbeats of 200 ms, leases of 4 s and --recover-ms 1000 make the
-recovery paths quick.
+the middle; heartbeats of 200 ms, leases of 4 s (held ones renewed every second)
+and --recover-ms 1000 make the recovery paths quick.
 
 Two writer tests drive a lone writer through harness.FakeBroker to pin down, without
 timing luck, what the crash tests can only hit by chance: a torn last line left in
@@ -37,6 +37,14 @@ HB = "200"
 STAGE = ("--heartbeat-ms", HB)
 FAST_BROKER = ["--max-per-host", "8", "--heartbeat-ms", HB, "--lease-ms", "4000",
                "--recover-ms", "1000"]
+
+
+@pytest.fixture(autouse=True)
+def hold_ms(monkeypatch):
+    """HOLD every second, as test_writer_faults.py does: with leases of 4 s the
+    default (10 s) lets every lease a slow write holds run out, and under load
+    (parallel tests, ASan) the crawl then fetches its pages again and again."""
+    monkeypatch.setenv("ZCRAWL_HOLD_MS", "1000")
 
 
 def site(procs, books=1000, latency=50, *extra):
