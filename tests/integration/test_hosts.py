@@ -189,6 +189,7 @@ def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redi
     assert redis.cli("ZCARD", pl.key("active")).strip() == "0"
 
 
+@pytest.mark.serial  # the kill and the restart must fit in the 8 s back-off
 def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, redis):
     """Every host answers 429 (Retry-After 8 s): the broker cuts each host's cap
     to 1 and backs off 8 s, and saves both in Redis. Killed -9 and restarted
