@@ -619,6 +619,19 @@ def jsonl_ids(path):
     return ids
 
 
+def whole_lines_ids(data):
+    """The ids of a JSON Lines file's bytes, duplicates kept; fails on a cut line
+    (one that is no JSON document) or a last line without its newline."""
+    assert data == b"" or data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
+    ids = []
+    for i, line in enumerate(data.split(b"\n")[:-1]):
+        try:
+            ids.append(json.loads(line)["_id"])
+        except ValueError:
+            raise AssertionError("line %d is cut or not JSON: %r" % (i, line[:100]))
+    return ids
+
+
 def mongo_ids(uri, db="zcrawl", coll="books"):
     import pymongo
     c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)

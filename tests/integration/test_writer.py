@@ -13,7 +13,7 @@ import pymongo
 import pytest
 import zmq
 
-from harness import bin_path, fill_fs, hdr
+from harness import bin_path, fill_fs, hdr, whole_lines_ids
 
 HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD, STATUS = 1, 2, 4, 8, 9, 10, 11, 12, 13
 
@@ -501,18 +501,6 @@ def test_intake_bounded_by_held_bytes(procs, broker, proxy):
     assert sorted(broker.written) == sorted(url(i) for i in range(n))
 
 
-def check_lines(data):
-    """The ids of a JSON Lines file's bytes; fails on a cut line or a missing newline."""
-    assert data == b"" or data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
-    ids = []
-    for i, line in enumerate(data.split(b"\n")[:-1]):
-        try:
-            ids.append(json.loads(line)["_id"])
-        except ValueError:
-            raise AssertionError("line %d is cut: %r" % (i, line[:80]))
-    return ids
-
-
 @pytest.mark.small_fs("1m")
 def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     """A full disk: an append that fails part-way is cut back to the last whole
@@ -528,7 +516,7 @@ def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     broker.wait(lambda: any(c == "sink_full" for _, c, _ in broker.status), 20, "STATUS sink_full")
     broker.pump(1.5)
     assert 0 < len(broker.written) < n, len(broker.written)
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert len(ids) == len(set(ids)) == len(broker.written), (len(ids), len(broker.written))
     assert "event=jsonl_append_cut_back" in procs.log(p), "no append failed part-way: the test missed its point"
     full = [d for _, c, d in broker.status if c == "sink_full"]
@@ -537,7 +525,7 @@ def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     filler.unlink()
     broker.wait(lambda: len(broker.written) >= n, 30, "WRITTEN for all once space is freed")
     broker.wait(lambda: broker.status[-1][1] == "ok", 10, "STATUS ok")
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert sorted(ids) == sorted(str(7952000 + i) for i in range(n)), "duplicates or missing"
     assert sorted(broker.written) == sorted(url(i) for i in range(n))
 
@@ -551,7 +539,7 @@ def test_jsonl_skips_ids_in_file_and_confirms_them(procs, broker, tmp_path):
     for i in (1, 2, 3, 3):
         broker.send_doc(url(i), book(i))
     broker.wait(lambda: len(broker.written) >= 4, 10, "WRITTEN for all four")
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert ids == ["7952001", "7952002", "7952003"], ids
     assert json.loads(out.read_bytes().split(b"\n")[0])["name"] == "old"
     assert p.poll() is None
