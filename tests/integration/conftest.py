@@ -23,6 +23,28 @@ def pytest_configure(config):
                             "time, memory or latency, or loads the whole machine); scripts/run-tests.sh "
                             "runs these after the parallel pass")
     config.addinivalue_line("markers", "small_fs(size): the size of the test's small_fs tmpfs (\"4m\")")
+    config.addinivalue_line("markers", "long: runs for tens of seconds; under xdist each worker starts with one")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (load scheduling: each worker first gets a run of
+    len(items) // workers // 4 consecutive tests, then more as it finishes), puts
+    one test marked long at the head of each worker's first run, so that the
+    longest tests start at once rather than run on alone at the end. Every worker
+    collects, and so orders, the same."""
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    long_ = [it for it in items if it.get_closest_marker("long")]
+    if n < 2 or not long_:
+        return
+    chunk = max(len(items) // n // 4, 2)
+    rest = [it for it in items if not it.get_closest_marker("long")]
+    out = []
+    while long_ or rest:
+        if long_:
+            out.append(long_.pop(0))
+        out.extend(rest[:chunk - 1])
+        rest = rest[chunk - 1:]
+    items[:] = out
 
 
 def pytest_sessionstart(session):

@@ -326,6 +326,7 @@ def test_redis_restart(procs, mongo, how):
 
 # ---------------------------------------------------------------- MongoDB
 
+@pytest.mark.long
 def test_mongo_outage_mid_crawl(procs, redis, mongo):
     if not mongo.restartable():
         pytest.skip("MongoDB from MONGODB_URI cannot be stopped by the test")

@@ -786,6 +786,7 @@ def test_backpressure_keeps_pages(procs, broker, http):
     print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
 
 
+@pytest.mark.long
 def test_held_page_bytes_are_bounded(procs, broker, http):
     """Issue 11: 60 pages of 7.5 MB with nobody reading pages (a stopped parser)
     took a fetcher to 435 MB. Now the bytes it holds (bodies being received,

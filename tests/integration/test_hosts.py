@@ -164,6 +164,7 @@ def test_a_slow_host_seeded_first_does_not_hold_up_a_fast_one(procs, redis):
     assert behind <= 1.5 * alone + 0.5, (alone, behind)
 
 
+@pytest.mark.long
 def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redis, tmp_path):
     n, books = 10000, 3
     sim = Sitesim(procs, "--hosts", str(n), "--books", str(books), "--latency-ms", "20")

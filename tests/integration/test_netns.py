@@ -136,6 +136,7 @@ def nsexec(node, argv):
     return ["ip", "netns", "exec", ns_of(node)] + list(argv)
 
 
+@pytest.mark.long
 def test_crawl_across_network_namespaces(procs, netns):
     t0 = time.time()
     ferret = ferretdb_path()

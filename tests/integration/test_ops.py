@@ -77,6 +77,7 @@ def as_int(out, line):
 
 # ---- the README's recipes ----
 
+@pytest.mark.long
 def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
     """The launcher's crawl, with no --crawl: the recipes name crawl `default`, so
     they read it only when the launcher's default crawl name is `default` too.

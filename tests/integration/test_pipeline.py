@@ -62,6 +62,7 @@ def check_emulator_saw_each_page_once(sim, ids):
     assert st["by_kind"]["detail"] == ids["count"], st
 
 
+@pytest.mark.long
 def test_full_crawl_into_mongodb(procs, redis, mongo):
     sim = Sitesim(procs, "--seed", "7")
     want, ids = reachable(sim)
