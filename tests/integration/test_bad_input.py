@@ -557,7 +557,10 @@ def test_writer_garbage_docs(procs, fb, tmp_path):
         fb.push("docs", g)
     for url, body in dead_cases.items():
         fb.push("docs", [hdr(DOC), url, body])
-    fb.pump(0.3)
+    # The junk below goes to the writer's connection of the moment: the one its last
+    # DEAD came over (chewing the 17 MB document can keep it from the control socket
+    # past 3 heartbeats, and it reconnects).
+    fb.wait(lambda: len(fb.of_type(DEAD)) >= len(dead_cases), 20, "DEAD for the bad documents")
     fb.to_stage([b"junk"])
     fb.to_stage([hdr(SHUTDOWN), b"extra"])
     fb.push("docs", [hdr(DOC), u(b"1"), good])
