@@ -26,8 +26,22 @@ LIBA    := $(BUILD)/libzcrawl.a
 EXES    := $(STAGES:%=$(BIN)/zcrawl-%) $(BIN)/zcrawl
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# Stage modules other than main.c are linked into unit tests too.
-MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c))))
+# The stage folders each unit test covers (none: lib/ only). A test links those
+# folders' modules other than main.c, each folder as an archive (so only the
+# objects it uses, and what they call), and libzcrawl.a: nothing of another stage,
+# and a change in one folder relinks only the tests that cover it.
+UNIT_DIRS_cli           := cli
+UNIT_DIRS_curve         := cli
+UNIT_DIRS_dispatch      := broker
+UNIT_DIRS_dispatch_hosts := broker
+UNIT_DIRS_gate          := broker
+UNIT_DIRS_fetch         := fetcher
+UNIT_DIRS_mongo_wire    := writer
+UNIT_DIRS_ops           := broker cli
+UNIT_DIRS_parse_book    := parser
+UNIT_DIRS_spec          := parser
+UNIT_DIRS_writer        := writer
+MOD_LIB  = $(BUILD)/$(1)/lib$(1).a
 
 # The benchmark's floors (bench/curl_floor.c, bench/part_costs.c): built with
 # everything, so they never rot, but never installed.
@@ -81,9 +95,18 @@ endef
 $(foreach s,$(STAGES),$(eval $(call EXE_RULES,$(s),$(BIN)/zcrawl-$(s))))
 $(eval $(call EXE_RULES,cli,$(BIN)/zcrawl))
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(MOD_OBJ) $(LIBA)
+# A stage folder's modules other than main.c, for the unit tests.
+define MOD_LIB_RULE
+$$(call MOD_LIB,$(1)): $$(filter-out $$(BUILD)/$(1)/main.o,$$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(1)/*.c)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach s,$(STAGES) cli,$(eval $(call MOD_LIB_RULE,$(s))))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/unit/test_%.c $$(foreach d,$$(UNIT_DIRS_$$*),$$(call MOD_LIB,$$(d))) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Ibroker -Ifetcher -Iparser -Iwriter -Isitesim -Icli -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(CC) $(CFLAGS_ALL) $(addprefix -I,$(UNIT_DIRS_$*)) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

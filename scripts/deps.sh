@@ -11,7 +11,7 @@ PKGS=(build-essential pkg-config ca-certificates git
       libzmq3-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev libmongoc-dev libbson-dev
       libmicrohttpd-dev
       redis-server redis-tools libcmocka-dev
-      python3-pytest python3-zmq python3-pymongo
+      python3-pytest python3-pytest-xdist python3-zmq python3-pymongo
       clang clang-format-14 libclang-rt-14-dev valgrind wrk iproute2 curl)
 [ "${ZCRAWL_DEPS_BENCH:-0}" = 1 ] && PKGS+=(python3-aiohttp python3-motor python3-scrapy python3-matplotlib hyperfine time)
 

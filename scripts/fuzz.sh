@@ -107,8 +107,15 @@ run() {
 
 fail=0
 built=()
+jobs=${FUZZ_JOBS:-1}
+# Builds, FUZZ_JOBS at a time (each compiles its sources with clang); read in order.
 for n in "${names[@]}"; do
-  if build "$n"; then built+=("$n")
+  ( build "$n"; echo $? > "$scratch/$n.built" ) &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+done
+wait
+for n in "${names[@]}"; do
+  if [ "$(cat "$scratch/$n.built" 2>/dev/null)" = 0 ]; then built+=("$n")
   else
     printf 'fuzz_%-7s BUILD FAILED (see %s)\n' "$n" "$OUT/fuzz_$n.build.log"
     tail -5 "$OUT/fuzz_$n.build.log" 2>/dev/null | sed 's/^/    /'
@@ -116,19 +123,19 @@ for n in "${names[@]}"; do
   fi
 done
 
-jobs=${FUZZ_JOBS:-1}
-pids=()
 for n in "${built[@]}"; do
   if [ "$jobs" -gt 1 ]; then
-    run "$n" > "$scratch/$n.summary" &
-    pids+=($!)
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
+    ( run "$n" > "$scratch/$n.summary"; echo $? > "$scratch/$n.rc" ) &
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   else
     run "$n" || fail=1
   fi
 done
 if [ "$jobs" -gt 1 ]; then
-  for i in "${!pids[@]}"; do wait "${pids[$i]}" || fail=1; done
-  for n in "${built[@]}"; do cat "$scratch/$n.summary"; done
+  wait
+  for n in "${built[@]}"; do
+    cat "$scratch/$n.summary"
+    [ "$(cat "$scratch/$n.rc" 2>/dev/null)" = 0 ] || fail=1
+  done
 fi
 exit $fail

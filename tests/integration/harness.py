@@ -2,9 +2,11 @@
 redis-server, a MongoDB-wire server (MONGODB_URI, mongod, or FerretDB), the site
 emulator, and the zcrawl stages. Everything started here is stopped at teardown,
 also when a test fails or is interrupted."""
+import collections
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -20,24 +22,66 @@ BIN = os.path.abspath(os.environ.get("ZCRAWL_BIN", os.path.join(ROOT, "bin")))
 TOOLS = os.path.join(ROOT, ".tools", "bin")
 
 
-def wait_for(cond, timeout, what, step=0.05):
+def wait_for(cond, timeout, what, step=0.05, details=None):
     """Calls cond every step seconds until it returns something true, and returns
-    that; fails the test after timeout seconds."""
+    that; fails the test after timeout seconds (with details(), when given, in the
+    message: a log tail, the counters)."""
     end = time.time() + timeout
     while time.time() < end:
         v = cond()
         if v:
             return v
         time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+    v = cond()
+    if v:
+        return v
+    raise AssertionError("timed out after %.0fs waiting for %s%s"
+                         % (timeout, what, "" if details is None else "\n%s" % (details(),)))
 
 
-def wait_exit(p, timeout):
+def wait_exit(p, timeout=10.0):
     """The exit code of process p; fails the test when it still runs after timeout seconds."""
     try:
         return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
+
+
+def wait_log(procs, p, pattern, timeout=20):
+    """Waits for a line of p's log (p started by procs) that matches the regular
+    expression pattern; returns the match."""
+    return wait_for(lambda: re.search(pattern, procs.log(p), re.M), timeout,
+                    "a line like %r in the log of pid %d" % (pattern, p.pid),
+                    details=lambda: procs.log(p)[-3000:])
+
+
+def hdr(t):
+    """Frame 0 of a zcrawl message of type t: b'ZC', version 1, the type."""
+    return b"ZC\x01" + bytes([t])
+
+
+def assert_once(got, want):
+    """got (ids, duplicates kept) holds every id of the set want exactly once, and nothing else."""
+    counts = collections.Counter(got)
+    dups = sorted(i for i, n in counts.items() if n > 1)
+    assert not dups, "%d duplicated documents, e.g. %s" % (len(dups), dups[:10])
+    missing = want - set(counts)
+    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
+    extra = set(counts) - want
+    assert not extra, "unexpected documents: %s" % sorted(extra)[:10]
+
+
+def clean_env(**extra):
+    """This process's environment without ZCRAWL_* and MONGODB_URI, plus extra."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ZCRAWL") and k != "MONGODB_URI"}
+    e.update(extra)
+    return e
+
+
+def run(name, *args, env=None, timeout=30, cwd=None):
+    """Runs bin_path(name) with args in a clean environment (plus env) to its end."""
+    return subprocess.run([bin_path(name)] + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=clean_env(**(env or {})), cwd=cwd)
 
 
 def mounted_tmpfs(path, size):
@@ -72,38 +116,142 @@ def bin_path(name):
     return os.path.join(BIN, exe)
 
 
-def free_port():
-    """A free port on 127.0.0.1 below the kernel's ephemeral range: a port from
-    bind(0) is ephemeral, and once closed any process's next connect() may take it
-    as its local port before the server meant for it binds (seen: a MongoDB client
-    connection holding a parser's port)."""
+def _port_slice():
+    """The ports free_port() picks from: 10000 up to 20000 (or the kernel's
+    ephemeral range, when that starts lower), below the range a launcher under test
+    picks its stages' ports from (20000 up to the ephemeral range, cli_free_port),
+    so that the two never meet; a slice of its own for each pytest-xdist worker, so
+    that parallel workers never pick the same port. None when that is too small."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             lo = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         lo = 32768
-    for _ in range(200 if lo - 20000 > 1000 else 0):
-        port = random.randrange(20000, lo)
+    top = min(20000, lo)
+    try:
+        n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        i = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]) % n
+    except ValueError:
+        n, i = 1, 0
+    size = (top - 10000) // n
+    if size < 500:
+        return None
+    return 10000 + i * size, 10000 + (i + 1) * size
+
+
+_handed_out = set()
+
+
+def free_port():
+    """A free port on 127.0.0.1 below the kernel's ephemeral range: a port from
+    bind(0) is ephemeral, and once closed any process's next connect() may take it
+    as its local port before the server meant for it binds (seen: a MongoDB client
+    connection holding a parser's port). Each xdist worker picks from a slice of
+    its own (_port_slice), and never hands out a port twice (until half its slice
+    is used). Free when picked, not reserved: whoever binds it later checks that it
+    is the one listening (wait_port's proc, start_server)."""
+    rng = _port_slice()
+    for _ in range(200 if rng else 0):
+        port = random.randrange(*rng)
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if len(_handed_out) > (rng[1] - rng[0]) // 2:
+            _handed_out.clear()
+        _handed_out.add(port)
         return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=10.0, host="127.0.0.1"):
+def _tcp_rows():
+    """The rows of /proc/net/tcp and tcp6 (this network namespace), split."""
+    rows = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows += [r.split() for r in f.read().splitlines()[1:]]
+        except OSError:
+            pass
+    return [r for r in rows if len(r) > 9]
+
+
+def _socket_inodes(pid):
+    """Inodes of the sockets process pid holds open."""
+    out = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+
+def listens(pid, port):
+    """True when process pid itself listens on TCP port."""
+    inodes = {r[9] for r in _tcp_rows() if r[3] == "0A" and int(r[1].rsplit(":", 1)[1], 16) == port}
+    return bool(inodes & _socket_inodes(pid)) if inodes else False
+
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+              "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
+              "0B": "CLOSING"}
+
+
+def tcp_conns(pid, remote_port):
+    """(state, bytes received but not yet read) of each TCP socket of process pid
+    connected to remote_port: what a process has left to read, or whether it still
+    holds a connection, seen from outside it."""
+    mine = _socket_inodes(pid)
+    return [(TCP_STATES.get(r[3], r[3]), int(r[4].split(":")[1], 16)) for r in _tcp_rows()
+            if r[9] in mine and int(r[2].rsplit(":", 1)[1], 16) == remote_port]
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1", proc=None):
+    """Waits until host:port accepts connections. With proc (a Popen), until that
+    process itself listens on port: another one on the port (a parallel test's, or
+    one that took it between free_port() and the bind) does not count. Returns True
+    then; False at once when proc exits first (the caller may retry elsewhere)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("nothing listens on %s:%d after %.0fs" % (host, port, timeout))
+        if proc is not None:
+            if proc.poll() is not None:
+                return False
+            if listens(proc.pid, port):
+                return True
+        else:
+            try:
+                with socket.create_connection((host, port), timeout=0.2):
+                    return True
+            except OSError:
+                pass
+        time.sleep(0.02)
+    raise TimeoutError("nothing listens on %s:%d after %.0fs%s"
+                       % (host, port, timeout, "" if proc is None else " (pid %d)" % proc.pid))
+
+
+def start_server(procs, name, argv_for, timeout=10.0, tries=5):
+    """procs.start(name, argv_for(port)) on a free port, again on another one while
+    the process exits before it listens (a lost race for the port). Returns
+    (port, Popen)."""
+    for _ in range(tries):
+        port = free_port()
+        p = procs.start(name, argv_for(port))
+        if wait_port(port, timeout, proc=p):
+            return port, p
+    raise AssertionError("%s could not listen on a free port in %d tries:\n%s"
+                         % (name, tries, procs.log(p)[-2000:]))
 
 
 class Procs:
@@ -193,18 +341,22 @@ class Redis:
         return "redis://127.0.0.1:%d" % self.port
 
     def start(self):
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", self.dir, "--save", "", "--daemonize", "no",
-                "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "everysec"]
-        self.proc = self.procs.start("redis", argv)
-        wait_port(self.port)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.cli("PING").strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer PING")
+        """Starts redis-server on self.port (a restart: the same port). A first start
+        that loses the port to another process moves to another free one."""
+        first = self.proc is None
+        for _ in range(5 if first else 1):
+            argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--dir", self.dir, "--save", "", "--daemonize", "no",
+                    "--appendonly", "yes" if self.appendonly else "no",
+                    "--appendfsync", "everysec"]
+            self.proc = self.procs.start("redis", argv)
+            if wait_port(self.port, proc=self.proc):
+                break
+            if first:
+                self.port = free_port()
+        else:
+            raise RuntimeError("redis-server did not start:\n%s" % self.procs.log(self.proc)[-2000:])
+        wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "redis-server to answer PING")
 
     def stop(self, kill=False):
         if kill:
@@ -259,11 +411,19 @@ class Mongo:
                                 "and no FerretDB in .tools/bin (make deps installs it when Go is available)")
             return
         self.dir = tempfile.mkdtemp(prefix="zc-mongo-", dir=procs.logdir)
-        self.port = free_port()
-        self.uri = "mongodb://127.0.0.1:%d/" % self.port
-        self.start()
+        for _ in range(5):  # a port lost to another process: another one
+            self.port = free_port()
+            self.uri = "mongodb://127.0.0.1:%d/" % self.port
+            if self._start():
+                return
+        raise RuntimeError("%s did not start:\n%s" % (self.kind, self.procs.log(self.proc)[-2000:]))
 
     def start(self):
+        if not self._start():
+            raise RuntimeError("%s did not start:\n%s" % (self.kind, self.procs.log(self.proc)[-2000:]))
+
+    def _start(self):
+        """Starts the server on self.port; False when it exits before it listens."""
         if self.kind == "mongod":
             argv = ["mongod", "--port", str(self.port), "--bind_ip", "127.0.0.1",
                     "--dbpath", self.dir]
@@ -272,7 +432,7 @@ class Mongo:
                     "--state-dir=%s" % self.dir, "--listen-addr=127.0.0.1:%d" % self.port,
                     "--debug-addr=-", "--telemetry=disable", "--log-level=warn"]
         self.proc = self.procs.start(self.kind, argv)
-        wait_port(self.port, timeout=30)
+        return wait_port(self.port, timeout=30, proc=self.proc)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -287,9 +447,8 @@ class Sitesim:
     """bin/zcrawl-sitesim on a free port."""
 
     def __init__(self, procs, *args):
-        self.port = free_port()
-        self.proc = procs.start("sitesim", [bin_path("sitesim"), "--port", str(self.port)] + list(args))
-        wait_port(self.port)
+        self.port, self.proc = start_server(procs, "sitesim",
+                                            lambda port: [bin_path("sitesim"), "--port", str(port)] + list(args))
         self.base = "http://127.0.0.1:%d" % self.port
 
     @property
@@ -437,6 +596,17 @@ class Pipeline:
             time.sleep(0.05)
         raise AssertionError("stats %s never reached %d: %s" % (field, at_least, self.stats()))
 
+    def wait_stats_written(self, after=None, timeout=30):
+        """Waits for a stats write (the hash's updated_at, the broker's wall clock)
+        later than after (seconds since the epoch; default now), and returns the
+        hash: it holds what the broker had counted by then."""
+        t = int((time.time() if after is None else after) * 1000)
+
+        def written():
+            st = self.stats()
+            return st if int(st.get("updated_at", "0") or 0) > t else None
+        return wait_for(written, timeout, "a stats write of the broker", details=self.stats)
+
 
 def jsonl_ids(path):
     """ids of the documents in a JSON Lines file, as a list (duplicates kept)."""
@@ -446,6 +616,19 @@ def jsonl_ids(path):
             line = line.strip()
             if line:
                 ids.append(json.loads(line)["_id"])
+    return ids
+
+
+def whole_lines_ids(data):
+    """The ids of a JSON Lines file's bytes, duplicates kept; fails on a cut line
+    (one that is no JSON document) or a last line without its newline."""
+    assert data == b"" or data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
+    ids = []
+    for i, line in enumerate(data.split(b"\n")[:-1]):
+        try:
+            ids.append(json.loads(line)["_id"])
+        except ValueError:
+            raise AssertionError("line %d is cut or not JSON: %r" % (i, line[:100]))
     return ids
 
 

@@ -8,8 +8,6 @@ import struct
 import threading
 import time
 
-from harness import free_port
-
 OP_MSG = 2013
 OP_QUERY = 2004
 WRITES = (b"insert", b"update", b"delete")
@@ -42,7 +40,6 @@ class SlowMongoProxy:
     def __init__(self, target_port, delay=2.0, host="127.0.0.1"):
         self.target = (host, target_port)
         self.delay = delay
-        self.port = free_port()
         self.writes = 0          # write commands forwarded
         self.delayed_s = 0.0     # seconds of delay added in total
         self.cut_ = False
@@ -51,8 +48,10 @@ class SlowMongoProxy:
         self.closed = False
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", self.port))
+        # Port 0: held as long as the proxy lives, so no connect() can take it.
+        self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 

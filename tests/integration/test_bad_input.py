@@ -5,6 +5,7 @@ waited for; garbage ZeroMQ messages on every socket of every stage are logged,
 counted, dead-lettered where a URL is known, and the stage goes on working."""
 import collections
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,26 +16,14 @@ import bson
 import pytest
 import zmq
 
-from harness import FakeBroker, Pipeline, Sitesim, bin_path, free_port, jsonl_ids
+from harness import Pipeline, Sitesim, bin_path, free_port, hdr, jsonl_ids, run, wait_exit, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN = range(1, 12)
 EXES = ["broker", "fetcher", "parser", "writer", "sitesim", "zcrawl"]
 
 
-def hdr(t):
-    return b"ZC\x01" + bytes([t])
-
-
 def prog(name):
     return "zcrawl" if name == "zcrawl" else "zcrawl-" + name
-
-
-def run(name, *args, env=None, timeout=20):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ZCRAWL") and k != "MONGODB_URI"}
-    if env:
-        e.update(env)
-    return subprocess.run([bin_path(name)] + list(args), capture_output=True, text=True,
-                          timeout=timeout, env=e)
 
 
 def one_error_line(name, r, *mentions):
@@ -44,13 +33,6 @@ def one_error_line(name, r, *mentions):
     for m in mentions:
         assert m in lines[0], "%r does not name %r" % (lines[0], m)
     return lines[0]
-
-
-def wait_exit(p, timeout):
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("pid %d still running after %.0fs" % (p.pid, timeout))
 
 
 # ---------------------------------------------------------------- flags
@@ -317,7 +299,10 @@ def test_stage_waits_for_unreachable_broker(procs, tmp_path, name, peer):
     try:
         ep = lambda: "tcp://127.0.0.1:%d" % (junk.port if junk else free_port())
         p = procs.start(name, stage_argv(name, tmp_path, ep(), ep(), ep()))
-        time.sleep(3)
+        # It finds no broker and says so (or drops the junk as bad), and runs on.
+        said = "event=broker_silent|event=bad_message" if junk else "event=broker_silent"
+        wait_for(lambda: p.poll() is not None or ((not junk or junk.accepted > 0) and re.search(said, procs.log(p))),
+                 20, "the %s to say it has no broker" % name, details=lambda: procs.log(p))
         assert p.poll() is None, "%s exited %s without a broker:\n%s" % (name, p.poll(), procs.log(p))
         log = procs.log(p)
         assert "level=error" not in log, log
@@ -383,10 +368,9 @@ def test_broker_survives_garbage_and_crawls(procs, redis, tmp_path):
         for g in BROKER_GARBAGE:
             dealer.send_multipart(g)
         want_bad = len(BROKER_GARBAGE)
-        deadline = time.time() + 10
-        while time.time() < deadline and int(pl.stats().get("bad_messages", "0")) < want_bad:
-            assert pl.broker.poll() is None, procs.log(pl.broker)
-            time.sleep(0.05)
+        wait_for(lambda: int(pl.stats().get("bad_messages", "0")) >= want_bad or pl.broker.poll() is not None,
+                 10, "%d bad messages counted" % want_bad)
+        assert pl.broker.poll() is None, procs.log(pl.broker)
         bad = int(pl.stats().get("bad_messages", "0"))
         assert bad == want_bad, (bad, want_bad, procs.log(pl.broker)[-3000:])
         assert procs.log(pl.broker).count("event=bad_message") == bad
@@ -419,13 +403,6 @@ def test_broker_survives_garbage_and_crawls(procs, redis, tmp_path):
 
 
 # ---------------------------------------------------------------- garbage: parser
-
-@pytest.fixture
-def fb():
-    b = FakeBroker(hb_ms=200)
-    yield b
-    b.close()
-
 
 def page(url, body, status=b"200", ctype=b"application/json; charset=utf-8", fetched=b"1700000000000"):
     return [hdr(PAGE), url, url, status, ctype, fetched, b"12", body]
@@ -547,9 +524,6 @@ def nested_bson(depth):
 def test_writer_garbage_docs(procs, fb, tmp_path):
     out = tmp_path / "books.jsonl"
     docs_ep = fb.bind("docs", "push")
-    p = procs.start("writer", [bin_path("writer"), "--broker", fb.control_ep, "--docs", docs_ep,
-                               "--out", str(out), "--heartbeat-ms", "200", "--batch-ms", "50"])
-    fb.wait(lambda: fb.of_type(HELLO), 10, "HELLO from the writer")
     good = bson.encode({"_id": "1", "name": "ok"})
     u = lambda s: b"http://x/api/book/" + s
     dead_cases = {
@@ -573,11 +547,20 @@ def test_writer_garbage_docs(procs, fb, tmp_path):
         [hdr(DOC), b"", good],                    # empty url
         [hdr(DOC), b"a\nb", good],                # newline in url
     ]
+    # Started once the 17 MB document is made: no heartbeat goes out meanwhile, and
+    # a writer that hears none for 3 intervals reconnects (the junk below would go
+    # to its old connection).
+    p = procs.start("writer", [bin_path("writer"), "--broker", fb.control_ep, "--docs", docs_ep,
+                               "--out", str(out), "--heartbeat-ms", "200", "--batch-ms", "50"])
+    fb.wait(lambda: fb.of_type(HELLO), 10, "HELLO from the writer")
     for g in structural:
         fb.push("docs", g)
     for url, body in dead_cases.items():
         fb.push("docs", [hdr(DOC), url, body])
-    fb.pump(0.3)
+    # The junk below goes to the writer's connection of the moment: the one its last
+    # DEAD came over (chewing the 17 MB document can keep it from the control socket
+    # past 3 heartbeats, and it reconnects).
+    fb.wait(lambda: len(fb.of_type(DEAD)) >= len(dead_cases), 20, "DEAD for the bad documents")
     fb.to_stage([b"junk"])
     fb.to_stage([hdr(SHUTDOWN), b"extra"])
     fb.push("docs", [hdr(DOC), u(b"1"), good])

@@ -30,6 +30,7 @@ def test_best_rounds(pages, conc, all_lists, rounds):
     assert run_bench.best_rounds(pages, conc, all_lists) == rounds
 
 
+@pytest.mark.long
 def test_small_bench_run(tmp_path):
     floor = os.path.join(ROOT, "build", "bench", "curl_floor")
     assert os.access(floor, os.X_OK), "make builds %s" % floor

@@ -6,11 +6,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from harness import Sitesim, bin_path, free_port, jsonl_ids, wait_port
+from harness import Sitesim, bin_path, free_port, jsonl_ids, start_server, wait_for
 
 
 def rcli(port, *args, timeout=30):
@@ -25,26 +24,20 @@ def cluster(procs):
         pytest.fail("redis-server and redis-cli are needed for the cluster test")
     ports, dirs = [], []
     for _ in range(3):
-        port = free_port()
         d = tempfile.mkdtemp(prefix="zc-cluster-")
         dirs.append(d)
         # The cluster bus port would be port + 10000 by default: a free one of its own.
-        procs.start("redis-node", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                   "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
-                                   "--cluster-config-file", os.path.join(d, "nodes.conf"),
-                                   "--dir", d, "--save", "", "--appendonly", "no"])
-        wait_port(port)
+        port, _ = start_server(procs, "redis-node", lambda port: [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+            "--cluster-config-file", os.path.join(d, "nodes.conf"),
+            "--dir", d, "--save", "", "--appendonly", "no"])
         ports.append(port)
     r = subprocess.run(["redis-cli", "--cluster", "create"] + ["127.0.0.1:%d" % p for p in ports] +
                        ["--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if all("cluster_state:ok" in rcli(p, "CLUSTER", "INFO") for p in ports):
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError("cluster never ok: %s" % rcli(ports[0], "CLUSTER", "INFO"))
+    wait_for(lambda: all("cluster_state:ok" in rcli(p, "CLUSTER", "INFO") for p in ports), 30, "cluster_state:ok",
+             step=0.1, details=lambda: rcli(ports[0], "CLUSTER", "INFO"))
     yield ports
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
@@ -114,10 +107,9 @@ def test_the_broker_follows_moved_to_its_crawls_node(procs, cluster):
                                "--pages-in", "tcp://127.0.0.1:%d" % free_port(), "--pages-out", "tcp://127.0.0.1:%d" % free_port(),
                                "--docs-in", "tcp://127.0.0.1:%d" % free_port(), "--docs-out", "tcp://127.0.0.1:%d" % free_port(),
                                "http://127.0.0.1:9/a", "http://127.0.0.1:9/b"])
-    deadline = time.time() + 20
-    while time.time() < deadline and rcli(node, "GET", "zcrawl:{%s}:waiting" % name) != "2":
-        assert p.poll() is None, procs.log(p)
-        time.sleep(0.1)
+    wait_for(lambda: p.poll() is not None or rcli(node, "GET", "zcrawl:{%s}:waiting" % name) == "2", 20,
+             "2 URLs waiting on the crawl's node", step=0.1)
+    assert p.poll() is None, procs.log(p)
     assert rcli(node, "GET", "zcrawl:{%s}:waiting" % name) == "2", procs.log(p)
     assert rcli(node, "LLEN", "zcrawl:{%s}:q:127.0.0.1:9" % name) == "2"
     assert rcli(node, "HGET", "zcrawl:{%s}:meta" % name, "state") == "running"

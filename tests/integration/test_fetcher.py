@@ -3,6 +3,7 @@ real HTTP servers. Python plays the broker: a ROUTER the fetcher's DEALER connec
 and a PULL for its PAGE messages. The HTTP side is a ThreadingHTTPServer, and for the
 1000-connection memory check an asyncio server that holds connections open."""
 import asyncio
+import functools
 import gzip
 import hashlib
 import json
@@ -18,7 +19,8 @@ from urllib.parse import quote, unquote
 import pytest
 import zmq
 
-from harness import Sitesim, bin_path
+from harness import Sitesim, bin_path, free_port, tcp_conns, wait_exit
+from harness import hdr as header
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
 DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
@@ -43,12 +45,11 @@ def _json_like(size, seed=7):
     return "".join(parts).encode()[:size]
 
 
-LARGE_JSON = _json_like(len(LARGE_PAGE))
-LARGE_JSON_GZ = gzip.compress(LARGE_JSON)
-
-
-def header(t):
-    return b"ZC" + bytes([1, t])
+@functools.lru_cache(maxsize=None)
+def large_json(gz=False):
+    """LARGE_PAGE's size of JSON-like text (gzip'd with gz), made on first use, not
+    when every xdist worker collects this file."""
+    return gzip.compress(large_json()) if gz else _json_like(len(LARGE_PAGE))
 
 
 # ---------------------------------------------------------------- HTTP server
@@ -116,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/large":
             self.reply(200, LARGE_PAGE, "application/octet-stream")
         elif path == "/largegz":
-            self.reply(200, LARGE_JSON_GZ, "application/json", headers=[("Content-Encoding", "gzip")])
+            self.reply(200, large_json(gz=True), "application/json", headers=[("Content-Encoding", "gzip")])
         elif path == "/loop":
             self.reply(302, b"", headers=[("Location", "/loop")])
         elif path == "/big":
@@ -124,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/huge":
             self.reply(200, BIG_BODY, "application/octet-stream")
         elif path == "/slow":
-            time.sleep(int(args.get("ms", "200")) / 1000.0)
+            time.sleep(int(args.get("ms", "200")) / 1000.0)  # the sleep is the test's: a slow server
             self.reply(200, b'{"slow": true}', "application/json")
         elif path == "/hang":
             self.server.stop.wait(30)
@@ -297,6 +298,16 @@ class Broker:
         self.wait(lambda: any(p[0] == key for p in self.pages), timeout, "PAGE for " + url)
         return [p for p in self.pages if p[0] == key][-1]
 
+    def settle(self, timeout=10.0):
+        """A JOB for a port nobody listens on, then its DONE and its credit: whatever
+        the fetcher sent before them (a surplus credit, a late page) has arrived by
+        then. Counts one credit and one DONE more; no server sees a request."""
+        url = "http://127.0.0.1:%d/settle" % free_port()
+        credits = self.credits
+        self.job(url)
+        self.done_for(url, timeout)
+        self.wait(lambda: self.credits > credits, timeout, "the credit of the settling JOB")
+
 
 @pytest.fixture
 def broker():
@@ -333,13 +344,6 @@ def start_fetcher(procs, broker, *args, concurrency=8, env=None):
     assert role == b"fetcher"
     assert int(credit) == concurrency
     return p
-
-
-def wait_exit(p, timeout=10.0):
-    try:
-        return p.wait(timeout=timeout)
-    except Exception:
-        raise AssertionError("fetcher did not exit within %.0fs" % timeout)
 
 
 def pss_kb(pid):
@@ -436,9 +440,8 @@ def test_outcomes(procs, broker, http):
     assert 1.0 <= elapsed < 5.0, elapsed
     jobs = len(cases) + 2
     broker.wait(lambda: broker.credits == jobs, 5, "credits for every job")
-    time.sleep(0.3)
-    broker.pump(0.1)
-    assert broker.credits == jobs
+    broker.settle()
+    assert broker.credits == jobs + 1  # and the settling JOB's
     assert broker.pages == []  # only 2xx bodies go downstream
 
 
@@ -507,8 +510,7 @@ def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http
     d = broker.done_for(rel)
     assert d[1:] == [b"redirect", b"301", b"0", ("http://internal.localhost:%d/ok" % other_http.port).encode()], d
     broker.wait(lambda: broker.credits == len(targets) + 1, 5, "credits")
-    time.sleep(0.3)
-    broker.pump(0.1)
+    broker.settle()
     assert other_http.hits == {}, other_http.hits
     assert broker.pages == []
     assert set(http.hits) == {"/to"}
@@ -609,6 +611,7 @@ def test_guard_applies_to_redirect_hops(procs, broker, http):
 
 
 
+@pytest.mark.serial  # how many transfers really run at once
 def test_concurrency_cap_with_credit(procs, broker, http):
     conc, total = 50, 200
     start_fetcher(procs, broker, concurrency=conc)
@@ -645,9 +648,8 @@ def test_over_credit_job_is_refused(procs, broker, http):
     for u in urls[:2]:
         assert broker.done_for(u)[1] == b"ok"
     broker.wait(lambda: broker.credits == 2, 5, "2 credits")
-    time.sleep(0.2)
-    broker.pump(0.1)
-    assert broker.credits == 2
+    broker.settle()
+    assert broker.credits == 2 + 1  # and the settling JOB's
 
 
 def test_garbage_does_not_kill_it(procs, broker, http):
@@ -699,10 +701,10 @@ def test_shutdown_drains_in_flight(procs, broker, http):
     p = start_fetcher(procs, broker, "--drain-ms", "3000")
     url = http.base + "/slow?ms=400"
     broker.job(url)
-    time.sleep(0.1)
+    broker.wait(lambda: http.hits.get("/slow", 0) == 1, 5, "request in server")
     broker.send(SHUTDOWN)
     late = http.base + "/ok?late"
-    time.sleep(0.05)
+    broker.wait(lambda: "event=draining" in procs.log(p), 5, "the fetcher to start draining")
     broker.job(late)  # after SHUTDOWN: refused, not fetched
     assert broker.done_for(url)[1] == b"ok"
     assert broker.page_for(url)[2] == b"200"
@@ -762,12 +764,15 @@ def test_backpressure_keeps_pages(procs, broker, http):
     dropping them; once pages flow again every one arrives."""
     n = 12
     broker.read_pages = False
-    start_fetcher(procs, broker, "--pages-hwm", "1", concurrency=n)
+    p = start_fetcher(procs, broker, "--pages-hwm", "1", concurrency=n)
     urls = [http.base + "/huge?i=%d" % i for i in range(n)]
     for u in urls:
         broker.job(u)
     broker.wait(lambda: http.hits.get("/huge", 0) == n, 20, "all requests")
-    time.sleep(2)
+    # Every body is in the fetcher: the server wrote them all and the fetcher left
+    # nothing unread; what it could not send waits there.
+    broker.wait(lambda: http.current == 0 and not any(q for _, q in tcp_conns(p.pid, http.port)), 20,
+                "every body read by the fetcher")
     broker.pump(0.2)
     held = n - broker.credits
     oks = len([d for d in broker.dones if d[1] == b"ok"])
@@ -781,6 +786,7 @@ def test_backpressure_keeps_pages(procs, broker, http):
     print("\nbackpressure: %d of %d pages queued in the fetcher, %d slots held" % (n - oks, n, held))
 
 
+@pytest.mark.long
 def test_held_page_bytes_are_bounded(procs, broker, http):
     """Issue 11: 60 pages of 7.5 MB with nobody reading pages (a stopped parser)
     took a fetcher to 435 MB. Now the bytes it holds (bodies being received,
@@ -789,6 +795,7 @@ def test_held_page_bytes_are_bounded(procs, broker, http):
     stops. Bound asserted: peak RSS < 64 MiB + 8 MiB (--max-body) + 30 MB for the
     process itself. Once pages flow again, every one arrives whole."""
     n = 60
+    large_json(gz=True)  # made before the server answers with it
     broker.read_pages = False
     broker.keep_bodies = False
     p = start_fetcher(procs, broker, "--timeout-ms", "300000", "--log-level", "info", concurrency=64)
@@ -815,9 +822,9 @@ def test_held_page_bytes_are_bounded(procs, broker, http):
         assert hwm < bound_kb, "peak RSS %d kB over the bound %d kB" % (hwm, bound_kb)
     broker.read_pages = True
     broker.wait(lambda: len(broker.pages) == n and len(broker.dones) == n, 120, "all pages")
-    want = {hashlib.sha1(LARGE_PAGE).hexdigest().encode(), hashlib.sha1(LARGE_JSON).hexdigest().encode()}
+    want = {hashlib.sha1(LARGE_PAGE).hexdigest().encode(), hashlib.sha1(large_json()).hexdigest().encode()}
     for pg in broker.pages:
-        assert pg[6] == hashlib.sha1(LARGE_JSON if b"/largegz" in pg[0] else LARGE_PAGE).hexdigest().encode()
+        assert pg[6] == hashlib.sha1(large_json() if b"/largegz" in pg[0] else LARGE_PAGE).hexdigest().encode()
     assert {pg[6] for pg in broker.pages} == want
     assert sorted(pg[0] for pg in broker.pages) == sorted(u.encode() for u in urls)
     assert all(d[1] == b"ok" for d in broker.dones)
@@ -940,7 +947,8 @@ def test_rss_with_1000_concurrent_transfers(procs, broker, partial):
         for i in range(conc):
             broker.job("http://127.0.0.1:%d/hold?i=%d" % (hs.port, i))
         broker.wait(lambda: hs.open == conc, 30, "1000 open requests")
-        time.sleep(0.5)
+        # Mid-body: the fetcher has read every half body the server sent.
+        broker.wait(lambda: not any(q for _, q in tcp_conns(p.pid, hs.port)), 10, "every byte sent read")
         broker.pump(0.1)
         held = rss_kb(p.pid)
         pss = pss_kb(p.pid)

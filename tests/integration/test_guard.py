@@ -8,7 +8,6 @@ the crawl around them is real (broker, fetcher, parser, writer, Redis, the
 emulator). New broker settings are given through their environment variables,
 so that the same test run against an older broker fails on what it checks, not
 on an unknown flag."""
-import collections
 import http.server
 import json
 import os
@@ -20,13 +19,9 @@ import time
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, bin_path, jsonl_ids, wait_for
+from harness import Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD = 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12
-
-
-def hdr(t):
-    return b"ZC\x01" + bytes([t])
 
 
 def b(x):
@@ -83,10 +78,7 @@ def stat(pl, field):
 
 
 def books_once(out, want):
-    got = jsonl_ids(out)
-    dups = [i for i, n in collections.Counter(got).items() if n > 1]
-    assert not dups, dups[:5]
-    assert set(got) == set(want), (len(got), len(want), sorted(set(want) - set(got))[:5])
+    assert_once(jsonl_ids(out), set(want))
 
 
 @pytest.fixture
@@ -263,7 +255,7 @@ def test_refused_messages_counted_exactly(procs, redis, env):
         fetcher.send(HELLO, "writer", "f", 0)              # role change
         fetcher.pump(0.5)
         wait_for(lambda: stat(pl, "refused_messages") >= 7, 10, "7 refusals")
-        time.sleep(0.5)
+        pl.wait_stats_written()  # counted once: no more in a later write
         assert stat(pl, "refused_messages") == 7, pl.stats()
         assert stat(pl, "gone") == 0 and stat(pl, "written") == 0 and pl.dead() == []
         assert redis.cli("GET", pl.key("waiting")).strip() == "1"

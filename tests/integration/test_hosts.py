@@ -6,7 +6,9 @@ import json
 import threading
 import time
 
-from harness import Sitesim, bin_path  # noqa: F401
+import pytest
+
+from harness import Sitesim, bin_path, wait_for  # noqa: F401
 
 import subprocess
 
@@ -116,19 +118,16 @@ def host_pages(books, limit=18):
 
 
 def wait_host_done(sim, i, want, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def done():
         h = sim.stats()["by_host"][i]
-        if h["requests"] >= want and h["in_progress"] == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("host %d made %s of %d requests after %ds" % (i, sim.stats()["by_host"][i], want, timeout))
+        return h["requests"] >= want and h["in_progress"] == 0
+    wait_for(done, timeout, "host %d to make %d requests" % (i, want), details=lambda: sim.stats()["by_host"][i])
 
 
 def fast_host_time(procs, redis, crawl, slow_first, books=300):
     """Seconds the fast host h1 (20 ms latency) takes to be crawled whole, every
     host capped at 2, 2 fetchers x 64 slots; with slow_first, the slow host h0 (1 s
-    latency) is seeded 3.5 s before it."""
+    latency) is seeded once the slow host's URLs outnumber the fetchers' slots."""
     sim = Sitesim(procs, "--hosts", "2", "--books", str(books), "--latency-ms", "20",
                   "--slow-hosts", "0", "--slow-latency-ms", "1000")
     # One list page names every book: the slow host has more URLs waiting than
@@ -137,7 +136,7 @@ def fast_host_time(procs, redis, crawl, slow_first, books=300):
                   broker_args=["--max-per-host", "2"])
     if slow_first:
         pl.start_all(fetchers=2, parsers=1, writers=1, out="/dev/null", fetcher_args=("--concurrency", "64"))
-        time.sleep(3.5)
+        wait_for(lambda: redis.int("GET", pl.key("waiting")) > 2 * 64, 30, "the slow host's URLs to fill the queue")
         assert sim.stats()["by_host"][0]["requests"] > 0
         t0 = time.time()
         redis.cli("RPUSH", pl.key("seeds"), host_url(sim, 1, books))
@@ -154,6 +153,7 @@ def fast_host_time(procs, redis, crawl, slow_first, books=300):
     return took
 
 
+@pytest.mark.serial  # two wall times compared
 def test_a_slow_host_seeded_first_does_not_hold_up_a_fast_one(procs, redis):
     """Head-of-line: with the single frontier list the slow host's 300 URLs, more
     than the fetchers' 128 slots, filled every slot the broker leased for, and the
@@ -164,6 +164,7 @@ def test_a_slow_host_seeded_first_does_not_hold_up_a_fast_one(procs, redis):
     assert behind <= 1.5 * alone + 0.5, (alone, behind)
 
 
+@pytest.mark.long
 def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redis, tmp_path):
     n, books = 10000, 3
     sim = Sitesim(procs, "--hosts", str(n), "--books", str(books), "--latency-ms", "20")
@@ -189,6 +190,7 @@ def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redi
     assert redis.cli("ZCARD", pl.key("active")).strip() == "0"
 
 
+@pytest.mark.serial  # the kill and the restart must fit in the 8 s back-off
 def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, redis):
     """Every host answers 429 (Retry-After 8 s): the broker cuts each host's cap
     to 1 and backs off 8 s, and saves both in Redis. Killed -9 and restarted
@@ -196,11 +198,10 @@ def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, 
     and then one request at a time (the saved cap), not --max-per-host 4 at once.
     (Before, both lived only in the broker's memory: a restarted broker fetched the
     URLs whose leases it recovered at once, 4 at a time.)"""
-    from harness import free_port, wait_port
-    port = free_port()
-    sim1 = procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200",
-                                   "--fail-429", "1", "--retry-after", "8"])
-    wait_port(port)
+    from harness import start_server, tcp_conns, wait_port
+    port, sim1 = start_server(procs, "sitesim", lambda port: [
+        bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200", "--fail-429", "1",
+        "--retry-after", "8"])
     pl = Pipeline(procs, redis, None, crawl="polite", broker_args=["--max-per-host", "4", "--recover-ms", "1000"])
     seeds = ["http://h%d.localhost:%d/api/book/?limit=18&offset=%d" % (h, port, 18 * k) for h in range(2) for k in range(8)]
     redis.cli("RPUSH", pl.key("seeds"), *seeds)
@@ -213,27 +214,26 @@ def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, 
             hs = redis.hgetall(k)
             out.append((int(hs.get("cap", 0)), int(hs.get("until", 0))))
         return out
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        st = saved()
-        if all(cap == 1 and until > time.time() * 1000 + 4000 for cap, until in st):
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("host state never saved: %s\n%s" % (saved(), procs.dump_logs()))
+    wait_for(lambda: all(cap == 1 and until > time.time() * 1000 + 4000 for cap, until in saved()), 20,
+             "the host state saved", details=lambda: "%s\n%s" % (saved(), procs.dump_logs()))
     procs.kill9(pl.broker)
     procs.kill9(sim1)
-    time.sleep(1.0)  # the fetcher's transfers to the dead site fail
+    # The fetcher's transfers to the dead site fail: it holds no live connection to it.
+    fetcher = [p for name, p, _ in procs.items if name == "fetcher"][0]
+    wait_for(lambda: not [s for s, _ in tcp_conns(fetcher.pid, port) if s in ("ESTABLISHED", "SYN_SENT")], 10,
+             "the fetcher's connections to the dead site to end", details=lambda: tcp_conns(fetcher.pid, port))
     st = saved()
     assert all(cap == 1 for cap, _ in st), st
 
-    procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200",
-                            "--latency-ms", "300"])
-    wait_port(port)
+    sim2 = procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--hosts", "2", "--books", "200",
+                                   "--latency-ms", "300"])
+    assert wait_port(port, proc=sim2), procs.log(sim2)
     restarted = time.time()
     pl.start_broker()
     first, early = [None, None], [0, 0]
     deadline = time.time() + 30
+    # Sampling, every 20 ms: when each host's first request came, and how many ran
+    # at once in the 250 ms after it.
     while time.time() < deadline and (None in first or time.time() < max(first) + 0.25):
         s = json.loads(vget(type("S", (), {"port": port}), "127.0.0.1", "/__stats")[1])
         now = time.time()

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from harness import SANITIZER_MARKERS, Sitesim, bin_path, jsonl_ids, mounted_tmpfs
+from harness import SANITIZER_MARKERS, Sitesim, bin_path, jsonl_ids, wait_for
 
 BOOKS = 1500
 
@@ -155,9 +155,7 @@ def test_direct_parser_killed(procs, tmp_path):
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "5")
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     launcher = procs.start("zcrawl", launcher_argv(site, out, logdir, "--lease-ms", "2000"), cwd=str(tmp_path))
-    deadline = time.time() + 30
-    while time.time() < deadline and site.stats().get("requests", 0) < BOOKS // 4:
-        time.sleep(0.02)
+    wait_for(lambda: site.stats().get("requests", 0) >= BOOKS // 4, 30, "a quarter of the requests", step=0.02)
     victims = children_named(launcher.pid, "zcrawl-parser")
     assert len(victims) == 2, victims
     os.kill(victims[0], signal.SIGKILL)
@@ -234,17 +232,14 @@ def test_closed_port_exits_1_with_dead_letters(procs, tmp_path):
 
 
 def wait_written(out, at_least, proc, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def written():
         assert proc.poll() is None, "launcher ended early (rc %s)" % proc.returncode
         try:
             with open(str(out), "rb") as f:
-                if f.read().count(b"\n") >= at_least:
-                    return
+                return f.read().count(b"\n") >= at_least
         except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("fewer than %d documents written after %ds" % (at_least, timeout))
+            return False
+    wait_for(written, timeout, "%d documents written" % at_least)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -429,21 +424,16 @@ def restart_events(text):
 def kill_and_time_restart(launcher, exe, timeout=30):
     """Kills one running exe child of the launcher; returns seconds until a new one runs."""
     deadline = time.time() + timeout
-    victims = []
-    while time.time() < deadline and not victims:
-        victims = children_named(launcher.pid, exe)
-        time.sleep(0.01)
-    assert victims, "no %s running" % exe
+    victims = wait_for(lambda: children_named(launcher.pid, exe), timeout, "a %s running" % exe, step=0.01)
     t0 = time.time()
     os.kill(victims[0], signal.SIGKILL)
-    while time.time() < deadline:
-        now = [p for p in children_named(launcher.pid, exe) if p != victims[0]]
-        if now:
-            return time.time() - t0
-        if launcher.poll() is not None:
-            return None
-        time.sleep(0.01)
-    raise AssertionError("%s not restarted within %ds" % (exe, timeout))
+
+    def restarted():
+        if [p for p in children_named(launcher.pid, exe) if p != victims[0]]:
+            return "restarted"
+        return "ended" if launcher.poll() is not None else None
+    how = wait_for(restarted, max(0.1, deadline - time.time()), "%s restarted" % exe, step=0.01)
+    return time.time() - t0 if how == "restarted" else None
 
 
 def test_restarts_back_off(procs, tmp_path):
@@ -491,7 +481,7 @@ def test_restart_budget_is_per_window(procs, tmp_path):
     wait_written(out, 20, launcher)
     for _ in range(4):
         assert kill_and_time_restart(launcher, "zcrawl-writer") is not None, procs.log(launcher)
-        time.sleep(2.5)
+        time.sleep(2.5)  # the sleep is the test's: failures spread wider than the window
     assert launcher.wait(timeout=150) == 0, procs.log(launcher)
     assert len(restart_events(procs.log(launcher))) == 4
     ids = jsonl_ids(str(out))
@@ -513,9 +503,8 @@ def test_redis_full_shows_on_progress(procs, tmp_path):
     assert redis.cli("CONFIG", "SET", "maxmemory", "1").strip() == "OK"
     t0 = time.time()
     try:
-        while time.time() - t0 < 5 and "problem: Redis is full" not in procs.log(launcher):
-            time.sleep(0.1)
-        assert "problem: Redis is full" in procs.log(launcher), procs.log(launcher)
+        wait_for(lambda: "problem: Redis is full" in procs.log(launcher), max(0.1, 5 - (time.time() - t0)),
+                 "the launcher to say Redis is full", step=0.1, details=lambda: procs.log(launcher))
         assert "writes refused (OOM)" in procs.log(launcher)
     finally:
         assert redis.cli("CONFIG", "SET", "maxmemory", "0").strip() == "OK"
@@ -556,10 +545,8 @@ def test_launcher_killed_9_leaves_nothing_and_resumes(procs, tmp_path):
     launcher = start_launcher(procs, argv, tmp_path)
     wait_written(out, BOOKS // 4, launcher)
     procs.kill9(launcher)
-    deadline = time.time() + 20
-    while time.time() < deadline and zcrawl_processes_of(tmp_path):
-        time.sleep(0.1)
-    assert not zcrawl_processes_of(tmp_path), zcrawl_processes_of(tmp_path)
+    wait_for(lambda: not zcrawl_processes_of(tmp_path), 20, "the stages and redis-server to go with the launcher",
+             step=0.1, details=lambda: zcrawl_processes_of(tmp_path))
     r = run_launcher(argv, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resuming crawl default" in r.stderr or summary(r.stdout)[2] < len(site.ids()["reachable"]), r.stderr
@@ -584,8 +571,9 @@ def test_state_folder_in_use(procs, tmp_path):
 
 def test_timeout_stops_resumably(procs, tmp_path):
     """--timeout: the crawl stops (exit 4, 'did not finish within'), says how to
-    resume, keeps its logs; the resume command completes it."""
-    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "100")
+    resume, keeps its logs; the resume command completes it. 600 books at 80
+    pages/s: about 8 s of crawl, well past the 3 s."""
+    site = Sitesim(procs, "--books", "600", "--latency-ms", "100")
     out = tmp_path / "books.jsonl"
     argv = plain_argv(site.start_url, out)
     argv[argv.index("--timeout") + 1] = "3"
@@ -599,12 +587,6 @@ def test_timeout_stops_resumably(procs, tmp_path):
     assert_every_book_once(site, out)
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """An 8 MiB tmpfs, mounted for the test (needs root)."""
-    yield from mounted_tmpfs(tmp_path / "fs", "8m")
-
-
 def log_time(line):
     """Seconds since the epoch of a logfmt line's ts=."""
     import calendar
@@ -612,6 +594,7 @@ def log_time(line):
     return calendar.timegm(tuple(int(x) for x in ts[:6])) + int(ts[6]) / 1000.0
 
 
+@pytest.mark.small_fs("8m")
 def test_full_disk_shows_on_progress_then_completes(procs, tmp_path, small_fs):
     """--out on a full disk: the writer reports sink_full, and the launcher prints
     the problem within 5 s of the broker hearing of it (the old launcher showed
@@ -622,13 +605,10 @@ def test_full_disk_shows_on_progress_then_completes(procs, tmp_path, small_fs):
     with open(str(filler), "wb") as f:
         f.write(b"\0" * (8 * 1024 * 1024 - 200 * 1024))
     launcher = start_launcher(procs, plain_argv(site.start_url, out, "--log-dir", str(logdir)), tmp_path)
-    deadline, seen, heard = time.time() + 60, None, None
-    while time.time() < deadline and seen is None:
-        assert launcher.poll() is None, procs.log(launcher)
-        if "zcrawl: problem: " in procs.log(launcher):
-            seen = time.time()
-        time.sleep(0.05)
-    assert seen is not None, procs.log(launcher)
+    wait_for(lambda: launcher.poll() is not None or "zcrawl: problem: " in procs.log(launcher), 60,
+             "the launcher to print a problem", details=lambda: procs.log(launcher))
+    seen = time.time()
+    assert launcher.poll() is None, procs.log(launcher)
     problem = [l for l in procs.log(launcher).splitlines() if l.startswith("zcrawl: problem: ")][0]
     assert "sink_full" in problem and "ENOSPC" in problem, problem
     with open(str(logdir / "broker-1.log")) as f:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import bin_path, ferretdb_path
+from harness import bin_path, ferretdb_path, wait_exit, wait_for
 from test_pipeline import assert_once
 
 PY = "/usr/bin/python3"
@@ -79,10 +79,11 @@ def teardown_netns(procs, made):
         r = ip("netns", "del", ns, check=False)
         if r.returncode != 0:
             errors.append("ip netns del %s: %s" % (ns, r.stderr.strip()))
-    # The kernel frees a namespace's links asynchronously: give it a moment.
-    deadline = time.time() + 10
-    while time.time() < deadline and leftovers():
-        time.sleep(0.1)
+    # The kernel frees a namespace's links asynchronously: wait for it.
+    try:
+        wait_for(lambda: not leftovers(), 10, "the test's namespaces and links to go", step=0.1)
+    except AssertionError:
+        pass  # named below
     return errors + leftovers()
 
 
@@ -135,6 +136,7 @@ def nsexec(node, argv):
     return ["ip", "netns", "exec", ns_of(node)] + list(argv)
 
 
+@pytest.mark.long
 def test_crawl_across_network_namespaces(procs, netns):
     t0 = time.time()
     ferret = ferretdb_path()
@@ -184,11 +186,10 @@ def test_crawl_across_network_namespaces(procs, netns):
         procs.start(f, nsexec(f, [bin_path("fetcher"), "--broker", ep(5555), "--pages", ep(5556),
                                   "--name", f, "--keys", keys]))
 
-    deadline = time.time() + 90
-    while broker.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    rc = broker.poll()
-    assert rc is not None, "crawl not done after 90s\n%s" % procs.dump_logs()
+    try:
+        rc = wait_exit(broker, 90)
+    except AssertionError:
+        raise AssertionError("crawl not done after 90s\n%s" % procs.dump_logs())
     assert rc == 0, "broker exited %d\n%s" % (rc, procs.dump_logs())
     t_crawl = time.time() - t0
 

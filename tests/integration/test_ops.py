@@ -15,19 +15,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness import ROOT, Pipeline, Sitesim, bin_path, free_port, wait_port
+from harness import ROOT, Pipeline, Sitesim, bin_path, free_port, wait_for, wait_port
 
 STATES = {"running", "idle", "done", "stopped", "complete", "failed"}
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
 
 
 @contextmanager
@@ -87,6 +77,7 @@ def as_int(out, line):
 
 # ---- the README's recipes ----
 
+@pytest.mark.long
 def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
     """The launcher's crawl, with no --crawl: the recipes name crawl `default`, so
     they read it only when the launcher's default crawl name is `default` too.
@@ -340,7 +331,7 @@ def test_metrics_during_a_crawl(procs):
     p = Pipeline(procs, redis, site.start_url, crawl="m1",
                  broker_args=["--max-per-host", "4", "--mode", "service", "--metrics", "127.0.0.1:%d" % mport])
     p.start_all(fetchers=2, out=os.path.join(procs.logdir, "out.jsonl"))
-    wait_port(mport)
+    assert wait_port(mport, proc=p.broker), procs.log(p.broker)
     seen_fetched, seen_frontier, seen_running, between = [], [], False, 0
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -362,7 +353,7 @@ def test_metrics_during_a_crawl(procs):
         if p.stats().get("state") == "idle" and b[("zcrawl_frontier_urls", "")] == 0 \
                 and b[("zcrawl_leases", "")] == 0 and b[("zcrawl_documents_written_total", "")] > 0:
             break
-        time.sleep(0.3)
+        time.sleep(0.3)  # sampling: a scrape every 0.3 s while the crawl runs
     else:
         raise AssertionError("the crawl never went idle: %s" % text)
     assert seen_running, "never saw zcrawl_crawl_state{state=\"running\"} 1"
@@ -371,7 +362,7 @@ def test_metrics_during_a_crawl(procs):
     assert between > 0
 
     # Idle: every number equals redis-cli's.
-    time.sleep(1.5)  # a stats write after the last peer count change
+    p.wait_stats_written()  # a stats write after the last peer count change
     code, _, m, text = scrape(mport)
     stats = p.stats()
     assert code == 200
@@ -423,9 +414,12 @@ def test_status_and_metrics_prefer_meta_and_show_the_problem(procs, redis):
     over the stats hash's state; a stage's problem in the stats hash is shown by
     status and counted by zcrawl_problem."""
     mport = free_port()
-    p = Pipeline(procs, redis, None, crawl="pm", broker_args=["--mode", "service", "--metrics", "127.0.0.1:%d" % mport])
+    # One stats write, at the start: a later one would put the broker's own (empty)
+    # problem over the one the test writes.
+    p = Pipeline(procs, redis, None, crawl="pm", broker_args=["--mode", "service", "--metrics", "127.0.0.1:%d" % mport,
+                                                             "--stats-ms", "60000"])
     p.start_broker(seed=False)
-    wait_port(mport)
+    assert wait_port(mport, proc=p.broker), procs.log(p.broker)
     wait_for(lambda: p.stats().get("state") == "idle", 20, "the broker's first stats")
     problem = 'writer w1 sink_full: ENOSPC appending out.jsonl (12 s) "quoted"'
     # The broker's own run id: a meta with another one would be a second broker taking

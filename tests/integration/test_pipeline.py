@@ -1,6 +1,5 @@
 """The crawl pipeline end to end: broker, fetchers, parser, writer against the
 emulator, a private Redis and a MongoDB-wire server (issue: the crawl pipeline)."""
-import collections
 import datetime
 import html
 import json
@@ -10,22 +9,12 @@ import time
 
 import pytest
 
-from harness import Pipeline, Sitesim, jsonl_ids, mongo_docs, mongo_ids
+from harness import Pipeline, Sitesim, assert_once, jsonl_ids, mongo_docs, mongo_ids, wait_for
 
 
 def reachable(sim):
     ids = sim.ids()
     return set(ids["reachable"]), ids
-
-
-def assert_once(got_ids, want):
-    counts = collections.Counter(got_ids)
-    dups = [i for i, n in counts.items() if n > 1]
-    assert not dups, "duplicated documents: %s" % dups[:10]
-    missing = want - set(counts)
-    extra = set(counts) - want
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
-    assert not extra, "unexpected documents: %s" % sorted(extra)[:10]
 
 
 def norm_ws(s):
@@ -77,6 +66,7 @@ def check_emulator_saw_each_page_once(sim, ids):
     assert st["by_kind"]["detail"] == ids["count"], st
 
 
+@pytest.mark.long
 def test_full_crawl_into_mongodb(procs, redis, mongo):
     sim = Sitesim(procs, "--seed", "7")
     want, ids = reachable(sim)
@@ -117,6 +107,7 @@ def test_full_crawl_into_jsonl(procs, redis, tmp_path):
         assert field in first, field
 
 
+@pytest.mark.serial  # its wall time against the bound
 def test_per_host_cap_and_wall_time_with_latency(procs, redis, tmp_path):
     sim = Sitesim(procs, "--latency-ms", "200")
     want, ids = reachable(sim)
@@ -193,8 +184,9 @@ def test_two_crawls_share_one_redis(procs, redis, tmp_path):
         assert int(pl.stats()["written"]) == len(want)
 
 
+@pytest.mark.serial  # a latency: work within a second
 def test_fetcher_started_mid_crawl_gets_work_at_once(procs, redis, tmp_path):
-    sim = Sitesim(procs, "--books", "3000", "--latency-ms", "50")
+    sim = Sitesim(procs, "--books", "1500", "--latency-ms", "50")  # several seconds of crawl after 300 pages
     want, ids = reachable(sim)
     out = str(tmp_path / "books.jsonl")
     pl = Pipeline(procs, redis, sim.start_url, broker_args=["--max-per-host", "16"])
@@ -207,14 +199,9 @@ def test_fetcher_started_mid_crawl_gets_work_at_once(procs, redis, tmp_path):
     late = pl.start_fetcher("--concurrency", "8", "--log-level", "debug")
     # The late fetcher logs each finished transfer (event=done, debug level): its
     # first must come within a second of its start.
-    first = None
-    while time.time() - t0 < 5 and first is None:
-        for line in procs.log(late).splitlines():
-            if "event=job" in line or "event=done" in line:
-                first = time.time()
-                break
-        time.sleep(0.02)
-    assert first is not None, procs.log(late)[-2000:]
+    wait_for(lambda: re.search("event=(job|done)", procs.log(late)), 5, "the late fetcher's first transfer",
+             step=0.02, details=lambda: procs.log(late)[-2000:])
+    first = time.time()
     assert first - t0 < 1.0, "late fetcher idle for %.2fs" % (first - t0)
     pl.wait_done(timeout=180)
     assert_once(jsonl_ids(out), want)
@@ -232,19 +219,13 @@ def test_service_mode_waits_for_seeds(procs, redis, tmp_path):
     pl.start_writer(out=out)
     pl.start_parser()
     pl.start_fetcher()
-    deadline = time.time() + 10
-    while time.time() < deadline and pl.stats().get("state") != "idle":
-        time.sleep(0.05)
-    assert pl.stats().get("state") == "idle", pl.stats()
+    wait_for(lambda: pl.stats().get("state") == "idle", 10, "the broker idle", details=pl.stats)
     # A seed that is no URL is logged and dropped; the good one is crawled.
     assert redis.cli("RPUSH", pl.key("seeds"), "not a url", sim.start_url).strip() == "2"
     pl.wait_stat("written", len(want), timeout=60)
     bad = [l for l in procs.log(pl.broker).splitlines() if "event=bad_seed" in l]
     assert len(bad) == 1 and 'url="not a url"' in bad[0], bad
-    deadline = time.time() + 10
-    while time.time() < deadline and pl.stats().get("state") != "idle":
-        time.sleep(0.05)
-    assert pl.stats().get("state") == "idle"
+    wait_for(lambda: pl.stats().get("state") == "idle", 10, "the broker idle again", details=pl.stats)
     assert pl.broker.poll() is None, "a service-mode broker must keep running"
     assert_once(jsonl_ids(out), want)
     assert redis.cli("LLEN", pl.key("seeds")).strip() == "0"
@@ -257,6 +238,7 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.serial  # measures the broker's CPU time
 def test_stalled_parser_costs_the_broker_nothing(procs, redis, tmp_path):
     """With the parser stopped (SIGSTOP), pages pile up until every queue is full.
     Nothing in the broker may then poll in a loop (its streamer blocks until there
@@ -275,9 +257,20 @@ def test_stalled_parser_costs_the_broker_nothing(procs, redis, tmp_path):
     pl.wait_stat("fetched", 200, timeout=60)
     os.kill(parser.pid, signal.SIGSTOP)
     try:
-        time.sleep(2.0)  # the fetchers fill every queue on the way to the parser
+        # The fetchers fill every queue on the way to the parser: a whole stats
+        # interval of the broker's then counts no page fetched.
+        last = {}
+
+        def fetching_stopped():
+            st = pl.stats()
+            if st.get("updated_at") == last.get("at"):
+                return False
+            stopped = st.get("fetched") == last.get("fetched")
+            last.update(at=st.get("updated_at"), fetched=st.get("fetched"))
+            return stopped
+        wait_for(fetching_stopped, 60, "the queues to the stopped parser to fill", details=pl.stats)
         before = cpu_seconds(pl.broker.pid)
-        time.sleep(2.0)
+        time.sleep(2.0)  # the sleep is the test's: the broker's CPU time over 2 s
         used = cpu_seconds(pl.broker.pid) - before
     finally:
         os.kill(parser.pid, signal.SIGCONT)

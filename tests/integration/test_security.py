@@ -8,12 +8,12 @@ endpoint, a PUSH of a DOC to the documents endpoint, a PUSH of a PAGE to a parse
 that binds its own endpoint. None completes a connection; the crawl ends with every
 book exactly once; the refusals are counted (stats auth_refused and, for a handshake
 that fails before ZAP, refused_handshakes; the stage's log)."""
-import collections
 import os
 import re
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -23,14 +23,11 @@ import pytest
 import zmq
 import zmq.auth
 
-from harness import Pipeline, Redis, Sitesim, bin_path, free_port, jsonl_ids, wait_port
+from harness import (Pipeline, Redis, Sitesim, assert_once, bin_path, clean_env, free_port, hdr, jsonl_ids, run,
+                     wait_for, wait_log, wait_port)
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN = range(1, 12)
 SECRET = "S3kr1tPw9"
-
-
-def hdr(t):
-    return b"ZC\x01" + bytes([t])
 
 
 def keygen(path):
@@ -38,23 +35,6 @@ def keygen(path):
     r = subprocess.run([bin_path("zcrawl"), "keygen", d], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return d
-
-
-def clean_env(**extra):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ZCRAWL") and k != "MONGODB_URI"}
-    e.update(extra)
-    return e
-
-
-def run(name, *args, env=None, timeout=30, cwd=None):
-    return subprocess.run([bin_path(name)] + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=clean_env(**(env or {})), cwd=cwd)
-
-
-def assert_once(got, want):
-    dups = [i for i, n in collections.Counter(got).items() if n > 1]
-    assert not dups, dups[:5]
-    assert set(got) == want, (len(got), len(want), sorted(want - set(got))[:5], sorted(set(got) - want)[:5])
 
 
 class Attacker:
@@ -196,16 +176,6 @@ def metric(port, name):
     return None
 
 
-def wait_log(procs, p, pattern, timeout=20):
-    """Waits for a line of p's log that matches the regular expression pattern."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if re.search(pattern, procs.log(p), re.M):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no line like %r in the log:\n%s" % (pattern, procs.log(p)[-3000:]))
-
-
 def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_path):
     """Peers that fail the CURVE handshake before the ZAP handler sees a key: one
     that expects another server key (a fresh keypair's; its own key is even a
@@ -226,13 +196,14 @@ def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_p
                   broker_args=["--stats-ms", "100", "--max-per-host", "4", "--keys", keys,
                                "--metrics", "127.0.0.1:%d" % mport])
     pl.start_broker()
-    wait_port(mport)
+    assert wait_port(mport, proc=pl.broker), procs.log(pl.broker)
     t0 = time.time()
     evil = Attacker(wrong_server)
     line = r"event=handshake_refused endpoint=%s reason=%s detail=.* refused=%s "
 
     def settled():
-        """refused_handshakes once it stayed the same for half a second."""
+        """refused_handshakes once it stayed the same for half a second (the only
+        sign that a closed client has stopped retrying: the count stops)."""
         n = -1
         while True:
             time.sleep(0.5)
@@ -271,7 +242,7 @@ def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_p
         wrong.close(0)
         n = settled()
         assert n >= 1
-        time.sleep(1.2)
+        time.sleep(1.2)  # the sleep is the test's: a line a second at most, and this kind gets its own
         plain = evil.sock(zmq.DEALER, pl.ep["control"], curve=False)
         plain.send_multipart([hdr(HELLO), b"fetcher", b"evil-plain", b"100000"], zmq.NOBLOCK)
         # Whichever side sees the mechanism mismatch first: a protocol error here,
@@ -279,7 +250,7 @@ def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_p
         wait_log(procs, pl.broker, line % (re.escape(pl.ep["control"]), "(protocol|other)", n + 1))
         plain.close(0)
         n = settled()
-        time.sleep(1.2)
+        time.sleep(1.2)  # the sleep is the test's, as above
         pull = evil.sock(zmq.PULL, pl.ep["pages_out"], curve=False)
         wait_log(procs, pl.broker, line % (re.escape(pl.ep["pages_out"]), "(protocol|other)", n + 1))
         assert int(pl.stats().get("auth_refused", "0")) == 0, pl.stats()
@@ -290,9 +261,8 @@ def test_handshakes_failed_before_zap_are_counted_and_logged(procs, redis, tmp_p
         flooder.start()
         pl.wait_stat("refused_handshakes", n + 40, timeout=30)
         refused = int(pl.stats()["refused_handshakes"])
-        deadline = time.time() + 10
-        while (metric(mport, "zcrawl_refused_handshakes_total") or 0) < refused and time.time() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: (metric(mport, "zcrawl_refused_handshakes_total") or 0) >= refused, 10,
+                 "/metrics to count %d refused handshakes" % refused, step=0.1)
         assert metric(mport, "zcrawl_refused_handshakes_total") >= refused
 
         pl.start_writer(None, out, "--keys", keys)
@@ -337,15 +307,10 @@ def test_direct_wiring_parser_serves_with_its_own_key(procs, redis, tmp_path):
     try:
         bogus = [hdr(PAGE), b"http://evil/api/book/1", b"http://evil/api/book/1", b"200",
                  b"application/json", b"0", b"0", b'{"id": 1, "name": "planted"}']
-        deadline = time.time() + 10
-        while "event=started" not in procs.log(parser) and time.time() < deadline:
-            time.sleep(0.05)
+        wait_log(procs, parser, "event=started", timeout=10)
         evil.sock(zmq.PUSH, pages).send_multipart(bogus, zmq.NOBLOCK)
         evil.sock(zmq.PUSH, pages, curve=False).send_multipart(bogus, zmq.NOBLOCK)
-        deadline = time.time() + 20
-        while "event=auth_refused" not in procs.log(parser) and time.time() < deadline:
-            time.sleep(0.05)
-        assert "event=auth_refused" in procs.log(parser), procs.log(parser)[-2000:]
+        wait_log(procs, parser, "event=auth_refused", timeout=20)
         pl.start_fetcher("--keys", keys, "--pages", pages + "#parser")
         pl.wait_done(timeout=90)
     finally:
@@ -409,14 +374,16 @@ def test_non_loopback_without_keys_is_refused(redis, name, args, bad):
     # Explicitly insecure: it starts (and is stopped here).
     for env in ({"ZCRAWL_INSECURE": "1"}, {}):
         extra = [] if env else ["--insecure"]
-        proc = subprocess.Popen([bin_path(name)] + argv + extra, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=clean_env(**env))
-        try:
-            time.sleep(1.0)
-            assert proc.poll() is None, proc.stderr.read()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+        with tempfile.NamedTemporaryFile() as err:
+            proc = subprocess.Popen([bin_path(name)] + argv + extra, stdout=subprocess.DEVNULL,
+                                    stderr=err, env=clean_env(**env))
+            try:
+                said = lambda: open(err.name, errors="replace").read()
+                wait_for(lambda: proc.poll() is not None or "event=started" in said(), 10, "the %s to start" % name)
+                assert proc.poll() is None, said()
+            finally:
+                proc.terminate()
+                proc.wait(timeout=15)
 
 
 def test_bad_keys_are_one_line_errors(tmp_path):
@@ -535,7 +502,7 @@ def test_launcher_keeps_passwords_off_command_lines(procs, tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=clean_env(ZCRAWL_REDIS=uri), cwd=str(tmp_path))
     seen, stages_seen = [], 0
-    while launcher.poll() is None:
+    while launcher.poll() is None:  # sampling every command line, every 50 ms, while the crawl runs
         seen += cmdlines_with(SECRET)
         stages_seen = max(stages_seen, sum(1 for c in cmdlines_with("--log-level") if "zcrawl-" in c))
         time.sleep(0.05)

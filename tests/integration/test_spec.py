@@ -98,6 +98,7 @@ def check_record(doc, raw):
                         "isbn", "source_url", "fetched_at"}
 
 
+@pytest.mark.long
 def test_second_api_crawled_completely(procs, redis, tmp_path):
     sim = Sitesim(procs, "--books", "1500", "--seed", "11")
     ids = sim.ids()

@@ -6,7 +6,6 @@ writes), the crawl's meta hash, and exit codes that say what happened.
 Every test runs the real broker against a private redis-server; the pipeline ones
 run every real stage against the emulator, whose /__stats counts requests per URL
 (duplicates)."""
-import collections
 import re
 import signal
 import time
@@ -14,13 +13,9 @@ import time
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, bin_path, jsonl_ids, wait_exit, wait_for
+from harness import Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, wait_exit, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, WRITTEN, SHUTDOWN, HOLD, STATUS = 1, 2, 3, 4, 5, 7, 9, 11, 12, 13
-
-
-def hdr(t):
-    return b"ZC\x01" + bytes([t])
 
 
 class Stage:
@@ -69,7 +64,7 @@ def test_hold_extends_open_leases_only(procs, redis):
         f.send(DONE, url, "ok", "200", "0", "")
         f.pump(0.5)
         first = float(redis.cli("ZSCORE", pl.key("leases"), url))
-        time.sleep(1.0)
+        time.sleep(1.0)  # the sleep is the test's: the HOLD a second later moves the deadline a second on
         w.send(HOLD, url + "\nhttp://127.0.0.1:9/api/book/1")
         w.pump(0.5)
         second = float(redis.cli("ZSCORE", pl.key("leases"), url))
@@ -117,14 +112,6 @@ def books_site(procs, books, latency=20):
     return sim, set(ids["reachable"]), ids
 
 
-def assert_once(got, want):
-    counts = collections.Counter(got)
-    dups = sorted(i for i, n in counts.items() if n > 1)
-    assert not dups, "%d duplicated documents, e.g. %s" % (len(dups), dups[:5])
-    missing = want - set(counts)
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:5])
-
-
 @pytest.mark.parametrize("stage", ["fetcher", "parser", "writer", "broker"])
 def test_sigstop_10s_is_not_a_death(procs, redis, tmp_path, stage):
     """SIGSTOP of any stage for 10 s, then SIGCONT, with the default 30 s lease and
@@ -142,7 +129,7 @@ def test_sigstop_10s_is_not_a_death(procs, redis, tmp_path, stage):
     victim = st[stage]
     victim.send_signal(signal.SIGSTOP)
     try:
-        time.sleep(10)
+        time.sleep(10)  # the sleep is the test's: the stall
     finally:
         victim.send_signal(signal.SIGCONT)
     pl.wait_done(timeout=180)
@@ -181,7 +168,7 @@ def test_window_bounds_open_leases_when_the_writer_stalls(procs, redis, tmp_path
             st = pl.stats()
             peak = max(peak, int(st.get("leased", "0")))
             seen.append(int(st.get("fetched", "0")))
-            time.sleep(0.05)
+            time.sleep(0.05)  # the test's: 4 s of the stall, sampled every 50 ms
         assert pl.stats().get("window") == "100", pl.stats()
         assert peak <= 100, "%d leases open with --window 100" % peak
         # Full: the last two seconds fetched nothing more.
@@ -386,7 +373,7 @@ def test_redis_refusing_writes_briefly_costs_no_fetch(procs, redis, tmp_path):
     pl.start_all(out=out)
     pl.wait_stat("fetched", 200, timeout=60)
     redis.cli("CONFIG", "SET", "maxmemory", "1")
-    time.sleep(4)
+    time.sleep(4)  # the sleep is the test's: a few seconds at maxmemory
     redis.cli("CONFIG", "SET", "maxmemory", "0")
     pl.wait_done(timeout=120)
     log = procs.log(pl.broker)

@@ -13,13 +13,9 @@ import pymongo
 import pytest
 import zmq
 
-from harness import bin_path, fill_fs, mounted_tmpfs
+from harness import bin_path, fill_fs, hdr, whole_lines_ids
 
 HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD, STATUS = 1, 2, 4, 8, 9, 10, 11, 12, 13
-
-
-def hdr(t):
-    return b"ZC\x01" + bytes([t])
 
 
 class FakeBroker:
@@ -190,6 +186,7 @@ def test_writes_confirms_and_is_idempotent(procs, mongo, broker):
     client.close()
 
 
+@pytest.mark.serial  # a latency: confirmed within a second
 def test_single_doc_confirmed_by_timer(procs, mongo, broker):
     start_writer(procs, broker, "--mongo", mongo.uri, "--db", "zc_w2", "--batch", "500",
                  "--batch-ms", "100")
@@ -399,18 +396,6 @@ def test_document_refused_by_server_goes_dead(procs, mongo, broker):
 
 # ---------------------------------------------------------------- a slow, failing or full sink
 
-@pytest.fixture
-def proxy(mongo):
-    """A proxy in front of this run's MongoDB-wire server (slow_mongo.py): writes
-    delayed by proxy.delay seconds, cut() plays MongoDB down."""
-    from slow_mongo import SlowMongoProxy
-    if mongo.port is None:
-        pytest.skip("MongoDB from MONGODB_URI: the delaying proxy needs a server the test started")
-    p = SlowMongoProxy(mongo.port, delay=0)
-    yield p
-    p.close()
-
-
 def stat_values(log, key):
     """Every value of key=N in the writer's stats lines."""
     return [int(m.group(1)) for m in re.finditer(r"event=stats .*?\b%s=(\d+)" % key, log)]
@@ -516,24 +501,7 @@ def test_intake_bounded_by_held_bytes(procs, broker, proxy):
     assert sorted(broker.written) == sorted(url(i) for i in range(n))
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 1 MiB tmpfs, mounted for the test (needs root)."""
-    yield from mounted_tmpfs(tmp_path / "fs", "1m")
-
-
-def check_lines(data):
-    """The ids of a JSON Lines file's bytes; fails on a cut line or a missing newline."""
-    assert data == b"" or data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
-    ids = []
-    for i, line in enumerate(data.split(b"\n")[:-1]):
-        try:
-            ids.append(json.loads(line)["_id"])
-        except ValueError:
-            raise AssertionError("line %d is cut: %r" % (i, line[:80]))
-    return ids
-
-
+@pytest.mark.small_fs("1m")
 def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     """A full disk: an append that fails part-way is cut back to the last whole
     line, STATUS sink_full is sent while it is full, and once space is freed every
@@ -548,7 +516,7 @@ def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     broker.wait(lambda: any(c == "sink_full" for _, c, _ in broker.status), 20, "STATUS sink_full")
     broker.pump(1.5)
     assert 0 < len(broker.written) < n, len(broker.written)
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert len(ids) == len(set(ids)) == len(broker.written), (len(ids), len(broker.written))
     assert "event=jsonl_append_cut_back" in procs.log(p), "no append failed part-way: the test missed its point"
     full = [d for _, c, d in broker.status if c == "sink_full"]
@@ -557,7 +525,7 @@ def test_jsonl_full_disk_no_cut_line(procs, broker, small_fs):
     filler.unlink()
     broker.wait(lambda: len(broker.written) >= n, 30, "WRITTEN for all once space is freed")
     broker.wait(lambda: broker.status[-1][1] == "ok", 10, "STATUS ok")
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert sorted(ids) == sorted(str(7952000 + i) for i in range(n)), "duplicates or missing"
     assert sorted(broker.written) == sorted(url(i) for i in range(n))
 
@@ -571,7 +539,7 @@ def test_jsonl_skips_ids_in_file_and_confirms_them(procs, broker, tmp_path):
     for i in (1, 2, 3, 3):
         broker.send_doc(url(i), book(i))
     broker.wait(lambda: len(broker.written) >= 4, 10, "WRITTEN for all four")
-    ids = check_lines(out.read_bytes())
+    ids = whole_lines_ids(out.read_bytes())
     assert ids == ["7952001", "7952002", "7952003"], ids
     assert json.loads(out.read_bytes().split(b"\n")[0])["name"] == "old"
     assert p.poll() is None

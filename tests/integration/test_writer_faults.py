@@ -7,8 +7,6 @@ Timing as in test_faults.py: 1000 books behind 50 ms of emulator latency and a
 per-host cap of 8 make a crawl of several seconds; heartbeats of 200 ms and
 leases of 4 s make expiry and recovery quick, so a stall or a slow write that
 the writer does not survive shows at once."""
-import collections
-import json
 import os
 import re
 import signal
@@ -16,7 +14,7 @@ import time
 
 import pytest
 
-from harness import Pipeline, Redis, Sitesim, fill_fs, mongo_ids, mounted_tmpfs
+from harness import Pipeline, Redis, Sitesim, assert_once, fill_fs, mongo_ids, wait_for, wait_log, whole_lines_ids
 
 HB = "200"
 STAGE = ("--heartbeat-ms", HB)
@@ -52,23 +50,8 @@ def lines_once(path, want):
     """Every line of the file whole, every book in it exactly once."""
     with open(path, "rb") as f:
         data = f.read()
-    assert data.endswith(b"\n"), "the file ends in a cut line: %r" % data[-80:]
-    ids = []
-    for i, line in enumerate(data.split(b"\n")[:-1]):
-        try:
-            ids.append(json.loads(line)["_id"])
-        except ValueError:
-            raise AssertionError("line %d is cut or not JSON: %r" % (i, line[:100]))
-    assert_once(ids, want)
-
-
-def assert_once(ids, want):
-    counts = collections.Counter(ids)
-    dups = [i for i, n in counts.items() if n > 1]
-    assert not dups, "%d books twice or more, e.g. %s" % (len(dups), dups[:10])
-    missing = want - set(counts)
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
-    assert not set(counts) - want, "unexpected: %s" % sorted(set(counts) - want)[:10]
+    assert data, "the file is empty"
+    assert_once(whole_lines_ids(data), want)
 
 
 def written(pl):
@@ -80,9 +63,7 @@ def kill_after_append(procs, w, out, timeout=10):
     an append and its WRITTEN reaching the broker (the sync, the report), where a
     crash leaves a batch in the file that the broker will hand out again."""
     size = os.path.getsize(out)
-    end = time.time() + timeout
-    while os.path.getsize(out) == size and time.time() < end:
-        time.sleep(0.0002)
+    wait_for(lambda: os.path.getsize(out) != size, timeout, "the writer to append", step=0.0002)
     procs.kill9(w)
 
 
@@ -97,7 +78,7 @@ def test_jsonl_writer_kill9_three_times(procs, redis, tmp_path):
         pl.wait_stat("written", at, timeout=60)
         assert pl.broker.poll() is None and written(pl) < len(want) - 100, "too late for a kill: %s" % pl.stats()
         kill_after_append(procs, w, out)
-        time.sleep(1)
+        wait_log(procs, pl.broker, r"event=peer_expired name=writer-\S+-%d " % w.pid, timeout=10)
         w = pl.start_writer(None, out, *WRITER)
     pl.wait_done(timeout=120)
     lines_once(out, want)
@@ -113,7 +94,7 @@ def test_jsonl_writer_stalled_past_the_lease(procs, redis, tmp_path):
     pl.wait_stat("written", 200, timeout=60)
     os.kill(w.pid, signal.SIGSTOP)
     try:
-        time.sleep(6)
+        time.sleep(6)  # the sleep is the test's: a stall longer than the lease (4 s)
     finally:
         os.kill(w.pid, signal.SIGCONT)
     pl.wait_done(timeout=120)
@@ -129,18 +110,13 @@ def test_jsonl_redis_restart_with_aof(procs, tmp_path):
     pl, w = start(procs, redis, sim, out=out)
     pl.wait_stat("written", 200, timeout=60)
     redis.stop(kill=True)
-    time.sleep(2)
+    wait_log(procs, pl.broker, "event=redis_error ", timeout=10)
     redis.start()
     pl.wait_done(timeout=120)
     lines_once(out, want)
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 4 MiB tmpfs, mounted for the test (needs root)."""
-    yield from mounted_tmpfs(tmp_path / "fs", "4m")
-
-
+@pytest.mark.small_fs("4m")
 def test_jsonl_full_disk_mid_crawl(procs, redis, small_fs):
     """The disk fills up mid-crawl and is freed again: no cut line at any time,
     the writer says sink_full (its STATUS, which the broker publishes as the
@@ -150,13 +126,11 @@ def test_jsonl_full_disk_mid_crawl(procs, redis, small_fs):
     filler = small_fs / "filler"
     fill_fs(filler, 300 * 1024)
     pl, w = start(procs, redis, sim, out=str(out))
-    deadline = time.time() + 60
-    while "condition=sink_full" not in procs.log(w):
-        assert time.time() < deadline, "no STATUS sink_full:\n%s" % procs.log(w)[-3000:]
-        assert pl.broker.poll() is None, "the crawl ended before the disk was full"
-        time.sleep(0.1)
+    wait_for(lambda: pl.broker.poll() is not None or "condition=sink_full" in procs.log(w), 60, "STATUS sink_full",
+             step=0.1, details=lambda: procs.log(w)[-3000:])
+    assert pl.broker.poll() is None, "the crawl ended before the disk was full"
     problems = []
-    for _ in range(30):  # 3 s full
+    for _ in range(30):  # the test's: 3 s full, the file watched every 0.1 s
         problems.append(pl.stats().get("problem", ""))
         data = out.read_bytes()
         assert data.endswith(b"\n"), "a cut line while the disk is full: %r" % data[-80:]
@@ -170,25 +144,19 @@ def test_jsonl_full_disk_mid_crawl(procs, redis, small_fs):
     assert any("sink_full" in p for p in problems), "stats never named the full disk: %s" % problems[-3:]
 
 
-def test_slow_mongo_no_expiry_no_refetch(procs, redis, mongo):
+def test_slow_mongo_no_expiry_no_refetch(procs, redis, mongo, proxy):
     """MongoDB behind a proxy that holds every write 1.5 s (7 heartbeat intervals):
     the writer is never declared expired, the crawl ends with every book once, and
     the emulator serves no page twice (the writer's HOLD keeps its documents'
     leases; the broker's half of HOLD is on branch broker)."""
-    from slow_mongo import SlowMongoProxy
-    if mongo.port is None:
-        pytest.skip("MongoDB from MONGODB_URI: the delaying proxy needs a server the test started")
-    proxy = SlowMongoProxy(mongo.port, delay=1.5)
-    try:
-        sim, want = site(procs)
-        pl, w = start(procs, redis, sim, mongo=proxy.uri, writer_args=("--name", "w1", "--batch", "100"))
-        pl.wait_done(timeout=180)
-        assert_once(mongo_ids(mongo.uri), want)
-        assert proxy.writes >= 5, proxy.writes
-        log = procs.log(pl.broker)
-        expired = re.findall(r"event=peer_expired name=w1\b.*", log)
-        assert not expired, "the slow writer was declared expired: %s" % expired
-        dup = sim.stats()["duplicates"]
-        assert dup == 0, "the emulator served %d pages twice" % dup
-    finally:
-        proxy.close()
+    proxy.delay = 1.5
+    sim, want = site(procs)
+    pl, w = start(procs, redis, sim, mongo=proxy.uri, writer_args=("--name", "w1", "--batch", "100"))
+    pl.wait_done(timeout=180)
+    assert_once(mongo_ids(mongo.uri), want)
+    assert proxy.writes >= 5, proxy.writes
+    log = procs.log(pl.broker)
+    expired = re.findall(r"event=peer_expired name=w1\b.*", log)
+    assert not expired, "the slow writer was declared expired: %s" % expired
+    dup = sim.stats()["duplicates"]
+    assert dup == 0, "the emulator served %d pages twice" % dup
