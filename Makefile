@@ -40,6 +40,7 @@ UNIT_DIRS_mongo_wire    := writer
 UNIT_DIRS_ops           := broker cli
 UNIT_DIRS_parse_book    := parser
 UNIT_DIRS_spec          := parser
+UNIT_DIRS_spec_apis     := parser
 UNIT_DIRS_writer        := writer
 MOD_LIB  = $(BUILD)/$(1)/lib$(1).a
 
