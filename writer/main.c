@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     writer_config_defaults(&c);
     const char *mongo_uri = NULL, *out = NULL, *db = NULL, *coll = NULL, *wc = NULL, *level_s = "info";
     int journal = 0, skip_indexes = 0;
-    long wtimeout_ms = 10000, server_timeout_ms = 5000;
+    long wtimeout_ms = -1, server_timeout_ms = 5000;
     const zc_flag flags[] = {
         { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &c.broker, "broker control endpoint (DEALER connects)", 0, 0 },
         { "docs", "ZCRAWL_DOCS_OUT", ZC_FLAG_STR, &c.docs, "where documents come from (PULL): the broker's docs-out, or '@endpoint' to bind for parsers; a list", 0, 0 },
@@ -62,8 +62,8 @@ int main(int argc, char **argv) {
         { "db", "ZCRAWL_DB", ZC_FLAG_STR, &db, "database (none: the URI's, else zcrawl)", 0, 0 },
         { "collection", "ZCRAWL_COLLECTION", ZC_FLAG_STR, &coll, "collection (none: books)", 0, 0 },
         { "write-concern", "ZCRAWL_WRITE_CONCERN", ZC_FLAG_STR, &wc, "w: majority or a number >= 1 (none: the URI's w, else 1)", 0, 0 },
-        { "journal", "ZCRAWL_JOURNAL", ZC_FLAG_BOOL, &journal, "ask MongoDB for j:true", 0, 0 },
-        { "wtimeout-ms", "ZCRAWL_WTIMEOUT_MS", ZC_FLAG_INT, &wtimeout_ms, "write concern timeout, 0: none", 0, 86400000 },
+        { "journal", "ZCRAWL_JOURNAL", ZC_FLAG_BOOL, &journal, "ask MongoDB for j:true (else the URI's journal)", 0, 0 },
+        { "wtimeout-ms", "ZCRAWL_WTIMEOUT_MS", ZC_FLAG_INT, &wtimeout_ms, "write concern timeout, 0: none (none given: the URI's wtimeoutMS, else 10000)", 0, 86400000 },
         { "server-timeout-ms", "ZCRAWL_SERVER_TIMEOUT_MS", ZC_FLAG_INT, &server_timeout_ms, "serverSelectionTimeoutMS unless the URI sets it", 1, 600000 },
         { "skip-indexes", "ZCRAWL_SKIP_INDEXES", ZC_FLAG_BOOL, &skip_indexes, "do not create the isbn_1, score_-1 and tags_1 indexes at start", 0, 0 },
         { "out", "ZCRAWL_OUT", ZC_FLAG_STR, &out, "JSON Lines file to append to (none: " WRITER_DEFAULT_OUT ")", 0, 0 },

@@ -19,8 +19,7 @@ struct writer_mongo {
     mongoc_uri_t *uri;
     mongoc_client_t *client;
     mongoc_collection_t *coll;
-    mongoc_write_concern_t *wc;
-    writer_mongo_target t; /* coll and wc, and what became of the batch */
+    writer_mongo_target t; /* coll, and what became of the batch */
     char db[64];
     char coll_name[128];
     int ferretdb; /* the server is FerretDB: write through writer_ferretdb_write */
@@ -159,9 +158,13 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
         snprintf(err, errlen, "cannot set the URI's appname");
         goto err;
     }
-    w->wc = writer_mongo_write_concern_new(o->write_concern, mongoc_uri_get_write_concern(w->uri),
-                                           o->journal, o->wtimeout_ms, err, errlen);
-    if (!w->wc) goto err;
+    /* The flags on top of the URI's write concern, back into the URI: the client,
+     * the collection and each of its writes take it from there. */
+    mongoc_write_concern_t *wc = writer_mongo_write_concern_new(
+        o->write_concern, mongoc_uri_get_write_concern(w->uri), o->journal, o->wtimeout_ms, err, errlen);
+    if (!wc) goto err;
+    mongoc_uri_set_write_concern(w->uri, wc);
+    mongoc_write_concern_destroy(wc);
 
     w->client = mongoc_client_new_from_uri_with_error(w->uri, &e);
     if (!w->client) {
@@ -193,7 +196,6 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
         goto err;
     }
     w->t.coll = w->coll;
-    w->t.wc = w->wc;
     if (o->create_indexes && mongo_create_indexes(w, err, errlen) != 0) goto err;
     bson_destroy(&ping);
     return w;
@@ -303,7 +305,6 @@ void writer_mongo_close(writer_mongo *w) {
     if (!w) return;
     if (w->coll) mongoc_collection_destroy(w->coll);
     if (w->client) mongoc_client_destroy(w->client);
-    if (w->wc) mongoc_write_concern_destroy(w->wc);
     if (w->uri) mongoc_uri_destroy(w->uri);
     free(w);
 }

@@ -48,7 +48,7 @@ int writer_mongo_classify(const bson_error_t *e) {
 void writer_mongo_culprits(writer_mongo_target *t, const bson_t *const *docs, const size_t *idx, size_t k,
                            writer_reject_fn reject, void *arg) {
     bson_t opts = BSON_INITIALIZER;
-    if (!BSON_APPEND_BOOL(&opts, "upsert", true) || !mongoc_write_concern_append(t->wc, &opts)) {
+    if (!BSON_APPEND_BOOL(&opts, "upsert", true)) {
         bson_destroy(&opts);
         return;
     }
@@ -94,7 +94,7 @@ int writer_mongo_bulk(writer_mongo_target *t, const bson_t *const *docs, const s
 
     *write_errors = 0;
     t->cond = WRITER_SINK_ERROR;
-    if (!BSON_APPEND_BOOL(&opts, "ordered", false) || !mongoc_write_concern_append(t->wc, &opts) ||
+    if (!BSON_APPEND_BOOL(&opts, "ordered", false) ||
         (!insert && !BSON_APPEND_BOOL(&dopts, "upsert", true)) ||
         /* writer_doc_check has applied the driver's checks already. */
         !BSON_APPEND_BOOL(&dopts, "validate", false)) {

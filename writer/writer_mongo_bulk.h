@@ -2,7 +2,7 @@
  *
  * The wire step under both ways of writing a batch (writer_mongo.c's plain
  * upserts, writer_ferretdb.c's inserts first): one unordered bulk of inserts or of
- * replace_one({_id}, doc, upsert) under the sink's write concern, a driver error
+ * replace_one({_id}, doc, upsert) under the collection's write concern, a driver error
  * sorted into the sink's failure kinds (down, full, any other), and the search for
  * the documents at fault after write errors. */
 #ifndef WRITER_MONGO_BULK_H
@@ -14,11 +14,10 @@
 
 #include "writer_sink.h"
 
-/* Where a batch goes and what became of it. coll and wc are borrowed from the
- * sink, which outlives every call. */
+/* Where a batch goes and what became of it. coll is borrowed from the sink, which
+ * outlives every call; every write takes the collection's write concern. */
 typedef struct writer_mongo_target {
     mongoc_collection_t *coll;
-    mongoc_write_concern_t *wc;
     int cond;    /* WRITER_SINK_* kind of the last failure */
     size_t nrej; /* documents reported to reject since the caller zeroed it */
 } writer_mongo_target;

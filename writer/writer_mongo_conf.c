@@ -38,54 +38,59 @@ int writer_mongo_check_coll(const char *name, char *err, size_t errlen) {
     return 0;
 }
 
+/* Sets wc's w from spec: "majority" or 1..1000. Returns 0, or -1 with a reason. */
+static int mongo_wc_set_w(mongoc_write_concern_t *wc, const char *spec, char *err, size_t errlen) {
+    if (strcmp(spec, "majority") == 0) {
+        mongoc_write_concern_set_wmajority(wc, 0);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long w = strtol(spec, &end, 10);
+    if (errno || end == spec || *end || w < 0 || w > 1000) {
+        snprintf(err, errlen, "write concern '%s' is neither 'majority' nor a number 1..1000", spec);
+        return -1;
+    }
+    if (w == 0) {
+        snprintf(err, errlen, "write concern w=0 is never acknowledged, so no write could be confirmed");
+        return -1;
+    }
+    mongoc_write_concern_set_w(wc, (int32_t)w);
+    return 0;
+}
+
 mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const mongoc_write_concern_t *base,
                                                        int journal, long wtimeout_ms,
                                                        char *err, size_t errlen) {
-    mongoc_write_concern_t *wc = NULL;
-    if (wtimeout_ms < 0) {
-        snprintf(err, errlen, "negative write concern timeout");
+    /* The driver has read w, journal and wtimeoutMS from the URI into base; a flag
+     * that is given overrides its own part only. */
+    mongoc_write_concern_t *wc = base ? mongoc_write_concern_copy(base) : mongoc_write_concern_new();
+    if (!wc) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     if (spec && *spec) {
-        wc = mongoc_write_concern_new();
-        if (!wc) goto oom;
-        if (strcmp(spec, "majority") == 0) {
-            mongoc_write_concern_set_wmajority(wc, 0);
-        } else {
-            char *end;
-            errno = 0;
-            long w = strtol(spec, &end, 10);
-            if (errno || end == spec || *end || w < 0 || w > 1000) {
-                snprintf(err, errlen, "write concern '%s' is neither 'majority' nor a number 1..1000", spec);
-                goto err;
-            }
-            if (w == 0) {
-                snprintf(err, errlen, "write concern w=0 is never acknowledged, so no write could be confirmed");
-                goto err;
-            }
-            mongoc_write_concern_set_w(wc, (int32_t)w);
-        }
+        if (mongo_wc_set_w(wc, spec, err, errlen) != 0) goto err;
     } else {
-        wc = base ? mongoc_write_concern_copy(base) : mongoc_write_concern_new();
-        if (!wc) goto oom;
         int32_t w = mongoc_write_concern_get_w(wc);
         if (w == MONGOC_WRITE_CONCERN_W_UNACKNOWLEDGED || w == MONGOC_WRITE_CONCERN_W_ERRORS_IGNORED) {
             snprintf(err, errlen, "the URI asks for w=0, which is never acknowledged, so no write could be confirmed");
             goto err;
         }
+        /* The server's default w is its own (majority from MongoDB 5.0): say 1. */
         if (w == MONGOC_WRITE_CONCERN_W_DEFAULT) mongoc_write_concern_set_w(wc, 1);
     }
     if (journal) mongoc_write_concern_set_journal(wc, true);
-    if (wtimeout_ms > 0) mongoc_write_concern_set_wtimeout_int64(wc, (int64_t)wtimeout_ms);
+    if (wtimeout_ms >= 0) mongoc_write_concern_set_wtimeout_int64(wc, (int64_t)wtimeout_ms);
+    else if (mongoc_write_concern_get_wtimeout_int64(wc) <= 0)
+        mongoc_write_concern_set_wtimeout_int64(wc, WRITER_MONGO_WTIMEOUT_MS);
     if (!mongoc_write_concern_is_acknowledged(wc)) {
         snprintf(err, errlen, "write concern is not acknowledged");
         goto err;
     }
     return wc;
-oom:
-    snprintf(err, errlen, "out of memory");
 err:
-    if (wc) mongoc_write_concern_destroy(wc);
+    mongoc_write_concern_destroy(wc);
     return NULL;
 }
 

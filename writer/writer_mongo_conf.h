@@ -21,7 +21,7 @@ typedef struct writer_mongo_opts {
     const char *collection;     /* NULL: "books" */
     const char *write_concern;  /* NULL: the URI's w, else 1; "majority" or a number >= 1 */
     int journal;                /* ask for j:true */
-    long wtimeout_ms;           /* 0: none */
+    long wtimeout_ms;           /* < 0: the URI's, else 10000; 0: none */
     int create_indexes;         /* create the isbn/score/tags indexes at open */
     long server_timeout_ms;     /* serverSelectionTimeoutMS unless the URI sets it; 0: 5000 */
     writer_mongo_server server; /* AUTO in production; tests force a path */
@@ -36,10 +36,14 @@ int writer_mongo_check_opts(const writer_mongo_opts *o, char *err, size_t errlen
 int writer_mongo_check_db(const char *name, char *err, size_t errlen);
 int writer_mongo_check_coll(const char *name, char *err, size_t errlen);
 
-/* Builds the write concern from spec ("majority", or w >= 1 in decimal; NULL gives
- * base's w, or 1 when base has none). w=0 is refused: an unacknowledged write can
- * never be confirmed. Returns a new write concern the caller destroys, or NULL
- * with a reason in err. */
+#define WRITER_MONGO_WTIMEOUT_MS 10000 /* wtimeout when neither the flag nor the URI gives one */
+
+/* Builds the write concern: base (the URI's, as the driver parsed it; NULL: none)
+ * with what the flags give on top: spec ("majority", or w >= 1 in decimal; NULL
+ * keeps base's w, or 1 when base has none), journal (1: j:true), wtimeout_ms (>= 0:
+ * that, 0 meaning none; < 0: base's, else WRITER_MONGO_WTIMEOUT_MS). w=0 is
+ * refused: an unacknowledged write can never be confirmed. Returns a new write
+ * concern the caller destroys, or NULL with a reason in err. */
 mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const mongoc_write_concern_t *base,
                                                        int journal, long wtimeout_ms,
                                                        char *err, size_t errlen);
