@@ -37,7 +37,8 @@ void writer_config_defaults(writer_config *c) {
     c->batch_ms = 20;
     c->batch_bytes = 8L << 20;
     c->max_held_bytes = 64L << 20;
-    c->hold_ms = 10000;
+    c->lease_ms = ZC_PEER_LEASE_MS;
+    c->hold_ms = 0; /* a third of the lease (zc_peer_hold_ms) */
     c->heartbeat_ms = 1000;
     c->drain_ms = 10000;
     c->stats_ms = 10000;
@@ -568,9 +569,9 @@ static int drain(writer_run *w) {
 }
 
 int writer_run_loop(writer_run *w, char *err, size_t errlen) {
-    zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld hold_ms=%ld max_held_bytes=%ld "
-                       "sink_fail_limit_s=%ld",
-            w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms,
+    zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld lease_ms=%ld hold_ms=%ld "
+                       "max_held_bytes=%ld sink_fail_limit_s=%ld",
+            w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms, w->c.lease_ms,
             w->c.hold_ms, w->c.max_held_bytes, w->c.sink_fail_limit_s);
     while (!zc_signal_stop_requested() && !w->shutdown && !w->gave_up) turn(w, INT64_MAX, 1);
     int sig = zc_signal_stop_requested();

@@ -27,7 +27,8 @@ typedef struct writer_config {
     long batch_ms;       /* how long the first document of a batch may wait */
     long batch_bytes;    /* BSON bytes per batch at most */
     long max_held_bytes; /* stop reading documents above this many bytes held */
-    long hold_ms;        /* HOLD for what is held longer than this, this often */
+    long lease_ms;       /* the broker's --lease-ms, for the log */
+    long hold_ms;        /* HOLD for what is held longer than this, this often: <= lease_ms / 3 */
     long heartbeat_ms;
     long drain_ms;          /* at exit, how long to keep writing what is held */
     long stats_ms;          /* counters logged this often, 0: never */

@@ -1,0 +1,98 @@
+"""test_sink_backpressure.py -- a sink in trouble costs time, never a page fetched
+twice (issue 23, items 2-4): MongoDB behind a link too slow for a batch of the
+fixed size within the writer's socket timeout, a full disk and a stopped MongoDB
+for longer than the lease, and `zcrawl run --lease-ms` against a slow MongoDB.
+Each crawl ends with every book stored once, and the emulator's duplicate-fetch
+counter at 0.
+
+Timing: 1000 books behind 50 ms of emulator latency and a per-host cap of 8 make a
+crawl of several seconds; heartbeats of 200 ms and a lease of 3 s make a sink in
+trouble for 10 s outlast three leases, so a page that nobody holds meanwhile is
+fetched again. The stages HOLD every second, a third of the lease the harness
+passes them."""
+import collections
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from harness import Pipeline, Sitesim, bin_path, fill_fs, mongo_ids, mounted_tmpfs, wait_for
+from slow_mongo import SlowMongoProxy
+
+HB = "200"
+STAGE = ("--heartbeat-ms", HB)
+LEASE_MS = 3000
+BROKER = ["--max-per-host", "8", "--heartbeat-ms", HB, "--lease-ms", str(LEASE_MS), "--recover-ms", "1000"]
+TROUBLE_S = 10  # how long a sink is full or down: more than three leases
+
+
+def site(procs, books=1000, latency=50):
+    sim = Sitesim(procs, "--books", str(books), "--latency-ms", str(latency))
+    return sim, set(sim.ids()["reachable"])
+
+
+def start(procs, redis, sim, mongo=None, out=None, writer_args=()):
+    pl = Pipeline(procs, redis, sim.start_url, crawl="t", broker_args=BROKER)
+    pl.start_broker()
+    w = pl.start_writer(mongo, out, *(STAGE + ("--name", "w1") + tuple(writer_args)))
+    pl.start_parser(*STAGE)
+    for name in ("f1", "f2"):
+        pl.start_fetcher("--name", name, *STAGE)
+    return pl, w
+
+
+def assert_once(ids, want):
+    counts = collections.Counter(ids)
+    dups = [i for i, n in counts.items() if n > 1]
+    assert not dups, "%d books twice or more, e.g. %s" % (len(dups), dups[:10])
+    missing = want - set(counts)
+    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
+    assert not set(counts) - want, "unexpected: %s" % sorted(set(counts) - want)[:10]
+
+
+def no_refetch(sim):
+    dup = sim.stats()["duplicates"]
+    assert dup == 0, "the emulator served %d pages twice" % dup
+
+
+def wait_condition(procs, w, pl, cond, timeout=60):
+    def seen():
+        assert pl.broker.poll() is None, "the crawl ended before the sink was in trouble"
+        return "condition=%s" % cond in procs.log(w)
+    wait_for(seen, timeout, "the writer's STATUS %s" % cond)
+
+
+def batch_sizes(log):
+    """(from, to, why) of every batch_resized line of a writer log."""
+    return [(int(a), int(b), why) for a, b, why in
+            re.findall(r"event=batch_resized from=(\d+) to=(\d+) why=(\w+)", log)]
+
+
+def test_run_lease_reaches_the_stages(procs, tmp_path, mongo):
+    """`zcrawl run --lease-ms 5000` with a MongoDB that takes 4 s per write: a
+    document waits longer than 5 s in the writer, which must renew its lease within
+    it (the stages used to HOLD every 10 s whatever the lease: pages fetched twice).
+    The launcher passes its lease to every stage, whose hold interval is a third of
+    it."""
+    if mongo.port is None:
+        pytest.skip("MongoDB from MONGODB_URI: the delaying proxy needs a server the test started")
+    proxy = SlowMongoProxy(mongo.port, delay=4.0)
+    try:
+        sim, want = site(procs, books=600)
+        logdir = tmp_path / "logs"
+        argv = [bin_path("zcrawl"), "run", "--no-progress", "--lease-ms", "5000", "--mongo", proxy.uri,
+                "--log-dir", str(logdir), "--timeout", "150", sim.start_url]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=str(tmp_path),
+                           env=dict(os.environ, TMPDIR=str(tmp_path)))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert_once(mongo_ids(mongo.uri), want)
+        no_refetch(sim)
+        for stage in ("writer", "parser"):
+            with open(str(logdir / ("%s-1.log" % stage))) as f:
+                started = [l for l in f if "event=started " in l]
+            assert started and "hold_ms=1666 " in started[0], started[:1]
+    finally:
+        proxy.close()
