@@ -84,6 +84,7 @@ struct writer_run {
     held_list q;
     size_t held_bytes, inflight;
     writer_job job;
+    int capped; /* held_bytes reached --max-held-bytes: reading stopped */
     /* a failing sink */
     int failing, attempt;
     int64_t retry_at, fail_since;
@@ -250,6 +251,20 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
 
 static int intake_full(const writer_run *w) { return w->held_bytes >= (size_t)w->c.max_held_bytes; }
 
+/* Says when reading stops at --max-held-bytes and starts again: meanwhile the
+ * documents sent to this writer wait in queues where nobody renews their leases
+ * (the broker's window keeps a crawl below the bound unless it is set low). */
+static void intake_capped(writer_run *w, int capped) {
+    if (capped == w->capped) return;
+    w->capped = capped;
+    if (capped)
+        zc_warn("intake_full", "held=%zu held_bytes=%zu max_held_bytes=%ld reason=\"reading stops: documents queued "
+                               "for this writer are not renewed and may be fetched again\"",
+                w->q.n, w->held_bytes, w->c.max_held_bytes);
+    else
+        zc_info("intake_resumed", "held=%zu held_bytes=%zu", w->q.n, w->held_bytes);
+}
+
 /* Reads waiting DOCs without blocking while there is room. Returns how many
  * messages were consumed (good or bad). */
 static size_t read_docs(writer_run *w) {
@@ -283,6 +298,7 @@ static size_t read_docs(writer_run *w) {
     if (intake_full(w)) {
         w->paused++;
         zc_debug("intake_paused", "held=%zu held_bytes=%zu max=%ld", w->q.n, w->held_bytes, w->c.max_held_bytes);
+        intake_capped(w, 1);
     }
     return got;
 }
@@ -359,6 +375,17 @@ static void give_up(writer_run *w, int64_t now) {
     w->gave_up = 1;
 }
 
+/* The STATUS detail of a failing sink: its error, and what the writer holds
+ * meanwhile against its bound (all of it renewed by HOLD, so nothing is fetched
+ * again while this writer lives). */
+static void status_failing(writer_run *w, int rc, const char *err, int64_t now) {
+    char detail[sizeof(w->cond_detail)];
+    int len = snprintf(detail, sizeof(detail), "%s; holding %zu documents, %zu of %ld bytes%s", err, w->q.n,
+                       w->held_bytes, w->c.max_held_bytes, w->capped ? " (full: not reading)" : "");
+    if (len >= (int)sizeof(detail)) memcpy(detail + sizeof(detail) - 4, "...", 4);
+    status_set(w, writer_sink_condition(rc), detail, now);
+}
+
 /* What the sink thread answered for the batch in flight. */
 static void batch_done(writer_run *w, writer_job *j) {
     int64_t now = zc_now_ms();
@@ -411,7 +438,7 @@ static void batch_done(writer_run *w, writer_job *j) {
         return;
     }
     if (!w->fail_since) w->fail_since = now - j->ms;
-    status_set(w, writer_sink_condition(j->rc), j->err, now);
+    status_failing(w, j->rc, j->err, now);
     if (now - w->fail_since >= w->c.sink_fail_limit_s * 1000) give_up(w, now);
 }
 
@@ -510,7 +537,9 @@ static void turn(writer_run *w, int64_t until, int want_docs) {
     if (w->peer.sock) items[ni++] = (zmq_pollitem_t){ w->peer.sock, 0, ZMQ_POLLIN, 0 };
     kx = ni;
     items[ni++] = (zmq_pollitem_t){ writer_worker_socket(w->worker), 0, ZMQ_POLLIN, 0 };
-    if (want_docs && !w->failing && !intake_full(w)) {
+    /* Documents are read while the sink fails too: held here they are HOLDed, left
+     * in the queues before this writer nobody renews them (docs/DELIVERY.md). */
+    if (want_docs && !intake_full(w)) {
         dx = ni;
         items[ni++] = (zmq_pollitem_t){ w->docs, 0, ZMQ_POLLIN, 0 };
     }
@@ -525,6 +554,7 @@ static void turn(writer_run *w, int64_t until, int want_docs) {
         if (j) batch_done(w, j);
     }
     if (rc > 0 && dx >= 0 && (items[dx].revents & ZMQ_POLLIN)) read_docs(w);
+    if (w->capped && !intake_full(w)) intake_capped(w, 0);
     control(w);
     now = zc_now_ms();
     if (zc_peer_tick(&w->peer, now, 0)) {
@@ -615,8 +645,8 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    /* A small receive queue: while this writer cannot write, the streamer sends
-     * to other writers instead of piling DOCs up here. */
+    /* A small receive queue: documents queued in ZeroMQ are renewed by nobody, so
+     * they are better read into what this writer holds and HOLDs. */
     w->docs = zc_endpoint_socket(w->ctx, ZMQ_PULL, (int)c->batch, 0, c->docs, "docs", err, errlen);
     if (!w->docs) goto err;
     w->worker = writer_worker_start(w->ctx, &w->sink, err, errlen);

@@ -71,6 +71,52 @@ def batch_sizes(log):
             re.findall(r"event=batch_resized from=(\d+) to=(\d+) why=(\w+)", log)]
 
 
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MiB tmpfs, mounted for the test (needs root)."""
+    yield from mounted_tmpfs(tmp_path / "fs", "4m")
+
+
+def test_jsonl_disk_full_past_the_lease_fetches_nothing_twice(procs, redis, small_fs):
+    """The disk stays full for three leases: every document the writer was sent
+    meanwhile is held and HOLDed by it (it keeps reading), none sits unheld in a
+    queue until its lease runs out, so no page is fetched twice; once space is
+    freed every book is in the file once."""
+    sim, want = site(procs)
+    out, filler = small_fs / "books.jsonl", small_fs / "filler"
+    fill_fs(filler, 300 * 1024)
+    pl, w = start(procs, redis, sim, out=str(out))
+    wait_condition(procs, w, pl, "sink_full")
+    time.sleep(TROUBLE_S)
+    assert w.poll() is None, "the writer died of a full disk"
+    filler.unlink()
+    pl.wait_done(timeout=120)
+    data = out.read_bytes()
+    assert data.endswith(b"\n"), "the file ends in a cut line"
+    assert_once([json.loads(l)["_id"] for l in data.split(b"\n")[:-1]], want)
+    no_refetch(sim)
+    assert "condition=ok" in procs.log(w)
+
+
+def test_mongo_stopped_past_the_lease_fetches_nothing_twice(procs, redis, mongo):
+    """MongoDB stopped for three leases, then started again: no page fetched
+    twice, every book stored once."""
+    if not mongo.restartable():
+        pytest.skip("MongoDB from MONGODB_URI cannot be stopped by the test")
+    sim, want = site(procs)
+    pl, w = start(procs, redis, sim, mongo=mongo.uri)
+    pl.wait_stat("written", 150, timeout=60)
+    assert int(pl.stats().get("written", "0")) < len(want) - 300, "too late for a mid-crawl outage"
+    mongo.stop()
+    wait_condition(procs, w, pl, "sink_down")
+    time.sleep(TROUBLE_S)
+    assert w.poll() is None, "the writer died with MongoDB"
+    mongo.start()
+    pl.wait_done(timeout=120)
+    assert_once(mongo_ids(mongo.uri), want)
+    no_refetch(sim)
+
+
 def test_run_lease_reaches_the_stages(procs, tmp_path, mongo):
     """`zcrawl run --lease-ms 5000` with a MongoDB that takes 4 s per write: a
     document waits longer than 5 s in the writer, which must renew its lease within
