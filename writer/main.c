@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         { "server-timeout-ms", "ZCRAWL_SERVER_TIMEOUT_MS", ZC_FLAG_INT, &server_timeout_ms, "serverSelectionTimeoutMS unless the URI sets it", 1, 600000 },
         { "skip-indexes", "ZCRAWL_SKIP_INDEXES", ZC_FLAG_BOOL, &skip_indexes, "do not create the isbn_1, score_-1 and tags_1 indexes at start", 0, 0 },
         { "out", "ZCRAWL_OUT", ZC_FLAG_STR, &out, "JSON Lines file to append to (none: " WRITER_DEFAULT_OUT ")", 0, 0 },
-        { "batch", "ZCRAWL_BATCH", ZC_FLAG_INT, &c.batch, "flush after this many documents", 1, 100000 },
+        { "batch", "ZCRAWL_BATCH", ZC_FLAG_INT, &c.batch, "flush after this many documents at most (fewer while the sink fails or is slow)", 1, 100000 },
         { "batch-ms", "ZCRAWL_BATCH_MS", ZC_FLAG_INT, &c.batch_ms, "flush when the oldest document waited this long", 1, 600000 },
         { "batch-bytes", "ZCRAWL_BATCH_BYTES", ZC_FLAG_INT, &c.batch_bytes, "flush after this many BSON bytes", 1024, 1L << 30 },
         { "max-held-bytes", "ZCRAWL_MAX_HELD_BYTES", ZC_FLAG_INT, &c.max_held_bytes, "stop reading documents while holding this many bytes", 1024, 1L << 40 },

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zc_time.h"
+
 int writer_ferretdb_detect(mongoc_client_t *client, int *is_ferretdb, char *err, size_t errlen) {
     bson_t cmd = BSON_INITIALIZER, reply;
     bson_error_t e;
@@ -70,6 +72,7 @@ static int ferretdb_existing(writer_mongo_target *t, const bson_t *const *docs, 
         snprintf(err, errlen, "cannot build the _id query");
         goto done;
     }
+    int64_t t0 = zc_now_ms();
     cur = mongoc_collection_find_with_opts(t->coll, &filter, &opts, NULL);
     if (!cur) {
         snprintf(err, errlen, "cannot create cursor");
@@ -89,6 +92,7 @@ static int ferretdb_existing(writer_mongo_target *t, const bson_t *const *docs, 
         while (hi < n && writer_mongo_id_cmp(&ids[hi], &key_id) == 0) hi++;
         for (size_t h = lo; h < hi; h++) exists[ids[h].i] = 1;
     }
+    writer_mongo_op_done(t, t0);
     bson_error_t e;
     if (mongoc_cursor_error(cur, &e)) {
         snprintf(err, errlen, "finding existing _ids failed (error %u.%u): %s", e.domain, e.code, e.message);

@@ -270,6 +270,7 @@ int writer_mongo_write_batch(writer_mongo *w, const bson_t *const *docs, size_t 
     const bson_t **uniq = malloc(n * sizeof(*uniq));
     int rc = -1;
     w->t.nrej = 0;
+    w->t.op_ms = 0;
     w->t.cond = WRITER_SINK_ERROR;
     if (!orig || !all || !uniq) {
         snprintf(err, errlen, "out of memory for a batch of %zu", n);
@@ -317,9 +318,13 @@ static int mongo_sink_write(void *impl, const bson_t *const *docs, size_t n, wri
 
 static void mongo_sink_close(void *impl) { writer_mongo_close(impl); }
 
+static int64_t mongo_sink_op_ms(void *impl) { return ((writer_mongo *)impl)->t.op_ms; }
+
 void writer_mongo_sink(writer_sink *s, writer_mongo *w) {
     s->kind = "mongo";
+    s->timeout_ms = mongoc_uri_get_option_as_int32(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, MONGO_SOCKET_TIMEOUT_MS);
     s->impl = w;
     s->write_batch = mongo_sink_write;
     s->close = mongo_sink_close;
+    s->op_ms = mongo_sink_op_ms;
 }

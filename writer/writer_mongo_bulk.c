@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zc_time.h"
+
 /* Reads an integer count from a bulk reply (0 when absent). */
 static int64_t mongo_reply_count(const bson_t *reply, const char *key) {
     bson_iter_t it;
@@ -36,6 +38,11 @@ static int mongo_transient_code(uint32_t code) {
 /* Server error codes that say the server is out of disk space. */
 static int mongo_full_code(uint32_t code) { return code == 14031; }
 
+void writer_mongo_op_done(writer_mongo_target *t, int64_t t0) {
+    int64_t ms = zc_now_ms() - t0;
+    if (ms > t->op_ms) t->op_ms = ms;
+}
+
 int writer_mongo_classify(const bson_error_t *e) {
     if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
         e->domain == MONGOC_ERROR_PROTOCOL)
@@ -63,7 +70,9 @@ void writer_mongo_culprits(writer_mongo_target *t, const bson_t *const *docs, co
             t->nrej++;
             continue;
         }
+        int64_t t0 = zc_now_ms();
         bool ok = mongoc_collection_replace_one(t->coll, &sel, docs[i], &opts, &reply, &e);
+        writer_mongo_op_done(t, t0);
         bson_destroy(&reply);
         bson_destroy(&sel);
         if (ok) continue;
@@ -129,7 +138,9 @@ int writer_mongo_bulk(writer_mongo_target *t, const bson_t *const *docs, const s
             goto done;
         }
     }
+    int64_t t0 = zc_now_ms();
     uint32_t server = mongoc_bulk_operation_execute(bulk, &reply, &e);
+    writer_mongo_op_done(t, t0);
     have_reply = 1;
     if (server == 0) {
         size_t nwe = mongo_write_errors(&reply);

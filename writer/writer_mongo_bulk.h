@@ -18,8 +18,9 @@
  * outlives every call; every write takes the collection's write concern. */
 typedef struct writer_mongo_target {
     mongoc_collection_t *coll;
-    int cond;    /* WRITER_SINK_* kind of the last failure */
-    size_t nrej; /* documents reported to reject since the caller zeroed it */
+    int cond;      /* WRITER_SINK_* kind of the last failure */
+    size_t nrej;   /* documents reported to reject since the caller zeroed it */
+    int64_t op_ms; /* the longest round trip to the server since the caller zeroed it */
 } writer_mongo_target;
 
 /* A document's string _id (s points into the document) and its index in the batch. */
@@ -28,6 +29,9 @@ typedef struct writer_mongo_id {
     uint32_t len;
     size_t i;
 } writer_mongo_id;
+
+/* Notes that one round trip to the server took from t0 (zc_now_ms) until now. */
+void writer_mongo_op_done(writer_mongo_target *t, int64_t t0);
 
 /* qsort/bsearch order of writer_mongo_id by _id bytes (not by index). */
 int writer_mongo_id_cmp(const void *a, const void *b);

@@ -71,6 +71,31 @@ def batch_sizes(log):
             re.findall(r"event=batch_resized from=(\d+) to=(\d+) why=(\w+)", log)]
 
 
+def test_mongo_slower_than_the_socket_timeout_shrinks_batches(procs, redis, mongo):
+    """MongoDB behind a link of 40 KiB/s and a socket timeout of 2 s: a batch of the
+    fixed size (500, some 1 MiB) can never be written in time, and retried whole
+    it never was (the crawl stalled until --sink-fail-limit). Batches now halve on
+    each timeout down to what the link carries, grow back while writes are quick,
+    and a batch that timed out (which the server may still apply later) is written
+    again without loss or duplicate."""
+    if mongo.port is None:
+        pytest.skip("MongoDB from MONGODB_URI: the slow link needs a server the test started")
+    proxy = SlowMongoProxy(mongo.port, chunk_delay=0.1)
+    try:
+        sim, want = site(procs, books=300)
+        pl, w = start(procs, redis, sim, mongo=proxy.uri + "?socketTimeoutMS=2000")
+        pl.wait_done(timeout=150)
+        assert_once(mongo_ids(mongo.uri), want)
+        no_refetch(sim)
+        sizes = batch_sizes(procs.log(w))
+        print("batch sizes: %s" % " ".join("%d->%d(%s)" % x for x in sizes))
+        assert any(why == "timeout" for _, _, why in sizes), sizes
+        smallest = min(b for _, b, _ in sizes)
+        assert smallest < 100, sizes
+    finally:
+        proxy.close()
+
+
 @pytest.fixture
 def small_fs(tmp_path):
     """A 4 MiB tmpfs, mounted for the test (needs root)."""
