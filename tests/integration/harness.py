@@ -2,6 +2,7 @@
 redis-server, a MongoDB-wire server (MONGODB_URI, mongod, or FerretDB), the site
 emulator, and the zcrawl stages. Everything started here is stopped at teardown,
 also when a test fails or is interrupted."""
+import collections
 import json
 import os
 import random
@@ -452,6 +453,16 @@ def jsonl_ids(path):
             if line:
                 ids.append(json.loads(line)["_id"])
     return ids
+
+
+def assert_once(ids, want):
+    """Every id of the set want exactly once in the list ids, and nothing else."""
+    counts = collections.Counter(ids)
+    dups = [i for i, n in counts.items() if n > 1]
+    assert not dups, "%d books twice or more, e.g. %s" % (len(dups), dups[:10])
+    missing = want - set(counts)
+    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
+    assert not set(counts) - want, "unexpected: %s" % sorted(set(counts) - want)[:10]
 
 
 def mongo_ids(uri, db="zcrawl", coll="books"):

@@ -30,7 +30,7 @@ import time
 import bson
 import pytest
 
-from harness import FakeBroker, Pipeline, Sitesim, bin_path, jsonl_ids, mongo_ids, wait_exit
+from harness import FakeBroker, Pipeline, Sitesim, assert_once, bin_path, jsonl_ids, mongo_ids, wait_exit
 
 HELLO, DOC, WRITTEN, DEAD = 1, 8, 9, 10
 HB = "200"
@@ -41,16 +41,6 @@ FAST_BROKER = ["--max-per-host", "8", "--heartbeat-ms", HB, "--lease-ms", "4000"
 
 def hdr(t):
     return b"ZC\x01" + bytes([t])
-
-
-def assert_once(got_ids, want):
-    counts = collections.Counter(got_ids)
-    dups = [i for i, n in counts.items() if n > 1]
-    assert not dups, "%d duplicated documents: %s" % (len(dups), dups[:10])
-    missing = want - set(counts)
-    extra = set(counts) - want
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
-    assert not extra, "unexpected documents: %s" % sorted(extra)[:10]
 
 
 def site(procs, books=1000, latency=50, *extra):

@@ -10,7 +10,6 @@ crawl of several seconds; heartbeats of 200 ms and a lease of 3 s make a sink in
 trouble for 10 s outlast three leases, so a page that nobody holds meanwhile is
 fetched again. The stages HOLD every second, a third of the lease the harness
 passes them."""
-import collections
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import time
 
 import pytest
 
-from harness import Pipeline, Sitesim, bin_path, fill_fs, mongo_ids, mounted_tmpfs, wait_for
+from harness import Pipeline, Sitesim, assert_once, bin_path, fill_fs, mongo_ids, mounted_tmpfs, wait_for
 from slow_mongo import SlowMongoProxy
 
 HB = "200"
@@ -42,15 +41,6 @@ def start(procs, redis, sim, mongo=None, out=None, writer_args=()):
     for name in ("f1", "f2"):
         pl.start_fetcher("--name", name, *STAGE)
     return pl, w
-
-
-def assert_once(ids, want):
-    counts = collections.Counter(ids)
-    dups = [i for i, n in counts.items() if n > 1]
-    assert not dups, "%d books twice or more, e.g. %s" % (len(dups), dups[:10])
-    missing = want - set(counts)
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
-    assert not set(counts) - want, "unexpected: %s" % sorted(set(counts) - want)[:10]
 
 
 def no_refetch(sim):

@@ -7,7 +7,6 @@ Timing as in test_faults.py: 1000 books behind 50 ms of emulator latency and a
 per-host cap of 8 make a crawl of several seconds; heartbeats of 200 ms and
 leases of 4 s make expiry and recovery quick, so a stall or a slow write that
 the writer does not survive shows at once."""
-import collections
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import time
 
 import pytest
 
-from harness import Pipeline, Redis, Sitesim, fill_fs, mongo_ids, mounted_tmpfs
+from harness import Pipeline, Redis, Sitesim, assert_once, fill_fs, mongo_ids, mounted_tmpfs
 
 HB = "200"
 STAGE = ("--heartbeat-ms", HB)
@@ -60,15 +59,6 @@ def lines_once(path, want):
         except ValueError:
             raise AssertionError("line %d is cut or not JSON: %r" % (i, line[:100]))
     assert_once(ids, want)
-
-
-def assert_once(ids, want):
-    counts = collections.Counter(ids)
-    dups = [i for i, n in counts.items() if n > 1]
-    assert not dups, "%d books twice or more, e.g. %s" % (len(dups), dups[:10])
-    missing = want - set(counts)
-    assert not missing, "%d books missing, e.g. %s" % (len(missing), sorted(missing)[:10])
-    assert not set(counts) - want, "unexpected: %s" % sorted(set(counts) - want)[:10]
 
 
 def written(pl):
