@@ -116,6 +116,30 @@ void writer_mongo_log_to_zc(void) { mongoc_log_set_handler(mongo_log_handler, NU
 
 static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t errlen);
 
+/* Completes uri with what the flags say: the timeouts it does not give, the
+ * appname, and the write concern. Returns 0, or -1 with a reason in err. */
+static int mongo_uri_settle(mongoc_uri_t *uri, const writer_mongo_opts *o, char *err, size_t errlen) {
+    /* Short timeouts: a failed write is simply retried later, and a stuck one
+     * holds up every batch behind it. */
+    long sst = o->server_timeout_ms > 0 ? o->server_timeout_ms : 5000;
+    if (mongo_uri_default(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)sst, err, errlen) != 0 ||
+        mongo_uri_default(uri, MONGOC_URI_CONNECTTIMEOUTMS, MONGO_CONNECT_TIMEOUT_MS, err, errlen) != 0 ||
+        mongo_uri_default(uri, MONGOC_URI_SOCKETTIMEOUTMS, MONGO_SOCKET_TIMEOUT_MS, err, errlen) != 0)
+        return -1;
+    if (!mongoc_uri_get_appname(uri) && !mongoc_uri_set_appname(uri, "zcrawl-writer")) {
+        snprintf(err, errlen, "cannot set the URI's appname");
+        return -1;
+    }
+    /* The flags on top of the URI's write concern, back into the URI: the client,
+     * the collection and each of its writes take it from there. */
+    mongoc_write_concern_t *wc = writer_mongo_write_concern_new(o->write_concern, mongoc_uri_get_write_concern(uri),
+                                                                o->journal, o->wtimeout_ms, err, errlen);
+    if (!wc) return -1;
+    mongoc_uri_set_write_concern(uri, wc);
+    mongoc_write_concern_destroy(wc);
+    return 0;
+}
+
 writer_mongo *writer_mongo_open(const writer_mongo_opts *o, char *err, size_t errlen) {
     mongo_log_quiet = 1;
     writer_mongo *w = mongo_open(o, err, errlen);
@@ -146,25 +170,7 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
     if (writer_mongo_check_db(db, err, errlen) != 0 || writer_mongo_check_coll(coll, err, errlen) != 0) goto err;
     snprintf(w->db, sizeof(w->db), "%s", db);
     snprintf(w->coll_name, sizeof(w->coll_name), "%s", coll);
-
-    /* Short timeouts: a failed write is simply retried later, and a stuck one
-     * holds up every batch behind it. */
-    long sst = o->server_timeout_ms > 0 ? o->server_timeout_ms : 5000;
-    if (mongo_uri_default(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, (int32_t)sst, err, errlen) != 0 ||
-        mongo_uri_default(w->uri, MONGOC_URI_CONNECTTIMEOUTMS, MONGO_CONNECT_TIMEOUT_MS, err, errlen) != 0 ||
-        mongo_uri_default(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, MONGO_SOCKET_TIMEOUT_MS, err, errlen) != 0)
-        goto err;
-    if (!mongoc_uri_get_appname(w->uri) && !mongoc_uri_set_appname(w->uri, "zcrawl-writer")) {
-        snprintf(err, errlen, "cannot set the URI's appname");
-        goto err;
-    }
-    /* The flags on top of the URI's write concern, back into the URI: the client,
-     * the collection and each of its writes take it from there. */
-    mongoc_write_concern_t *wc = writer_mongo_write_concern_new(
-        o->write_concern, mongoc_uri_get_write_concern(w->uri), o->journal, o->wtimeout_ms, err, errlen);
-    if (!wc) goto err;
-    mongoc_uri_set_write_concern(w->uri, wc);
-    mongoc_write_concern_destroy(wc);
+    if (mongo_uri_settle(w->uri, o, err, errlen) != 0) goto err;
 
     w->client = mongoc_client_new_from_uri_with_error(w->uri, &e);
     if (!w->client) {
