@@ -67,13 +67,15 @@ def test_mongo_slower_than_the_socket_timeout_shrinks_batches(procs, redis, mong
     it never was (the crawl stalled until --sink-fail-limit). Batches now halve on
     each timeout down to what the link carries, grow back while writes are quick,
     and a batch that timed out (which the server may still apply later) is written
-    again without loss or duplicate."""
+    again without loss or duplicate. The first batch gathers for 2 s (--batch-ms),
+    so that it is large, as in a crawl in full flow, however slowly this machine
+    runs the crawl."""
     if mongo.port is None:
         pytest.skip("MongoDB from MONGODB_URI: the slow link needs a server the test started")
     proxy = SlowMongoProxy(mongo.port, chunk_delay=0.1)
     try:
         sim, want = site(procs, books=300)
-        pl, w = start(procs, redis, sim, mongo=proxy.uri + "?socketTimeoutMS=2000")
+        pl, w = start(procs, redis, sim, mongo=proxy.uri + "?socketTimeoutMS=2000", writer_args=("--batch-ms", "2000"))
         pl.wait_done(timeout=150)
         assert_once(mongo_ids(mongo.uri), want)
         no_refetch(sim)
