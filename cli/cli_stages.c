@@ -183,6 +183,7 @@ static void writer_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     cli_argv_flag(a, "--broker", r->ep[0]);
     cli_argv_flag(a, "--docs", w->direct ? w->doc_binds[i] : r->ep[4]);
     if (!c->mongo) cli_argv_flag(a, "--out", c->out); /* --mongo: ZCRAWL_MONGO */
+    cli_argv_flagl(a, "--lease-ms", c->lease_ms);     /* HOLD every third of it */
     cli_argv_flag(a, "--log-level", c->log_level);
 }
 
@@ -191,6 +192,7 @@ static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     cli_argv_flag(a, "--pages", w->direct ? w->page_binds[i] : r->ep[2]);
     cli_argv_flag(a, "--docs", w->direct ? w->doc_list.p : r->ep[3]);
     if (r->c->spec) cli_argv_flag(a, "--spec", r->c->spec);
+    cli_argv_flagl(a, "--lease-ms", r->c->lease_ms); /* HOLD every third of it */
     cli_argv_flag(a, "--log-level", r->c->log_level);
 }
 

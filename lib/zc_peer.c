@@ -163,3 +163,16 @@ int zc_peer_recv(zc_peer *p, zc_msg *m) {
         return 0;
     }
 }
+
+long zc_peer_hold_ms(long lease_ms, long hold_ms, char *err, size_t errlen) {
+    long most = lease_ms / 3 > 0 ? lease_ms / 3 : 1;
+    if (hold_ms <= 0) return most;
+    if (hold_ms > most) {
+        snprintf(err, errlen,
+                 "--hold-ms %ld is more than a third of --lease-ms %ld: a lease could run out before its HOLD "
+                 "(leave --hold-ms out: it is a third of the lease)",
+                 hold_ms, lease_ms);
+        return -1;
+    }
+    return hold_ms;
+}

@@ -48,4 +48,16 @@ int zc_peer_send(zc_peer *p, zc_msg_type type, const zc_frame *frames, int n);
  * waiting, -2 for a malformed message (counted in dropped and logged). */
 int zc_peer_recv(zc_peer *p, zc_msg *m);
 
+/* Leases held downstream (docs/PROTOCOL.md, HOLD): the lease a stage assumes when
+ * none is given, as the broker's default --lease-ms. */
+#define ZC_PEER_LEASE_MS 30000
+
+/* The interval at which a stage HOLDs what it holds, for leases of lease_ms:
+ * hold_ms when given (> 0), else a third of lease_ms. A document's first HOLD comes
+ * up to one interval after it arrived, which may itself be an interval after its
+ * lease was last renewed upstream; a third leaves a third of the lease for the way
+ * there. Returns the interval, or -1 with a one-line reason in err when hold_ms is
+ * over a third of lease_ms (settings that contradict each other). */
+long zc_peer_hold_ms(long lease_ms, long hold_ms, char *err, size_t errlen);
+
 #endif

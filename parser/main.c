@@ -28,7 +28,8 @@ static long opt_hb_ms = 1000;
 static long opt_max_body = PARSE_DEFAULT_MAX_BODY;
 static const char *opt_spec = NULL;
 static int opt_check_spec = 0;
-static long opt_hold_ms = 10000;
+static long opt_lease_ms = ZC_PEER_LEASE_MS;
+static long opt_hold_ms = 0; /* a third of the lease */
 static long opt_max_held = 64L << 20;
 static const char *opt_try = NULL;
 static const char *opt_page_url = NULL;
@@ -47,8 +48,10 @@ static const zc_flag parser_flags[] = {
       "largest page body parsed, bytes (larger ones become dead letters)", 1024, 1 << 30 },
     { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &opt_spec,
       "crawl spec (docs/SPEC.md): which pages are lists and items and how to read them (default: the built-in specs/books.json)", 0, 0 },
+    { "lease-ms", "ZCRAWL_LEASE_MS", ZC_FLAG_INT, &opt_lease_ms,
+      "the broker's --lease-ms (none: 30000); --hold-ms is at most a third of it", 500, 86400000 },
     { "hold-ms", "ZCRAWL_HOLD_MS", ZC_FLAG_INT, &opt_hold_ms,
-      "a page held this long unsent (output blocked) is reported to the broker in a HOLD, again every hold-ms", 100, 3600000 },
+      "a page held this long unsent (output blocked) is reported to the broker in a HOLD, again every hold-ms (none: a third of --lease-ms)", 100, 3600000 },
     { "max-held-bytes", "ZCRAWL_MAX_HELD_BYTES", ZC_FLAG_INT, &opt_max_held,
       "stop reading pages while the output waiting for room holds more than this", 4096, 1L << 40 },
     { "check-spec", NULL, ZC_FLAG_BOOL, &opt_check_spec,
@@ -81,6 +84,7 @@ int main(int argc, char **argv) {
                            "A bad spec stops the parser before it connects (one line, exit 2).");
     if (zc_log_parse_level(opt_log_level, &level) != 0)
         die(2, "--log-level: '%s' is not debug, info, warn or error", opt_log_level);
+    if ((opt_hold_ms = zc_peer_hold_ms(opt_lease_ms, opt_hold_ms, err, sizeof(err))) < 0) die(2, "%s", err);
     if (opt_name && strlen(opt_name) >= sizeof(((zc_peer *)0)->name))
         die(2, "--name: '%s' is longer than %zu bytes", opt_name, sizeof(((zc_peer *)0)->name) - 1);
     spec_t *loaded = NULL;

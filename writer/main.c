@@ -13,6 +13,7 @@
 #include "zc_endpoint.h"
 #include "zc_flags.h"
 #include "zc_log.h"
+#include "zc_peer.h"
 #include "zc_signal.h"
 #include "zc_time.h"
 
@@ -54,7 +55,7 @@ int main(int argc, char **argv) {
     writer_config_defaults(&c);
     const char *mongo_uri = NULL, *out = NULL, *db = NULL, *coll = NULL, *wc = NULL, *level_s = "info";
     int journal = 0, skip_indexes = 0;
-    long wtimeout_ms = 10000, server_timeout_ms = 5000;
+    long wtimeout_ms = -1, server_timeout_ms = 5000;
     const zc_flag flags[] = {
         { "broker", "ZCRAWL_BROKER", ZC_FLAG_STR, &c.broker, "broker control endpoint (DEALER connects)", 0, 0 },
         { "docs", "ZCRAWL_DOCS_OUT", ZC_FLAG_STR, &c.docs, "where documents come from (PULL): the broker's docs-out, or '@endpoint' to bind for parsers; a list", 0, 0 },
@@ -62,16 +63,17 @@ int main(int argc, char **argv) {
         { "db", "ZCRAWL_DB", ZC_FLAG_STR, &db, "database (none: the URI's, else zcrawl)", 0, 0 },
         { "collection", "ZCRAWL_COLLECTION", ZC_FLAG_STR, &coll, "collection (none: books)", 0, 0 },
         { "write-concern", "ZCRAWL_WRITE_CONCERN", ZC_FLAG_STR, &wc, "w: majority or a number >= 1 (none: the URI's w, else 1)", 0, 0 },
-        { "journal", "ZCRAWL_JOURNAL", ZC_FLAG_BOOL, &journal, "ask MongoDB for j:true", 0, 0 },
-        { "wtimeout-ms", "ZCRAWL_WTIMEOUT_MS", ZC_FLAG_INT, &wtimeout_ms, "write concern timeout, 0: none", 0, 86400000 },
+        { "journal", "ZCRAWL_JOURNAL", ZC_FLAG_BOOL, &journal, "ask MongoDB for j:true (else the URI's journal)", 0, 0 },
+        { "wtimeout-ms", "ZCRAWL_WTIMEOUT_MS", ZC_FLAG_INT, &wtimeout_ms, "write concern timeout, 0: none (none given: the URI's wtimeoutMS, else 10000)", 0, 86400000 },
         { "server-timeout-ms", "ZCRAWL_SERVER_TIMEOUT_MS", ZC_FLAG_INT, &server_timeout_ms, "serverSelectionTimeoutMS unless the URI sets it", 1, 600000 },
         { "skip-indexes", "ZCRAWL_SKIP_INDEXES", ZC_FLAG_BOOL, &skip_indexes, "do not create the isbn_1, score_-1 and tags_1 indexes at start", 0, 0 },
         { "out", "ZCRAWL_OUT", ZC_FLAG_STR, &out, "JSON Lines file to append to (none: " WRITER_DEFAULT_OUT ")", 0, 0 },
-        { "batch", "ZCRAWL_BATCH", ZC_FLAG_INT, &c.batch, "flush after this many documents", 1, 100000 },
+        { "batch", "ZCRAWL_BATCH", ZC_FLAG_INT, &c.batch, "flush after this many documents at most (fewer while the sink fails or is slow)", 1, 100000 },
         { "batch-ms", "ZCRAWL_BATCH_MS", ZC_FLAG_INT, &c.batch_ms, "flush when the oldest document waited this long", 1, 600000 },
         { "batch-bytes", "ZCRAWL_BATCH_BYTES", ZC_FLAG_INT, &c.batch_bytes, "flush after this many BSON bytes", 1024, 1L << 30 },
         { "max-held-bytes", "ZCRAWL_MAX_HELD_BYTES", ZC_FLAG_INT, &c.max_held_bytes, "stop reading documents while holding this many bytes", 1024, 1L << 40 },
-        { "hold-ms", "ZCRAWL_HOLD_MS", ZC_FLAG_INT, &c.hold_ms, "HOLD (lease renewal) for documents held longer than this, this often", 10, 3600000 },
+        { "lease-ms", "ZCRAWL_LEASE_MS", ZC_FLAG_INT, &c.lease_ms, "the broker's --lease-ms (none: 30000); --hold-ms is at most a third of it", 500, 86400000 },
+        { "hold-ms", "ZCRAWL_HOLD_MS", ZC_FLAG_INT, &c.hold_ms, "HOLD (lease renewal) for documents held longer than this, this often (none: a third of --lease-ms)", 10, 3600000 },
         { "sink-fail-limit", "ZCRAWL_SINK_FAIL_LIMIT", ZC_FLAG_INT, &c.sink_fail_limit_s, "seconds of sink failure without a success before exiting 4", 1, 604800 },
         { "sink-retry-max-ms", "ZCRAWL_SINK_RETRY_MAX_MS", ZC_FLAG_INT, &c.retry_max_ms, "longest pause between retries of a failing sink", 100, 3600000 },
         { "drain-ms", "ZCRAWL_DRAIN_MS", ZC_FLAG_INT, &c.drain_ms, "at exit, keep writing what is held this long", 0, 3600000 },
@@ -98,10 +100,13 @@ int main(int argc, char **argv) {
                            "may share one file on a local filesystem.");
 
     zc_log_level level;
+    char err[1100];
     if (zc_log_parse_level(level_s, &level) != 0) die(2, "--log-level: '%s' is not debug, info, warn or error", level_s);
     zc_log_init("writer", level);
     if (c.name && (strlen(c.name) == 0 || strlen(c.name) >= 64 || strpbrk(c.name, "\n\r")))
         die(2, "--name: '%s' must be 1..63 bytes on one line", c.name);
+    c.hold_ms = zc_peer_hold_ms(c.lease_ms, c.hold_ms, err, sizeof(err));
+    if (c.hold_ms < 0) die(2, "%s", err);
     if (mongo_uri && *mongo_uri && out && *out) die(2, "give --mongo or --out, not both (--out %s)", out);
     if (!(mongo_uri && *mongo_uri) && !(out && *out)) {
         const char *env = getenv("MONGODB_URI");
@@ -110,7 +115,6 @@ int main(int argc, char **argv) {
     }
     int use_mongo = mongo_uri && *mongo_uri && !(out && *out);
     writer_mongo_opts mo = { mongo_uri, db, coll, wc, journal, wtimeout_ms, !skip_indexes, server_timeout_ms, WRITER_MONGO_AUTO };
-    char err[1100];
     if (use_mongo && writer_mongo_check_opts(&mo, err, sizeof(err)) != 0) die(2, "%s", err);
     /* Endpoints first: a malformed one is a flag error, found before the sink is touched. */
     if (!zc_endpoint_ok(c.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", c.broker);

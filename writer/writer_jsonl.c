@@ -306,6 +306,8 @@ static void jsonl_sink_close(void *impl) { writer_jsonl_close(impl); }
 
 void writer_jsonl_sink(writer_sink *s, writer_jsonl *j) {
     s->kind = "jsonl";
+    s->timeout_ms = 0; /* write(2) and fdatasync(2) wait as long as the disk takes */
+    s->op_ms = NULL;
     s->impl = j;
     s->write_batch = jsonl_sink_write;
     s->close = jsonl_sink_close;

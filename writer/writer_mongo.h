@@ -4,7 +4,7 @@
  * sink thread). A batch ends as "each document stored under its _id" under the
  * chosen write concern: on MongoDB by one unordered bulk of replace_one({_id},
  * doc, upsert); on FerretDB, whose updates are slow, by inserts first and
- * replacements only for the _ids already there. Writing the same batch again
+ * replacements only for the _ids already there (writer_ferretdb.h). Writing the same batch again
  * changes nothing, which is what makes blind retries safe. The driver reconnects
  * by itself on the next operation after the server went away. The caller must
  * have called mongoc_init(). */
@@ -13,40 +13,10 @@
 
 #include <mongoc/mongoc.h>
 
+#include "writer_mongo_conf.h"
 #include "writer_sink.h"
 
 typedef struct writer_mongo writer_mongo;
-
-/* How batches are written: the plain way (one unordered bulk of upserts by _id),
- * or around FerretDB's limits (mongo_write_ferretdb in writer_mongo.c). AUTO picks
- * FerretDB's way only when the server's buildInfo says it is FerretDB. */
-typedef enum { WRITER_MONGO_AUTO = 0,
-               WRITER_MONGO_PLAIN,
-               WRITER_MONGO_FERRETDB } writer_mongo_server;
-
-typedef struct writer_mongo_opts {
-    const char *uri;            /* mongodb://... */
-    const char *db;             /* NULL: the URI's database, else "zcrawl" */
-    const char *collection;     /* NULL: "books" */
-    const char *write_concern;  /* NULL: the URI's w, else 1; "majority" or a number >= 1 */
-    int journal;                /* ask for j:true */
-    long wtimeout_ms;           /* 0: none */
-    int create_indexes;         /* create the isbn/score/tags indexes at open */
-    long server_timeout_ms;     /* serverSelectionTimeoutMS unless the URI sets it; 0: 5000 */
-    writer_mongo_server server; /* AUTO in production; tests force a path */
-} writer_mongo_opts;
-
-/* Checks the names and the write concern in o without connecting. Returns 0, or
- * -1 with a one-line reason in err (the caller's flags are wrong). */
-int writer_mongo_check_opts(const writer_mongo_opts *o, char *err, size_t errlen);
-
-/* Builds the write concern from spec ("majority", or w >= 1 in decimal; NULL gives
- * base's w, or 1 when base has none). w=0 is refused: an unacknowledged write can
- * never be confirmed. Returns a new write concern the caller destroys, or NULL
- * with a reason in err. */
-mongoc_write_concern_t *writer_mongo_write_concern_new(const char *spec, const mongoc_write_concern_t *base,
-                                                       int journal, long wtimeout_ms,
-                                                       char *err, size_t errlen);
 
 /* Parses the URI, connects, pings the server, asks it whether it is FerretDB
  * (o->server AUTO) and (optionally) creates the indexes.

@@ -37,7 +37,8 @@ void writer_config_defaults(writer_config *c) {
     c->batch_ms = 20;
     c->batch_bytes = 8L << 20;
     c->max_held_bytes = 64L << 20;
-    c->hold_ms = 10000;
+    c->lease_ms = ZC_PEER_LEASE_MS;
+    c->hold_ms = 0; /* a third of the lease (zc_peer_hold_ms) */
     c->heartbeat_ms = 1000;
     c->drain_ms = 10000;
     c->stats_ms = 10000;
@@ -83,6 +84,8 @@ struct writer_run {
     held_list q;
     size_t held_bytes, inflight;
     writer_job job;
+    size_t batch_max; /* documents per batch now: 1..--batch */
+    int capped;       /* held_bytes reached --max-held-bytes: reading stopped */
     /* a failing sink */
     int failing, attempt;
     int64_t retry_at, fail_since;
@@ -99,7 +102,7 @@ struct writer_run {
     int64_t next_stats;
     char gave_up_why[1024];
     /* counters */
-    uint64_t received, written, already, batches, retries, dead, bad, held_sent, reports_dropped, paused;
+    uint64_t received, written, already, batches, retries, dead, bad, held_sent, reports_dropped, paused, resizes;
 };
 
 static void held_free(held *h) {
@@ -249,6 +252,20 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
 
 static int intake_full(const writer_run *w) { return w->held_bytes >= (size_t)w->c.max_held_bytes; }
 
+/* Says when reading stops at --max-held-bytes and starts again: meanwhile the
+ * documents sent to this writer wait in queues where nobody renews their leases
+ * (the broker's window keeps a crawl below the bound unless it is set low). */
+static void intake_capped(writer_run *w, int capped) {
+    if (capped == w->capped) return;
+    w->capped = capped;
+    if (capped)
+        zc_warn("intake_full", "held=%zu held_bytes=%zu max_held_bytes=%ld reason=\"reading stops: documents queued "
+                               "for this writer are not renewed and may be fetched again\"",
+                w->q.n, w->held_bytes, w->c.max_held_bytes);
+    else
+        zc_info("intake_resumed", "held=%zu held_bytes=%zu", w->q.n, w->held_bytes);
+}
+
 /* Reads waiting DOCs without blocking while there is room. Returns how many
  * messages were consumed (good or bad). */
 static size_t read_docs(writer_run *w) {
@@ -282,6 +299,7 @@ static size_t read_docs(writer_run *w) {
     if (intake_full(w)) {
         w->paused++;
         zc_debug("intake_paused", "held=%zu held_bytes=%zu max=%ld", w->q.n, w->held_bytes, w->c.max_held_bytes);
+        intake_capped(w, 1);
     }
     return got;
 }
@@ -292,7 +310,7 @@ static size_t read_docs(writer_run *w) {
 static int batch_full(const writer_run *w) {
     size_t n = 0, bytes = 0;
     for (const held *h = w->q.head; h; h = h->next) {
-        if (++n >= (size_t)w->c.batch) return 1;
+        if (++n >= w->batch_max) return 1;
         bytes += h->doc->len;
         if (bytes >= (size_t)w->c.batch_bytes) return 1;
     }
@@ -307,10 +325,10 @@ static int64_t batch_due(const writer_run *w, int64_t now) {
     return w->q.head->since + w->c.batch_ms;
 }
 
-/* Hands the oldest documents, up to --batch and --batch-bytes, to the sink thread. */
+/* Hands the oldest documents, up to batch_max and --batch-bytes, to the sink thread. */
 static void batch_start(writer_run *w) {
     size_t n = 0, bytes = 0;
-    for (held *h = w->q.head; h && n < (size_t)w->c.batch; h = h->next) {
+    for (held *h = w->q.head; h && n < w->batch_max; h = h->next) {
         if (n > 0 && bytes + h->doc->len > (size_t)w->c.batch_bytes) break;
         w->job.docs[n++] = h->doc;
         bytes += h->doc->len;
@@ -358,6 +376,50 @@ static void give_up(writer_run *w, int64_t now) {
     w->gave_up = 1;
 }
 
+/* Adaptive batches: a batch that failed, or took longer than half the sink's
+ * timeout, halves the batches after it (down to one document), so a slow link or
+ * a struggling server gets writes it can finish in time instead of one that times
+ * out again and again; a full batch written within a quarter of the timeout (or
+ * at all, for a sink without one) doubles them again, up to --batch. n documents
+ * took ms in their longest round trip to the store; ok says whether the sink took
+ * them. */
+static void batch_adapt(writer_run *w, size_t n, int64_t ms, int ok) {
+    long tmo = w->sink.timeout_ms;
+    size_t to = w->batch_max, cur = n < w->batch_max ? n : w->batch_max;
+    const char *why;
+    if (!ok) {
+        to = cur / 2 ? cur / 2 : 1;
+        why = tmo > 0 && ms >= tmo * 9 / 10 ? "timeout" : "failed";
+    } else if (tmo > 0 && ms > tmo / 2) {
+        to = cur / 2 ? cur / 2 : 1;
+        why = "slow";
+    } else if (n >= w->batch_max && (tmo <= 0 || ms < tmo / 4)) {
+        to = w->batch_max * 2 < (size_t)w->c.batch ? w->batch_max * 2 : (size_t)w->c.batch;
+        why = "quick";
+    } else {
+        return;
+    }
+    if (to == w->batch_max) return;
+    zc_info("batch_resized", "from=%zu to=%zu why=%s docs=%zu op_ms=%lld sink_timeout_ms=%ld", w->batch_max, to, why, n,
+            (long long)ms, tmo);
+    w->batch_max = to;
+    w->resizes++;
+}
+
+/* The STATUS detail of a failing sink: that the writer holds what comes meanwhile
+ * (renewed by HOLD, so nothing is fetched again while this writer lives) up to its
+ * bound, or has reached it; then the sink's error. In that order, as the broker
+ * keeps the first 160 bytes; no count that changes with every retry, since a
+ * changed detail is a new line on the operator's screen. */
+static void status_failing(writer_run *w, int rc, const char *err, int64_t now) {
+    char detail[sizeof(w->cond_detail)];
+    int len = snprintf(detail, sizeof(detail), "%s %.1f MiB: %s",
+                       w->capped ? "holding its bound, not reading:" : "holding what comes, up to",
+                       w->c.max_held_bytes / 1048576.0, err);
+    if (len >= (int)sizeof(detail)) memcpy(detail + sizeof(detail) - 4, "...", 4);
+    status_set(w, writer_sink_condition(rc), detail, now);
+}
+
 /* What the sink thread answered for the batch in flight. */
 static void batch_done(writer_run *w, writer_job *j) {
     int64_t now = zc_now_ms();
@@ -370,6 +432,7 @@ static void batch_done(writer_run *w, writer_job *j) {
         zc_debug("batch_written", "sink=%s docs=%zu already=%zu ms=%lld", w->sink.kind, n, j->already,
                  (long long)j->ms);
         batch_confirm(w, n);
+        batch_adapt(w, n, j->op_ms, 1);
         w->written += n;
         w->already += j->already;
         w->batches++;
@@ -409,8 +472,9 @@ static void batch_done(writer_run *w, writer_job *j) {
         status_set(w, "ok", "", now);
         return;
     }
+    batch_adapt(w, n, j->op_ms, 0);
     if (!w->fail_since) w->fail_since = now - j->ms;
-    status_set(w, writer_sink_condition(j->rc), j->err, now);
+    status_failing(w, j->rc, j->err, now);
     if (now - w->fail_since >= w->c.sink_fail_limit_s * 1000) give_up(w, now);
 }
 
@@ -478,12 +542,14 @@ static void control(writer_run *w) {
 }
 
 static void stats(writer_run *w, const char *event) {
-    zc_info(event, "sink=%s received=%llu written=%llu already=%llu batches=%llu retries=%llu dead=%llu bad=%llu "
-                   "held=%zu held_bytes=%zu holds=%llu reports_queued=%zu broker_reconnects=%llu condition=%s",
+    zc_info(event, "sink=%s received=%llu written=%llu already=%llu batches=%llu batch_max=%zu resizes=%llu "
+                   "retries=%llu dead=%llu bad=%llu held=%zu held_bytes=%zu holds=%llu reports_queued=%zu "
+                   "broker_reconnects=%llu condition=%s",
             w->sink.kind, (unsigned long long)w->received, (unsigned long long)w->written,
-            (unsigned long long)w->already, (unsigned long long)w->batches, (unsigned long long)w->retries,
-            (unsigned long long)w->dead, (unsigned long long)w->bad, w->q.n, w->held_bytes,
-            (unsigned long long)w->held_sent, w->out_n, (unsigned long long)w->peer.reconnects, w->cond);
+            (unsigned long long)w->already, (unsigned long long)w->batches, w->batch_max,
+            (unsigned long long)w->resizes, (unsigned long long)w->retries, (unsigned long long)w->dead,
+            (unsigned long long)w->bad, w->q.n, w->held_bytes, (unsigned long long)w->held_sent, w->out_n,
+            (unsigned long long)w->peer.reconnects, w->cond);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -509,7 +575,9 @@ static void turn(writer_run *w, int64_t until, int want_docs) {
     if (w->peer.sock) items[ni++] = (zmq_pollitem_t){ w->peer.sock, 0, ZMQ_POLLIN, 0 };
     kx = ni;
     items[ni++] = (zmq_pollitem_t){ writer_worker_socket(w->worker), 0, ZMQ_POLLIN, 0 };
-    if (want_docs && !w->failing && !intake_full(w)) {
+    /* Documents are read while the sink fails too: held here they are HOLDed, left
+     * in the queues before this writer nobody renews them (docs/DELIVERY.md). */
+    if (want_docs && !intake_full(w)) {
         dx = ni;
         items[ni++] = (zmq_pollitem_t){ w->docs, 0, ZMQ_POLLIN, 0 };
     }
@@ -524,6 +592,7 @@ static void turn(writer_run *w, int64_t until, int want_docs) {
         if (j) batch_done(w, j);
     }
     if (rc > 0 && dx >= 0 && (items[dx].revents & ZMQ_POLLIN)) read_docs(w);
+    if (w->capped && !intake_full(w)) intake_capped(w, 0);
     control(w);
     now = zc_now_ms();
     if (zc_peer_tick(&w->peer, now, 0)) {
@@ -568,10 +637,10 @@ static int drain(writer_run *w) {
 }
 
 int writer_run_loop(writer_run *w, char *err, size_t errlen) {
-    zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld hold_ms=%ld max_held_bytes=%ld "
-                       "sink_fail_limit_s=%ld",
-            w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms,
-            w->c.hold_ms, w->c.max_held_bytes, w->c.sink_fail_limit_s);
+    zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld lease_ms=%ld hold_ms=%ld "
+                       "max_held_bytes=%ld sink_timeout_ms=%ld sink_fail_limit_s=%ld",
+            w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms, w->c.lease_ms,
+            w->c.hold_ms, w->c.max_held_bytes, w->sink.timeout_ms, w->c.sink_fail_limit_s);
     while (!zc_signal_stop_requested() && !w->shutdown && !w->gave_up) turn(w, INT64_MAX, 1);
     int sig = zc_signal_stop_requested();
     if (sig) zc_info("stopping", "signal=%d held=%zu", sig, w->q.n);
@@ -597,6 +666,7 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
     }
     w->c = *c;
     w->sink = *sink;
+    w->batch_max = (size_t)c->batch;
     snprintf(w->cond, sizeof(w->cond), "ok");
     w->next_status = w->next_hold = INT64_MAX;
     size_t cap = (size_t)c->batch;
@@ -614,8 +684,8 @@ writer_run *writer_run_new(const writer_config *c, writer_sink *sink, char *err,
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
     }
-    /* A small receive queue: while this writer cannot write, the streamer sends
-     * to other writers instead of piling DOCs up here. */
+    /* A small receive queue: documents queued in ZeroMQ are renewed by nobody, so
+     * they are better read into what this writer holds and HOLDs. */
     w->docs = zc_endpoint_socket(w->ctx, ZMQ_PULL, (int)c->batch, 0, c->docs, "docs", err, errlen);
     if (!w->docs) goto err;
     w->worker = writer_worker_start(w->ctx, &w->sink, err, errlen);

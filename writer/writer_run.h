@@ -3,10 +3,11 @@
  * One writer_run owns, for the life of the process, the ZeroMQ context, the PULL
  * socket documents come from, the DEALER connection to the broker (zc_peer, with
  * its heartbeats) and the sink thread (writer_worker). The loop holds the documents
- * it received in arrival order, bounded by bytes; hands the oldest ones to the sink
- * thread as one batch when the batch is full or its first document has waited
- * --batch-ms; and tells the broker WRITTEN only once the sink acknowledged the
- * whole batch. Because the loop never blocks in the sink, it keeps heartbeating
+ * it received in arrival order, bounded by bytes, and keeps reading while the sink
+ * fails; hands the oldest ones to the sink thread as one batch when the batch is
+ * full or its first document has waited --batch-ms (a batch halves after a failed
+ * or slow write and doubles after quick ones, within 1..--batch); and tells the
+ * broker WRITTEN only once the sink acknowledged the whole batch. Because the loop never blocks in the sink, it keeps heartbeating
  * however slow the sink is, and it renews the leases of what it holds: HOLD for
  * every URL held longer than --hold-ms, again every --hold-ms. A failing sink is
  * reported as STATUS (sink_full, sink_down, sink_error; again every 5 s; ok once
@@ -23,11 +24,12 @@ typedef struct writer_config {
     const char *broker;  /* control endpoint the DEALER connects to */
     const char *docs;    /* endpoint list the PULL attaches to ('@' binds) */
     const char *name;    /* name in HELLO; NULL or "" for writer-HOST-PID */
-    long batch;          /* documents per batch at most */
+    long batch;          /* documents per batch at most (batches shrink and grow below it) */
     long batch_ms;       /* how long the first document of a batch may wait */
     long batch_bytes;    /* BSON bytes per batch at most */
     long max_held_bytes; /* stop reading documents above this many bytes held */
-    long hold_ms;        /* HOLD for what is held longer than this, this often */
+    long lease_ms;       /* the broker's --lease-ms, for the log */
+    long hold_ms;        /* HOLD for what is held longer than this, this often: <= lease_ms / 3 */
     long heartbeat_ms;
     long drain_ms;          /* at exit, how long to keep writing what is held */
     long stats_ms;          /* counters logged this often, 0: never */

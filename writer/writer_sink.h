@@ -16,6 +16,7 @@
 #define WRITER_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <bson/bson.h>
 
 enum {
@@ -37,6 +38,7 @@ typedef void (*writer_reject_fn)(void *arg, size_t index, const char *reason);
 typedef struct writer_sink {
     const char *kind; /* "mongo" or "jsonl" */
     void *impl;       /* owned by the sink, freed by close */
+    long timeout_ms;  /* a write that takes this long fails (0: none), for the batch size */
     /* Writes docs[0..n). Returns WRITER_SINK_OK once everything is acknowledged,
      * with *already set to how many of them the sink found stored before and did
      * not store again; or a negative WRITER_SINK_* code with a one-line reason in
@@ -44,6 +46,9 @@ typedef struct writer_sink {
     int (*write_batch)(void *impl, const bson_t *const *docs, size_t n, writer_reject_fn reject, void *arg,
                        size_t *already, char *err, size_t errlen);
     void (*close)(void *impl);
+    /* The longest single round trip to the store in the last write_batch, in ms;
+     * NULL when a write is one step (its whole time counts). */
+    int64_t (*op_ms)(void *impl);
 } writer_sink;
 
 #endif

@@ -57,6 +57,7 @@ static void *worker_main(void *arg) {
                                      sizeof(j->err));
         if (j->rc == WRITER_SINK_OK) j->nrej = 0;
         j->ms = zc_now_ms() - t0;
+        j->op_ms = w->sink->op_ms ? w->sink->op_ms(w->sink->impl) : j->ms;
         while (zmq_send(w->thr_sock, &j, sizeof(j), 0) < 0) {
             if (errno != EINTR) {
                 zc_error("sink_thread_send_failed", "reason=\"%s\"", zmq_strerror(errno));

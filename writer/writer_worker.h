@@ -26,6 +26,7 @@ typedef struct writer_job {
     int rc;          /* WRITER_SINK_OK or a WRITER_SINK_* failure */
     size_t already;  /* found stored before, confirmed all the same */
     int64_t ms;      /* how long the write took */
+    int64_t op_ms;   /* its longest round trip to the store (the sink's op_ms, else ms) */
     size_t nrej;     /* documents the sink refused: */
     size_t *rej_idx; /*   their indexes in docs */
     char (*rej_reason)[WRITER_REASON_MAX];

@@ -471,7 +471,9 @@ class Sitesim:
 
 class Pipeline:
     """A crawl built stage by stage, so tests can start, kill and restart each one.
-    The broker binds five free loopback ports; stages connect to them."""
+    The broker binds five free loopback ports; stages connect to them. A --lease-ms
+    in broker_args goes to parsers and writers too (as `zcrawl run` does), before
+    their own flags, which may say otherwise."""
 
     def __init__(self, procs, redis, start_url, crawl="t", broker_args=(), log_level="info"):
         self.procs = procs
@@ -479,6 +481,9 @@ class Pipeline:
         self.crawl = crawl
         self.start_url = start_url
         self.broker_args = list(broker_args)
+        a = self.broker_args
+        self.stage_lease = (["--lease-ms", a[a.index("--lease-ms") + 1]]
+                            if "--lease-ms" in a[:-1] else [])
         self.log_level = log_level
         self.pick_endpoints()
         self.broker = None
@@ -543,12 +548,12 @@ class Pipeline:
         self.stages_started = True
         return self.procs.start("parser", [bin_path("parser"), "--broker", self.ep["control"],
                                            "--pages", self.ep["pages_out"], "--docs", self.ep["docs_in"],
-                                           "--log-level", self.log_level] + list(extra))
+                                           "--log-level", self.log_level] + self.stage_lease + list(extra))
 
     def start_writer(self, mongo=None, out=None, *extra):
         self.stages_started = True
         argv = [bin_path("writer"), "--broker", self.ep["control"], "--docs", self.ep["docs_out"],
-                "--log-level", self.log_level]
+                "--log-level", self.log_level] + self.stage_lease
         if mongo:
             argv += ["--mongo", mongo]
         if out:

@@ -1,8 +1,12 @@
 """slow_mongo.py -- a TCP proxy in front of a MongoDB-wire server, for the writer's
 tests: it forwards every message as it is, but holds each write command (insert,
 update, delete) for `delay` seconds first, the way a large collection or a slow
-network makes a real MongoDB slow. It can also be cut (every connection closed,
-new ones refused) and restored, to play a MongoDB that is down."""
+network makes a real MongoDB slow. With chunk_delay it plays a slow link instead:
+everything the client sends is forwarded 4 KiB at a time, each chunk held
+chunk_delay seconds, so a large bulk takes long in proportion to its size, and the
+server receives the whole of it even when the client has given up waiting. It can
+also be cut (every connection closed, new ones refused) and restored, to play a
+MongoDB that is down."""
 import socket
 import struct
 import threading
@@ -37,9 +41,12 @@ def recv_exact(sock, n):
 
 
 class SlowMongoProxy:
-    def __init__(self, target_port, delay=2.0, host="127.0.0.1"):
+    CHUNK = 4096
+
+    def __init__(self, target_port, delay=2.0, host="127.0.0.1", chunk_delay=0.0):
         self.target = (host, target_port)
         self.delay = delay
+        self.chunk_delay = chunk_delay
         self.writes = 0          # write commands forwarded
         self.delayed_s = 0.0     # seconds of delay added in total
         self.cut_ = False
@@ -80,8 +87,16 @@ class SlowMongoProxy:
             threading.Thread(target=self._downstream, args=(u, c), daemon=True).start()
 
     def _upstream(self, c, u):
-        """Client to server, one whole wire message at a time."""
+        """Client to server, one whole wire message at a time (or, with
+        chunk_delay, one chunk at a time)."""
         try:
+            while self.chunk_delay > 0:
+                data = c.recv(self.CHUNK)
+                if not data:
+                    return
+                time.sleep(self.chunk_delay)
+                self.delayed_s += self.chunk_delay
+                u.sendall(data)
             while True:
                 head = recv_exact(c, 16)
                 length, _, _, opcode = struct.unpack("<iiii", head)

@@ -86,17 +86,18 @@ def test_hold_frames_carry_at_most_1000_urls(procs, fb):
     assert len(frames) >= 2
 
 
-@pytest.mark.parametrize("hold_ms,refetched", [(300, False), (3600000, True)], ids=["hold", "no-hold"])
-def test_real_broker_keeps_the_leases_of_held_pages(procs, redis, hold_ms, refetched):
+@pytest.mark.parametrize("lease_ms,refetched", [(1500, False), (10800000, True)], ids=["hold", "no-hold"])
+def test_real_broker_keeps_the_leases_of_held_pages(procs, redis, lease_ms, refetched):
     """With the real broker: the parser holds every document (no writer anywhere),
-    its HOLDs keep their leases (1.5 s) open for 6 s, so no page is fetched twice;
-    without HOLDs in time the leases run out and the pages are fetched again."""
+    its HOLDs (every third of the lease it is told) keep their leases (1.5 s) open
+    for 6 s, so no page is fetched twice; a parser told a lease of hours HOLDs too
+    late, the leases run out and the pages are fetched again."""
     from harness import Pipeline, Sitesim
     sim = Sitesim(procs, "--books", "100")
     pl = Pipeline(procs, redis, sim.start_url, broker_args=["--lease-ms", "1500"])
     pl.start_broker()
     dead_docs = "tcp://127.0.0.1:%d" % free_port()
-    pl.start_parser("--hold-ms", str(hold_ms), "--docs", dead_docs)
+    pl.start_parser("--lease-ms", str(lease_ms), "--docs", dead_docs)
     pl.start_fetcher()
     t0 = time.time()
     reachable = len(sim.ids()["reachable"])

@@ -426,6 +426,42 @@ static void test_write_concern_parse(void **state) {
     assert_null(writer_mongo_write_concern_new("-1", NULL, 0, 0, err, sizeof(err)));
 }
 
+/* The driver parses w, journal and wtimeoutMS from the URI; a flag overrides only
+ * its own part, and a flag left at its default (-1 for the timeout) overrides
+ * nothing the URI says. */
+static void test_write_concern_from_uri(void **state) {
+    (void)state;
+    char err[256];
+    mongoc_uri_t *uri = mongoc_uri_new("mongodb://h/?w=majority&journal=true&wtimeoutMS=5000");
+    assert_non_null(uri);
+    const mongoc_write_concern_t *base = mongoc_uri_get_write_concern(uri);
+    mongoc_write_concern_t *wc = writer_mongo_write_concern_new(NULL, base, 0, -1, err, sizeof(err));
+    assert_non_null(wc);
+    assert_true(mongoc_write_concern_get_wmajority(wc));
+    assert_true(mongoc_write_concern_get_journal(wc));
+    assert_int_equal(mongoc_write_concern_get_wtimeout_int64(wc), 5000);
+    mongoc_write_concern_destroy(wc);
+    wc = writer_mongo_write_concern_new("2", base, 0, 700, err, sizeof(err));
+    assert_non_null(wc);
+    assert_int_equal(mongoc_write_concern_get_w(wc), 2);
+    assert_true(mongoc_write_concern_get_journal(wc));
+    assert_int_equal(mongoc_write_concern_get_wtimeout_int64(wc), 700);
+    mongoc_write_concern_destroy(wc);
+    mongoc_uri_destroy(uri);
+    /* Nothing in the URI: w 1 and a 10 s timeout. */
+    uri = mongoc_uri_new("mongodb://h/");
+    wc = writer_mongo_write_concern_new(NULL, mongoc_uri_get_write_concern(uri), 0, -1, err, sizeof(err));
+    assert_non_null(wc);
+    assert_int_equal(mongoc_write_concern_get_w(wc), 1);
+    assert_int_equal(mongoc_write_concern_get_wtimeout_int64(wc), WRITER_MONGO_WTIMEOUT_MS);
+    mongoc_write_concern_destroy(wc);
+    mongoc_uri_destroy(uri);
+    uri = mongoc_uri_new("mongodb://h/?w=0");
+    assert_null(writer_mongo_write_concern_new(NULL, mongoc_uri_get_write_concern(uri), 0, -1, err, sizeof(err)));
+    assert_non_null(strstr(err, "w=0"));
+    mongoc_uri_destroy(uri);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_ping),
@@ -439,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_writer_mongo_reject_plain),
         cmocka_unit_test(test_writer_mongo_unreachable),
         cmocka_unit_test(test_write_concern_parse),
+        cmocka_unit_test(test_write_concern_from_uri),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

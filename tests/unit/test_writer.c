@@ -486,13 +486,13 @@ static void test_worker(void **state) {
     char err[256];
     void *ctx = zmq_ctx_new();
     assert_non_null(ctx);
-    writer_sink sink = { "fake", NULL, fake_write, NULL };
+    writer_sink sink = { .kind = "fake", .write_batch = fake_write };
     writer_worker *w = writer_worker_start(ctx, &sink, err, sizeof(err));
     assert_non_null(w);
     const bson_t *docs[3] = { NULL, NULL, NULL };
     size_t idx[3];
     char reasons[3][WRITER_REASON_MAX];
-    writer_job job = { docs, 3, 3, 0, 0, 0, 0, idx, reasons, "" };
+    writer_job job = { .docs = docs, .n = 3, .cap = 3, .rej_idx = idx, .rej_reason = reasons };
     fake_rc = WRITER_SINK_FULL;
     assert_int_equal(writer_worker_submit(w, &job), 0);
     assert_int_equal(writer_worker_busy(w), 1);
