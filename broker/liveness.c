@@ -21,13 +21,16 @@
  * The ROUTER has one monitor, so this one replaces the watch zc_curve_bind put
  * on it: with keys it asks for the failed handshakes too and hands them to
  * zc_curve, which counts and logs them as it does for the streamers' sockets. */
+#include "liveness.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <zmq.h>
 
-#include "broker.h"
+#include "outage.h"
+#include "peer_io.h"
 #include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_time.h"

@@ -10,7 +10,17 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "control.h"
+#include "crawl.h"
 #include "guard.h"
+#include "guard_scope.h"
+#include "jobs.h"
+#include "liveness.h"
+#include "maintain.h"
+#include "outage.h"
+#include "peer_io.h"
+#include "report.h"
+#include "streamer.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -131,6 +141,19 @@ err:
     return BROKER_EXIT_FAILED;
 }
 
+/* Maintenance, in this order: the meta first, before any write (a Redis that
+ * came back empty is not crawled on as if it held this crawl); then the end of a
+ * Redis outage and the replay of the reports kept during it; then the periodic
+ * work. Returns 1 when a batch crawl is complete, else 0. */
+static int maintenance(broker *b, int64_t now) {
+    if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
+    if (b->redis_bad_since) {
+        if (broker_outage_end(b, now) != 0) return 0;
+        broker_replay_reports(b);
+    }
+    return broker_maintain(b, now);
+}
+
 /* One turn: wait for the ROUTER or the next timer, handle messages, heartbeats,
  * maintenance and dispatch. Returns -1 when polling fails, else 0. */
 static int turn(broker *b) {
@@ -163,7 +186,7 @@ static int turn(broker *b) {
     if (!broker_redis_ok(b, now)) return 0;
     if (now >= b->next_maint) {
         b->next_maint = now + broker_maint_interval(b);
-        if (broker_maintain(b, now)) {
+        if (maintenance(b, now)) {
             b->done = 1;
             return 0;
         }
