@@ -10,7 +10,7 @@
 #include "crawl.h"
 #include "guard.h"
 #include "outage.h"
-#include "zc_curve.h"
+#include "zc_zap.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -117,9 +117,9 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "bad_messages",
         STAT("%lld", b->bad_messages),
         "auth_refused",
-        STAT("%llu", (unsigned long long)zc_curve_refused()),
+        STAT("%llu", (unsigned long long)zc_zap_refused()),
         "refused_handshakes",
-        STAT("%llu", (unsigned long long)zc_curve_handshakes_refused()),
+        STAT("%llu", (unsigned long long)zc_zap_handshakes_refused()),
         "state",
         state,
         "problem",
