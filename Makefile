@@ -26,8 +26,12 @@ LIBA    := $(BUILD)/libzcrawl.a
 EXES    := $(STAGES:%=$(BIN)/zcrawl-%) $(BIN)/zcrawl
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The broker's Lua scripts, embedded at build time (scripts/embed-lua.sh).
+LUA_SRC := $(sort $(wildcard broker/lua/*.lua))
+LUA_OBJ := $(BUILD)/gen/frontier_lua.o
 # Stage modules other than main.c are linked into unit tests too.
-MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c))))
+MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(s)/*.c)))) \
+	$(LUA_OBJ)
 
 # The benchmark's floors (bench/curl_floor.c, bench/part_costs.c): built with
 # everything, so they never rot, but never installed.
@@ -57,6 +61,14 @@ $(VERSION_H): FORCE
 	 if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 $(BUILD)/lib/zc_flags.o: $(VERSION_H)
 FORCE:
+
+# broker/lua/*.lua as one C table (frontier_lua.h), rewritten when a script changes.
+$(BUILD)/gen/frontier_lua.c: $(LUA_SRC) scripts/embed-lua.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-lua.sh $(LUA_SRC) >$@.tmp && mv -f $@.tmp $@
+$(LUA_OBJ): $(BUILD)/gen/frontier_lua.c broker/frontier_lua.h | pkg-check
+	$(CC) $(CFLAGS_ALL) -Ibroker -c -o $@ $<
+$(BIN)/zcrawl-broker: $(LUA_OBJ)
 
 $(BUILD)/%.o: %.c | $(BUILD) pkg-check
 	@mkdir -p $(dir $@)

@@ -16,7 +16,10 @@
  *   peer_io outage           peer I/O (send, bad messages, frames); Redis-outage
  *                            state (failure, backoff, reports kept for replay)
  *   broker streamer metrics  this file's helpers; the streamer and /metrics threads
- *   frontier dispatch        Redis steps (Lua scripts); work in hand (memory only)
+ *   frontier frontier_meta dispatch
+ *                            Redis steps (Lua scripts, broker/lua) and the crawl's
+ *                            meta; work in hand (memory only)
+ *   frontier_cmd             the Redis command layer (MOVED, EVALSHA, NOSCRIPT)
  *
  * A message from a stage enters at control, goes down to the handler that
  * records it and back; an outage found on the way is state in outage.c that

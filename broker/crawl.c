@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "frontier_meta.h"
 #include "outage.h"
 #include "peer_io.h"
 #include "zc_log.h"

@@ -28,7 +28,8 @@ LAYERS = {
         ["liveness", "guard_refuse", "guard_credit", "guard_scope", "guard_robots", "guard_timeout"],  # policy
         ["peer_io", "outage"],  # peer I/O; Redis-outage state
         ["broker", "streamer", "metrics"],  # the lifetime struct's helpers; threads
-        ["frontier", "dispatch"],  # Redis steps; work in hand
+        ["frontier", "frontier_meta", "dispatch"],  # Redis steps (Lua), the crawl's meta; work in hand
+        ["frontier_cmd"],  # the Redis command layer: MOVED, EVALSHA, NOSCRIPT
     ],
     "lib": [
         ["zc_peer", "zc_endpoint"],  # a stage's broker link; data sockets on endpoint lists
