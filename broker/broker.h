@@ -5,9 +5,10 @@
  * calls files of the layers below its own, never one beside it or above;
  * scripts/layers.py checks it on every test run):
  *
- *   main                     the process: flags, open, the turn, close
- *   control jobs maintain    the turn's steps: read the ROUTER, hand out JOBs,
- *                            periodic work
+ *   main                     the process: open, the turn, close
+ *   conf control jobs maintain
+ *                            the flags; the turn's steps: read the ROUTER, hand
+ *                            out JOBs, periodic work
  *   report                   the reports that close leases (live and replayed)
  *   guard crawl              the guards' lifetime and tick; a crawl's start,
  *                            meta and end

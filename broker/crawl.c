@@ -47,6 +47,17 @@ int broker_seed(broker *b, const char *start, char *const *args, size_t nargs) {
     return added < 0 ? -1 : 0;
 }
 
+/* Nobody holds the leases and checked-out hosts of an earlier broker any more. */
+int broker_take_over(broker *b) {
+    long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + b->conf->recover_ms);
+    if (clamped > 0) zc_info("recovering", "leases=%ld due_within_ms=%ld", clamped, b->conf->recover_ms);
+    if (clamped < 0 || frontier_recover_hosts(&b->fr, zc_wall_ms()) < 0) {
+        fprintf(stderr, "%s: error: %s\n", BROKER_PROG, b->fr.err);
+        return -1;
+    }
+    return 0;
+}
+
 int broker_begin(broker *b) {
     const char *crawl = b->conf->crawl;
     snprintf(b->run_id, sizeof(b->run_id), "%016llx", (unsigned long long)zc_rand());

@@ -18,6 +18,10 @@ int broker_seed(broker *b, const char *start, char *const *args, size_t nargs);
  * Returns 0 to crawl, 1 when the crawl is complete already (the one line is
  * printed), or -1 after a one-line message on stderr (state lost, Redis). */
 int broker_begin(broker *b);
+/* After a broker's restart: the leases of the one before end within
+ * --recover-ms (nobody renews them) and every host it had checked out goes back
+ * to ready. Returns 0, or -1 after a one-line message on stderr (Redis). */
+int broker_take_over(broker *b);
 /* Checks that the meta hash is still this run's; if not, marks the crawl failed
  * (b->failed) and returns -1. Returns 0 while ours, or on a Redis error (noted,
  * retried at the next maintenance). */

@@ -21,8 +21,8 @@ import sys
 # layers below its own. One name per module (its .c without the extension).
 LAYERS = {
     "broker": [
-        ["main"],  # the process: flags, open, the turn, close
-        ["control", "jobs", "maintain"],  # the turn's steps
+        ["main"],  # the process: open, the turn, close
+        ["conf", "control", "jobs", "maintain"],  # the flags; the turn's steps
         ["report"],  # the reports that close leases, live and replayed
         ["guard", "crawl"],  # the guards' lifetime and tick; a crawl's start, meta and end
         ["liveness", "guard_refuse", "guard_credit", "guard_scope", "guard_robots", "guard_timeout"],  # policy
