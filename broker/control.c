@@ -68,7 +68,7 @@ static void on_credit(broker *b, int peer, const zc_msg *m) {
 /* HOLD: a parser or writer still holds these URLs (received, alive, not yet
  * reported). Each one still leased gets now + lease_ms; the others (closed, or
  * expired and requeued) are ignored. A stage that was dropped for silence is
- * known again by its connection (guard.c), so its HOLDs still count. */
+ * known again by its connection (guard_refuse.c), so its HOLDs still count. */
 static void on_hold(broker *b, int peer, const zc_msg *m) {
     char *list = broker_frame_dup(m, 0);
     if (!list) {
