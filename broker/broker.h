@@ -25,7 +25,11 @@
  * A message from a stage enters at control, goes down to the handler that
  * records it and back; an outage found on the way is state in outage.c that
  * main.c's turn acts on (replay after recovery, then maintenance, then
- * dispatch). Each module has its own header. */
+ * dispatch). Each module has its own header. Where a change goes: who may send
+ * what (a role, a key) is guard_refuse.c's; what the broker does while Redis
+ * fails, outage.c's (what is kept, report.c's); a new Redis step is a script in
+ * broker/lua/ and a function in frontier.c; a new module takes a layer in
+ * scripts/layers.py. */
 #ifndef BROKER_H
 #define BROKER_H
 
