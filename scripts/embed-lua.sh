@@ -6,7 +6,7 @@
 #
 # A line "-- include: FILE.lua" is replaced by that file of the same folder
 # (files whose name begins with '_' are only included, never a script of their
-# own). Needs only sh, awk, sha1sum and wc (Debian's base system).
+# own). Needs only sh, awk, sed, sha1sum and wc (Debian's base system).
 set -eu
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
@@ -31,7 +31,7 @@ for f in "$@"; do
     len=$(wc -c <"$tmp")
     upper=$(printf '%s' "$name" | tr 'a-z' 'A-Z')
     printf '    [FRONTIER_LUA_%s] = { "%s", "%s", %d,\n' "$upper" "$name" "$sha" "$len"
-    awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "        \"%s\\n\"\n", $0 }' "$tmp"
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/        "/' -e 's/$/\\n"/' "$tmp"
     printf '    },\n'
     n=$((n + 1))
 done
