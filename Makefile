@@ -43,6 +43,9 @@ UNIT_DIRS_spec          := parser
 UNIT_DIRS_spec_apis     := parser
 UNIT_DIRS_writer        := writer
 MOD_LIB  = $(BUILD)/$(1)/lib$(1).a
+# The broker's Lua scripts, embedded at build time (scripts/embed-lua.sh).
+LUA_SRC := $(sort $(wildcard broker/lua/*.lua))
+LUA_OBJ := $(BUILD)/gen/frontier_lua.o
 
 # The benchmark's floors (bench/curl_floor.c, bench/part_costs.c): built with
 # everything, so they never rot, but never installed.
@@ -72,6 +75,14 @@ $(VERSION_H): FORCE
 	 if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 $(BUILD)/lib/zc_flags.o: $(VERSION_H)
 FORCE:
+
+# broker/lua/*.lua as one C table (frontier_lua.h), rewritten when a script changes.
+$(BUILD)/gen/frontier_lua.c: $(LUA_SRC) scripts/embed-lua.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-lua.sh $(LUA_SRC) >$@.tmp && mv -f $@.tmp $@
+$(LUA_OBJ): $(BUILD)/gen/frontier_lua.c broker/frontier_lua.h | pkg-check
+	$(CC) $(CFLAGS_ALL) -Ibroker -c -o $@ $<
+$(BIN)/zcrawl-broker: $(LUA_OBJ)
 
 $(BUILD)/%.o: %.c | $(BUILD) pkg-check
 	@mkdir -p $(dir $@)
@@ -103,6 +114,7 @@ $$(call MOD_LIB,$(1)): $$(filter-out $$(BUILD)/$(1)/main.o,$$(patsubst %.c,$$(BU
 	ar rcs $$@ $$^
 endef
 $(foreach s,$(STAGES) cli,$(eval $(call MOD_LIB_RULE,$(s))))
+$(call MOD_LIB,broker): $(LUA_OBJ)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $$(foreach d,$$(UNIT_DIRS_$$*),$$(call MOD_LIB,$$(d))) $(LIBA)

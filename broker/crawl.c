@@ -2,16 +2,18 @@
  * starts and seeded in one call; the meta hash (state, run_id, times, reason,
  * written) that says whether a crawl is running, complete, stopped or failed; and
  * the end of a run, whose summary and exit code count this run only. */
-#include <stdarg.h>
+#include "crawl.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <errno.h>
-
 #include <zmq.h>
 
-#include "broker.h"
+#include "frontier_meta.h"
+#include "outage.h"
+#include "peer_io.h"
 #include "zc_log.h"
 #include "zc_signal.h"
 #include "zc_time.h"
@@ -43,6 +45,17 @@ int broker_seed(broker *b, const char *start, char *const *args, size_t nargs) {
     else zc_info("seeded", "crawl=%s urls=%zu new=%ld", b->fr.crawl, n, added);
     free(urls);
     return added < 0 ? -1 : 0;
+}
+
+/* Nobody holds the leases and checked-out hosts of an earlier broker any more. */
+int broker_take_over(broker *b) {
+    long clamped = frontier_clamp_leases(&b->fr, zc_wall_ms() + b->conf->recover_ms);
+    if (clamped > 0) zc_info("recovering", "leases=%ld due_within_ms=%ld", clamped, b->conf->recover_ms);
+    if (clamped < 0 || frontier_recover_hosts(&b->fr, zc_wall_ms()) < 0) {
+        fprintf(stderr, "%s: error: %s\n", BROKER_PROG, b->fr.err);
+        return -1;
+    }
+    return 0;
 }
 
 int broker_begin(broker *b) {
@@ -81,16 +94,6 @@ int broker_begin(broker *b) {
 redis_err:
     fprintf(stderr, "%s: error: %s\n", BROKER_PROG, b->fr.err);
     return -1;
-}
-
-void broker_fail(broker *b, const char *fmt, ...) {
-    if (b->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b->fail_reason, sizeof(b->fail_reason), fmt, ap);
-    va_end(ap);
-    b->failed = 1;
-    zc_error("crawl_failed", "crawl=%s reason=\"%s\"", b->conf->crawl, b->fail_reason);
 }
 
 int broker_check_meta(broker *b) {

@@ -1,40 +1,22 @@
 /* frontier.h -- the crawl's durable state in Redis: the per-host frontier (a
  * queue per host and a heap of hosts by the time each may be fetched next),
  * seen-set, leases, delayed retries, dead letters and counters, all under
- * zcrawl:{<crawl>}:, on the Redis Cluster node that serves that slot.
+ * zcrawl:{<crawl>}:, on the Redis Cluster node that serves that slot; and the
+ * scope and robots.txt cache of the guards.
  *
- * Every change that must be atomic is one Lua script, so a crash of the broker or
- * of Redis between two calls never loses a URL: a URL is always in the frontier,
- * the delayed set, a lease, or closed (written, gone or dead). Errors are kept in
- * the context (fr->err); a call that fails returns -1 and leaves Redis unchanged
- * or changed whole. After a connection error, frontier_reconnect() must succeed
- * before any other call. */
+ * Every change that must be atomic is one Lua script (broker/lua/), so a crash of
+ * the broker or of Redis between two calls never loses a URL: a URL is always in
+ * the frontier, the delayed set, a lease, or closed (written, gone or dead). A
+ * call that fails returns -1 (fr->err says why, frontier_cmd.h) and leaves Redis
+ * unchanged or changed whole. The connection is frontier_cmd.h's, the crawl's
+ * meta frontier_meta.h's. */
 #ifndef FRONTIER_H
 #define FRONTIER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <hiredis.h>
-
-#include "zc_redis.h"
-
-#define FRONTIER_KEY_MAX 160
-
-typedef struct frontier {
-    redisContext *rc;
-    zc_redis_addr addr;
-    char crawl[64];
-    char err[512];
-    void (*seed_hook)(void *arg, const char *url); /* sees each good seed before it is queued */
-    void *seed_arg;
-    int refused; /* the last command was refused: OOM, READONLY, MISCONF */
-    char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],
-        k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
-        k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
-        k_meta[FRONTIER_KEY_MAX], k_ready[FRONTIER_KEY_MAX], k_active[FRONTIER_KEY_MAX],
-        k_waiting[FRONTIER_KEY_MAX];
-} frontier;
+#include "frontier_cmd.h"
 
 /* A URL taken from the frontier under lease. url is malloc'd; the caller owns it. */
 typedef struct frontier_lease {
@@ -68,26 +50,6 @@ typedef struct frontier_counts {
     long long fetched, parsed, written, retried, expired;
     int done;
 } frontier_counts;
-
-/* What a crawl's meta hash said when a run began. */
-typedef struct frontier_meta {
-    char state[16];     /* new, running, stopped, failed, complete, lost, or url_form */
-    long long ended_at; /* ms since the epoch, 0 when unknown */
-    long long written;
-    long long url_form; /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
-} frontier_meta;
-
-/* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with
- * a reason in err (bad URI, unreachable server, bad crawl name). */
-int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, size_t errlen);
-void frontier_close(frontier *fr);
-/* Drops the connection and connects again. Returns 0, or -1 (fr->err). */
-int frontier_reconnect(frontier *fr);
-/* Nonzero when the last failure was a connection error (reconnect needed). */
-int frontier_broken(const frontier *fr);
-/* Nonzero when the last command was refused because Redis takes no writes now
- * (maxmemory reached, a read-only replica, failing persistence). */
-int frontier_refused(const frontier *fr);
 
 /* Adds the URLs not seen before (by fingerprint of their canonical form) to the
  * frontier and closes parent's lease (parent may be NULL), atomically. URLs that
@@ -167,22 +129,5 @@ long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origi
 int frontier_scope_add(frontier *fr, const char *origin);
 /* Earliest due time in the delayed set, or -1 when it is empty (or on error). */
 int64_t frontier_next_delayed(frontier *fr);
-
-/* Starts a run in the crawl's meta hash: state running, run_id, started_at (and
- * created_at and url_form for a new crawl), atomically. Left unchanged when the
- * crawl is complete, lost (a seen-set without meta: its state is gone), or
- * url_form (its fingerprints are of another canonical form). prev says which.
- * Returns 0 or -1. */
-int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_meta *prev);
-/* Is the crawl still ours? Returns 1 (meta says run_id), 0 (meta gone), 2 (another
- * run_id, copied into other), or -1 on error. */
-int frontier_run_check(frontier *fr, const char *run_id, char *other, size_t otherlen);
-/* Ends our run: state, reason, ended_at, written, only while meta's run_id is
- * ours. Returns 1 when written, 0 when not ours, -1 on error. */
-int frontier_end(frontier *fr, const char *run_id, const char *state, const char *reason, int64_t now_ms,
-                 long long written);
-/* Deletes every key of the crawl (SCAN MATCH zcrawl:{crawl}:*, UNLINK). Returns
- * how many, or -1. */
-long frontier_clear(frontier *fr);
 
 #endif

@@ -1,12 +1,15 @@
 /* jobs.c -- the broker's hand-out: leases URLs from the frontier as the fetchers'
  * credit allows (credit-based flow control, zguide), parks them per host, and
  * sends each fetcher one JOB per round with every URL dispatch gave it. */
+#include "jobs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
-#include "guard.h"
+#include "guard_robots.h"
+#include "outage.h"
+#include "peer_io.h"
 #include "zc_time.h"
 
 #define LEASE_BATCH 512
@@ -114,12 +117,6 @@ static size_t sync_hosts(broker *b, int64_t now) {
         }
     }
     return now_ready;
-}
-
-long broker_window(const broker *b) {
-    if (b->conf->window > 0) return b->conf->window;
-    long w = 4 * dispatch_total_capacity(&b->d);
-    return w < 256 ? 256 : w;
 }
 
 /* Leases what the fetchers have room for and sends every JOB dispatch allows. */

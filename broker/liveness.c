@@ -20,15 +20,19 @@
  *
  * The ROUTER has one monitor, so this one replaces the watch zc_curve_bind put
  * on it: with keys it asks for the failed handshakes too and hands them to
- * zc_curve, which counts and logs them as it does for the streamers' sockets. */
+ * zc_zap, which counts and logs them as it does for the streamers' sockets. */
+#include "liveness.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <zmq.h>
 
-#include "broker.h"
+#include "outage.h"
+#include "peer_io.h"
 #include "zc_curve.h"
+#include "zc_zap.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -36,7 +40,7 @@
 #define LIVENESS   3 /* heartbeats of silence before a peer is silent */
 
 int broker_monitor_open(broker *b, char *err, size_t errlen) {
-    int events = ZMQ_EVENT_DISCONNECTED | (zc_curve_enabled() ? ZC_CURVE_MONITOR_EVENTS : 0);
+    int events = ZMQ_EVENT_DISCONNECTED | (zc_curve_enabled() ? ZC_ZAP_MONITOR_EVENTS : 0);
     if (zmq_socket_monitor(b->router, MONITOR_EP, events) != 0) {
         snprintf(err, errlen, "zmq_socket_monitor: %s", zmq_strerror(errno));
         return -1;
@@ -129,7 +133,7 @@ void broker_monitor_drain(broker *b, int64_t now) {
             zmq_msg_close(&addr);
         }
         if (event == ZMQ_EVENT_DISCONNECTED) on_disconnected(b, (int)value, now);
-        else zc_curve_handshake_event(event, value, ep);
+        else zc_zap_handshake_event(event, value, ep);
     }
 }
 

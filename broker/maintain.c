@@ -1,87 +1,18 @@
-/* maintain.c -- the broker's periodic work: Redis reconnects, lease renewal,
- * expired leases and due retries, the
- * stats hash, and noticing that a batch crawl is complete. Peers' liveness is
- * liveness.c's. */
+/* maintain.c -- the broker's periodic work: lease renewal, expired leases and
+ * due retries, the guards' tick, the stats hash, and noticing that a batch crawl
+ * is complete. Peers' liveness is liveness.c's, a Redis outage outage.c's. */
+#include "maintain.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "crawl.h"
 #include "guard.h"
-#include "zc_curve.h"
+#include "outage.h"
+#include "zc_zap.h"
 #include "zc_log.h"
 #include "zc_time.h"
-
-void broker_redis_failed(broker *b, const char *what) {
-    int64_t now = zc_now_ms();
-    if (!b->redis_bad_since) {
-        b->redis_bad_since = now;
-        b->maint_backoff = 200;
-    }
-    if (frontier_refused(&b->fr) && !b->problem[0]) {
-        snprintf(b->problem, sizeof(b->problem), "broker: redis refuses writes: %.200s", b->fr.err);
-        b->problem_since = zc_wall_ms();
-    }
-    /* One line per 5 s: a Redis at maxmemory fails every call, hundreds a second. */
-    if (now >= b->redis_log_at) {
-        zc_warn("redis_error", "op=%s reason=\"%s\" failing_ms=%lld", what, b->fr.err,
-                (long long)(now - b->redis_bad_since));
-        b->redis_log_at = now + 5000;
-    }
-    if (frontier_broken(&b->fr) && b->next_redis_try == 0) {
-        b->redis_backoff = 100;
-        b->next_redis_try = now + b->redis_backoff;
-    }
-}
-
-/* Fails the crawl once Redis has been failing longer than the limit. Returns 1
- * then, else 0. */
-static int redis_past_limit(broker *b, int64_t now) {
-    if (!b->redis_bad_since || now - b->redis_bad_since <= b->conf->redis_fail_limit_ms) return 0;
-    broker_fail(b, "Redis %s for %lld s (--redis-fail-limit-ms %ld): %s",
-                frontier_broken(&b->fr) ? "unreachable" : "refusing writes",
-                (long long)((now - b->redis_bad_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
-    return 1;
-}
-
-int broker_redis_ok(broker *b, int64_t now) {
-    if (redis_past_limit(b, now)) return 0;
-    if (!frontier_broken(&b->fr)) return 1;
-    if (b->next_redis_try == 0) b->next_redis_try = now;
-    if (now < b->next_redis_try) return 0;
-    if (frontier_reconnect(&b->fr) == 0) {
-        zc_info("redis_reconnected", "host=%s port=%d", b->fr.addr.host, b->fr.addr.port);
-        b->next_maint = now; /* check the meta at once: Redis may have come back empty */
-        b->next_redis_try = 0;
-        b->redis_backoff = 100;
-        return 1;
-    }
-    b->redis_backoff = b->redis_backoff * 2 > 5000 ? 5000 : b->redis_backoff * 2;
-    b->next_redis_try = now + b->redis_backoff;
-    broker_redis_failed(b, "connect");
-    return 0;
-}
-
-/* After Redis failed, the first write that works ends the outage: nobody could
- * renew or close a lease meanwhile, so every open lease gets the outage's length
- * back (else pages already fetched and waiting downstream would expire and be
- * fetched again). Returns 0 when Redis takes writes again, -1 when not yet. */
-static int redis_recover(broker *b, int64_t now) {
-    int64_t lost = now - b->redis_bad_since;
-    long n = frontier_shift_leases(&b->fr, lost);
-    if (n < 0) {
-        broker_redis_failed(b, "shift_leases");
-        b->maint_backoff = b->maint_backoff * 2 > 5000 ? 5000 : b->maint_backoff * 2;
-        return -1;
-    }
-    zc_info("redis_recovered", "failing_ms=%lld leases_extended=%ld", (long long)lost, n);
-    b->redis_bad_since = 0;
-    b->redis_log_at = 0;
-    if (!strncmp(b->problem, "broker: redis", 13)) b->problem[0] = '\0';
-    return 0;
-}
-
-int64_t broker_maint_interval(const broker *b) { return b->redis_bad_since ? b->maint_backoff : 200; }
 
 static int peer_live(void *arg, int peer) {
     dispatch_peer *p = dispatch_peer_at(arg, peer);
@@ -186,9 +117,9 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         "bad_messages",
         STAT("%lld", b->bad_messages),
         "auth_refused",
-        STAT("%llu", (unsigned long long)zc_curve_refused()),
+        STAT("%llu", (unsigned long long)zc_zap_refused()),
         "refused_handshakes",
-        STAT("%llu", (unsigned long long)zc_curve_handshakes_refused()),
+        STAT("%llu", (unsigned long long)zc_zap_handshakes_refused()),
         "state",
         state,
         "problem",
@@ -204,13 +135,6 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
-    /* First, before any script writes: a Redis that came back empty must not be
-     * crawled on as if it held this crawl. */
-    if (broker_check_meta(b) != 0 || frontier_broken(&b->fr)) return 0;
-    if (b->redis_bad_since) {
-        if (redis_recover(b, now) != 0) return 0;
-        broker_replay_reports(b);
-    }
     if (frontier_maintain(&b->fr, wall) < 0) {
         broker_redis_failed(b, "maintain");
         return 0;
@@ -218,13 +142,7 @@ int broker_maintain(broker *b, int64_t now) {
     drop_lapsed(b, wall);
     renew_leases(b, wall);
     broker_guard_tick(b, now);
-    if (b->fetched_unflushed) {
-        if (frontier_count(&b->fr, "fetched", b->fetched_unflushed) < 0) {
-            broker_redis_failed(b, "count");
-            return 0;
-        }
-        b->fetched_unflushed = 0;
-    }
+    if (broker_flush_count(b, "fetched", &b->fetched_unflushed) != 0) return 0;
     frontier_counts c;
     if (frontier_read_counts(&b->fr, &c) < 0) {
         broker_redis_failed(b, "counts");
@@ -234,7 +152,8 @@ int broker_maintain(broker *b, int64_t now) {
     int idle = c.queued == 0 && c.leased == 0 && c.delayed == 0 && c.seeds == 0 &&
                dispatch_nitems(&b->d) == 0;
     /* Zero counts end a batch crawl only if they are its own: meta read again after
-     * them (Redis emptied between the check above and the counts reads as idle). */
+     * them (Redis emptied between the check that began this maintenance, in
+     * main.c, and the counts reads as idle). */
     if (idle && b->batch && broker_check_meta(b) != 0) return 0;
     if (now >= b->next_stats || (idle && b->batch)) {
         broker_write_stats(b, &c, now, idle ? (b->batch ? "done" : "idle") : "running");

@@ -1,5 +1,7 @@
 /* streamer.c -- the broker's two streamer devices (zguide): PULL -> PUSH for pages
  * and for documents, one zmq_proxy thread each. */
+#include "streamer.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,6 @@
 
 #include <zmq.h>
 
-#include "broker.h"
 #include "zc_curve.h"
 #include "zc_log.h"
 

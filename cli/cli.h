@@ -124,9 +124,6 @@ int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *e
 /* RPUSHes urls into the crawl's seeds list, 1000 a command. */
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,
                    size_t errlen);
-/* Deletes every key of the crawl (zcrawl:{crawl}:*). Returns the number deleted, or
- * -1 with a reason in err. */
-long long cli_crawl_wipe(redisContext *rc, const char *crawl, char *err, size_t errlen);
 
 /* ---- private redis-server and its state folder (cli_state.c) ---- */
 typedef struct cli_state {

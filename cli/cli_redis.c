@@ -1,5 +1,6 @@
 /* cli_redis.c -- what the launcher reads and writes in a crawl's Redis keys: the
- * meta and stats hashes, Redis's own refusals, dead letters, seeds, --fresh. */
+ * meta and stats hashes, Redis's own refusals, dead letters, seeds (--fresh wipes
+ * through zc_redis_wipe, the broker's too). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,51 +196,4 @@ int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_
     }
     free(argv);
     return rc_;
-}
-
-/* Writes the SCAN pattern of the crawl's keys, glob characters escaped. */
-static int wipe_pattern(char *out, size_t outlen, const char *crawl) {
-    char esc[256];
-    size_t k = 0;
-    for (const char *s = crawl; *s; s++) {
-        if (k + 3 > sizeof(esc)) return -1;
-        if (strchr("*?[]\\", *s)) esc[k++] = '\\';
-        esc[k++] = *s;
-    }
-    esc[k] = '\0';
-    return zc_redis_key(out, outlen, esc, "*");
-}
-
-long long cli_crawl_wipe(redisContext *rc, const char *crawl, char *err, size_t errlen) {
-    char pattern[300];
-    if (wipe_pattern(pattern, sizeof(pattern), crawl) != 0) {
-        snprintf(err, errlen, "crawl name too long for a key");
-        return -1;
-    }
-    long long deleted = 0;
-    char cursor[32] = "0";
-    do {
-        const char *scan[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
-        redisReply *rep = cmd_argv(rc, 6, scan, REDIS_REPLY_ARRAY, err, errlen);
-        if (!rep) return -1;
-        if (rep->elements != 2 || !rep_str(rep->element[0]) || rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errlen, "SCAN: unexpected reply");
-            freeReplyObject(rep);
-            return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        const redisReply *keys = rep->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            const char *del[] = { "UNLINK", keys->element[i]->str };
-            redisReply *d = cmd_argv(rc, 2, del, REDIS_REPLY_INTEGER, err, errlen);
-            if (!d) {
-                freeReplyObject(rep);
-                return -1;
-            }
-            deleted += d->integer;
-            freeReplyObject(d);
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    return deleted;
 }

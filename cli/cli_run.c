@@ -176,7 +176,7 @@ static int crawl_check_state(crawl *cw) {
     if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
     if (crawl_busy(cw, &m)) return -2;
     if (c->fresh) {
-        long long n = cli_crawl_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
+        long long n = zc_redis_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
         if (n < 0 || truncate_out(cw) != 0) return -1;
         if (m.state[0]) fprintf(stderr, "%s: --fresh: crawl %s starts over (%lld keys deleted)\n", CLI_PROG, c->crawl, n);
         return 0;

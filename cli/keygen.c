@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zc_cert.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
 
@@ -51,7 +52,7 @@ int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t err
             snprintf(err, errlen, "path too long: %s", dir);
             return -1;
         }
-        if (zc_curve_cert_write(path, role, err, errlen) != 0) return -1;
+        if (zc_cert_write(path, role, err, errlen) != 0) return -1;
         /* The broker is a server only: no one needs to admit its key. */
         if (!strcmp(role, "broker")) {
             if (unlink(apath) != 0 && errno != ENOENT) {
@@ -61,8 +62,8 @@ int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t err
             continue;
         }
         uint8_t pub[32];
-        if (zc_curve_cert_read(path, pub, NULL, err, errlen) != 0 ||
-            zc_curve_cert_write_public(apath, role, pub, err, errlen) != 0)
+        if (zc_cert_read(path, pub, NULL, err, errlen) != 0 ||
+            zc_cert_write_public(apath, role, pub, err, errlen) != 0)
             return -1;
     }
     return 0;

@@ -1,12 +1,12 @@
-/* zc_endpoint.h -- attaching a ZeroMQ socket to a list of endpoints, each bound or connected. */
+/* zc_endpoint.h -- attaching a ZeroMQ socket to a list of endpoints
+ * (zc_endpoint_list.h, included), each bound or connected with CURVE when the
+ * process has keys (zc_curve.h). */
 #ifndef ZC_ENDPOINT_H
 #define ZC_ENDPOINT_H
 
 #include <stddef.h>
 
-/* Nonzero when e looks like one ZeroMQ endpoint, "transport://address"; the rest
- * is zmq_bind's or zmq_connect's to judge. */
-int zc_endpoint_ok(const char *e);
+#include "zc_endpoint_list.h"
 
 /* Attaches sock to every endpoint of spec, a comma-separated list in which "@ep"
  * binds and "ep" or ">ep" connects (the convention of CZMQ's zsock_attach). So a
@@ -27,18 +27,5 @@ int zc_endpoint_attach(void *ctx, void *sock, const char *spec, char *err, size_
  * in it when flag is not NULL. */
 void *zc_endpoint_socket(void *ctx, int type, int hwm, int linger_ms, const char *spec, const char *flag,
                          char *err, size_t errlen);
-
-/* Checks spec the way zc_endpoint_attach does, without a socket. Returns 0, or -1
- * with a one-line reason in err. */
-int zc_endpoint_list_ok(const char *spec, char *err, size_t errlen);
-
-/* Calls fn for each entry of spec in order, with the endpoint (without its '@',
- * '>' or "#ROLE"), whether it binds, and the ROLE ("" for none). Stops at the
- * first entry for which fn returns nonzero and returns that; fn writes its reason
- * into err. Returns 0 after the last entry, or -1 with a reason in err when spec
- * is malformed. */
-typedef int (*zc_endpoint_fn)(const char *ep, int bind, const char *server, void *arg, char *err,
-                              size_t errlen);
-int zc_endpoint_foreach(const char *spec, zc_endpoint_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -173,3 +173,73 @@ int zc_redis_hget_ll(const redisReply *h, const char *field, long long *out) {
     *out = x;
     return 1;
 }
+
+/* The SCAN pattern of crawl's keys into out, glob characters escaped. Returns 0,
+ * or -1 when it does not fit. */
+static int wipe_pattern(char *out, size_t outlen, const char *crawl) {
+    char esc[256];
+    size_t k = 0;
+    for (const char *s = crawl; *s; s++) {
+        if (k + 3 > sizeof(esc)) return -1;
+        if (strchr("*?[]\\", *s)) esc[k++] = '\\';
+        esc[k++] = *s;
+    }
+    esc[k] = '\0';
+    return zc_redis_key(out, outlen, esc, "*");
+}
+
+/* UNLINKs the keys of one SCAN page. Returns how many were deleted, or -1 with a
+ * reason in err. */
+static long long unlink_page(redisContext *rc, const redisReply *keys, char *err, size_t errlen) {
+    if (keys->elements == 0) return 0;
+    const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
+    size_t *lens = malloc((keys->elements + 1) * sizeof(*lens));
+    long long n = -1;
+    if (!argv || !lens) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    argv[0] = "UNLINK";
+    lens[0] = 6;
+    int argc = 1;
+    for (size_t i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING) continue;
+        argv[argc] = keys->element[i]->str;
+        lens[argc++] = keys->element[i]->len;
+    }
+    redisReply *r = argc > 1 ? redisCommandArgv(rc, argc, argv, lens) : NULL;
+    if (argc == 1) n = 0;
+    else if (!r || r->type != REDIS_REPLY_INTEGER)
+        snprintf(err, errlen, "UNLINK: %s", !r ? rc->errstr : (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+    else n = r->integer;
+    if (r) freeReplyObject(r);
+out:
+    free(argv);
+    free(lens);
+    return n;
+}
+
+long long zc_redis_wipe(redisContext *rc, const char *crawl, char *err, size_t errlen) {
+    char pattern[300], cursor[32] = "0";
+    if (wipe_pattern(pattern, sizeof(pattern), crawl) != 0) {
+        snprintf(err, errlen, "crawl name too long for a key");
+        return -1;
+    }
+    long long deleted = 0;
+    do {
+        const char *scan[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+        redisReply *r = redisCommandArgv(rc, 6, scan, NULL);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "SCAN: %s", !r ? rc->errstr : (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        long long n = unlink_page(rc, r->element[1], err, errlen);
+        freeReplyObject(r);
+        if (n < 0) return -1;
+        deleted += n;
+    } while (strcmp(cursor, "0") != 0);
+    return deleted;
+}

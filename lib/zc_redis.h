@@ -45,6 +45,12 @@ int zc_redis_crawl_check(const char *crawl, char *err, size_t errlen);
  * every Lua script can touch several of them. Returns 0, or -1 when it does not fit. */
 int zc_redis_key(char *buf, size_t buflen, const char *crawl, const char *name);
 
+/* Deletes every key of crawl (SCAN MATCH zcrawl:{<crawl>}:*, the crawl name's glob
+ * characters escaped; UNLINK a page at a time) through rc, on the node that
+ * serves the crawl's slot. Returns how many keys were deleted, or -1 with a
+ * one-line reason in err. */
+long long zc_redis_wipe(redisContext *rc, const char *crawl, char *err, size_t errlen);
+
 /* The value of field in an HGETALL reply (an array of field/value pairs), or NULL
  * when the reply is not such an array or has no such field. Valid as long as h. */
 const char *zc_redis_hget(const redisReply *h, const char *field);

@@ -57,7 +57,7 @@ static void curl_reason(CURLUcode uc, char *err, size_t errlen) {
 }
 
 /* The host as the URL writes it: what follows "scheme://" up to the first '/', '?'
- * or '#', without the port. The broker's Lua (hostof in broker/frontier.c) keys a
+ * or '#', without the port. The broker's Lua (hostof in broker/lua/_push.lua) keys a
  * URL's queue by exactly this, so a URL whose host libcurl reads differently is
  * refused rather than queued under one key and capped under another. Returns 0, or
  * -1 with a reason in err. */

@@ -74,7 +74,7 @@ static int host(const char *url, size_t outlen, char **res) {
 }
 
 /* The host key as the broker's Lua computes it from the URL's text (hostof in
- * broker/frontier.c), for a URL zc_url_canonical accepted: the queue a URL waits
+ * broker/lua/_push.lua), for a URL zc_url_canonical accepted: the queue a URL waits
  * in and the cap it is held to must be the same host. Writes it into out. */
 static void lua_hostof(const char *u, char *out, size_t outlen) {
     size_t sl = 0;

@@ -43,6 +43,14 @@ def cluster(procs):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def cached_scripts(port):
+    """How many Lua scripts a node holds (INFO memory)."""
+    for line in rcli(port, "INFO", "memory").splitlines():
+        if line.startswith("number_of_cached_scripts:"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError("no number_of_cached_scripts in INFO of %d" % port)
+
+
 def owner(ports, key):
     """The port of the node that serves key's slot."""
     slot = int(rcli(ports[0], "CLUSTER", "KEYSLOT", key))
@@ -89,10 +97,14 @@ def test_two_crawls_on_a_three_node_cluster_both_finish(procs, cluster, tmp_path
         for other in ports:
             if other != node:
                 assert rcli(other, "DBSIZE") == "0" or rcli(other, "KEYS", "zcrawl:{%s}:*" % name) == ""
+        # the broker's Lua scripts were loaded (SCRIPT LOAD on NOSCRIPT) where they run
+        assert cached_scripts(node) > 0
         # zcrawl status from the node that does not serve it
         r = subprocess.run([bin_path("zcrawl"), "status", "--redis", "redis://127.0.0.1:%d" % ports[0], "--crawl", name],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "complete" in r.stdout, r.stdout + r.stderr
+    # and on no node that serves neither crawl: everyone only read from it
+    assert cached_scripts(ports[0]) == 0
 
 
 def test_the_broker_follows_moved_to_its_crawls_node(procs, cluster):

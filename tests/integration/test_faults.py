@@ -324,6 +324,34 @@ def test_redis_restart(procs, mongo, how):
     assert "event=redis_reconnected" in log, log[-3000:]
 
 
+def cached_scripts(redis):
+    """How many Lua scripts the Redis server holds (INFO memory)."""
+    m = re.search(r"number_of_cached_scripts:(\d+)", redis.cli("INFO", "memory"))
+    assert m, "no number_of_cached_scripts in INFO"
+    return int(m.group(1))
+
+
+def test_script_flush_mid_crawl(procs, redis, tmp_path):
+    """Redis forgets the broker's Lua scripts mid-crawl (SCRIPT FLUSH; the same
+    as a Redis restarted empty of them, or another cluster node after a MOVED):
+    the broker calls them by SHA1, so every call answers NOSCRIPT until the
+    script is loaded again. It loads each where that happens and the crawl ends
+    with every book exactly once, no Redis error logged."""
+    sim, want, ids = site(procs)
+    out = str(tmp_path / "books.jsonl")
+    pl = pipeline(procs, redis, sim)
+    pl.start_broker()
+    start_stages(pl, out=out)
+    mid_crawl(pl, want)
+    assert cached_scripts(redis) > 0
+    assert redis.cli("SCRIPT", "FLUSH").strip() == "OK"
+    check_done(pl, want, ids, lambda: jsonl_ids(out))
+    assert cached_scripts(redis) > 0  # loaded again, by the broker
+    log = procs.log(pl.broker)
+    assert "NOSCRIPT" not in log and "event=redis_error" not in log, log[-3000:]
+    assert sim.stats()["duplicates"] == 0
+
+
 # ---------------------------------------------------------------- MongoDB
 
 @pytest.mark.long

@@ -14,9 +14,11 @@
 #include <zmq.h>
 
 #include "keygen.h"
+#include "zc_cert.h"
 #include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_redact.h"
+#include "zc_zap.h"
 
 static void redacts(const char *in, const char *want) {
     char out[256];
@@ -133,9 +135,9 @@ static void test_cert_files(void **state) {
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    if (zc_curve_cert_read(path, pub, sec, err, sizeof(err)) != 0) fail_msg("%s", err);
+    if (zc_cert_read(path, pub, sec, err, sizeof(err)) != 0) fail_msg("%s", err);
     snprintf(path, sizeof(path), "%s/authorized/fetcher.key", dir);
-    if (zc_curve_cert_read(path, pub2, NULL, err, sizeof(err)) != 0) fail_msg("%s", err);
+    if (zc_cert_read(path, pub2, NULL, err, sizeof(err)) != 0) fail_msg("%s", err);
     assert_memory_equal(pub, pub2, 32);
     /* Overwriting needs --force. */
     assert_int_equal(keygen_write(dir, 0700, 0, err, sizeof(err)), -1);
@@ -143,7 +145,7 @@ static void test_cert_files(void **state) {
     /* A secret readable by others is refused, and names chmod. */
     snprintf(path, sizeof(path), "%s/fetcher.key_secret", dir);
     assert_int_equal(chmod(path, 0644), 0);
-    assert_int_equal(zc_curve_cert_read(path, pub, sec, err, sizeof(err)), -1);
+    assert_int_equal(zc_cert_read(path, pub, sec, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "chmod 600"));
     /* A public key that is not the secret's. */
     assert_int_equal(chmod(path, 0600), 0);
@@ -154,16 +156,16 @@ static void test_cert_files(void **state) {
     assert_int_equal(zmq_curve_keypair(zp2, zs2), 0);
     fprintf(f, "metadata\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n", zp, zs2);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(zc_curve_cert_read(path, pub, sec, err, sizeof(err)), -1);
+    assert_int_equal(zc_cert_read(path, pub, sec, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not the one"));
     /* Garbage. */
     f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "curve\n    public-key = \"short\"\n");
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(zc_curve_cert_read(path, pub, NULL, err, sizeof(err)), -1);
+    assert_int_equal(zc_cert_read(path, pub, NULL, err, sizeof(err)), -1);
     snprintf(path, sizeof(path), "%s/nothing", dir);
-    assert_int_equal(zc_curve_cert_read(path, pub, NULL, err, sizeof(err)), -1);
+    assert_int_equal(zc_cert_read(path, pub, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "nothing"));
     rm_keys(dir);
 }
@@ -192,6 +194,40 @@ static int ping(void *ctx, void *srv, const char *ep, const uint8_t *server_pub,
     return got;
 }
 
+/* Sends "who" from a CURVE client with keypair (pub, sec) to the ROUTER srv at
+ * ep and copies into uid the User-Id that the ZAP reply gave its connection,
+ * read from the message (zmq_msg_gets). Returns 0, or -1 when nothing came
+ * within 5 s or the message carries no User-Id. */
+static int sender_id(void *ctx, void *srv, const char *ep, const uint8_t *server_pub, const uint8_t *pub,
+                     const uint8_t *sec, char *uid, size_t len) {
+    void *c = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, rc = -1;
+    assert_non_null(c);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof(linger)), 0);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, server_pub, 32), 0);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, pub, 32), 0);
+    assert_int_equal(zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, sec, 32), 0);
+    assert_int_equal(zmq_connect(c, ep), 0);
+    assert_int_equal(zmq_send(c, "who", 3, 0), 3);
+    zmq_pollitem_t it = { srv, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&it, 1, 5000) == 1) {
+        zmq_msg_t id, body;
+        assert_int_equal(zmq_msg_init(&id), 0);
+        assert_int_equal(zmq_msg_init(&body), 0);
+        assert_true(zmq_msg_recv(&id, srv, 0) >= 0);
+        assert_true(zmq_msg_recv(&body, srv, 0) >= 0);
+        const char *u = zmq_msg_gets(&body, "User-Id");
+        if (u) {
+            snprintf(uid, len, "%s", u);
+            rc = 0;
+        }
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+    }
+    zmq_close(c);
+    return rc;
+}
+
 static void test_zap_admits_listed_keys_only(void **state) {
     (void)state;
     char dir[] = "/tmp/zc-curve-test-XXXXXX", path[256], err[512];
@@ -212,42 +248,47 @@ static void test_zap_admits_listed_keys_only(void **state) {
 
     uint8_t bpub[32], bsec[32], fpub[32], fsec[32], xpub[32], xsec[32];
     snprintf(path, sizeof(path), "%s/broker.key_secret", dir);
-    assert_int_equal(zc_curve_cert_read(path, bpub, bsec, err, sizeof(err)), 0);
+    assert_int_equal(zc_cert_read(path, bpub, bsec, err, sizeof(err)), 0);
     snprintf(path, sizeof(path), "%s/fetcher.key_secret", dir);
-    assert_int_equal(zc_curve_cert_read(path, fpub, fsec, err, sizeof(err)), 0);
+    assert_int_equal(zc_cert_read(path, fpub, fsec, err, sizeof(err)), 0);
     char zp[41], zs[41];
     assert_int_equal(zmq_curve_keypair(zp, zs), 0);
     assert_non_null(zmq_z85_decode(xpub, zp));
     assert_non_null(zmq_z85_decode(xsec, zs));
 
-    uint64_t before = zc_curve_refused();
+    uint64_t before = zc_zap_refused();
     assert_int_equal(ping(ctx, srv, ep, bpub, fpub, fsec, 5000), 1); /* listed */
-    assert_int_equal(zc_curve_refused(), before);
+    assert_int_equal(zc_zap_refused(), before);
     assert_int_equal(ping(ctx, srv, ep, bpub, xpub, xsec, 1500), 0); /* not listed */
-    assert_true(zc_curve_refused() > before);
-    uint64_t mid = zc_curve_refused();
+    assert_true(zc_zap_refused() > before);
+    uint64_t mid = zc_zap_refused();
     assert_int_equal(ping(ctx, srv, ep, bpub, bpub, bsec, 1500), 0); /* the broker's own: not listed */
-    assert_true(zc_curve_refused() > mid);
+    assert_true(zc_zap_refused() > mid);
 
     /* A socket for parsers only: a listed fetcher key is refused there. */
     uint8_t ppub[32], psec[32];
     snprintf(path, sizeof(path), "%s/parser.key_secret", dir);
-    assert_int_equal(zc_curve_cert_read(path, ppub, psec, err, sizeof(err)), 0);
+    assert_int_equal(zc_cert_read(path, ppub, psec, err, sizeof(err)), 0);
     void *only = zmq_socket(ctx, ZMQ_ROUTER);
     assert_int_equal(zmq_setsockopt(only, ZMQ_LINGER, &linger, sizeof(linger)), 0);
     if (zc_curve_bind(ctx, only, "tcp://127.0.0.1:*", "parser", err, sizeof(err)) != 0) fail_msg("%s", err);
     char ep2[128];
     size_t ep2len = sizeof(ep2);
     assert_int_equal(zmq_getsockopt(only, ZMQ_LAST_ENDPOINT, ep2, &ep2len), 0);
-    uint64_t r0 = zc_curve_refused();
+    uint64_t r0 = zc_zap_refused();
     assert_int_equal(ping(ctx, only, ep2, bpub, ppub, psec, 5000), 1);
+    /* The ZAP reply names the key in User-Id: every message says which role sent
+     * it (the key's file name in authorized/). */
+    char uid[32] = "";
+    assert_int_equal(sender_id(ctx, only, ep2, bpub, ppub, psec, uid, sizeof(uid)), 0);
+    assert_string_equal(uid, "parser");
     assert_int_equal(ping(ctx, only, ep2, bpub, fpub, fsec, 1500), 0);
-    assert_true(zc_curve_refused() > r0);
+    assert_true(zc_zap_refused() > r0);
     zmq_close(only);
 
     /* No CURVE at all: the handshake fails before ZAP; it is counted as such,
      * not as a key the handler refused. */
-    uint64_t plain_before = zc_curve_handshakes_refused(), zap_before = zc_curve_refused();
+    uint64_t plain_before = zc_zap_handshakes_refused(), zap_before = zc_zap_refused();
     void *plain = zmq_socket(ctx, ZMQ_DEALER);
     assert_non_null(plain);
     assert_int_equal(zmq_setsockopt(plain, ZMQ_LINGER, &linger, sizeof(linger)), 0);
@@ -255,33 +296,33 @@ static void test_zap_admits_listed_keys_only(void **state) {
     assert_int_equal(zmq_send(plain, "ping", 4, 0), 4);
     zmq_pollitem_t it = { srv, 0, ZMQ_POLLIN, 0 };
     assert_int_equal(zmq_poll(&it, 1, 1500), 0);
-    for (int i = 0; i < 50 && zc_curve_handshakes_refused() == plain_before; i++) usleep(20000);
-    assert_true(zc_curve_handshakes_refused() > plain_before);
+    for (int i = 0; i < 50 && zc_zap_handshakes_refused() == plain_before; i++) usleep(20000);
+    assert_true(zc_zap_handshakes_refused() > plain_before);
     zmq_close(plain);
 
     /* A listed client key, but another server key expected: the HELLO cannot be
      * opened, so it fails before ZAP as well. */
-    uint64_t wrong_before = zc_curve_handshakes_refused();
+    uint64_t wrong_before = zc_zap_handshakes_refused();
     assert_int_equal(ping(ctx, srv, ep, xpub, fpub, fsec, 1500), 0);
-    for (int i = 0; i < 50 && zc_curve_handshakes_refused() == wrong_before; i++) usleep(20000);
-    assert_true(zc_curve_handshakes_refused() > wrong_before);
-    assert_int_equal(zc_curve_refused(), zap_before);
+    for (int i = 0; i < 50 && zc_zap_handshakes_refused() == wrong_before; i++) usleep(20000);
+    assert_true(zc_zap_handshakes_refused() > wrong_before);
+    assert_int_equal(zc_zap_refused(), zap_before);
 
     /* Other events (a socket's own monitor hands over all it gets) are not counted;
      * a ZAP refusal's event was counted by the handler already. First the
      * closed client's last events are let in, until none came for 200 ms. */
-    uint64_t ev_before = zc_curve_handshakes_refused();
+    uint64_t ev_before = zc_zap_handshakes_refused();
     for (int i = 0; i < 50; i++) {
         usleep(200000);
-        uint64_t now = zc_curve_handshakes_refused();
+        uint64_t now = zc_zap_handshakes_refused();
         if (now == ev_before) break;
         ev_before = now;
     }
-    zc_curve_handshake_event(ZMQ_EVENT_DISCONNECTED, 7, "tcp://127.0.0.1:1");
-    zc_curve_handshake_event(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, "tcp://127.0.0.1:1");
-    assert_int_equal(zc_curve_handshakes_refused(), ev_before);
-    zc_curve_handshake_event(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, NULL);
-    assert_int_equal(zc_curve_handshakes_refused(), ev_before + 1);
+    zc_zap_handshake_event(ZMQ_EVENT_DISCONNECTED, 7, "tcp://127.0.0.1:1");
+    zc_zap_handshake_event(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 400, "tcp://127.0.0.1:1");
+    assert_int_equal(zc_zap_handshakes_refused(), ev_before);
+    zc_zap_handshake_event(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH, NULL);
+    assert_int_equal(zc_zap_handshakes_refused(), ev_before + 1);
 
     zmq_close(srv);
     assert_int_equal(zmq_ctx_term(ctx), 0);

@@ -1,4 +1,4 @@
-/* test_gate.c -- dispatch's robots.txt gate and per-host rate (broker/guard.c
+/* test_gate.c -- dispatch's robots.txt gate and per-host rate (broker/guard_robots.c
  * uses them): a gated host sends only its pass item, a host's own rate. */
 #include <setjmp.h>
 #include <stdarg.h>

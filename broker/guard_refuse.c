@@ -1,0 +1,139 @@
+/* guard_refuse.c -- who may say what, refusals and recall (guard_refuse.h). */
+#include "guard_refuse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outage.h"
+#include "peer_io.h"
+#include "zc_log.h"
+#include "zc_time.h"
+
+#define GUARD_KNOWN 512 /* identities remembered (oldest forgotten first) */
+
+typedef struct guard_known {
+    unsigned char id[DISPATCH_ID_MAX];
+    size_t idlen;
+    dispatch_role role;
+    char name[64];
+} guard_known;
+
+struct guard_refusals {
+    guard_known known[GUARD_KNOWN];
+    size_t nknown, next_known;
+    long long refused, not_leased; /* not yet in Redis */
+    long long refused_total;
+    struct {
+        int64_t last;
+        long long quiet;
+    } log[GUARD_NREASONS]; /* rate limit */
+};
+
+static const char *reason_name[GUARD_NREASONS] = {
+    [GUARD_NO_HELLO] = "no_hello",
+    [GUARD_WRONG_ROLE] = "wrong_role",
+    [GUARD_NOT_HELD] = "not_held",
+    [GUARD_NOT_LEASED] = "not_leased",
+    [GUARD_ROLE_CHANGE] = "role_change",
+};
+
+int broker_guard_refuse_open(broker *b) {
+    b->refusals = calloc(1, sizeof(*b->refusals));
+    return b->refusals ? 0 : -1;
+}
+
+void broker_guard_refuse_close(broker *b) {
+    free(b->refusals);
+    b->refusals = NULL;
+}
+
+/* 1 when a peer of role r may send type t. */
+static int may_send(dispatch_role r, zc_msg_type t) {
+    switch (t) {
+    case ZC_MSG_CREDIT:
+    case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
+    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
+    case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
+    case ZC_MSG_DEAD:
+    case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
+    default: return r != DISPATCH_OTHER;
+    }
+}
+
+int broker_guard_admitted(broker *b, int peer, zc_msg_type t) {
+    if (peer == BROKER_PEER_REPLAY) return 1;
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p || p->role == DISPATCH_OTHER) {
+        broker_guard_refuse(b, GUARD_NO_HELLO, zc_msg_type_name(t), peer, "");
+        return 0;
+    }
+    if (!may_send(p->role, t)) {
+        broker_guard_refuse(b, GUARD_WRONG_ROLE, zc_msg_type_name(t), peer,
+                            p->role == DISPATCH_FETCHER ? "from a fetcher" : (p->role == DISPATCH_PARSER ? "from a parser" : "from a writer"));
+        return 0;
+    }
+    return 1;
+}
+
+void broker_guard_refuse(broker *b, guard_reason why, const char *type, int peer, const char *detail) {
+    struct guard_refusals *g = b->refusals;
+    if (why == GUARD_NOT_LEASED) g->not_leased++;
+    else g->refused++;
+    g->refused_total++;
+    int64_t now = zc_now_ms();
+    if (now - g->log[why].last < 1000) {
+        g->log[why].quiet++;
+        return;
+    }
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    char name[64], d[200];
+    broker_safe_text(name, sizeof(name), p && p->name[0] ? p->name : "(unknown)");
+    broker_safe_text(d, sizeof(d), detail);
+    zc_warn("refused", "reason=%s type=%s peer=\"%s\" detail=\"%s\" also_refused_since_last=%lld total=%lld",
+            reason_name[why], type, name, d, g->log[why].quiet, g->refused_total);
+    g->log[why].last = now;
+    g->log[why].quiet = 0;
+}
+
+void broker_guard_remember(broker *b, int peer) {
+    struct guard_refusals *g = b->refusals;
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return;
+    guard_known *k = NULL;
+    for (size_t i = 0; i < g->nknown && !k; i++)
+        if (g->known[i].idlen == p->idlen && !memcmp(g->known[i].id, p->id, p->idlen)) k = &g->known[i];
+    if (!k) {
+        k = &g->known[g->next_known];
+        g->next_known = (g->next_known + 1) % GUARD_KNOWN;
+        if (g->nknown < GUARD_KNOWN) g->nknown++;
+    }
+    memcpy(k->id, p->id, p->idlen);
+    k->idlen = p->idlen;
+    k->role = p->role;
+    snprintf(k->name, sizeof(k->name), "%s", p->name);
+}
+
+int broker_guard_recall(broker *b, const void *id, size_t idlen) {
+    struct guard_refusals *g = b->refusals;
+    for (size_t i = 0; i < g->nknown; i++) {
+        guard_known *k = &g->known[i];
+        if (k->idlen != idlen || memcmp(k->id, id, idlen)) continue;
+        /* A fetcher's JOBs went back when it was forgotten: its DONEs are void. */
+        if (k->role == DISPATCH_FETCHER) return -1;
+        int peer = dispatch_peer_get(&b->d, id, idlen, 1);
+        dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+        if (!p) return -1;
+        p->role = k->role;
+        p->credit = 0;
+        snprintf(p->name, sizeof(p->name), "%s", k->name);
+        zc_info("peer_recalled", "name=%s", p->name);
+        return peer;
+    }
+    return -1;
+}
+
+void broker_guard_refuse_flush(broker *b) {
+    (void)broker_flush_count(b, "refused_messages", &b->refusals->refused);
+    (void)broker_flush_count(b, "not_leased", &b->refusals->not_leased);
+}

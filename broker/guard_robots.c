@@ -1,0 +1,254 @@
+/* guard_robots.c -- robots.txt (guard_robots.h). */
+#include "guard_robots.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outage.h"
+#include "peer_io.h"
+#include "zc_log.h"
+#include "zc_robots.h"
+#include "zc_scope.h"
+#include "zc_time.h"
+
+typedef enum { ROBOTS_WAIT,
+               ROBOTS_KNOWN } robots_state;
+
+/* One origin's robots.txt: asked for (WAIT, its host gated) or known. */
+typedef struct guard_origin {
+    char origin[ZC_SCOPE_ORIGIN_MAX];
+    char url[ZC_SCOPE_ORIGIN_MAX + 16]; /* <origin>/robots.txt */
+    robots_state state;
+    zc_robots *rules; /* when known */
+    char dead[160];   /* unreachable: why its URLs are dead letters; "" when excluded */
+    int fetching;     /* its request is parked or out at a fetcher */
+    int tries;        /* failed requests so far */
+    int64_t next_try; /* monotonic ms */
+} guard_origin;
+
+struct guard_robots {
+    guard_origin *origins;
+    size_t norigins, cap;
+};
+
+int broker_guard_robots_open(broker *b) {
+    b->robots = calloc(1, sizeof(*b->robots));
+    return b->robots ? 0 : -1;
+}
+
+void broker_guard_robots_close(broker *b) {
+    struct guard_robots *g = b->robots;
+    if (!g) return;
+    for (size_t i = 0; i < g->norigins; i++) zc_robots_free(g->origins[i].rules);
+    free(g->origins);
+    free(g);
+    b->robots = NULL;
+}
+
+static guard_origin *origin_find(struct guard_robots *g, const char *origin) {
+    for (size_t i = 0; i < g->norigins; i++)
+        if (!strcmp(g->origins[i].origin, origin)) return &g->origins[i];
+    return NULL;
+}
+
+static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
+    if (g->norigins == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 8;
+        guard_origin *v = realloc(g->origins, cap * sizeof(*v));
+        if (!v) return NULL;
+        g->origins = v;
+        g->cap = cap;
+    }
+    guard_origin *o = &g->origins[g->norigins++];
+    memset(o, 0, sizeof(*o));
+    snprintf(o->origin, sizeof(o->origin), "%s", origin);
+    snprintf(o->url, sizeof(o->url), "%s/robots.txt", origin);
+    o->state = ROBOTS_WAIT;
+    return o;
+}
+
+/* The path and query of an absolute URL ("/" when it has none). */
+static const char *url_path(const char *url) {
+    const char *a = strstr(url, "://");
+    const char *p = a ? strpbrk(a + 3, "/?#") : NULL;
+    return p && *p == '/' ? p : "/";
+}
+
+/* A parked URL its origin's rules disallow: recorded as excluded (robots.txt
+ * says no), or a dead letter when robots.txt could not be had (the site did not
+ * answer: retried later by whoever re-queues dead letters), and forgotten. */
+static void disallow(broker *b, guard_origin *o, dispatch_item *it) {
+    int r = o->dead[0] ? frontier_dead(&b->fr, it->url, "robots", o->dead, zc_wall_ms())
+                       : frontier_exclude(&b->fr, it->url, "robots");
+    if (r < 0) broker_redis_failed(b, "exclude");
+    else if (o->dead[0]) zc_warn("dead_letter", "url=%s stage=robots reason=\"%s\"", it->url, o->dead);
+    else zc_info("excluded", "url=%s reason=robots", it->url);
+    b->closed_leases = 1;
+    dispatch_drop(&b->d, it);
+}
+
+/* The rules of o are known: its host's own rate from Crawl-delay, the gate
+ * opened, every URL of o parked at the host and disallowed excluded. */
+static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const char *dead) {
+    zc_robots_free(o->rules);
+    o->rules = rules;
+    snprintf(o->dead, sizeof(o->dead), "%s", dead);
+    o->state = ROBOTS_KNOWN;
+    o->fetching = 0;
+    long delay = zc_robots_crawl_delay_ms(rules);
+    double rate = 0;
+    if (delay > 0) {
+        rate = 1000.0 / (double)delay;
+        if (b->conf->rate > 0 && b->conf->rate < rate) rate = b->conf->rate;
+    }
+    if (dispatch_host_set(&b->d, o->url, 0, rate) != 0) zc_warn("robots_rate", "origin=%s reason=out_of_memory", o->origin);
+    size_t excluded = 0, olen = strlen(o->origin);
+    dispatch_item *it = dispatch_host_parked(&b->d, o->url), *next;
+    for (; it; it = next) {
+        next = it->next;
+        if (strncmp(it->url, o->origin, olen) || (it->url[olen] && it->url[olen] != '/' && it->url[olen] != '?'))
+            continue;
+        if (!zc_robots_allowed(rules, url_path(it->url))) {
+            disallow(b, o, it);
+            excluded++;
+        }
+    }
+    zc_info("robots", "origin=%s crawl_delay_ms=%ld disallowed_parked=%zu unreachable=%d", o->origin, delay, excluded,
+            o->dead[0] != 0);
+}
+
+/* Parks o's robots.txt request at the head of its (gated) host's line. */
+static void robots_request(broker *b, guard_origin *o, int64_t now) {
+    int bad = 0;
+    /* A crawled URL of that name (a link to it) serves as the request. */
+    dispatch_item *it = dispatch_find(&b->d, o->url);
+    if (!it) it = dispatch_park(&b->d, o->url, o->tries, zc_wall_ms() + b->conf->lease_ms, &bad);
+    if (!it) {
+        o->next_try = now + 1000; /* out of memory: try later */
+        return;
+    }
+    dispatch_pass(&b->d, it);
+    o->fetching = 1;
+}
+
+/* Parses a cached record "<status>\n<body>". Returns rules, or NULL. */
+static zc_robots *from_record(const char *rec, size_t len) {
+    const char *nl = memchr(rec, '\n', len);
+    if (!nl) return NULL;
+    long status = strtol(rec, NULL, 10);
+    return zc_robots_for_status(status, nl + 1, len - (size_t)(nl + 1 - rec), GUARD_AGENT);
+}
+
+void broker_guard_parked(broker *b, dispatch_item *it) {
+    struct guard_robots *g = b->robots;
+    char origin[ZC_SCOPE_ORIGIN_MAX], err[128];
+    if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
+    guard_origin *o = origin_find(g, origin);
+    if (o && o->state == ROBOTS_KNOWN) {
+        if (!zc_robots_allowed(o->rules, url_path(it->url))) disallow(b, o, it);
+        return;
+    }
+    if (o) return; /* asked for already; the host is gated until the answer */
+    if (!(o = origin_add(g, origin)) || dispatch_host_set(&b->d, it->url, 1, -1) != 0) {
+        zc_warn("robots_skipped", "origin=%s reason=out_of_memory", origin);
+        if (o) g->norigins--;
+        return;
+    }
+    char *rec;
+    size_t len;
+    int cached = frontier_robots_get(&b->fr, origin, &rec, &len);
+    if (cached < 0) broker_redis_failed(b, "robots");
+    if (cached == 1) {
+        zc_robots *rules = from_record(rec, len);
+        free(rec);
+        if (rules) {
+            zc_info("robots_cached", "origin=%s", origin);
+            robots_apply(b, o, rules, "");
+            return;
+        }
+    }
+    robots_request(b, o, zc_now_ms());
+}
+
+static void robots_retry(broker *b, guard_origin *o, const char *why) {
+    o->fetching = 0;
+    o->tries++;
+    if (o->tries > b->conf->max_retries) {
+        /* RFC 9309 2.3.1.4: unreachable means disallow all. The origin's URLs
+         * become dead letters (the crawl ends, exit 1, and says why) rather than
+         * wait forever or count as excluded by a site that never answered. */
+        zc_warn("robots_unreachable", "origin=%s tries=%d reason=\"%s\"", o->origin, o->tries, why);
+        zc_robots *rules = zc_robots_for_status(0, "", 0, GUARD_AGENT);
+        char dead[160];
+        snprintf(dead, sizeof(dead), "robots.txt unreachable after %d tries: %s", o->tries, why);
+        if (rules) robots_apply(b, o, rules, dead);
+        else o->next_try = zc_now_ms() + 1000;
+        return;
+    }
+    int64_t d = b->conf->retry_base_ms;
+    for (int i = 1; i < o->tries && d < b->conf->retry_max_ms; i++) d *= 2;
+    if (d > b->conf->retry_max_ms) d = b->conf->retry_max_ms;
+    o->next_try = zc_now_ms() + d;
+    zc_warn("robots_retry", "origin=%s try=%d in_ms=%lld reason=\"%s\"", o->origin, o->tries, (long long)d, why);
+}
+
+/* Caches an answer as "<status>\n<body>" for later brokers and restarts. */
+static void robots_cache(broker *b, guard_origin *o, long st, const char *body, size_t len) {
+    size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
+    char *rec = malloc(cut + 24);
+    if (!rec) return;
+    int h = snprintf(rec, 24, "%ld\n", st);
+    memcpy(rec + h, body, cut);
+    if (frontier_robots_set(&b->fr, o->origin, rec, (size_t)h + cut, GUARD_ROBOTS_TTL_S) < 0)
+        broker_redis_failed(b, "robots");
+    free(rec);
+}
+
+int broker_guard_robots_done(broker *b, const char *url, const char *outcome, uint64_t status,
+                             const char *body, size_t len) {
+    struct guard_robots *g = b->robots;
+    guard_origin *o = NULL;
+    for (size_t i = 0; i < g->norigins && !o; i++)
+        if (g->origins[i].fetching && !strcmp(g->origins[i].url, url)) o = &g->origins[i];
+    if (!o) return 0;
+    /* When it was a crawled URL too, its lease closes: it is no page. */
+    if (frontier_exclude(&b->fr, url, "robots_txt") < 0) broker_redis_failed(b, "exclude");
+    long st = (long)status;
+    int robots = !strcmp(outcome, "robots_txt");
+    if (!robots && !strcmp(outcome, "ok")) {
+        /* A fetcher that cannot hand the body back sent it downstream as a page. */
+        zc_warn("robots_unreadable", "origin=%s reason=\"fetcher sent no robots_txt answer; allowing all\"", o->origin);
+        zc_robots *rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
+        if (rules) robots_apply(b, o, rules, "");
+        else robots_retry(b, o, "out of memory");
+        return 1;
+    }
+    if (!strcmp(outcome, "redirect")) st = 404; /* not followed across origins: unavailable */
+    if ((robots || !strcmp(outcome, "fail") || st == 404) && st >= 200 && st < 500 && st != 429) {
+        if (!robots) body = "", len = 0;
+        zc_robots *rules = zc_robots_for_status(st, body, len, GUARD_AGENT);
+        if (!rules) {
+            robots_retry(b, o, "out of memory");
+            return 1;
+        }
+        robots_cache(b, o, st, body, len);
+        robots_apply(b, o, rules, "");
+        return 1;
+    }
+    char why[128];
+    snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
+    broker_safe_text(why, sizeof(why), why); /* one line, no quotes */
+    robots_retry(b, o, why);
+    return 1;
+}
+
+void broker_guard_robots_tick(broker *b, int64_t now) {
+    struct guard_robots *g = b->robots;
+    for (size_t i = 0; i < g->norigins; i++) {
+        guard_origin *o = &g->origins[i];
+        if (o->state != ROBOTS_WAIT) continue;
+        if (o->fetching && !dispatch_find(&b->d, o->url)) o->fetching = 0; /* its fetcher went away */
+        if (!o->fetching && now >= o->next_try) robots_request(b, o, now);
+    }
+}

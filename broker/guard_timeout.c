@@ -1,0 +1,30 @@
+/* guard_timeout.c -- JOBs a fetcher never answers (guard_timeout.h). */
+#include "guard_timeout.h"
+
+#include "outage.h"
+#include "peer_io.h"
+#include "zc_log.h"
+
+void broker_guard_timeout_tick(broker *b, int64_t now) {
+    for (size_t i = 0; i < dispatch_peer_slots(&b->d); i++) {
+        dispatch_peer *p = dispatch_peer_at(&b->d, (int)i);
+        if (!p || p->role != DISPATCH_FETCHER) continue;
+        size_t n = 0;
+        dispatch_item *it;
+        while ((it = dispatch_first_held(&b->d, (int)i)) != NULL && now - it->sent_at > b->conf->job_timeout_ms) {
+            dispatch_answered(&b->d, it, 0);
+            if (frontier_requeue(&b->fr, it->url) < 0) broker_redis_failed(b, "requeue");
+            dispatch_drop(&b->d, it);
+            n++;
+        }
+        if (n) {
+            char name[64];
+            broker_safe_text(name, sizeof(name), p->name);
+            zc_warn("jobs_unanswered", "peer=\"%s\" taken_back=%zu after_ms=%ld credit_was=%ld", name, n,
+                    b->conf->job_timeout_ms, p->credit);
+            p->credit = 0;
+            b->unanswered += (long long)n;
+        }
+    }
+    (void)broker_flush_count(b, "unanswered", &b->unanswered);
+}
