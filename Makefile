@@ -58,6 +58,14 @@ $(VERSION_H): FORCE
 $(BUILD)/lib/zc_flags.o: $(VERSION_H)
 FORCE:
 
+# The broker's status page (HTML, CSS, JS) is compiled into it: no file to find at run time.
+STATUS_PAGE_SRC := broker/status_page.html broker/status_page.css broker/status_page.js
+STATUS_PAGE_H := $(BUILD)/gen/status_page_files.h
+$(STATUS_PAGE_H): $(STATUS_PAGE_SRC) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $(STATUS_PAGE_SRC) >$@.tmp && mv -f $@.tmp $@
+$(BUILD)/broker/status_page.o: $(STATUS_PAGE_H)
+
 $(BUILD)/%.o: %.c | $(BUILD) pkg-check
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -I$(dir $<) -c -o $@ $<

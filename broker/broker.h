@@ -23,7 +23,7 @@ typedef struct broker_guard broker_guard;
 
 typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
-    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
+    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics, *metrics_password_file;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
     int fresh;

@@ -123,9 +123,16 @@ static int crawl_open(crawl *cw) {
             snprintf(cw->err, sizeof(cw->err), "--redis: URI longer than %zu bytes", sizeof(cw->r.redis_uri) - 1);
             return -1;
         }
-    } else if (cli_state_redis(&cw->st, cw->s, cw->r.logdir, cw->r.redis_uri, sizeof(cw->r.redis_uri), cw->err,
-                               sizeof(cw->err)) != 0) {
-        return -1;
+    } else {
+        /* The private Redis has no password: a file meant for another must not reach
+         * this launcher's or its broker's connections. */
+        if (unsetenv(ZC_REDIS_PASSWORD_FILE_ENV) != 0) {
+            snprintf(cw->err, sizeof(cw->err), "unsetenv: %s", strerror(errno));
+            return -1;
+        }
+        if (cli_state_redis(&cw->st, cw->s, cw->r.logdir, cw->r.redis_uri, sizeof(cw->r.redis_uri), cw->err,
+                            sizeof(cw->err)) != 0)
+            return -1;
     }
     char why[256];
     cw->rc = cli_redis_connect(cw->r.redis_uri, cw->c->crawl, why, sizeof(why));

@@ -1,6 +1,7 @@
 /* zc_redis.c -- Redis URIs and connections shared by the broker and the launcher. */
 #include "zc_redis.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         }
         a->port = (int)port;
     }
+    if (!a->password[0] && zc_redis_password_file(a, err, errlen) != 0) return -1;
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
@@ -56,6 +58,29 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         }
         a->db = (int)db;
     }
+    return 0;
+}
+
+int zc_redis_password_file(zc_redis_addr *a, char *err, size_t errlen) {
+    const char *path = getenv(ZC_REDIS_PASSWORD_FILE_ENV);
+    if (!path || !*path) return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s=%s: %s", ZC_REDIS_PASSWORD_FILE_ENV, path, strerror(errno));
+        return -1;
+    }
+    char line[sizeof(a->password) + 2];
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    line[n] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    if (bad || !line[0] || strlen(line) >= sizeof(a->password)) {
+        snprintf(err, errlen, "%s=%s: %s", ZC_REDIS_PASSWORD_FILE_ENV, path,
+                 bad ? "cannot read it" : (line[0] ? "password too long" : "empty"));
+        return -1;
+    }
+    memcpy(a->password, line, strlen(line) + 1);
     return 0;
 }
 

@@ -215,7 +215,7 @@ def test_status_live_crawl(procs, redis):
         assert counters[k] == int(stats.get(k, "0")), (k, t, stats)
     assert "fetched %s/s" % stats["fetched_per_s"] in rows["rates"], (t, stats)
     assert rows["by host"] == "all %d waiting URLs, 1 host" % frontier, t
-    assert re.search(r"^  127\.0\.0\.1:%d +%d$" % (site.port, frontier), t, re.M), t
+    assert re.search(r"^  127\.0\.0\.1:%d +%d  leased %d$" % (site.port, frontier, leases), t, re.M), t
 
     # The broker keeps a meta hash (its lifecycle state) beside the stats hash.
     assert j["crawl"] == "live1" and j["state"] == "running" and j["state_source"] == "meta", j
@@ -224,8 +224,15 @@ def test_status_live_crawl(procs, redis):
     assert j["peers"] == {"fetcher": 2, "parser": 1, "writer": 1}, j
     assert j["counters"] == {k: int(stats.get(k, "0")) for k in j["counters"]} and j["counters"]["fetched"] > 0, j
     assert j["rates"]["fetched_per_s"] == float(stats["fetched_per_s"]), j
-    assert j["by_host"] == {"sampled": frontier, "complete": True, "hosts": 1,
-                            "top": [{"host": "127.0.0.1:%d" % site.port, "urls": frontier}]}, j
+    top = j["by_host"].pop("top")
+    assert j["by_host"] == {"sampled": frontier, "complete": True, "hosts": 1}, j
+    assert [(e["host"], e["urls"], e["leased"], e["backoff_ms"]) for e in top] == \
+        [("127.0.0.1:%d" % site.port, frontier, leases, 0)], top
+    # Every peer by role, with when the broker last heard it.
+    assert sorted(e["role"] for e in j["peer_list"]) == ["fetcher", "fetcher", "parser", "writer"], j["peer_list"]
+    assert all(e["state"] == "live" and 0 <= j["read_at"] - e["seen"] < 10000 for e in j["peer_list"]), j
+    assert [(d["url"], d["reason"]) for d in j["dead"]["latest"]] == \
+        [(d["url"], d["reason"]) for d in p.dead()[-10:][::-1]], j["dead"]
     assert j["stats"] == stats and j["problem"] == stats.get("problem", ""), j
     assert 0 <= j["stats_age_ms"] < 60000, j
     p.wait_done(timeout=120, want_rc=1 if dead else 0)  # exit 1: complete with dead letters
@@ -315,6 +322,8 @@ def scrape(port):
             _, _, name, kind = line.split()
             assert kind in ("gauge", "counter"), line
             types[name] = kind
+        elif line.startswith("# "):
+            continue  # a comment: why Redis could not be read
         else:
             m = SAMPLE.match(line)
             assert m, "not a sample line: %r" % line
@@ -409,13 +418,16 @@ def test_metrics_during_a_crawl(procs):
     assert len(err) == 1 and "Address already in use" in err[0] and str(mport) in err[0], procs.log(second)
     assert redis.cli("KEYS", "zcrawl:{m2}:*").strip() == ""
 
-    # Redis down: 503 and one line that says why.
+    # Redis down: zcrawl_up 0 (the broker answers; an alert can tell Redis from it),
+    # with one comment line that says why.
     redis.stop()
-    code, ctype, _, body = scrape(mport)
-    assert code == 503 and len(body.strip().splitlines()) == 1 and "redis" in body, (code, body)
+    code, ctype, m, body = scrape(mport)
+    assert code == 200 and m == {("zcrawl_up", ""): 0}, (code, body)
+    why = [l for l in body.splitlines() if l.startswith("# ") and not l.startswith(("# HELP", "# TYPE"))]
+    assert len(why) == 1 and "redis" in why[0], body
     assert p.broker.poll() is None, "the broker died with Redis down"
     redis.start()
-    wait_for(lambda: scrape(mport)[0] == 200, 30, "/metrics back after Redis came back")
+    wait_for(lambda: scrape(mport)[2].get(("zcrawl_up", "")) == 1, 30, "/metrics back after Redis came back")
 
 
 def test_status_and_metrics_prefer_meta_and_show_the_problem(procs, redis):
