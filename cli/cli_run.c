@@ -217,6 +217,12 @@ static int crawl_start(crawl *cw) {
             c->writers, c->mongo ? zc_redact_uri(sink, sizeof(sink), c->mongo) : c->out, cw->r.logdir);
     /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
     if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
+    if (c->metrics && *c->metrics) {
+        /* ":9108" and "0.0.0.0:9108" listen everywhere: this host's loopback reaches them. */
+        const char *m = c->metrics;
+        int any = m[0] == ':' || !strncmp(m, "0.0.0.0:", 8) || !strncmp(m, "[::]:", 5);
+        fprintf(stderr, ", status page http://%s%s/", any ? "127.0.0.1" : "", any ? strrchr(m, ':') : m);
+    }
     fprintf(stderr, ")\n");
     return 0;
 }

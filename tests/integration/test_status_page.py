@@ -289,3 +289,36 @@ def test_page_needs_its_password(procs, tmp_path):
         err = [l for l in procs.log(b).splitlines() if l.strip()]
         assert len(err) == 1 and "--metrics-password-file" in err[0] and "not loopback" in err[0], err
     assert redis.cli("KEYS", "zcrawl:{pw2}:*").strip() == ""
+
+
+def test_zcrawl_run_prints_the_page_url(procs, tmp_path):
+    """`zcrawl run --metrics ADDR`: its first line names the status page's URL,
+    which answers while the crawl runs."""
+    site = Sitesim(procs, "--books", "400", "--latency-ms", "20")
+    mport = free_port()
+    run = subprocess.Popen([bin_path("zcrawl"), "run", "--no-progress", "--crawl", "runpage", "--metrics",
+                            "127.0.0.1:%d" % mport, "--out", str(tmp_path / "o.jsonl"), "--log-dir", str(tmp_path / "logs"),
+                            "--timeout", "120", site.start_url], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        first = run.stderr.readline()
+        url = "http://127.0.0.1:%d/" % mport
+        assert first.startswith("zcrawl: crawling ") and first.rstrip().endswith("status page %s)" % url), first
+        seen = set()
+
+        def states():
+            try:
+                with urllib.request.urlopen(url + "status.json", timeout=5) as resp:
+                    seen.add(json.loads(resp.read())["crawl"])
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    return resp.status == 200 and b"status.js" in resp.read()
+            except OSError:
+                return False
+        wait_for(states, 30, "the status page of zcrawl run")
+        assert seen == {"runpage"}
+        out, err = run.communicate(timeout=150)
+        assert run.returncode == 0, err
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
