@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "guard.h"
+#include "security_line.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
@@ -94,6 +95,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return BROKER_EXIT_USAGE; /* secure or explicit: configuration */
     }
+    broker_security_log(conf); /* the first line: what protects each endpoint */
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
