@@ -15,7 +15,7 @@ PKGS=(build-essential pkg-config ca-certificates git
       redis-server redis-tools libcmocka-dev
       python3-pytest python3-zmq python3-pymongo
       clang clang-format-14 libclang-rt-14-dev valgrind wrk iproute2 curl
-      prometheus chromium)
+      prometheus chromium python3-yaml)
 [ "${ZCRAWL_DEPS_BENCH:-0}" = 1 ] && PKGS+=(python3-aiohttp python3-motor python3-scrapy python3-matplotlib hyperfine time)
 
 missing=()
