@@ -23,6 +23,7 @@
 #include "zc_crawlstat.h"
 #include "zc_log.h"
 #include "zc_redis.h"
+#include "zc_secret.h"
 #include "zc_time.h"
 
 #define METRICS_REDIS_TIMEOUT_MS 2000
@@ -499,21 +500,7 @@ int broker_metrics_check(const char *addr, const char *password_file, int open_o
 static int load_auth(broker_metrics *m, const char *path, char *err, size_t errlen) {
     static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char pw[160], plain[180];
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "--metrics-password-file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t n = fread(pw, 1, sizeof(pw) - 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    pw[n] = '\0';
-    pw[strcspn(pw, "\r\n")] = '\0';
-    if (bad || !pw[0] || strlen(pw) > 128) {
-        snprintf(err, errlen, "--metrics-password-file %s: %s", path,
-                 bad ? "cannot read it" : (pw[0] ? "password longer than 128 bytes" : "empty"));
-        return -1;
-    }
+    if (zc_secret_read("--metrics-password-file", path, pw, 129, err, errlen) != 0) return -1;
     int pl = snprintf(plain, sizeof(plain), "zcrawl:%s", pw);
     char *o = m->auth + snprintf(m->auth, sizeof(m->auth), "Basic ");
     for (int i = 0; i < pl; i += 3) {

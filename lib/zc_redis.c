@@ -1,12 +1,12 @@
 /* zc_redis.c -- Redis URIs and connections shared by the broker and the launcher. */
 #include "zc_redis.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zc_redact.h"
+#include "zc_secret.h"
 
 int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) {
     char shown[256]; /* the URI as errors print it: never its password */
@@ -64,24 +64,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
 int zc_redis_password_file(zc_redis_addr *a, char *err, size_t errlen) {
     const char *path = getenv(ZC_REDIS_PASSWORD_FILE_ENV);
     if (!path || !*path) return 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s=%s: %s", ZC_REDIS_PASSWORD_FILE_ENV, path, strerror(errno));
-        return -1;
-    }
-    char line[sizeof(a->password) + 2];
-    size_t n = fread(line, 1, sizeof(line) - 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    line[n] = '\0';
-    line[strcspn(line, "\r\n")] = '\0';
-    if (bad || !line[0] || strlen(line) >= sizeof(a->password)) {
-        snprintf(err, errlen, "%s=%s: %s", ZC_REDIS_PASSWORD_FILE_ENV, path,
-                 bad ? "cannot read it" : (line[0] ? "password too long" : "empty"));
-        return -1;
-    }
-    memcpy(a->password, line, strlen(line) + 1);
-    return 0;
+    return zc_secret_read(ZC_REDIS_PASSWORD_FILE_ENV, path, a->password, sizeof(a->password), err, errlen);
 }
 
 redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen) {
