@@ -34,7 +34,7 @@ MOD_OBJ := $(foreach s,$(STAGES) cli,$(filter-out $(BUILD)/$(s)/main.o,$(patsubs
 BENCH_TOOLS := $(BUILD)/bench/curl_floor $(BUILD)/bench/part_costs
 
 ARGS ?=
-.PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker \
+.PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker test-swarm \
 	test-fresh install clean valgrind pkg-check format format-check FORCE
 all: $(EXES) $(UNIT_BIN) $(BENCH_TOOLS)
 
@@ -135,6 +135,11 @@ bench: deps
 test-docker: deps
 	@$(SUBMAKE) all
 	@scripts/test-docker.sh
+
+# The stack on Docker Swarm (a one-node swarm when none is active), scripts/test-swarm.sh.
+test-swarm: deps
+	@$(SUBMAKE) all
+	@scripts/test-swarm.sh
 
 # The README's two commands on a bare Debian 12 in a container (scripts/test-fresh.sh).
 test-fresh:
