@@ -42,8 +42,12 @@ static int monitor_open(zc_peer *p, char *err, size_t errlen) {
 /* What a failed handshake means, and what to change on which side. */
 static void handshake_failed(zc_peer *p, unsigned event, uint32_t value, int64_t now) {
     p->hs_failed++;
-    if (now < p->hs_log_at) return;
+    /* A close without detail can come before the broker's greeting is read: a later
+     * event that says why is logged at once, once. */
+    int specific = event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (now < p->hs_log_at && !(specific && !p->hs_logged_specific)) return;
     p->hs_log_at = now + PEER_HS_LOG_MS;
+    p->hs_logged_specific |= specific;
     const char *why, *hint;
     char code[32] = "";
     int keyed = zc_curve_enabled();
@@ -62,8 +66,9 @@ static void handshake_failed(zc_peer *p, unsigned event, uint32_t value, int64_t
         why = "the broker and this stage do not agree on the handshake";
         hint = keyed ? "is broker.key this broker's public key?" : "is the endpoint a zcrawl broker's?";
     } else {
-        why = "the handshake failed";
-        hint = keyed ? "is broker.key this broker's public key?" : "is the endpoint a zcrawl broker's?";
+        why = "the broker closed the handshake";
+        hint = keyed ? "does the broker run with --keys too, and is broker.key its public key?"
+                     : "does the broker run with --insecure too, and is the endpoint a zcrawl broker's?";
     }
     zc_warn("broker_handshake_failed", "endpoint=%s reason=\"%s\"%s failed=%llu hint=\"%s\"", p->endpoint, why, code,
             (unsigned long long)p->hs_failed, hint);
@@ -76,6 +81,7 @@ static void handshake_ok(zc_peer *p, int credit_known, int credit) {
     p->handshake_ok = 1;
     p->hs_failed = 0;
     p->hs_log_at = 0;
+    p->hs_logged_specific = 0;
     if (p->reopened) {
         p->reopened = 0;
         p->reconnects++;

@@ -27,15 +27,16 @@ typedef struct zc_peer {
     int64_t hb_ivl_ms;    /* heartbeat interval */
     int64_t last_recv_ms; /* last message from the broker */
     int64_t last_send_ms;
-    int64_t backoff_ms;   /* next reconnect delay: doubles up to 32 intervals */
-    int64_t reconnect_at; /* 0 when connected */
-    int64_t last_tick_ms; /* previous zc_peer_tick */
-    uint64_t reconnects;  /* reconnects whose handshake succeeded */
-    uint64_t dropped;     /* malformed or unexpected messages received */
-    int handshake_ok;     /* this socket's handshake succeeded */
-    int reopened;         /* this socket replaced one: log the reconnect once it works */
-    uint64_t hs_failed;   /* failed handshakes since the last that worked */
-    int64_t hs_log_at;    /* next time a failed handshake may be logged */
+    int64_t backoff_ms;     /* next reconnect delay: doubles up to 32 intervals */
+    int64_t reconnect_at;   /* 0 when connected */
+    int64_t last_tick_ms;   /* previous zc_peer_tick */
+    uint64_t reconnects;    /* reconnects whose handshake succeeded */
+    uint64_t dropped;       /* malformed or unexpected messages received */
+    int handshake_ok;       /* this socket's handshake succeeded */
+    int reopened;           /* this socket replaced one: log the reconnect once it works */
+    uint64_t hs_failed;     /* failed handshakes since the last that worked */
+    int64_t hs_log_at;      /* next time a failed handshake may be logged */
+    int hs_logged_specific; /* a failure that says why was logged */
 } zc_peer;
 
 /* Connects to endpoint and sends HELLO with credit. name is what the broker logs

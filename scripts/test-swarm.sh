@@ -8,14 +8,15 @@
 # network, secrets, configs, the swarm itself when it made it) is removed, also on
 # failure or Ctrl-C. Ends with one line "swarm: N passed, N failed".
 #
-# Environment: SWARM_TEST_BOOKS (1000), SWARM_TEST_LATENCY_MS (200),
+# Environment: SWARM_TEST_BOOKS (1000), SWARM_TEST_LATENCY_MS (400: about a minute's
+# crawl, so that the fetchers scaled in, which take some 15 s to start here, join it),
 # SWARM_TEST_TIMEOUT (300 s for the crawl), SWARM_TEST_KEEP=1 leaves it all up.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 
 BOOKS=${SWARM_TEST_BOOKS:-1000}
-LATENCY=${SWARM_TEST_LATENCY_MS:-200}
+LATENCY=${SWARM_TEST_LATENCY_MS:-400}
 CRAWL_TIMEOUT=${SWARM_TEST_TIMEOUT:-300}
 KEEP=${SWARM_TEST_KEEP:-0}
 CRAWL=swarmtest
@@ -197,7 +198,7 @@ while :; do
         printf '  [%3ds] state=%s fetchers=%s fetched=%s written=%s waiting=%s per_s=%s\n' "$el" "$(stat state)" \
             "$f" "$fe" "$(stat written)" "$(rcli GET "zcrawl:{$CRAWL}:waiting")" "$(stat fetched_per_s)"
     fi
-    if [ -z "$scaled" ] && [ "$(stat state)" = running ] && [ "$fe" -ge $((PAGES / 5)) ]; then
+    if [ -z "$scaled" ] && [ "$(stat state)" = running ] && [ "$fe" -ge $((PAGES / 10)) ]; then
         if timeout 60 docker service scale -d "${STACK}_fetcher=$SCALE_TO" >/dev/null 2>&1; then
             scaled=$el; note "docker service scale ${STACK}_fetcher=$SCALE_TO at ${el}s (fetched $fe of $PAGES)"
         else
