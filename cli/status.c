@@ -21,33 +21,6 @@
 #define STATUS_TIMEOUT_MS  3000
 #define STATUS_PEERS_SHOWN 20
 
-/* Counters of the stats hash, in the order they are shown. The first ones are
- * always there once a crawl ran; the others appear when a broker counts them. */
-static const char *const COUNTERS[] = {
-    "fetched",
-    "discovered",
-    "parsed",
-    "written",
-    "retried",
-    "dead",
-    "gone",
-    "expired",
-    "redirected",
-    "out_of_scope",
-    "excluded",
-    "refused_messages",
-    NULL,
-};
-#define COUNTERS_ALWAYS 8
-
-static double hget_double(const redisReply *h, const char *field) {
-    const char *v = zc_redis_hget(h, field);
-    if (!v || !*v) return 0;
-    char *end;
-    double x = strtod(v, &end);
-    return *end ? 0 : x;
-}
-
 #define ROW "%-14s "
 
 static void print_head(const zc_crawlstat *s, const char *crawl, const char *where) {
@@ -150,12 +123,12 @@ static void print_table(const zc_crawlstat *s, const char *crawl, const char *wh
     printf(ROW "%lld waiting their turn, %lld held by the broker\n", "hosts", s->ready, s->active);
     print_peers(s);
     printf(ROW "fetched %.1f/s, written %.1f/s  (the broker's last stats interval)\n", "rates",
-           hget_double(s->stats, "fetched_per_s"), hget_double(s->stats, "written_per_s"));
+           zc_cs_hget_double(s->stats, "fetched_per_s"), zc_cs_hget_double(s->stats, "written_per_s"));
     printf(ROW, "counters");
-    for (int i = 0, n = 0; COUNTERS[i]; i++) {
+    for (int i = 0, n = 0; zc_cs_counters[i]; i++) {
         long long v = 0;
-        if (zc_redis_hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS)
-            printf("%s%s %lld", n++ ? ", " : "", COUNTERS[i], v);
+        if (zc_redis_hget_ll(s->stats, zc_cs_counters[i], &v) || i < ZC_CS_COUNTERS_ALWAYS)
+            printf("%s%s %lld", n++ ? ", " : "", zc_cs_counters[i], v);
     }
     printf("\n");
     print_hosts(s);

@@ -16,9 +16,7 @@
 #define CS_LEGACY_MAX 100000 /* old single-list URLs read for the by-host counts */
 #define CS_CHUNK      5000   /* commands or URLs per round trip */
 
-/* Counters of the stats hash, in the order they are shown. The first ones are
- * always there once a crawl ran; the others appear when a broker counts them. */
-static const char *const COUNTERS[] = {
+const char *const zc_cs_counters[] = {
     "fetched",
     "discovered",
     "parsed",
@@ -33,7 +31,6 @@ static const char *const COUNTERS[] = {
     "refused_messages",
     NULL,
 };
-#define COUNTERS_ALWAYS 8
 
 /* ---- counts by name ---- */
 
@@ -581,7 +578,7 @@ static int jstr(cJSON *o, const char *name, const char *v) {
     return cJSON_AddStringToObject(o, name, v ? v : "") ? 0 : -1;
 }
 
-static double hget_double(const redisReply *h, const char *field) {
+double zc_cs_hget_double(const redisReply *h, const char *field) {
     const char *v = zc_redis_hget(h, field);
     if (!v || !*v) return 0;
     char *end;
@@ -689,15 +686,15 @@ static int json_counts(cJSON *o, const zc_crawlstat *s) {
     if (!list) return -1;
     cJSON_AddItemToObject(o, "peer_list", list);
     cJSON *rates = cJSON_AddObjectToObject(o, "rates");
-    if (!rates || jnum(rates, "fetched_per_s", hget_double(s->stats, "fetched_per_s")) ||
-        jnum(rates, "written_per_s", hget_double(s->stats, "written_per_s")))
+    if (!rates || jnum(rates, "fetched_per_s", zc_cs_hget_double(s->stats, "fetched_per_s")) ||
+        jnum(rates, "written_per_s", zc_cs_hget_double(s->stats, "written_per_s")))
         return -1;
     cJSON *counters = cJSON_AddObjectToObject(o, "counters");
     if (!counters) return -1;
-    for (int i = 0; COUNTERS[i]; i++) {
+    for (int i = 0; zc_cs_counters[i]; i++) {
         long long v = 0;
-        if ((zc_redis_hget_ll(s->stats, COUNTERS[i], &v) || i < COUNTERS_ALWAYS) &&
-            jnum(counters, COUNTERS[i], (double)v))
+        if ((zc_redis_hget_ll(s->stats, zc_cs_counters[i], &v) || i < ZC_CS_COUNTERS_ALWAYS) &&
+            jnum(counters, zc_cs_counters[i], (double)v))
             return -1;
     }
     return 0;

@@ -88,6 +88,15 @@ typedef struct zc_crawlstat {
     char maxmemory_policy[32], role[16], bgsave_status[8], aof_status[8];
 } zc_crawlstat;
 
+/* Counters of the stats hash, in the order they are shown, NULL-terminated. The
+ * first ZC_CS_COUNTERS_ALWAYS are there once a crawl ran (shown as 0 before); the
+ * others appear when a broker counts them. */
+extern const char *const zc_cs_counters[];
+#define ZC_CS_COUNTERS_ALWAYS 8
+
+/* A field of an HGETALL reply as a number; 0 when absent or not a number. */
+double zc_cs_hget_double(const redisReply *h, const char *field);
+
 /* Reads everything above from c; the queues of at most hosts_max hosts of each of
  * ready and active are counted, and with hosts_max 0 no host at all (nor the
  * leases by host: by_host and top stay empty). Returns 0, or -1 with a one-line

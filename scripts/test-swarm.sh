@@ -187,7 +187,7 @@ broker_exits() {   # the exit codes of the broker's tasks that ended (a failed o
 }
 
 # ---- the crawl ----------------------------------------------------------------------
-t0=$SECONDS; scaled=""; max_fetchers=0; page=""; last=-10; bexit=""
+t0=$SECONDS; scaled=""; max_fetchers=0; page=""; page_tries=0; last=-10; bexit=""
 while :; do
     el=$((SECONDS - t0))
     read_stats
@@ -214,11 +214,13 @@ def get(path, pw=None):
     try:
         with urllib.request.urlopen(r, timeout=10) as resp: return str(resp.status)
     except urllib.error.HTTPError as e: return str(e.code)
-    except OSError as e: return "no answer"
+    except OSError as e: return "no-answer(%s)" % str(e).replace(" ", "_")
 print(get("/"), get("/metrics", "wrong"), get("/", os.environ["METRICS_PW"]))
 PYEOF
 )
         note "status page inside the stack: $page (no password, a wrong one, the password)"
+        # A broker task that was just replaced may not answer yet: ask again, a few times.
+        [[ "$page" == *no-answer* ]] && [ $((page_tries += 1)) -lt 5 ] && page=""
     fi
     bexit=$(broker_exits)
     [[ " $bexit" == *" 0 "* ]] && break
