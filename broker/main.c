@@ -95,7 +95,6 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return BROKER_EXIT_USAGE; /* secure or explicit: configuration */
     }
-    broker_security_log(conf); /* the first line: what protects each endpoint */
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
@@ -113,6 +112,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         fprintf(stderr, "%s: error: %s\n", PROG, err);
         return BROKER_EXIT_USAGE; /* the address is taken: configuration */
     }
+    broker_security_log(conf); /* the first line, once all is bound: what protects each endpoint */
     int begun = broker_begin(b);
     if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;

@@ -558,8 +558,7 @@ broker_metrics *broker_metrics_start(const char *addr, const char *redis_uri, co
         snprintf(err, errlen, "--metrics %s: cannot start the HTTP server", addr);
         goto err;
     }
-    zc_info("metrics_listening", "addr=%s crawl=%s status_page=/ auth=%s", addr, crawl,
-            m->auth[0] ? "basic" : "none");
+    /* The broker's first line (security_line.c) says where it listens and how it is guarded. */
     return m;
 err:
     if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);

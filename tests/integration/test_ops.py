@@ -227,6 +227,7 @@ def test_status_live_crawl(procs, redis):
         stats = p.stats()
         t = status(redis.uri, "--crawl", "live1").stdout
         j = json.loads(status(redis.uri, "--crawl", "live1", "--json").stdout)
+        dead_list = p.dead()
     rows = table(t)
     assert rows["crawl"].startswith("live1"), t
     assert rows["state"].split()[0] == "running", t
@@ -257,7 +258,7 @@ def test_status_live_crawl(procs, redis):
     assert sorted(e["role"] for e in j["peer_list"]) == ["fetcher", "fetcher", "parser", "writer"], j["peer_list"]
     assert all(e["state"] == "live" and 0 <= j["read_at"] - e["seen"] < 10000 for e in j["peer_list"]), j
     assert [(d["url"], d["reason"]) for d in j["dead"]["latest"]] == \
-        [(d["url"], d["reason"]) for d in p.dead()[-10:][::-1]], j["dead"]
+        [(d["url"], d["reason"]) for d in dead_list[-10:][::-1]], j["dead"]
     assert j["stats"] == stats and j["problem"] == stats.get("problem", ""), j
     assert 0 <= j["stats_age_ms"] < 60000, j
     p.wait_done(timeout=120, want_rc=1 if dead else 0)  # exit 1: complete with dead letters

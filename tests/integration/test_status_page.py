@@ -30,8 +30,9 @@ def chromium(*args, timeout=60):
     """Runs headless Chromium (Debian's) with a profile of its own; returns stdout."""
     assert CHROMIUM, "chromium is missing: scripts/deps.sh installs it"
     prof = os.path.join(os.getcwd(), "chromium-profile")
+    # --no-sandbox: tests run as root; --disable-dev-shm-usage: a container's /dev/shm is 64 MB.
     r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--user-data-dir=" + prof, "--no-first-run", "--disable-extensions",
+                        "--disable-dev-shm-usage", "--user-data-dir=" + prof, "--no-first-run", "--disable-extensions",
                         "--virtual-time-budget=6000"] + list(args),
                        capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -151,8 +152,10 @@ def test_page_shows_what_redis_holds(procs, tmp_path):
     site = Sitesim(procs, "--books", "2000", "--latency-ms", "60", "--malformed-rate", "0.05")
     mport = free_port()
     crawl = "page1"
+    # A lease longer than the test: no lease of the stopped fetchers runs out while it reads.
     p = Pipeline(procs, redis, site.start_url, crawl=crawl,
-                 broker_args=["--max-per-host", "6", "--mode", "service", "--metrics", "127.0.0.1:%d" % mport])
+                 broker_args=["--max-per-host", "6", "--mode", "service", "--lease-ms", "120000",
+                              "--metrics", "127.0.0.1:%d" % mport])
     p.start_broker()
     p.start_writer(out=str(tmp_path / "out.jsonl"))
     p.start_parser()
