@@ -52,7 +52,7 @@ LUA_OBJ := $(BUILD)/gen/frontier_lua.o
 BENCH_TOOLS := $(BUILD)/bench/curl_floor $(BUILD)/bench/part_costs
 
 ARGS ?=
-.PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker \
+.PHONY: all demo deps asan test test-unit test-integration test-asan fuzz bench test-docker test-swarm \
 	test-fresh install clean valgrind pkg-check format format-check FORCE
 all: $(EXES) $(UNIT_BIN) $(BENCH_TOOLS)
 
@@ -83,6 +83,14 @@ $(BUILD)/gen/frontier_lua.c: $(LUA_SRC) scripts/embed-lua.sh
 $(LUA_OBJ): $(BUILD)/gen/frontier_lua.c broker/frontier_lua.h | pkg-check
 	$(CC) $(CFLAGS_ALL) -Ibroker -c -o $@ $<
 $(BIN)/zcrawl-broker: $(LUA_OBJ)
+
+# The broker's status page (HTML, CSS, JS) is compiled into it: no file to find at run time.
+STATUS_PAGE_SRC := broker/status_page.html broker/status_page.css broker/status_page.js
+STATUS_PAGE_H := $(BUILD)/gen/status_page_files.h
+$(STATUS_PAGE_H): $(STATUS_PAGE_SRC) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@scripts/embed.sh $(STATUS_PAGE_SRC) >$@.tmp && mv -f $@.tmp $@
+$(BUILD)/broker/status_page.o: $(STATUS_PAGE_H)
 
 $(BUILD)/%.o: %.c | $(BUILD) pkg-check
 	@mkdir -p $(dir $@)
@@ -163,6 +171,11 @@ bench: deps
 test-docker: deps
 	@$(SUBMAKE) all
 	@scripts/test-docker.sh
+
+# The stack on Docker Swarm (a one-node swarm when none is active), scripts/test-swarm.sh.
+test-swarm: deps
+	@$(SUBMAKE) all
+	@scripts/test-swarm.sh
 
 # The README's two commands on a bare Debian 12 in a container (scripts/test-fresh.sh).
 test-fresh:

@@ -6,17 +6,20 @@
  * scripts/layers.py checks it on every test run):
  *
  *   main                     the process: open, the turn, close
- *   conf control jobs maintain
+ *   conf control jobs maintain security_line
  *                            the flags; the turn's steps: read the ROUTER, hand
- *                            out JOBs, periodic work
+ *                            out JOBs, periodic work; the first log line
  *   report                   the reports that close leases (live and replayed)
  *   guard crawl              the guards' lifetime and tick; a crawl's start,
  *                            meta and end
  *   liveness guard_*         policy: who is alive; refusals and recall, credit,
  *                            scope, robots.txt, JOB timeouts
- *   peer_io outage           peer I/O (send, bad messages, frames); Redis-outage
- *                            state (failure, backoff, reports kept for replay)
+ *   peer_io outage status_peers
+ *                            peer I/O (send, bad messages, frames); Redis-outage
+ *                            state (failure, backoff, reports kept for replay);
+ *                            the peers as JSON for the stats hash
  *   broker streamer metrics  this file's helpers; the streamer and /metrics threads
+ *   status_page              the status page and /status.json that metrics serves
  *   frontier frontier_meta dispatch
  *                            Redis steps (Lua scripts, broker/lua) and the crawl's
  *                            meta; work in hand (memory only)
@@ -53,7 +56,7 @@ enum { BROKER_EXIT_COMPLETE = 0,
 
 typedef struct broker_conf {
     const char *redis, *crawl, *start, *mode, *log_level;
-    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics;
+    const char *control, *pages_in, *pages_out, *docs_in, *docs_out, *metrics, *metrics_password_file;
     long max_per_host, lease_ms, max_retries, retry_base_ms, retry_max_ms, heartbeat_ms;
     long recover_ms, stats_ms, hwm, window, linger_ms, redis_fail_limit_ms, max_retry_delay_ms;
     int fresh;

@@ -77,7 +77,8 @@ int broker_conf_parse(broker_conf *conf, int argc, char **argv) {
         { "job-timeout-ms", "ZCRAWL_JOB_TIMEOUT_MS", ZC_FLAG_INT, &conf->job_timeout_ms, "a JOB unanswered this long goes back to the frontier (and that fetcher's credit to 0)", 1000, 86400000 },
         { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
         { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
-        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics on ADDR (host:port or :port; off when empty)", 0, 0 },
+        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics and the status page (/) on ADDR (host:port or :port; off when empty)", 0, 0 },
+        { "metrics-password-file", "ZCRAWL_METRICS_PASSWORD_FILE", ZC_FLAG_STR, &conf->metrics_password_file, "password of --metrics (HTTP basic auth, user zcrawl); needed unless ADDR is loopback", 0, 0 },
         ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
     };
@@ -93,7 +94,7 @@ int broker_conf_parse(broker_conf *conf, int argc, char **argv) {
     char merr[256];
     if (conf->allow_host && broker_guard_check_hosts(conf->allow_host, merr, sizeof(merr)) != 0)
         die(2, "--allow-host: %s", merr);
-    if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, merr, sizeof(merr)) != 0)
+    if (conf->metrics && *conf->metrics && broker_metrics_check(conf->metrics, conf->metrics_password_file, zc_curve_opt_insecure, merr, sizeof(merr)) != 0)
         die(2, "%s", merr);
     return npos;
 }

@@ -22,6 +22,7 @@
 #include "peer_io.h"
 #include "report.h"
 #include "streamer.h"
+#include "security_line.h"
 #include "zc_curve.h"
 #include "zc_log.h"
 #include "zc_signal.h"
@@ -58,8 +59,10 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         broker_streamers_start(b, err, sizeof(err)) != 0)
         return usage_error(err); /* an endpoint that cannot be bound */
     if (conf->metrics && *conf->metrics &&
-        !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, err, sizeof(err))))
+        !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, conf->metrics_password_file, err,
+                                            sizeof(err))))
         return usage_error(err); /* the address is taken */
+    broker_security_log(conf);   /* the first line, once all is bound: what protects each endpoint */
     int begun = broker_begin(b);
     if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;

@@ -11,6 +11,7 @@
 #include "guard.h"
 #include "outage.h"
 #include "zc_zap.h"
+#include "status_peers.h"
 #include "zc_log.h"
 #include "zc_time.h"
 
@@ -84,6 +85,8 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
     char v[18][32], problem[512];
     int i = 0;
     broker_problem(b, problem, sizeof(problem));
+    zc_buf peers = { 0 }; /* status_peers.c: who is connected, for zcrawl status and the status page */
+    int peers_ok = broker_peers_json(&b->d, now, zc_wall_ms(), &peers) == 0;
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
     const char *kv[] = {
         "queued",
@@ -124,11 +127,14 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         state,
         "problem",
         problem,
+        "peers",
+        peers_ok ? peers.p : "[]",
         NULL,
         NULL,
     };
 #undef STAT
     if (frontier_write_stats(&b->fr, kv) < 0) broker_redis_failed(b, "stats");
+    zc_buf_free(&peers);
     b->last = *c;
     b->last_stats_at = now;
 }

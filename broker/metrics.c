@@ -1,8 +1,10 @@
-/* metrics.c -- the broker's Prometheus endpoint (libmicrohttpd, one internal
- * polling thread): each scrape reads the crawl's stats and meta hashes and the
- * sizes of its keys from Redis over the thread's own connection. */
+/* metrics.c -- the broker's HTTP server on --metrics (libmicrohttpd, one internal
+ * polling thread): GET /metrics for Prometheus and the status page (/, /status.json,
+ * status_page.c), each answer read from Redis (lib/zc_crawlstat) over the
+ * thread's own connection; HTTP basic auth when a password file is given. */
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -17,8 +19,11 @@
 #include <microhttpd.h>
 #include <pthread.h>
 
+#include "status_page.h"
+#include "zc_crawlstat.h"
 #include "zc_log.h"
 #include "zc_redis.h"
+#include "zc_secret.h"
 #include "zc_time.h"
 
 #define METRICS_REDIS_TIMEOUT_MS 2000
@@ -32,25 +37,12 @@ struct broker_metrics {
     struct MHD_Daemon *d;
     zc_redis_addr addr;
     char crawl[64];
-    char keys[8][192];
+    char where[160]; /* Redis as the status page shows it: host:port[/db], no password */
     redisContext *rc;
-    int redis_failing; /* for logging a failure once, and the recovery */
+    int redis_failing;        /* for logging a failure once, and the recovery */
+    broker_status_page *page; /* the rates sampler */
+    char auth[256];           /* "Basic " + base64("zcrawl:" password), "" when open */
 };
-
-enum { K_STATS,
-       K_META,
-       K_FRONTIER,
-       K_LEASES,
-       K_DELAYED,
-       K_DEAD,
-       K_GONE,
-       K_SEEDS,
-       K_N };
-static const char *const KEY_NAMES[K_N] = { "stats", "meta", "waiting", "leases", "delayed", "dead", "gone", "seeds" };
-/* waiting is a counter (a string): a read-only script returns it as an integer. */
-static const char *const KEY_CMDS[K_N] = { "HGETALL %s", "HGETALL %s",
-                                           "EVAL_RO return(tonumber(redis.call('GET',KEYS[1]))or(0)) 1 %s",
-                                           "ZCARD %s", "ZCARD %s", "LLEN %s", "HLEN %s", "LLEN %s" };
 
 /* Counters of the stats hash as metrics. always: shown as 0 before the broker
  * first counts them; the others appear once a broker writes them. */
@@ -114,12 +106,6 @@ int broker_metrics_parse_addr(const char *addr, char *host, size_t hostlen, int 
     host[hend - h] = '\0';
     *port = (int)v;
     return 0;
-}
-
-int broker_metrics_check(const char *addr, char *err, size_t errlen) {
-    char host[256];
-    int port;
-    return broker_metrics_parse_addr(addr, host, sizeof(host), &port, err, errlen);
 }
 
 /* Opens a listening socket on host:port. Returns it, or -1 with a one-line
@@ -191,15 +177,76 @@ static int metric_ll(zc_buf *b, const char *name, const char *type, const char *
     return family(b, name, type, help) || out_printf(b, "%s %lld\n", name, v) ? -1 : 0;
 }
 
+/* Stage problems by role and condition (sink_down, sink_full ...), from the peers
+ * the broker lists. */
+static int render_conditions(zc_buf *b, const zc_crawlstat *s) {
+    if (family(b, "zcrawl_stage_problem", "gauge",
+               "Stages reporting a condition (sink_down, sink_full, sink_error ...), by role and condition."))
+        return -1;
+    zc_cs_counts c = { 0 };
+    const cJSON *e;
+    int rc = 0;
+    cJSON_ArrayForEach(e, s->peers) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(e, "role");
+        const cJSON *cond = cJSON_GetObjectItemCaseSensitive(e, "condition");
+        char key[128];
+        if (!cJSON_IsString(role) || !cJSON_IsString(cond)) continue;
+        snprintf(key, sizeof(key), "%.15s\n%.100s", role->valuestring, cond->valuestring);
+        if (zc_cs_counts_add(&c, key, 1) != 0) rc = -1;
+    }
+    size_t n;
+    zc_cs_count *v = zc_cs_counts_sorted(&c, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *nl = strchr(v[i].name, '\n');
+        *nl = '\0';
+        if (out_printf(b, "zcrawl_stage_problem{role=\"") || broker_metrics_label(b, v[i].name) ||
+            out_printf(b, "\",condition=\"") || broker_metrics_label(b, nl + 1) || out_printf(b, "\"} %lld\n", v[i].n))
+            rc = -1;
+    }
+    zc_cs_counts_free_sorted(v, n);
+    zc_cs_counts_free(&c);
+    return rc;
+}
+
+/* Redis's own state: memory, and whether it takes writes. */
+static int render_redis(zc_buf *b, const zc_crawlstat *s) {
+    if (!s->redis_info) return 0;
+    int writable = !(s->maxmemory > 0 && s->used_memory >= s->maxmemory && !strcmp(s->maxmemory_policy, "noeviction")) &&
+                   strcmp(s->bgsave_status, "err") && strcmp(s->role, "slave");
+    return metric_ll(b, "zcrawl_redis_used_memory_bytes", "gauge", "Redis's used_memory.", s->used_memory) ||
+                   metric_ll(b, "zcrawl_redis_maxmemory_bytes", "gauge", "Redis's maxmemory (0: no limit).",
+                             s->maxmemory) ||
+                   metric_ll(b, "zcrawl_redis_writable", "gauge",
+                             "0 when Redis refuses writes: at maxmemory under noeviction, a failed background save, a replica.",
+                             writable)
+               ? -1
+               : 0;
+}
+
+/* robots.txt that could not be had: the origin's URLs became dead letters. */
+static int render_robots(zc_buf *b, const zc_crawlstat *s) {
+    if (metric_ll(b, "zcrawl_robots_unreachable_origins", "gauge",
+                  "Origins whose robots.txt could not be had (among the newest dead letters).",
+                  (long long)s->nrobots_unreachable) ||
+        family(b, "zcrawl_robots_unreachable_urls", "gauge",
+               "Dead letters of an origin whose robots.txt could not be had (the newest 20 origins)."))
+        return -1;
+    for (size_t i = 0; i < s->nrobots_unreachable && i < 20; i++)
+        if (out_printf(b, "zcrawl_robots_unreachable_urls{origin=\"") ||
+            broker_metrics_label(b, s->robots_unreachable[i].name) ||
+            out_printf(b, "\"} %lld\n", s->robots_unreachable[i].n))
+            return -1;
+    return 0;
+}
+
 /* Renders every metric from one read. Returns 0, or -1 when out of memory. */
-static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
-    const redisReply *stats = r[K_STATS], *meta = r[K_META];
-    const char *state = zc_redis_hget(meta, "state");
-    if (!state || !*state) state = zc_redis_hget(stats, "state");
-    if (!state || !*state) state = "unknown";
+static int render(broker_metrics *m, const zc_crawlstat *s, zc_buf *b) {
+    const redisReply *stats = s->stats, *meta = s->meta;
+    const char *src;
+    const char *state = zc_crawlstat_state(s, &src);
     const char *run_id = zc_redis_hget(meta, "run_id");
     if (metric_ll(b, "zcrawl_up", "gauge",
-                  "1: the broker read its crawl's Redis for this scrape (a scrape that cannot answers 503).", 1))
+                  "1: the broker read its crawl's Redis for this scrape; 0: it could not (the reason is a comment).", 1))
         return -1;
     if (family(b, "zcrawl_info", "gauge", "The crawl this broker serves; always 1.") ||
         out_printf(b, "zcrawl_info{crawl=\"") || broker_metrics_label(b, m->crawl) ||
@@ -218,16 +265,12 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
     if (!known && (out_printf(b, "zcrawl_crawl_state{state=\"") || broker_metrics_label(b, state) || out_printf(b, "\"} 1\n")))
         return -1;
     if (metric_ll(b, "zcrawl_frontier_urls", "gauge", "URLs waiting to be fetched (in the per-host queues).",
-                  r[K_FRONTIER]->integer) ||
-        metric_ll(b, "zcrawl_delayed_urls", "gauge", "URLs waiting for a retry (the delayed set).",
-                  r[K_DELAYED]->integer) ||
-        metric_ll(b, "zcrawl_leases", "gauge", "URLs handed out and not yet durable (the leases set).",
-                  r[K_LEASES]->integer) ||
-        metric_ll(b, "zcrawl_seeds_urls", "gauge", "URLs pushed to the seeds list, not yet taken.",
-                  r[K_SEEDS]->integer) ||
-        metric_ll(b, "zcrawl_dead_list_entries", "gauge", "Entries in the dead letter list now.",
-                  r[K_DEAD]->integer) ||
-        metric_ll(b, "zcrawl_gone_urls", "gauge", "URLs recorded as gone (404/410).", r[K_GONE]->integer))
+                  s->waiting) ||
+        metric_ll(b, "zcrawl_delayed_urls", "gauge", "URLs waiting for a retry (the delayed set).", s->delayed) ||
+        metric_ll(b, "zcrawl_leases", "gauge", "URLs handed out and not yet durable (the leases set).", s->leases) ||
+        metric_ll(b, "zcrawl_seeds_urls", "gauge", "URLs pushed to the seeds list, not yet taken.", s->seeds) ||
+        metric_ll(b, "zcrawl_dead_list_entries", "gauge", "Entries in the dead letter list now.", s->dead) ||
+        metric_ll(b, "zcrawl_gone_urls", "gauge", "URLs recorded as gone (404/410).", s->gone))
         return -1;
     long long v;
     if (family(b, "zcrawl_peers", "gauge", "Stages connected to the broker, by role."))
@@ -250,66 +293,33 @@ static int render(broker_metrics *m, redisReply *const *r, zc_buf *b) {
                   "1 while a stage reports a problem (the stats hash's problem field; zcrawl status shows it).",
                   problem && *problem ? 1 : 0))
         return -1;
-    if (zc_redis_hget_ll(stats, "updated_at", &v)) {
-        long long now = (long long)zc_wall_ms();
-        if (family(b, "zcrawl_stats_age_seconds", "gauge",
-                   "Seconds since the broker last wrote the stats hash.") ||
-            out_printf(b, "zcrawl_stats_age_seconds %.3f\n", now > v ? (double)(now - v) / 1000.0 : 0.0))
-            return -1;
-    }
+    long long age = zc_crawlstat_stats_age(s);
+    if (age >= 0 && (family(b, "zcrawl_stats_age_seconds", "gauge", "Seconds since the broker last wrote the stats hash.") ||
+                     out_printf(b, "zcrawl_stats_age_seconds %.3f\n", (double)age / 1000.0)))
+        return -1;
     for (size_t i = 0; i < sizeof(COUNTERS) / sizeof(COUNTERS[0]); i++) {
         v = 0;
         if (!zc_redis_hget_ll(stats, COUNTERS[i].field, &v) && !COUNTERS[i].always) continue;
         if (metric_ll(b, COUNTERS[i].name, "counter", COUNTERS[i].help, v)) return -1;
     }
-    return 0;
+    return render_conditions(b, s) || render_redis(b, s) || render_robots(b, s) ? -1 : 0;
 }
 
-/* Reads every key a scrape needs in one pipeline and renders them into b.
- * Returns 0, or -1 with a one-line reason in err (the connection is dropped). */
-static int scrape_once(broker_metrics *m, zc_buf *b, char *err, size_t errlen) {
-    redisReply *r[K_N] = { 0 };
-    int rc = -1;
-    if (!m->rc && !(m->rc = zc_redis_connect_crawl(&m->addr, m->crawl, METRICS_REDIS_TIMEOUT_MS, err, errlen))) return -1;
-    for (int i = 0; i < K_N; i++) {
-        if (redisAppendCommand(m->rc, KEY_CMDS[i], m->keys[i]) != REDIS_OK) {
-            snprintf(err, errlen, "redis: %s", m->rc->errstr);
-            goto err;
-        }
+/* Reads the crawl (hosts_max: zc_crawlstat_read's) into s. Returns 0, or -1 with
+ * a one-line reason in err (the connection is dropped; one retry on a fresh one
+ * when a kept connection failed: Redis may have restarted). */
+static int read_crawl(broker_metrics *m, long hosts_max, zc_crawlstat *s, char *err, size_t errlen) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int cached = m->rc != NULL;
+        if (!m->rc && !(m->rc = zc_redis_connect_crawl(&m->addr, m->crawl, METRICS_REDIS_TIMEOUT_MS, err, errlen)))
+            return -1;
+        if (zc_crawlstat_read(m->rc, m->crawl, hosts_max, s, err, errlen) == 0) return 0;
+        /* Replies may still be pending or the socket broken: start afresh. */
+        redisFree(m->rc);
+        m->rc = NULL;
+        if (!cached) return -1;
     }
-    for (int i = 0; i < K_N; i++) {
-        void *v = NULL;
-        if (redisGetReply(m->rc, &v) != REDIS_OK || !v) {
-            snprintf(err, errlen, "redis: reading %s: %s", KEY_NAMES[i], m->rc->errstr[0] ? m->rc->errstr : "no reply");
-            goto err;
-        }
-        r[i] = v;
-        int want = i <= K_META ? REDIS_REPLY_ARRAY : REDIS_REPLY_INTEGER;
-        if (r[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis: reading %s: %s", KEY_NAMES[i], r[i]->str);
-            goto err;
-        }
-        if (r[i]->type != want) {
-            snprintf(err, errlen, "redis: reading %s: unexpected reply type %d", KEY_NAMES[i], r[i]->type);
-            goto err;
-        }
-    }
-    if (render(m, r, b) != 0) {
-        snprintf(err, errlen, "out of memory");
-        b->len = 0;
-        rc = -2;
-        goto out;
-    }
-    rc = 0;
-    goto out;
-err:
-    /* Replies may still be pending or the socket broken: start afresh next time. */
-    redisFree(m->rc);
-    m->rc = NULL;
-out:
-    for (int i = 0; i < K_N; i++)
-        if (r[i]) freeReplyObject(r[i]);
-    return rc;
+    return -1;
 }
 
 /* ---- HTTP ---- */
@@ -341,6 +351,95 @@ static enum MHD_Result text_reply(struct MHD_Connection *conn, unsigned status, 
     return ok;
 }
 
+/* Constant-time comparison of the Authorization header with the expected one. */
+static int auth_ok(const broker_metrics *m, struct MHD_Connection *conn) {
+    if (!m->auth[0]) return 1;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h) return 0;
+    size_t n = strlen(m->auth), hn = strlen(h);
+    /* The scheme's name is case-insensitive; the credentials are not. */
+    if (hn != n || strncasecmp(h, m->auth, 6) != 0) return 0;
+    unsigned char d = 0;
+    for (size_t i = 6; i < n; i++) d |= (unsigned char)(h[i] ^ m->auth[i]);
+    return d == 0;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *conn) {
+    static const char body[] = "zcrawl-broker: a password is needed (HTTP basic auth, user zcrawl)\n";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8") ==
+                                     MHD_YES &&
+                                 MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                                         "Basic realm=\"zcrawl\", charset=\"UTF-8\"") == MHD_YES
+                             ? MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp)
+                             : MHD_NO;
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* The page's own files: no other origin may frame or feed it. */
+static enum MHD_Result asset_reply(struct MHD_Connection *conn, const void *data, size_t len, const char *type) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    enum MHD_Result ok = MHD_YES;
+    const char *hdr[][2] = {
+        { MHD_HTTP_HEADER_CONTENT_TYPE, type },
+        { MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'" },
+        { MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff" },
+        { MHD_HTTP_HEADER_CACHE_CONTROL, "no-store" },
+        { "Referrer-Policy", "no-referrer" },
+    };
+    for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]) && ok == MHD_YES; i++)
+        ok = MHD_add_response_header(resp, hdr[i][0], hdr[i][1]);
+    if (ok == MHD_YES) ok = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* /metrics and /status.json: one read of the crawl each. While Redis cannot be
+ * read, /metrics answers zcrawl_up 0 (so an alert can tell Redis from the broker)
+ * and /status.json 503, each with the reason. */
+static enum MHD_Result read_reply(broker_metrics *m, struct MHD_Connection *conn, int json) {
+    zc_buf b = { 0 };
+    char err[400];
+    zc_crawlstat s;
+    int rc = read_crawl(m, json ? STATUS_PAGE_HOSTS_MAX : 0, &s, err, sizeof(err));
+    if (rc == 0) {
+        int oom = json ? broker_status_page_json(m->page, &s, m->crawl, m->where, &b) : render(m, &s, &b);
+        zc_crawlstat_free(&s);
+        if (oom) {
+            zc_buf_free(&b);
+            return text_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "zcrawl metrics unavailable: out of memory", NULL);
+        }
+        if (m->redis_failing) zc_info("metrics_redis_ok", "crawl=%s", m->crawl);
+        m->redis_failing = 0;
+        enum MHD_Result ok = reply(conn, MHD_HTTP_OK, json ? "application/json" : CONTENT_TYPE, &b, NULL);
+        zc_buf_free(&b);
+        return ok;
+    }
+    if (!m->redis_failing) zc_warn("metrics_redis_failed", "reason=\"%s\"", err);
+    m->redis_failing = 1;
+    char line[480];
+    snprintf(line, sizeof(line), "zcrawl metrics unavailable: %s", err);
+    if (json) return text_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, line, NULL);
+    for (char *p = line; *p; p++)
+        if (*p == '\n') *p = ' ';
+    if (out_printf(&b, "# %s\n", line) || metric_ll(&b, "zcrawl_up", "gauge",
+                                                    "1: the broker read its crawl's Redis for this scrape; 0: it "
+                                                    "could not (the reason is a comment).",
+                                                    0)) {
+        zc_buf_free(&b);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = reply(conn, MHD_HTTP_OK, CONTENT_TYPE, &b, NULL);
+    zc_buf_free(&b);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
@@ -357,40 +456,69 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (!auth_ok(m, conn)) return unauthorized(conn);
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
         return text_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: GET /metrics", "GET, HEAD");
-    if (!strcmp(url, "/"))
-        return text_reply(conn, MHD_HTTP_OK, "zcrawl-broker: Prometheus metrics at /metrics", NULL);
-    if (strcmp(url, "/metrics"))
-        return text_reply(conn, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics", NULL);
-    zc_buf b = { 0 };
-    char err[400];
-    int cached = m->rc != NULL;
-    int rc = scrape_once(m, &b, err, sizeof(err));
-    if (rc == -1 && cached) {
-        /* A cached connection may have died with a Redis restart: try a new one once. */
-        b.len = 0;
-        rc = scrape_once(m, &b, err, sizeof(err));
-    }
-    if (rc != 0) {
-        zc_buf_free(&b);
-        if (!m->redis_failing) zc_warn("metrics_redis_failed", "reason=\"%s\"", err);
-        m->redis_failing = rc == -1;
-        char line[480];
-        snprintf(line, sizeof(line), "zcrawl metrics unavailable: %s", err);
-        return text_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, line, NULL);
-    }
-    if (m->redis_failing) zc_info("metrics_redis_ok", "crawl=%s", m->crawl);
-    m->redis_failing = 0;
-    enum MHD_Result ok = reply(conn, MHD_HTTP_OK, CONTENT_TYPE, &b, NULL);
-    zc_buf_free(&b);
-    return ok;
+    const void *data;
+    size_t len;
+    const char *type;
+    if (broker_status_page_asset(url, &data, &len, &type)) return asset_reply(conn, data, len, type);
+    if (!strcmp(url, "/status.json")) return read_reply(m, conn, 1);
+    if (!strcmp(url, "/metrics")) return read_reply(m, conn, 0);
+    return text_reply(conn, MHD_HTTP_NOT_FOUND, "not found: the status page is at /, metrics at /metrics", NULL);
 }
 
 /* ---- lifetime ---- */
 
+int broker_metrics_loopback(const char *host) {
+    unsigned char a[16];
+    if (!strcmp(host, "localhost")) return 1;
+    if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char one[16] = { [15] = 1 };
+        return memcmp(a, one, 16) == 0;
+    }
+    return 0;
+}
+
+int broker_metrics_check(const char *addr, const char *password_file, int open_ok, char *err, size_t errlen) {
+    char host[256];
+    int port;
+    if (broker_metrics_parse_addr(addr, host, sizeof(host), &port, err, errlen) != 0) return -1;
+    if ((!password_file || !*password_file) && !open_ok && !broker_metrics_loopback(host)) {
+        snprintf(err, errlen,
+                 "--metrics %s is not loopback: give --metrics-password-file FILE (HTTP basic auth, user zcrawl), "
+                 "bind 127.0.0.1, or say --insecure",
+                 addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the password (the file's first line) and makes the expected header:
+ * "Basic " + base64("zcrawl:" password). Returns 0, or -1 with a reason in err. */
+static int load_auth(broker_metrics *m, const char *path, char *err, size_t errlen) {
+    static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char pw[160], plain[180];
+    if (zc_secret_read("--metrics-password-file", path, pw, 129, err, errlen) != 0) return -1;
+    int pl = snprintf(plain, sizeof(plain), "zcrawl:%s", pw);
+    char *o = m->auth + snprintf(m->auth, sizeof(m->auth), "Basic ");
+    for (int i = 0; i < pl; i += 3) {
+        unsigned v = (unsigned char)plain[i] << 16 | (i + 1 < pl ? (unsigned char)plain[i + 1] << 8 : 0) |
+                     (i + 2 < pl ? (unsigned char)plain[i + 2] : 0);
+        *o++ = B64[v >> 18 & 63];
+        *o++ = B64[v >> 12 & 63];
+        *o++ = i + 1 < pl ? B64[v >> 6 & 63] : '=';
+        *o++ = i + 2 < pl ? B64[v & 63] : '=';
+    }
+    *o = '\0';
+    memset(pw, 0, sizeof(pw));
+    memset(plain, 0, sizeof(plain));
+    return 0;
+}
+
 broker_metrics *broker_metrics_start(const char *addr, const char *redis_uri, const char *crawl,
-                                     char *err, size_t errlen) {
+                                     const char *password_file, char *err, size_t errlen) {
     char host[256];
     int port, fd = -1, masked = 0;
     sigset_t all, old;
@@ -400,18 +528,16 @@ broker_metrics *broker_metrics_start(const char *addr, const char *redis_uri, co
         return NULL;
     }
     if (broker_metrics_parse_addr(addr, host, sizeof(host), &port, err, errlen) != 0) goto err;
+    if (password_file && *password_file && load_auth(m, password_file, err, errlen) != 0) goto err;
     if (zc_redis_parse(redis_uri, &m->addr, err, errlen) != 0) goto err;
     if (snprintf(m->crawl, sizeof(m->crawl), "%s", crawl) >= (int)sizeof(m->crawl)) {
         snprintf(err, errlen, "crawl name too long");
         goto err;
     }
-    for (int i = 0; i < K_N; i++) {
-        if (zc_redis_key(m->keys[i], sizeof(m->keys[i]), crawl, KEY_NAMES[i]) != 0) {
-            snprintf(err, errlen, "crawl name too long");
-            goto err;
-        }
-    }
+    if (m->addr.db) snprintf(m->where, sizeof(m->where), "%.100s:%d/%d", m->addr.host, m->addr.port, m->addr.db);
+    else snprintf(m->where, sizeof(m->where), "%.100s:%d", m->addr.host, m->addr.port);
     if ((fd = listen_on(addr, host, port, err, errlen)) < 0) goto err;
+    if (!(m->page = broker_status_page_start(&m->addr, crawl, err, errlen))) goto err;
     /* The daemon's thread inherits this mask: signals stay with the broker's own threads. */
     if (sigfillset(&all) != 0 || pthread_sigmask(SIG_BLOCK, &all, &old) != 0) {
         snprintf(err, errlen, "cannot block signals for the metrics thread");
@@ -432,12 +558,14 @@ broker_metrics *broker_metrics_start(const char *addr, const char *redis_uri, co
         snprintf(err, errlen, "--metrics %s: cannot start the HTTP server", addr);
         goto err;
     }
-    zc_info("metrics_listening", "addr=%s crawl=%s", addr, crawl);
+    /* The broker's first line (security_line.c) says where it listens and how it is guarded. */
     return m;
 err:
     if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (m->d) MHD_stop_daemon(m->d); /* it closes fd */
     else if (fd >= 0) close(fd);
+    broker_status_page_stop(m->page);
+    memset(m->auth, 0, sizeof(m->auth));
     free(m);
     return NULL;
 }
@@ -445,6 +573,8 @@ err:
 void broker_metrics_stop(broker_metrics *m) {
     if (!m) return;
     MHD_stop_daemon(m->d);
+    broker_status_page_stop(m->page);
     if (m->rc) redisFree(m->rc);
+    memset(m->auth, 0, sizeof(m->auth));
     free(m);
 }

@@ -36,6 +36,7 @@ typedef struct cli_conf {
     long books, latency_ms, jitter_ms, seed;
     double rate;
     const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds, *spec, *allow_host;
+    const char *metrics; /* the broker's --metrics, NULL or "" when off */
     int no_progress, via_broker, fresh, allow_private, ignore_robots;
     char *resume_cmd; /* the command that resumes this crawl (owned) */
 } cli_conf;

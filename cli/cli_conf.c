@@ -38,6 +38,10 @@ static void conf_flags(cli_conf *c, zc_flag *out, size_t cap) {
         { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &c->allow_host,
           "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
         { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &c->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
+        { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &c->metrics,
+          "the broker's status page (/) and Prometheus /metrics on ADDR (127.0.0.1:9108; beyond loopback it needs "
+          "ZCRAWL_METRICS_PASSWORD_FILE)",
+          0, 0 },
         { "fresh", NULL, ZC_FLAG_BOOL, &c->fresh, "start the crawl over: delete its keys (and empty --out)", 0, 0 },
         { "max-per-host", "ZCRAWL_MAX_PER_HOST", ZC_FLAG_INT, &c->max_per_host, "requests in flight per host", 1, 100000 },
         { "rate", "ZCRAWL_RATE", ZC_FLAG_DOUBLE, &c->rate, "requests per second per host (0: no limit)", 0, 1e6 },

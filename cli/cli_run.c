@@ -123,9 +123,16 @@ static int crawl_open(crawl *cw) {
             snprintf(cw->err, sizeof(cw->err), "--redis: URI longer than %zu bytes", sizeof(cw->r.redis_uri) - 1);
             return -1;
         }
-    } else if (cli_state_redis(&cw->st, cw->s, cw->r.logdir, cw->r.redis_uri, sizeof(cw->r.redis_uri), cw->err,
-                               sizeof(cw->err)) != 0) {
-        return -1;
+    } else {
+        /* The private Redis has no password: a file meant for another must not reach
+         * this launcher's or its broker's connections. */
+        if (unsetenv(ZC_REDIS_PASSWORD_FILE_ENV) != 0) {
+            snprintf(cw->err, sizeof(cw->err), "unsetenv: %s", strerror(errno));
+            return -1;
+        }
+        if (cli_state_redis(&cw->st, cw->s, cw->r.logdir, cw->r.redis_uri, sizeof(cw->r.redis_uri), cw->err,
+                            sizeof(cw->err)) != 0)
+            return -1;
     }
     char why[256];
     cw->rc = cli_redis_connect(cw->r.redis_uri, cw->c->crawl, why, sizeof(why));
@@ -210,6 +217,12 @@ static int crawl_start(crawl *cw) {
             c->writers, c->mongo ? zc_redact_uri(sink, sizeof(sink), c->mongo) : c->out, cw->r.logdir);
     /* The private Redis's address, for `zcrawl status --redis` from another terminal. */
     if (cw->st.dir[0]) fprintf(stderr, ", state in %s, redis %s", cw->st.dir, cw->r.redis_uri);
+    if (c->metrics && *c->metrics) {
+        /* ":9108" and "0.0.0.0:9108" listen everywhere: this host's loopback reaches them. */
+        const char *m = c->metrics;
+        int any = m[0] == ':' || !strncmp(m, "0.0.0.0:", 8) || !strncmp(m, "[::]:", 5);
+        fprintf(stderr, ", status page http://%s%s/", any ? "127.0.0.1" : "", any ? strrchr(m, ':') : m);
+    }
     fprintf(stderr, ")\n");
     return 0;
 }

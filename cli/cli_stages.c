@@ -173,6 +173,7 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     cli_argv_flag(a, "--log-level", c->log_level);
     if (c->allow_host && *c->allow_host) cli_argv_flag(a, "--allow-host", c->allow_host);
     if (c->ignore_robots) cli_argv_add(a, "--ignore-robots");
+    if (c->metrics && *c->metrics) cli_argv_flag(a, "--metrics", c->metrics);
     /* Start URLs as arguments (seeding them again on a resume changes nothing:
      * the seen set knows them); a seeds file goes through the seeds list. */
     for (size_t k = 0; r->starts && k < r->starts->n; k++) cli_argv_add(a, r->starts->v[k]);

@@ -12,6 +12,7 @@
 #include "zc_cert.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
+#include "zc_secret.h"
 
 static const char *const KEYGEN_ROLES[] = { "broker", "fetcher", "parser", "writer", NULL };
 
@@ -69,6 +70,21 @@ int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t err
     return 0;
 }
 
+/* The passwords a deployment needs beside its keys, each in a file of its own. */
+static const char *const KEYGEN_PASSWORDS[] = { "redis.password", "mongo.password", "metrics.password", NULL };
+
+int keygen_passwords(const char *dir, int force, char *err, size_t errlen) {
+    char path[PATH_MAX];
+    for (int i = 0; KEYGEN_PASSWORDS[i]; i++) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, KEYGEN_PASSWORDS[i]) >= sizeof(path)) {
+            snprintf(err, errlen, "path too long: %s", dir);
+            return -1;
+        }
+        if (zc_secret_write_new(path, force, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
 int cmd_keygen(int argc, char **argv) {
     int force = 0, npos = 0;
     argc--; /* argv[1] is "keygen": its flags follow */
@@ -82,19 +98,24 @@ int cmd_keygen(int argc, char **argv) {
                            "  broker.key, broker.key_secret      the broker's keypair\n"
                            "  ROLE.key, ROLE.key_secret          one keypair per stage role (fetcher, parser, writer)\n"
                            "  authorized/ROLE.key                public keys servers admit (their ZAP handler)\n"
-                           "Secrets are mode 0600. Give every process --keys DIR (or ZCRAWL_KEYS): each needs\n"
-                           "broker.key, its own ROLE.key_secret and, when it binds, authorized/ (deploy/README.md).");
+                           "  redis.password, mongo.password      the deployment's Redis and MongoDB passwords\n"
+                           "  metrics.password                    the broker's status page and /metrics (user zcrawl)\n"
+                           "Secrets are mode 0600; passwords already there are kept unless --force. Give every\n"
+                           "process --keys DIR (or ZCRAWL_KEYS): each needs broker.key, its own ROLE.key_secret\n"
+                           "and, when it binds, authorized/ (deploy/README.md).");
     if (npos != 1) {
         fprintf(stderr, "zcrawl keygen: error: give one folder (zcrawl keygen DIR)\n");
         return 2;
     }
     char err[512];
-    if (keygen_write(argv[1], 0755, force, err, sizeof(err)) != 0) {
+    if (keygen_write(argv[1], 0755, force, err, sizeof(err)) != 0 ||
+        keygen_passwords(argv[1], force, err, sizeof(err)) != 0) {
         fprintf(stderr, "zcrawl keygen: error: %s\n", err);
         return 2;
     }
     printf("keys written to %s: broker.key{,_secret}, fetcher.key{,_secret}, parser.key{,_secret}, "
-           "writer.key{,_secret}, authorized/{fetcher,parser,writer}.key\n",
+           "writer.key{,_secret}, authorized/{fetcher,parser,writer}.key; passwords: redis.password, "
+           "mongo.password, metrics.password\n",
            argv[1]);
     return 0;
 }

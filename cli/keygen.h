@@ -20,4 +20,9 @@ int cmd_keygen(int argc, char **argv);
  * a reason in err. */
 int keygen_for_run(const char *logdir, char *err, size_t errlen);
 
+/* Writes redis.password, mongo.password and metrics.password into dir (random,
+ * mode 0600), keeping any already there unless force. Returns 0, or -1 with a
+ * one-line reason in err. */
+int keygen_passwords(const char *dir, int force, char *err, size_t errlen);
+
 #endif

@@ -42,6 +42,11 @@ case "$stage" in
         tcp_state "$(hexport "$port")" 0A local || fail "nothing listens on control port $port"
         crawl=${ZCRAWL_CRAWL:-default}
         redis=${ZCRAWL_REDIS:-redis://127.0.0.1:6379}
+        # The password of a URI without one, as the broker reads it (never a flag).
+        if [ -n "${ZCRAWL_REDIS_PASSWORD_FILE:-}" ] && [ -z "${REDISCLI_AUTH:-}" ]; then
+            REDISCLI_AUTH=$(cat "$ZCRAWL_REDIS_PASSWORD_FILE") || fail "cannot read $ZCRAWL_REDIS_PASSWORD_FILE"
+            export REDISCLI_AUTH
+        fi
         out=$(redis-cli -u "$redis" --no-auth-warning --raw HMGET "zcrawl:{$crawl}:stats" updated_at state 2>&1) ||
             fail "redis-cli: $out"
         updated=$(echo "$out" | sed -n 1p)

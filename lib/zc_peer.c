@@ -2,6 +2,7 @@
 #include "zc_peer.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,8 +11,115 @@
 #include "zc_log.h"
 #include "zc_time.h"
 
-#define PEER_LIVENESS    3  /* intervals of silence before the broker is dead */
-#define PEER_BACKOFF_MAX 32 /* intervals */
+#define PEER_LIVENESS    3     /* intervals of silence before the broker is dead */
+#define PEER_BACKOFF_MAX 32    /* intervals */
+#define PEER_HS_LOG_MS   10000 /* a failing handshake is logged at most this often (libzmq retries it every 100 ms) */
+#define PEER_MON_EVENTS                                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
+/* Watches sock's handshakes through an inproc PAIR of its own. Returns 0, or -1
+ * with err set (sock is left to the caller). */
+static int monitor_open(zc_peer *p, char *err, size_t errlen) {
+    static unsigned long long seq;
+    char ep[96];
+    snprintf(ep, sizeof(ep), "inproc://zc-peer-monitor-%d-%llu", (int)getpid(), ++seq);
+    if (zmq_socket_monitor(p->sock, ep, PEER_MON_EVENTS) != 0) {
+        snprintf(err, errlen, "zmq_socket_monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    int linger = 0;
+    if (!(p->mon = zmq_socket(p->ctx, ZMQ_PAIR)) || zmq_setsockopt(p->mon, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_connect(p->mon, ep) != 0) {
+        snprintf(err, errlen, "monitor socket: %s", zmq_strerror(errno));
+        if (p->mon) zmq_close(p->mon);
+        p->mon = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* What a failed handshake means, and what to change on which side. */
+static void handshake_failed(zc_peer *p, unsigned event, uint32_t value, int64_t now) {
+    p->hs_failed++;
+    /* A close without detail can come before the broker's greeting is read: a later
+     * event that says why is logged at once, once. */
+    int specific = event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (now < p->hs_log_at && !(specific && !p->hs_logged_specific)) return;
+    p->hs_log_at = now + PEER_HS_LOG_MS;
+    p->hs_logged_specific |= specific;
+    const char *why, *hint;
+    char code[32] = "";
+    int keyed = zc_curve_enabled();
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        snprintf(code, sizeof(code), " zap_status=%u", (unsigned)value);
+        why = "the broker refused this stage's key";
+        hint = "list this role's public key in the broker's authorized/ (file name: ROLE[-anything].key) and "
+               "restart it";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        why = keyed ? "the broker runs without CURVE keys, this stage with them"
+                    : "the broker wants CURVE keys, this stage has none (--insecure)";
+        hint = keyed ? "give the broker --keys DIR, or run this stage with --insecure too"
+                     : "give this stage --keys DIR holding broker.key and its ROLE.key_secret";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        snprintf(code, sizeof(code), " protocol_error=0x%x", (unsigned)value);
+        why = "the broker and this stage do not agree on the handshake";
+        hint = keyed ? "is broker.key this broker's public key?" : "is the endpoint a zcrawl broker's?";
+    } else {
+        why = "the broker closed the handshake";
+        hint = keyed ? "does the broker run with --keys too, and is broker.key its public key?"
+                     : "does the broker run with --insecure too, and is the endpoint a zcrawl broker's?";
+    }
+    zc_warn("broker_handshake_failed", "endpoint=%s reason=\"%s\"%s failed=%llu hint=\"%s\"", p->endpoint, why, code,
+            (unsigned long long)p->hs_failed, hint);
+}
+
+/* The broker answered: a reopened socket is a reconnect now. */
+static void handshake_ok(zc_peer *p, int credit_known, int credit) {
+    if (p->hs_failed && !p->handshake_ok)
+        zc_info("broker_handshake_ok", "endpoint=%s after_failed=%llu", p->endpoint, (unsigned long long)p->hs_failed);
+    p->handshake_ok = 1;
+    p->hs_failed = 0;
+    p->hs_log_at = 0;
+    p->hs_logged_specific = 0;
+    if (p->reopened) {
+        p->reopened = 0;
+        p->reconnects++;
+        if (credit_known) zc_info("broker_reconnected", "endpoint=%s credit=%d", p->endpoint, credit);
+        else zc_info("broker_reconnected", "endpoint=%s", p->endpoint);
+    }
+}
+
+/* Reads every monitor event waiting. */
+static void monitor_drain(zc_peer *p, int64_t now, int credit) {
+    while (p->mon) {
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        if (zmq_msg_recv(&a, p->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&a);
+            return;
+        }
+        /* Two frames: 2 bytes event and 4 bytes value, then the endpoint. */
+        unsigned event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&a) >= 6) {
+            const uint8_t *d = zmq_msg_data(&a);
+            uint16_t e;
+            memcpy(&e, d, 2);
+            memcpy(&value, d + 2, 4);
+            event = e;
+        }
+        int more = zmq_msg_more(&a);
+        zmq_msg_close(&a);
+        if (more) {
+            zmq_msg_init(&b);
+            if (zmq_msg_recv(&b, p->mon, ZMQ_DONTWAIT) < 0) zc_debug("monitor_frame_lost", "endpoint=%s", p->endpoint);
+            zmq_msg_close(&b);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_ok(p, 1, credit);
+        else if (event & PEER_MON_EVENTS) handshake_failed(p, event, value, now);
+    }
+}
 
 /* Creates the socket, connects and says HELLO. Returns 0, or -1 with err set. */
 static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
@@ -27,6 +135,7 @@ static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto err;
     }
+    if (monitor_open(p, err, errlen) != 0) goto err;
     if (zc_curve_connect(p->sock, p->endpoint, NULL, err, errlen) != 0) goto err;
     char cbuf[24];
     snprintf(cbuf, sizeof(cbuf), "%d", credit < 0 ? 0 : credit);
@@ -39,10 +148,10 @@ static int peer_connect(zc_peer *p, int credit, char *err, size_t errlen) {
     p->last_recv_ms = now;
     p->last_send_ms = now;
     p->reconnect_at = 0;
+    p->handshake_ok = 0;
     return 0;
 err:
-    zmq_close(p->sock);
-    p->sock = NULL;
+    zc_peer_close(p);
     return -1;
 }
 
@@ -73,8 +182,14 @@ int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
 }
 
 void zc_peer_close(zc_peer *p) {
-    if (p->sock) zmq_close(p->sock);
+    if (p->sock) {
+        if (p->mon && zmq_socket_monitor(p->sock, NULL, 0) != 0)
+            zc_debug("monitor_stop_failed", "reason=\"%s\"", zmq_strerror(errno));
+        zmq_close(p->sock);
+    }
+    if (p->mon) zmq_close(p->mon);
     p->sock = NULL;
+    p->mon = NULL;
 }
 
 int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
@@ -86,10 +201,10 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
             p->reconnect_at = now + p->backoff_ms;
             return 0;
         }
-        p->reconnects++;
-        zc_info("broker_reconnected", "endpoint=%s credit=%d", p->endpoint, credit);
+        p->reopened = 1; /* logged as a reconnect once its handshake succeeds */
         return 1;
     }
+    monitor_drain(p, now, credit);
     /* A gap between ticks this long means this process was not running (SIGSTOP,
      * a starved machine, a blocking call): the broker's heartbeats are waiting in
      * the socket, unread. Judge the broker only on time we could hear it; a
@@ -97,12 +212,15 @@ int zc_peer_tick(zc_peer *p, int64_t now, int credit) {
     if (p->last_tick_ms && now - p->last_tick_ms > PEER_LIVENESS * p->hb_ivl_ms) p->last_recv_ms = now;
     p->last_tick_ms = now;
     if (now - p->last_recv_ms > PEER_LIVENESS * p->hb_ivl_ms) {
-        /* A CURVE handshake that fails looks like silence from here: say where to look. */
-        zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld%s", p->endpoint,
-                (long long)(now - p->last_recv_ms), (long long)p->backoff_ms,
-                zc_curve_enabled() ? " hint=\"with keys: is broker.key this broker's, and does its authorized/ list "
-                                     "this stage's key?\""
-                                   : "");
+        /* Silence after a handshake that worked: the broker is gone or stalled. Without
+         * one: a failed handshake was said above; else nothing answers at all. */
+        if (p->handshake_ok)
+            zc_warn("broker_silent", "endpoint=%s silent_ms=%lld reconnect_in_ms=%lld", p->endpoint,
+                    (long long)(now - p->last_recv_ms), (long long)p->backoff_ms);
+        else if (!p->hs_failed)
+            zc_warn("broker_unreachable", "endpoint=%s waited_ms=%lld retry_in_ms=%lld hint=\"is the broker running, "
+                                          "and is this its control endpoint?\"",
+                    p->endpoint, (long long)(now - p->last_recv_ms), (long long)p->backoff_ms);
         zc_peer_close(p);
         p->reconnect_at = now + p->backoff_ms;
         if (p->backoff_ms < PEER_BACKOFF_MAX * p->hb_ivl_ms) p->backoff_ms *= 2;
@@ -156,6 +274,7 @@ int zc_peer_recv(zc_peer *p, zc_msg *m) {
         }
         p->last_recv_ms = zc_now_ms();
         p->backoff_ms = p->hb_ivl_ms;
+        if (!p->handshake_ok) handshake_ok(p, 0, 0); /* a message is proof enough */
         if (m->type == ZC_MSG_HEARTBEAT) {
             zc_msg_close(m);
             continue;

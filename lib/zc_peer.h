@@ -4,7 +4,13 @@
  * The peer says HELLO on connect, sends a HEARTBEAT every interval when it has
  * sent nothing else, and counts the broker dead after three silent intervals:
  * then it closes the socket and reconnects with doubling backoff (capped), saying
- * HELLO again. Every message received from the broker counts as a sign of life. */
+ * HELLO again. Every message received from the broker counts as a sign of life.
+ *
+ * A socket monitor on the DEALER tells what silence cannot: a handshake the two
+ * sides cannot agree on (keys against a broker without, no keys against one with,
+ * a key the broker does not list) is logged on this side within a tick, with
+ * what to change; a reconnect is logged (and counted) once its handshake
+ * succeeded, not when a socket is merely opened again. */
 #ifndef ZC_PEER_H
 #define ZC_PEER_H
 
@@ -14,17 +20,23 @@
 typedef struct zc_peer {
     void *ctx;
     void *sock;
+    void *mon; /* PAIR reading sock's monitor events */
     char endpoint[256];
     char role[16];
     char name[64];
     int64_t hb_ivl_ms;    /* heartbeat interval */
     int64_t last_recv_ms; /* last message from the broker */
     int64_t last_send_ms;
-    int64_t backoff_ms;   /* next reconnect delay: doubles up to 32 intervals */
-    int64_t reconnect_at; /* 0 when connected */
-    int64_t last_tick_ms; /* previous zc_peer_tick */
-    uint64_t reconnects;
-    uint64_t dropped; /* malformed or unexpected messages received */
+    int64_t backoff_ms;     /* next reconnect delay: doubles up to 32 intervals */
+    int64_t reconnect_at;   /* 0 when connected */
+    int64_t last_tick_ms;   /* previous zc_peer_tick */
+    uint64_t reconnects;    /* reconnects whose handshake succeeded */
+    uint64_t dropped;       /* malformed or unexpected messages received */
+    int handshake_ok;       /* this socket's handshake succeeded */
+    int reopened;           /* this socket replaced one: log the reconnect once it works */
+    uint64_t hs_failed;     /* failed handshakes since the last that worked */
+    int64_t hs_log_at;      /* next time a failed handshake may be logged */
+    int hs_logged_specific; /* a failure that says why was logged */
 } zc_peer;
 
 /* Connects to endpoint and sends HELLO with credit. name is what the broker logs

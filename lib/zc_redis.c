@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zc_redact.h"
+#include "zc_secret.h"
 
 int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) {
     char shown[256]; /* the URI as errors print it: never its password */
@@ -47,6 +48,7 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         }
         a->port = (int)port;
     }
+    if (!a->password[0] && zc_redis_password_file(a, err, errlen) != 0) return -1;
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
@@ -57,6 +59,12 @@ int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen) 
         a->db = (int)db;
     }
     return 0;
+}
+
+int zc_redis_password_file(zc_redis_addr *a, char *err, size_t errlen) {
+    const char *path = getenv(ZC_REDIS_PASSWORD_FILE_ENV);
+    if (!path || !*path) return 0;
+    return zc_secret_read(ZC_REDIS_PASSWORD_FILE_ENV, path, a->password, sizeof(a->password), err, errlen);
 }
 
 redisContext *zc_redis_connect(const zc_redis_addr *a, long timeout_ms, char *err, size_t errlen) {

@@ -16,8 +16,17 @@ typedef struct zc_redis_addr {
 } zc_redis_addr;
 
 /* Parses redis://[[user]:password@]host[:port][/db] (the scheme may be left out).
- * Returns 0, or -1 with a one-line reason in err. */
+ * A URI without a password takes the one in the file $ZCRAWL_REDIS_PASSWORD_FILE
+ * names, when set (zc_redis_password_file). Returns 0, or -1 with a one-line
+ * reason in err. */
 int zc_redis_parse(const char *uri, zc_redis_addr *a, char *err, size_t errlen);
+
+/* The password of a URI that names none, from a file (a Docker secret, a systemd
+ * credential): its first line, when the environment names the file. */
+#define ZC_REDIS_PASSWORD_FILE_ENV "ZCRAWL_REDIS_PASSWORD_FILE"
+/* Sets a->password from that file. Returns 0 (also when the variable is unset),
+ * or -1 with a one-line reason in err when the file cannot be read or is empty. */
+int zc_redis_password_file(zc_redis_addr *a, char *err, size_t errlen);
 
 /* Connects to a, authenticates, selects its database and sets both the connect
  * and the command timeout to timeout_ms. Returns the context (the caller frees it

@@ -3,7 +3,9 @@
 # test MongoDB-wire server, from the Go module proxy when Go is present).
 # Enough for a bare Debian 12 that has only git, make and root (or sudo): the list
 # includes pkg-config and ca-certificates, which such a system lacks.
-# Idempotent: returns in about a second when everything is there.
+# Idempotent: returns in about a second when everything is there. prometheus brings
+# promtool (the alert rules' unit tests), chromium the status page's test; neither
+# runs as a service here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +14,8 @@ PKGS=(build-essential pkg-config ca-certificates git
       libmicrohttpd-dev
       redis-server redis-tools libcmocka-dev
       python3-pytest python3-pytest-xdist python3-zmq python3-pymongo
-      clang clang-format-14 libclang-rt-14-dev valgrind wrk iproute2 curl)
+      clang clang-format-14 libclang-rt-14-dev valgrind wrk iproute2 curl
+      prometheus chromium python3-yaml)
 [ "${ZCRAWL_DEPS_BENCH:-0}" = 1 ] && PKGS+=(python3-aiohttp python3-motor python3-scrapy python3-matplotlib hyperfine time)
 
 missing=()

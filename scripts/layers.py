@@ -22,12 +22,13 @@ import sys
 LAYERS = {
     "broker": [
         ["main"],  # the process: open, the turn, close
-        ["conf", "control", "jobs", "maintain"],  # the flags; the turn's steps
+        ["conf", "control", "jobs", "maintain", "security_line"],  # the flags; the turn's steps; the first line
         ["report"],  # the reports that close leases, live and replayed
         ["guard", "crawl"],  # the guards' lifetime and tick; a crawl's start, meta and end
         ["liveness", "guard_refuse", "guard_credit", "guard_scope", "guard_robots", "guard_timeout"],  # policy
-        ["peer_io", "outage"],  # peer I/O; Redis-outage state
+        ["peer_io", "outage", "status_peers"],  # peer I/O; Redis-outage state; the peers for the status page
         ["broker", "streamer", "metrics"],  # the lifetime struct's helpers; threads
+        ["status_page"],  # the status page and /status.json, served by metrics
         ["frontier", "frontier_meta", "dispatch"],  # Redis steps (Lua), the crawl's meta; work in hand
         ["frontier_cmd"],  # the Redis command layer: MOVED, EVALSHA, NOSCRIPT
     ],
@@ -46,10 +47,10 @@ LAYERS = {
     ],
     "lib": [
         ["zc_peer", "zc_endpoint"],  # a stage's broker link; data sockets on endpoint lists
-        ["zc_curve"],  # CURVE: keys, server and client sockets, the secure-or-explicit rule
+        ["zc_curve", "zc_crawlstat"],  # CURVE: keys, server and client sockets, the secure-or-explicit rule; a crawl's state read
         ["zc_zap", "zc_cert", "zc_endpoint_list", "zc_flags", "zc_redis", "zc_scope", "zc_headers"],
         ["zc_msg", "zc_url", "zc_robots", "zc_addr", "zc_redact", "zc_buf", "zc_json", "zc_utf8", "zc_log",
-         "zc_signal", "zc_time"],  # leaves
+         "zc_signal", "zc_time", "zc_secret"],  # leaves
     ],
 }
 

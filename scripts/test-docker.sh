@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # test-docker.sh -- the compose deployment end to end, with no registry: base images by
-# debootstrap, the zcrawl/redis/FerretDB images, then the offline stack with N fetchers
-# crawling the emulator; one fetcher is killed mid-crawl; every reachable book must end
-# up in the database exactly once. Everything is torn down (docker compose down -v) at
+# debootstrap, the zcrawl/redis/FerretDB/Prometheus images, then the offline stack with N
+# fetchers crawling the emulator; one fetcher is killed mid-crawl; every reachable book
+# must end up in the database exactly once. From outside the stack's network it proves
+# that nothing answers without its password: Redis and MongoDB (published on loopback
+# by docker-compose.expose-db.yml, unpublished without it), the broker's status page
+# and /metrics, Prometheus, each refusing without the password and answering with it. Everything is torn down (docker compose down -v) at
 # the end, also on failure or Ctrl-C. Ends with one line "docker: N passed, N failed".
 #
 # The emulator's size and latency keep the crawl at ~20-30 s and inside what FerretDB's
@@ -70,14 +73,22 @@ SITESIM_LATENCY_MS=$LATENCY
 SITESIM_JITTER_MS=$((LATENCY / 4))
 SITESIM_SEED=11
 ZCRAWL_PUBLISH_ADDR=127.0.0.1
+REDIS_PUBLISH_ADDR=127.0.0.1
+MONGO_PUBLISH_ADDR=127.0.0.1
 REDIS_HOST_PORT=
 MONGO_HOST_PORT=
 BROKER_HOST_PORTS=
+METRICS_HOST_PORT=
+PROMETHEUS_HOST_PORT=
 SITESIM_HOST_PORT=
 ZCRAWL_KEYS_DIR=$tmp/keys
 EOF
-DC=("${COMPOSE[@]}" -p "$PROJECT" -f deploy/docker-compose.yml -f deploy/docker-compose.offline.yml
+REDIS_PW=$(cat "$tmp/keys/redis.password") MONGO_PW=$(cat "$tmp/keys/mongo.password")
+METRICS_PW=$(cat "$tmp/keys/metrics.password")
+DC_BASE=("${COMPOSE[@]}" -p "$PROJECT" -f deploy/docker-compose.yml -f deploy/docker-compose.offline.yml
     --env-file "$envfile")
+# Redis and MongoDB published on loopback, so that the test can knock from outside.
+DC=("${DC_BASE[@]}" -f deploy/docker-compose.expose-db.yml)
 
 cleanup() {
     local rc=$?
@@ -140,8 +151,8 @@ fi
 echo "== images (${COMPOSE[*]} build)"
 t0=$SECONDS
 # broker, fetcher, parser, writer and emulator share one image (zcrawl:local): build it once.
-if timeout 1800 "${DC[@]}" build redis mongo broker >"$tmp/build.log" 2>&1; then
-    pass "images zcrawl, redis, ferretdb built ($((SECONDS - t0)) s)"
+if timeout 1800 "${DC[@]}" build redis mongo broker prometheus >"$tmp/build.log" 2>&1; then
+    pass "images zcrawl, redis, ferretdb, prometheus built ($((SECONDS - t0)) s)"
 else
     tail -n 40 "$tmp/build.log"
     fail "${COMPOSE[*]} build"; exit 1
@@ -165,7 +176,47 @@ done
 pass "redis, ferretdb and emulator healthy ($((SECONDS - t0)) s)"
 
 redis_id=$(cid redis)
-rcli() { timeout 10 docker exec "$redis_id" redis-cli --raw "$@" 2>/dev/null; }
+rcli() { timeout 10 docker exec -e REDISCLI_AUTH="$REDIS_PW" "$redis_id" redis-cli --raw "$@" 2>/dev/null; }
+
+# ---- exposure: nothing answers from outside the stack's network without its password ----
+echo "== exposure, from outside the stack's network"
+v=0
+"${DC_BASE[@]}" config 2>/dev/null | $PY -c '
+import sys, yaml
+s = yaml.safe_load(sys.stdin)["services"]
+sys.exit(0 if not s["redis"].get("ports") and not s["mongo"].get("ports") else 1)' && v=1
+check "$v" "redis and mongo publish no port without docker-compose.expose-db.yml" \
+    "redis or mongo publishes a port in the stack as shipped"
+redis_port=$("${DC[@]}" port redis 6379 2>/dev/null | tail -n 1); redis_port=${redis_port##*:}
+mongo_port=$("${DC[@]}" port mongo 27017 2>/dev/null | tail -n 1)
+r_none=$(timeout 10 redis-cli -h 127.0.0.1 -p "$redis_port" GET "zcrawl:{$CRAWL}:waiting" 2>&1)
+r_bad=$(REDISCLI_AUTH=wrong-password timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 -p "$redis_port" PING 2>&1)
+r_ok=$(REDISCLI_AUTH=$REDIS_PW timeout 10 redis-cli -h 127.0.0.1 -p "$redis_port" PING 2>&1)
+v=0; [[ "$r_none" == *NOAUTH* ]] && [[ "$r_bad" == *WRONGPASS* ]] && [ "$r_ok" = PONG ] && v=1
+check "$v" "redis on 127.0.0.1:$redis_port: NOAUTH without the password, WRONGPASS with another, PONG with it" \
+    "redis on 127.0.0.1:$redis_port answered '$r_none' / '$r_bad' / '$r_ok'"
+v=0
+$PY - "$mongo_port" "$MONGO_PW" <<'PYEOF' && v=1
+import sys, pymongo, pymongo.errors
+port, pw = sys.argv[1:3]
+def attempt(uri):
+    c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10000)
+    try:
+        c["zcrawl"]["probe"].insert_one({"x": 1})
+        c["zcrawl"]["probe"].drop()
+        return "ok"
+    except pymongo.errors.OperationFailure as e:
+        return "refused %s" % e.code
+    finally:
+        c.close()
+none = attempt("mongodb://%s/zcrawl" % port)
+bad = attempt("mongodb://zcrawl:wrong@%s/zcrawl?authSource=admin" % port)
+good = attempt("mongodb://zcrawl:%s@%s/zcrawl?authSource=admin" % (pw, port))
+print("  .. mongo without a password: %s; with a wrong one: %s; with it: %s" % (none, bad, good))
+sys.exit(0 if none == "refused 13" and bad == "refused 18" and good == "ok" else 1)
+PYEOF
+check "$v" "mongo on $mongo_port refuses without the password and with a wrong one, takes it" \
+    "mongo on $mongo_port did not refuse and accept as it should"
 # ST[field]: the stats hash, from the last HGETALL.
 declare -A ST
 read_stats() {
@@ -184,6 +235,8 @@ t0=$SECONDS
   echo $? >"$tmp/up.rc" ) &
 up_pid=$!
 up_done=0; broker_id=""
+page=""; page_json=""
+code() { timeout 10 curl -s -o /dev/null -w '%{http_code}' "$@"; }
 killed=""; seen_running=0; max_depth=0; max_hdepth=0; max_fetchers=0; broker_healthy=0; broker_exit=""
 last_print=-10
 while :; do
@@ -227,6 +280,13 @@ while :; do
         killed=$(cid fetcher | head -n 1)
         docker kill "$killed" >/dev/null 2>&1
         note "killed fetcher ${killed:0:12} at ${el}s (fetched=$fe of $PAGES pages, written=$(stat written), in_flight=$(stat in_flight))"
+    fi
+    # The status page while the crawl runs: 401 without the password, 200 with it.
+    if [ -z "$page" ] && [ "$up_done" = 1 ] && [ "$(stat state)" = running ]; then
+        mp=$("${DC[@]}" port broker 9108 2>/dev/null | tail -n 1)
+        page="$(code "http://$mp/") $(code -u zcrawl:wrong "http://$mp/metrics") $(code -u "zcrawl:$METRICS_PW" "http://$mp/")"
+        page_json=$(timeout 10 curl -s -u "zcrawl:$METRICS_PW" "http://$mp/status.json")
+        note "status page on $mp: $page (no password, a wrong one, the password)"
     fi
     bstatus=""; bcode=""
     [ -n "$broker_id" ] && read -r bstatus bcode < <(state_of "$broker_id")
@@ -283,6 +343,22 @@ done
 check "$ok_stages" "fetchers, parser and writer exited 0 after SHUTDOWN" \
     "not every stage exited 0 after SHUTDOWN"
 
+# ---- the status page, /metrics and Prometheus: a password each -----------------------
+v=0; [ "$page" = "401 401 200" ] && [[ "$page_json" == *"\"crawl\":\"$CRAWL\""* ]] && v=1
+check "$v" "the status page asked for its password and answered with it" \
+    "the status page while running: '$page' (want 401 401 200), status.json ${page_json:0:80}"
+prom_port=$("${DC[@]}" port prometheus 9090 2>/dev/null | tail -n 1)
+v=0
+[ "$(code "http://$prom_port/api/v1/query?query=up")" = 401 ] &&
+    [ "$(code -u zcrawl:wrong "http://$prom_port/api/v1/query?query=up")" = 401 ] && v=1
+check "$v" "prometheus on $prom_port asks for its password" "prometheus on $prom_port answers without its password"
+# Prometheus scraped the broker while it ran (zcrawl_up 1 at some point).
+seen=$(timeout 10 curl -s -u "zcrawl:$METRICS_PW" \
+    "http://$prom_port/api/v1/query?query=max_over_time(zcrawl_up%5B10m%5D)" 2>/dev/null)
+v=0; [[ "$seen" == *'"1"]'* ]] && v=1
+check "$v" "prometheus scraped the broker through its password (zcrawl_up 1 seen)" \
+    "prometheus never scraped the broker: $seen"
+
 # ---- the documents ----------------------------------------------------------------
 mongo_port=$("${DC[@]}" port mongo 27017 2>/dev/null | tail -n 1)
 sim_port=$("${DC[@]}" port emulator 8080 2>/dev/null | tail -n 1)
@@ -291,15 +367,15 @@ if ! $PY -c 'import pymongo' 2>/dev/null; then
     exit 1
 fi
 echo "== documents in FerretDB ($mongo_port) vs the emulator's reachable ids ($sim_port)"
-if timeout 180 $PY - "$mongo_port" "$sim_port" "$(stat written)" "$(stat gone)" <<'PYEOF'; then
+if timeout 180 $PY - "$mongo_port" "$sim_port" "$(stat written)" "$(stat gone)" "$MONGO_PW" <<'PYEOF'; then
 import collections, json, sys, urllib.request
 import pymongo
-mongo, sim, written, gone = sys.argv[1:5]
+mongo, sim, written, gone, pw = sys.argv[1:6]
 ids = json.load(urllib.request.urlopen("http://%s/__ids" % sim, timeout=30))
 want = set(ids["reachable"])
 st = json.load(urllib.request.urlopen("http://%s/__stats" % sim, timeout=30))
-c = pymongo.MongoClient("mongodb://%s/" % mongo, serverSelectionTimeoutMS=10000,
-                        socketTimeoutMS=120000)
+c = pymongo.MongoClient("mongodb://zcrawl:%s@%s/?authSource=admin" % (pw, mongo),
+                        serverSelectionTimeoutMS=10000, socketTimeoutMS=120000)
 got = [d["_id"] for d in c["zcrawl"]["books"].find({}, {"_id": 1})]
 n = c["zcrawl"]["books"].count_documents({})
 c.close()

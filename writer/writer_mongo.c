@@ -9,6 +9,7 @@
 #include "writer_ferretdb.h"
 #include "writer_mongo_bulk.h"
 #include "zc_log.h"
+#include "zc_secret.h"
 
 #define MONGO_DEFAULT_DB         "zcrawl"
 #define MONGO_DEFAULT_COLL       "books"
@@ -24,6 +25,33 @@ struct writer_mongo {
     char coll_name[128];
     int ferretdb; /* the server is FerretDB: write through writer_ferretdb_write */
 };
+
+/* A URI that names a user but no password takes the one in the file
+ * $ZCRAWL_MONGO_PASSWORD_FILE names (a Docker secret, a systemd credential); without
+ * that file such a URI is refused here (libmongoc 1.23 crashes on it in SCRAM),
+ * unless its mechanism needs no password. Returns 0, or -1 with a one-line reason
+ * in err. */
+static int mongo_password_file(mongoc_uri_t *uri, char *err, size_t errlen) {
+    const char *path = getenv(WRITER_MONGO_PASSWORD_FILE_ENV);
+    const char *user = mongoc_uri_get_username(uri), *mech = mongoc_uri_get_auth_mechanism(uri);
+    if (!user || mongoc_uri_get_password(uri)) return 0;
+    if (mech && (!strcmp(mech, "MONGODB-X509") || !strcmp(mech, "GSSAPI") || !strcmp(mech, "MONGODB-AWS")))
+        return 0;
+    if (!path || !*path) {
+        snprintf(err, errlen,
+                 "the MongoDB URI names user %.64s but no password: give it in the file %s names (or in the URI)",
+                 user, WRITER_MONGO_PASSWORD_FILE_ENV);
+        return -1;
+    }
+    char pw[256];
+    int rc = zc_secret_read(WRITER_MONGO_PASSWORD_FILE_ENV, path, pw, sizeof(pw), err, errlen);
+    if (rc == 0 && !mongoc_uri_set_password(uri, pw)) {
+        snprintf(err, errlen, "%s: the password is not valid UTF-8", WRITER_MONGO_PASSWORD_FILE_ENV);
+        rc = -1;
+    }
+    memset(pw, 0, sizeof(pw));
+    return rc;
+}
 
 /* Sets an int32 URI option unless the URI already gives it. Returns 0 or -1. */
 static int mongo_uri_default(mongoc_uri_t *uri, const char *key, int32_t v, char *err, size_t errlen) {
@@ -164,6 +192,7 @@ static writer_mongo *mongo_open(const writer_mongo_opts *o, char *err, size_t er
         snprintf(err, errlen, "bad MongoDB URI: %s", e.message);
         goto err;
     }
+    if (mongo_password_file(w->uri, err, errlen) != 0) goto err;
     const char *db = o->db ? o->db : mongoc_uri_get_database(w->uri);
     if (!db || !*db) db = MONGO_DEFAULT_DB;
     const char *coll = o->collection ? o->collection : MONGO_DEFAULT_COLL;

@@ -15,6 +15,9 @@ typedef enum { WRITER_MONGO_AUTO = 0,
                WRITER_MONGO_PLAIN,
                WRITER_MONGO_FERRETDB } writer_mongo_server;
 
+/* The password of a URI that names a user but none, from a file. */
+#define WRITER_MONGO_PASSWORD_FILE_ENV "ZCRAWL_MONGO_PASSWORD_FILE"
+
 typedef struct writer_mongo_opts {
     const char *uri;            /* mongodb://... */
     const char *db;             /* NULL: the URI's database, else "zcrawl" */

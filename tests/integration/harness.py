@@ -328,16 +328,24 @@ class Procs:
 class Redis:
     """A private redis-server on a free port in its own folder."""
 
-    def __init__(self, procs, appendonly=False):
+    def __init__(self, procs, appendonly=False, password=None):
         self.procs = procs
         self.dir = tempfile.mkdtemp(prefix="zc-redis-", dir=procs.logdir)
         self.port = free_port()
         self.appendonly = appendonly
+        self.password = password
         self.proc = None
         self.start()
 
     @property
     def uri(self):
+        """With the password when it has one (uri_nopw: without)."""
+        if self.password:
+            return "redis://:%s@127.0.0.1:%d" % (self.password, self.port)
+        return self.uri_nopw
+
+    @property
+    def uri_nopw(self):
         return "redis://127.0.0.1:%d" % self.port
 
     def start(self):
@@ -349,7 +357,13 @@ class Redis:
                     "--dir", self.dir, "--save", "", "--daemonize", "no",
                     "--appendonly", "yes" if self.appendonly else "no",
                     "--appendfsync", "everysec"]
-            self.proc = self.procs.start("redis", argv)
+            if self.password:
+                # In a config file on stdin: a password given as a flag shows in ps.
+                argv += ["-"]
+            self.proc = self.procs.start("redis", argv, stdin=subprocess.PIPE if self.password else None)
+            if self.password:
+                self.proc.stdin.write(("requirepass %s\n" % self.password).encode())
+                self.proc.stdin.close()
             if wait_port(self.port, proc=self.proc):
                 break
             if first:
@@ -366,8 +380,9 @@ class Redis:
             self.proc.wait(timeout=10)
 
     def cli(self, *args):
+        env = dict(os.environ, REDISCLI_AUTH=self.password) if self.password else None
         r = subprocess.run(["redis-cli", "-p", str(self.port), "--raw"] + list(args),
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, env=env)
         return r.stdout
 
     def int(self, *args):

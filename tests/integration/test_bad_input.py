@@ -310,9 +310,11 @@ def test_stage_waits_for_unreachable_broker(procs, tmp_path, name, peer):
             # libzmq may read the junk as old-style ZMTP frames: those arrive as
             # messages and must be dropped as bad; or the stage finds no broker.
             assert junk.accepted > 0
-            assert "event=broker_silent" in log or "event=bad_message" in log, log
+            assert "event=broker_handshake_failed" in log or "event=bad_message" in log, log
         else:
-            assert "event=broker_silent" in log, log
+            # Nothing ever answered: unreachable, not silent (it never spoke).
+            assert "event=broker_unreachable" in log and "event=broker_silent" not in log, log
+        assert "event=broker_reconnected" not in log, log
         p.send_signal(signal.SIGTERM)
         assert wait_exit(p, 10) == 0, procs.log(p)
     finally:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness import ROOT, Pipeline, Sitesim, bin_path, free_port, wait_for, wait_port
+from harness import ROOT, Pipeline, Redis, Sitesim, bin_path, free_port, wait_for, wait_port
 
 STATES = {"running", "idle", "done", "stopped", "complete", "failed"}
 
@@ -48,21 +48,32 @@ def broker_child(launcher_pid):
     return wait_for(find, 20, "the launcher's broker")
 
 
-def readme_recipes():
-    """The shell lines of the README's "Watching a crawl" section that call redis-cli."""
+def readme_block():
+    """The shell block of the README's "Watching a crawl" section: its two setup
+    lines (the crawl's name, Redis's password) and the recipes after them."""
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
     m = re.search(r"^## Watching a crawl\n(.*?)(?=^## )", text, re.S | re.M)
     assert m, "README.md has no 'Watching a crawl' section"
-    lines = []
-    for block in re.findall(r"```sh\n(.*?)```", m.group(1), re.S):
-        lines += [l for l in block.splitlines() if "redis-cli" in l]
-    return lines
+    blocks = re.findall(r"```sh\n(.*?)```", m.group(1), re.S)
+    assert len(blocks) == 1, blocks
+    lines = blocks[0].splitlines()
+    assert re.match(r"^CRAWL=\S+ ", lines[0]) and lines[1].startswith("export REDISCLI_AUTH=$("), lines[:2]
+    return lines[2:]
 
 
-def run_recipe(port, line):
-    """Runs a README line in bash as pasted, with redis-cli pointed at our Redis."""
-    script = 'redis-cli() { command redis-cli -p %d "$@"; }\n%s\n' % (port, line)
+def readme_recipes():
+    return [l for l in readme_block() if "redis-cli" in l]
+
+
+def run_recipe(port, line, crawl, password):
+    """Runs a README line in bash as pasted, after the block's two setup lines with
+    this test's crawl name and password, redis-cli and zcrawl pointed at our Redis
+    (its address only: the password comes from REDISCLI_AUTH, as the README says)."""
+    script = ('CRAWL=%s\nexport REDISCLI_AUTH=%s\n'
+              'redis-cli() { command redis-cli -p %d "$@"; }\n'
+              'zcrawl() { command %s "$@" --redis redis://127.0.0.1:%d; }\n%s\n'
+              % (crawl, password, port, bin_path("zcrawl"), port, line))
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and not r.stderr.strip(), "%s\nrc %d: %s" % (line, r.returncode, r.stderr)
     out = r.stdout.strip()
@@ -78,26 +89,32 @@ def as_int(out, line):
 # ---- the README's recipes ----
 
 @pytest.mark.long
-def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
-    """The launcher's crawl, with no --crawl: the recipes name crawl `default`, so
-    they read it only when the launcher's default crawl name is `default` too.
-    Every recipe must print a number or text that agrees with redis-cli."""
+def test_readme_recipes_work_as_pasted(procs, tmp_path):
+    """The launcher's crawl under a name of its own (books2), on a Redis with a
+    password, as on the README's several hosts: every recipe, run after the
+    block's two setup lines, prints a number or text that agrees with redis-cli,
+    and `zcrawl status` reads the same crawl with the password from REDISCLI_AUTH."""
     recipes = readme_recipes()
     assert len(recipes) >= 8, recipes
+    others = [l for l in readme_block() if l not in recipes]
+    assert others == ['zcrawl status --crawl "$CRAWL"                      # everything below at once (--json: as JSON)'], others
+    crawl, password = "books2", "pw-Recipes-7"
+    redis = Redis(procs, password=password)
     site = Sitesim(procs, "--books", "900", "--latency-ms", "40", "--malformed-rate", "0.05")
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
-    launcher = procs.start("zcrawl", [bin_path("zcrawl"), "run", "--no-progress", "--redis", redis.uri,
+    launcher = procs.start("zcrawl", [bin_path("zcrawl"), "run", "--no-progress", "--crawl", crawl,
                                       "--fetchers", "1", "--max-per-host", "4", "--out", str(out),
-                                      "--log-dir", str(logdir), "--timeout", "120", site.start_url])
+                                      "--log-dir", str(logdir), "--timeout", "120", site.start_url],
+                           env={"ZCRAWL_REDIS": redis.uri})
     broker = broker_child(launcher.pid)
-    key = lambda name: "zcrawl:{default}:" + name
+    key = lambda name: "zcrawl:{%s}:%s" % (crawl, name)
 
     def busy():
         s = redis.hgetall(key("stats"))
         return (redis.int("GET", key("waiting")) >= 50 and redis.int("ZCARD", key("leases")) > 0
                 and redis.int("LLEN", key("dead")) >= 1 and s.get("state") == "running")
-    wait_for(busy, 60, "a running crawl under zcrawl:{default}: with waiting URLs, leases and a dead letter "
-             "(keys: %s)" % redis.cli("KEYS", "*").split())
+    wait_for(busy, 60, "a running crawl under zcrawl:{%s}: with waiting URLs, leases and a dead letter "
+             "(keys: %s)" % (crawl, redis.cli("KEYS", "*").split()))
     checked = []
     with frozen(broker):
         frontier = redis.int("GET", key("waiting"))
@@ -108,8 +125,12 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
         active = redis.int("ZCARD", key("active"))
         stats = redis.hgetall(key("stats"))
         host = "127.0.0.1:%d" % site.port
+        t = run_recipe(redis.port, others[0], crawl, password)
+        rows = table(t)
+        assert rows["crawl"].startswith(crawl + "  (redis 127.0.0.1:%d)" % redis.port), t
+        assert first_int(rows["queue depth"]) == frontier + delayed and first_int(rows["leases"]) == leases, t
         for line in recipes:
-            got = run_recipe(redis.port, line)
+            got = run_recipe(redis.port, line, crawl, password)
             cmd = line.split("#")[0]
             if "HGET " in cmd and " state" in cmd:
                 assert got == stats["state"] and got in STATES, (line, got)
@@ -150,6 +171,10 @@ def test_readme_recipes_work_as_pasted(procs, redis, tmp_path):
             checked.append(line)
     assert checked == recipes
     assert launcher.wait(timeout=150) == 1, procs.log(launcher)  # complete, with dead letters (malformed books)
+    # Without the password every recipe says so instead of printing a number.
+    r = subprocess.run(["bash", "-c", 'redis-cli -p %d GET "zcrawl:{%s}:waiting"' % (redis.port, crawl)],
+                       capture_output=True, text=True, timeout=30)
+    assert "NOAUTH" in r.stdout + r.stderr, r
 
 
 # ---- zcrawl status ----
@@ -193,6 +218,7 @@ def test_status_live_crawl(procs, redis):
         stats = p.stats()
         t = status(redis.uri, "--crawl", "live1").stdout
         j = json.loads(status(redis.uri, "--crawl", "live1", "--json").stdout)
+        dead_list = p.dead()
     rows = table(t)
     assert rows["crawl"].startswith("live1"), t
     assert rows["state"].split()[0] == "running", t
@@ -206,7 +232,7 @@ def test_status_live_crawl(procs, redis):
         assert counters[k] == int(stats.get(k, "0")), (k, t, stats)
     assert "fetched %s/s" % stats["fetched_per_s"] in rows["rates"], (t, stats)
     assert rows["by host"] == "all %d waiting URLs, 1 host" % frontier, t
-    assert re.search(r"^  127\.0\.0\.1:%d +%d$" % (site.port, frontier), t, re.M), t
+    assert re.search(r"^  127\.0\.0\.1:%d +%d  leased %d$" % (site.port, frontier, leases), t, re.M), t
 
     # The broker keeps a meta hash (its lifecycle state) beside the stats hash.
     assert j["crawl"] == "live1" and j["state"] == "running" and j["state_source"] == "meta", j
@@ -215,8 +241,15 @@ def test_status_live_crawl(procs, redis):
     assert j["peers"] == {"fetcher": 2, "parser": 1, "writer": 1}, j
     assert j["counters"] == {k: int(stats.get(k, "0")) for k in j["counters"]} and j["counters"]["fetched"] > 0, j
     assert j["rates"]["fetched_per_s"] == float(stats["fetched_per_s"]), j
-    assert j["by_host"] == {"sampled": frontier, "complete": True, "hosts": 1,
-                            "top": [{"host": "127.0.0.1:%d" % site.port, "urls": frontier}]}, j
+    top = j["by_host"].pop("top")
+    assert j["by_host"] == {"sampled": frontier, "complete": True, "hosts": 1}, j
+    assert [(e["host"], e["urls"], e["leased"], e["backoff_ms"]) for e in top] == \
+        [("127.0.0.1:%d" % site.port, frontier, leases, 0)], top
+    # Every peer by role, with when the broker last heard it.
+    assert sorted(e["role"] for e in j["peer_list"]) == ["fetcher", "fetcher", "parser", "writer"], j["peer_list"]
+    assert all(e["state"] == "live" and 0 <= j["read_at"] - e["seen"] < 10000 for e in j["peer_list"]), j
+    assert [(d["url"], d["reason"]) for d in j["dead"]["latest"]] == \
+        [(d["url"], d["reason"]) for d in dead_list[-10:][::-1]], j["dead"]
     assert j["stats"] == stats and j["problem"] == stats.get("problem", ""), j
     assert 0 <= j["stats_age_ms"] < 60000, j
     p.wait_done(timeout=120, want_rc=1 if dead else 0)  # exit 1: complete with dead letters
@@ -306,6 +339,8 @@ def scrape(port):
             _, _, name, kind = line.split()
             assert kind in ("gauge", "counter"), line
             types[name] = kind
+        elif line.startswith("# "):
+            continue  # a comment: why Redis could not be read
         else:
             m = SAMPLE.match(line)
             assert m, "not a sample line: %r" % line
@@ -400,13 +435,16 @@ def test_metrics_during_a_crawl(procs):
     assert len(err) == 1 and "Address already in use" in err[0] and str(mport) in err[0], procs.log(second)
     assert redis.cli("KEYS", "zcrawl:{m2}:*").strip() == ""
 
-    # Redis down: 503 and one line that says why.
+    # Redis down: zcrawl_up 0 (the broker answers; an alert can tell Redis from it),
+    # with one comment line that says why.
     redis.stop()
-    code, ctype, _, body = scrape(mport)
-    assert code == 503 and len(body.strip().splitlines()) == 1 and "redis" in body, (code, body)
+    code, ctype, m, body = scrape(mport)
+    assert code == 200 and m == {("zcrawl_up", ""): 0}, (code, body)
+    why = [l for l in body.splitlines() if l.startswith("# ") and not l.startswith(("# HELP", "# TYPE"))]
+    assert len(why) == 1 and "redis" in why[0], body
     assert p.broker.poll() is None, "the broker died with Redis down"
     redis.start()
-    wait_for(lambda: scrape(mport)[0] == 200, 30, "/metrics back after Redis came back")
+    wait_for(lambda: scrape(mport)[2].get(("zcrawl_up", "")) == 1, 30, "/metrics back after Redis came back")
 
 
 def test_status_and_metrics_prefer_meta_and_show_the_problem(procs, redis):

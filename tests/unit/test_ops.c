@@ -11,11 +11,11 @@
 #include <cmocka.h>
 
 #include "metrics.h"
-#include "status.h"
+#include "zc_crawlstat.h"
 
 static void host_is(const char *url, const char *want) {
     char out[64];
-    if (status_url_host(url, strlen(url), out, sizeof(out)) != 0) fail_msg("%s rejected", url);
+    if (zc_cs_url_host(url, strlen(url), out, sizeof(out)) != 0) fail_msg("%s rejected", url);
     assert_string_equal(out, want);
 }
 
@@ -29,42 +29,42 @@ static void test_url_host(void **state) {
     char out[8];
     const char *bad[] = { "", "http:/h/", "://h/", "http:///x", "no scheme/x", "a b://h/" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (status_url_host(bad[i], strlen(bad[i]), out, sizeof(out)) == 0) fail_msg("'%s' accepted: %s", bad[i], out);
+        if (zc_cs_url_host(bad[i], strlen(bad[i]), out, sizeof(out)) == 0) fail_msg("'%s' accepted: %s", bad[i], out);
     /* Too long for the buffer, and the length given, not the terminator, bounds the URL. */
-    assert_int_equal(status_url_host("http://longhostname/", 20, out, sizeof(out)), -1);
-    assert_int_equal(status_url_host("http://h/xyz", 8, out, sizeof(out)), 0);
+    assert_int_equal(zc_cs_url_host("http://longhostname/", 20, out, sizeof(out)), -1);
+    assert_int_equal(zc_cs_url_host("http://h/xyz", 8, out, sizeof(out)), 0);
     assert_string_equal(out, "h");
 }
 
 static void test_hosts_count_and_sort(void **state) {
     (void)state;
-    status_hosts h = { 0 };
+    zc_cs_counts h = { 0 };
     char name[32];
     /* Enough hosts to grow the table several times; host i is added i % 7 + 1 times. */
     for (int i = 0; i < 500; i++)
         for (int k = 0; k <= i % 7; k++) {
             snprintf(name, sizeof(name), "h%d", i);
-            assert_int_equal(status_hosts_add(&h, name), 0);
+            assert_int_equal(zc_cs_counts_add(&h, name, 1), 0);
         }
     assert_int_equal(h.used, 500);
     size_t n;
-    status_host *v = status_hosts_sorted(&h, &n);
+    zc_cs_count *v = zc_cs_counts_sorted(&h, &n);
     assert_non_null(v);
     assert_int_equal(n, 500);
     assert_int_equal(h.used, 0);
     long long total = 0;
     for (size_t i = 0; i < n; i++) {
         total += v[i].n;
-        if (i) assert_true(v[i - 1].n > v[i].n || (v[i - 1].n == v[i].n && strcmp(v[i - 1].host, v[i].host) < 0));
+        if (i) assert_true(v[i - 1].n > v[i].n || (v[i - 1].n == v[i].n && strcmp(v[i - 1].name, v[i].name) < 0));
     }
     long long want = 0;
     for (int i = 0; i < 500; i++) want += i % 7 + 1;
     assert_int_equal(total, want);
     assert_int_equal(v[0].n, 7);
-    assert_string_equal(v[0].host, "h104"); /* the smallest name among i % 7 == 6 */
-    status_hosts_free_sorted(v, n);
-    status_hosts_free(&h); /* emptied: a no-op */
-    assert_null(status_hosts_sorted(&h, &n));
+    assert_string_equal(v[0].name, "h104"); /* the smallest name among i % 7 == 6 */
+    zc_cs_counts_free_sorted(v, n);
+    zc_cs_counts_free(&h); /* emptied: a no-op */
+    assert_null(zc_cs_counts_sorted(&h, &n));
     assert_int_equal(n, 0);
 }
 
@@ -74,7 +74,7 @@ static void addr_is(const char *addr, const char *host, int port) {
     if (broker_metrics_parse_addr(addr, h, sizeof(h), &p, err, sizeof(err)) != 0) fail_msg("%s: %s", addr, err);
     assert_string_equal(h, host);
     assert_int_equal(p, port);
-    assert_int_equal(broker_metrics_check(addr, err, sizeof(err)), 0);
+    assert_int_equal(broker_metrics_check(addr, "pw", 0, err, sizeof(err)), 0);
 }
 
 static void test_metrics_addr(void **state) {
