@@ -299,8 +299,9 @@ def test_stage_waits_for_unreachable_broker(procs, tmp_path, name, peer):
     try:
         ep = lambda: "tcp://127.0.0.1:%d" % (junk.port if junk else free_port())
         p = procs.start(name, stage_argv(name, tmp_path, ep(), ep(), ep()))
-        # It finds no broker and says so (or drops the junk as bad), and runs on.
-        said = "event=broker_silent|event=bad_message" if junk else "event=broker_silent"
+        # It finds no broker and says so (the handshake with the junk fails, or the
+        # junk is dropped as bad), and runs on.
+        said = "event=broker_handshake_failed|event=bad_message" if junk else "event=broker_unreachable"
         wait_for(lambda: p.poll() is not None or ((not junk or junk.accepted > 0) and re.search(said, procs.log(p))),
                  20, "the %s to say it has no broker" % name, details=lambda: procs.log(p))
         assert p.poll() is None, "%s exited %s without a broker:\n%s" % (name, p.poll(), procs.log(p))
