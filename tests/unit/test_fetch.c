@@ -8,7 +8,9 @@
 
 #include <cmocka.h>
 
-#include "fetch_loop.h"
+#include "fetch_config.h"
+#include "fetch_outcome.h"
+#include "fetch_redirect.h"
 #include "zc_url.h"
 
 typedef struct {
