@@ -45,3 +45,7 @@ long fetch_recv_buffer_size(long configured, long concurrency) {
     if (b < FETCH_RECV_MIN) b = FETCH_RECV_MIN;
     return b & ~1023L; /* whole KiB */
 }
+
+long fetch_keep_conns(long concurrency) { return concurrency + 16; }
+
+long fetch_max_conns(long concurrency) { return 2 * fetch_keep_conns(concurrency); }

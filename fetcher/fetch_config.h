@@ -34,4 +34,11 @@ int fetch_config_check(const fetch_config *cfg);
  * shared by all transfers, between 1 KiB and 16 KiB. */
 long fetch_recv_buffer_size(long configured, long concurrency);
 
+/* Connections libcurl may keep open for reuse: the concurrency and a few idle.
+ * Transfers started at or above it close their connection when done. */
+long fetch_keep_conns(long concurrency);
+/* CURLMOPT_MAXCONNECTS: above what fetch_keep_conns lets libcurl hold (every slot
+ * starting a connection just under the budget), so libcurl never closes one itself. */
+long fetch_max_conns(long concurrency);
+
 #endif

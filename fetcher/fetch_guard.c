@@ -2,6 +2,7 @@
 #include "fetch_guard.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "zc_addr.h"
 #include "zc_log.h"
@@ -30,8 +31,16 @@ curl_socket_t fetch_guard_open(void *guard, curlsocktype purpose, struct curl_so
         }
     }
     curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-    if (s != CURL_SOCKET_BAD) g->opened = 1;
+    if (s != CURL_SOCKET_BAD) {
+        g->opened = 1;
+        (*g->sockets)++;
+    }
     return s;
+}
+
+int fetch_guard_close(void *sockets, curl_socket_t s) {
+    (*(long *)sockets)--;
+    return close(s);
 }
 
 int fetch_guard_refused_all(const fetch_guard *g) { return g->blocked && !g->opened; }

@@ -198,9 +198,9 @@ static void log_stats(fetch_loop *l) {
     const fetch_pool *p = &l->pool;
     const fetch_link *k = &l->link;
     zc_info("stats", "jobs=%" PRIu64 " ok=%" PRIu64 " retry=%" PRIu64 " fail=%" PRIu64 " redirect=%" PRIu64 " blocked=%" PRIu64 " bytes=%" PRIu64 " in_flight=%ld pending_pages=%ld"
-                     " held_bytes=%" PRId64 " paused=%ld pauses=%" PRIu64 " credits=%" PRIu64 " dropped=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64,
+                     " held_bytes=%" PRId64 " paused=%ld pauses=%" PRIu64 " sockets=%ld credits=%" PRIu64 " dropped=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64,
             p->st.jobs, k->st.ok, k->st.retry, k->st.fail, k->st.redirect, p->st.blocked, l->pages.bytes,
-            p->active.n, p->pending.n, fetch_pool_held(&l->pool), p->paused_n, p->st.pauses, k->st.credits,
+            p->active.n, p->pending.n, fetch_pool_held(&l->pool), p->paused_n, p->st.pauses, p->sockets, k->st.credits,
             k->st.dropped, k->st.lost, k->peer.reconnects);
 }
 
@@ -312,7 +312,7 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "bad configuration");
         goto err;
     }
-    if (fetch_event_open(&l->ev, l->cfg.concurrency + 16, err, errlen) != 0) goto err;
+    if (fetch_event_open(&l->ev, fetch_max_conns(l->cfg.concurrency), err, errlen) != 0) goto err;
     fetch_pool_open(&l->pool, &l->cfg, l->ev.multi, l->ev.share,
                     fetch_guard_wanted(l->cfg.allow_private, l->cfg.proxy));
     l->zctx = zmq_ctx_new();

@@ -14,6 +14,16 @@
 #include "zc_time.h"
 
 #define FETCH_BODY_MIN (16 * 1024) /* first body allocation; doubles from here */
+/* libcurl's DNS cache lifetime: an entry is dropped this long after it was made,
+ * by one transfer a second (see conn_policy). libcurl's hash of it has a fixed 71
+ * slots, so each lookup walks about (new hosts a second x this) / 71 entries:
+ * 10 s rather than libcurl's 60 keeps that short at a thousand new hosts a
+ * second, and a host still asked for is resolved again only every 10 s. */
+#define FETCH_DNS_TTL_S    10
+#define FETCH_DNS_SWEEP_MS 1000
+/* An idle connection is closed after this long unused: it is worth something only
+ * for a host asked again soon, and its slot serves a newer one. */
+#define FETCH_CONN_MAXAGE_S 10
 
 ZC_LIST_DEFINE(list, fetch_xfer_list, fetch_xfer)
 
@@ -178,6 +188,7 @@ static fetch_xfer *xfer_new(fetch_pool *p, char *err, size_t errlen) {
     }
     x->pool = p;
     x->guard.on = p->guard;
+    x->guard.sockets = &p->sockets;
     x->easy = curl_easy_init();
     if (!x->easy) {
         snprintf(err, errlen, "curl_easy_init failed");
@@ -189,6 +200,10 @@ static fetch_xfer *xfer_new(fetch_pool *p, char *err, size_t errlen) {
     XSET(CURLOPT_WRITEDATA, (void *)x);
     XSET(CURLOPT_OPENSOCKETFUNCTION, fetch_guard_open);
     XSET(CURLOPT_OPENSOCKETDATA, (void *)&x->guard);
+    XSET(CURLOPT_CLOSESOCKETFUNCTION, fetch_guard_close);
+    XSET(CURLOPT_CLOSESOCKETDATA, (void *)&p->sockets);
+    XSET(CURLOPT_DNS_CACHE_TIMEOUT, -1L); /* pruned by time here, see conn_policy */
+    XSET(CURLOPT_MAXAGE_CONN, (long)FETCH_CONN_MAXAGE_S);
     XSET(CURLOPT_NOSIGNAL, 1L);
     XSET(CURLOPT_ACCEPT_ENCODING, "");
     /* Redirects are followed by fetch_xfer_finish, hop by hop, after the origin check. */
@@ -235,6 +250,38 @@ void fetch_xfer_recycle(fetch_pool *p, fetch_xfer *x) {
     p->busy--;
     p->freed++;
     list_push(&p->idle, x);
+}
+
+/* Sets what the end of x's transfer does to libcurl's caches, so that no cost grows
+ * with the number of hosts crawled. libcurl 7.88 has two caches that do:
+ * - DNS: every finished transfer walks the whole DNS cache for entries older than
+ *   CURLOPT_DNS_CACHE_TIMEOUT, and the cache holds every host resolved within it
+ *   (20 000 hosts: a third of the fetcher's time). Here transfers keep entries
+ *   forever (-1: no walk) but one a second walks with FETCH_DNS_TTL_S, so entries
+ *   still live FETCH_DNS_TTL_S and the walk is once a second, not per transfer.
+ * - connections: when the cache holds more than CURLMOPT_MAXCONNECTS, returning a
+ *   connection closes the oldest idle one, found by walking every host's bundle,
+ *   and leaves that host's empty bundle behind: the walk grows with every host
+ *   ever connected (the other third). Here libcurl's limit is kept out of reach
+ *   and a transfer started while libcurl holds keep_conns sockets or more closes
+ *   its connection when done (CURLOPT_FORBID_REUSE), which removes its bundle;
+ *   idle connections age out after FETCH_CONN_MAXAGE_S. One host reuses every
+ *   connection (they never exceed the concurrency); many hosts keep a few.
+ * Returns 0, or -1 with a reason. */
+static int conn_policy(fetch_pool *p, fetch_xfer *x, char *reason, size_t reasonlen) {
+    int64_t now = zc_now_ms();
+    unsigned sweep = now >= p->next_dns_sweep, no_reuse = p->sockets >= p->keep_conns;
+    CURLcode rc = CURLE_OK;
+    if (sweep != x->dns_sweep) rc = curl_easy_setopt(x->easy, CURLOPT_DNS_CACHE_TIMEOUT, sweep ? (long)FETCH_DNS_TTL_S : -1L);
+    if (rc == CURLE_OK && no_reuse != x->no_reuse) rc = curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, (long)no_reuse);
+    if (rc != CURLE_OK) {
+        snprintf(reason, reasonlen, "curl: %s", curl_easy_strerror(rc));
+        return -1;
+    }
+    if (sweep) p->next_dns_sweep = now + FETCH_DNS_SWEEP_MS;
+    x->dns_sweep = sweep;
+    x->no_reuse = no_reuse;
+    return 0;
 }
 
 /* Points x's handle at url with ms left of the job's time and adds it to the multi
@@ -301,7 +348,8 @@ int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r
     x->status = 0;
     x->hops = 0;
     x->started_ms = zc_now_ms();
-    if (xfer_run(p, x, x->url, p->cfg->timeout_ms, reason, sizeof(reason)) != 0) {
+    if (conn_policy(p, x, reason, sizeof(reason)) != 0 ||
+        xfer_run(p, x, x->url, p->cfg->timeout_ms, reason, sizeof(reason)) != 0) {
         /* The slot goes back idle; recycling gives the credit back. */
         fetch_xfer_recycle(p, x);
         return refuse(r, FETCH_RETRY, reason);
@@ -417,6 +465,7 @@ void fetch_pool_open(fetch_pool *p, const fetch_config *cfg, CURLM *multi, CURLS
     p->guard = guard;
     p->http2 = 1;
     p->recv_buffer = fetch_recv_buffer_size(cfg->recv_buffer, cfg->concurrency);
+    p->keep_conns = fetch_keep_conns(cfg->concurrency);
     atomic_init(&p->zmq_bytes, 0);
 }
 

@@ -48,6 +48,8 @@ struct fetch_xfer {
     long status;
     long hops; /* redirects followed */
     unsigned too_large : 1, oom : 1, paused : 1;
+    unsigned no_reuse : 1;  /* CURLOPT_FORBID_REUSE: its connection closes after it */
+    unsigned dns_sweep : 1; /* its end prunes libcurl's DNS cache (fetch_xfer.c) */
     fetch_guard guard;
 };
 
@@ -70,6 +72,9 @@ struct fetch_pool {
     int64_t held;           /* body bytes in active transfers and pending pages */
     atomic_llong zmq_bytes; /* bodies handed to ZeroMQ and not yet freed by its I/O thread */
     long paused_n;          /* transfers paused because held bytes are over the limit */
+    long sockets;           /* sockets libcurl holds open: connections in use or idle */
+    long keep_conns;        /* connections libcurl may keep for reuse (a budget, not a cap) */
+    int64_t next_dns_sweep; /* monotonic ms: the next transfer started after it prunes DNS */
     struct {
         uint64_t jobs, blocked, pauses, rejected;
     } st;
