@@ -1,16 +1,38 @@
 /* fetch_guard.c -- the SSRF guard on the address each connection really uses. */
 #include "fetch_guard.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "zc_addr.h"
 #include "zc_log.h"
+#include "zc_redact.h"
+
+/* libcurl reads these (in either case, but for HTTP_PROXY, which CGI lets a
+ * request set); a proxy from them would see every request and leave the guard
+ * only the proxy's address to judge. */
+static const char *const proxy_vars[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                          "no_proxy", "NO_PROXY", NULL };
 
 int fetch_guard_wanted(int allow_private, const char *proxy) {
+    char vars[160] = "", buf[256];
+    size_t n = 0;
+    for (int i = 0; proxy_vars[i]; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (!v || !*v) continue;
+        int w = snprintf(vars + n, sizeof(vars) - n, "%s%s", n ? "," : "", proxy_vars[i]);
+        if (w > 0 && (size_t)w < sizeof(vars) - n) n += (size_t)w;
+    }
+    if (n)
+        zc_warn("proxy_env_ignored", "vars=%s proxy=\"%s\" reason=\"only --proxy (ZCRAWL_PROXY) sets a proxy\"", vars,
+                proxy && *proxy ? zc_redact_uri(buf, sizeof(buf), proxy) : "none");
     int proxied = proxy && *proxy;
     if (!allow_private && proxied)
-        zc_warn("address_guard_off", "reason=\"a proxy is set: the proxy must refuse private addresses\"");
+        zc_warn("address_guard_off", "proxy=\"%s\" reason=\"every request goes to the proxy, which must refuse private "
+                                     "addresses itself\"",
+                zc_redact_uri(buf, sizeof(buf), proxy));
     return !allow_private && !proxied;
 }
 

@@ -23,7 +23,10 @@ typedef struct fetch_guard {
 
 /* Whether the guard is on for these settings: off with allow_private, and off
  * behind a proxy (every connection then goes to the proxy, which must judge the
- * addresses behind it; said once in the log). */
+ * addresses behind it; said once in the log, naming the proxy). The proxy
+ * variables of the environment (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...)
+ * are never used (the transfers set CURLOPT_PROXY and CURLOPT_NOPROXY); those
+ * set are named once in the log as ignored. */
 int fetch_guard_wanted(int allow_private, const char *proxy);
 /* Forgets what the previous request of a transfer saw. */
 void fetch_guard_reset(fetch_guard *g);

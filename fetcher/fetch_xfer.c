@@ -214,7 +214,10 @@ static fetch_xfer *xfer_new(fetch_pool *p, char *err, size_t errlen) {
     XSET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
     XSET(CURLOPT_USERAGENT, c->user_agent);
     XSET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
-    if (c->proxy && *c->proxy) XSET(CURLOPT_PROXY, c->proxy);
+    /* Only --proxy: "" keeps libcurl from taking one from the environment, and
+     * behind a proxy NO_PROXY must not send requests around it (and its guard). */
+    XSET(CURLOPT_PROXY, c->proxy ? c->proxy : "");
+    if (c->proxy && *c->proxy) XSET(CURLOPT_NOPROXY, "");
     XSET(CURLOPT_BUFFERSIZE, p->recv_buffer);
     if (p->http2) {
         CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

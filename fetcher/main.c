@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
         { "connect-timeout-ms", "ZCRAWL_CONNECT_TIMEOUT_MS", ZC_FLAG_INT, &cfg.connect_timeout_ms, "connect timeout", 1, 600000 },
         { "timeout-ms", "ZCRAWL_TIMEOUT_MS", ZC_FLAG_INT, &cfg.timeout_ms, "whole-transfer timeout", 1, 3600000 },
         { "user-agent", "ZCRAWL_USER_AGENT", ZC_FLAG_STR, &cfg.user_agent, "User-Agent header", 0, 0 },
-        { "proxy", "ZCRAWL_PROXY", ZC_FLAG_STR, &cfg.proxy, "proxy URL (curl syntax), empty for none", 0, 0 },
+        { "proxy", "ZCRAWL_PROXY", ZC_FLAG_STR, &cfg.proxy, "proxy URL (curl syntax), empty for none; http_proxy and the like are ignored", 0, 0 },
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &cfg.name, "name in HELLO (default fetcher-HOST-PID)", 0, 0 },
         { "heartbeat-ms", "ZCRAWL_HEARTBEAT_MS", ZC_FLAG_INT, &cfg.heartbeat_ms, "heartbeat interval", 10, 600000 },
         { "drain-ms", "ZCRAWL_DRAIN_MS", ZC_FLAG_INT, &cfg.drain_ms, "wait for transfers at shutdown", 0, 600000 },

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from email.utils import formatdate
@@ -18,7 +19,7 @@ from urllib.parse import quote, unquote
 import pytest
 import zmq
 
-from harness import Sitesim, bin_path
+from harness import Sitesim, bin_path, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
 DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
@@ -189,18 +190,26 @@ def other_http():
 class Broker:
     """The broker's side of the protocol: a ROUTER for control, a PULL for pages."""
 
-    def __init__(self, heartbeat=True):
+    def __init__(self, heartbeat=True, ipc_dir=None):
+        """ipc_dir: bind ipc:// endpoints in that folder (a fetcher in another
+        network namespace reaches them) instead of loopback TCP."""
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.linger = 0
-        port = self.router.bind_to_random_port("tcp://127.0.0.1")
-        self.endpoint = "tcp://127.0.0.1:%d" % port
         self.pull = self.ctx.socket(zmq.PULL)
         self.pull.linger = 0
         self.pull.rcvhwm = 1
         self.pull.rcvbuf = 65536  # a small TCP window: an unread PULL fills up soon
-        port = self.pull.bind_to_random_port("tcp://127.0.0.1")
-        self.pages_endpoint = "tcp://127.0.0.1:%d" % port
+        if ipc_dir:
+            self.endpoint = "ipc://%s/control" % ipc_dir
+            self.pages_endpoint = "ipc://%s/pages" % ipc_dir
+            self.router.bind(self.endpoint)
+            self.pull.bind(self.pages_endpoint)
+        else:
+            port = self.router.bind_to_random_port("tcp://127.0.0.1")
+            self.endpoint = "tcp://127.0.0.1:%d" % port
+            port = self.pull.bind_to_random_port("tcp://127.0.0.1")
+            self.pages_endpoint = "tcp://127.0.0.1:%d" % port
         self.heartbeat = heartbeat
         self.ident = None
         self.last_hb = 0.0
@@ -607,6 +616,93 @@ def test_guard_applies_to_redirect_hops(procs, broker, http):
     assert d[1] == b"fail" and d[4].startswith(b"blocked address "), d
     assert http.hits == {}
 
+
+
+# ---------------------------------------------------------------- a host of its own
+
+PUBLIC = "1.2.3.4"  # what the guard takes for public; inside the namespace only
+
+
+def netns_ok():
+    r = subprocess.run(["unshare", "-rn", "true"], capture_output=True, text=True, timeout=10)
+    return r.returncode == 0, r.stderr.strip()
+
+
+class NetnsFetcher:
+    """A fetcher in a network namespace of its own (tests/integration/netns_host.py),
+    with loopback and PUBLIC on its lo and the given HTTP servers on them; the
+    test's Broker listens on ipc:// in tmp. logs(name) is what a server received."""
+
+    def __init__(self, procs, tmp, servers, args=(), env=None, concurrency=8):
+        ok, why = netns_ok()
+        if not ok:
+            pytest.skip("LOUD SKIP: cannot make a network namespace (unshare -rn: %s); "
+                        "this test needs unprivileged user namespaces or root" % why)
+        self.tmp = str(tmp)
+        self.servers = servers
+        self.broker = Broker(ipc_dir=self.tmp)
+        argv = [bin_path("fetcher"), "--broker", self.broker.endpoint, "--pages", self.broker.pages_endpoint,
+                "--concurrency", str(concurrency), "--log-level", "debug"] + list(args)
+        spec = {"addr": PUBLIC, "dir": self.tmp, "servers": servers, "argv": argv}
+        with open(os.path.join(self.tmp, "spec.json"), "w") as f:
+            json.dump(spec, f)
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.p = procs.start("fetcher-netns", ["unshare", "-rn", "/usr/bin/python3",
+                                               os.path.join(here, "netns_host.py"),
+                                               os.path.join(self.tmp, "spec.json")], env=env)
+        _started.append((procs, self.p))
+        ready = os.path.join(self.tmp, "ready.json")
+        wait_for(lambda: os.path.exists(ready) or self.p.poll() is not None, 20, "the namespace's servers")
+        assert self.p.poll() is None, procs.log(self.p)
+        with open(ready) as f:
+            self.ports = json.load(f)
+        ident, (role, name, credit) = self.broker.wait_hello()
+        assert role == b"fetcher"
+
+    def url(self, server, path):
+        return "http://%s:%d%s" % (self.servers[server]["bind"], self.ports[server], path)
+
+    def logs(self, name):
+        path = os.path.join(self.tmp, name + ".log")
+        return open(path).read().splitlines() if os.path.exists(path) else []
+
+    def close(self):
+        self.broker.close()
+
+
+def test_proxy_from_the_environment_is_ignored(procs, tmp_path):
+    """Issue 22: libcurl takes a proxy from http_proxy, HTTPS_PROXY, ALL_PROXY
+    unless told otherwise, and behind a proxy the guard sees only the proxy's
+    address. A fetcher whose environment names a proxy on a public address, with
+    the guard on: a JOB to a loopback target is refused as blocked (nothing reaches
+    the proxy or the target), a JOB to a public site goes straight to it, and the
+    log says the variables were ignored."""
+    servers = {"proxy": {"bind": PUBLIC}, "site": {"bind": PUBLIC}, "target": {"bind": "127.0.0.1"}}
+    # The namespace is the test's alone: the proxy's port can be fixed before it runs.
+    servers["proxy"]["port"] = 3128
+    env = dict(GUARD_ON, http_proxy="http://%s:3128" % PUBLIC, HTTPS_PROXY="http://%s:3128" % PUBLIC,
+               ALL_PROXY="http://%s:3128" % PUBLIC)
+    nf = None
+    try:
+        nf = NetnsFetcher(procs, tmp_path, servers, env=env)
+        b = nf.broker
+        target, site = nf.url("target", "/ok"), nf.url("site", "/ok")
+        b.job(target)
+        b.job(site)
+        d = b.done_for(target)
+        assert d[1:] == [b"fail", b"0", b"0", b"blocked address 127.0.0.1"], d
+        page = b.page_for(site)
+        assert page[2] == b"200" and page[6] == b"site", page
+        assert nf.logs("proxy") == [] and nf.logs("target") == [], (nf.logs("proxy"), nf.logs("target"))
+        assert nf.logs("site") == ["GET /ok %s:%d" % (PUBLIC, nf.ports["site"])], nf.logs("site")
+        log = procs.log(nf.p)
+        assert "event=proxy_env_ignored" in log and "vars=https_proxy" not in log, log[-3000:]
+        assert "HTTPS_PROXY" in log and "ALL_PROXY" in log and "guard=on" in log, log[-3000:]
+    finally:
+        if nf:
+            nf.p.send_signal(signal.SIGTERM)
+            wait_exit(nf.p, 20)
+            nf.close()
 
 
 def test_concurrency_cap_with_credit(procs, broker, http):

@@ -369,8 +369,10 @@ class Site:
     """A small book site in Python: robots.txt, one list page and detail pages,
     plus optional redirects. Keeps every request (path, time)."""
 
-    def __init__(self, n=6, robots=None, redirects=None):
-        self.n, self.robots, self.redirects = n, robots, redirects or {}
+    def __init__(self, n=6, robots=None, redirects=None, files=None, status=None):
+        """redirects {path: Location} (302), files {path: text} (200), status: every
+        request answered with it (a broken proxy)."""
+        self.n, self.robots, self.redirects, self.files = n, robots, redirects or {}, files or {}
         self.requests = []
         site = self
 
@@ -380,6 +382,10 @@ class Site:
 
             def do_GET(self):
                 site.requests.append((self.path, time.time()))
+                if status:
+                    return self.answer(status, b"no")
+                if self.path in site.files:
+                    return self.answer(200, site.files[self.path].encode(), "text/plain")
                 if self.path in site.redirects:
                     self.send_response(302)
                     self.send_header("Location", site.redirects[self.path])
@@ -566,3 +572,40 @@ def test_launcher_obeys_robots_and_passes_ignore_robots(procs, tmp_path):
     books_once(str(out1), ["1", "2", "3"])
     broker_log = open([os.path.join(str(logs1), f) for f in os.listdir(str(logs1)) if f.startswith("broker")][0]).read()
     assert "robots=ignored" in broker_log and "host_patterns=1" in broker_log, broker_log[:2000]
+
+
+# ------------------------------------------------------------------ issue 22: proxies
+
+def crawl(tmp_path, start, name, env=None, timeout=90):
+    """`zcrawl run` (CURVE on, as by default) of start into NAME.jsonl; returns the
+    finished process, the output file and the log folder."""
+    out, logdir = str(tmp_path / (name + ".jsonl")), str(tmp_path / ("logs-" + name))
+    argv = [bin_path("zcrawl"), "run", "--no-progress", "--out", out, "--log-dir", logdir, "--crawl", name,
+            "--timeout", str(timeout - 10), start]
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path), env=e)
+    return r, out, logdir
+
+
+def stage_log(logdir, stage):
+    return "".join(open(os.path.join(logdir, f)).read() for f in sorted(os.listdir(logdir)) if f.startswith(stage))
+
+
+def test_proxy_variables_of_the_environment_are_ignored(tmp_path):
+    """Issue 22: http_proxy, HTTPS_PROXY and ALL_PROXY in the environment of a crawl
+    (here a proxy that answers 502 to everything) are not used: every request goes
+    to the site, every book is stored once, the proxy sees nothing, and the
+    fetchers' log says the variables were ignored."""
+    proxy = Site(status=502)
+    site = Site(n=4)
+    env = {v: proxy.base for v in ("http_proxy", "HTTPS_PROXY", "ALL_PROXY")}
+    try:
+        r, out, logdir = crawl(tmp_path, site.base + "/api/book/?limit=18&offset=0", "proxy", env=env)
+    finally:
+        site.close()
+        proxy.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert proxy.requests == [], proxy.paths()
+    books_once(out, ["1", "2", "3", "4"])
+    assert "event=proxy_env_ignored" in stage_log(logdir, "fetcher")
