@@ -17,7 +17,7 @@ typedef struct fetch_config {
     long pages_hwm;          /* ZMQ_SNDHWM of the pages socket */
     long stats_ms;           /* counters logged this often */
     long recv_buffer;        /* curl's receive buffer per transfer; 0 = automatic */
-    long max_redirs;         /* same-origin redirects followed per job */
+    long max_redirs;         /* redirects to the job URL itself followed per job */
     long max_retry_after_ms; /* cap on the Retry-After passed to the broker */
     long max_held_bytes;     /* page bytes held before credit stops and transfers pause */
     int allow_private;       /* connect to loopback, private, link-local, ... addresses */

@@ -11,6 +11,7 @@
 #include "fetch_redirect.h"
 #include "zc_list.h"
 #include "zc_log.h"
+#include "zc_robots.h"
 #include "zc_time.h"
 
 #define FETCH_BODY_MIN (16 * 1024) /* first body allocation; doubles from here */
@@ -71,11 +72,15 @@ static size_t body_first_cap(fetch_xfer *x, size_t n, size_t max) {
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
     fetch_xfer *x = userp;
     fetch_pool *p = x->pool;
-    size_t n = size * nmemb;
-    size_t max = (size_t)p->cfg->max_body;
+    size_t got = size * nmemb, n = got;
+    size_t max = x->robots ? ZC_ROBOTS_MAX_BYTES : (size_t)p->cfg->max_body;
     if (n > max - x->len) {
-        x->too_large = 1;
-        return 0;
+        if (!x->robots) {
+            x->too_large = 1;
+            return 0;
+        }
+        n = max - x->len; /* the rest of robots.txt counts for nothing: end it here */
+        x->capped = 1;
     }
     if (n && fetch_pool_held(p) + (int64_t)n > p->cfg->max_held_bytes && !may_exceed(p, x)) {
         if (!x->paused) {
@@ -100,7 +105,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp) {
     memcpy(x->body + x->len, ptr, n);
     x->len += n;
     p->held += (int64_t)n;
-    return n;
+    return x->capped ? 0 : got; /* short: libcurl ends the transfer (CURLE_WRITE_ERROR) */
 }
 
 /* Drops x's body (and its weight in the held bytes); the buffer stays for reuse
@@ -255,8 +260,9 @@ void fetch_xfer_recycle(fetch_pool *p, fetch_xfer *x) {
     list_push(&p->idle, x);
 }
 
-/* Sets what the end of x's transfer does to libcurl's caches, so that no cost grows
- * with the number of hosts crawled. libcurl 7.88 has two caches that do:
+/* Sets the limit of x's body for its kind of job, and what the end of x's transfer
+ * does to libcurl's caches, so that no cost grows with the number of hosts
+ * crawled. libcurl 7.88 has two caches that do:
  * - DNS: every finished transfer walks the whole DNS cache for entries older than
  *   CURLOPT_DNS_CACHE_TIMEOUT, and the cache holds every host resolved within it
  *   (20 000 hosts: a third of the fetcher's time). Here transfers keep entries
@@ -275,15 +281,22 @@ static int conn_policy(fetch_pool *p, fetch_xfer *x, char *reason, size_t reason
     int64_t now = zc_now_ms();
     unsigned sweep = now >= p->next_dns_sweep, no_reuse = p->sockets >= p->keep_conns;
     CURLcode rc = CURLE_OK;
-    if (sweep != x->dns_sweep) rc = curl_easy_setopt(x->easy, CURLOPT_DNS_CACHE_TIMEOUT, sweep ? (long)FETCH_DNS_TTL_S : -1L);
-    if (rc == CURLE_OK && no_reuse != x->no_reuse) rc = curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, (long)no_reuse);
+    /* robots.txt is cut by write_cb, never refused for its Content-Length. */
+    if (x->robots != x->h_robots &&
+        (rc = curl_easy_setopt(x->easy, CURLOPT_MAXFILESIZE_LARGE,
+                               x->robots ? (curl_off_t)0 : (curl_off_t)p->cfg->max_body)) == CURLE_OK)
+        x->h_robots = x->robots;
+    if (rc == CURLE_OK && sweep != x->dns_sweep &&
+        (rc = curl_easy_setopt(x->easy, CURLOPT_DNS_CACHE_TIMEOUT, sweep ? (long)FETCH_DNS_TTL_S : -1L)) == CURLE_OK)
+        x->dns_sweep = sweep;
+    if (rc == CURLE_OK && no_reuse != x->no_reuse &&
+        (rc = curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, (long)no_reuse)) == CURLE_OK)
+        x->no_reuse = no_reuse;
     if (rc != CURLE_OK) {
         snprintf(reason, reasonlen, "curl: %s", curl_easy_strerror(rc));
         return -1;
     }
     if (sweep) p->next_dns_sweep = now + FETCH_DNS_SWEEP_MS;
-    x->dns_sweep = sweep;
-    x->no_reuse = no_reuse;
     return 0;
 }
 
@@ -346,9 +359,10 @@ int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r
     x->url_len = len;
     x->len = x->cap = 0;
     x->body = NULL;
-    x->too_large = x->oom = x->paused = 0;
+    x->too_large = x->oom = x->paused = x->capped = 0;
+    x->robots = (unsigned)fetch_is_robots(url, len);
     fetch_guard_reset(&x->guard);
-    x->status = 0;
+    x->status = x->redir_status = 0;
     x->hops = 0;
     x->started_ms = zc_now_ms();
     if (conn_policy(p, x, reason, sizeof(reason)) != 0 ||
@@ -379,35 +393,56 @@ static int xfer_follow(fetch_pool *p, fetch_xfer *x, const char *target, char *r
     x->hop_url = u;
     x->hops++;
     body_reset(p, x, 0);
-    x->too_large = x->oom = 0;
+    x->too_large = x->oom = x->capped = 0;
     fetch_guard_reset(&x->guard);
     return xfer_run(p, x, x->hop_url, (long)left, reason, reasonlen);
 }
 
-/* A 3xx with a Location: follow it, or end the job. Returns 1 when the job goes
- * on with the next hop, else 0 with the outcome and reason of the DONE to send. */
-static int xfer_redirect(fetch_pool *p, fetch_xfer *x, fetch_result *r) {
+/* robots.txt that cannot be had through its redirects: unavailable, as RFC 9309
+ * 2.3.1.2 has it for too many hops (the broker then allows everything, as for a
+ * 4xx). The answer is status (the last 3xx) and no body. */
+static fetch_end robots_unavailable(fetch_pool *p, fetch_xfer *x, long status, const char *why) {
+    zc_info("robots_unavailable", "url=%.*s status=%ld hops=%ld reason=\"%s\"", (int)x->url_len, x->url, status, x->hops,
+            why);
+    body_reset(p, x, 0);
+    x->status = status;
+    return FETCH_END_ROBOTS;
+}
+
+/* A 3xx with a Location: follow it, or end the job with r (DONE) or as an
+ * unavailable robots.txt. */
+static fetch_end xfer_redirect(fetch_pool *p, fetch_xfer *x, long status, fetch_result *r) {
     const char *target = NULL;
-    if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || !target) return 0;
-    switch (fetch_redirect_decide(x->url, target, x->hops, p->cfg->max_redirs)) {
-    case FETCH_REDIR_FOLLOW:
-        if (xfer_follow(p, x, target, r->reason, sizeof(r->reason)) == 0) return 1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || !target)
+        return x->robots ? robots_unavailable(p, x, status, "no Location") : FETCH_END_DONE;
+    fetch_redir d = fetch_redirect_decide(x->url, target, x->hops, p->cfg->max_redirs, x->robots);
+    if (d == FETCH_REDIR_FOLLOW) {
+        x->redir_status = status;
+        if (xfer_follow(p, x, target, r->reason, sizeof(r->reason)) == 0) return FETCH_END_HOP;
         r->outcome = FETCH_RETRY;
-        return 0;
-    case FETCH_REDIR_REPORT:
+        return FETCH_END_DONE;
+    }
+    if (x->robots) return robots_unavailable(p, x, status, d == FETCH_REDIR_TOO_MANY ? "too many redirects" : "bad redirect target");
+    if (d == FETCH_REDIR_REPORT) {
         r->outcome = FETCH_REDIRECT;
-        snprintf(r->reason, sizeof(r->reason), "%s", target); /* fits: decide checked ZC_URL_MAX */
-        return 0;
-    case FETCH_REDIR_TOO_MANY:
+        fetch_redirect_report(target, r->reason, sizeof(r->reason));
+    } else if (d == FETCH_REDIR_TOO_MANY) {
         r->outcome = FETCH_FAIL;
         snprintf(r->reason, sizeof(r->reason), "too many redirects (%ld)", x->hops);
-        return 0;
-    case FETCH_REDIR_BAD:
+    } else {
         r->outcome = FETCH_FAIL;
         snprintf(r->reason, sizeof(r->reason), "bad redirect target");
-        return 0;
     }
-    return 0;
+    return FETCH_END_DONE;
+}
+
+/* robots.txt cut at ZC_ROBOTS_MAX_BYTES: what libcurl called a write error is the
+ * end of what counts, and a line cut in two counts for nothing. */
+static void robots_trim(fetch_pool *p, fetch_xfer *x) {
+    const char *nl = x->len ? memrchr(x->body, '\n', x->len) : NULL;
+    size_t keep = nl ? (size_t)(nl - x->body) + 1 : x->len;
+    p->held -= (int64_t)(x->len - keep);
+    x->len = keep;
 }
 
 fetch_end fetch_xfer_finish(fetch_pool *p, fetch_xfer *x, CURLcode rc, fetch_result *r) {
@@ -417,22 +452,29 @@ fetch_end fetch_xfer_finish(fetch_pool *p, fetch_xfer *x, CURLcode rc, fetch_res
     unpaused(p, x);
     r->status = status;
     r->retry_after_ms = 0;
+    x->total_ms = zc_now_ms() - x->started_ms;
+    x->fetched_at_ms = zc_wall_ms();
+    if (x->capped && rc == CURLE_WRITE_ERROR) {
+        robots_trim(p, x);
+        rc = CURLE_OK;
+    }
     if (rc != CURLE_OK && fetch_guard_refused_all(&x->guard)) {
+        p->st.blocked++;
+        zc_info("blocked", "ip=%s hops=%ld", x->guard.blocked_ip, x->hops);
+        if (x->robots && x->hops > 0) return robots_unavailable(p, x, x->redir_status, "redirect to a blocked address");
         /* Every address of the host was refused by the guard: asking again gives the
          * same answer, so this is a dead letter, not a retry. */
         r->outcome = FETCH_FAIL;
         snprintf(r->reason, sizeof(r->reason), "blocked address %s", x->guard.blocked_ip);
-        p->st.blocked++;
-        zc_info("blocked", "ip=%s hops=%ld", x->guard.blocked_ip, x->hops);
     } else {
         r->outcome = fetch_classify(rc, status, x->too_large, x->oom, r->reason, sizeof(r->reason));
-        if (rc == CURLE_OK && status >= 300 && status <= 399 && !x->too_large && !x->oom && xfer_redirect(p, x, r))
-            return FETCH_END_HOP;
+        if (rc == CURLE_OK && status >= 300 && status <= 399 && !x->too_large && !x->oom) {
+            fetch_end e = xfer_redirect(p, x, status, r);
+            if (e != FETCH_END_DONE) return e;
+        }
     }
     x->status = status;
-    x->total_ms = zc_now_ms() - x->started_ms;
-    x->fetched_at_ms = zc_wall_ms();
-    if (r->outcome == FETCH_OK && fetch_is_robots(x->url, x->url_len)) return FETCH_END_ROBOTS;
+    if (r->outcome == FETCH_OK && x->robots) return FETCH_END_ROBOTS;
     if (r->outcome == FETCH_OK) {
         list_push(&p->pending, x);
         return FETCH_END_PAGE;

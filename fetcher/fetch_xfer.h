@@ -14,7 +14,11 @@
  *
  * Redirect hops the job may follow (fetch_redirect.h) are started here on the same
  * handle; everything else that ends a transfer is handed back to the caller as a
- * fetch_result to report. Sockets open through the address guard (fetch_guard.h). */
+ * fetch_result to report. Sockets open through the address guard (fetch_guard.h).
+ * A robots.txt request keeps the first ZC_ROBOTS_MAX_BYTES of its body, cut after
+ * the last whole line, however large the file and whatever --max-body says (RFC
+ * 9309 2.5); a redirect it cannot follow (too many hops, a target that is not
+ * http(s) or that the guard refuses) makes it unavailable: the 3xx, no body. */
 #ifndef FETCH_XFER_H
 #define FETCH_XFER_H
 
@@ -46,8 +50,12 @@ struct fetch_xfer {
     int64_t fetched_at_ms;
     int64_t total_ms;
     long status;
-    long hops; /* redirects followed */
+    long hops;         /* redirects followed */
+    long redir_status; /* the last redirect a robots.txt request followed */
     unsigned too_large : 1, oom : 1, paused : 1;
+    unsigned robots : 1;    /* the broker's robots.txt request (fetch_is_robots) */
+    unsigned capped : 1;    /* robots.txt cut at ZC_ROBOTS_MAX_BYTES */
+    unsigned h_robots : 1;  /* the handle's CURLOPT_MAXFILESIZE is robots.txt's */
     unsigned no_reuse : 1;  /* CURLOPT_FORBID_REUSE: its connection closes after it */
     unsigned dns_sweep : 1; /* its end prunes libcurl's DNS cache (fetch_xfer.c) */
     fetch_guard guard;
@@ -91,7 +99,7 @@ typedef struct fetch_result {
 typedef enum {
     FETCH_END_HOP,    /* the next redirect hop runs: nothing to report yet */
     FETCH_END_PAGE,   /* a page: the slot waits on the pending list for the pages socket */
-    FETCH_END_ROBOTS, /* the broker's robots.txt: answer with the slot's status and body */
+    FETCH_END_ROBOTS, /* the broker's robots.txt: answer with the slot's status and body (ok) */
     FETCH_END_DONE    /* answer with the result; then recycle the slot */
 } fetch_end;
 

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
         { "recv-buffer", "ZCRAWL_RECV_BUFFER", ZC_FLAG_INT, &cfg.recv_buffer, "curl receive buffer per transfer, 0 = 1 MiB / concurrency within 1..16 KiB", 0, 524288 },
         { "pages-hwm", "ZCRAWL_PAGES_HWM", ZC_FLAG_INT, &cfg.pages_hwm, "pages queued in ZeroMQ per parser before backpressure (their bytes count in --max-held-bytes)", 1, 1000000 },
         { "max-held-bytes", "ZCRAWL_MAX_HELD_BYTES", ZC_FLAG_INT, &cfg.max_held_bytes, "page bytes held (received, waiting, queued in ZeroMQ) before credit stops and transfers pause", 65536, 68719476736.0 },
-        { "max-redirs", "ZCRAWL_MAX_REDIRS", ZC_FLAG_INT, &cfg.max_redirs, "same-origin redirects followed per URL (another origin is reported to the broker)", 0, 50 },
+        { "max-redirs", "ZCRAWL_MAX_REDIRS", ZC_FLAG_INT, &cfg.max_redirs, "redirects to the same URL (canonical form: a trailing slash, case, default port) followed per URL; any other target goes to the broker", 0, 50 },
         { "max-retry-after-ms", "ZCRAWL_MAX_RETRY_AFTER_MS", ZC_FLAG_INT, &cfg.max_retry_after_ms, "cap on a server's Retry-After passed to the broker", 0, 86400000 },
         { "allow-private", "ZCRAWL_ALLOW_PRIVATE", ZC_FLAG_BOOL, &cfg.allow_private, "connect to loopback, private, link-local and other special addresses (refused by default)", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },

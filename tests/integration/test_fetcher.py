@@ -104,6 +104,20 @@ class Handler(BaseHTTPRequestHandler):
                        headers=[("Content-Encoding", "gzip"), ("X-Raw-Len", str(len(raw)))])
         elif path == "/redirect":
             self.reply(302, b"", headers=[("Location", "/ok")])
+        elif path == "/slash":  # to the same URL in the crawl's canonical form
+            self.reply(301, b"", headers=[("Location", "/slash/")])
+        elif path == "/slash/":
+            self.reply(200, b"slashed", "text/plain")
+        elif path in ("/same", "/same/"):  # a loop between two spellings of one URL
+            self.reply(302, b"", headers=[("Location", "/same/" if path == "/same" else "/same")])
+        elif path == "/robots.txt":  # by the Host's first label: the server's robots table, else 404
+            act = self.server.robots.get(self.headers.get("Host", "").split(".")[0], ("status", 404))
+            if act[0] == "redirect":
+                self.reply(301, b"", headers=[("Location", act[1])])
+            elif act[0] == "body":
+                self.reply(200, act[1], "text/plain")
+            else:
+                self.reply(act[1], b"no robots")
         elif path == "/to":  # a redirect to any Location (?loc=URL-encoded)
             self.reply(int(args.get("code", "302")), b"moved", headers=[("Location", unquote(args["loc"]))])
         elif path.startswith("/chain/"):  # /chain/N redirects N times before a 200
@@ -156,6 +170,7 @@ def serve_http():
     srv.hits = {}
     srv.user_agents = set()
     srv.accept_encodings = set()
+    srv.robots = {}
     srv.stop = threading.Event()
     srv.port = srv.server_address[1]
     srv.base = "http://127.0.0.1:%d" % srv.port
@@ -462,32 +477,36 @@ def test_gzip_and_redirect(procs, broker, http):
     assert len(body) == len(('{"count": 9040, "results": ["%s"]}' % ("\u4e66" * 2000)).encode())
     assert page[3] == b"application/json"
     assert any(e and "gzip" in e for e in http.accept_encodings)
-    page = broker.page_for(red)
-    assert page[0] == red.encode() and page[1] == (http.base + "/ok").encode() and page[2] == b"200"
-    assert broker.done_for(red)[1:3] == [b"ok", b"200"]
+    assert broker.done_for(red)[1:] == [b"redirect", b"302", b"0", (http.base + "/ok").encode()]
     page = broker.page_for(empty)
     assert page[6] == b"" and page[3] == b"application/json"
     broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+    assert "/ok" not in http.hits
 
 
-def test_redirect_within_origin_is_followed(procs, broker, http):
-    """Same-origin redirects are followed (relative and absolute Location), up to
-    --max-redirs; the PAGE's final_url is the URL the body came from."""
+def test_redirect_within_origin_goes_to_the_broker(procs, broker, http):
+    """Issue 22: a redirect to another URL of the same origin (relative or absolute
+    Location) ends with DONE redirect and the target, which the broker queues like
+    a discovered URL (scope, dedup, robots.txt, the host's rate and cap); the
+    fetcher requests nothing more. Only a target that is the job URL itself in the
+    crawl's canonical form (here a trailing slash), which the broker would drop
+    as seen, is followed, at most --max-redirs hops; the PAGE's final_url is the
+    URL the body came from."""
     start_fetcher(procs, broker, "--max-redirs", "3")
     b = http.base
-    three, four = b + "/chain/3", b + "/chain/4"
-    absolute = b + "/to?code=307&loc=" + quote(b + "/ok", safe="")
-    for u in (three, four, absolute):
+    three, slash, same = b + "/chain/3", b + "/slash", b + "/same"
+    absolute = b + "/to?code=307&loc=" + quote(b + "/ok?b=2&a=1", safe="")
+    for u in (three, absolute, slash, same):
         broker.job(u)
-    page = broker.page_for(three)
-    assert page[1] == (b + "/chain/0").encode() and page[2] == b"200" and page[6] == b"end of chain"
-    assert page[3] == b"text/plain"
-    assert broker.done_for(three)[1:3] == [b"ok", b"200"]
-    assert broker.done_for(four)[1:] == [b"fail", b"301", b"0", b"too many redirects (3)"]
-    page = broker.page_for(absolute)
-    assert page[1] == (b + "/ok").encode() and page[6].startswith(b"<html>")
-    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
-    assert http.hits["/chain/0"] == 1  # /chain/4 stopped at /chain/1
+    assert broker.done_for(three)[1:] == [b"redirect", b"301", b"0", (b + "/chain/2").encode()]
+    # the target as the broker keys it: the canonical form
+    assert broker.done_for(absolute)[1:] == [b"redirect", b"307", b"0", (b + "/ok?a=1&b=2").encode()]
+    page = broker.page_for(slash)
+    assert page[0] == slash.encode() and page[1] == (b + "/slash/").encode() and page[6] == b"slashed", page
+    assert broker.done_for(slash)[1:3] == [b"ok", b"200"]
+    assert broker.done_for(same)[1:] == [b"fail", b"302", b"0", b"too many redirects (3)"]
+    broker.wait(lambda: broker.credits == 4, 5, "4 credits")
+    assert http.hits == {"/chain/3": 1, "/to": 1, "/slash": 1, "/slash/": 1, "/same": 2, "/same/": 2}, http.hits
 
 
 def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http, other_http):
@@ -521,6 +540,54 @@ def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http
     assert other_http.hits == {}, other_http.hits
     assert broker.pages == []
     assert set(http.hits) == {"/to"}
+
+
+# ---------------------------------------------------------------- robots.txt
+
+def test_robots_redirects_are_followed_across_origins(procs, broker, http, other_http):
+    """Issue 22, RFC 9309 2.3.1.2: the broker's robots.txt request follows
+    redirects itself, to other origins too, at most five hops, and answers DONE
+    robots_txt with the final status and body; a sixth hop, or a target that is not
+    http(s), makes robots.txt unavailable: the 3xx and no body. No PAGE."""
+    start_fetcher(procs, broker)
+    a = "http://a.localhost:%d/robots.txt" % http.port
+    c = "http://c.localhost:%d/robots.txt" % http.port
+    f = "http://f.localhost:%d/robots.txt" % http.port
+    # a -> b (another origin) -> /chain/3 -> 2 -> 1 -> 0: five hops
+    http.robots["a"] = ("redirect", "http://b.localhost:%d/robots.txt" % other_http.port)
+    other_http.robots["b"] = ("redirect", "/chain/3")
+    http.robots["c"] = ("redirect", "/chain/5")  # six hops
+    http.robots["f"] = ("redirect", "file:///etc/passwd")
+    for u in (a, c, f):
+        broker.job(u)
+    assert broker.done_for(a)[1:] == [b"robots_txt", b"200", b"0", b"end of chain"]
+    assert broker.done_for(c)[1:] == [b"robots_txt", b"301", b"0", b""]
+    assert broker.done_for(f)[1:] == [b"robots_txt", b"301", b"0", b""]
+    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+    assert other_http.hits == {"/robots.txt": 1, "/chain/3": 1, "/chain/2": 1, "/chain/1": 1, "/chain/0": 1}
+    assert http.hits["/chain/1"] == 1 and "/chain/0" not in http.hits, http.hits
+    assert broker.pages == []
+
+
+def test_robots_larger_than_max_body_gives_its_first_500_kib(procs, broker, http):
+    """Issue 22, RFC 9309 2.5: a robots.txt over --max-body is not "body too
+    large" (which the broker read as no robots.txt: allow all) but its first
+    500 KiB, cut after the last whole line; one under 500 KiB comes whole."""
+    start_fetcher(procs, broker, "--max-body", "65536")
+    line = b"Disallow: /" + b"x" * 88 + b"\n"
+    big = b"User-agent: *\nDisallow: /a\n" + line * 7000  # 700 KB
+    mid = b"User-agent: *\n" + line * 2000  # 200 KB
+    http.robots["big"], http.robots["mid"] = ("body", big), ("body", mid)
+    ub, um = ("http://%s.localhost:%d/robots.txt" % (h, http.port) for h in ("big", "mid"))
+    broker.job(ub)
+    broker.job(um)
+    want = big[:500 * 1024]
+    want = want[:want.rindex(b"\n") + 1]
+    d = broker.done_for(ub)
+    assert d[1:4] == [b"robots_txt", b"200", b"0"] and len(d[4]) == len(want) and d[4] == want, (d[1:4], len(d[4]))
+    d = broker.done_for(um)
+    assert d[1:4] == [b"robots_txt", b"200", b"0"] and d[4] == mid, (d[1:4], len(d[4]))
+    broker.wait(lambda: broker.credits == 2, 5, "2 credits")
 
 
 def test_retry_after_from_libcurl_is_capped(procs, broker, http):
@@ -698,6 +765,36 @@ def test_proxy_from_the_environment_is_ignored(procs, tmp_path):
         log = procs.log(nf.p)
         assert "event=proxy_env_ignored" in log and "vars=https_proxy" not in log, log[-3000:]
         assert "HTTPS_PROXY" in log and "ALL_PROXY" in log and "guard=on" in log, log[-3000:]
+    finally:
+        if nf:
+            nf.p.send_signal(signal.SIGTERM)
+            wait_exit(nf.p, 20)
+            nf.close()
+
+
+def test_robots_redirect_hops_go_through_the_guard(procs, tmp_path):
+    """Issue 22: each hop of a robots.txt redirect connects through the address
+    guard. With the guard on: a site's robots.txt redirecting to a loopback
+    address makes robots.txt unavailable (the 3xx, no body) and nothing reaches
+    loopback; one redirecting to another public site is followed."""
+    servers = {"site": {"bind": PUBLIC, "port": 8081,
+                        "routes": {"/robots.txt": [301, "http://127.0.0.1:8083/robots.txt"]}},
+               "other": {"bind": PUBLIC, "port": 8082,
+                         "routes": {"/robots.txt": [302, "http://%s:8081/rules" % PUBLIC],
+                                    }},
+               "inside": {"bind": "127.0.0.1", "port": 8083}}
+    servers["site"]["routes"]["/rules"] = [200, "User-agent: *\nDisallow: /x\n"]
+    nf = None
+    try:
+        nf = NetnsFetcher(procs, tmp_path, servers, env=GUARD_ON)
+        b = nf.broker
+        site, other = nf.url("site", "/robots.txt"), nf.url("other", "/robots.txt")
+        b.job(site)
+        b.job(other)
+        assert b.done_for(site)[1:] == [b"robots_txt", b"301", b"0", b""]
+        assert b.done_for(other)[1:] == [b"robots_txt", b"200", b"0", b"User-agent: *\nDisallow: /x\n"]
+        assert nf.logs("inside") == [], nf.logs("inside")
+        assert "event=blocked ip=127.0.0.1" in procs.log(nf.p)
     finally:
         if nf:
             nf.p.send_signal(signal.SIGTERM)
