@@ -126,17 +126,20 @@ def run_one(cfg, n, rep, sampler_cls):
         with open(seeds, 'w') as f:
             f.write('\n'.join(seeds_of(n, port)) + '\n')
         cap = FETCHERS * CONCURRENCY if n == 1 else CAP
+        # --timeout is for 20 000 hosts; more hosts, more time (a loaded machine
+        # took 600 s for 100 000).
+        timeout = cfg.timeout * max(1, n // 20000)
         argv = [os.path.join(cfg.bin, 'zcrawl'), 'run', '--no-progress', '--log-level', 'warn',
                 '--fetchers', str(FETCHERS), '--concurrency', str(CONCURRENCY), '--parsers', '1', '--writers', '1',
                 '--max-per-host', str(cap), '--seeds', seeds, '--out', os.path.join(tmp, 'out.jsonl'),
-                '--log-dir', os.path.join(tmp, 'logs'), '--timeout', str(cfg.timeout)]
+                '--log-dir', os.path.join(tmp, 'logs'), '--timeout', str(timeout)]
         t0 = time.monotonic()
         with open(os.path.join(tmp, 'run.out'), 'wb') as fo:
             p = subprocess.Popen(argv, stdout=fo, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, cwd=tmp)
             sampler = sampler_cls(p.pid)
             sampler.start()
-            killer = threading.Timer(cfg.timeout + 30, lambda: os.killpg(p.pid, signal.SIGKILL))
+            killer = threading.Timer(timeout + 30, lambda: os.killpg(p.pid, signal.SIGKILL))
             killer.start()
             try:
                 rc = p.wait()
