@@ -89,6 +89,12 @@ FRONTIER_SCENARIOS = [
     dict(num=10, key='hol', title='head-of-line: 3 fast hosts seeded 3.5 s after a slow one'),
 ]
 
+# Issue 25's many-hosts scenario, run by bench/hosts_bench.py (its own table,
+# results/hosts.md): CPU per request by process at 1, 20 000 and 100 000 hosts.
+HOSTS_SCENARIOS = [
+    dict(num=11, key='hosts', title='CPU per request by process at 1, 20 000 and 100 000 hosts, same concurrency'),
+]
+
 CSV_FIELDS = ['scenario', 'latency_ms', 'concurrency', 'start', 'contender', 'fetchers', 'repeat', 'status',
               'reason', 'wall_s', 'pages', 'pages_per_s', 'bound_s', 'ratio_to_bound', 'cpu_s',
               'cpu_s_rusage', 'cpu_s_sampled', 'cpu_s_per_1000_pages', 'peak_rss_mb', 'peak_pss_mb',
@@ -199,13 +205,14 @@ class TreeSampler(threading.Thread):
             self.peak_by_pid[p] = max(self.peak_by_pid.get(p, 0), r)
             rss += r
             pss += read_pss(p)
-            if p not in self.seen:
-                self.seen.add(p)
-                try:
-                    with open('/proc/%d/comm' % p) as f:
-                        self.names[p] = f.read().strip()
-                except OSError:
-                    pass
+            # Read each time: a child sampled between fork and exec still has its
+            # parent's name.
+            self.seen.add(p)
+            try:
+                with open('/proc/%d/comm' % p) as f:
+                    self.names[p] = f.read().strip()
+            except OSError:
+                pass
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
         return t
@@ -962,13 +969,13 @@ def write_outputs(cfg, rows, chart=True):
 
 def pick_scenarios(spec):
     if not spec or spec == 'all':
-        return list(SCENARIOS) + list(FRONTIER_SCENARIOS)
+        return list(SCENARIOS) + list(FRONTIER_SCENARIOS) + list(HOSTS_SCENARIOS)
     want = [s.strip() for s in spec.split(',') if s.strip()]
-    every = SCENARIOS + FRONTIER_SCENARIOS
+    every = SCENARIOS + FRONTIER_SCENARIOS + HOSTS_SCENARIOS
     out = [sc for sc in every if str(sc['num']) in want or sc['key'] in want]
     unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in every)]
     if unknown:
-        sys.exit('run_bench: error: unknown scenario %s (have 1..10 or %s)' % (
+        sys.exit('run_bench: error: unknown scenario %s (have 1..11 or %s)' % (
             ', '.join(unknown), ', '.join(sc['key'] for sc in every)))
     return out
 
@@ -980,6 +987,15 @@ def run_frontier(cfg, scs):
     cfg.credit = 2000
     rows = frontier_bench.run(cfg, [sc['key'] for sc in scs], cfg.out_dir)
     log('frontier scenarios: %s' % os.path.join(cfg.out_dir, 'frontier.md'))
+    return 1 if any(r['status'] != 'ok' for r in rows) else 0
+
+
+def run_hosts(cfg, counts):
+    """The many-hosts scenario (bench/hosts_bench.py): its own results file."""
+    import hosts_bench
+    cfg.loadavg = '%.2f %.2f %.2f' % os.getloadavg()
+    rows = hosts_bench.run(cfg, cfg.out_dir, TreeSampler, counts)
+    log('many-hosts scenario: %s' % os.path.join(cfg.out_dir, 'hosts.md'))
     return 1 if any(r['status'] != 'ok' for r in rows) else 0
 
 
@@ -1029,8 +1045,10 @@ def main():
     ap.add_argument('--books', type=int, default=int(env('BENCH_BOOKS', 9040)))
     ap.add_argument('--repeat', type=int, default=int(env('BENCH_REPEAT', 3)))
     ap.add_argument('--scenarios', default=env('BENCH_SCENARIOS', 'all'),
-                    help='comma list of 1..10 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000,'
-                         'hosts10k,hosts100k,hol (default all)')
+                    help='comma list of 1..11 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000,'
+                         'hosts10k,hosts100k,hol,hosts (default all)')
+    ap.add_argument('--hosts', default=env('BENCH_HOSTS', '1,20000,100000'),
+                    help='host counts of scenario 11 (default 1,20000,100000)')
     ap.add_argument('--contenders', default=env('BENCH_CONTENDERS', ''),
                     help='comma list of %s (default all)' % ','.join(CONTENDERS))
     ap.add_argument('--seed', type=int, default=int(env('BENCH_SEED', 1)))
@@ -1051,11 +1069,15 @@ def main():
     cfg.bin = os.path.abspath(cfg.bin)
     cfg.scenarios = pick_scenarios(cfg.scenarios)
     frontier_scs = [sc for sc in cfg.scenarios if sc in FRONTIER_SCENARIOS]
-    cfg.scenarios = [sc for sc in cfg.scenarios if sc not in FRONTIER_SCENARIOS]
+    hosts_scs = [sc for sc in cfg.scenarios if sc in HOSTS_SCENARIOS]
+    cfg.scenarios = [sc for sc in cfg.scenarios if sc not in FRONTIER_SCENARIOS and sc not in HOSTS_SCENARIOS]
+    side = 0
     if frontier_scs and not cfg.report_only:
-        frc = run_frontier(cfg, frontier_scs)
-        if not cfg.scenarios:
-            return frc
+        side |= run_frontier(cfg, frontier_scs)
+    if hosts_scs and not cfg.report_only:
+        side |= run_hosts(cfg, [int(x) for x in cfg.hosts.split(',') if x.strip()])
+    if (frontier_scs or hosts_scs) and not cfg.scenarios:
+        return side
     cfg.contenders = [c.strip() for c in cfg.contenders.split(',') if c.strip()]
     for c in cfg.contenders:
         if c not in CONTENDERS:
@@ -1119,7 +1141,7 @@ def main():
            and (CONTENDERS[r['contender']][2] == 'zcrawl' or r.get('bench_error'))]
     for r in bad:
         log('FAILED: S%d %s run %d: %s' % (r['scenario'], r['contender'], r['repeat'], r.get('reason', '')))
-    return 130 if interrupted else 1 if bad else 0
+    return 130 if interrupted else 1 if bad or side else 0
 
 
 if __name__ == '__main__':

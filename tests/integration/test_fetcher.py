@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from email.utils import formatdate
@@ -19,7 +20,7 @@ from urllib.parse import quote, unquote
 import pytest
 import zmq
 
-from harness import Sitesim, bin_path, free_port, tcp_conns, wait_exit
+from harness import Sitesim, bin_path, free_port, tcp_conns, wait_exit, wait_for
 from harness import hdr as header
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
@@ -104,6 +105,20 @@ class Handler(BaseHTTPRequestHandler):
                        headers=[("Content-Encoding", "gzip"), ("X-Raw-Len", str(len(raw)))])
         elif path == "/redirect":
             self.reply(302, b"", headers=[("Location", "/ok")])
+        elif path == "/slash":  # to the same URL in the crawl's canonical form
+            self.reply(301, b"", headers=[("Location", "/slash/")])
+        elif path == "/slash/":
+            self.reply(200, b"slashed", "text/plain")
+        elif path in ("/same", "/same/"):  # a loop between two spellings of one URL
+            self.reply(302, b"", headers=[("Location", "/same/" if path == "/same" else "/same")])
+        elif path == "/robots.txt":  # by the Host's first label: the server's robots table, else 404
+            act = self.server.robots.get(self.headers.get("Host", "").split(".")[0], ("status", 404))
+            if act[0] == "redirect":
+                self.reply(301, b"", headers=[("Location", act[1])])
+            elif act[0] == "body":
+                self.reply(200, act[1], "text/plain")
+            else:
+                self.reply(act[1], b"no robots")
         elif path == "/to":  # a redirect to any Location (?loc=URL-encoded)
             self.reply(int(args.get("code", "302")), b"moved", headers=[("Location", unquote(args["loc"]))])
         elif path.startswith("/chain/"):  # /chain/N redirects N times before a 200
@@ -156,6 +171,7 @@ def serve_http():
     srv.hits = {}
     srv.user_agents = set()
     srv.accept_encodings = set()
+    srv.robots = {}
     srv.stop = threading.Event()
     srv.port = srv.server_address[1]
     srv.base = "http://127.0.0.1:%d" % srv.port
@@ -190,18 +206,26 @@ def other_http():
 class Broker:
     """The broker's side of the protocol: a ROUTER for control, a PULL for pages."""
 
-    def __init__(self, heartbeat=True):
+    def __init__(self, heartbeat=True, ipc_dir=None):
+        """ipc_dir: bind ipc:// endpoints in that folder (a fetcher in another
+        network namespace reaches them) instead of loopback TCP."""
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.linger = 0
-        port = self.router.bind_to_random_port("tcp://127.0.0.1")
-        self.endpoint = "tcp://127.0.0.1:%d" % port
         self.pull = self.ctx.socket(zmq.PULL)
         self.pull.linger = 0
         self.pull.rcvhwm = 1
         self.pull.rcvbuf = 65536  # a small TCP window: an unread PULL fills up soon
-        port = self.pull.bind_to_random_port("tcp://127.0.0.1")
-        self.pages_endpoint = "tcp://127.0.0.1:%d" % port
+        if ipc_dir:
+            self.endpoint = "ipc://%s/control" % ipc_dir
+            self.pages_endpoint = "ipc://%s/pages" % ipc_dir
+            self.router.bind(self.endpoint)
+            self.pull.bind(self.pages_endpoint)
+        else:
+            port = self.router.bind_to_random_port("tcp://127.0.0.1")
+            self.endpoint = "tcp://127.0.0.1:%d" % port
+            port = self.pull.bind_to_random_port("tcp://127.0.0.1")
+            self.pages_endpoint = "tcp://127.0.0.1:%d" % port
         self.heartbeat = heartbeat
         self.ident = None
         self.last_hb = 0.0
@@ -456,32 +480,36 @@ def test_gzip_and_redirect(procs, broker, http):
     assert len(body) == len(('{"count": 9040, "results": ["%s"]}' % ("\u4e66" * 2000)).encode())
     assert page[3] == b"application/json"
     assert any(e and "gzip" in e for e in http.accept_encodings)
-    page = broker.page_for(red)
-    assert page[0] == red.encode() and page[1] == (http.base + "/ok").encode() and page[2] == b"200"
-    assert broker.done_for(red)[1:3] == [b"ok", b"200"]
+    assert broker.done_for(red)[1:] == [b"redirect", b"302", b"0", (http.base + "/ok").encode()]
     page = broker.page_for(empty)
     assert page[6] == b"" and page[3] == b"application/json"
     broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+    assert "/ok" not in http.hits
 
 
-def test_redirect_within_origin_is_followed(procs, broker, http):
-    """Same-origin redirects are followed (relative and absolute Location), up to
-    --max-redirs; the PAGE's final_url is the URL the body came from."""
+def test_redirect_within_origin_goes_to_the_broker(procs, broker, http):
+    """Issue 22: a redirect to another URL of the same origin (relative or absolute
+    Location) ends with DONE redirect and the target, which the broker queues like
+    a discovered URL (scope, dedup, robots.txt, the host's rate and cap); the
+    fetcher requests nothing more. Only a target that is the job URL itself in the
+    crawl's canonical form (here a trailing slash), which the broker would drop
+    as seen, is followed, at most --max-redirs hops; the PAGE's final_url is the
+    URL the body came from."""
     start_fetcher(procs, broker, "--max-redirs", "3")
     b = http.base
-    three, four = b + "/chain/3", b + "/chain/4"
-    absolute = b + "/to?code=307&loc=" + quote(b + "/ok", safe="")
-    for u in (three, four, absolute):
+    three, slash, same = b + "/chain/3", b + "/slash", b + "/same"
+    absolute = b + "/to?code=307&loc=" + quote(b + "/ok?b=2&a=1", safe="")
+    for u in (three, absolute, slash, same):
         broker.job(u)
-    page = broker.page_for(three)
-    assert page[1] == (b + "/chain/0").encode() and page[2] == b"200" and page[6] == b"end of chain"
-    assert page[3] == b"text/plain"
-    assert broker.done_for(three)[1:3] == [b"ok", b"200"]
-    assert broker.done_for(four)[1:] == [b"fail", b"301", b"0", b"too many redirects (3)"]
-    page = broker.page_for(absolute)
-    assert page[1] == (b + "/ok").encode() and page[6].startswith(b"<html>")
-    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
-    assert http.hits["/chain/0"] == 1  # /chain/4 stopped at /chain/1
+    assert broker.done_for(three)[1:] == [b"redirect", b"301", b"0", (b + "/chain/2").encode()]
+    # the target as the broker keys it: the canonical form
+    assert broker.done_for(absolute)[1:] == [b"redirect", b"307", b"0", (b + "/ok?a=1&b=2").encode()]
+    page = broker.page_for(slash)
+    assert page[0] == slash.encode() and page[1] == (b + "/slash/").encode() and page[6] == b"slashed", page
+    assert broker.done_for(slash)[1:3] == [b"ok", b"200"]
+    assert broker.done_for(same)[1:] == [b"fail", b"302", b"0", b"too many redirects (3)"]
+    broker.wait(lambda: broker.credits == 4, 5, "4 credits")
+    assert http.hits == {"/chain/3": 1, "/to": 1, "/slash": 1, "/slash/": 1, "/same": 2, "/same/": 2}, http.hits
 
 
 def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http, other_http):
@@ -514,6 +542,54 @@ def test_redirect_to_another_origin_is_reported_not_followed(procs, broker, http
     assert other_http.hits == {}, other_http.hits
     assert broker.pages == []
     assert set(http.hits) == {"/to"}
+
+
+# ---------------------------------------------------------------- robots.txt
+
+def test_robots_redirects_are_followed_across_origins(procs, broker, http, other_http):
+    """Issue 22, RFC 9309 2.3.1.2: the broker's robots.txt request follows
+    redirects itself, to other origins too, at most five hops, and answers DONE
+    robots_txt with the final status and body; a sixth hop, or a target that is not
+    http(s), makes robots.txt unavailable: the 3xx and no body. No PAGE."""
+    start_fetcher(procs, broker)
+    a = "http://a.localhost:%d/robots.txt" % http.port
+    c = "http://c.localhost:%d/robots.txt" % http.port
+    f = "http://f.localhost:%d/robots.txt" % http.port
+    # a -> b (another origin) -> /chain/3 -> 2 -> 1 -> 0: five hops
+    http.robots["a"] = ("redirect", "http://b.localhost:%d/robots.txt" % other_http.port)
+    other_http.robots["b"] = ("redirect", "/chain/3")
+    http.robots["c"] = ("redirect", "/chain/5")  # six hops
+    http.robots["f"] = ("redirect", "file:///etc/passwd")
+    for u in (a, c, f):
+        broker.job(u)
+    assert broker.done_for(a)[1:] == [b"robots_txt", b"200", b"0", b"end of chain"]
+    assert broker.done_for(c)[1:] == [b"robots_txt", b"301", b"0", b""]
+    assert broker.done_for(f)[1:] == [b"robots_txt", b"301", b"0", b""]
+    broker.wait(lambda: broker.credits == 3, 5, "3 credits")
+    assert other_http.hits == {"/robots.txt": 1, "/chain/3": 1, "/chain/2": 1, "/chain/1": 1, "/chain/0": 1}
+    assert http.hits["/chain/1"] == 1 and "/chain/0" not in http.hits, http.hits
+    assert broker.pages == []
+
+
+def test_robots_larger_than_max_body_gives_its_first_500_kib(procs, broker, http):
+    """Issue 22, RFC 9309 2.5: a robots.txt over --max-body is not "body too
+    large" (which the broker read as no robots.txt: allow all) but its first
+    500 KiB, cut after the last whole line; one under 500 KiB comes whole."""
+    start_fetcher(procs, broker, "--max-body", "65536")
+    line = b"Disallow: /" + b"x" * 88 + b"\n"
+    big = b"User-agent: *\nDisallow: /a\n" + line * 7000  # 700 KB
+    mid = b"User-agent: *\n" + line * 2000  # 200 KB
+    http.robots["big"], http.robots["mid"] = ("body", big), ("body", mid)
+    ub, um = ("http://%s.localhost:%d/robots.txt" % (h, http.port) for h in ("big", "mid"))
+    broker.job(ub)
+    broker.job(um)
+    want = big[:500 * 1024]
+    want = want[:want.rindex(b"\n") + 1]
+    d = broker.done_for(ub)
+    assert d[1:4] == [b"robots_txt", b"200", b"0"] and len(d[4]) == len(want) and d[4] == want, (d[1:4], len(d[4]))
+    d = broker.done_for(um)
+    assert d[1:4] == [b"robots_txt", b"200", b"0"] and d[4] == mid, (d[1:4], len(d[4]))
+    broker.wait(lambda: broker.credits == 2, 5, "2 credits")
 
 
 def test_retry_after_from_libcurl_is_capped(procs, broker, http):
@@ -609,6 +685,123 @@ def test_guard_applies_to_redirect_hops(procs, broker, http):
     assert d[1] == b"fail" and d[4].startswith(b"blocked address "), d
     assert http.hits == {}
 
+
+
+# ---------------------------------------------------------------- a host of its own
+
+PUBLIC = "1.2.3.4"  # what the guard takes for public; inside the namespace only
+
+
+def netns_ok():
+    r = subprocess.run(["unshare", "-rn", "true"], capture_output=True, text=True, timeout=10)
+    return r.returncode == 0, r.stderr.strip()
+
+
+class NetnsFetcher:
+    """A fetcher in a network namespace of its own (tests/integration/netns_host.py),
+    with loopback and PUBLIC on its lo and the given HTTP servers on them; the
+    test's Broker listens on ipc:// in tmp. logs(name) is what a server received."""
+
+    def __init__(self, procs, tmp, servers, args=(), env=None, concurrency=8):
+        ok, why = netns_ok()
+        if not ok:
+            pytest.skip("LOUD SKIP: cannot make a network namespace (unshare -rn: %s); "
+                        "this test needs unprivileged user namespaces or root" % why)
+        self.tmp = str(tmp)
+        self.servers = servers
+        self.broker = Broker(ipc_dir=self.tmp)
+        argv = [bin_path("fetcher"), "--broker", self.broker.endpoint, "--pages", self.broker.pages_endpoint,
+                "--concurrency", str(concurrency), "--log-level", "debug"] + list(args)
+        spec = {"addr": PUBLIC, "dir": self.tmp, "servers": servers, "argv": argv}
+        with open(os.path.join(self.tmp, "spec.json"), "w") as f:
+            json.dump(spec, f)
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.p = procs.start("fetcher-netns", ["unshare", "-rn", "/usr/bin/python3",
+                                               os.path.join(here, "netns_host.py"),
+                                               os.path.join(self.tmp, "spec.json")], env=env)
+        _started.append((procs, self.p))
+        ready = os.path.join(self.tmp, "ready.json")
+        wait_for(lambda: os.path.exists(ready) or self.p.poll() is not None, 20, "the namespace's servers")
+        assert self.p.poll() is None, procs.log(self.p)
+        with open(ready) as f:
+            self.ports = json.load(f)
+        ident, (role, name, credit) = self.broker.wait_hello()
+        assert role == b"fetcher"
+
+    def url(self, server, path):
+        return "http://%s:%d%s" % (self.servers[server]["bind"], self.ports[server], path)
+
+    def logs(self, name):
+        path = os.path.join(self.tmp, name + ".log")
+        return open(path).read().splitlines() if os.path.exists(path) else []
+
+    def close(self):
+        self.broker.close()
+
+
+def test_proxy_from_the_environment_is_ignored(procs, tmp_path):
+    """Issue 22: libcurl takes a proxy from http_proxy, HTTPS_PROXY, ALL_PROXY
+    unless told otherwise, and behind a proxy the guard sees only the proxy's
+    address. A fetcher whose environment names a proxy on a public address, with
+    the guard on: a JOB to a loopback target is refused as blocked (nothing reaches
+    the proxy or the target), a JOB to a public site goes straight to it, and the
+    log says the variables were ignored."""
+    servers = {"proxy": {"bind": PUBLIC}, "site": {"bind": PUBLIC}, "target": {"bind": "127.0.0.1"}}
+    # The namespace is the test's alone: the proxy's port can be fixed before it runs.
+    servers["proxy"]["port"] = 3128
+    env = dict(GUARD_ON, http_proxy="http://%s:3128" % PUBLIC, HTTPS_PROXY="http://%s:3128" % PUBLIC,
+               ALL_PROXY="http://%s:3128" % PUBLIC)
+    nf = None
+    try:
+        nf = NetnsFetcher(procs, tmp_path, servers, env=env)
+        b = nf.broker
+        target, site = nf.url("target", "/ok"), nf.url("site", "/ok")
+        b.job(target)
+        b.job(site)
+        d = b.done_for(target)
+        assert d[1:] == [b"fail", b"0", b"0", b"blocked address 127.0.0.1"], d
+        page = b.page_for(site)
+        assert page[2] == b"200" and page[6] == b"site", page
+        assert nf.logs("proxy") == [] and nf.logs("target") == [], (nf.logs("proxy"), nf.logs("target"))
+        assert nf.logs("site") == ["GET /ok %s:%d" % (PUBLIC, nf.ports["site"])], nf.logs("site")
+        log = procs.log(nf.p)
+        assert "event=proxy_env_ignored" in log and "vars=https_proxy" not in log, log[-3000:]
+        assert "HTTPS_PROXY" in log and "ALL_PROXY" in log and "guard=on" in log, log[-3000:]
+    finally:
+        if nf:
+            nf.p.send_signal(signal.SIGTERM)
+            wait_exit(nf.p, 20)
+            nf.close()
+
+
+def test_robots_redirect_hops_go_through_the_guard(procs, tmp_path):
+    """Issue 22: each hop of a robots.txt redirect connects through the address
+    guard. With the guard on: a site's robots.txt redirecting to a loopback
+    address makes robots.txt unavailable (the 3xx, no body) and nothing reaches
+    loopback; one redirecting to another public site is followed."""
+    servers = {"site": {"bind": PUBLIC, "port": 8081,
+                        "routes": {"/robots.txt": [301, "http://127.0.0.1:8083/robots.txt"]}},
+               "other": {"bind": PUBLIC, "port": 8082,
+                         "routes": {"/robots.txt": [302, "http://%s:8081/rules" % PUBLIC],
+                                    }},
+               "inside": {"bind": "127.0.0.1", "port": 8083}}
+    servers["site"]["routes"]["/rules"] = [200, "User-agent: *\nDisallow: /x\n"]
+    nf = None
+    try:
+        nf = NetnsFetcher(procs, tmp_path, servers, env=GUARD_ON)
+        b = nf.broker
+        site, other = nf.url("site", "/robots.txt"), nf.url("other", "/robots.txt")
+        b.job(site)
+        b.job(other)
+        assert b.done_for(site)[1:] == [b"robots_txt", b"301", b"0", b""]
+        assert b.done_for(other)[1:] == [b"robots_txt", b"200", b"0", b"User-agent: *\nDisallow: /x\n"]
+        assert nf.logs("inside") == [], nf.logs("inside")
+        assert "event=blocked ip=127.0.0.1" in procs.log(nf.p)
+    finally:
+        if nf:
+            nf.p.send_signal(signal.SIGTERM)
+            wait_exit(nf.p, 20)
+            nf.close()
 
 
 @pytest.mark.serial  # how many transfers really run at once

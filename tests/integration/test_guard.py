@@ -361,8 +361,10 @@ class Site:
     """A small book site in Python: robots.txt, one list page and detail pages,
     plus optional redirects. Keeps every request (path, time)."""
 
-    def __init__(self, n=6, robots=None, redirects=None):
-        self.n, self.robots, self.redirects = n, robots, redirects or {}
+    def __init__(self, n=6, robots=None, redirects=None, files=None, status=None):
+        """redirects {path: Location} (302), files {path: text} (200), status: every
+        request answered with it (a broken proxy)."""
+        self.n, self.robots, self.redirects, self.files = n, robots, redirects or {}, files or {}
         self.requests = []
         site = self
 
@@ -372,6 +374,10 @@ class Site:
 
             def do_GET(self):
                 site.requests.append((self.path, time.time()))
+                if status:
+                    return self.answer(status, b"no")
+                if self.path in site.files:
+                    return self.answer(200, site.files[self.path].encode(), "text/plain")
                 if self.path in site.redirects:
                     self.send_response(302)
                     self.send_header("Location", site.redirects[self.path])
@@ -558,3 +564,103 @@ def test_launcher_obeys_robots_and_passes_ignore_robots(procs, tmp_path):
     books_once(str(out1), ["1", "2", "3"])
     broker_log = open([os.path.join(str(logs1), f) for f in os.listdir(str(logs1)) if f.startswith("broker")][0]).read()
     assert "robots=ignored" in broker_log and "host_patterns=1" in broker_log, broker_log[:2000]
+
+
+# ------------------------------------------------------------------ issue 22: robots.txt, redirects, proxies
+
+def crawl(tmp_path, start, name, env=None, timeout=90):
+    """`zcrawl run` (CURVE on, as by default) of start into NAME.jsonl; returns the
+    finished process, the output file and the log folder."""
+    out, logdir = str(tmp_path / (name + ".jsonl")), str(tmp_path / ("logs-" + name))
+    argv = [bin_path("zcrawl"), "run", "--no-progress", "--out", out, "--log-dir", logdir, "--crawl", name,
+            "--timeout", str(timeout - 10), start]
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path), env=e)
+    return r, out, logdir
+
+
+def stage_log(logdir, stage):
+    return "".join(open(os.path.join(logdir, f)).read() for f in sorted(os.listdir(logdir)) if f.startswith(stage))
+
+
+def test_robots_redirect_to_another_origin_is_obeyed(tmp_path):
+    """RFC 9309 2.3.1.2: a robots.txt answered by a redirect to another origin's
+    file (two hops here) is that file: its rules hold for the crawled origin
+    (book 2 disallowed, never requested), the other origin is asked for nothing
+    else, and every other book is stored once. It was taken as "no robots.txt"."""
+    other = Site(n=0, files={"/rules.txt": "User-agent: *\nDisallow: /api/book/2$\n"},
+                 redirects={"/moved": "/rules.txt"})
+    site = Site(n=4, redirects={"/robots.txt": other.base + "/moved"})
+    try:
+        r, out, logdir = crawl(tmp_path, site.base + "/api/book/?limit=18&offset=0", "rr")
+    finally:
+        site.close()
+        other.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert other.paths() == ["/moved", "/rules.txt"], other.paths()
+    assert "/api/book/2" not in site.paths() and site.paths()[0] == "/robots.txt", site.paths()
+    books_once(out, ["1", "3", "4"])
+
+
+def test_robots_over_max_body_obeys_its_first_500_kib(tmp_path):
+    """RFC 9309 2.5: a robots.txt larger than the fetchers' --max-body
+    (ZCRAWL_MAX_BODY here) is parsed to its first 500 KiB: a rule near its start
+    and one at 300 KB hold, one past 500 KiB does not. It was parsed as empty."""
+    filler = "# " + "x" * 97 + "\n"
+    rules = ("User-agent: *\nDisallow: /api/book/3$\n" + filler * 3000 + "Disallow: /api/book/5$\n" + filler * 3500 +
+             "Disallow: /api/book/6$\n")
+    assert 500 * 1024 < rules.index("/api/book/6$") and rules.index("/api/book/5$") < 500 * 1024
+    site = Site(n=6, robots=rules)
+    try:
+        r, out, logdir = crawl(tmp_path, site.base + "/api/book/?limit=18&offset=0", "big",
+                               env={"ZCRAWL_MAX_BODY": "65536"})
+    finally:
+        site.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "/api/book/3" not in site.paths() and "/api/book/5" not in site.paths(), site.paths()
+    assert site.paths().count("/robots.txt") == 1, site.paths()
+    books_once(out, ["1", "2", "4", "6"])
+
+
+def test_same_origin_redirects_obey_robots_and_crawl_delay(tmp_path):
+    """A redirect to another URL of the same origin is the broker's to queue, so
+    robots.txt and the host's rate hold for it: the target robots.txt disallows is
+    never requested, the others come a Crawl-delay apart like every request. A
+    redirect to the same URL in the crawl's canonical form (a trailing slash) is
+    followed by the fetcher at once (the broker would drop it as seen). Each
+    book stored once. The fetcher used to follow every same-origin hop itself."""
+    site = Site(n=5, robots="User-agent: *\nDisallow: /private/\nCrawl-delay: 1\n",
+                redirects={"/api/book/2": "/private/2", "/api/book/3": "/api/book/33", "/api/book/4": "/api/book/4/"})
+    try:
+        r, out, logdir = crawl(tmp_path, site.base + "/api/book/?limit=18&offset=0", "redir", timeout=120)
+    finally:
+        site.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    paths = site.paths()
+    assert not any(p.startswith("/private/") for p in paths), paths
+    assert "/api/book/33" in paths and "/api/book/4/" in paths, paths
+    books_once(out, ["1", "33", "4", "5"])
+    # every request a Crawl-delay after the one before, but the hop the fetcher follows
+    times = [t for p, t in site.requests if p != "/api/book/4/"]
+    gaps = [b2 - a for a, b2 in zip(times, times[1:])]
+    assert min(gaps) > 0.8, list(zip(paths, gaps))
+
+
+def test_proxy_variables_of_the_environment_are_ignored(tmp_path):
+    """Issue 22: http_proxy, HTTPS_PROXY and ALL_PROXY in the environment of a crawl
+    (here a proxy that answers 502 to everything) are not used: every request goes
+    to the site, every book is stored once, the proxy sees nothing, and the
+    fetchers' log says the variables were ignored."""
+    proxy = Site(status=502)
+    site = Site(n=4)
+    env = {v: proxy.base for v in ("http_proxy", "HTTPS_PROXY", "ALL_PROXY")}
+    try:
+        r, out, logdir = crawl(tmp_path, site.base + "/api/book/?limit=18&offset=0", "proxy", env=env)
+    finally:
+        site.close()
+        proxy.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert proxy.requests == [], proxy.paths()
+    books_once(out, ["1", "2", "3", "4"])
+    assert "event=proxy_env_ignored" in stage_log(logdir, "fetcher")

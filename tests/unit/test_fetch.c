@@ -1,5 +1,5 @@
 /* test_fetch.c -- unit tests of the fetcher's decisions: outcome of a transfer,
- * Retry-After cap, redirect policy. */
+ * Retry-After cap, redirect policy, robots.txt requests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,9 @@
 
 #include <cmocka.h>
 
-#include "fetch_loop.h"
+#include "fetch_config.h"
+#include "fetch_outcome.h"
+#include "fetch_redirect.h"
 #include "zc_url.h"
 
 typedef struct {
@@ -88,49 +90,73 @@ static void test_retry_after_cap(void **state) {
     assert_int_equal(fetch_retry_after_ms(3, 3500), 3000);
 }
 
-static void test_same_origin(void **state) {
+static void test_same_url(void **state) {
     (void)state;
-    assert_int_equal(fetch_same_origin("http://a.example/x", "http://a.example/y?z"), 1);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "http://A.Example:80/"), 1);
-    assert_int_equal(fetch_same_origin("https://a.example/x", "https://a.example:443/x"), 1);
-    assert_int_equal(fetch_same_origin("HTTP://a.example/", "http://a.example/"), 1);
-    assert_int_equal(fetch_same_origin("http://u:p@a.example/", "http://a.example/"), 1);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "https://a.example/x"), 0);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "http://a.example:8080/x"), 0);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "http://b.example/x"), 0);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "http://sub.a.example/x"), 0);
-    assert_int_equal(fetch_same_origin("http://127.0.0.1:81/", "http://localhost:81/"), 0);
-    assert_int_equal(fetch_same_origin("http://[::1]:81/", "http://[::1]:81/z"), 1);
-    assert_int_equal(fetch_same_origin("http://a.example/x", "file:///etc/passwd"), -1);
-    assert_int_equal(fetch_same_origin("not a url", "http://a.example/"), -1);
+    /* the crawl's canonical form: a trailing slash, case, default port, parameter order */
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://a.example/x/"), 1);
+    assert_int_equal(fetch_same_url("http://a.example/x", "HTTP://A.Example:80/x"), 1);
+    assert_int_equal(fetch_same_url("https://a.example/x?b=2&a=1", "https://a.example:443/x?a=1&b=2"), 1);
+    assert_int_equal(fetch_same_url("http://a.example/a/../x", "http://a.example/x#frag"), 1);
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://a.example/y"), 0);
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://a.example/x?y"), 0);
+    assert_int_equal(fetch_same_url("http://a.example/x", "https://a.example/x"), 0);
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://a.example:8080/x"), 0);
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://b.example/x"), 0);
+    assert_int_equal(fetch_same_url("http://a.example/x", "file:///etc/passwd"), -1);
+    assert_int_equal(fetch_same_url("http://a.example/x", "http://u:p@a.example/x"), -1);
+    assert_int_equal(fetch_same_url("not a url", "http://a.example/"), -1);
 }
 
 static void test_redirect_decide(void **state) {
     (void)state;
-    const char *job = "http://site.example:8080/api/book/1/";
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/api/book/1", 0, 5), FETCH_REDIR_FOLLOW);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/x", 4, 5), FETCH_REDIR_FOLLOW);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/x", 5, 5), FETCH_REDIR_TOO_MANY);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/x", 0, 0), FETCH_REDIR_TOO_MANY);
-    /* another port, host or scheme: the broker decides (scope, dedup) */
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:6379/", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "http://127.0.0.1:8080/", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "https://site.example:8080/", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example/", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "file:///etc/passwd", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "gopher://site.example:8080/", 0, 5), FETCH_REDIR_REPORT);
-    assert_int_equal(fetch_redirect_decide(job, "http://other.example/", 5, 5), FETCH_REDIR_REPORT);
+    const char *job = "http://site.example:8080/api/book/1";
+    /* the job URL itself, canonically: the broker would call it seen */
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/api/book/1/", 0, 5, 0), FETCH_REDIR_FOLLOW);
+    assert_int_equal(fetch_redirect_decide(job, "http://SITE.example:8080/api/book/1", 4, 5, 0), FETCH_REDIR_FOLLOW);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/api/book/1/", 5, 5, 0), FETCH_REDIR_TOO_MANY);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/api/book/1/", 0, 0, 0), FETCH_REDIR_TOO_MANY);
+    /* any other URL, same origin too: the broker decides (scope, dedup, robots.txt, rate) */
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/x", 0, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/api/book/2", 5, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:6379/", 0, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "http://127.0.0.1:8080/", 0, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "https://site.example:8080/api/book/1", 0, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "file:///etc/passwd", 0, 5, 0), FETCH_REDIR_REPORT);
+    assert_int_equal(fetch_redirect_decide(job, "gopher://site.example:8080/", 0, 5, 0), FETCH_REDIR_REPORT);
     /* not something to carry */
-    assert_int_equal(fetch_redirect_decide(job, "", 0, 5), FETCH_REDIR_BAD);
-    assert_int_equal(fetch_redirect_decide(job, NULL, 0, 5), FETCH_REDIR_BAD);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/a b", 0, 5), FETCH_REDIR_BAD);
-    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/a\nb", 0, 5), FETCH_REDIR_BAD);
-    assert_int_equal(fetch_redirect_decide(job, "::::", 0, 5), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, "", 0, 5, 0), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, NULL, 0, 5, 0), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/a b", 0, 5, 0), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, "http://site.example:8080/a\nb", 0, 5, 0), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, "::::", 0, 5, 0), FETCH_REDIR_BAD);
     char longurl[ZC_URL_MAX + 64];
     snprintf(longurl, sizeof(longurl), "http://site.example:8080/");
     memset(longurl + strlen(longurl), 'a', sizeof(longurl) - strlen(longurl) - 1);
     longurl[sizeof(longurl) - 1] = '\0';
-    assert_int_equal(fetch_redirect_decide(job, longurl, 0, 5), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(job, longurl, 0, 5, 0), FETCH_REDIR_BAD);
+    /* robots.txt: any http(s) target, other origins too, five hops whatever max_redirs */
+    const char *rob = "http://site.example:8080/robots.txt";
+    assert_int_equal(fetch_redirect_decide(rob, "https://cdn.example/robots.txt", 0, 0, 1), FETCH_REDIR_FOLLOW);
+    assert_int_equal(fetch_redirect_decide(rob, "http://other.example/x?y", 4, 0, 1), FETCH_REDIR_FOLLOW);
+    assert_int_equal(fetch_redirect_decide(rob, "http://other.example/", FETCH_ROBOTS_MAX_REDIRS, 50, 1), FETCH_REDIR_TOO_MANY);
+    assert_int_equal(fetch_redirect_decide(rob, "file:///etc/passwd", 0, 5, 1), FETCH_REDIR_BAD);
+    assert_int_equal(fetch_redirect_decide(rob, "ftp://other.example/robots.txt", 0, 5, 1), FETCH_REDIR_BAD);
+}
+
+static void test_redirect_report_and_robots(void **state) {
+    (void)state;
+    char out[ZC_URL_MAX + 1];
+    fetch_redirect_report("HTTP://Site.Example:80/a/?b=2&a=1#f", out, sizeof(out));
+    assert_string_equal(out, "http://site.example/a?a=1&b=2");
+    fetch_redirect_report("file:///etc/passwd", out, sizeof(out));
+    assert_string_equal(out, "file:///etc/passwd");
+    const char *u = "http://a.example:81/robots.txt";
+    assert_int_equal(fetch_is_robots(u, strlen(u)), 1);
+    assert_int_equal(fetch_is_robots(u, strlen(u) - 1), 0);
+    u = "http://a.example/robots.txt?x";
+    assert_int_equal(fetch_is_robots(u, strlen(u)), 0);
+    u = "http://a.example/x/robots.txt";
+    assert_int_equal(fetch_is_robots(u, strlen(u)), 0);
 }
 
 static void test_recv_buffer_size(void **state) {
@@ -145,8 +171,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_retry_after_cap),
-        cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_same_url),
         cmocka_unit_test(test_redirect_decide),
+        cmocka_unit_test(test_redirect_report_and_robots),
         cmocka_unit_test(test_recv_buffer_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
