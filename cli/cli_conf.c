@@ -176,4 +176,6 @@ oom:
 void cli_conf_free(cli_conf *c) {
     free(c->resume_cmd);
     c->resume_cmd = NULL;
+    free(c->private_origins);
+    c->private_origins = NULL;
 }

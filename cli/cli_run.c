@@ -18,6 +18,7 @@
 #include "zc_log.h"
 #include "zc_redact.h"
 #include "zc_redis.h"
+#include "zc_scope.h"
 #include "zc_signal.h"
 #include "zc_time.h"
 #include "zc_url.h"
@@ -57,6 +58,63 @@ static void crawl_free(crawl *cw) {
     cli_state_unlock(&cw->st);
 }
 
+/* Whether the comma-separated list holds origin. */
+static int list_has(const char *list, const char *origin) {
+    size_t n = strlen(origin);
+    for (const char *p = strstr(list, origin); p; p = strstr(p + 1, origin))
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+#define PRIVATE_ORIGINS_MAX 64 /* more, and the guard is lifted for all (an argv stays short) */
+
+/* The SSRF guard stays on, but for the origins of start URLs and seeds that are on
+ * non-public addresses (the user named them): those go to the fetchers as
+ * --allow-private-origin, said in one line here; past PRIVATE_ORIGINS_MAX of them
+ * (a seeds file of many local hosts) the guard is off for every origin, as
+ * --allow-private does, and the line says that. A name that does not resolve is
+ * the fetchers' to report. Returns 0, or -1 with a reason in cw->err. */
+static int private_origins(crawl *cw) {
+    cli_conf *c = cw->c;
+    size_t count = 0;
+    const cli_urls *lists[] = { &cw->starts, &cw->seeds };
+    size_t len = 0, cap = 0;
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            char why[256], origin[ZC_SCOPE_ORIGIN_MAX];
+            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) != 1 ||
+                zc_scope_origin(lists[l]->v[i], origin, sizeof(origin), why, sizeof(why)) != 0)
+                continue;
+            size_t n = strlen(origin);
+            if (c->private_origins && list_has(c->private_origins, origin)) continue;
+            if (++count > PRIVATE_ORIGINS_MAX) {
+                fprintf(stderr, "%s: more than %d start origins are on private addresses: the fetchers may reach "
+                                "private addresses for every origin (as with --allow-private)\n",
+                        CLI_PROG, PRIVATE_ORIGINS_MAX);
+                c->allow_private = 1;
+                return 0;
+            }
+            if (len + n + 2 > cap) {
+                size_t ncap = (len + n + 2) * 2;
+                char *v = realloc(c->private_origins, ncap);
+                if (!v) {
+                    snprintf(cw->err, sizeof(cw->err), "out of memory");
+                    return -1;
+                }
+                c->private_origins = v;
+                cap = ncap;
+            }
+            if (len) c->private_origins[len++] = ',';
+            memcpy(c->private_origins + len, origin, n + 1);
+            len += n;
+        }
+    if (len)
+        fprintf(stderr, "%s: the fetchers may reach private addresses for %s only (named on the command line); "
+                        "--allow-private lifts the guard for every origin\n",
+                CLI_PROG, c->private_origins);
+    return 0;
+}
+
 /* Everything that can be checked before anything starts: the executables, the log
  * folder, the state folder's lock. Returns 0, or -1 with a reason in cw->err. */
 static int crawl_prepare(crawl *cw) {
@@ -67,14 +125,7 @@ static int crawl_prepare(crawl *cw) {
     cw->st.proc = -1;
     cw->extra_idx = -1;
     if (cli_find_bindir(&cw->r, cw->extra, cw->err, sizeof(cw->err)) != 0) return -1;
-    /* The SSRF guard stays on unless the crawl itself starts on a non-public address
-     * (a name that does not resolve is the fetchers' to report). */
-    const cli_urls *lists[] = { &cw->starts, &cw->seeds };
-    for (size_t l = 0; l < 2 && !c->allow_private; l++)
-        for (size_t i = 0; i < lists[l]->n && !c->allow_private; i++) {
-            char why[256];
-            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) == 1) c->allow_private = 1;
-        }
+    if (!c->allow_private && private_origins(cw) != 0) return -1;
     if (c->log_dir) {
         if (cli_fmt(cw->r.logdir, sizeof(cw->r.logdir), "%s", c->log_dir) != 0 ||
             (mkdir(cw->r.logdir, 0755) != 0 && errno != EEXIST)) {

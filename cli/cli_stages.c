@@ -203,6 +203,7 @@ static void fetcher_argv(const cli_run *r, const wiring *w, long i, cli_argv *a)
     cli_argv_flag(a, "--pages", w->direct ? w->page_list.p : r->ep[1]);
     cli_argv_flagl(a, "--concurrency", r->c->concurrency);
     if (r->c->allow_private) cli_argv_add(a, "--allow-private");
+    else if (r->c->private_origins) cli_argv_flag(a, "--allow-private-origin", r->c->private_origins);
     cli_argv_flag(a, "--log-level", r->c->log_level);
 }
 

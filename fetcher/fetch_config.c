@@ -29,6 +29,7 @@ void fetch_config_defaults(fetch_config *cfg) {
     cfg->max_retry_after_ms = 600000;
     cfg->max_held_bytes = 64L * 1024 * 1024;
     cfg->allow_private = 0;
+    cfg->allow_private_origins = "";
 }
 
 int fetch_config_check(const fetch_config *cfg) {

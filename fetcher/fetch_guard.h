@@ -19,15 +19,25 @@ typedef struct fetch_guard {
     long *sockets;       /* open sockets of every transfer (the pool's count) */
     char blocked_ip[48]; /* the last address refused */
     unsigned blocked : 1, opened : 1;
+    unsigned exempt : 1; /* this request's origin was named by the user (--allow-private-origin) */
 } fetch_guard;
 
-/* Whether the guard is on for these settings: off with allow_private, and off
+/* Whether the guard is on for these settings (origins, the exempt ones, are said
+ * once in the log when there are any): off with allow_private, and off
  * behind a proxy (every connection then goes to the proxy, which must judge the
  * addresses behind it; said once in the log, naming the proxy). The proxy
  * variables of the environment (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...)
  * are never used (the transfers set CURLOPT_PROXY and CURLOPT_NOPROXY); those
  * set are named once in the log as ignored. */
-int fetch_guard_wanted(int allow_private, const char *proxy);
+int fetch_guard_wanted(int allow_private, const char *origins, const char *proxy);
+/* Whether url's origin is one of list (comma-separated origins as zc_scope_origin
+ * writes them, e.g. "http://127.0.0.1:8080"): those the user named may reach
+ * private addresses while the guard stays on for every other origin. 0 for an
+ * empty or NULL list and for a URL without an origin. */
+int fetch_guard_exempt(const char *list, const char *url);
+/* 0 when every entry of list is an origin in that form, else -1 with the first
+ * that is not in err. */
+int fetch_guard_check_origins(const char *list, char *err, size_t errlen);
 /* Forgets what the previous request of a transfer saw. */
 void fetch_guard_reset(fetch_guard *g);
 /* CURLOPT_OPENSOCKETFUNCTION with CURLOPT_OPENSOCKETDATA a fetch_guard: a refused

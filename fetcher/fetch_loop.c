@@ -314,7 +314,7 @@ fetch_loop *fetch_loop_new(const fetch_config *cfg, char *err, size_t errlen) {
     }
     if (fetch_event_open(&l->ev, fetch_max_conns(l->cfg.concurrency), err, errlen) != 0) goto err;
     fetch_pool_open(&l->pool, &l->cfg, l->ev.multi, l->ev.share,
-                    fetch_guard_wanted(l->cfg.allow_private, l->cfg.proxy));
+                    fetch_guard_wanted(l->cfg.allow_private, l->cfg.allow_private_origins, l->cfg.proxy));
     l->zctx = zmq_ctx_new();
     if (!l->zctx) {
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));

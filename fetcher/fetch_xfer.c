@@ -362,6 +362,8 @@ int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r
     x->too_large = x->oom = x->paused = x->capped = 0;
     x->robots = (unsigned)fetch_is_robots(url, len);
     fetch_guard_reset(&x->guard);
+    /* Its redirect hops that the fetcher follows keep the origin (fetch_redirect.c). */
+    x->guard.exempt = (unsigned)fetch_guard_exempt(p->cfg->allow_private_origins, x->url);
     x->status = x->redir_status = 0;
     x->hops = 0;
     x->started_ms = zc_now_ms();

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "fetch_guard.h"
 #include "fetch_loop.h"
 #include "zc_curve.h"
 #include "zc_endpoint.h"
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
         { "max-redirs", "ZCRAWL_MAX_REDIRS", ZC_FLAG_INT, &cfg.max_redirs, "redirects to the same URL (canonical form: a trailing slash, case, default port) followed per URL; any other target goes to the broker", 0, 50 },
         { "max-retry-after-ms", "ZCRAWL_MAX_RETRY_AFTER_MS", ZC_FLAG_INT, &cfg.max_retry_after_ms, "cap on a server's Retry-After passed to the broker", 0, 86400000 },
         { "allow-private", "ZCRAWL_ALLOW_PRIVATE", ZC_FLAG_BOOL, &cfg.allow_private, "connect to loopback, private, link-local and other special addresses (refused by default)", 0, 0 },
+        { "allow-private-origin", "ZCRAWL_ALLOW_PRIVATE_ORIGIN", ZC_FLAG_STR, &cfg.allow_private_origins, "origins (comma-separated, scheme://host:port) that may reach those addresses; every other origin may not", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },
         ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
@@ -76,6 +78,7 @@ int main(int argc, char **argv) {
     if (zc_endpoint_list_ok(cfg.pages, err, sizeof(err)) != 0) die(2, "--pages: %s", err);
     if (!cfg.user_agent) cfg.user_agent = "";
     if (cfg.recv_buffer != 0 && cfg.recv_buffer < 1024) die(2, "--recv-buffer: %ld is below 1024", cfg.recv_buffer);
+    if (fetch_guard_check_origins(cfg.allow_private_origins, err, sizeof(err)) != 0) die(2, "--allow-private-origin: %s", err);
     if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);
     if (zc_curve_setup("fetcher", (const char *[]){ cfg.broker, cfg.pages, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     zc_log_init("fetcher", level);

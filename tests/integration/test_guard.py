@@ -664,3 +664,29 @@ def test_proxy_variables_of_the_environment_are_ignored(tmp_path):
     assert proxy.requests == [], proxy.paths()
     books_once(out, ["1", "2", "3", "4"])
     assert "event=proxy_env_ignored" in stage_log(logdir, "fetcher")
+
+
+def test_launcher_lifts_the_address_guard_only_for_the_origins_named(tmp_path):
+    """Issue 22.9: `zcrawl run` of a site on 127.0.0.1 switched the SSRF guard off
+    for every origin. Now only the start URL's origin may reach private addresses
+    (one line says so): a redirect to another private origin that --allow-host
+    puts in scope (internal.localhost) is refused at the connection, that server
+    gets no request, and the other books are stored once."""
+    internal = Site(n=3)
+    site = Site(n=3, redirects={"/api/book/2": "http://internal.localhost:%d/api/book/2" % internal.port})
+    try:
+        out, logdir = str(tmp_path / "g.jsonl"), str(tmp_path / "logs-g")
+        argv = [bin_path("zcrawl"), "run", "--no-progress", "--out", out, "--log-dir", logdir, "--crawl", "g",
+                "--timeout", "80", "--allow-host", "*.localhost", site.base + "/api/book/?limit=18&offset=0"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=90, cwd=str(tmp_path))
+    finally:
+        site.close()
+        internal.close()
+    assert internal.requests == [], (internal.requests, r.stderr)
+    assert "may reach private addresses for %s only" % site.base in r.stderr, r.stderr
+    books_once(out, ["1", "3"])
+    fetchers = stage_log(logdir, "fetcher")
+    assert "event=address_guard_exempt origins=\"%s\"" % site.base in fetchers, fetchers[:3000]
+    assert "event=blocked " in fetchers, fetchers[-3000:]
+    # The refused URL is a dead letter, so the crawl ends with 1 and says why.
+    assert r.returncode == 1, r.stdout + r.stderr
