@@ -26,7 +26,9 @@ static int make_dir(const char *dir, int mode, char *err, size_t errlen) {
         snprintf(err, errlen, "%s is not a folder", dir);
         return -1;
     }
-    return 0;
+    /* An existing folder (or the one a symbolic link names) is reused only when
+     * no one else could have put or will put a key in it. */
+    return zc_cert_dir_check(dir, err, errlen);
 }
 
 int keygen_write(const char *dir, int dir_mode, int force, char *err, size_t errlen) {

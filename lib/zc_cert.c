@@ -237,6 +237,32 @@ out:
     return rc;
 }
 
+int zc_cert_dir_check(const char *dir, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "cannot stat %.4000s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%.4000s is not a folder", dir);
+        return -1;
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0) {
+        snprintf(err, errlen, "%.4000s belongs to uid %u, not to this user (uid %u) or root: its keys cannot be trusted "
+                              "(chown -R %u %.4000s)",
+                 dir, (unsigned)st.st_uid, (unsigned)me, (unsigned)me, dir);
+        return -1;
+    }
+    if (st.st_mode & 022) {
+        snprintf(err, errlen, "%.4000s is writable by %s (mode %03o): anyone could add a key (chmod go-w %.4000s)", dir,
+                 (st.st_mode & 002) ? "everyone" : "its group", (unsigned)(st.st_mode & 0777), dir);
+        return -1;
+    }
+    return 0;
+}
+
 int zc_cert_store_load(zc_cert_store *s, const char *dir, char *err, size_t errlen) {
     memset(s, 0, sizeof(*s));
     DIR *d = opendir(dir);

@@ -42,6 +42,13 @@ int zc_cert_write(const char *path, const char *name, char *err, size_t errlen);
 int zc_cert_write_public(const char *path, const char *name, const uint8_t public_key[32], char *err,
                          size_t errlen);
 
+/* Checks that a key folder can be trusted as sshd's StrictModes does: a folder
+ * (symbolic links followed) owned by this user or root and writable by nobody
+ * else, or a stranger could add a key that the ZAP handler then admits, or swap
+ * a secret. Returns 0, or -1 with a one-line reason in err that names the command
+ * that fixes it. A folder that does not exist is no error here (0). */
+int zc_cert_dir_check(const char *dir, char *err, size_t errlen);
+
 /* Loads every dir/NAME.key into s (emptied first). A folder that cannot be
  * opened, or holds no key, is no error here (s->n is 0 and s->err says why: a
  * process that binds nothing needs none). Returns 0, or -1 with a reason in err

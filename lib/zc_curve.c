@@ -127,6 +127,9 @@ int zc_curve_setup(const char *role, const char *const *specs, char *err, size_t
             snprintf(err, errlen, "--keys %s: not a folder (make one with `zcrawl keygen DIR`)", C.dir);
             return -1;
         }
+        char auth[PATH_MAX + 16];
+        snprintf(auth, sizeof(auth), "%s/authorized", C.dir);
+        if (zc_cert_dir_check(C.dir, err, errlen) != 0 || zc_cert_dir_check(auth, err, errlen) != 0) return -1;
         /* systemd's LoadCredential= hands the secret over in a folder of its own. */
         char path[PATH_MAX + 64];
         const char *cred = getenv("CREDENTIALS_DIRECTORY");
@@ -134,8 +137,6 @@ int zc_curve_setup(const char *role, const char *const *specs, char *err, size_t
         if (!cred || !*cred || access(path, F_OK) != 0)
             snprintf(path, sizeof(path), "%s/%s.key_secret", C.dir, role);
         if (zc_cert_read(path, C.pub, C.sec, err, errlen) != 0) return -1;
-        char auth[PATH_MAX + 16];
-        snprintf(auth, sizeof(auth), "%s/authorized", C.dir);
         if (zc_cert_store_load(&C.auth, auth, err, errlen) != 0) return -1;
         C.enabled = 1;
         if (!strcmp(role, "broker") && C.auth.n == 0) {

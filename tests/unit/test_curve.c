@@ -335,6 +335,45 @@ static void test_zap_admits_listed_keys_only(void **state) {
     rm_keys(dir);
 }
 
+/* Issue 22.9: a key folder, or its authorized/, that others can write (or that
+ * belongs to someone else) is refused, with the command that fixes it; keygen
+ * does not reuse such a folder either. Stages took it as it was. */
+static void test_key_folders_writable_by_others_are_refused(void **state) {
+    (void)state;
+    char dir[] = "/tmp/zc-curve-test-XXXXXX", auth[128], err[512];
+    make_keys(dir);
+    snprintf(auth, sizeof(auth), "%s/authorized", dir);
+    const char *none[] = { NULL };
+    zc_curve_opt_keys = dir;
+    zc_curve_opt_insecure = 0;
+    if (zc_curve_setup("broker", none, err, sizeof(err)) != 0) fail_msg("%s", err);
+
+    assert_int_equal(chmod(auth, 0777), 0);
+    assert_int_equal(zc_curve_setup("broker", none, err, sizeof(err)), -1);
+    if (!strstr(err, "writable by everyone") || !strstr(err, "chmod go-w")) fail_msg("%s", err);
+    assert_int_equal(chmod(auth, 0775), 0);
+    assert_int_equal(zc_curve_setup("fetcher", none, err, sizeof(err)), -1);
+    if (!strstr(err, "writable by its group")) fail_msg("%s", err);
+    assert_int_equal(chmod(auth, 0755), 0);
+
+    assert_int_equal(chmod(dir, 0770), 0);
+    assert_int_equal(zc_curve_setup("parser", none, err, sizeof(err)), -1);
+    if (!strstr(err, dir)) fail_msg("%s", err);
+    assert_int_equal(keygen_write(dir, 0700, 1, err, sizeof(err)), -1); /* keygen --force does not reuse it */
+    if (!strstr(err, "chmod go-w")) fail_msg("%s", err);
+    assert_int_equal(chmod(dir, 0700), 0);
+
+    if (geteuid() == 0) { /* root can hand the folder to a stranger */
+        assert_int_equal(chown(auth, 12345, 12345), 0);
+        assert_int_equal(zc_curve_setup("writer", none, err, sizeof(err)), -1);
+        if (!strstr(err, "belongs to uid 12345") || !strstr(err, "chown")) fail_msg("%s", err);
+        assert_int_equal(chown(auth, 0, 0), 0);
+    }
+    if (zc_curve_setup("writer", none, err, sizeof(err)) != 0) fail_msg("%s", err);
+    zc_curve_opt_keys = NULL;
+    rm_keys(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact),
@@ -343,6 +382,7 @@ int main(void) {
         cmocka_unit_test(test_loopback_rule),
         cmocka_unit_test(test_cert_files),
         cmocka_unit_test(test_zap_admits_listed_keys_only),
+        cmocka_unit_test(test_key_folders_writable_by_others_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
