@@ -53,7 +53,7 @@ typedef struct outmsg {
     int n;      /* frames, the doc frame included */
     char *f[3]; /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
-    doc_blob *doc;     /* DOC: the last frame */
+    doc_blob *doc;     /* DOC: the second frame */
     size_t bytes;      /* what it holds, counted against --max-held-bytes */
     int64_t received;  /* when its page arrived */
     int64_t next_hold; /* when its url is next reported in a HOLD */
@@ -108,16 +108,20 @@ static void outmsg_free(outmsg *o) {
     free(o);
 }
 
-/* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
- * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
- * caller's reference to doc is kept in every case. */
+/* One try at sending frames f[0..n), with doc as the second frame when set (DOC:
+ * url, BSON, proof). Returns 0 when sent, 1 when there was no room (EAGAIN/EINTR),
+ * -1 on another error. The caller's reference to doc is kept in every case. */
 static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
                     doc_blob *doc) {
     zc_frame fr[4];
-    memcpy(fr, f, (size_t)n * sizeof(*f));
-    if (doc) {
+    if (doc && n > 0) {
         atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
-        fr[n++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        fr[0] = f[0];
+        fr[1] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        memcpy(fr + 2, f + 1, (size_t)(n - 1) * sizeof(*f));
+        n++;
+    } else {
+        memcpy(fr, f, (size_t)n * sizeof(*f));
     }
     int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
                      : zc_peer_send(&P->peer, type, fr, n);
@@ -390,9 +394,10 @@ static int page_proven(parser *P, const char *url, size_t ulen, const char *proo
         P->unproven_log = P->page_received;
         zc_warn("page_unproven", "url=%s proof=%s pages_unproven=%llu reason=\"dropped: %s\"",
                 zc_log_q(q, sizeof(q), u), zc_proof_verdict_name(v), (unsigned long long)P->st.unproven,
-                v == ZC_PROOF_MISSING ? "no proof of lease (a fetcher of an older release, or a broker without "
-                                        "--secret-file, or a page nobody leased)"
-                                      : "its proof of lease is not this URL's under the crawl secret");
+                v == ZC_PROOF_MISSING     ? "no proof of lease (a fetcher of an older release, or a broker without "
+                                            "--secret-file, or a page nobody leased)"
+                : v == ZC_PROOF_MALFORMED ? "its proof of lease is not ATTEMPT:32 hex digits"
+                                          : "its proof of lease is not this URL's under the crawl secret");
     }
     return 0;
 }

@@ -229,8 +229,9 @@ static int doc_proven(writer_run *w, const char *url, size_t ulen, const char *p
         w->unproven_log = now;
         zc_warn("doc_unproven", "url=%s proof=%s docs_unproven=%llu reason=\"dropped: %s\"",
                 zc_log_q(uq, sizeof(uq), u ? u : "?"), zc_proof_verdict_name(v), (unsigned long long)w->unproven,
-                v == ZC_PROOF_MISSING ? "no proof of lease (a parser without --secret-file or of an older release)"
-                                      : "its proof of lease is not this URL's under the crawl secret");
+                v == ZC_PROOF_MISSING     ? "no proof of lease (a parser without --secret-file or of an older release)"
+                : v == ZC_PROOF_MALFORMED ? "its proof of lease is not ATTEMPT:32 hex digits"
+                                          : "its proof of lease is not this URL's under the crawl secret");
         free(u);
     }
     return 0;
