@@ -130,3 +130,30 @@ def test_forged_pages_and_documents_are_dropped_and_counted(procs, redis, tmp_pa
     assert re.search(r"event=stopped .*pages_unproven=4\b", procs.log(parser)), procs.log(parser)[-1500:]
     assert re.search(r"event=exit .*docs_unproven=2\b", procs.log(writer)), procs.log(writer)[-1500:]
     assert int(pl.stats()["written"]) == len(want)
+
+
+def test_deployments_hand_the_secret_to_broker_parsers_writers_only():
+    """The compose and stack files and the systemd units give the crawl secret to the
+    broker, parsers and writers, with ZCRAWL_SECRET_FILE pointing at it, and never to
+    a fetcher."""
+    import yaml
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy")
+    for name in ("docker-compose.yml", "docker-stack.yml"):
+        with open(os.path.join(root, name)) as f:
+            services = yaml.safe_load(f)["services"]
+        for svc in ("broker", "parser", "writer", "fetcher"):
+            s = services[svc]
+            held = [x if isinstance(x, str) else x["source"] for x in s.get("secrets", [])]
+            env = s.get("environment", {})
+            if svc == "fetcher":
+                assert "crawl_secret" not in held and "ZCRAWL_SECRET_FILE" not in env, (name, svc)
+                assert not any("crawl.secret" in v for v in s.get("volumes", [])), (name, svc)
+            else:
+                assert "crawl_secret" in held, (name, svc, held)
+                assert env.get("ZCRAWL_SECRET_FILE") == "/run/secrets/crawl_secret", (name, svc, env)
+    for unit in os.listdir(os.path.join(root, "systemd")):
+        if not unit.endswith(".service"):
+            continue
+        text = open(os.path.join(root, "systemd", unit)).read()
+        has = "crawl.secret" in text and "ZCRAWL_SECRET_FILE=%d/crawl.secret" in text
+        assert has == ("fetcher" not in unit), unit
