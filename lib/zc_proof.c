@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "zc_hex.h"
 #include "zc_secret.h"
@@ -23,6 +24,12 @@ int zc_proof_load(zc_proof_key *key, const char *path, char *err, size_t errlen)
     int rc = -1;
     memset(key, 0, sizeof(*key));
     if (!path || !*path) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+        snprintf(err, errlen, "--secret-file %s is readable by others (mode %03o): chmod 600 it", path,
+                 (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
     if (zc_secret_read("--secret-file", path, line, sizeof(line), err, errlen) != 0) {
         if (strstr(err, "too long"))
             snprintf(err, errlen, "--secret-file %s: not a crawl secret (one line of %d hex digits, as zcrawl keygen "

@@ -50,7 +50,8 @@ int zc_proof_key_set(zc_proof_key *key, const unsigned char secret[ZC_PROOF_KEY_
 
 /* Loads the secret file at path (one line of 64 hex digits) into key; path NULL or
  * "" leaves key off and returns 0. Returns 0, or -1 with a one-line reason in err
- * naming the flag and the path (never the content): unreadable, not 64 hex digits. */
+ * naming the flag and the path (never the content): unreadable, open to group or
+ * others (as a CURVE secret key is refused), not 64 hex digits. */
 int zc_proof_load(zc_proof_key *key, const char *path, char *err, size_t errlen);
 
 /* Writes a fresh secret (64 hex digits, mode 0600) to path, replacing what is there

@@ -56,6 +56,7 @@ def test_keygen_writes_the_crawl_secret(tmp_path):
     # A stage refuses a secret file that is not one, naming the flag, not the content.
     bad = tmp_path / "bad.secret"
     bad.write_text("not-a-secret\n")
+    bad.chmod(0o600)
     r = subprocess.run([bin_path("parser"), "--secret-file", str(bad)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--secret-file" in r.stderr and "not-a-secret" not in r.stderr, r
 

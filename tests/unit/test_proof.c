@@ -97,6 +97,11 @@ static void test_secret_file(void **state) {
     assert_int_equal(zc_proof_write_new(path, 0, err, sizeof(err)), 0); /* kept */
     assert_int_equal(zc_proof_load(&k, path, err, sizeof(err)), 0);
     assert_int_equal(k.on, 1);
+    /* Open to others: refused, as a CURVE secret key is. */
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(zc_proof_load(&k, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(path, 0600), 0);
     /* The file's key is the one in it: 00..1f written by hand gives the known vector. */
     FILE *f = fopen(path, "w");
     assert_non_null(f);
