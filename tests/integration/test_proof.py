@@ -158,3 +158,24 @@ def test_deployments_hand_the_secret_to_broker_parsers_writers_only():
         text = open(os.path.join(root, "systemd", unit)).read()
         has = "crawl.secret" in text and "ZCRAWL_SECRET_FILE=%d/crawl.secret" in text
         assert has == ("fetcher" not in unit), unit
+
+
+def test_zcrawl_run_gives_the_secret_to_broker_parsers_writers(procs, tmp_path):
+    """`zcrawl run` with its fresh keys makes a crawl secret (mode 0600) and hands it
+    to the broker, the parsers and the writers (a fetcher would refuse the flag:
+    exit 2): every page and document proves its lease and none is dropped."""
+    sim = Sitesim(procs, "--books", "100")
+    out, logs = tmp_path / "out.jsonl", tmp_path / "logs"
+    r = subprocess.run([bin_path("zcrawl"), "run", "--no-progress", "--out", str(out), "--log-dir", str(logs),
+                        "--timeout", "120", sim.start_url], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert stat.S_IMODE(os.stat(logs / "crawl.secret").st_mode) == 0o600
+    assert_once(jsonl_ids(str(out)), set(sim.ids()["reachable"]))
+
+    def log(name):
+        return (logs / name).read_text(errors="replace")
+    assert 'proof="hmac-sha256' in log("broker-1.log")
+    for name in ("parser-1.log", "writer-1.log"):
+        assert "proof=checked" in log(name), log(name)[-1500:]
+    assert re.search(r"event=stopped .*pages_unproven=0\b", log("parser-1.log"))
+    assert re.search(r"event=exit .*docs_unproven=0\b", log("writer-1.log"))
