@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libzmq libcurl libcjson hiredis libmongoc-1.0 libbson-1.0 libmicrohttpd
+PKGS    := libzmq libsodium libcurl libcjson hiredis libmongoc-1.0 libbson-1.0 libmicrohttpd
 # Read once, when this make starts. The targets that begin with `make deps` (demo,
 # test, ...) build in a second make started after deps, so on a fresh machine the
 # flags are read after scripts/deps.sh has installed pkg-config and the libraries.

@@ -7,14 +7,19 @@
  *          best case: ZeroMQ batches, nobody else runs); CPU of both processes;
  *   parse: cJSON_ParseWithLength of each body, its nodes taken from a bump arena
  *          that is reset per page (as zcrawl's parser does; cheaper than malloc),
- *          CPU of this process.
+ *          CPU of this process;
+ *   proof: the proof of lease of each page's URL (docs/PROTOCOL.md): made once (the
+ *          broker) and checked twice (parser, writer), HMAC-SHA256 by libsodium as
+ *          lib/zc_proof.c does it (its keyed state copied per MAC), CPU of this
+ *          process, averaged over PROOF_ROUNDS passes.
  * A crawl built of separate stages joined by ZeroMQ that parses with cJSON spends
  * at least fetch + hop + parse per page; run_bench.py prints these beside
  * curl_floor's fetch cost and the contenders of scenario 1.
  *
  * usage: part_costs URL_FILE
  * Prints one JSON line: {"pages", "bytes", "hop_us_per_page", "curve_hop_us_per_page",
- * "parse_us_per_page"}; the CURVE hop is the same hop encrypted and authenticated.
+ * "parse_us_per_page", "proof_us_per_page"}; the CURVE hop is the same hop encrypted
+ * and authenticated.
  * Exits 1 with one line on stderr when a download, a parse or a socket fails. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -26,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sodium.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -34,6 +40,7 @@
 typedef struct body {
     char *p;
     size_t len, cap;
+    char *url; /* the page's URL (malloc'd) */
 } body;
 
 static size_t on_body(char *p, size_t size, size_t n, void *userp) {
@@ -90,6 +97,10 @@ static int download(const char *path, body **out, size_t *n) {
             curl_easy_setopt(e, CURLOPT_WRITEDATA, b) != CURLE_OK ||
             (cr = curl_easy_perform(e)) != CURLE_OK) {
             fprintf(stderr, "%s: error: cannot download %s\n", PROG, line);
+            goto out;
+        }
+        if (!(b->url = strdup(line))) {
+            fprintf(stderr, "%s: error: out of memory\n", PROG);
             goto out;
         }
     }
@@ -217,6 +228,38 @@ static double parse_cost(const body *bodies, size_t n) {
     return cpu;
 }
 
+#define PROOF_ROUNDS 200
+
+/* One MAC of url "\n" attempt, as lib/zc_proof.c makes it. */
+static void proof_mac(const crypto_auth_hmacsha256_state *keyed, const char *url, unsigned char out[16]) {
+    crypto_auth_hmacsha256_state st = *keyed;
+    unsigned char full[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)url, strlen(url));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n0", 2);
+    crypto_auth_hmacsha256_final(&st, full);
+    memcpy(out, full, 16);
+}
+
+/* A proof made and checked twice for every page's URL. Returns CPU seconds per
+ * pass over all pages, or -1 when libsodium fails or a check does not match. */
+static double proof_cost(const body *bodies, size_t n) {
+    unsigned char key[32], made[16], got[16];
+    crypto_auth_hmacsha256_state keyed;
+    if (sodium_init() < 0) return -1;
+    randombytes_buf(key, sizeof(key));
+    if (crypto_auth_hmacsha256_init(&keyed, key, sizeof(key)) != 0) return -1;
+    double cpu0 = cpu_of(RUSAGE_SELF);
+    for (int r = 0; r < PROOF_ROUNDS; r++)
+        for (size_t i = 0; i < n; i++) {
+            proof_mac(&keyed, bodies[i].url, made);
+            for (int k = 0; k < 2; k++) {
+                proof_mac(&keyed, bodies[i].url, got);
+                if (sodium_memcmp(made, got, sizeof(got)) != 0) return -1;
+            }
+        }
+    return (cpu_of(RUSAGE_SELF) - cpu0) / PROOF_ROUNDS;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "%s: error: usage: %s URL_FILE\n", PROG, PROG);
@@ -255,12 +298,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: error: a body is not JSON\n", PROG);
         goto out;
     }
+    double proof = proof_cost(bodies, n);
+    if (proof < 0) {
+        fprintf(stderr, "%s: error: the proof of lease failed (libsodium)\n", PROG);
+        goto out;
+    }
     printf("{\"pages\": %zu, \"bytes\": %zu, \"hop_us_per_page\": %.2f, \"curve_hop_us_per_page\": %.2f, "
-           "\"parse_us_per_page\": %.2f}\n",
-           n, bytes, hop * 1e6 / (double)n, curve_hop * 1e6 / (double)n, parse * 1e6 / (double)n);
+           "\"parse_us_per_page\": %.2f, \"proof_us_per_page\": %.2f}\n",
+           n, bytes, hop * 1e6 / (double)n, curve_hop * 1e6 / (double)n, parse * 1e6 / (double)n,
+           proof * 1e6 / (double)n);
     rc = 0;
 out:
-    for (size_t i = 0; i < n; i++) free(bodies[i].p);
+    for (size_t i = 0; i < n; i++) {
+        free(bodies[i].p);
+        free(bodies[i].url);
+    }
     free(bodies);
     curl_global_cleanup();
     return rc;

@@ -391,8 +391,9 @@ def measure_part_costs(cfg, rep):
             return None
         out = json.loads(r.stdout.strip().splitlines()[-1])
         out['repeat'] = rep
-        log('part costs, run %d: hop %.2f us/page (with CURVE %.2f), parse %.2f us/page' % (
-            rep, out['hop_us_per_page'], out.get('curve_hop_us_per_page', float('nan')), out['parse_us_per_page']))
+        log('part costs, run %d: hop %.2f us/page (with CURVE %.2f), parse %.2f us/page, proof of lease %.2f us/page' % (
+            rep, out['hop_us_per_page'], out.get('curve_hop_us_per_page', float('nan')), out['parse_us_per_page'],
+            out.get('proof_us_per_page', float('nan'))))
         return out
     except Exception as e:  # a broken measurement is reported, never a crashed bench
         log('part costs, run %d: FAILED: %s' % (rep, e))
@@ -780,6 +781,7 @@ def parts_lines(cfg, rows):
     hop = statistics.median(p['hop_us_per_page'] for p in parts)
     parse = statistics.median(p['parse_us_per_page'] for p in parts)
     curve = [p['curve_hop_us_per_page'] for p in parts if 'curve_hop_us_per_page' in p]
+    proof = [p['proof_us_per_page'] for p in parts if 'proof_us_per_page' in p]
     L = ['What the parts of any pipeline of ZeroMQ-joined stages with cJSON cost alone, per page '
          '(lower bounds: each alone on an idle machine, the best case; medians of %d runs):' % len(parts), '',
          '| part | µs of CPU per page |', '| --- | ---: |',
@@ -788,6 +790,8 @@ def parts_lines(cfg, rows):
          ] + (['| the same hop with CURVE, as zcrawl\'s links are by default (not in the sum) | %.1f |'
                % statistics.median(curve)] if curve else []) + [
          '| cJSON parse of the page, its nodes from a bump arena as in zcrawl\'s parser (bench/part_costs.c) | %.1f |' % parse,
+         ] + (['| the proof of lease: made by the broker, checked by the parser and the writer (HMAC-SHA256, '
+               'docs/PROTOCOL.md; zcrawl\'s, not in the sum) | %.2f |' % statistics.median(proof)] if proof else []) + [
          '| **sum: the least such a pipeline spends, before Redis, BSON, storage and its other hops** '
          '| **%.1f** |' % (fetch[0] * 1000 + hop + parse)]
     asy = [r for r in rows if r['contender'] == 'asyncio-jsonl' and int(r['scenario']) == 1 and r['status'] == 'ok']

@@ -44,6 +44,7 @@
 #include "metrics.h"
 #include "zc_buf.h"
 #include "zc_msg.h"
+#include "zc_proof.h"
 
 #define BROKER_PROG "zcrawl-broker"
 
@@ -95,6 +96,8 @@ typedef struct broker {
     int64_t last_stats_at;
     int closed_leases;             /* this turn's messages closed leases */
     zc_buf job_urls, job_attempts; /* the JOB being built */
+    zc_buf job_proofs;             /* its proofs of lease, when the crawl secret is on */
+    zc_proof_key proof;            /* the crawl secret (--secret-file), or off */
     int done;                      /* a batch crawl is complete */
     int failed;                    /* the crawl cannot finish: fail_reason says why */
     int meta_lost;                 /* its meta hash is gone: never write it again */

@@ -10,6 +10,7 @@
 #include "zc_curve.h"
 #include "zc_flags.h"
 #include "zc_log.h"
+#include "zc_proof.h"
 
 #define die(code, ...) zc_die(code, BROKER_PROG, __VA_ARGS__)
 
@@ -80,6 +81,7 @@ int broker_conf_parse(broker_conf *conf, int argc, char **argv) {
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics and the status page (/) on ADDR (host:port or :port; off when empty)", 0, 0 },
         { "metrics-password-file", "ZCRAWL_METRICS_PASSWORD_FILE", ZC_FLAG_STR, &conf->metrics_password_file, "password of --metrics (HTTP basic auth, user zcrawl); needed unless ADDR is loopback", 0, 0 },
         ZC_CURVE_FLAGS,
+        ZC_PROOF_FLAGS,
         ZC_FLAGS_END,
     };
     int npos = 0;

@@ -15,19 +15,29 @@
 #define LEASE_BATCH 512
 #define JOB_BATCH   256 /* URLs per JOB message at most */
 
+/* The proof of lease of it (zc_proof.h) into out, "" when the crawl secret is off.
+ * Returns its length. */
+static size_t item_proof(const broker *b, const dispatch_item *it, char out[ZC_PROOF_MAX]) {
+    out[0] = '\0';
+    if (!b->proof.on) return 0;
+    return zc_proof_make(&b->proof, it->url, strlen(it->url), (unsigned)(it->attempt < 0 ? 0 : it->attempt), out);
+}
+
 /* Sends items[0..n) of one peer as a JOB per URL: the fallback when no memory is
  * left for a batch (the protocol allows both). */
 static void send_singles(broker *b, int peer, dispatch_item **items, size_t n) {
-    char attempt[16];
+    char attempt[16], proof[ZC_PROOF_MAX];
     for (size_t i = 0; i < n; i++) {
         snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
-        zc_frame f[2] = { ZC_FSTR(items[i]->url), ZC_FSTR(attempt) };
-        broker_send(b, peer, ZC_MSG_JOB, f, 2);
+        item_proof(b, items[i], proof);
+        zc_frame f[3] = { ZC_FSTR(items[i]->url), ZC_FSTR(attempt), ZC_FSTR(proof) };
+        broker_send(b, peer, ZC_MSG_JOB, f, 3);
     }
 }
 
-/* Sends items[0..n), just dispatched, as one JOB per fetcher: URLs and attempts
- * each as one '\n'-separated frame. items[] is reordered. */
+/* Sends items[0..n), just dispatched, as one JOB per fetcher: URLs, attempts and
+ * proofs each as one '\n'-separated frame (proofs empty when the crawl secret is
+ * off). items[] is reordered. */
 static void send_jobs(broker *b, dispatch_item **items, size_t n) {
     while (n > 0) {
         int peer = items[0]->peer;
@@ -38,18 +48,21 @@ static void send_jobs(broker *b, dispatch_item **items, size_t n) {
                 items[k++] = items[i];
                 items[i] = t;
             }
-        char attempt[16];
+        char attempt[16], proof[ZC_PROOF_MAX];
         int oom = 0;
-        b->job_urls.len = b->job_attempts.len = 0;
+        b->job_urls.len = b->job_attempts.len = b->job_proofs.len = 0;
         for (size_t i = 0; i < k && !oom; i++) {
             int len = snprintf(attempt, sizeof(attempt), "%d", items[i]->attempt);
             oom = zc_buf_add(&b->job_urls, items[i]->url, strlen(items[i]->url), '\n') != 0 ||
                   zc_buf_add(&b->job_attempts, attempt, (size_t)len, '\n') != 0;
+            if (!oom && b->proof.on)
+                oom = zc_buf_add(&b->job_proofs, proof, item_proof(b, items[i], proof), '\n') != 0;
         }
         if (!oom) {
-            zc_frame f[2] = { { b->job_urls.p, b->job_urls.len, NULL, NULL },
-                              { b->job_attempts.p, b->job_attempts.len, NULL, NULL } };
-            broker_send(b, peer, ZC_MSG_JOB, f, 2);
+            zc_frame f[3] = { { b->job_urls.p, b->job_urls.len, NULL, NULL },
+                              { b->job_attempts.p, b->job_attempts.len, NULL, NULL },
+                              { b->job_proofs.len ? b->job_proofs.p : "", b->job_proofs.len, NULL, NULL } };
+            broker_send(b, peer, ZC_MSG_JOB, f, 3);
         } else {
             send_singles(b, peer, items, k);
         }

@@ -49,6 +49,7 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     if (frontier_open(&b->fr, conf->redis, conf->crawl, err, sizeof(err)) != 0) goto err;
     const char *eps[] = { conf->control, conf->pages_in, conf->pages_out, conf->docs_in, conf->docs_out, NULL };
     if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) return usage_error(err); /* secure or explicit */
+    if (zc_proof_load(&b->proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) return usage_error(err);
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;
@@ -61,8 +62,8 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     if (conf->metrics && *conf->metrics &&
         !(b->metrics = broker_metrics_start(conf->metrics, conf->redis, conf->crawl, conf->metrics_password_file, err,
                                             sizeof(err))))
-        return usage_error(err); /* the address is taken */
-    broker_security_log(conf);   /* the first line, once all is bound: what protects each endpoint */
+        return usage_error(err);            /* the address is taken */
+    broker_security_log(conf, b->proof.on); /* the first line, once all is bound: what protects each endpoint */
     int begun = broker_begin(b);
     if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
@@ -162,6 +163,8 @@ static void close_all(broker *b) {
     broker_drop_reports(b);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
+    zc_buf_free(&b->job_proofs);
+    sodium_memzero(&b->proof, sizeof(b->proof));
 }
 
 int main(int argc, char **argv) {

@@ -9,7 +9,7 @@
 #include "zc_log.h"
 #include "zc_redis.h"
 
-void broker_security_log(const broker_conf *conf) {
+void broker_security_log(const broker_conf *conf, int proof) {
     const char *mech = zc_curve_enabled() ? "curve" : "plain";
     char metrics[320] = "off", redis[200];
     if (conf->metrics && *conf->metrics) {
@@ -30,7 +30,9 @@ void broker_security_log(const broker_conf *conf) {
     else snprintf(redis, sizeof(redis), "unparsed");
     zc_info("security",
             "control=\"%s %s\" pages_in=\"%s %s\" pages_out=\"%s %s\" docs_in=\"%s %s\" docs_out=\"%s %s\" "
-            "metrics=\"%s\" redis=\"%s\"",
+            "metrics=\"%s\" redis=\"%s\" proof=%s",
             conf->control, mech, conf->pages_in, mech, conf->pages_out, mech, conf->docs_in, mech, conf->docs_out,
-            mech, metrics, redis);
+            mech, metrics, redis,
+            proof ? "\"hmac-sha256 (--secret-file): pages and documents must prove their lease\""
+                  : "\"off: no --secret-file, a fetcher's key can hand in pages for URLs it was not given\"");
 }

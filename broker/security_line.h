@@ -6,7 +6,8 @@
 
 /* Logs (info, event=security) each ZeroMQ endpoint with curve or plain, the
  * --metrics address with how it is guarded (basic-auth, loopback-only or open),
- * and Redis with password or none (its link is never encrypted). Never fails. */
-void broker_security_log(const broker_conf *conf);
+ * Redis with password or none (its link is never encrypted), and whether JOBs
+ * carry proofs of lease (proof set: the crawl secret is loaded). Never fails. */
+void broker_security_log(const broker_conf *conf, int proof);
 
 #endif

@@ -156,6 +156,7 @@ typedef struct cli_run {
     char ep[5][64];         /* control, pages in, pages out, docs in, docs out */
     int broker;             /* index in s */
     const cli_urls *starts; /* start URLs given on the command line */
+    char secret[4096];      /* the crawl secret's file for broker, parsers and writers; "" without keys */
 } cli_run;
 
 /* A free port on 127.0.0.1 for a process to bind later, or -1. */

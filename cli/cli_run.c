@@ -142,7 +142,7 @@ static int crawl_prepare(crawl *cw) {
         }
         cw->own_logdir = 1;
     }
-    if (keygen_for_run(cw->r.logdir, cw->err, sizeof(cw->err)) != 0) return -1;
+    if (keygen_for_run(cw->r.logdir, cw->r.secret, sizeof(cw->r.secret), cw->err, sizeof(cw->err)) != 0) return -1;
     /* A demo's private Redis lives in its log folder, removed when it completes. */
     char state[4200];
     if (!c->redis && !c->state) {

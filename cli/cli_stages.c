@@ -174,6 +174,7 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     if (c->allow_host && *c->allow_host) cli_argv_flag(a, "--allow-host", c->allow_host);
     if (c->ignore_robots) cli_argv_add(a, "--ignore-robots");
     if (c->metrics && *c->metrics) cli_argv_flag(a, "--metrics", c->metrics);
+    if (r->secret[0]) cli_argv_flag(a, "--secret-file", r->secret); /* never the fetchers' */
     /* Start URLs as arguments (seeding them again on a resume changes nothing:
      * the seen set knows them); a seeds file goes through the seeds list. */
     for (size_t k = 0; r->starts && k < r->starts->n; k++) cli_argv_add(a, r->starts->v[k]);
@@ -186,6 +187,7 @@ static void writer_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     if (!c->mongo) cli_argv_flag(a, "--out", c->out); /* --mongo: ZCRAWL_MONGO */
     cli_argv_flagl(a, "--lease-ms", c->lease_ms);     /* HOLD every third of it */
     cli_argv_flag(a, "--log-level", c->log_level);
+    if (r->secret[0]) cli_argv_flag(a, "--secret-file", r->secret);
 }
 
 static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
@@ -195,6 +197,7 @@ static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     if (r->c->spec) cli_argv_flag(a, "--spec", r->c->spec);
     cli_argv_flagl(a, "--lease-ms", r->c->lease_ms); /* HOLD every third of it */
     cli_argv_flag(a, "--log-level", r->c->log_level);
+    if (r->secret[0]) cli_argv_flag(a, "--secret-file", r->secret);
 }
 
 static void fetcher_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {

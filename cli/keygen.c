@@ -12,6 +12,7 @@
 #include "zc_cert.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
+#include "zc_proof.h"
 #include "zc_secret.h"
 
 static const char *const KEYGEN_ROLES[] = { "broker", "fetcher", "parser", "writer", NULL };
@@ -84,7 +85,11 @@ int keygen_passwords(const char *dir, int force, char *err, size_t errlen) {
         }
         if (zc_secret_write_new(path, force, err, errlen) < 0) return -1;
     }
-    return 0;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, KEYGEN_CRAWL_SECRET) >= sizeof(path)) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
+    return zc_proof_write_new(path, force, err, errlen) < 0 ? -1 : 0;
 }
 
 int cmd_keygen(int argc, char **argv) {
@@ -102,6 +107,8 @@ int cmd_keygen(int argc, char **argv) {
                            "  authorized/ROLE.key                public keys servers admit (their ZAP handler)\n"
                            "  redis.password, mongo.password      the deployment's Redis and MongoDB passwords\n"
                            "  metrics.password                    the broker's status page and /metrics (user zcrawl)\n"
+                           "  crawl.secret                        proofs of lease: broker, parsers and writers only,\n"
+                           "                                      never fetchers (--secret-file, docs/PROTOCOL.md)\n"
                            "Secrets are mode 0600; passwords already there are kept unless --force. Give every\n"
                            "process --keys DIR (or ZCRAWL_KEYS): each needs broker.key, its own ROLE.key_secret\n"
                            "and, when it binds, authorized/ (deploy/README.md).");
@@ -117,14 +124,44 @@ int cmd_keygen(int argc, char **argv) {
     }
     printf("keys written to %s: broker.key{,_secret}, fetcher.key{,_secret}, parser.key{,_secret}, "
            "writer.key{,_secret}, authorized/{fetcher,parser,writer}.key; passwords: redis.password, "
-           "mongo.password, metrics.password\n",
+           "mongo.password, metrics.password; crawl.secret (broker, parsers, writers only)\n",
            argv[1]);
     return 0;
 }
 
-int keygen_for_run(const char *logdir, char *err, size_t errlen) {
+/* The crawl secret of a run with keys in dir: dir's crawl.secret when it has one,
+ * else a fresh one in logdir (the keys folder may be read-only or shared). Its
+ * absolute path goes to secret. Returns 0, or -1 with a reason in err. */
+static int secret_for_run(const char *dir, const char *logdir, char *secret, size_t secretlen, char *err,
+                          size_t errlen) {
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, KEYGEN_CRAWL_SECRET) >= sizeof(path)) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
+    if (access(path, F_OK) != 0) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", logdir, KEYGEN_CRAWL_SECRET) >= sizeof(path)) {
+            snprintf(err, errlen, "path too long: %s", logdir);
+            return -1;
+        }
+        if (zc_proof_write_new(path, 1, err, errlen) < 0) return -1;
+    }
+    char abs[PATH_MAX];
+    if (!realpath(path, abs)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(secret, secretlen, "%s", abs) >= secretlen) {
+        snprintf(err, errlen, "%s: path too long", abs);
+        return -1;
+    }
+    return 0;
+}
+
+int keygen_for_run(const char *logdir, char *secret, size_t secretlen, char *err, size_t errlen) {
     char dir[PATH_MAX], abs[PATH_MAX];
     const char *keys = zc_curve_opt_keys;
+    secret[0] = '\0';
     if (keys && *keys) {
         snprintf(dir, sizeof(dir), "%s", keys);
     } else if (zc_curve_opt_insecure) {
@@ -140,6 +177,7 @@ int keygen_for_run(const char *logdir, char *err, size_t errlen) {
         }
         if (keygen_write(dir, 0700, 1, err, errlen) != 0) return -1;
     }
+    if (secret_for_run(dir, logdir, secret, secretlen, err, errlen) != 0) return -1;
     /* Stages may not share the launcher's working directory forever. */
     if (!realpath(dir, abs)) {
         snprintf(err, errlen, "--keys %s: %s", dir, strerror(errno));

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "zc_log.h"
+#include "zc_proof.h"
 #include "zc_robots.h"
 #include "zc_url.h"
 
@@ -109,37 +110,63 @@ int fetch_link_tick(fetch_link *k, int64_t now, long hello_credit) {
 
 int64_t fetch_link_timeout(const fetch_link *k, int64_t now) { return zc_peer_timeout(&k->peer, now); }
 
-/* 1 when a JOB's attempts frame holds one decimal number per URL. */
-static int job_ok(const zc_msg *m) {
-    size_t ulen, alen;
-    const char *urls = zc_msg_data(m, 0, &ulen), *att = zc_msg_data(m, 1, &alen);
-    size_t nu = 1, na = 1;
+/* NULL when a JOB's attempts frame holds one decimal number per URL and its
+ * proofs frame is empty or holds one proof (at most ZC_PROOF_MAX - 1 bytes) per
+ * URL; else what is wrong. */
+static const char *job_wrong(const zc_msg *m) {
+    size_t ulen, alen, plen;
+    const char *urls = zc_msg_data(m, 0, &ulen), *att = zc_msg_data(m, 1, &alen), *pr = zc_msg_data(m, 2, &plen);
+    size_t nu = 1, na = 1, np = 1, run = 0;
     for (size_t i = 0; i < ulen; i++) nu += urls[i] == '\n';
     for (size_t i = 0; i < alen; i++) {
         if (att[i] == '\n') na++;
-        else if (att[i] < '0' || att[i] > '9') return 0;
+        else if (att[i] < '0' || att[i] > '9') return "JOB attempts are not one number per url";
     }
-    return na == nu && alen > 0 && att[0] != '\n' && att[alen - 1] != '\n';
+    if (na != nu || alen == 0 || att[0] == '\n' || att[alen - 1] == '\n')
+        return "JOB attempts are not one number per url";
+    for (size_t i = 0; i < plen; i++) {
+        if (pr[i] == '\n') {
+            np++;
+            run = 0;
+        } else if (++run >= ZC_PROOF_MAX) {
+            return "JOB proof too long";
+        }
+    }
+    if (plen > 0 && np != nu) return "JOB proofs are not one per url";
+    return NULL;
 }
 
-int fetch_link_job_url(const zc_msg *m, size_t *pos, const char **url, size_t *len) {
-    size_t ulen;
-    const char *urls = zc_msg_data(m, 0, &ulen);
-    if (*pos > ulen) return 0;
-    const char *p = urls + *pos, *nl = memchr(p, '\n', ulen - *pos);
-    *url = p;
-    *len = nl ? (size_t)(nl - p) : ulen - *pos;
+/* The next '\n'-separated item of frame i from *pos: 0 when none is left. */
+static int next_item(const zc_msg *m, int i, size_t *pos, const char **item, size_t *len) {
+    size_t flen;
+    const char *f = zc_msg_data(m, i, &flen);
+    if (*pos > flen) return 0;
+    const char *p = f + *pos, *nl = memchr(p, '\n', flen - *pos);
+    *item = p;
+    *len = nl ? (size_t)(nl - p) : flen - *pos;
     *pos += *len + 1;
+    return 1;
+}
+
+int fetch_link_job_url(const zc_msg *m, size_t *pos, size_t *ppos, const char **url, size_t *len, const char **proof,
+                       size_t *plen) {
+    if (!next_item(m, 0, pos, url, len)) return 0;
+    size_t flen;
+    zc_msg_data(m, 2, &flen);
+    if (flen == 0 || !next_item(m, 2, ppos, proof, plen)) {
+        *proof = "";
+        *plen = 0;
+    }
     return 1;
 }
 
 /* Whether m is one the fetcher acts on; others are logged, counted and closed. */
 static fetch_link_kind accept_msg(fetch_link *k, zc_msg *m) {
-    if (m->type == ZC_MSG_JOB) { /* one URL, or several: urls and attempts, each '\n'-separated */
-        if (job_ok(m)) return FETCH_LINK_JOB;
+    if (m->type == ZC_MSG_JOB) { /* one URL, or several: urls, attempts and proofs, each '\n'-separated */
+        const char *wrong = job_wrong(m);
+        if (!wrong) return FETCH_LINK_JOB;
         k->st.dropped++;
-        zc_warn("bad_message", "from=broker reason=\"JOB attempts are not one number per url\" dropped=%" PRIu64,
-                k->st.dropped);
+        zc_warn("bad_message", "from=broker reason=\"%s\" dropped=%" PRIu64, wrong, k->st.dropped);
     } else if (m->type == ZC_MSG_SHUTDOWN) {
         zc_msg_close(m);
         return FETCH_LINK_SHUTDOWN;

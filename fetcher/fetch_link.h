@@ -46,9 +46,11 @@ void *fetch_link_socket(const fetch_link *k);
  * when nothing is waiting. Bad messages are logged, counted and skipped. Runs
  * until ZMQ_EVENTS says nothing waits, which re-arms the edge-triggered ZMQ_FD. */
 fetch_link_kind fetch_link_recv(fetch_link *k, zc_msg *m);
-/* The next URL of a JOB: *url and *len, *pos advanced; 0 when none is left.
- * Start *pos at 0. */
-int fetch_link_job_url(const zc_msg *m, size_t *pos, const char **url, size_t *len);
+/* The next URL of a JOB: *url and *len, and its proof of lease *proof and *plen
+ * (empty when the JOB has none: an older broker, or one without the crawl
+ * secret), *pos and *ppos advanced; 0 when none is left. Start both at 0. */
+int fetch_link_job_url(const zc_msg *m, size_t *pos, size_t *ppos, const char **url, size_t *len, const char **proof,
+                       size_t *plen);
 
 /* DONE for one URL (len bytes). Never fails: a DONE the socket refuses is
  * counted as lost and logged (the broker's job timeout takes the URL back). */

@@ -49,15 +49,15 @@ static void begin_drain(fetch_loop *l, const char *why) {
             zc_signal_stop_requested(), l->pool.active.n, l->pool.pending.n, l->cfg.drain_ms);
 }
 
-/* Starts one JOB's URL; whatever cannot start is answered at once. */
-static void job_start(fetch_loop *l, const char *url, size_t len) {
+/* Starts one JOB's URL with its proof of lease; whatever cannot start is answered at once. */
+static void job_start(fetch_loop *l, const char *url, size_t len, const char *proof, size_t plen) {
     fetch_result r;
     if (l->draining) {
         l->pool.st.jobs++;
         fetch_link_done(&l->link, url, len, FETCH_RETRY, 0, 0, "shutdown");
         return;
     }
-    if (fetch_xfer_start(&l->pool, url, len, &r) != 0)
+    if (fetch_xfer_start(&l->pool, url, len, proof, plen, &r) != 0)
         fetch_link_done(&l->link, url, len, r.outcome, r.status, r.retry_after_ms, r.reason);
 }
 
@@ -185,9 +185,9 @@ static void peer_drain(fetch_loop *l) {
             begin_drain(l, "shutdown");
             continue;
         }
-        const char *url;
-        size_t len, pos = 0;
-        while (fetch_link_job_url(&m, &pos, &url, &len)) job_start(l, url, len);
+        const char *url, *proof;
+        size_t len, plen, pos = 0, ppos = 0;
+        while (fetch_link_job_url(&m, &pos, &ppos, &url, &len, &proof, &plen)) job_start(l, url, len, proof, plen);
         zc_msg_close(&m);
     }
 }

@@ -50,7 +50,8 @@ int fetch_pages_send(fetch_pages *pg, fetch_pool *pool, fetch_xfer *x, char *rea
     snprintf(tbuf, sizeof(tbuf), "%" PRId64, x->total_ms);
     size_t len;
     char *body = fetch_xfer_take_body(pool, x, &len);
-    zc_frame f[7] = {
+    /* link: the response's Link header, not carried yet (""); proof: the JOB's, echoed. */
+    zc_frame f[9] = {
         { x->url, x->url_len, NULL, NULL },
         ZC_FSTR(final_url),
         ZC_FSTR(sbuf),
@@ -58,9 +59,11 @@ int fetch_pages_send(fetch_pages *pg, fetch_pool *pool, fetch_xfer *x, char *rea
         ZC_FSTR(fbuf),
         ZC_FSTR(tbuf),
         body ? (zc_frame){ body, len, fetch_pool_body_free, pool } : (zc_frame){ "", 0, NULL, NULL },
+        ZC_FSTR(""),
+        { x->proof, x->proof_len, NULL, NULL },
     };
     /* ZeroMQ (or zc_msg_send on failure) frees the body now. */
-    if (zc_msg_send(pg->sock, NULL, ZC_MSG_PAGE, f, 7, ZMQ_DONTWAIT) == 0) {
+    if (zc_msg_send(pg->sock, NULL, ZC_MSG_PAGE, f, 9, ZMQ_DONTWAIT) == 0) {
         pg->bytes += len;
         return 0;
     }

@@ -326,7 +326,7 @@ static int refuse(fetch_result *r, fetch_outcome o, const char *reason) {
     return -1;
 }
 
-int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r) {
+int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, const char *proof, size_t plen, fetch_result *r) {
     p->st.jobs++;
     if (p->busy >= p->cfg->concurrency) {
         /* The broker went over our credit: refuse without giving credit back. */
@@ -357,6 +357,10 @@ int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r
     memcpy(x->url, url, len);
     x->url[len] = '\0';
     x->url_len = len;
+    if (plen >= sizeof(x->proof)) plen = 0; /* fetch_link refuses such a JOB: never here */
+    memcpy(x->proof, proof, plen);
+    x->proof[plen] = '\0';
+    x->proof_len = plen;
     x->len = x->cap = 0;
     x->body = NULL;
     x->too_large = x->oom = x->paused = x->capped = 0;

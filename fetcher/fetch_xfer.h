@@ -30,6 +30,7 @@
 #include "fetch_config.h"
 #include "fetch_guard.h"
 #include "fetch_outcome.h"
+#include "zc_proof.h"
 #include "zc_url.h"
 
 typedef struct fetch_pool fetch_pool;
@@ -43,7 +44,9 @@ struct fetch_xfer {
     fetch_xfer *prev, *next;
     char *url; /* the JOB url exactly (malloc'd, NUL-terminated) */
     size_t url_len;
-    char *hop_url;      /* the redirect hop being fetched (malloc'd); NULL on the first */
+    char *hop_url;            /* the redirect hop being fetched (malloc'd); NULL on the first */
+    char proof[ZC_PROOF_MAX]; /* the JOB's proof of lease, echoed with the PAGE ("" without one) */
+    size_t proof_len;
     char *body;         /* malloc'd; handed to ZeroMQ with the PAGE */
     size_t len, cap;    /* len counts in the pool's held bytes */
     int64_t started_ms; /* monotonic: the job's timeout covers every hop */
@@ -109,10 +112,11 @@ void fetch_pool_open(fetch_pool *p, const fetch_config *cfg, CURLM *multi, CURLS
 /* Removes active transfers from the multi handle and frees every slot. */
 void fetch_pool_close(fetch_pool *p);
 
-/* Starts a JOB's URL in a slot. Returns 0, or -1 with the DONE to answer in r: a
- * job over the concurrency (its credit is not given back: the broker overspent),
- * a bad URL or a failure (the slot is freed and counts as freed). */
-int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, fetch_result *r);
+/* Starts a JOB's URL in a slot, keeping its proof of lease (plen bytes, less than
+ * ZC_PROOF_MAX; 0: none) for the PAGE. Returns 0, or -1 with the DONE to answer
+ * in r: a job over the concurrency (its credit is not given back: the broker
+ * overspent), a bad URL or a failure (the slot is freed and counts as freed). */
+int fetch_xfer_start(fetch_pool *p, const char *url, size_t len, const char *proof, size_t plen, fetch_result *r);
 /* A transfer left the multi handle with rc: follows a redirect the job may
  * follow, queues a page, or fills r with what to report. */
 fetch_end fetch_xfer_finish(fetch_pool *p, fetch_xfer *x, CURLcode rc, fetch_result *r);

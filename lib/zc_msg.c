@@ -5,28 +5,36 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Frames after the header: the current form (frames), and the fewest an older
+ * form had (min; 0: the same), accepted so that a stage of the previous release
+ * still talks (docs/PROTOCOL.md, "Framing"). */
 static const struct {
     const char *name;
-    int frames;
+    int frames, min;
 } msg_types[ZC_MSG_TYPE_MAX] = {
-    [ZC_MSG_HELLO] = { "HELLO", 3 },
-    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0 },
-    [ZC_MSG_CREDIT] = { "CREDIT", 1 },
-    [ZC_MSG_JOB] = { "JOB", 2 },
-    [ZC_MSG_DONE] = { "DONE", 5 },
-    [ZC_MSG_PAGE] = { "PAGE", 7 },
-    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 2 },
-    [ZC_MSG_DOC] = { "DOC", 2 },
-    [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
-    [ZC_MSG_DEAD] = { "DEAD", 3 },
-    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
-    [ZC_MSG_HOLD] = { "HOLD", 1 },
-    [ZC_MSG_STATUS] = { "STATUS", 2 },
+    [ZC_MSG_HELLO] = { "HELLO", 3, 0 },
+    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
+    [ZC_MSG_CREDIT] = { "CREDIT", 1, 0 },
+    [ZC_MSG_JOB] = { "JOB", 3, 2 }, /* without proofs */
+    [ZC_MSG_DONE] = { "DONE", 5, 0 },
+    [ZC_MSG_PAGE] = { "PAGE", 9, 7 }, /* without link and proof */
+    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 2, 0 },
+    [ZC_MSG_DOC] = { "DOC", 3, 2 }, /* without proof */
+    [ZC_MSG_WRITTEN] = { "WRITTEN", 1, 0 },
+    [ZC_MSG_DEAD] = { "DEAD", 3, 0 },
+    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0, 0 },
+    [ZC_MSG_HOLD] = { "HOLD", 1, 0 },
+    [ZC_MSG_STATUS] = { "STATUS", 2, 0 },
 };
 
 int zc_msg_expected_frames(int type) {
     if (type <= 0 || type >= ZC_MSG_TYPE_MAX) return -1;
     return msg_types[type].frames;
+}
+
+int zc_msg_min_frames(int type) {
+    if (type <= 0 || type >= ZC_MSG_TYPE_MAX) return -1;
+    return msg_types[type].min ? msg_types[type].min : msg_types[type].frames;
 }
 
 const char *zc_msg_type_name(int type) {
@@ -111,7 +119,7 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
         goto bad;
     }
     m->type = (zc_msg_type)type;
-    int want = zc_msg_expected_frames(type);
+    int want = zc_msg_expected_frames(type), least = zc_msg_min_frames(type);
     while (more) {
         if (nf == ZC_MSG_MAX_FRAMES || nf == want) {
             msg_drain(sock);
@@ -130,8 +138,12 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
         nf++;
     }
     m->nframes = nf;
-    if (nf != want) {
-        snprintf(err, errlen, "%s message with %d frames, expected %d", zc_msg_type_name(type), nf, want);
+    if (nf < least) {
+        if (least == want)
+            snprintf(err, errlen, "%s message with %d frames, expected %d", zc_msg_type_name(type), nf, want);
+        else
+            snprintf(err, errlen, "%s message with %d frames, expected %d to %d", zc_msg_type_name(type), nf, least,
+                     want);
         goto bad_frames;
     }
     return 0;

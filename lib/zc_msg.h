@@ -6,7 +6,8 @@
  * BSON document as one frame of its own, sent without a copy.
  *
  * Decoding never trusts the wire: a message with a bad header, an unknown version
- * or type, or the wrong frame count is consumed whole and reported as an error. */
+ * or type, or a frame count outside its type's is consumed whole and reported as
+ * an error. */
 #ifndef ZC_MSG_H
 #define ZC_MSG_H
 
@@ -16,7 +17,7 @@
 #include <zmq.h>
 
 #define ZC_PROTO_VERSION  1
-#define ZC_MSG_MAX_FRAMES 8
+#define ZC_MSG_MAX_FRAMES 9
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
 #define ZC_MSG_MAX_BYTES (64LL << 20)
@@ -25,11 +26,11 @@ typedef enum {
     ZC_MSG_HELLO = 1,  /* stage -> broker: role, name, credit */
     ZC_MSG_HEARTBEAT,  /* both ways on the broker socket: (no frames) */
     ZC_MSG_CREDIT,     /* fetcher -> broker: n more free transfer slots */
-    ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts ('\n'-separated, one attempt per url) */
+    ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts, proofs ('\n'-separated, one of each per url) */
     ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
-    ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body */
+    ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body, link, proof */
     ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
-    ZC_MSG_DOC,        /* parser -> writer: url, bson document */
+    ZC_MSG_DOC,        /* parser -> writer: url, bson document, proof */
     ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
     ZC_MSG_DEAD,       /* parser/writer -> broker: url, stage, reason */
     ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */
@@ -60,6 +61,10 @@ typedef struct zc_frame {
 
 /* Frames each type carries after the header, or -1 for an unknown type. */
 int zc_msg_expected_frames(int type);
+/* The fewest frames accepted for a type: its older, shorter form (JOB without
+ * proofs, PAGE without link and proof, DOC without proof), whose missing frames
+ * read as empty (zc_msg_data); else the same as zc_msg_expected_frames. */
+int zc_msg_min_frames(int type);
 const char *zc_msg_type_name(int type);
 
 /* Receives one whole multipart message (with a leading identity frame when

@@ -35,16 +35,24 @@ int zc_secret_read(const char *what, const char *path, char *out, size_t outlen,
 }
 
 int zc_secret_write_new(const char *path, int force, char *err, size_t errlen) {
-    unsigned char raw[24];
+    return zc_secret_write_random(path, 24, force, err, errlen);
+}
+
+int zc_secret_write_random(const char *path, size_t nbytes, int force, char *err, size_t errlen) {
+    unsigned char raw[ZC_SECRET_RANDOM_MAX];
     char hex[sizeof(raw) * 2 + 2];
+    if (nbytes == 0 || nbytes > sizeof(raw)) {
+        snprintf(err, errlen, "%s: %zu random bytes asked, at most %zu", path, nbytes, sizeof(raw));
+        return -1;
+    }
     if (!force && access(path, F_OK) == 0) return 0;
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
         snprintf(err, errlen, "getrandom: %s", strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < sizeof(raw); i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    hex[sizeof(raw) * 2] = '\n';
-    hex[sizeof(raw) * 2 + 1] = '\0';
+    for (size_t i = 0; i < nbytes; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    hex[nbytes * 2] = '\n';
+    hex[nbytes * 2 + 1] = '\0';
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));

@@ -17,4 +17,11 @@ int zc_secret_read(const char *what, const char *path, char *out, size_t outlen,
  * was kept, or -1 with a one-line reason in err. */
 int zc_secret_write_new(const char *path, int force, char *err, size_t errlen);
 
+/* The most random bytes zc_secret_write_random writes. */
+#define ZC_SECRET_RANDOM_MAX 64
+
+/* The same with nbytes random bytes (1..ZC_SECRET_RANDOM_MAX; 2 * nbytes hex
+ * digits): the crawl secret is 32 (zc_proof.h). Same returns. */
+int zc_secret_write_random(const char *path, size_t nbytes, int force, char *err, size_t errlen);
+
 #endif

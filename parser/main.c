@@ -13,6 +13,7 @@
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_peer.h"
+#include "zc_proof.h"
 #include "zc_signal.h"
 
 #define PROG "zcrawl-parser"
@@ -67,6 +68,7 @@ static const zc_flag parser_flags[] = {
     { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &opt_name,
       "name this parser gives the broker (default parser-HOST-PID)", 0, 0 },
     ZC_CURVE_FLAGS,
+    ZC_PROOF_FLAGS,
     ZC_FLAGS_END
 };
 
@@ -121,7 +123,9 @@ int main(int argc, char **argv) {
     parse_set_max_body((size_t)opt_max_body);
     if (zc_signal_install() != 0) die(2, "cannot install signal handlers");
 
-    parse_run_conf c = { .broker = opt_broker, .pages = opt_pages, .docs = opt_docs, .name = opt_name, .spec_name = opt_spec && *opt_spec ? opt_spec : "built-in:books", .hb_ms = opt_hb_ms, .hold_ms = opt_hold_ms, .max_held = opt_max_held };
+    static zc_proof_key proof;
+    if (zc_proof_load(&proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) die(2, "%s", err);
+    parse_run_conf c = { .broker = opt_broker, .pages = opt_pages, .docs = opt_docs, .name = opt_name, .spec_name = opt_spec && *opt_spec ? opt_spec : "built-in:books", .hb_ms = opt_hb_ms, .hold_ms = opt_hold_ms, .max_held = opt_max_held, .proof = &proof };
     parser *P = parse_run_new(&c, spec, err, sizeof(err));
     if (!P) die(2, "%s", err);
     int rc = parse_run_loop(P);

@@ -30,9 +30,10 @@
 #define FLUSH_MS         2000 /* how long a stop waits for queued output */
 #define LINGER_MS        2000
 #define SOCK_HWM         1000
-#define RETRY_MS         50   /* poll timeout while output waits for room */
-#define HOLD_MAX_URLS    1000 /* urls in one HOLD frame */
-#define STATUS_REPEAT_MS 5000 /* a condition other than ok is said again this often */
+#define RETRY_MS         50    /* poll timeout while output waits for room */
+#define HOLD_MAX_URLS    1000  /* urls in one HOLD frame */
+#define STATUS_REPEAT_MS 5000  /* a condition other than ok is said again this often */
+#define UNPROVEN_MS      60000 /* pages_unproven is the condition this long after the last such page */
 
 /* ---------- state ---------- */
 
@@ -52,7 +53,7 @@ typedef struct outmsg {
     int n;      /* frames, the doc frame included */
     char *f[3]; /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
-    doc_blob *doc;     /* DOC: the last frame */
+    doc_blob *doc;     /* DOC: the second frame */
     size_t bytes;      /* what it holds, counted against --max-held-bytes */
     int64_t received;  /* when its page arrived */
     int64_t next_hold; /* when its url is next reported in a HOLD */
@@ -67,6 +68,7 @@ typedef struct outq {
 typedef struct stats {
     uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
     uint64_t holds, hold_urls, lost, gone;
+    uint64_t unproven; /* pages dropped without a valid proof of lease */
 } stats;
 
 struct parser {
@@ -79,6 +81,8 @@ struct parser {
     int64_t next_hold_scan;
     char status[24];        /* the condition the broker last heard: "ok" or "output_blocked" */
     int64_t status_next;    /* when a condition other than ok is said again */
+    int64_t unproven_at;    /* when the last page without a valid proof of lease came; 0: never */
+    int64_t unproven_log;   /* when such a page was last logged (one line a second at most) */
     spec_out out;           /* what a page yields: its URLs (out.urls) */
     spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted") */
     uint64_t counts_logged; /* their total when they were last logged */
@@ -104,16 +108,20 @@ static void outmsg_free(outmsg *o) {
     free(o);
 }
 
-/* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
- * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
- * caller's reference to doc is kept in every case. */
+/* One try at sending frames f[0..n), with doc as the second frame when set (DOC:
+ * url, BSON, proof). Returns 0 when sent, 1 when there was no room (EAGAIN/EINTR),
+ * -1 on another error. The caller's reference to doc is kept in every case. */
 static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
                     doc_blob *doc) {
     zc_frame fr[4];
-    memcpy(fr, f, (size_t)n * sizeof(*f));
-    if (doc) {
+    if (doc && n > 0) {
         atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
-        fr[n++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        fr[0] = f[0];
+        fr[1] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        memcpy(fr + 2, f + 1, (size_t)(n - 1) * sizeof(*f));
+        n++;
+    } else {
+        memcpy(fr, f, (size_t)n * sizeof(*f));
     }
     int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
                      : zc_peer_send(&P->peer, type, fr, n);
@@ -243,19 +251,27 @@ static void hold_scan(parser *P, int64_t now) {
 }
 
 /* STATUS (COMMON.md): "output_blocked" once a message has waited --hold-ms for room,
- * repeated every STATUS_REPEAT_MS while it lasts, "ok" when everything has gone. */
+ * else "pages_unproven" for UNPROVEN_MS after a page without a valid proof of lease
+ * was dropped (the broker shows it as a problem, with the count), repeated every
+ * STATUS_REPEAT_MS while it lasts, "ok" when everything has gone. */
 static void status_tick(parser *P, int64_t now) {
     const outmsg *oldest = NULL;
     for (int d = 0; d < 2; d++)
         if (P->q[d].head && (!oldest || P->q[d].head->received < oldest->received)) oldest = P->q[d].head;
-    const char *cond = oldest && now - oldest->received >= P->c.hold_ms ? "output_blocked" : "ok";
+    const char *cond = oldest && now - oldest->received >= P->c.hold_ms       ? "output_blocked"
+                       : P->unproven_at && now - P->unproven_at < UNPROVEN_MS ? "pages_unproven"
+                                                                              : "ok";
     int changed = strcmp(cond, P->status) != 0;
     if (!changed && (!strcmp(cond, "ok") || now < P->status_next)) return;
     char detail[200] = "";
-    if (oldest)
+    if (!strcmp(cond, "output_blocked"))
         snprintf(detail, sizeof(detail), "%zu pages held (%zu bytes), the oldest for %lld s: no room towards the %s",
                  held_count(P), P->held_bytes, (long long)((now - oldest->received) / 1000),
                  P->q[1].head ? "writers" : "broker");
+    else if (!strcmp(cond, "pages_unproven"))
+        snprintf(detail, sizeof(detail), "%llu pages dropped without a valid proof of lease, the last %lld s ago "
+                                         "(a forged page, or a broker without --secret-file)",
+                 (unsigned long long)P->st.unproven, (long long)((now - P->unproven_at) / 1000));
     zc_frame f[2] = { ZC_FSTR(cond), ZC_FSTR(detail) };
     if (zc_peer_send(&P->peer, ZC_MSG_STATUS, f, 2) != 0) return; /* said on a later tick */
     if (changed) zc_info("status", "condition=%s detail=\"%s\"", cond, detail);
@@ -315,8 +331,9 @@ static void on_list(parser *P, const spec_match *sm, const char *url, size_t ule
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
 
+/* An item page: its document goes to the writers as DOC (url, BSON, the page's proof). */
 static void on_detail(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body,
-                      size_t blen, int64_t fetched_at) {
+                      size_t blen, int64_t fetched_at, const char *proof, size_t plen) {
     char err[256];
     P->st.details++;
     /* Sized for the page up front: the document is about as long as the body, and
@@ -352,15 +369,46 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     b->data = data;
     b->len = dlen;
     P->st.docs++;
-    zc_frame f[1] = { { url, ulen, NULL, NULL } };
-    out_send(P, 1, ZC_MSG_DOC, f, 1, b);
+    zc_frame f[2] = { { url, ulen, NULL, NULL }, { proof, plen, NULL, NULL } };
+    out_send(P, 1, ZC_MSG_DOC, f, 2, b);
 }
 
-/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms, body. */
+/* 1 when the page's proof of lease (PAGE's 9th frame) is valid for its url, or
+ * no crawl secret is given; else the page is counted, logged (at most one line a
+ * second, the url escaped) and 0 returned: it is dropped without a word to the
+ * broker, whose lease (if any) runs on, since a DEAD on a forger's word would
+ * close a real page's lease. */
+static int page_proven(parser *P, const char *url, size_t ulen, const char *proof, size_t plen) {
+    if (!P->c.proof || !P->c.proof->on) return 1;
+    zc_proof_verdict v = zc_proof_check(P->c.proof, url, ulen, proof, plen);
+    if (v == ZC_PROOF_OK) return 1;
+    P->st.unproven++;
+    P->unproven_at = P->page_received;
+    if (P->page_received - P->unproven_log >= 1000) {
+        char u[ZC_URL_MAX + 1], q[512];
+        size_t n = ulen < ZC_URL_MAX ? ulen : ZC_URL_MAX;
+        memcpy(u, url, n);
+        u[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (!u[i]) u[i] = '?';
+        P->unproven_log = P->page_received;
+        zc_warn("page_unproven", "url=%s proof=%s pages_unproven=%llu reason=\"dropped: %s\"",
+                zc_log_q(q, sizeof(q), u), zc_proof_verdict_name(v), (unsigned long long)P->st.unproven,
+                v == ZC_PROOF_MISSING     ? "no proof of lease (a fetcher of an older release, or a broker without "
+                                            "--secret-file, or a page nobody leased)"
+                : v == ZC_PROOF_MALFORMED ? "its proof of lease is not ATTEMPT:32 hex digits"
+                                          : "its proof of lease is not this URL's under the crawl secret");
+    }
+    return 0;
+}
+
+/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms,
+ * body, link, proof (the older form without the last two has no proof). */
 static void on_page(parser *P, zc_msg *m) {
     char url[ZC_URL_MAX + 1], reason[160], q[512];
-    size_t ulen, ctlen, blen;
+    size_t ulen, ctlen, blen, plen;
     const char *uraw = zc_msg_data(m, 0, &ulen);
+    const char *proof = zc_msg_data(m, 8, &plen);
     P->st.pages++;
     P->page_received = zc_now_ms();
     if (ulen == 0) {
@@ -369,6 +417,8 @@ static void on_page(parser *P, zc_msg *m) {
                 (unsigned long long)P->st.bad);
         return;
     }
+    /* Before anything that reports to the broker: a forged page closes no lease. */
+    if (!page_proven(P, uraw, ulen, proof, plen)) return;
     if (zc_msg_str(m, 0, url, sizeof(url)) != 0) {
         send_dead(P, uraw, ulen, "bad url (too long or holds a NUL byte)");
         return;
@@ -401,7 +451,7 @@ static void on_page(parser *P, zc_msg *m) {
         on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched);
         break;
     case PARSE_KIND_DETAIL:
-        on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
+        on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched, proof, plen);
         break;
     default:
         snprintf(reason, sizeof(reason), "unknown page kind: no page rule of spec %.60s matches the url", spec_name(P->spec));
@@ -463,7 +513,7 @@ static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
                    "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
-                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu",
+                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu pages_unproven=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,
@@ -471,7 +521,7 @@ static void log_stats(const parser *P, const char *event) {
             (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
             (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
             (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost,
-            (unsigned long long)s->gone);
+            (unsigned long long)s->gone, (unsigned long long)s->unproven);
 }
 
 /* The spec's counters (fields that came out null, placeholders that skipped items),
@@ -537,8 +587,12 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
         goto err;
     }
     P->peer_open = 1;
-    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s",
-            c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name);
+    zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s proof=%s",
+            c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name,
+            c->proof && c->proof->on ? "checked" : "off");
+    if ((!c->proof || !c->proof->on) && zc_curve_enabled()) /* keys, yet pages unbound to leases */
+        zc_warn("proof_off", "reason=\"no --secret-file: pages are parsed without a proof of lease, so whoever can "
+                             "push pages here (a fetcher's key) can hand in pages for URLs it was not given\"");
     int u = spec_uses(spec);
     if (u & (SPEC_USES_LINK | SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
         zc_warn("spec_not_carried", "spec=%s uses=\"%s%s%s\" reason=\"pages that need these become dead letters: the "

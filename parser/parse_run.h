@@ -7,11 +7,13 @@
 #include <stddef.h>
 
 #include "spec.h"
+#include "zc_proof.h"
 
-/* What main.c's flags say. The strings must outlive the parser. */
+/* What main.c's flags say. The strings and proof must outlive the parser. */
 typedef struct parse_run_conf {
     const char *broker, *pages, *docs, *name, *spec_name;
     long hb_ms, hold_ms, max_held;
+    const zc_proof_key *proof; /* the crawl secret: a page must prove its lease; off: nothing checked */
 } parse_run_conf;
 
 typedef struct parser parser;

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential pkg-config ca-certificates git
-      libzmq3-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev libmongoc-dev libbson-dev
+      libzmq3-dev libsodium-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev libmongoc-dev libbson-dev
       libmicrohttpd-dev
       redis-server redis-tools libcmocka-dev
       python3-pytest python3-pytest-xdist python3-zmq python3-pymongo

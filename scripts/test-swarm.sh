@@ -155,8 +155,8 @@ else
     cat "$tmp/deploy.log"; fail "docker stack deploy"; exit 1
 fi
 nsec=$(docker secret ls -q --filter "label=com.docker.stack.namespace=$STACK" | wc -l)
-v=0; [ "$nsec" = 7 ] && v=1
-check "$v" "7 Docker secrets (4 CURVE secret keys, 3 passwords)" "$nsec secrets in the stack, want 7"
+v=0; [ "$nsec" = 8 ] && v=1
+check "$v" "8 Docker secrets (4 CURVE secret keys, 3 passwords, the crawl secret)" "$nsec secrets in the stack, want 8"
 
 # A container on the stack's network for what the host cannot reach (nothing is published).
 net=${STACK}_zcrawl

@@ -14,6 +14,7 @@
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_peer.h"
+#include "zc_proof.h"
 #include "zc_signal.h"
 #include "zc_time.h"
 
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
         { "name", "ZCRAWL_NAME", ZC_FLAG_STR, &c.name, "name told to the broker (none: writer-HOST-PID)", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &level_s, "debug, info, warn or error", 0, 0 },
         ZC_CURVE_FLAGS,
+        ZC_PROOF_FLAGS,
         ZC_FLAGS_END
     };
     zc_flags_parse_or_exit(flags, argc, argv, NULL, PROG, "[flags]",
@@ -120,6 +122,9 @@ int main(int argc, char **argv) {
     if (!zc_endpoint_ok(c.broker)) die(2, "--broker: '%s' is not an endpoint such as tcp://host:5555", c.broker);
     if (zc_endpoint_list_ok(c.docs, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
     if (zc_curve_setup("writer", (const char *[]){ c.broker, c.docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
+    static zc_proof_key proof;
+    if (zc_proof_load(&proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) die(2, "%s", err);
+    c.proof = &proof;
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     zc_rand_seed(0);
 

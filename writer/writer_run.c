@@ -13,6 +13,7 @@
 #include "writer_doc.h"
 #include "writer_worker.h"
 #include "zc_buf.h"
+#include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_list.h"
 #include "zc_log.h"
@@ -103,6 +104,8 @@ struct writer_run {
     char gave_up_why[1024];
     /* counters */
     uint64_t received, written, already, batches, retries, dead, bad, held_sent, reports_dropped, paused, resizes;
+    uint64_t unproven;    /* DOCs dropped without a valid proof of lease */
+    int64_t unproven_log; /* when one was last logged (one line a second at most) */
 };
 
 static void held_free(held *h) {
@@ -213,11 +216,33 @@ static void status_set(writer_run *w, const char *cond, const char *detail, int6
 
 /* ---- intake ---- */
 
-/* Takes one DOC message: checks it and holds it, or reports it DEAD. */
+/* 1 when a DOC's proof of lease is valid for its url, or no crawl secret is
+ * given; else it is counted, logged (at most a line a second) and 0 returned: the
+ * document is dropped unconfirmed, and no DEAD closes a lease on its word. */
+static int doc_proven(writer_run *w, const char *url, size_t ulen, const char *proof, size_t plen, int64_t now) {
+    if (!w->c.proof || !w->c.proof->on) return 1;
+    zc_proof_verdict v = zc_proof_check(w->c.proof, url, ulen, proof, plen);
+    if (v == ZC_PROOF_OK) return 1;
+    w->unproven++;
+    if (now - w->unproven_log >= 1000) {
+        char uq[300], *u = strndup(url, ulen);
+        w->unproven_log = now;
+        zc_warn("doc_unproven", "url=%s proof=%s docs_unproven=%llu reason=\"dropped: %s\"",
+                zc_log_q(uq, sizeof(uq), u ? u : "?"), zc_proof_verdict_name(v), (unsigned long long)w->unproven,
+                v == ZC_PROOF_MISSING     ? "no proof of lease (a parser without --secret-file or of an older release)"
+                : v == ZC_PROOF_MALFORMED ? "its proof of lease is not ATTEMPT:32 hex digits"
+                                          : "its proof of lease is not this URL's under the crawl secret");
+        free(u);
+    }
+    return 0;
+}
+
+/* Takes one DOC message (url, BSON, proof): checks it and holds it, or reports it DEAD. */
 static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
-    size_t ulen, blen;
+    size_t ulen, blen, plen;
     const char *url = zc_msg_data(m, 0, &ulen);
     const uint8_t *data = (const uint8_t *)zc_msg_data(m, 1, &blen);
+    const char *proof = zc_msg_data(m, 2, &plen);
     char err[512];
     w->received++;
     if (ulen == 0 || ulen > WRITER_URL_MAX || memchr(url, '\n', ulen) || memchr(url, '\0', ulen)) {
@@ -227,6 +252,7 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
                 WRITER_URL_MAX, (unsigned long long)w->bad);
         return;
     }
+    if (!doc_proven(w, url, ulen, proof, plen, now)) return;
     if (writer_doc_check(data, blen, err, sizeof(err)) != 0) {
         report_dead(w, url, ulen, err);
         return;
@@ -544,12 +570,12 @@ static void control(writer_run *w) {
 static void stats(writer_run *w, const char *event) {
     zc_info(event, "sink=%s received=%llu written=%llu already=%llu batches=%llu batch_max=%zu resizes=%llu "
                    "retries=%llu dead=%llu bad=%llu held=%zu held_bytes=%zu holds=%llu reports_queued=%zu "
-                   "broker_reconnects=%llu condition=%s",
+                   "broker_reconnects=%llu condition=%s docs_unproven=%llu",
             w->sink.kind, (unsigned long long)w->received, (unsigned long long)w->written,
             (unsigned long long)w->already, (unsigned long long)w->batches, w->batch_max,
             (unsigned long long)w->resizes, (unsigned long long)w->retries, (unsigned long long)w->dead,
             (unsigned long long)w->bad, w->q.n, w->held_bytes, (unsigned long long)w->held_sent, w->out_n,
-            (unsigned long long)w->peer.reconnects, w->cond);
+            (unsigned long long)w->peer.reconnects, w->cond, (unsigned long long)w->unproven);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -637,10 +663,14 @@ static int drain(writer_run *w) {
 }
 
 int writer_run_loop(writer_run *w, char *err, size_t errlen) {
+    int proof = w->c.proof && w->c.proof->on;
     zc_info("started", "name=%s broker=%s docs=%s sink=%s batch=%ld batch_ms=%ld lease_ms=%ld hold_ms=%ld "
-                       "max_held_bytes=%ld sink_timeout_ms=%ld sink_fail_limit_s=%ld",
+                       "max_held_bytes=%ld sink_timeout_ms=%ld sink_fail_limit_s=%ld proof=%s",
             w->peer.name, w->c.broker, w->c.docs, w->sink.kind, w->c.batch, w->c.batch_ms, w->c.lease_ms,
-            w->c.hold_ms, w->c.max_held_bytes, w->sink.timeout_ms, w->c.sink_fail_limit_s);
+            w->c.hold_ms, w->c.max_held_bytes, w->sink.timeout_ms, w->c.sink_fail_limit_s, proof ? "checked" : "off");
+    if (!proof && zc_curve_enabled()) /* keys, yet documents unbound to leases */
+        zc_warn("proof_off", "reason=\"no --secret-file: documents are written without a proof of lease, so whoever "
+                             "can push documents here can write any\"");
     while (!zc_signal_stop_requested() && !w->shutdown && !w->gave_up) turn(w, INT64_MAX, 1);
     int sig = zc_signal_stop_requested();
     if (sig) zc_info("stopping", "signal=%d held=%zu", sig, w->q.n);

@@ -16,6 +16,7 @@
 #ifndef WRITER_RUN_H
 #define WRITER_RUN_H
 
+#include "zc_proof.h"
 #include <stddef.h>
 
 #include "writer_sink.h"
@@ -31,10 +32,11 @@ typedef struct writer_config {
     long lease_ms;       /* the broker's --lease-ms, for the log */
     long hold_ms;        /* HOLD for what is held longer than this, this often: <= lease_ms / 3 */
     long heartbeat_ms;
-    long drain_ms;          /* at exit, how long to keep writing what is held */
-    long stats_ms;          /* counters logged this often, 0: never */
-    long retry_max_ms;      /* longest pause between retries of a failing sink */
-    long sink_fail_limit_s; /* give up after this long of failure without a success */
+    long drain_ms;             /* at exit, how long to keep writing what is held */
+    long stats_ms;             /* counters logged this often, 0: never */
+    long retry_max_ms;         /* longest pause between retries of a failing sink */
+    long sink_fail_limit_s;    /* give up after this long of failure without a success */
+    const zc_proof_key *proof; /* the crawl secret: a DOC must prove its lease; NULL or off: nothing checked */
 } writer_config;
 
 /* Fills c with the documented defaults (strings static). */

@@ -459,7 +459,7 @@ def test_parser_garbage_pages(procs, fb):
         [b"ZC\x09\x06"] + page(d(90), b"{}")[1:],       # other version
         [b"ZC\x01\x63", b"x"],                           # unknown type
         [hdr(PAGE), d(91), d(91), b"200"],               # too few frames
-        page(d(92), b"{}") + [b"extra"],                 # too many
+        page(d(92), b"{}") + [b"", b"", b"extra"],       # too many (link, proof, and one more)
         [hdr(DOC), d(93), b"x"],                         # a type that never comes this way
         page(b"", b"{}"),                                # empty url
     ]
@@ -545,7 +545,7 @@ def test_writer_garbage_docs(procs, fb, tmp_path):
         [b"ZC\x09\x08", u(b"v"), good],          # other version
         [b"ZC\x01\x63"],                          # unknown type
         [hdr(DOC)],                               # too few frames
-        [hdr(DOC), u(b"x"), good, b"extra"],      # too many
+        [hdr(DOC), u(b"x"), good, b"", b"extra"],  # too many (url, BSON, proof)
         [hdr(PAGE)] + [b"x"] * 7,                 # a type that never comes this way
         [hdr(DOC), b"", good],                    # empty url
         [hdr(DOC), b"a\nb", good],                # newline in url
@@ -598,8 +598,10 @@ def test_fetcher_garbage_jobs(procs, fb):
         [b"ZC\x01\x63"],                          # unknown type
         [hdr(JOB)],                               # too few frames
         [hdr(JOB), good.encode()],
-        [hdr(JOB), good.encode(), b"0", b"x"],    # too many
+        [hdr(JOB), good.encode(), b"0", b"", b"x"],  # too many (urls, attempts, proofs)
         [hdr(JOB), good.encode(), b"abc"],        # attempt not a number
+        [hdr(JOB), good.encode(), b"0", b"0:ab\n0:cd"],  # two proofs for one url
+        [hdr(JOB), good.encode(), b"0", b"0:" + b"a" * 60],  # a proof longer than any
         [hdr(SHUTDOWN), b"extra"],                # no SHUTDOWN
         [hdr(PAGE)] + [b"x"] * 7,                 # a type that never comes this way
     ]
@@ -623,7 +625,8 @@ def test_fetcher_garbage_jobs(procs, fb):
     fb.to_stage([hdr(JOB), split, b"0"])
     fb.to_stage([hdr(JOB), split, b"0\n0"])
     answered += split.split(b"\n")
-    fb.to_stage([hdr(JOB), good.encode(), b"0"])
+    # The proof of lease comes back with the PAGE, its last frame (link: empty, before it).
+    fb.to_stage([hdr(JOB), good.encode(), b"0", b"0:0123456789abcdef0123456789abcdef"])
     # ok answers of one turn share a DONE: its first frame lists their URLs
     done = lambda: {u for f in fb.of_type(DONE) for u in f[0].split(b"\n")}
     fb.wait(lambda: good.encode() in done() and set(answered) <= done(), 20,
@@ -638,6 +641,7 @@ def test_fetcher_garbage_jobs(procs, fb):
         assert by_url[url][1] == b"fail" and by_url[url][4], (url[:80], by_url[url][1:])
     pages = fb.pulled["pages"]
     assert [f[1] for f in pages] == [good.encode()], [f[1][:80] for f in pages]
+    assert len(pages[0]) == 10 and pages[0][8:] == [b"", b"0:0123456789abcdef0123456789abcdef"], pages[0][8:]
     assert pages[0][3] == b"200" and b'"id"' in pages[0][7]
     assert not any(b"root:" in f[-1] for f in pages)
     assert procs.log(p).count("event=bad_message") >= len(structural)

@@ -51,9 +51,10 @@ def test_small_bench_run(tmp_path):
     parts = json.loads((out / "part_costs.json").read_text())
     assert len(parts) == 1 and parts[0]["pages"] == int(rows[0]["pages"]), parts
     assert parts[0]["hop_us_per_page"] > 0 and parts[0]["parse_us_per_page"] > 0, parts
-    assert parts[0]["curve_hop_us_per_page"] > 0, parts
+    assert parts[0]["curve_hop_us_per_page"] > 0 and parts[0]["proof_us_per_page"] > 0, parts
     md = (out / "results.md").read_text()
     assert "libcurl alone (floor)" in md and "sum: the least such a pipeline spends" in md, md
+    assert "the proof of lease" in md, md
 
 
 def test_small_hosts_run(tmp_path):

@@ -250,8 +250,8 @@ class Broker:
     def send_raw(self, frames):
         self.router.send_multipart([self.ident] + frames)
 
-    def job(self, url, attempt=0):
-        self.send(JOB, url.encode(), str(attempt).encode())
+    def job(self, url, attempt=0, proof=b""):
+        self.send(JOB, url.encode(), str(attempt).encode(), proof)
 
     def _beat(self):
         if self.heartbeat and self.ident is not None and time.time() - self.last_hb > 0.3:
@@ -275,8 +275,8 @@ class Broker:
                 got += 1
                 if sock is self.pull:
                     assert msg[0] == header(PAGE), msg[0]
-                    if not self.keep_bodies:
-                        msg[-1] = hashlib.sha1(msg[-1]).hexdigest().encode()
+                    if not self.keep_bodies:  # the body: the 7th frame after the header
+                        msg[7] = hashlib.sha1(msg[7]).hexdigest().encode()
                     self.pages.append(msg[1:])
                     continue
                 ident, head, rest = msg[0], msg[1], msg[2:]
@@ -404,11 +404,12 @@ def test_ok_page_and_done(procs, broker, http):
     p = start_fetcher(procs, broker, "--name", "fx1")
     url = http.base + "/ok"
     before = int(time.time() * 1000)
-    broker.job(url, 0)
+    broker.job(url, 0, b"0:0123456789abcdef0123456789abcdef")
     page = broker.page_for(url)
-    assert len(page) == 7
-    u, final, status, ctype, fetched_at, total_ms, body = page
+    assert len(page) == 9
+    u, final, status, ctype, fetched_at, total_ms, body, link, proof = page
     assert u == url.encode() and final == url.encode()
+    assert link == b"" and proof == b"0:0123456789abcdef0123456789abcdef"  # the JOB's proof, echoed
     assert status == b"200"
     assert ctype == b"text/html; charset=utf-8"
     assert before - 1000 <= int(fetched_at) <= int(time.time() * 1000) + 1000
