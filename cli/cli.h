@@ -155,6 +155,7 @@ typedef struct cli_run {
     char ep[5][64];         /* control, pages in, pages out, docs in, docs out */
     int broker;             /* index in s */
     const cli_urls *starts; /* start URLs given on the command line */
+    const cli_urls *seeds;  /* URLs of the --seeds file */
 } cli_run;
 
 /* A free port on 127.0.0.1 for a process to bind later, or -1. */

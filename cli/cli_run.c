@@ -63,6 +63,7 @@ static int crawl_prepare(crawl *cw) {
     cli_conf *c = cw->c;
     cw->r.c = c;
     cw->r.starts = &cw->starts;
+    cw->r.seeds = &cw->seeds;
     cw->st.lock_fd = -1;
     cw->st.proc = -1;
     cw->extra_idx = -1;

@@ -13,14 +13,17 @@ typedef struct fetch_config {
     long connect_timeout_ms;
     long timeout_ms; /* whole transfer, redirects included */
     long heartbeat_ms;
-    long drain_ms;           /* how long SHUTDOWN/SIGTERM waits for transfers */
-    long pages_hwm;          /* ZMQ_SNDHWM of the pages socket */
-    long stats_ms;           /* counters logged this often */
-    long recv_buffer;        /* curl's receive buffer per transfer; 0 = automatic */
-    long max_redirs;         /* redirects to the job URL itself followed per job */
-    long max_retry_after_ms; /* cap on the Retry-After passed to the broker */
-    long max_held_bytes;     /* page bytes held before credit stops and transfers pause */
-    int allow_private;       /* connect to loopback, private, link-local, ... addresses */
+    long drain_ms;                    /* how long SHUTDOWN/SIGTERM waits for transfers */
+    long pages_hwm;                   /* ZMQ_SNDHWM of the pages socket */
+    long stats_ms;                    /* counters logged this often */
+    long recv_buffer;                 /* curl's receive buffer per transfer; 0 = automatic */
+    long max_redirs;                  /* redirects to the job URL itself followed per job */
+    long max_retry_after_ms;          /* cap on the Retry-After passed to the broker */
+    long max_held_bytes;              /* page bytes held before credit stops and transfers pause */
+    int allow_private;                /* connect to loopback, private, link-local, ... addresses */
+    const char *spec;                 /* --spec: the crawl spec whose "headers" go with requests; NULL for none */
+    const char *spec_origins;         /* --spec-origins: the URLs whose origins get them (comma-separated) */
+    const struct fetch_spec *headers; /* spec and spec_origins loaded (fetch_spec.h); NULL for none */
 } fetch_config;
 
 /* Fills cfg with the documented defaults (all strings static). */

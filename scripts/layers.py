@@ -37,7 +37,7 @@ LAYERS = {
         ["fetch_loop"],  # the process: each turn waits, feeds curl, reports, gives credit, starts JOBs
         ["fetch_link", "fetch_pages"],  # the broker link (JOB in, DONE/CREDIT out); PAGE out
         ["fetch_xfer", "fetch_event"],  # the transfers; epoll and the multi handle
-        ["fetch_guard", "fetch_redirect", "fetch_outcome", "fetch_config"],  # the SSRF guard; redirects; outcomes
+        ["fetch_guard", "fetch_redirect", "fetch_outcome", "fetch_config", "fetch_spec"],  # the SSRF guard; redirects; outcomes; the spec's headers and their origins
     ],
     "parser": [
         ["main"],  # the process: flags, the spec, setup
