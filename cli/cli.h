@@ -122,6 +122,10 @@ int cli_redis_refusal(redisContext *rc, char *out, size_t outlen);
 long long cli_dead_count(redisContext *rc, const char *crawl, char *err, size_t errlen);
 /* Writes the crawl's dead letters, one JSON object a line, into path. */
 int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *err, size_t errlen);
+/* Writes the crawl's gone URLs to path, one JSON object a line ({"url": ...,
+ * "status": 404}; 200 for a page that said its item is gone), their number in *n.
+ * Returns 0, or -1 with a reason in err. */
+int cli_gone_dump(redisContext *rc, const char *crawl, const char *path, long long *n, char *err, size_t errlen);
 /* RPUSHes urls into the crawl's seeds list, 1000 a command. */
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,
                    size_t errlen);

@@ -414,6 +414,19 @@ static void show_dead(crawl *cw, long long dead) {
            a.port, a.db, key);
 }
 
+/* Writes gone.jsonl beside dead.jsonl in the state folder of a private Redis, when
+ * the crawl has gone URLs, and says where. */
+static void show_gone(crawl *cw, long long gone) {
+    char path[4200], why[256];
+    long long n = 0;
+    if (gone <= 0 || !cw->rc || !cw->st.dir[0] || cli_fmt(path, sizeof(path), "%s/gone.jsonl", cw->st.dir) != 0) return;
+    if (cli_gone_dump(cw->rc, cw->c->crawl, path, &n, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: gone.jsonl: %s\n", CLI_PROG, why);
+        return;
+    }
+    printf("gone: %lld in %s (one JSON object a line: url, status)\n", n, path);
+}
+
 /* After the stages stopped: reads the crawl's last state and decides the exit code. */
 static int crawl_outcome(crawl *cw, long long *dead) {
     cli_meta m = { 0 };
@@ -463,6 +476,7 @@ static void print_summary(crawl *cw, int rc, long long dead) {
            sig, d.fetched, d.written,
            d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
     if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
+    if (rc <= CLI_EXIT_DEAD) show_gone(cw, d.gone);
     if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);

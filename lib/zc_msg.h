@@ -16,7 +16,7 @@
 #include <zmq.h>
 
 #define ZC_PROTO_VERSION  1
-#define ZC_MSG_MAX_FRAMES 8
+#define ZC_MSG_MAX_FRAMES 9
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
 #define ZC_MSG_MAX_BYTES (64LL << 20)
@@ -27,7 +27,7 @@ typedef enum {
     ZC_MSG_CREDIT,     /* fetcher -> broker: n more free transfer slots */
     ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts ('\n'-separated, one attempt per url) */
     ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
-    ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body */
+    ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body, link, proof */
     ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
     ZC_MSG_DOC,        /* parser -> writer: url, bson document */
     ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
@@ -58,7 +58,9 @@ typedef struct zc_frame {
 
 #define ZC_FSTR(s) ((zc_frame){ (s), strlen(s), NULL, NULL })
 
-/* Frames each type carries after the header, or -1 for an unknown type. */
+/* Frames each type carries after the header, or -1 for an unknown type. A type
+ * whose older form had fewer frames is accepted with those too (PAGE: 7 or 9);
+ * zc_msg_data reads a missing frame as empty. */
 int zc_msg_expected_frames(int type);
 const char *zc_msg_type_name(int type);
 

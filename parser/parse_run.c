@@ -278,6 +278,17 @@ static void send_dead(parser *P, const char *url, size_t ulen, const char *reaso
     out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
 }
 
+/* Reports url as gone: a DEAD whose stage is "gone" (docs/PROTOCOL.md), which the
+ * broker records as gone, not as a dead letter. */
+static void send_gone(parser *P, const char *url, size_t ulen, const char *reason) {
+    char q[512];
+    P->st.gone++;
+    zc_debug("page_gone", "url=%.*s reason=%s", (int)(ulen < ZC_URL_MAX ? ulen : ZC_URL_MAX), url,
+             zc_log_q(q, sizeof(q), reason));
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, ZC_FSTR("gone"), ZC_FSTR(reason) };
+    out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
+}
+
 /* Nonzero when the content type mentions json (any case). */
 static int is_json_type(const char *ct, size_t len) {
     for (size_t i = 0; i + 4 <= len; i++)
@@ -290,11 +301,11 @@ static int is_json_type(const char *ct, size_t len) {
 #define NOT_CARRIED "not carried by this pipeline yet (zcrawl try shows what the page yields)"
 
 static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body, size_t blen,
-                    int64_t fetched_at) {
+                    int64_t fetched_at, const char *link) {
     char err[256], q[512], q2[128];
     parse_urls *u = &P->out.urls;
     P->st.lists++;
-    spec_page pg = { url, body, blen, fetched_at, NULL }; /* the Link header does not reach the parser yet */
+    spec_page pg = { url, body, blen, fetched_at, link };
     if (spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err)) != 0) {
         send_dead(P, url, ulen, err);
         return;
@@ -330,13 +341,14 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     spec_page pg = { url, body, blen, fetched_at, NULL };
     int rc = spec_item(P->spec, sm, &pg, &P->out, err, sizeof(err));
     P->out.doc = NULL;
+    if (rc == SPEC_GONE) {
+        bson_destroy(doc);
+        send_gone(P, url, ulen, "the page says its item is null or deleted");
+        return;
+    }
     if (rc != 0 || P->out.urls.n) {
         bson_destroy(doc);
-        if (rc == SPEC_GONE) P->st.gone++;
-        send_dead(P, url, ulen,
-                  rc == SPEC_GONE ? "gone (the page says its item is null or deleted): the gone outcome is " NOT_CARRIED
-                  : rc != 0       ? err
-                                  : "an item page that yields URLs as well as a document: " NOT_CARRIED);
+        send_dead(P, url, ulen, rc != 0 ? err : "an item page that yields URLs as well as a document: " NOT_CARRIED);
         return;
     }
     doc_blob *b = malloc(sizeof(*b));
@@ -356,7 +368,18 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     out_send(P, 1, ZC_MSG_DOC, f, 1, b);
 }
 
-/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms, body. */
+/* The PAGE's link frame as a C string in buf, or NULL when the PAGE is of the older
+ * form without one (link pagination then says so) or the frame cannot be one. */
+static const char *page_link(const zc_msg *m, const char *url, char *buf, size_t buflen) {
+    char q[512];
+    if (m->nframes < 8) return NULL;
+    if (zc_msg_str(m, 7, buf, buflen) == 0) return buf;
+    zc_warn("bad_link", "url=%s reason=\"Link header too long or holds a NUL byte\"", zc_log_q(q, sizeof(q), url));
+    return NULL;
+}
+
+/* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms,
+ * body, link, proof (or the older form, without link and proof). */
 static void on_page(parser *P, zc_msg *m) {
     char url[ZC_URL_MAX + 1], reason[160], q[512];
     size_t ulen, ctlen, blen;
@@ -397,9 +420,11 @@ static void on_page(parser *P, zc_msg *m) {
     const char *body = zc_msg_data(m, 6, &blen);
     spec_match sm;
     switch (spec_classify(P->spec, url, &sm)) {
-    case PARSE_KIND_LIST:
-        on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched);
+    case PARSE_KIND_LIST: {
+        char link[16384 + 1];
+        on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched, page_link(m, url, link, sizeof(link)));
         break;
+    }
     case PARSE_KIND_DETAIL:
         on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched);
         break;
@@ -540,11 +565,10 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s",
             c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name);
     int u = spec_uses(spec);
-    if (u & (SPEC_USES_LINK | SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
-        zc_warn("spec_not_carried", "spec=%s uses=\"%s%s%s\" reason=\"pages that need these become dead letters: the "
+    if (u & (SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
+        zc_warn("spec_not_carried", "spec=%s uses=\"%s%s\" reason=\"pages that need these become dead letters: the "
                                     "pipeline does not carry them yet\"",
-                c->spec_name, u & SPEC_USES_LINK ? "link pagination; " : "",
-                u & SPEC_USES_LIST_DOCS ? "documents from list pages; " : "",
+                c->spec_name, u & SPEC_USES_LIST_DOCS ? "documents from list pages; " : "",
                 u & SPEC_USES_FOLLOW ? "item pages that follow URLs" : "");
     return P;
 err:

@@ -276,7 +276,7 @@ class Broker:
                 if sock is self.pull:
                     assert msg[0] == header(PAGE), msg[0]
                     if not self.keep_bodies:
-                        msg[-1] = hashlib.sha1(msg[-1]).hexdigest().encode()
+                        msg[7] = hashlib.sha1(msg[7]).hexdigest().encode()  # the body; link, proof follow
                     self.pages.append(msg[1:])
                     continue
                 ident, head, rest = msg[0], msg[1], msg[2:]
