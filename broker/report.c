@@ -174,6 +174,11 @@ static int on_discovered(broker *b, int peer, const zc_msg *m) {
     } else if (added < 0) {
         broker_redis_failed(b, "discover");
     } else {
+        /* A writer's: the page's documents are written; they count as written. */
+        uint64_t docs = 0;
+        if (m->nframes >= 3 && zc_msg_u64(m, 2, &docs) == 0 && docs > 0 &&
+            frontier_count(&b->fr, "written", (long long)(docs < 1000000 ? docs : 1000000)) != 0)
+            broker_redis_failed(b, "discover");
         zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu out_of_scope=%zu", parent, n, added, bad, n - in);
         if (n > in) broker_guard_out_of_scope(b, (long)(n - in));
     }

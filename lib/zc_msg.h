@@ -28,8 +28,8 @@ typedef enum {
     ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts ('\n'-separated, one attempt per url) */
     ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
     ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body, link, proof */
-    ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
-    ZC_MSG_DOC,        /* parser -> writer: url, bson document */
+    ZC_MSG_DISCOVERED, /* parser (or writer) -> broker: parent url, urls ('\n'-separated)[, documents written] */
+    ZC_MSG_DOC,        /* parser -> writer: url, bson document(s), proof[, urls] */
     ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
     ZC_MSG_DEAD,       /* parser/writer -> broker: url, stage, reason */
     ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */

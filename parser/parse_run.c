@@ -49,10 +49,10 @@ typedef struct doc_blob {
 typedef struct outmsg {
     struct outmsg *next;
     zc_msg_type type;
-    int n;      /* frames, the doc frame included */
+    int n;      /* frames other than the doc */
     char *f[3]; /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
-    doc_blob *doc;     /* DOC: the last frame */
+    doc_blob *doc;     /* DOC: the second frame */
     size_t bytes;      /* what it holds, counted against --max-held-bytes */
     int64_t received;  /* when its page arrived */
     int64_t next_hold; /* when its url is next reported in a HOLD */
@@ -66,7 +66,7 @@ typedef struct outq {
 
 typedef struct stats {
     uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
-    uint64_t holds, hold_urls, lost, gone;
+    uint64_t holds, hold_urls, lost, gone, dropped;
 } stats;
 
 struct parser {
@@ -104,17 +104,21 @@ static void outmsg_free(outmsg *o) {
     free(o);
 }
 
-/* One try at sending frames f[0..n) (plus doc as the last frame when set). Returns
+/* One try at sending frames f[0..n) (with doc as the second frame when set). Returns
  * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
  * caller's reference to doc is kept in every case. */
 static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
                     doc_blob *doc) {
     zc_frame fr[4];
-    memcpy(fr, f, (size_t)n * sizeof(*f));
-    if (doc) {
-        atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
-        fr[n++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        fr[k++] = f[i];
+        if (i == 0 && doc) {
+            atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
+            fr[k++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        }
     }
+    n = k;
     int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
                      : zc_peer_send(&P->peer, type, fr, n);
     if (rc == 0) return 0;
@@ -296,9 +300,28 @@ static int is_json_type(const char *ct, size_t len) {
     return 0;
 }
 
-/* The pages whose results this pipeline cannot carry yet (docs/SPEC.md, "What a
- * crawl carries"): they are dead letters saying so, never silently cut short. */
-#define NOT_CARRIED "not carried by this pipeline yet (zcrawl try shows what the page yields)"
+/* Sends the DOC of a page whose documents come with URLs to crawl, or of a list
+ * page (one or more documents, one after another in data): url, the documents,
+ * proof, urls. The writer says DISCOVERED (url, urls, documents) once all are
+ * written: the URLs enter the frontier and the lease closes then, so neither is
+ * lost when a writer dies (docs/PROTOCOL.md). */
+static void send_docs(parser *P, const char *url, size_t ulen, const uint8_t *data, size_t len, size_t ndocs,
+                      const parse_urls *u) {
+    doc_blob *b = malloc(sizeof(*b));
+    uint8_t *copy = b ? bson_malloc(len ? len : 1) : NULL;
+    if (!copy) {
+        free(b);
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    memcpy(copy, data, len);
+    atomic_init(&b->refs, 1);
+    b->data = copy;
+    b->len = len;
+    P->st.docs += ndocs;
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, ZC_FSTR(""), { u->buf ? u->buf : "", u->len, NULL, NULL } };
+    out_send(P, 1, ZC_MSG_DOC, f, 3, b);
+}
 
 static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body, size_t blen,
                     int64_t fetched_at, const char *link) {
@@ -310,9 +333,11 @@ static void on_list(parser *P, const spec_match *sm, const char *url, size_t ule
         send_dead(P, url, ulen, err);
         return;
     }
-    if (P->out.docs.n || P->out.docs.dropped) {
-        send_dead(P, url, ulen, "documents from a list page: " NOT_CARRIED);
-        return;
+    if (P->out.docs.dropped) {
+        char q3[200];
+        P->st.dropped += P->out.docs.dropped;
+        zc_warn("list_items_dropped", "url=%s dropped=%zu reason=%s", zc_log_q(q, sizeof(q), url), P->out.docs.dropped,
+                zc_log_q(q3, sizeof(q3), P->out.docs.why));
     }
     if (u->skipped) {
         P->st.skipped += u->skipped;
@@ -322,6 +347,10 @@ static void on_list(parser *P, const spec_match *sm, const char *url, size_t ule
     if (u->truncated) zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url), u->nlist);
     zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url), u->ndetail, u->nlist);
     P->st.discovered += u->n;
+    if (P->out.docs.n) { /* the writer closes the page once its documents are written */
+        send_docs(P, url, ulen, P->out.docs.buf, P->out.docs.len, P->out.docs.n, u);
+        return;
+    }
     zc_frame f[2] = { { url, ulen, NULL, NULL }, { u->buf ? u->buf : "", u->len, NULL, NULL } };
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
@@ -346,9 +375,15 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
         send_gone(P, url, ulen, "the page says its item is null or deleted");
         return;
     }
-    if (rc != 0 || P->out.urls.n) {
+    if (rc != 0) {
         bson_destroy(doc);
-        send_dead(P, url, ulen, rc != 0 ? err : "an item page that yields URLs as well as a document: " NOT_CARRIED);
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    if (P->out.urls.n) { /* an item page that follows URLs: they go with its document */
+        P->st.discovered += P->out.urls.n;
+        send_docs(P, url, ulen, bson_get_data(doc), doc->len, 1, &P->out.urls);
+        bson_destroy(doc);
         return;
     }
     doc_blob *b = malloc(sizeof(*b));
@@ -364,8 +399,8 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     b->data = data;
     b->len = dlen;
     P->st.docs++;
-    zc_frame f[1] = { { url, ulen, NULL, NULL } };
-    out_send(P, 1, ZC_MSG_DOC, f, 1, b);
+    zc_frame f[2] = { { url, ulen, NULL, NULL }, ZC_FSTR("") }; /* url, document, proof */
+    out_send(P, 1, ZC_MSG_DOC, f, 2, b);
 }
 
 /* The PAGE's link frame as a C string in buf, or NULL when the PAGE is of the older
@@ -488,7 +523,7 @@ static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
                    "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
-                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu",
+                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu dropped_items=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,
@@ -496,7 +531,7 @@ static void log_stats(const parser *P, const char *event) {
             (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
             (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
             (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost,
-            (unsigned long long)s->gone);
+            (unsigned long long)s->gone, (unsigned long long)s->dropped);
 }
 
 /* The spec's counters (fields that came out null, placeholders that skipped items),
@@ -564,12 +599,6 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     P->peer_open = 1;
     zc_info("started", "broker=%s pages=%s docs=%s name=%s heartbeat_ms=%ld hold_ms=%ld max_held_bytes=%ld spec=%s",
             c->broker, c->pages, c->docs, P->peer.name, c->hb_ms, c->hold_ms, c->max_held, c->spec_name);
-    int u = spec_uses(spec);
-    if (u & (SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
-        zc_warn("spec_not_carried", "spec=%s uses=\"%s%s\" reason=\"pages that need these become dead letters: the "
-                                    "pipeline does not carry them yet\"",
-                c->spec_name, u & SPEC_USES_LIST_DOCS ? "documents from list pages; " : "",
-                u & SPEC_USES_FOLLOW ? "item pages that follow URLs" : "");
     return P;
 err:
     parse_run_free(P);
