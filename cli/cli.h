@@ -125,6 +125,9 @@ int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *e
 /* Writes the crawl's gone URLs to path, one JSON object a line ({"url": ...,
  * "status": 404}; 200 for a page that said its item is gone), their number in *n.
  * Returns 0, or -1 with a reason in err. */
+/* HGETALL of the crawl's spec_counts hash (a spec's nulls and skips), for
+ * zc_cs_spec_list. Returns the reply (the caller frees it), or NULL with err. */
+redisReply *cli_spec_counts_read(redisContext *rc, const char *crawl, char *err, size_t errlen);
 int cli_gone_dump(redisContext *rc, const char *crawl, const char *path, long long *n, char *err, size_t errlen);
 /* RPUSHes urls into the crawl's seeds list, 1000 a command. */
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,

@@ -218,6 +218,13 @@ out:
     return rc_;
 }
 
+redisReply *cli_spec_counts_read(redisContext *rc, const char *crawl, char *err, size_t errlen) {
+    char key[256];
+    if (crawl_key(key, sizeof(key), crawl, "spec_counts", err, errlen) != 0) return NULL;
+    const char *argv[] = { "HGETALL", key };
+    return cmd_argv(rc, 2, argv, REDIS_REPLY_ARRAY, err, errlen);
+}
+
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,
                    size_t errlen) {
     char key[256];

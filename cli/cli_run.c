@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_crawlstat.h"
 #include "keygen.h"
 #include "zc_addr.h"
 #include "zc_log.h"
@@ -459,7 +460,35 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     return *dead > 0 ? CLI_EXIT_DEAD : CLI_EXIT_COMPLETE;
 }
 
-static void print_summary(crawl *cw, int rc, long long dead) {
+/* Prints a spec's nulls and skipped items (docs/SPEC.md, "Silent mistakes,
+ * counted"), one line each. Returns the number of warnings: a field null on every
+ * document, a template that skipped every item. */
+static int show_spec_counts(crawl *cw) {
+    char why[256], line[1024];
+    if (!cw->rc || !cw->c->spec) return 0;
+    redisReply *h = cli_spec_counts_read(cw->rc, cw->c->crawl, why, sizeof(why));
+    zc_cs_spec *v = NULL;
+    size_t n = 0;
+    int warns = 0;
+    if (!h || zc_cs_spec_list(h, &v, &n) != 0) {
+        fprintf(stderr, "%s: cannot read the spec's counters: %s\n", CLI_PROG, h ? "out of memory" : why);
+        if (h) freeReplyObject(h);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].bad) continue;
+        int w = zc_cs_spec_warns(&v[i]);
+        warns += w;
+        printf("%s%s\n", w ? "warning: " : "", zc_cs_spec_line(&v[i], line, sizeof(line)));
+    }
+    zc_cs_spec_free(v, n);
+    freeReplyObject(h);
+    return warns;
+}
+
+/* Prints the summary; returns rc, or CLI_EXIT_DEAD for a complete crawl whose spec
+ * drew a warning (a field null on every document, every item skipped). */
+static int print_summary(crawl *cw, int rc, long long dead) {
     cli_counts d = run_counts(cw);
     double secs = (double)(zc_now_ms() - cw->t0) / 1000.0, cpu = 0;
     struct rusage ru;
@@ -477,9 +506,16 @@ static void print_summary(crawl *cw, int rc, long long dead) {
            d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
     if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
     if (rc <= CLI_EXIT_DEAD) show_gone(cw, d.gone);
+    int warns = rc <= CLI_EXIT_DEAD ? show_spec_counts(cw) : 0;
+    if (warns) {
+        printf("%d warning%s about the spec (docs/SPEC.md, \"Silent mistakes, counted\"): exit 1\n", warns,
+               warns > 1 ? "s" : "");
+        rc = CLI_EXIT_DEAD;
+    }
     if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);
+    return rc;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -495,7 +531,7 @@ static int crawl_finish(crawl *cw) {
     sup_stop_wave(cw->s, 0, 10000);
     sup_stop_wave(cw->s, 1, 10000);
     int rc = crawl_outcome(cw, &dead);
-    print_summary(cw, rc, dead);
+    rc = print_summary(cw, rc, dead);
     cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
     sup_stop_all(cw->s, 10000);
     if (rc == CLI_EXIT_COMPLETE && cw->own_logdir && nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -16,7 +16,7 @@ static const struct {
     [ZC_MSG_CREDIT] = { "CREDIT", 1 },
     [ZC_MSG_JOB] = { "JOB", 2 },
     [ZC_MSG_DONE] = { "DONE", 5 },
-    [ZC_MSG_PAGE] = { "PAGE", 9, 7 }, /* link and proof came later: 7 frames is the older form */
+    [ZC_MSG_PAGE] = { "PAGE", 9, 7 },             /* link and proof came later: 7 frames is the older form */
     [ZC_MSG_DISCOVERED] = { "DISCOVERED", 3, 2 }, /* documents: from a writer (docs/PROTOCOL.md) */
     [ZC_MSG_DOC] = { "DOC", 4, 2 },               /* proof and urls came later */
     [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
@@ -24,6 +24,7 @@ static const struct {
     [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
     [ZC_MSG_HOLD] = { "HOLD", 1 },
     [ZC_MSG_STATUS] = { "STATUS", 2 },
+    [ZC_MSG_COUNTS] = { "COUNTS", 1 },
 };
 
 int zc_msg_expected_frames(int type) {

@@ -35,6 +35,7 @@ typedef enum {
     ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */
     ZC_MSG_HOLD,       /* parser/writer -> broker: urls it holds, alive but not done (lease renewal) */
     ZC_MSG_STATUS,     /* any stage -> broker: condition ("ok" or a short word), one-line detail */
+    ZC_MSG_COUNTS,     /* parser -> broker: a spec's null and skip counters since the last (spec_counts_format lines) */
     ZC_MSG_TYPE_MAX
 } zc_msg_type;
 

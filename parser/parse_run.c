@@ -80,8 +80,11 @@ struct parser {
     char status[24];        /* the condition the broker last heard: "ok" or "output_blocked" */
     int64_t status_next;    /* when a condition other than ok is said again */
     spec_out out;           /* what a page yields: its URLs (out.urls) */
-    spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted") */
+    spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted"), since
+                               they were last reported to the broker (COUNTS) */
+    spec_counts *total;     /* all of them, for the log */
     uint64_t counts_logged; /* their total when they were last logged */
+    int64_t counts_due;     /* when a COUNTS may go again while pages keep coming */
     const spec_t *spec;
     stats st;
     int peer_open; /* peer needs zc_peer_close */
@@ -282,6 +285,48 @@ static void send_dead(parser *P, const char *url, size_t ulen, const char *reaso
     out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
 }
 
+/* Adds the counters of d to t (both spec_counts_for the same spec); d is zeroed.
+ * Returns 1 when d held anything. */
+static int counts_move(spec_counts *t, spec_counts *d) {
+    int any = 0;
+    for (int i = 0; i < d->nfield; i++) {
+        any |= d->seen[i] != 0;
+        t->seen[i] += d->seen[i], t->null[i] += d->null[i], t->swapped[i] += d->swapped[i];
+    }
+    for (int i = 0; i < d->ntpl; i++) {
+        any |= d->tried[i] != 0;
+        t->tried[i] += d->tried[i], t->skipped[i] += d->skipped[i];
+    }
+    for (int i = 0; i < d->npart; i++) t->part_skipped[i] += d->part_skipped[i];
+    spec_counts_zero(d);
+    return any;
+}
+
+#define COUNTS_EVERY_MS 1000
+/* COUNTS (docs/PROTOCOL.md): the counters since the last report, before the
+ * outcome of the page that made them, once a second while pages keep coming and
+ * whenever none waits (force: now), so the broker has a crawl's last counters
+ * before its last lease closes; then added to the totals the log shows. When
+ * memory runs out they are lost (logged). */
+static void counts_report(parser *P, int force) {
+    int64_t now = zc_now_ms();
+    if (!force && now < P->counts_due) {
+        /* Not yet due: unless no page waits, so the last page's go before its outcome. */
+        int ev = 0;
+        size_t sz = sizeof(ev);
+        if (zmq_getsockopt(P->pull, ZMQ_EVENTS, &ev, &sz) != 0 || (ev & ZMQ_POLLIN)) return;
+    }
+    zc_buf b = { 0 };
+    int lines = spec_counts_report(P->spec, P->counts, &b);
+    if (lines < 0) zc_error("out_of_memory", "what=spec_counts");
+    if (lines > 0 && P->peer_open) {
+        zc_frame f[1] = { { b.p, b.len, NULL, NULL } };
+        out_send(P, 0, ZC_MSG_COUNTS, f, 1, NULL);
+    }
+    zc_buf_free(&b);
+    if (counts_move(P->total, P->counts)) P->counts_due = now + COUNTS_EVERY_MS;
+}
+
 /* Reports url as gone: a DEAD whose stage is "gone" (docs/PROTOCOL.md), which the
  * broker records as gone, not as a dead letter. */
 static void send_gone(parser *P, const char *url, size_t ulen, const char *reason) {
@@ -329,7 +374,9 @@ static void on_list(parser *P, const spec_match *sm, const char *url, size_t ule
     parse_urls *u = &P->out.urls;
     P->st.lists++;
     spec_page pg = { url, body, blen, fetched_at, link };
-    if (spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err)) != 0) {
+    int lrc = spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err));
+    counts_report(P, 0);
+    if (lrc != 0) {
         send_dead(P, url, ulen, err);
         return;
     }
@@ -370,6 +417,7 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     spec_page pg = { url, body, blen, fetched_at, NULL };
     int rc = spec_item(P->spec, sm, &pg, &P->out, err, sizeof(err));
     P->out.doc = NULL;
+    counts_report(P, 0);
     if (rc == SPEC_GONE) {
         bson_destroy(doc);
         send_gone(P, url, ulen, "the page says its item is null or deleted");
@@ -537,7 +585,8 @@ static void log_stats(const parser *P, const char *event) {
 /* The spec's counters (fields that came out null, placeholders that skipped items),
  * one warning a line, when they changed since they were last logged or when final. */
 static void log_counts(parser *P, int final) {
-    const spec_counts *c = P->counts;
+    counts_report(P, 1);
+    const spec_counts *c = P->total;
     uint64_t total = 0;
     for (int i = 0; i < c->nfield; i++) total += c->null[i];
     for (int i = 0; i < c->ntpl; i++) total += c->skipped[i];
@@ -578,7 +627,7 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     P->c = *c;
     P->spec = spec;
     spec_out_init(&P->out);
-    if (!(P->counts = spec_counts_for(spec))) {
+    if (!(P->counts = spec_counts_for(spec)) || !(P->total = spec_counts_for(spec))) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
@@ -686,6 +735,7 @@ int parse_run_loop(parser *P) {
         int got = 0;
         if (i_pull >= 0 && (items[i_pull].revents & ZMQ_POLLIN)) got = read_pages(P);
         if (draining && got == 0 && !held_count(P)) break;
+        counts_report(P, 0);
         now = zc_now_ms();
         if (now >= next_stats) {
             log_stats(P, "stats");
@@ -703,6 +753,7 @@ void parse_run_free(parser *P) {
     if (!P) return;
     spec_out_free(&P->out);
     spec_counts_free(P->counts);
+    spec_counts_free(P->total);
     if (P->peer_open) zc_peer_close(&P->peer);
     if (P->pull) zmq_close(P->pull);
     if (P->push) zmq_close(P->push);

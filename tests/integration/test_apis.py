@@ -12,10 +12,11 @@ import os
 import subprocess
 import threading
 import urllib.parse
+import urllib.request
 
 import pytest
 
-from harness import assert_once, bin_path, jsonl_ids
+from harness import assert_once, bin_path, free_port, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPECS = os.path.join(ROOT, "specs")
@@ -80,7 +81,7 @@ def unauthorized(headers, token, message):
 GH_REPOS = [{
     "id": 10000 + i, "name": "repo-%d" % i, "full_name": "acme/repo-%d" % i, "owner": {"login": "acme", "id": 9919},
     "description": None if i % 7 == 0 else ("Café ☕ %d &amp; tools" % i if i % 3 == 0 else "日本語 %d" % i),
-    "html_url": "https://github.com/acme/repo-%d" % i, "homepage": None, "private": False, "visibility": "public",
+    "html_url": "https://github.com/acme/repo-%d" % i, "homepage": "https://acme.example/%d" % i if i % 8 == 0 else None, "private": False, "visibility": "public",
     "fork": i % 5 == 0, "archived": False, "language": None if i % 4 == 0 else "C",
     "topics": ["crawler", "zmq"] if i % 2 else [], "license": None if i % 6 == 0 else {"spdx_id": "MIT"},
     "default_branch": "main", "size": i * 10, "stargazers_count": i, "forks_count": i // 2,
@@ -115,10 +116,11 @@ def github(origin_box):
 STRIPE = [{
     "id": "cus_%05dZ" % i, "object": "customer", "email": None if i % 6 == 0 else "c%d@example.com" % i,
     "name": None if i % 5 == 0 else ("Zoë Ångström %d" % i if i % 2 else "O&#39;Brien %d" % i),
-    "description": None, "phone": None, "created": 1700000000 + i, "balance": -i if i % 3 == 0 else 0,
+    "description": "VIP" if i == 7 else None, "phone": "+41 44 000 00 %02d" % i if i % 10 == 0 else None,
+    "created": 1700000000 + i, "balance": -i if i % 3 == 0 else 0,
     "currency": "eur", "delinquent": False, "livemode": False,
     "address": None if i % 4 else {"city": "Zürich", "country": "CH", "line1": None},
-    "shipping": None, "metadata": {"n": str(i)}, "preferred_locales": ["de-CH"], "invoice_prefix": "P%04d" % i,
+    "shipping": {"name": "Zoë"} if i == 3 else None, "metadata": {"n": str(i)}, "preferred_locales": ["de-CH"], "invoice_prefix": "P%04d" % i,
     "tax_exempt": "none",
 } for i in range(1, 58)]
 
@@ -153,6 +155,8 @@ def hn_items():
                     "text": "It&#x27;s <i>deep</i> %d<p>2nd &amp; last" % depth}
         if kids:
             items[i]["kids"] = kids
+        if i % 17 == 0:
+            items[i]["dead"] = True
         return i
 
     for s in range(1, 6):
@@ -315,3 +319,94 @@ def test_hackernews_kids_to_any_depth_and_deleted_items_gone(tmp_path):
         assert "dead letters: " not in r.stdout
     finally:
         api.close()
+
+
+# ---- a spec's silent mistakes reach the summary, zcrawl status and /metrics ----
+
+def typo_spec(tmp_path, name, edit):
+    with open(os.path.join(SPECS, name)) as f:
+        spec = json.load(f)
+    edit(spec)
+    path = tmp_path / ("typo-" + name)
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_a_field_null_on_every_document_warns_everywhere_and_exits_1(tmp_path, redis, procs):
+    """"from": "stargazers" for "stargazers_count": null on every document. The
+    summary warns and exits 1, zcrawl status and /metrics count it; while a page
+    is still to come /metrics already shows what the parser reported."""
+    def edit(spec):
+        for f in spec["pages"][0]["list"]["item"]["fields"]:
+            if f["name"] == "stargazers":
+                f["from"] = "stargazers"
+    spec = typo_spec(tmp_path, "github-repos.json", edit)
+    box, gate = [""], threading.Event()
+    handle = github(box)
+
+    def gated(path, q, headers):
+        if q.get("page") == ["3"]:
+            gate.wait(60)
+        return handle(path, q, headers)
+    api = Api(gated)
+    box[0] = api.origin
+    port = free_port()
+    e = dict(os.environ, GITHUB_TOKEN=GH_TOKEN)
+    e = {k: v for k, v in e.items() if not k.startswith("ZCRAWL")}
+    argv = [bin_path("zcrawl"), "run", "--no-progress", "--spec", spec, "--redis", redis.uri, "--crawl", "typo",
+            "--metrics", "127.0.0.1:%d" % port, "--out", str(tmp_path / "out.jsonl"), "--log-dir",
+            str(tmp_path / "logs"), "--timeout", "90", api.origin + "/orgs/acme/repos?per_page=30"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=str(tmp_path))
+    try:
+        want = 'zcrawl_spec_field_null_total{page="organization repositories",field="stargazers"} 60'
+
+        def scraped():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+                    return want in r.read().decode()
+            except OSError:
+                return False
+        wait_for(scraped, 30, "the parser's counts of the first two pages in /metrics")
+        gate.set()
+        so, se = p.communicate(timeout=90)
+    finally:
+        gate.set()
+        if p.poll() is None:
+            p.kill()
+        api.close()
+    assert p.returncode == 1, so + se
+    assert "crawl complete" in so and "72 documents written" in so, so
+    assert ('warning: page "organization repositories": field stargazers null in 72 of 72 documents: '
+            'null on every document, a wrong path?') in so, so
+    assert "1 warning about the spec" in so, so
+    # a field null on some documents is said, not warned
+    assert 'page "organization repositories": field description null in 10 of 72 documents\n' in so, so
+    st = subprocess.run([bin_path("zcrawl"), "status", "--redis", redis.uri, "--crawl", "typo"],
+                        capture_output=True, text=True, timeout=30)
+    assert st.returncode == 0, st.stderr
+    assert "warning: page \"organization repositories\": field stargazers null in 72 of 72" in st.stdout, st.stdout
+    js = subprocess.run([bin_path("zcrawl"), "status", "--json", "--redis", redis.uri, "--crawl", "typo"],
+                        capture_output=True, text=True, timeout=30)
+    counts = {c["field"]: c for c in json.loads(js.stdout)["spec_counts"] if "field" in c}
+    assert counts["stargazers"] == {"page": "organization repositories", "field": "stargazers", "null": 72,
+                                    "seen": 72, "swapped": 0, "warning": True}, counts["stargazers"]
+    assert counts["name"]["null"] == 0 and counts["name"]["seen"] == 72 and not counts["name"]["warning"]
+
+
+def test_a_list_whose_every_item_is_skipped_warns_and_exits_1(tmp_path):
+    """{id} for {.:digits} on Hacker News' list of bare ids: every item skipped."""
+    def edit(spec):
+        spec["pages"][0]["list"]["item_url"] = "{origin}/v0/item/{id}.json"
+    spec = typo_spec(tmp_path, "hackernews.json", edit)
+    api = Api(hackernews)
+    try:
+        out, logdir = tmp_path / "out.jsonl", tmp_path / "logs"
+        r = subprocess.run([bin_path("zcrawl"), "run", "--no-progress", "--spec", spec, "--out", str(out),
+                            "--log-dir", str(logdir), "--timeout", "60", api.origin + "/v0/topstories.json"],
+                           capture_output=True, text=True, timeout=90, cwd=str(tmp_path),
+                           env={k: v for k, v in os.environ.items() if not k.startswith("ZCRAWL")})
+    finally:
+        api.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ('warning: page "story list": all items skipped of 5 for {origin}/v0/item/{id}.json ({id} 5): '
+            'every item skipped, a placeholder that names no field?') in r.stdout, r.stdout
