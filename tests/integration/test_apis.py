@@ -183,7 +183,7 @@ def hackernews(path, q, headers):
 
 # ---- the crawl ----
 
-def crawl(tmp_path, spec, start, env):
+def crawl(tmp_path, spec, start, env, *extra):
     """zcrawl run --spec SPEC START in tmp_path, watching every process's argv for the
     secrets meanwhile. Returns (CompletedProcess, out path, secrets seen in an argv)."""
     out, logdir = tmp_path / "out.jsonl", tmp_path / "logs"
@@ -192,7 +192,7 @@ def crawl(tmp_path, spec, start, env):
     e.pop("STRIPE_SECRET_KEY", None)
     e.update(env)
     argv = [bin_path("zcrawl"), "run", "--no-progress", "--spec", os.path.join(SPECS, spec), "--out", str(out),
-            "--log-dir", str(logdir), "--timeout", "90", start]
+            "--log-dir", str(logdir), "--timeout", "90"] + list(extra) + [start]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=str(tmp_path))
     in_argv = set()
     secrets = [v for v in env.values()]
@@ -410,3 +410,32 @@ def test_a_list_whose_every_item_is_skipped_warns_and_exits_1(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert ('warning: page "story list": all items skipped of 5 for {origin}/v0/item/{id}.json ({id} 5): '
             'every item skipped, a placeholder that names no field?') in r.stdout, r.stdout
+
+
+def test_the_token_goes_to_the_crawls_origins_only(tmp_path):
+    """A Link to another origin in scope (--allow-host): its requests carry no
+    Authorization; the start URL's origin gets it on every request."""
+    other = Api(lambda path, q, headers: (200, dump(GH_REPOS[60:]), {}))
+    box = [""]
+    handle = github(box)
+
+    def first(path, q, headers):
+        status, body, extra = handle(path, q, headers)
+        if q.get("page") == ["2"]:  # page 2 links to the other origin for the rest
+            extra = {"Link": '<%s/organizations/9919/repos?per_page=30&page=3>; rel="next"' % other.origin}
+            body = dump(GH_REPOS[30:60])
+        return status, body, extra
+    api = Api(first)
+    box[0] = api.origin
+    try:
+        r, out, in_argv = crawl(tmp_path, "github-repos.json", api.origin + "/orgs/acme/repos?per_page=30",
+                                {"GITHUB_TOKEN": GH_TOKEN}, "--allow-host", "127.0.0.1")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert_once([d["_id"] for d in out_docs(out)], {str(x["id"]) for x in GH_REPOS})
+        assert len(api.api_requests()) == 2 and all(a == "Bearer " + GH_TOKEN for _, _, a in api.seen), api.seen
+        assert [p for p, _, _ in other.api_requests()] == ["/organizations/9919/repos?per_page=30&page=3"]
+        assert all(a is None for _, _, a in other.seen), other.seen  # robots.txt and the page: no token
+        assert_secret_nowhere(tmp_path, r, GH_TOKEN, in_argv)
+    finally:
+        api.close()
+        other.close()
