@@ -459,7 +459,7 @@ def test_parser_garbage_pages(procs, fb):
         [b"ZC\x09\x06"] + page(d(90), b"{}")[1:],       # other version
         [b"ZC\x01\x63", b"x"],                           # unknown type
         [hdr(PAGE), d(91), d(91), b"200"],               # too few frames
-        page(d(92), b"{}") + [b"extra"],                 # too many
+        page(d(92), b"{}") + [b"", b"", b"extra"],       # too many (7 frames, or 9 with link and proof)
         [hdr(DOC), d(93), b"x"],                         # a type that never comes this way
         page(b"", b"{}"),                                # empty url
     ]
@@ -545,7 +545,7 @@ def test_writer_garbage_docs(procs, fb, tmp_path):
         [b"ZC\x09\x08", u(b"v"), good],          # other version
         [b"ZC\x01\x63"],                          # unknown type
         [hdr(DOC)],                               # too few frames
-        [hdr(DOC), u(b"x"), good, b"extra"],      # too many
+        [hdr(DOC), u(b"x"), good, b"", b"", b"extra"],  # too many (2 to 4: url, doc(s), proof, urls)
         [hdr(PAGE)] + [b"x"] * 7,                 # a type that never comes this way
         [hdr(DOC), b"", good],                    # empty url
         [hdr(DOC), b"a\nb", good],                # newline in url
