@@ -11,12 +11,13 @@ import json
 import os
 import subprocess
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from harness import assert_once, bin_path, free_port, wait_for
+from harness import assert_once, bin_path, free_port, wait_for, wait_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPECS = os.path.join(ROOT, "specs")
@@ -439,3 +440,96 @@ def test_the_token_goes_to_the_crawls_origins_only(tmp_path):
     finally:
         api.close()
         other.close()
+
+
+# ---- zcrawl-sitesim's GitHub-, Stripe- and HN-shaped APIs (sitesim/sim_apis.c) ----
+
+SIM_TOKEN = "sim_" + "Tok" * 10
+
+
+@pytest.fixture
+def apisim(procs):
+    """zcrawl-sitesim with 300 books as repositories, customers and items; its GitHub
+    and Stripe paths demand SIM_TOKEN (from its environment, not its arguments)."""
+    for _ in range(5):
+        port = free_port()
+        p = procs.start("sitesim", [bin_path("sitesim"), "--port", str(port), "--books", "300"],
+                        env={"ZCRAWL_SITESIM_TOKEN": SIM_TOKEN})
+        if wait_port(port, 10, proc=p):
+            return "http://127.0.0.1:%d" % port
+    raise AssertionError("sitesim did not listen")
+
+
+def get(url, token=None):
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read())
+
+
+def test_sitesim_apis_answer_as_the_real_ones(apisim):
+    st, _, body = get(apisim + "/orgs/acme/repos")
+    assert st == 401 and body["message"] == "Bad credentials"
+    st, _, body = get(apisim + "/v1/customers", "wrong")
+    assert st == 401 and body["error"]["type"] == "invalid_request_error"
+    st, h, body = get(apisim + "/orgs/acme/repos?per_page=500", SIM_TOKEN)
+    assert st == 200 and len(body) == 100  # per_page above 100 is 100
+    assert '/organizations/9919/repos?per_page=100&page=2>; rel="next"' in h["Link"], h
+    assert get(apisim + "/v1/customers?limit=101", SIM_TOKEN)[0] == 400  # Stripe: 1 to 100
+    st, _, body = get(apisim + "/v1/customers?limit=3", SIM_TOKEN)
+    assert st == 200 and body["object"] == "list" and body["has_more"] is True and len(body["data"]) == 3
+    st, _, top = get(apisim + "/v0/topstories.json")
+    assert st == 200 and len(top) == 10 and all(isinstance(i, int) for i in top)
+    st, _, body = get(apisim + "/v0/item/1.json")
+    assert st == 200 and body is None  # an unknown item: null, as Firebase answers
+
+
+def oracle(apisim):
+    """What a crawl must find, walked here without zcrawl: repository ids, customer
+    ids, live HN items and the gone ones."""
+    repos, url = [], apisim + "/orgs/acme/repos?per_page=100"
+    while url:
+        st, h, body = get(url, SIM_TOKEN)
+        repos += [str(r["id"]) for r in body]
+        nxt = [l.split(";")[0].strip(" <>") for l in h.get("Link", "").split(",") if 'rel="next"' in l]
+        url = nxt[0] if nxt else None
+    customers, after = [], None
+    while True:
+        st, _, body = get(apisim + "/v1/customers?limit=100" + ("&starting_after=" + after if after else ""),
+                          SIM_TOKEN)
+        customers += [c["id"] for c in body["data"]]
+        if not body["has_more"]:
+            break
+        after = body["data"][-1]["id"]
+    live, gone, todo = set(), set(), list(get(apisim + "/v0/topstories.json")[2])
+    while todo:
+        i = todo.pop()
+        it = get(apisim + "/v0/item/%d.json" % i)[2]
+        if it is None or it.get("deleted"):
+            gone.add(i)
+            continue
+        live.add(str(i))
+        todo += it.get("kids", [])
+    return set(repos), set(customers), live, gone
+
+
+def test_zcrawl_run_crawls_sitesim_apis_exactly(apisim, tmp_path):
+    repos, customers, live, gone = oracle(apisim)
+    assert len(repos) == len(customers) == 300 and len(live) + len(gone) == 300 and gone
+    for spec, start, env, want in (
+            ("github-repos.json", "/orgs/acme/repos?per_page=100", {"GITHUB_TOKEN": SIM_TOKEN}, repos),
+            ("stripe-customers.json", "/v1/customers?limit=100", {"STRIPE_SECRET_KEY": SIM_TOKEN}, customers),
+            ("hackernews.json", "/v0/topstories.json", {}, live)):
+        d = tmp_path / spec.split(".")[0]
+        d.mkdir()
+        r, out, in_argv = crawl(d, spec, apisim + start, env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert_once([doc["_id"] for doc in out_docs(out)], want)
+        assert "%d documents written" % len(want) in r.stdout, r.stdout
+        assert "dead letters: " not in r.stdout  # a 401 would be one
+        if env:
+            assert_secret_nowhere(d, r, SIM_TOKEN, in_argv)
+        else:
+            assert ", %d gone," % len(gone) in r.stdout, r.stdout
