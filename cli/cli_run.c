@@ -609,6 +609,9 @@ int cmd_run(int argc, char **argv) {
     if (cli_find_bindir(&probe, NULL, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
     if (cli_spec_check(&probe, err, sizeof(err)) != 0) {
         if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+        cli_urls_free(&cw.starts); /* the parser said what is wrong: the one line */
+        cli_urls_free(&cw.seeds);
+        cli_conf_free(&c);
         return CLI_EXIT_USAGE;
     }
     if (!c.redis && !c.state) {
