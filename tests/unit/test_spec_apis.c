@@ -66,9 +66,9 @@ static int run_fixture(const spec_t *s, const char *url, const char *file, const
     return rc;
 }
 
-/* Document i of a list page's documents. */
-static bson_t doc_at(const spec_docs *d, size_t i) {
-    bson_t b;
+/* Document i of a list page's documents, into *b (a static bson_t points into
+ * itself: returned by value its copy would point into a dead stack frame). */
+static void doc_at(const spec_docs *d, size_t i, bson_t *b) {
     size_t off = 0;
     for (size_t k = 0;; k++) {
         uint32_t len;
@@ -76,8 +76,8 @@ static bson_t doc_at(const spec_docs *d, size_t i) {
         memcpy(&len, d->buf + off, 4);
         len = BSON_UINT32_FROM_LE(len);
         if (k == i) {
-            assert_true(bson_init_static(&b, d->buf + off, len));
-            return b;
+            assert_true(bson_init_static(b, d->buf + off, len));
+            return;
         }
         off += len;
     }
@@ -121,7 +121,8 @@ static void test_github_repos(void **state) {
     assert_int_equal(o.docs.dropped, 0);
     assert_int_equal(o.urls.ndetail, 0);
     assert_string_equal(o.urls.buf, "https://api.github.com/organizations/9919/repos?per_page=3&page=2");
-    bson_t d = doc_at(&o.docs, 0);
+    bson_t d;
+    doc_at(&o.docs, 0, &d);
     assert_str(&d, "_id", "1296269");
     assert_str(&d, "name", "Hello-World");
     assert_str(&d, "full_name", "octo-org/Hello-World");
@@ -130,14 +131,14 @@ static void test_github_repos(void **state) {
     assert_int_equal(int_of(&d, "stargazers"), 80);
     assert_int_equal(date_of(&d, "created_at"), 1296068472000LL); /* 2011-01-26T19:01:12Z */
     assert_str(&d, "source_url", "https://api.github.com/orgs/octo-org/repos?per_page=3");
-    d = doc_at(&o.docs, 1);
+    doc_at(&o.docs, 1, &d);
     assert_str(&d, "description", "This repo is for demonstration purposes only. \xc3\x9c"
                                   "n\xc3\xaf"
                                   "c\xc3\xb6"
                                   "d\xc3\xa9 & <angle> \xe2\x80\x94 ok \xf0\x9f\x98\x80");
     assert_nullf(&d, "license"); /* "license": null */
     assert_str(&d, "homepage", "");
-    d = doc_at(&o.docs, 2);
+    doc_at(&o.docs, 2, &d);
     assert_str(&d, "_id", "18221276");
     assert_nullf(&d, "description");
     assert_nullf(&d, "language");
@@ -155,7 +156,7 @@ static void test_github_repos(void **state) {
     free(link);
     assert_int_equal(o.docs.n, 1);
     assert_int_equal(o.urls.n, 0);
-    d = doc_at(&o.docs, 0);
+    doc_at(&o.docs, 0, &d);
     assert_str(&d, "_id", "20978623");
     assert_true(bool_of(&d, "fork"));
     spec_out_free(&o);
@@ -175,18 +176,19 @@ static void test_stripe_customers(void **state) {
                 NULL);
     assert_int_equal(o.docs.n, 3);
     assert_string_equal(o.urls.buf, "https://api.stripe.com/v1/customers?limit=3&starting_after=cus_Nffp1TZLnyMXB4");
-    bson_t d = doc_at(&o.docs, 0);
+    bson_t d;
+    doc_at(&o.docs, 0, &d);
     assert_str(&d, "_id", "cus_NffrFeUfNV2Hib");
     assert_str(&d, "email", "jennyrosen@example.com");
     assert_int_equal(date_of(&d, "created"), 1680893993000LL);
     assert_nullf(&d, "address");
-    d = doc_at(&o.docs, 1);
+    doc_at(&o.docs, 1, &d);
     assert_str(&d, "name", "J\xc3\xbcrgen M\xc3\xbcller");
     assert_int_equal(int_of(&d, "balance"), -2500);
     bson_iter_t it = field(&d, "address"), sub;
     assert_true(BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, "city"));
     assert_string_equal(bson_iter_utf8(&sub, NULL), "Z\xc3\xbcrich");
-    d = doc_at(&o.docs, 2);
+    doc_at(&o.docs, 2, &d);
     assert_nullf(&d, "email");
     assert_str(&d, "description", "walk-in &amp; no e-mail"); /* stored as Stripe has it */
     assert_true(bool_of(&d, "delinquent"));
@@ -195,7 +197,7 @@ static void test_stripe_customers(void **state) {
                 "tests/fixtures/apis/stripe/customers-page2.json", NULL, NULL, &o, NULL);
     assert_int_equal(o.docs.n, 1);
     assert_int_equal(o.urls.n, 0); /* has_more: false */
-    d = doc_at(&o.docs, 0);
+    doc_at(&o.docs, 0, &d);
     assert_str(&d, "name", "\xe6\xb8\xa1\xe8\xbe\xba \xe3\x81\x82\xe3\x82\x86\xe3\x81\xbf");
     spec_out_free(&o);
     spec_free(s);
