@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from harness import assert_once, bin_path, free_port, wait_for, wait_port
+from harness import assert_once, bin_path, free_port, hdr, jsonl_ids, wait_for, wait_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPECS = os.path.join(ROOT, "specs")
@@ -533,3 +533,32 @@ def test_zcrawl_run_crawls_sitesim_apis_exactly(apisim, tmp_path):
             assert_secret_nowhere(d, r, SIM_TOKEN, in_argv)
         else:
             assert ", %d gone," % len(gone) in r.stdout, r.stdout
+
+
+# ---- the writer's side of a page's documents and URLs (docs/PROTOCOL.md) ----
+
+def test_writer_closes_a_page_of_documents_with_its_urls(procs, fb, tmp_path):
+    """A DOC with a fourth frame: the page's documents one after another and its
+    URLs. The writer writes them all, then says DISCOVERED (url, urls, documents)
+    and no WRITTEN; a page with one bad document is DEAD whole, nothing written;
+    a page whose documents come with no URL closes with an empty list."""
+    import bson
+    HELLO, DOC, WRITTEN, DEAD, DISCOVERED = 1, 8, 9, 10, 7
+    out = tmp_path / "out.jsonl"
+    docs_ep = fb.bind("docs", "push")
+    p = procs.start("writer", [bin_path("writer"), "--broker", fb.control_ep, "--docs", docs_ep, "--out", str(out),
+                               "--heartbeat-ms", "200", "--batch-ms", "50", "--batch", "2"])
+    fb.wait(lambda: fb.of_type(HELLO), 10, "HELLO from the writer")
+    page1 = b"".join(bson.encode({"_id": "r%d" % i, "name": "Zoë %d" % i}) for i in range(5))
+    bad = bson.encode({"_id": "b1"}) + bson.encode({"name": "no id"})
+    fb.push("docs", [hdr(DOC), b"http://x/list?page=1", page1, b"", b"http://x/list?page=2"])
+    fb.push("docs", [hdr(DOC), b"http://x/list?page=9", bad, b"", b"http://x/list?page=10"])
+    fb.push("docs", [hdr(DOC), b"http://x/list?page=2", bson.encode({"_id": "r9"}), b"", b""])
+    fb.wait(lambda: len(fb.of_type(DISCOVERED)) >= 2 and fb.of_type(DEAD), 20, "two DISCOVERED and a DEAD")
+    fb.pump(0.3)
+    assert p.poll() is None, procs.log(p)[-3000:]
+    assert fb.of_type(DISCOVERED) == [[b"http://x/list?page=1", b"http://x/list?page=2", b"5"],
+                                      [b"http://x/list?page=2", b"", b"1"]]
+    assert fb.of_type(WRITTEN) == []
+    assert [f[0] for f in fb.of_type(DEAD)] == [b"http://x/list?page=9"]
+    assert sorted(jsonl_ids(str(out))) == ["r0", "r1", "r2", "r3", "r4", "r9"]
