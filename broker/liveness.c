@@ -103,6 +103,16 @@ static void on_disconnected(broker *b, int fd, int64_t now) {
 }
 
 void broker_monitor_drain(broker *b, int64_t now) {
+    /* A stall can fall inside a turn (SIGSTOP while the broker reads): the closes
+     * that its stages' reconnects made are reported as soon as it runs again, so
+     * the clock is read here too, not only when a turn begins (main.c), or those
+     * closes would requeue JOBs that live fetchers still hold. */
+    int64_t t = zc_now_ms();
+    if (b->last_turn && t - b->last_turn > 2 * b->conf->heartbeat_ms) {
+        broker_stalled(b, t, t - b->last_turn);
+        b->last_turn = t;
+    }
+    if (t > now) now = t;
     for (;;) {
         zmq_msg_t ev, addr;
         zmq_msg_init(&ev);

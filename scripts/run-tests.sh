@@ -38,9 +38,13 @@ if [ "$mode" != integration ]; then
     f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
     s=$(echo "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' | tail -1)
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
-    if [ $rc -ne 0 ] && [ "${f:-0}" = 0 ]; then
-      echo "$out" | tail -20
-      echo "$(basename "$t"): exited $rc"; failed=$((failed + 1))
+    if [ $rc -ne 0 ]; then
+      # What a failed check printed besides cmocka's status lines (fail_msg's text).
+      echo "$out" | grep -vE '^\[ *(PASSED|FAILED|SKIPPED|  OK|  RUN|==========) *\]' | tail -20 |
+        sed "s|^|$(basename "$t"): |"
+      if [ "${f:-0}" = 0 ]; then
+        echo "$(basename "$t"): exited $rc"; failed=$((failed + 1))
+      fi
     fi
   done
   rm -rf "$udir"

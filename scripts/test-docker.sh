@@ -27,11 +27,8 @@ CRAWL=dockertest
 PAGES=$((BOOKS + (BOOKS + 17) / 18))   # detail pages + list pages
 PROJECT=zctest$$
 
-passed=0; failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+. scripts/checks.sh
 note() { echo "  .. $*"; }
-t_start=$SECONDS
 
 # A user's ZCRAWL_* / port variables would beat the test's env file: drop them.
 for v in $(compgen -e); do
@@ -116,11 +113,7 @@ cleanup() {
         fi
         rm -rf "$tmp"
     fi
-    echo "(took $((SECONDS - t_start)) s)"
-    [ "$rc" -ne 0 ] && [ "$failed" = 0 ] && failed=1
-    echo "docker: $passed passed, $failed failed"
-    [ "$failed" = 0 ] && exit 0
-    exit 1
+    checks_finish docker "$rc"
 }
 trap cleanup EXIT
 trap 'echo "interrupted"; failed=$((failed + 1)); exit 130' INT TERM
@@ -132,7 +125,6 @@ cid() {
         --filter "label=com.docker.compose.service=$1" 2>/dev/null
 }
 # check OK PASS-TEXT FAIL-TEXT: OK is 1 or 0.
-check() { if [ "$1" = 1 ]; then pass "$2"; else fail "$3"; fi; }
 
 # ---- images ----------------------------------------------------------------------
 echo "== base images (scripts/build-base-image.sh)"

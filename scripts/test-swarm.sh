@@ -24,12 +24,8 @@ PAGES=$((BOOKS + (BOOKS + 17) / 18))
 STACK=zcswarm$$
 SCALE_TO=3
 
-passed=0; failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+. scripts/checks.sh
 note() { echo "  .. $*"; }
-check() { if [ "$1" = 1 ]; then pass "$2"; else fail "$3"; fi; }
-t_start=$SECONDS
 
 for v in $(compgen -e); do
     case "$v" in ZCRAWL_*|SITESIM_*|REDIS_*|MONGO_*|PROMETHEUS_*) unset "$v" ;; esac
@@ -92,11 +88,7 @@ cleanup() {
         fi
         rm -rf "$tmp"
     fi
-    echo "(took $((SECONDS - t_start)) s)"
-    [ "$rc" -ne 0 ] && [ "$failed" = 0 ] && failed=1
-    echo "swarm: $passed passed, $failed failed"
-    [ "$failed" = 0 ] && exit 0
-    exit 1
+    checks_finish swarm "$rc"
 }
 trap cleanup EXIT
 trap 'echo "interrupted"; failed=$((failed + 1)); exit 130' INT TERM

@@ -66,8 +66,8 @@ static int run_fixture(const spec_t *s, const char *url, const char *file, const
     return rc;
 }
 
-/* Document i of a list page's documents, into *b (a static bson_t points into
- * itself: returned by value its copy would point into a dead stack frame). */
+/* Document i of a list page's documents, into *b (a static bson_t points into itself:
+ * it cannot be returned by value, so the caller owns it). */
 static void doc_at(const spec_docs *d, size_t i, bson_t *b) {
     size_t off = 0;
     for (size_t k = 0;; k++) {
@@ -76,7 +76,7 @@ static void doc_at(const spec_docs *d, size_t i, bson_t *b) {
         memcpy(&len, d->buf + off, 4);
         len = BSON_UINT32_FROM_LE(len);
         if (k == i) {
-            assert_true(bson_init_static(b, d->buf + off, len));
+            assert_true(len <= d->len - off && bson_init_static(b, d->buf + off, len));
             return;
         }
         off += len;
