@@ -10,7 +10,6 @@
 #include "peer_io.h"
 #include "zc_log.h"
 
-
 /* Splits line at tabs into f[0..max). Returns how many. */
 static int split(char *line, char **f, int max) {
     int n = 0;

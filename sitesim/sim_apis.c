@@ -8,12 +8,12 @@
 
 #include "sim_http.h"
 
-#define GH_ORG_ID     9919
-#define HN_ROOTS      10 /* stories; every other item is a comment below one */
-#define STRIPE_MAX    100
-#define GH_MAX        100
-#define HN_TIME0      1175714200LL
-#define STRIPE_TIME0  1700000000LL
+#define GH_ORG_ID    9919
+#define HN_ROOTS     10 /* stories; every other item is a comment below one */
+#define STRIPE_MAX   100
+#define GH_MAX       100
+#define HN_TIME0     1175714200LL
+#define STRIPE_TIME0 1700000000LL
 
 int sim_apis_match(const char *path) {
     return !strncmp(path, "/orgs/", 6) || !strncmp(path, "/organizations/", 15) || !strcmp(path, "/v1/customers") ||
