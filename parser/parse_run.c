@@ -232,7 +232,7 @@ static void hold_scan(parser *P, int64_t now) {
     size_t n = 0;
     for (int d = 0; d < 2; d++) {
         for (outmsg *o = P->q[d].head; o; o = o->next) {
-            if (o->next_hold > now) continue;
+            if (o->next_hold > now || o->type == ZC_MSG_COUNTS) continue; /* COUNTS holds no url */
             o->next_hold = now + P->c.hold_ms;
             if (zc_buf_add(&b, o->f[0], o->flen[0], '\n') != 0) {
                 zc_error("out_of_memory", "what=hold_frame");
