@@ -110,9 +110,10 @@ typedef struct broker {
     struct guard_refusals *refusals;
     struct guard_scope *scope;
     struct guard_robots *robots;
-    long long unanswered;  /* JOBs taken back for a timeout, not yet counted in Redis */
-    char problem[256];     /* the broker's own trouble (Redis), "" when none */
-    int64_t problem_since; /* wall ms */
+    long long unanswered;         /* JOBs taken back for a timeout, not yet counted in Redis */
+    struct broker_counts *counts; /* a spec's counters from the parsers, not yet in Redis (counts.c) */
+    char problem[256];            /* the broker's own trouble (Redis), "" when none */
+    int64_t problem_since;        /* wall ms */
 } broker;
 
 /* The crawl cannot finish: records why (the first reason wins), logs it, and

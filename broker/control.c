@@ -7,6 +7,7 @@
  * messages (guard_refuse.c): CREDIT from fetchers, HOLD from parsers and
  * writers. While Redis fails, reports go to report.c to be kept for a replay. */
 #include "control.h"
+#include "counts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,7 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     case ZC_MSG_DEAD: broker_on_report(b, peer, m); break;
     case ZC_MSG_HOLD: on_hold(b, peer, m); break;
     case ZC_MSG_STATUS: on_status(b, peer, m); break;
+    case ZC_MSG_COUNTS: broker_on_counts(b, peer, m); break;
     default: broker_bad_message(b, "message type not for the broker"); break;
     }
 }

@@ -333,6 +333,38 @@ int frontier_count(frontier *fr, const char *field, long long by) {
     return 0;
 }
 
+int frontier_spec_counts(frontier *fr, const char *const *field, const long long *by, size_t n) {
+    if (!n) return 0;
+    int *argc = malloc(n * sizeof(*argc));
+    const char ***argv = malloc(n * sizeof(*argv));
+    const char **args = malloc(n * 4 * sizeof(*args));
+    char(*num)[24] = malloc(n * sizeof(*num));
+    redisReply **rep = malloc(n * sizeof(*rep));
+    int rc = -1;
+    if (!argc || !argv || !args || !num || !rep) {
+        snprintf(fr->err, sizeof(fr->err), "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(num[i], sizeof(num[i]), "%lld", by[i]);
+        args[4 * i] = "HINCRBY", args[4 * i + 1] = fr->k_spec_counts, args[4 * i + 2] = field[i];
+        args[4 * i + 3] = num[i];
+        argc[i] = 4;
+        argv[i] = &args[4 * i];
+    }
+    if (frontier_pipeline(fr, n, argc, argv, rep) == 0) {
+        for (size_t i = 0; i < n; i++) freeReplyObject(rep[i]);
+        rc = 0;
+    }
+out:
+    free(argc);
+    free(argv);
+    free(args);
+    free(num);
+    free(rep);
+    return rc;
+}
+
 int frontier_read_counts(frontier *fr, frontier_counts *c) {
     memset(c, 0, sizeof(*c));
     const char *cmds[][2] = {

@@ -106,6 +106,9 @@ long frontier_clamp_leases(frontier *fr, int64_t deadline_ms);
 long frontier_shift_leases(frontier *fr, int64_t ms);
 /* Adds to the counters in the stats hash (fetched and the like). */
 int frontier_count(frontier *fr, const char *field, long long by);
+/* Adds by[i] to field[i] of the spec_counts hash (a spec's nulls and skips,
+ * docs/REDIS.md), n of them in one pipeline. Returns 0, or -1 (fr->err). */
+int frontier_spec_counts(frontier *fr, const char *const *field, const long long *by, size_t n);
 /* Reads queue sizes and counters. Returns 0 or -1. */
 int frontier_read_counts(frontier *fr, frontier_counts *c);
 /* Writes the stats hash: the given field/value pairs (NULL-terminated list). */

@@ -51,6 +51,7 @@ int frontier_open(frontier *fr, const char *uri, const char *crawl, char *err, s
         { fr->k_ready, "ready" },
         { fr->k_active, "active" },
         { fr->k_waiting, "waiting" },
+        { fr->k_spec_counts, "spec_counts" },
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         (void)zc_redis_key(keys[i].key, FRONTIER_KEY_MAX, crawl, keys[i].name); /* fits: crawl <= 63 */

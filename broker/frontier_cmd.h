@@ -33,7 +33,7 @@ typedef struct frontier {
         k_delayed[FRONTIER_KEY_MAX], k_retries[FRONTIER_KEY_MAX], k_dead[FRONTIER_KEY_MAX],
         k_gone[FRONTIER_KEY_MAX], k_stats[FRONTIER_KEY_MAX], k_seeds[FRONTIER_KEY_MAX],
         k_meta[FRONTIER_KEY_MAX], k_ready[FRONTIER_KEY_MAX], k_active[FRONTIER_KEY_MAX],
-        k_waiting[FRONTIER_KEY_MAX];
+        k_waiting[FRONTIER_KEY_MAX], k_spec_counts[FRONTIER_KEY_MAX];
 } frontier;
 
 /* Parses redis://[:password@]host[:port][/db] and connects. Returns 0, or -1 with

@@ -53,8 +53,9 @@ static int may_send(dispatch_role r, zc_msg_type t) {
     switch (t) {
     case ZC_MSG_CREDIT:
     case ZC_MSG_DONE: return r == DISPATCH_FETCHER;
-    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER;
+    case ZC_MSG_DISCOVERED: return r == DISPATCH_PARSER || r == DISPATCH_WRITER; /* a writer's: a page's documents written */
     case ZC_MSG_WRITTEN: return r == DISPATCH_WRITER;
+    case ZC_MSG_COUNTS: return r == DISPATCH_PARSER;
     case ZC_MSG_DEAD:
     case ZC_MSG_HOLD: return r == DISPATCH_PARSER || r == DISPATCH_WRITER;
     default: return r != DISPATCH_OTHER;

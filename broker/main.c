@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "conf.h"
 #include "control.h"
+#include "counts.h"
 #include "crawl.h"
 #include "guard.h"
 #include "jobs.h"
@@ -161,6 +162,7 @@ static void close_all(broker *b) {
     broker_guard_close(b);
     dispatch_free(&b->d);
     broker_drop_reports(b);
+    broker_counts_free(b);
     zc_buf_free(&b->job_urls);
     zc_buf_free(&b->job_attempts);
     zc_buf_free(&b->job_proofs);

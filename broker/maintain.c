@@ -2,6 +2,7 @@
  * due retries, the guards' tick, the stats hash, and noticing that a batch crawl
  * is complete. Peers' liveness is liveness.c's, a Redis outage outage.c's. */
 #include "maintain.h"
+#include "counts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ void broker_problem(broker *b, char *buf, size_t len) {
 }
 
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
+    broker_counts_flush(b); /* a spec's counters go with the stats, the last ones with the last */
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
     char v[18][32], problem[512];
     int i = 0;

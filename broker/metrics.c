@@ -240,6 +240,37 @@ static int render_robots(zc_buf *b, const zc_crawlstat *s) {
 }
 
 /* Renders every metric from one read. Returns 0, or -1 when out of memory. */
+/* A spec's counters (docs/SPEC.md, "Silent mistakes, counted"): fields null and
+ * read, items skipped and tried, by page rule and field or template. */
+static int render_spec(zc_buf *b, const zc_crawlstat *s) {
+    zc_cs_spec *v;
+    size_t n;
+    if (zc_cs_spec_list(s->spec_counts, &v, &n) != 0) return -1;
+    static const struct {
+        int tpl, of;
+        const char *name, *help;
+    } F[] = {
+        { 0, 0, "zcrawl_spec_field_null_total", "Documents in which a spec's field came out null." },
+        { 0, 1, "zcrawl_spec_field_read_total", "Documents in which a spec's field was read." },
+        { 1, 0, "zcrawl_spec_items_skipped_total", "List items (or follow values) a template could not use." },
+        { 1, 1, "zcrawl_spec_items_tried_total", "List items (or follow values) a template was given." },
+    };
+    int rc = 0;
+    for (size_t k = 0; k < sizeof(F) / sizeof(F[0]) && !rc; k++) {
+        int any = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (v[i].tpl != F[k].tpl) continue;
+            if (!any++ && family(b, F[k].name, "counter", F[k].help)) rc = -1;
+            else if (out_printf(b, "%s{page=\"", F[k].name) || broker_metrics_label(b, v[i].page) ||
+                     out_printf(b, "\",%s=\"", F[k].tpl ? "template" : "field") || broker_metrics_label(b, v[i].name) ||
+                     out_printf(b, "\"} %lld\n", F[k].of ? v[i].of : v[i].bad))
+                rc = -1;
+        }
+    }
+    zc_cs_spec_free(v, n);
+    return rc;
+}
+
 static int render(broker_metrics *m, const zc_crawlstat *s, zc_buf *b) {
     const redisReply *stats = s->stats, *meta = s->meta;
     const char *src;
@@ -302,7 +333,7 @@ static int render(broker_metrics *m, const zc_crawlstat *s, zc_buf *b) {
         if (!zc_redis_hget_ll(stats, COUNTERS[i].field, &v) && !COUNTERS[i].always) continue;
         if (metric_ll(b, COUNTERS[i].name, "counter", COUNTERS[i].help, v)) return -1;
     }
-    return render_conditions(b, s) || render_redis(b, s) || render_robots(b, s) ? -1 : 0;
+    return render_conditions(b, s) || render_redis(b, s) || render_robots(b, s) || render_spec(b, s) ? -1 : 0;
 }
 
 /* Reads the crawl (hosts_max: zc_crawlstat_read's) into s. Returns 0, or -1 with

@@ -174,6 +174,11 @@ static int on_discovered(broker *b, int peer, const zc_msg *m) {
     } else if (added < 0) {
         broker_redis_failed(b, "discover");
     } else {
+        /* A writer's: the page's documents are written; they count as written. */
+        uint64_t docs = 0;
+        if (m->nframes >= 3 && zc_msg_u64(m, 2, &docs) == 0 && docs > 0 &&
+            frontier_count(&b->fr, "written", (long long)(docs < 1000000 ? docs : 1000000)) != 0)
+            broker_redis_failed(b, "discover");
         zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu out_of_scope=%zu", parent, n, added, bad, n - in);
         if (n > in) broker_guard_out_of_scope(b, (long)(n - in));
     }
@@ -213,6 +218,17 @@ static int on_dead(broker *b, int peer, const zc_msg *m) {
         broker_bad_message(b, "DEAD with bad fields");
     } else if (!broker_guard_admitted(b, peer, ZC_MSG_DEAD)) {
         /* refused */
+    } else if (!strcmp(stage, "gone")) {
+        /* The parser read the page and it says its item is gone (a null body, a
+         * spec's gone_if): recorded as gone with the status it came with, not dead. */
+        if ((r = frontier_gone(&b->fr, url, 200, zc_wall_ms())) < 0) {
+            broker_redis_failed(b, "gone");
+            rc = -1;
+        } else if (r == 0) {
+            broker_guard_refuse(b, GUARD_NOT_LEASED, "DEAD", peer, url);
+        } else {
+            zc_debug("gone", "url=%s status=200 reason=\"%.200s\"", url, reason);
+        }
     } else if ((r = frontier_dead(&b->fr, url, stage, reason, zc_wall_ms())) < 0) {
         broker_redis_failed(b, "dead");
         rc = -1;

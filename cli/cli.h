@@ -123,6 +123,13 @@ int cli_redis_refusal(redisContext *rc, char *out, size_t outlen);
 long long cli_dead_count(redisContext *rc, const char *crawl, char *err, size_t errlen);
 /* Writes the crawl's dead letters, one JSON object a line, into path. */
 int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *err, size_t errlen);
+/* Writes the crawl's gone URLs to path, one JSON object a line ({"url": ...,
+ * "status": 404}; 200 for a page that said its item is gone), their number in *n.
+ * Returns 0, or -1 with a reason in err. */
+/* HGETALL of the crawl's spec_counts hash (a spec's nulls and skips), for
+ * zc_cs_spec_list. Returns the reply (the caller frees it), or NULL with err. */
+redisReply *cli_spec_counts_read(redisContext *rc, const char *crawl, char *err, size_t errlen);
+int cli_gone_dump(redisContext *rc, const char *crawl, const char *path, long long *n, char *err, size_t errlen);
 /* RPUSHes urls into the crawl's seeds list, 1000 a command. */
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,
                    size_t errlen);
@@ -157,6 +164,7 @@ typedef struct cli_run {
     int broker;             /* index in s */
     const cli_urls *starts; /* start URLs given on the command line */
     char secret[4096];      /* the crawl secret's file for broker, parsers and writers; "" without keys */
+    const cli_urls *seeds;  /* URLs of the --seeds file */
 } cli_run;
 
 /* A free port on 127.0.0.1 for a process to bind later, or -1. */

@@ -175,6 +175,56 @@ out:
     return rc_;
 }
 
+/* Writes s as a JSON string (quotes, backslashes and control characters escaped). */
+static int json_str(FILE *f, const char *s, size_t n) {
+    if (fputc('"', f) == EOF) return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int k = c == '"' || c == '\\' ? fprintf(f, "\\%c", c) : c < 0x20 ? fprintf(f, "\\u%04x", c)
+                                                                         : fputc(c, f);
+        if (k < 0) return -1;
+    }
+    return fputc('"', f) == EOF ? -1 : 0;
+}
+
+int cli_gone_dump(redisContext *rc, const char *crawl, const char *path, long long *n, char *err, size_t errlen) {
+    char key[256];
+    *n = 0;
+    if (crawl_key(key, sizeof(key), crawl, "gone", err, errlen) != 0) return -1;
+    const char *argv[] = { "HGETALL", key };
+    redisReply *rep = cmd_argv(rc, 2, argv, REDIS_REPLY_ARRAY, err, errlen);
+    if (!rep) return -1;
+    int rc_ = -1;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        goto out;
+    }
+    int bad = 0;
+    for (size_t i = 0; i + 1 < rep->elements && !bad; i += 2) {
+        const redisReply *u = rep->element[i], *st = rep->element[i + 1];
+        if (u->type != REDIS_REPLY_STRING || st->type != REDIS_REPLY_STRING) continue;
+        bad = fputs("{\"url\":", f) == EOF || json_str(f, u->str, u->len) != 0 ||
+              fprintf(f, ",\"status\":%ld}\n", strtol(st->str, NULL, 10)) < 0;
+        (*n)++;
+    }
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc_ = 0;
+out:
+    freeReplyObject(rep);
+    return rc_;
+}
+
+redisReply *cli_spec_counts_read(redisContext *rc, const char *crawl, char *err, size_t errlen) {
+    char key[256];
+    if (crawl_key(key, sizeof(key), crawl, "spec_counts", err, errlen) != 0) return NULL;
+    const char *argv[] = { "HGETALL", key };
+    return cmd_argv(rc, 2, argv, REDIS_REPLY_ARRAY, err, errlen);
+}
+
 int cli_seeds_push(redisContext *rc, const char *crawl, char *const *urls, size_t n, char *err,
                    size_t errlen) {
     char key[256];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "zc_crawlstat.h"
 #include "keygen.h"
 #include "zc_addr.h"
 #include "zc_log.h"
@@ -121,6 +122,7 @@ static int crawl_prepare(crawl *cw) {
     cli_conf *c = cw->c;
     cw->r.c = c;
     cw->r.starts = &cw->starts;
+    cw->r.seeds = &cw->seeds;
     cw->st.lock_fd = -1;
     cw->st.proc = -1;
     cw->extra_idx = -1;
@@ -464,6 +466,19 @@ static void show_dead(crawl *cw, long long dead) {
            a.port, a.db, key);
 }
 
+/* Writes gone.jsonl beside dead.jsonl in the state folder of a private Redis, when
+ * the crawl has gone URLs, and says where. */
+static void show_gone(crawl *cw, long long gone) {
+    char path[4200], why[256];
+    long long n = 0;
+    if (gone <= 0 || !cw->rc || !cw->st.dir[0] || cli_fmt(path, sizeof(path), "%s/gone.jsonl", cw->st.dir) != 0) return;
+    if (cli_gone_dump(cw->rc, cw->c->crawl, path, &n, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: gone.jsonl: %s\n", CLI_PROG, why);
+        return;
+    }
+    printf("gone: %lld in %s (one JSON object a line: url, status)\n", n, path);
+}
+
 /* After the stages stopped: reads the crawl's last state and decides the exit code. */
 static int crawl_outcome(crawl *cw, long long *dead) {
     cli_meta m = { 0 };
@@ -496,7 +511,35 @@ static int crawl_outcome(crawl *cw, long long *dead) {
     return *dead > 0 ? CLI_EXIT_DEAD : CLI_EXIT_COMPLETE;
 }
 
-static void print_summary(crawl *cw, int rc, long long dead) {
+/* Prints a spec's nulls and skipped items (docs/SPEC.md, "Silent mistakes,
+ * counted"), one line each. Returns the number of warnings: a field null on every
+ * document, a template that skipped every item. */
+static int show_spec_counts(crawl *cw) {
+    char why[256], line[1024];
+    if (!cw->rc || !cw->c->spec) return 0;
+    redisReply *h = cli_spec_counts_read(cw->rc, cw->c->crawl, why, sizeof(why));
+    zc_cs_spec *v = NULL;
+    size_t n = 0;
+    int warns = 0;
+    if (!h || zc_cs_spec_list(h, &v, &n) != 0) {
+        fprintf(stderr, "%s: cannot read the spec's counters: %s\n", CLI_PROG, h ? "out of memory" : why);
+        if (h) freeReplyObject(h);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].bad) continue;
+        int w = zc_cs_spec_warns(&v[i]);
+        warns += w;
+        printf("%s%s\n", w ? "warning: " : "", zc_cs_spec_line(&v[i], line, sizeof(line)));
+    }
+    zc_cs_spec_free(v, n);
+    freeReplyObject(h);
+    return warns;
+}
+
+/* Prints the summary; returns rc, or CLI_EXIT_DEAD for a complete crawl whose spec
+ * drew a warning (a field null on every document, every item skipped). */
+static int print_summary(crawl *cw, int rc, long long dead) {
     cli_counts d = run_counts(cw);
     double secs = (double)(zc_now_ms() - cw->t0) / 1000.0, cpu = 0;
     struct rusage ru;
@@ -513,9 +556,17 @@ static void print_summary(crawl *cw, int rc, long long dead) {
            sig, d.fetched, d.written,
            d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
     if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
+    if (rc <= CLI_EXIT_DEAD) show_gone(cw, d.gone);
+    int warns = rc <= CLI_EXIT_DEAD ? show_spec_counts(cw) : 0;
+    if (warns) {
+        printf("%d warning%s about the spec (docs/SPEC.md, \"Silent mistakes, counted\"): exit 1\n", warns,
+               warns > 1 ? "s" : "");
+        rc = CLI_EXIT_DEAD;
+    }
     if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);
+    return rc;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -531,7 +582,7 @@ static int crawl_finish(crawl *cw) {
     sup_stop_wave(cw->s, 0, 10000);
     sup_stop_wave(cw->s, 1, 10000);
     int rc = crawl_outcome(cw, &dead);
-    print_summary(cw, rc, dead);
+    rc = print_summary(cw, rc, dead);
     cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
     sup_stop_all(cw->s, 10000);
     if (rc == CLI_EXIT_COMPLETE && cw->own_logdir && nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
@@ -609,6 +660,9 @@ int cmd_run(int argc, char **argv) {
     if (cli_find_bindir(&probe, NULL, err, sizeof(err)) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
     if (cli_spec_check(&probe, err, sizeof(err)) != 0) {
         if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
+        cli_urls_free(&cw.starts); /* the parser said what is wrong: the one line */
+        cli_urls_free(&cw.seeds);
+        cli_conf_free(&c);
         return CLI_EXIT_USAGE;
     }
     if (!c.redis && !c.state) {

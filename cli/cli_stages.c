@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "zc_buf.h"
+#include "zc_scope.h"
 #include "zc_time.h"
 
 #define CLI_MAX_STAGE 64 /* instances of one role (the flags' range) */
@@ -200,9 +201,35 @@ static void parser_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     if (r->secret[0]) cli_argv_flag(a, "--secret-file", r->secret);
 }
 
+/* "--spec FILE --spec-origins ORIGINS": the fetchers send the spec's headers to
+ * the origins of the start URLs and seeds only (never a value in argv: the fetcher
+ * reads the variables from the environment it inherits). */
+static void fetcher_spec(const cli_run *r, cli_argv *a) {
+    zc_scope *seen = zc_scope_new();
+    zc_buf list = { 0 };
+    int oom = !seen;
+    const cli_urls *lists[] = { r->starts, r->seeds };
+    for (int l = 0; l < 2 && !oom; l++)
+        for (size_t k = 0; lists[l] && k < lists[l]->n && !oom; k++) {
+            char o[ZC_SCOPE_ORIGIN_MAX], why[128];
+            if (zc_scope_origin(lists[l]->v[k], o, sizeof(o), why, sizeof(why)) != 0) continue; /* checked before */
+            int added = zc_scope_add_origin(seen, o, why, sizeof(why));
+            if (added < 0 || (added == 1 && zc_buf_add(&list, o, strlen(o), ',') != 0)) oom = 1;
+        }
+    if (!oom && zc_buf_add(&list, "", 1, 0) != 0) oom = 1;
+    if (oom) a->oom = 1;
+    else {
+        cli_argv_flag(a, "--spec", r->c->spec);
+        cli_argv_flag(a, "--spec-origins", list.p);
+    }
+    zc_buf_free(&list);
+    zc_scope_free(seen);
+}
+
 static void fetcher_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) {
     (void)i;
     cli_argv_flag(a, "--broker", r->ep[0]);
+    if (r->c->spec) fetcher_spec(r, a);
     cli_argv_flag(a, "--pages", w->direct ? w->page_list.p : r->ep[1]);
     cli_argv_flagl(a, "--concurrency", r->c->concurrency);
     if (r->c->allow_private) cli_argv_add(a, "--allow-private");

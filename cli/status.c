@@ -110,6 +110,21 @@ static void print_hosts(const zc_crawlstat *s) {
     }
 }
 
+/* A spec's nulls and skipped items (docs/SPEC.md, "Silent mistakes, counted"). */
+static void print_spec(const zc_crawlstat *s) {
+    zc_cs_spec *v;
+    size_t n;
+    char line[1024];
+    if (zc_cs_spec_list(s->spec_counts, &v, &n) != 0) {
+        printf(ROW "(out of memory)\n", "spec");
+        return;
+    }
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (v[i].bad) printf(ROW "%s%s\n", k++ ? "" : "spec", zc_cs_spec_warns(&v[i]) ? "warning: " : "",
+                             zc_cs_spec_line(&v[i], line, sizeof(line)));
+    zc_cs_spec_free(v, n);
+}
+
 static void print_table(const zc_crawlstat *s, const char *crawl, const char *where) {
     print_head(s, crawl, where);
     printf(ROW "%lld  (frontier %lld + delayed %lld)\n", "queue depth", s->frontier + s->delayed, s->frontier,
@@ -131,6 +146,7 @@ static void print_table(const zc_crawlstat *s, const char *crawl, const char *wh
             printf("%s%s %lld", n++ ? ", " : "", zc_cs_counters[i], v);
     }
     printf("\n");
+    print_spec(s);
     print_hosts(s);
 }
 

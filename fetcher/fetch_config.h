@@ -22,6 +22,9 @@ typedef struct fetch_config {
     long max_held_bytes;               /* page bytes held before credit stops and transfers pause */
     int allow_private;                 /* connect to loopback, private, link-local, ... addresses */
     const char *allow_private_origins; /* comma-separated origins exempt from the guard; "" or NULL: none */
+    const char *spec;                  /* --spec: the crawl spec whose "headers" go with requests; NULL for none */
+    const char *spec_origins;          /* --spec-origins: the URLs whose origins get them (comma-separated) */
+    const struct fetch_spec *headers;  /* spec and spec_origins loaded (fetch_spec.h); NULL for none */
 } fetch_config;
 
 /* Fills cfg with the documented defaults (all strings static). */

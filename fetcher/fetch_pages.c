@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <zmq.h>
 
+#include "zc_buf.h"
 #include "zc_endpoint.h"
 #include "zc_log.h"
 #include "zc_msg.h"
@@ -39,6 +41,22 @@ int fetch_pages_writable(fetch_pages *pg) {
     return (ev & ZMQ_POLLOUT) != 0;
 }
 
+/* The response's Link headers (RFC 8288), several joined by ", " as one header
+ * would hold them, into b (NUL-terminated, "" when there is none), at most
+ * FETCH_LINK_MAX bytes: a link cut there is the parser's to refuse. Never fails:
+ * when memory runs out b is left as it was. */
+#define FETCH_LINK_MAX 16384
+static void link_header(fetch_xfer *x, zc_buf *b) {
+    struct curl_header *h = NULL;
+    for (size_t i = 0;; i++) {
+        if (curl_easy_header(x->easy, "Link", i, CURLH_HEADER, -1, &h) != CURLHE_OK || !h || !h->value) break;
+        size_t n = strlen(h->value);
+        if (b->len + n + 2 > FETCH_LINK_MAX) break;
+        if ((b->len && zc_buf_add(b, ", ", 2, 0) != 0) || zc_buf_add(b, h->value, n, 0) != 0) break;
+        if (h->amount <= i + 1) break;
+    }
+}
+
 int fetch_pages_send(fetch_pages *pg, fetch_pool *pool, fetch_xfer *x, char *reason, size_t reasonlen) {
     char sbuf[24], fbuf[24], tbuf[24];
     /* The URL actually fetched: the last redirect hop's, or the job's. */
@@ -48,9 +66,10 @@ int fetch_pages_send(fetch_pages *pg, fetch_pool *pool, fetch_xfer *x, char *rea
     snprintf(sbuf, sizeof(sbuf), "%ld", x->status);
     snprintf(fbuf, sizeof(fbuf), "%" PRId64, x->fetched_at_ms);
     snprintf(tbuf, sizeof(tbuf), "%" PRId64, x->total_ms);
+    zc_buf link = { 0 };
+    link_header(x, &link);
     size_t len;
     char *body = fetch_xfer_take_body(pool, x, &len);
-    /* link: the response's Link header, not carried yet (""); proof: the JOB's, echoed. */
     zc_frame f[9] = {
         { x->url, x->url_len, NULL, NULL },
         ZC_FSTR(final_url),
@@ -59,11 +78,13 @@ int fetch_pages_send(fetch_pages *pg, fetch_pool *pool, fetch_xfer *x, char *rea
         ZC_FSTR(fbuf),
         ZC_FSTR(tbuf),
         body ? (zc_frame){ body, len, fetch_pool_body_free, pool } : (zc_frame){ "", 0, NULL, NULL },
-        ZC_FSTR(""),
-        { x->proof, x->proof_len, NULL, NULL },
+        { link.p ? link.p : "", link.len, NULL, NULL },
+        { x->proof, x->proof_len, NULL, NULL }, /* proof: the JOB's, echoed */
     };
     /* ZeroMQ (or zc_msg_send on failure) frees the body now. */
-    if (zc_msg_send(pg->sock, NULL, ZC_MSG_PAGE, f, 9, ZMQ_DONTWAIT) == 0) {
+    int rc = zc_msg_send(pg->sock, NULL, ZC_MSG_PAGE, f, 9, ZMQ_DONTWAIT);
+    zc_buf_free(&link);
+    if (rc == 0) {
         pg->bytes += len;
         return 0;
     }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "fetch_redirect.h"
+#include "fetch_spec.h"
 #include "zc_list.h"
 #include "zc_log.h"
 #include "zc_robots.h"
@@ -305,6 +306,9 @@ static int conn_policy(fetch_pool *p, fetch_xfer *x, char *reason, size_t reason
 static int xfer_run(fetch_pool *p, fetch_xfer *x, const char *url, long ms, char *reason, size_t reasonlen) {
     CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, url);
     if (rc == CURLE_OK) rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, ms);
+    /* The spec's headers for the crawl's origins only, decided again at every hop. */
+    if (rc == CURLE_OK && p->cfg->headers)
+        rc = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, fetch_spec_for(p->cfg->headers, url));
     if (rc != CURLE_OK) {
         snprintf(reason, reasonlen, "curl: %s", curl_easy_strerror(rc));
         return -1;

@@ -11,6 +11,7 @@
 
 #include "fetch_guard.h"
 #include "fetch_loop.h"
+#include "fetch_spec.h"
 #include "zc_curve.h"
 #include "zc_endpoint.h"
 #include "zc_flags.h"
@@ -63,6 +64,8 @@ int main(int argc, char **argv) {
         { "max-retry-after-ms", "ZCRAWL_MAX_RETRY_AFTER_MS", ZC_FLAG_INT, &cfg.max_retry_after_ms, "cap on a server's Retry-After passed to the broker", 0, 86400000 },
         { "allow-private", "ZCRAWL_ALLOW_PRIVATE", ZC_FLAG_BOOL, &cfg.allow_private, "connect to loopback, private, link-local and other special addresses (refused by default)", 0, 0 },
         { "allow-private-origin", "ZCRAWL_ALLOW_PRIVATE_ORIGIN", ZC_FLAG_STR, &cfg.allow_private_origins, "origins (comma-separated, scheme://host:port) that may reach those addresses; every other origin may not", 0, 0 },
+        { "spec", "ZCRAWL_SPEC", ZC_FLAG_STR, &cfg.spec, "crawl spec whose \"headers\" go with every request to --spec-origins (values from the environment)", 0, 0 },
+        { "spec-origins", "ZCRAWL_SPEC_ORIGINS", ZC_FLAG_STR, &cfg.spec_origins, "comma-separated URLs (the start URLs): the origins that get the spec's headers, no other", 0, 0 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &log_level, "debug, info, warn or error", 0, 0 },
         ZC_CURVE_FLAGS,
         ZC_FLAGS_END,
@@ -80,8 +83,18 @@ int main(int argc, char **argv) {
     if (cfg.recv_buffer != 0 && cfg.recv_buffer < 1024) die(2, "--recv-buffer: %ld is below 1024", cfg.recv_buffer);
     if (fetch_guard_check_origins(cfg.allow_private_origins, err, sizeof(err)) != 0) die(2, "--allow-private-origin: %s", err);
     if (cfg.name && strlen(cfg.name) >= 64) die(2, "--name '%s' is longer than 63 bytes", cfg.name);
+    fetch_spec spec = { 0 };
+    if (cfg.spec && *cfg.spec) {
+        if (fetch_spec_load(&spec, cfg.spec, cfg.spec_origins, err, sizeof(err)) != 0) die(2, "--spec: %s", err);
+        cfg.headers = &spec;
+    }
     if (zc_curve_setup("fetcher", (const char *[]){ cfg.broker, cfg.pages, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     zc_log_init("fetcher", level);
+    if (cfg.headers && spec.n) {
+        char q[600];
+        zc_info("spec_headers", "spec=%s headers=%d origins=%zu shown=%s", cfg.spec, spec.n,
+                zc_scope_norigins(spec.origins), zc_log_q(q, sizeof(q), spec.shown));
+    }
 
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     raise_nofile(cfg.concurrency);
@@ -100,12 +113,14 @@ int main(int argc, char **argv) {
 
     fetch_loop *l = fetch_loop_new(&cfg, err, sizeof(err));
     if (!l) {
+        fetch_spec_free(&spec);
         curl_global_cleanup();
         die(1, "%s", err);
     }
     int rc = fetch_loop_run(l, err, sizeof(err));
     if (rc != 0) zc_error("fatal", "reason=\"%s\"", err);
     fetch_loop_free(l);
+    fetch_spec_free(&spec);
     curl_global_cleanup();
     return rc == 0 ? 0 : 1;
 }

@@ -223,6 +223,7 @@ static int read_basics(redisContext *c, const char *crawl, zc_crawlstat *s, char
     }
     if (zc_redis_key(key, sizeof(key), crawl, "dead") != 0 ||
         append(c, err, errlen, "LRANGE %s %d -1", key, -ZC_CS_DEAD_LATEST) != 0 ||
+        zc_redis_key(key, sizeof(key), crawl, "spec_counts") != 0 || append(c, err, errlen, "HGETALL %s", key) != 0 ||
         append(c, err, errlen, "INFO memory persistence replication") != 0)
         return -1;
     if (!(s->meta = take(c, REDIS_REPLY_ARRAY, 0, "meta", err, errlen))) return -1;
@@ -236,6 +237,7 @@ static int read_basics(redisContext *c, const char *crawl, zc_crawlstat *s, char
     freeReplyObject(w);
     s->frontier = s->waiting + s->legacy;
     if (!(s->dead_latest = take(c, REDIS_REPLY_ARRAY, 0, "dead letters", err, errlen))) return -1;
+    if (!(s->spec_counts = take(c, REDIS_REPLY_ARRAY, 0, "spec counts", err, errlen))) return -1;
     /* INFO may be refused (a renamed command, an ACL): the read goes on without it. */
     void *v = NULL;
     if (redisGetReply(c, &v) != REDIS_OK || !v) {
@@ -484,6 +486,7 @@ err:
 }
 
 void zc_crawlstat_free(zc_crawlstat *s) {
+    if (s->spec_counts) freeReplyObject(s->spec_counts);
     if (s->meta) freeReplyObject(s->meta);
     if (s->stats) freeReplyObject(s->stats);
     if (s->dead_latest) freeReplyObject(s->dead_latest);
@@ -700,6 +703,123 @@ static int json_counts(cJSON *o, const zc_crawlstat *s) {
     return 0;
 }
 
+/* ---- a spec's counters (the spec_counts hash) ---- */
+
+/* The entry of v[0..*n) for (tpl, page, name), added when new. NULL when memory runs out. */
+static zc_cs_spec *spec_entry(zc_cs_spec **v, size_t *n, size_t *cap, int tpl, const char *page, size_t plen,
+                              const char *name, size_t nlen) {
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].tpl == tpl && strlen((*v)[i].page) == plen && !memcmp((*v)[i].page, page, plen) &&
+            strlen((*v)[i].name) == nlen && !memcmp((*v)[i].name, name, nlen))
+            return &(*v)[i];
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        zc_cs_spec *w = realloc(*v, c * sizeof(*w));
+        if (!w) return NULL;
+        *v = w;
+        *cap = c;
+    }
+    zc_cs_spec *e = &(*v)[*n];
+    memset(e, 0, sizeof(*e));
+    e->tpl = tpl;
+    e->page = strndup(page, plen);
+    e->name = strndup(name, nlen);
+    if (!e->page || !e->name) {
+        free(e->page);
+        free(e->name);
+        return NULL;
+    }
+    (*n)++;
+    return e;
+}
+
+int zc_cs_spec_list(const redisReply *h, zc_cs_spec **out, size_t *n) {
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        /* KIND \t PAGE \t NAME [\t PLACEHOLDER] */
+        const char *t1 = memchr(k->str, '\t', k->len), *end = k->str + k->len;
+        const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
+        if (!t2) continue;
+        const char *t3 = memchr(t2 + 1, '\t', (size_t)(end - t2 - 1));
+        size_t kl = (size_t)(t1 - k->str);
+        int tpl = !strncmp(k->str, "skip", kl) || !strncmp(k->str, "skipped", kl) || !strncmp(k->str, "tried", kl);
+        zc_cs_spec *e = spec_entry(out, n, &cap, tpl, t1 + 1, (size_t)(t2 - t1 - 1), t2 + 1,
+                                   (size_t)((t3 ? t3 : end) - t2 - 1));
+        if (!e) goto oom;
+        long long x = atoll(v->str);
+        if (kl == 4 && !strncmp(k->str, "null", 4)) e->bad += x;
+        else if (kl == 4 && !strncmp(k->str, "seen", 4)) e->of += x;
+        else if (kl == 7 && !strncmp(k->str, "swapped", 7)) e->swapped += x;
+        else if (kl == 7 && !strncmp(k->str, "skipped", 7)) e->bad += x;
+        else if (kl == 5 && !strncmp(k->str, "tried", 5)) e->of += x;
+        else if (kl == 4 && !strncmp(k->str, "skip", 4) && t3) { /* which placeholder: "{a} 3, {b} 1" */
+            size_t old = e->why ? strlen(e->why) : 0, add = (size_t)(end - t3 - 1) + 24;
+            char *w = realloc(e->why, old + add + 3);
+            if (!w) goto oom;
+            snprintf(w + old, add + 3, "%s%.*s %lld", old ? ", " : "", (int)(end - t3 - 1), t3 + 1, x);
+            e->why = w;
+        }
+    }
+    return 0;
+oom:
+    zc_cs_spec_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return -1;
+}
+
+void zc_cs_spec_free(zc_cs_spec *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].page);
+        free(v[i].name);
+        free(v[i].why);
+    }
+    free(v);
+}
+
+int zc_cs_spec_warns(const zc_cs_spec *e) { return e->of > 0 && e->bad == e->of; }
+
+const char *zc_cs_spec_line(const zc_cs_spec *e, char *buf, size_t len) {
+    if (e->tpl)
+        snprintf(buf, len, "page \"%s\": %s items skipped of %lld for %s (%s)%s", e->page,
+                 e->bad == e->of ? "all" : "some", e->of, e->name, e->why ? e->why : "too long",
+                 zc_cs_spec_warns(e) ? ": every item skipped, a placeholder that names no field?" : "");
+    else
+        snprintf(buf, len, "page \"%s\": field %s null in %lld of %lld documents%s%s", e->page, e->name, e->bad, e->of,
+                 e->swapped ? " (some day-first dates with a month-first format)" : "",
+                 zc_cs_spec_warns(e) ? ": null on every document, a wrong path?" : "");
+    return buf;
+}
+
+static int json_spec(cJSON *o, const zc_crawlstat *s) {
+    zc_cs_spec *v;
+    size_t n;
+    if (zc_cs_spec_list(s->spec_counts, &v, &n) != 0) return -1;
+    cJSON *a = cJSON_AddArrayToObject(o, "spec_counts");
+    int rc = a ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(a, e)) {
+            cJSON_Delete(e);
+            rc = -1;
+            break;
+        }
+        if (jstr(e, "page", v[i].page) || jstr(e, v[i].tpl ? "template" : "field", v[i].name) ||
+            jnum(e, v[i].tpl ? "skipped" : "null", (double)v[i].bad) ||
+            jnum(e, v[i].tpl ? "tried" : "seen", (double)v[i].of) ||
+            (!v[i].tpl && jnum(e, "swapped", (double)v[i].swapped)) ||
+            (v[i].tpl && jstr(e, "placeholders", v[i].why ? v[i].why : "")) ||
+            !cJSON_AddBoolToObject(e, "warning", zc_cs_spec_warns(&v[i])))
+            rc = -1;
+    }
+    zc_cs_spec_free(v, n);
+    return rc;
+}
+
 cJSON *zc_crawlstat_json(const zc_crawlstat *s, const char *crawl, const char *where) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -717,7 +837,7 @@ cJSON *zc_crawlstat_json(const zc_crawlstat *s, const char *crawl, const char *w
     if (age >= 0 ? jnum(o, "stats_age_ms", (double)age) : !cJSON_AddNullToObject(o, "stats_age_ms")) goto err;
     cJSON *problems = cJSON_AddArrayToObject(o, "problems");
     if (!problems || zc_crawlstat_problems(s, problems) != 0) goto err;
-    if (json_counts(o, s) || json_hosts(o, s) || json_dead(o, s) || json_redis(o, s) ||
+    if (json_counts(o, s) || json_hosts(o, s) || json_dead(o, s) || json_redis(o, s) || json_spec(o, s) ||
         jhash(o, "meta", s->meta) || jhash(o, "stats", s->stats))
         goto err;
     return o;

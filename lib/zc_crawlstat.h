@@ -82,8 +82,9 @@ typedef struct zc_crawlstat {
     long long dead_scanned;                          /* the newest dead letters summed up below */
     zc_cs_count *dead_by_stage, *robots_unreachable; /* robots: dead letters by origin */
     size_t ndead_by_stage, nrobots_unreachable;
-    cJSON *peers;   /* the broker's list of its peers (stats field peers), or NULL */
-    int redis_info; /* 1 when the fields below were read */
+    redisReply *spec_counts; /* HGETALL of a spec's counters (docs/REDIS.md, spec_counts) */
+    cJSON *peers;            /* the broker's list of its peers (stats field peers), or NULL */
+    int redis_info;          /* 1 when the fields below were read */
     long long used_memory, maxmemory;
     char maxmemory_policy[32], role[16], bgsave_status[8], aof_status[8];
 } zc_crawlstat;
@@ -93,6 +94,27 @@ typedef struct zc_crawlstat {
  * others appear when a broker counts them. */
 extern const char *const zc_cs_counters[];
 #define ZC_CS_COUNTERS_ALWAYS 8
+
+/* A spec's counters summed up (docs/SPEC.md, "Silent mistakes, counted"): per field,
+ * how often it came out null of how often it was read; per template (item_url,
+ * follow), how many values it skipped of how many it tried, and by which
+ * placeholder. */
+typedef struct zc_cs_spec {
+    int tpl;           /* 0: a field, 1: a template */
+    char *page, *name; /* the page rule's name; the field's or the template's */
+    long long bad, of; /* nulls of reads, or items skipped of tried */
+    long long swapped; /* fields: nulls that look like day-first dates */
+    char *why;         /* templates: "{a} 3, {b} 1", or NULL */
+} zc_cs_spec;
+/* Sums up h (the spec_counts hash's HGETALL, may be NULL) into a new array in
+ * *out, *n entries. Returns 0, or -1 when memory runs out (nothing to free). */
+int zc_cs_spec_list(const redisReply *h, zc_cs_spec **out, size_t *n);
+void zc_cs_spec_free(zc_cs_spec *v, size_t n);
+/* 1 when e is a warning: a field null on every document that has it, or a template
+ * that skipped every item. */
+int zc_cs_spec_warns(const zc_cs_spec *e);
+/* One line for people into buf (cut to fit). Returns buf. */
+const char *zc_cs_spec_line(const zc_cs_spec *e, char *buf, size_t len);
 
 /* A field of an HGETALL reply as a number; 0 when absent or not a number. */
 double zc_cs_hget_double(const redisReply *h, const char *field);

@@ -5,26 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Frames after the header: the current form (frames), and the fewest an older
- * form had (min; 0: the same), accepted so that a stage of the previous release
- * still talks (docs/PROTOCOL.md, "Framing"). */
+/* frames: what a type carries; min: the fewest accepted (an older, shorter form
+ * whose missing frames read as empty), 0 for exactly frames. */
 static const struct {
     const char *name;
     int frames, min;
 } msg_types[ZC_MSG_TYPE_MAX] = {
-    [ZC_MSG_HELLO] = { "HELLO", 3, 0 },
-    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
-    [ZC_MSG_CREDIT] = { "CREDIT", 1, 0 },
-    [ZC_MSG_JOB] = { "JOB", 3, 2 }, /* without proofs */
-    [ZC_MSG_DONE] = { "DONE", 5, 0 },
-    [ZC_MSG_PAGE] = { "PAGE", 9, 7 }, /* without link and proof */
-    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 2, 0 },
-    [ZC_MSG_DOC] = { "DOC", 3, 2 }, /* without proof */
-    [ZC_MSG_WRITTEN] = { "WRITTEN", 1, 0 },
-    [ZC_MSG_DEAD] = { "DEAD", 3, 0 },
-    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0, 0 },
-    [ZC_MSG_HOLD] = { "HOLD", 1, 0 },
-    [ZC_MSG_STATUS] = { "STATUS", 2, 0 },
+    [ZC_MSG_HELLO] = { "HELLO", 3 },
+    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0 },
+    [ZC_MSG_CREDIT] = { "CREDIT", 1 },
+    [ZC_MSG_JOB] = { "JOB", 3, 2 }, /* proofs came later */
+    [ZC_MSG_DONE] = { "DONE", 5 },
+    [ZC_MSG_PAGE] = { "PAGE", 9, 7 },             /* link and proof came later: 7 frames is the older form */
+    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 3, 2 }, /* documents: from a writer (docs/PROTOCOL.md) */
+    [ZC_MSG_DOC] = { "DOC", 4, 2 },               /* proof and urls came later */
+    [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
+    [ZC_MSG_DEAD] = { "DEAD", 3 },
+    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
+    [ZC_MSG_HOLD] = { "HOLD", 1 },
+    [ZC_MSG_STATUS] = { "STATUS", 2 },
+    [ZC_MSG_COUNTS] = { "COUNTS", 1 },
 };
 
 int zc_msg_expected_frames(int type) {

@@ -29,13 +29,14 @@ typedef enum {
     ZC_MSG_JOB,        /* broker -> fetcher: urls, attempts, proofs ('\n'-separated, one of each per url) */
     ZC_MSG_DONE,       /* fetcher -> broker: url, outcome, status, retry_after_ms, reason */
     ZC_MSG_PAGE,       /* fetcher -> parser: url, final_url, status, content_type, fetched_at_ms, total_ms, body, link, proof */
-    ZC_MSG_DISCOVERED, /* parser -> broker: parent url, urls ('\n'-separated) */
-    ZC_MSG_DOC,        /* parser -> writer: url, bson document, proof */
+    ZC_MSG_DISCOVERED, /* parser (or writer) -> broker: parent url, urls ('\n'-separated)[, documents written] */
+    ZC_MSG_DOC,        /* parser -> writer: url, bson document(s), proof[, urls] */
     ZC_MSG_WRITTEN,    /* writer -> broker: urls ('\n'-separated) */
     ZC_MSG_DEAD,       /* parser/writer -> broker: url, stage, reason */
     ZC_MSG_SHUTDOWN,   /* broker -> stage: (no frames) the crawl is over */
     ZC_MSG_HOLD,       /* parser/writer -> broker: urls it holds, alive but not done (lease renewal) */
     ZC_MSG_STATUS,     /* any stage -> broker: condition ("ok" or a short word), one-line detail */
+    ZC_MSG_COUNTS,     /* parser -> broker: a spec's null and skip counters since the last (spec_counts_format lines) */
     ZC_MSG_TYPE_MAX
 } zc_msg_type;
 
@@ -59,7 +60,9 @@ typedef struct zc_frame {
 
 #define ZC_FSTR(s) ((zc_frame){ (s), strlen(s), NULL, NULL })
 
-/* Frames each type carries after the header, or -1 for an unknown type. */
+/* Frames each type carries after the header, or -1 for an unknown type. A type
+ * whose older form had fewer frames is accepted with those too (PAGE: 7 or 9);
+ * zc_msg_data reads a missing frame as empty. */
 int zc_msg_expected_frames(int type);
 /* The fewest frames accepted for a type: its older, shorter form (JOB without
  * proofs, PAGE without link and proof, DOC without proof), whose missing frames

@@ -50,7 +50,7 @@ typedef struct doc_blob {
 typedef struct outmsg {
     struct outmsg *next;
     zc_msg_type type;
-    int n;      /* frames, the doc frame included */
+    int n;      /* frames other than the doc */
     char *f[3]; /* owned copies of the frames other than the doc; f[0] is the page's url */
     size_t flen[3];
     doc_blob *doc;     /* DOC: the second frame */
@@ -67,7 +67,7 @@ typedef struct outq {
 
 typedef struct stats {
     uint64_t pages, lists, details, docs, discovered, dead, bad, skipped, send_failed, blocked;
-    uint64_t holds, hold_urls, lost, gone;
+    uint64_t holds, hold_urls, lost, gone, dropped;
     uint64_t unproven; /* pages dropped without a valid proof of lease */
 } stats;
 
@@ -78,14 +78,19 @@ struct parser {
     outq q[2];
     size_t held_bytes;     /* bytes of every queued message */
     int64_t page_received; /* when the page being handled arrived */
+    const char *proof;     /* its proof of lease (PAGE's 9th frame), for its DOCs; valid while it is handled */
+    size_t proof_len;
     int64_t next_hold_scan;
     char status[24];        /* the condition the broker last heard: "ok" or "output_blocked" */
     int64_t status_next;    /* when a condition other than ok is said again */
     int64_t unproven_at;    /* when the last page without a valid proof of lease came; 0: never */
     int64_t unproven_log;   /* when such a page was last logged (one line a second at most) */
     spec_out out;           /* what a page yields: its URLs (out.urls) */
-    spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted") */
+    spec_counts *counts;    /* fields that came out null, items skipped (docs/SPEC.md, "Silent mistakes, counted"), since
+                               they were last reported to the broker (COUNTS) */
+    spec_counts *total;     /* all of them, for the log */
     uint64_t counts_logged; /* their total when they were last logged */
+    int64_t counts_due;     /* when a COUNTS may go again while pages keep coming */
     const spec_t *spec;
     stats st;
     int peer_open; /* peer needs zc_peer_close */
@@ -108,21 +113,21 @@ static void outmsg_free(outmsg *o) {
     free(o);
 }
 
-/* One try at sending frames f[0..n), with doc as the second frame when set (DOC:
- * url, BSON, proof). Returns 0 when sent, 1 when there was no room (EAGAIN/EINTR),
- * -1 on another error. The caller's reference to doc is kept in every case. */
+/* One try at sending frames f[0..n) (with doc as the second frame when set). Returns
+ * 0 when sent, 1 when there was no room (EAGAIN/EINTR), -1 on another error. The
+ * caller's reference to doc is kept in every case. */
 static int try_send(parser *P, int to_push, zc_msg_type type, const zc_frame *f, int n,
                     doc_blob *doc) {
     zc_frame fr[4];
-    if (doc && n > 0) {
-        atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
-        fr[0] = f[0];
-        fr[1] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
-        memcpy(fr + 2, f + 1, (size_t)(n - 1) * sizeof(*f));
-        n++;
-    } else {
-        memcpy(fr, f, (size_t)n * sizeof(*f));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        fr[k++] = f[i];
+        if (i == 0 && doc) {
+            atomic_fetch_add(&doc->refs, 1); /* ZeroMQ's, released through blob_unref */
+            fr[k++] = (zc_frame){ doc->data, doc->len, blob_unref, doc };
+        }
     }
+    n = k;
     int rc = to_push ? zc_msg_send(P->push, NULL, type, fr, n, ZMQ_DONTWAIT)
                      : zc_peer_send(&P->peer, type, fr, n);
     if (rc == 0) return 0;
@@ -233,7 +238,7 @@ static void hold_scan(parser *P, int64_t now) {
     size_t n = 0;
     for (int d = 0; d < 2; d++) {
         for (outmsg *o = P->q[d].head; o; o = o->next) {
-            if (o->next_hold > now) continue;
+            if (o->next_hold > now || o->type == ZC_MSG_COUNTS) continue; /* COUNTS holds no url */
             o->next_hold = now + P->c.hold_ms;
             if (zc_buf_add(&b, o->f[0], o->flen[0], '\n') != 0) {
                 zc_error("out_of_memory", "what=hold_frame");
@@ -294,6 +299,59 @@ static void send_dead(parser *P, const char *url, size_t ulen, const char *reaso
     out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
 }
 
+/* Adds the counters of d to t (both spec_counts_for the same spec); d is zeroed.
+ * Returns 1 when d held anything. */
+static int counts_move(spec_counts *t, spec_counts *d) {
+    int any = 0;
+    for (int i = 0; i < d->nfield; i++) {
+        any |= d->seen[i] != 0;
+        t->seen[i] += d->seen[i], t->null[i] += d->null[i], t->swapped[i] += d->swapped[i];
+    }
+    for (int i = 0; i < d->ntpl; i++) {
+        any |= d->tried[i] != 0;
+        t->tried[i] += d->tried[i], t->skipped[i] += d->skipped[i];
+    }
+    for (int i = 0; i < d->npart; i++) t->part_skipped[i] += d->part_skipped[i];
+    spec_counts_zero(d);
+    return any;
+}
+
+#define COUNTS_EVERY_MS 1000
+/* COUNTS (docs/PROTOCOL.md): the counters since the last report, before the
+ * outcome of the page that made them, once a second while pages keep coming and
+ * whenever none waits (force: now), so the broker has a crawl's last counters
+ * before its last lease closes; then added to the totals the log shows. When
+ * memory runs out they are lost (logged). */
+static void counts_report(parser *P, int force) {
+    int64_t now = zc_now_ms();
+    if (!force && now < P->counts_due) {
+        /* Not yet due: unless no page waits, so the last page's go before its outcome. */
+        int ev = 0;
+        size_t sz = sizeof(ev);
+        if (zmq_getsockopt(P->pull, ZMQ_EVENTS, &ev, &sz) != 0 || (ev & ZMQ_POLLIN)) return;
+    }
+    zc_buf b = { 0 };
+    int lines = spec_counts_report(P->spec, P->counts, &b);
+    if (lines < 0) zc_error("out_of_memory", "what=spec_counts");
+    if (lines > 0 && P->peer_open) {
+        zc_frame f[1] = { { b.p, b.len, NULL, NULL } };
+        out_send(P, 0, ZC_MSG_COUNTS, f, 1, NULL);
+    }
+    zc_buf_free(&b);
+    if (counts_move(P->total, P->counts)) P->counts_due = now + COUNTS_EVERY_MS;
+}
+
+/* Reports url as gone: a DEAD whose stage is "gone" (docs/PROTOCOL.md), which the
+ * broker records as gone, not as a dead letter. */
+static void send_gone(parser *P, const char *url, size_t ulen, const char *reason) {
+    char q[512];
+    P->st.gone++;
+    zc_debug("page_gone", "url=%.*s reason=%s", (int)(ulen < ZC_URL_MAX ? ulen : ZC_URL_MAX), url,
+             zc_log_q(q, sizeof(q), reason));
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, ZC_FSTR("gone"), ZC_FSTR(reason) };
+    out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
+}
+
 /* Nonzero when the content type mentions json (any case). */
 static int is_json_type(const char *ct, size_t len) {
     for (size_t i = 0; i + 4 <= len; i++)
@@ -301,23 +359,46 @@ static int is_json_type(const char *ct, size_t len) {
     return 0;
 }
 
-/* The pages whose results this pipeline cannot carry yet (docs/SPEC.md, "What a
- * crawl carries"): they are dead letters saying so, never silently cut short. */
-#define NOT_CARRIED "not carried by this pipeline yet (zcrawl try shows what the page yields)"
+/* Sends the DOC of a page whose documents come with URLs to crawl, or of a list
+ * page (one or more documents, one after another in data): url, the documents,
+ * proof, urls. The writer says DISCOVERED (url, urls, documents) once all are
+ * written: the URLs enter the frontier and the lease closes then, so neither is
+ * lost when a writer dies (docs/PROTOCOL.md). */
+static void send_docs(parser *P, const char *url, size_t ulen, const uint8_t *data, size_t len, size_t ndocs,
+                      const parse_urls *u) {
+    doc_blob *b = malloc(sizeof(*b));
+    uint8_t *copy = b ? bson_malloc(len ? len : 1) : NULL;
+    if (!copy) {
+        free(b);
+        send_dead(P, url, ulen, "out of memory");
+        return;
+    }
+    memcpy(copy, data, len);
+    atomic_init(&b->refs, 1);
+    b->data = copy;
+    b->len = len;
+    P->st.docs += ndocs;
+    zc_frame f[3] = { { url, ulen, NULL, NULL }, { P->proof, P->proof_len, NULL, NULL }, { u->buf ? u->buf : "", u->len, NULL, NULL } };
+    out_send(P, 1, ZC_MSG_DOC, f, 3, b);
+}
 
 static void on_list(parser *P, const spec_match *sm, const char *url, size_t ulen, const char *body, size_t blen,
-                    int64_t fetched_at) {
+                    int64_t fetched_at, const char *link) {
     char err[256], q[512], q2[128];
     parse_urls *u = &P->out.urls;
     P->st.lists++;
-    spec_page pg = { url, body, blen, fetched_at, NULL }; /* the Link header does not reach the parser yet */
-    if (spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err)) != 0) {
+    spec_page pg = { url, body, blen, fetched_at, link };
+    int lrc = spec_list(P->spec, sm, &pg, &P->out, err, sizeof(err));
+    counts_report(P, 0);
+    if (lrc != 0) {
         send_dead(P, url, ulen, err);
         return;
     }
-    if (P->out.docs.n || P->out.docs.dropped) {
-        send_dead(P, url, ulen, "documents from a list page: " NOT_CARRIED);
-        return;
+    if (P->out.docs.dropped) {
+        char q3[200];
+        P->st.dropped += P->out.docs.dropped;
+        zc_warn("list_items_dropped", "url=%s dropped=%zu reason=%s", zc_log_q(q, sizeof(q), url), P->out.docs.dropped,
+                zc_log_q(q3, sizeof(q3), P->out.docs.why));
     }
     if (u->skipped) {
         P->st.skipped += u->skipped;
@@ -327,6 +408,10 @@ static void on_list(parser *P, const spec_match *sm, const char *url, size_t ule
     if (u->truncated) zc_warn("list_count_capped", "url=%s list_pages=%zu", zc_log_q(q, sizeof(q), url), u->nlist);
     zc_debug("list_parsed", "url=%s details=%zu list_pages=%zu", zc_log_q(q, sizeof(q), url), u->ndetail, u->nlist);
     P->st.discovered += u->n;
+    if (P->out.docs.n) { /* the writer closes the page once its documents are written */
+        send_docs(P, url, ulen, P->out.docs.buf, P->out.docs.len, P->out.docs.n, u);
+        return;
+    }
     zc_frame f[2] = { { url, ulen, NULL, NULL }, { u->buf ? u->buf : "", u->len, NULL, NULL } };
     out_send(P, 0, ZC_MSG_DISCOVERED, f, 2, NULL);
 }
@@ -347,13 +432,21 @@ static void on_detail(parser *P, const spec_match *sm, const char *url, size_t u
     spec_page pg = { url, body, blen, fetched_at, NULL };
     int rc = spec_item(P->spec, sm, &pg, &P->out, err, sizeof(err));
     P->out.doc = NULL;
-    if (rc != 0 || P->out.urls.n) {
+    counts_report(P, 0);
+    if (rc == SPEC_GONE) {
         bson_destroy(doc);
-        if (rc == SPEC_GONE) P->st.gone++;
-        send_dead(P, url, ulen,
-                  rc == SPEC_GONE ? "gone (the page says its item is null or deleted): the gone outcome is " NOT_CARRIED
-                  : rc != 0       ? err
-                                  : "an item page that yields URLs as well as a document: " NOT_CARRIED);
+        send_gone(P, url, ulen, "the page says its item is null or deleted");
+        return;
+    }
+    if (rc != 0) {
+        bson_destroy(doc);
+        send_dead(P, url, ulen, err);
+        return;
+    }
+    if (P->out.urls.n) { /* an item page that follows URLs: they go with its document */
+        P->st.discovered += P->out.urls.n;
+        send_docs(P, url, ulen, bson_get_data(doc), doc->len, 1, &P->out.urls);
+        bson_destroy(doc);
         return;
     }
     doc_blob *b = malloc(sizeof(*b));
@@ -402,8 +495,18 @@ static int page_proven(parser *P, const char *url, size_t ulen, const char *proo
     return 0;
 }
 
+/* The PAGE's link frame as a C string in buf, or NULL when the PAGE is of the older
+ * form without one (link pagination then says so) or the frame cannot be one. */
+static const char *page_link(const zc_msg *m, const char *url, char *buf, size_t buflen) {
+    char q[512];
+    if (m->nframes < 8) return NULL;
+    if (zc_msg_str(m, 7, buf, buflen) == 0) return buf;
+    zc_warn("bad_link", "url=%s reason=\"Link header too long or holds a NUL byte\"", zc_log_q(q, sizeof(q), url));
+    return NULL;
+}
+
 /* Handles one PAGE: url, final_url, status, content_type, fetched_at_ms, total_ms,
- * body, link, proof (the older form without the last two has no proof). */
+ * body, link, proof (or the older form, without link and proof, which has no proof). */
 static void on_page(parser *P, zc_msg *m) {
     char url[ZC_URL_MAX + 1], reason[160], q[512];
     size_t ulen, ctlen, blen, plen;
@@ -419,6 +522,8 @@ static void on_page(parser *P, zc_msg *m) {
     }
     /* Before anything that reports to the broker: a forged page closes no lease. */
     if (!page_proven(P, uraw, ulen, proof, plen)) return;
+    P->proof = proof;
+    P->proof_len = plen;
     if (zc_msg_str(m, 0, url, sizeof(url)) != 0) {
         send_dead(P, uraw, ulen, "bad url (too long or holds a NUL byte)");
         return;
@@ -447,9 +552,11 @@ static void on_page(parser *P, zc_msg *m) {
     const char *body = zc_msg_data(m, 6, &blen);
     spec_match sm;
     switch (spec_classify(P->spec, url, &sm)) {
-    case PARSE_KIND_LIST:
-        on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched);
+    case PARSE_KIND_LIST: {
+        char link[16384 + 1];
+        on_list(P, &sm, url, ulen, body, blen, (int64_t)fetched, page_link(m, url, link, sizeof(link)));
         break;
+    }
     case PARSE_KIND_DETAIL:
         on_detail(P, &sm, url, ulen, body, blen, (int64_t)fetched, proof, plen);
         break;
@@ -513,7 +620,7 @@ static void log_stats(const parser *P, const char *event) {
     const stats *s = &P->st;
     zc_info(event, "pages=%llu lists=%llu details=%llu docs=%llu discovered=%llu dead=%llu "
                    "bad=%llu skipped_items=%llu blocked=%llu send_failed=%llu reconnects=%llu "
-                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu pages_unproven=%llu",
+                   "held=%zu held_bytes=%zu holds=%llu hold_urls=%llu lost=%llu gone=%llu dropped_items=%llu pages_unproven=%llu",
             (unsigned long long)s->pages, (unsigned long long)s->lists,
             (unsigned long long)s->details, (unsigned long long)s->docs,
             (unsigned long long)s->discovered, (unsigned long long)s->dead,
@@ -521,13 +628,14 @@ static void log_stats(const parser *P, const char *event) {
             (unsigned long long)s->blocked, (unsigned long long)s->send_failed,
             (unsigned long long)P->peer.reconnects, held_count(P), P->held_bytes,
             (unsigned long long)s->holds, (unsigned long long)s->hold_urls, (unsigned long long)s->lost,
-            (unsigned long long)s->gone, (unsigned long long)s->unproven);
+            (unsigned long long)s->gone, (unsigned long long)s->dropped, (unsigned long long)s->unproven);
 }
 
 /* The spec's counters (fields that came out null, placeholders that skipped items),
  * one warning a line, when they changed since they were last logged or when final. */
 static void log_counts(parser *P, int final) {
-    const spec_counts *c = P->counts;
+    counts_report(P, 1);
+    const spec_counts *c = P->total;
     uint64_t total = 0;
     for (int i = 0; i < c->nfield; i++) total += c->null[i];
     for (int i = 0; i < c->ntpl; i++) total += c->skipped[i];
@@ -568,7 +676,7 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     P->c = *c;
     P->spec = spec;
     spec_out_init(&P->out);
-    if (!(P->counts = spec_counts_for(spec))) {
+    if (!(P->counts = spec_counts_for(spec)) || !(P->total = spec_counts_for(spec))) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
@@ -593,13 +701,6 @@ parser *parse_run_new(const parse_run_conf *c, const spec_t *spec, char *err, si
     if ((!c->proof || !c->proof->on) && zc_curve_enabled()) /* keys, yet pages unbound to leases */
         zc_warn("proof_off", "reason=\"no --secret-file: pages are parsed without a proof of lease, so whoever can "
                              "push pages here (a fetcher's key) can hand in pages for URLs it was not given\"");
-    int u = spec_uses(spec);
-    if (u & (SPEC_USES_LINK | SPEC_USES_LIST_DOCS | SPEC_USES_FOLLOW))
-        zc_warn("spec_not_carried", "spec=%s uses=\"%s%s%s\" reason=\"pages that need these become dead letters: the "
-                                    "pipeline does not carry them yet\"",
-                c->spec_name, u & SPEC_USES_LINK ? "link pagination; " : "",
-                u & SPEC_USES_LIST_DOCS ? "documents from list pages; " : "",
-                u & SPEC_USES_FOLLOW ? "item pages that follow URLs" : "");
     return P;
 err:
     parse_run_free(P);
@@ -687,6 +788,7 @@ int parse_run_loop(parser *P) {
         int got = 0;
         if (i_pull >= 0 && (items[i_pull].revents & ZMQ_POLLIN)) got = read_pages(P);
         if (draining && got == 0 && !held_count(P)) break;
+        counts_report(P, 0);
         now = zc_now_ms();
         if (now >= next_stats) {
             log_stats(P, "stats");
@@ -704,6 +806,7 @@ void parse_run_free(parser *P) {
     if (!P) return;
     spec_out_free(&P->out);
     spec_counts_free(P->counts);
+    spec_counts_free(P->total);
     if (P->peer_open) zc_peer_close(&P->peer);
     if (P->pull) zmq_close(P->pull);
     if (P->push) zmq_close(P->push);

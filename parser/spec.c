@@ -333,10 +333,10 @@ static int line_add(zc_buf *b, int *nl, const char *fmt, ...) {
 }
 
 static int fmt_fields(const spec_field *fs, int n, const char *pname, const char *prefix, const spec_counts *c,
-                      zc_buf *b, int *nl) {
+                      zc_buf *b, int *nl, int all) {
     for (int i = 0; i < n; i++) {
         const spec_field *f = &fs[i];
-        if (c->null[f->slot] &&
+        if ((all ? c->seen[f->slot] : c->null[f->slot]) &&
             line_add(b, nl, "null\t%s\t%s%s\t%llu\t%llu\t%llu", pname, prefix, f->name,
                      (unsigned long long)c->null[f->slot], (unsigned long long)c->seen[f->slot],
                      (unsigned long long)c->swapped[f->slot]) != 0)
@@ -344,13 +344,17 @@ static int fmt_fields(const spec_field *fs, int n, const char *pname, const char
         if (f->type == SPEC_FT_OBJECTS) {
             char sub[512];
             snprintf(sub, sizeof(sub), "%s%.200s.", prefix, f->name);
-            if (fmt_fields(f->sub, f->nsub, pname, sub, c, b, nl) != 0) return -1;
+            if (fmt_fields(f->sub, f->nsub, pname, sub, c, b, nl, all) != 0) return -1;
         }
     }
     return 0;
 }
 
-static int fmt_tpl(const spec_tpl *t, const char *pname, const spec_counts *c, zc_buf *b, int *nl) {
+static int fmt_tpl(const spec_tpl *t, const char *pname, const spec_counts *c, zc_buf *b, int *nl, int all) {
+    if (all && t->n && c->tried[t->slot] &&
+        line_add(b, nl, "tried\t%s\t%s\t%llu\t%llu", pname, t->text, (unsigned long long)c->skipped[t->slot],
+                 (unsigned long long)c->tried[t->slot]) != 0)
+        return -1;
     if (!t->n || !c->skipped[t->slot]) return 0;
     uint64_t named = 0, tried = c->tried[t->slot];
     for (int i = 0; i < t->n; i++) {
@@ -368,21 +372,26 @@ static int fmt_tpl(const spec_tpl *t, const char *pname, const spec_counts *c, z
     return 0;
 }
 
-int spec_counts_format(const spec_t *s, const spec_counts *c, zc_buf *out) {
+static int counts_format(const spec_t *s, const spec_counts *c, zc_buf *out, int all) {
     int nl = 0;
     char pname[128];
     for (int i = 0; i < s->npages; i++) {
         const page *p = &s->pages[i];
         spec_page_name(s, i, pname, sizeof(pname));
         if (p->kind == PARSE_KIND_LIST) {
-            if (fmt_tpl(&p->list.item_url, pname, c, out, &nl) != 0) return -1;
-            if (p->list.has_doc && fmt_fields(p->list.doc.fields, p->list.doc.nfields, pname, "", c, out, &nl) != 0)
+            if (fmt_tpl(&p->list.item_url, pname, c, out, &nl, all) != 0) return -1;
+            if (p->list.has_doc &&
+                fmt_fields(p->list.doc.fields, p->list.doc.nfields, pname, "", c, out, &nl, all) != 0)
                 return -1;
             continue;
         }
-        if (fmt_fields(p->item.fields, p->item.nfields, pname, "", c, out, &nl) != 0) return -1;
+        if (fmt_fields(p->item.fields, p->item.nfields, pname, "", c, out, &nl, all) != 0) return -1;
         for (int k = 0; k < p->item.nfollow; k++)
-            if (fmt_tpl(&p->item.follow[k].url, pname, c, out, &nl) != 0) return -1;
+            if (fmt_tpl(&p->item.follow[k].url, pname, c, out, &nl, all) != 0) return -1;
     }
     return nl;
 }
+
+int spec_counts_format(const spec_t *s, const spec_counts *c, zc_buf *out) { return counts_format(s, c, out, 0); }
+
+int spec_counts_report(const spec_t *s, const spec_counts *c, zc_buf *out) { return counts_format(s, c, out, 1); }

@@ -77,6 +77,12 @@ spec_counts *spec_counts_for(const spec_t *s);
  * PAGE is spec_page_name's. Names hold no tab or newline (the loader refuses
  * control characters). Returns the number of lines, or -1 when memory runs out. */
 int spec_counts_format(const spec_t *s, const spec_counts *c, zc_buf *out);
+/* The same for the broker (COUNTS, docs/PROTOCOL.md), so that counters sent as
+ * deltas add up: a null line for every field read at least once (NULLS may be 0),
+ * the skip lines, and for every template that expanded values
+ *   tried  PAGE  TEMPLATE  SKIPPED  TRIED
+ * Returns the number of lines, or -1 when memory runs out. */
+int spec_counts_report(const spec_t *s, const spec_counts *c, zc_buf *out);
 /* Matches url against the spec's page rules in order; the first match wins. Never
  * fails: a URL no rule matches (or no http(s) URL) is PARSE_KIND_UNKNOWN. Captures
  * point into url. */

@@ -23,7 +23,7 @@ LAYERS = {
     "broker": [
         ["main"],  # the process: open, the turn, close
         ["conf", "control", "jobs", "maintain", "security_line"],  # the flags; the turn's steps; the first line
-        ["report"],  # the reports that close leases, live and replayed
+        ["report", "counts"],  # the reports that close leases, live and replayed; a spec's counters
         ["guard", "crawl"],  # the guards' lifetime and tick; a crawl's start, meta and end
         ["liveness", "guard_refuse", "guard_credit", "guard_scope", "guard_robots", "guard_timeout"],  # policy
         ["peer_io", "outage", "status_peers"],  # peer I/O; Redis-outage state; the peers for the status page
@@ -37,7 +37,7 @@ LAYERS = {
         ["fetch_loop"],  # the process: each turn waits, feeds curl, reports, gives credit, starts JOBs
         ["fetch_link", "fetch_pages"],  # the broker link (JOB in, DONE/CREDIT out); PAGE out
         ["fetch_xfer", "fetch_event"],  # the transfers; epoll and the multi handle
-        ["fetch_guard", "fetch_redirect", "fetch_outcome", "fetch_config"],  # the SSRF guard; redirects; outcomes
+        ["fetch_guard", "fetch_redirect", "fetch_outcome", "fetch_config", "fetch_spec"],  # the SSRF guard; redirects; outcomes; the spec's headers and their origins
     ],
     "parser": [
         ["main"],  # the process: flags, the spec, setup

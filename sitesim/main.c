@@ -71,6 +71,7 @@ int main(int argc, char **argv) {
     cfg.slow_interval_ms = 20;
     cfg.max_limit = 1000;
     cfg.slow_latency_ms = 1000;
+    cfg.api_token = getenv("ZCRAWL_SITESIM_TOKEN"); /* from the environment: never in a process's arguments */
 
     zc_flag flags[] = {
         { "port", "ZCRAWL_SITESIM_PORT", ZC_FLAG_INT, &port, "TCP port to listen on (0: any free port)", 0, 65535 },

@@ -255,6 +255,9 @@ long sim_http_parse(const char *buf, size_t len, sim_request *req, char *err, si
             clen = x;
         } else if (ieq(h, k, "transfer-encoding")) {
             return fail(err, errlen, "transfer codings not supported");
+        } else if (ieq(h, k, "authorization")) {
+            req->auth = v;
+            req->auth_len = vn;
         } else if (ieq(h, k, "host")) {
             if (req->host == NULL) {
                 req->host = v;

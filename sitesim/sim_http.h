@@ -23,6 +23,8 @@ typedef struct sim_request {
     size_t query_len;
     const char *host; /* Host header (or the absolute-form authority), or NULL */
     size_t host_len;
+    const char *auth; /* Authorization header, or NULL */
+    size_t auth_len;
     int minor;           /* HTTP/1.minor: 0 or 1 (anything above 1 counts as 1) */
     int keep_alive;      /* the connection may stay open after the answer */
     long content_length; /* body bytes that follow the head (0 when absent) */

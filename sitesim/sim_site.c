@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sim_apis.h"
 #include "sim_v2.h"
 #include "zc_hash.h"
 #include "zc_hex.h"
@@ -178,8 +179,10 @@ static const char *reason(int status) {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     default: return "Unknown";
@@ -513,6 +516,18 @@ int sim_site_handle(sim_site *s, const sim_request *req, int keep_alive, sim_rep
         return handle_admin(s, req, path, keep_alive, r, cat ? cat : s->cat);
     r->vhost = (int)vh;
 
+    if (cat && sim_apis_match(path) && (req->method == SIM_M_GET || req->method == SIM_M_HEAD)) {
+        /* GitHub, Stripe and Hacker News as they answer (sim_apis.h) */
+        char origin[400], extra[1200];
+        start_counted(s, r, SIM_KIND_OTHER);
+        if (page_url(s, req, "", origin, sizeof origin) != 0)
+            return -1;
+        int status = sim_apis_answer(cat, path, req->query, req->query ? req->query_len : 0, req->auth, req->auth_len,
+                                     s->cfg.api_token, origin, &s->body, extra, sizeof extra);
+        emit(s, r, status, extra[0] ? extra : NULL, head_only, keep_alive, http10);
+        count_status(s, status);
+        return s->body.oom || r->out.oom ? -1 : 0;
+    }
     const char *id = NULL;
     size_t idlen = 0;
     int api = strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;

@@ -64,6 +64,7 @@ typedef struct sim_site_cfg {
     double malformed_rate;
     const unsigned char *slow; /* hosts entries, 1 = slow (owned by the caller) or NULL */
     long slow_latency_ms;      /* delay of every /api/ answer of a slow host */
+    const char *api_token;     /* the Bearer token the GitHub- and Stripe-shaped APIs demand (sim_apis.h), or NULL */
 } sim_site_cfg;
 
 /* One virtual host: its catalogue (made on its first request) and its counters. */

@@ -58,6 +58,11 @@ typedef struct held {
     int64_t hold_due; /* next HOLD for it */
     int rejects;
     char reason[WRITER_REASON_MAX];
+    /* A page's documents come in one DOC: only its last one reports the page, */
+    unsigned silent : 1; /* so the others report nothing; */
+    char *urls;          /* and with URLs (a list page's items, an item's follow) it says DISCOVERED */
+    size_t urls_len;
+    size_t page_docs; /* the last one: how many documents the page had */
 } held;
 
 typedef struct held_list {
@@ -110,6 +115,7 @@ struct writer_run {
 
 static void held_free(held *h) {
     free(h->url);
+    free(h->urls);
     if (h->doc) bson_destroy(h->doc);
     free(h);
 }
@@ -237,7 +243,96 @@ static int doc_proven(writer_run *w, const char *url, size_t ulen, const char *p
     return 0;
 }
 
-/* Takes one DOC message (url, BSON, proof): checks it and holds it, or reports it DEAD. */
+/* The length of the BSON document at data (its first four bytes, little-endian),
+ * or 0 when fewer than 5 bytes are left or it runs past len. */
+static size_t doc_len_at(const uint8_t *data, size_t len) {
+    if (len < 5) return 0;
+    uint32_t n = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
+    return n < 5 || n > len ? 0 : n;
+}
+
+/* Holds one document of a DOC. Returns it (queued), or NULL when memory ran out. */
+static held *hold_one(writer_run *w, const char *url, size_t ulen, const uint8_t *data, size_t blen, int64_t now) {
+    held *h = calloc(1, sizeof(*h));
+    if (h) {
+        h->url = strndup(url, ulen);
+        h->doc = bson_new_from_data(data, blen);
+    }
+    if (!h || !h->url || !h->doc) {
+        if (h) held_free(h);
+        return NULL;
+    }
+    h->url_len = ulen;
+    h->since = now;
+    h->hold_due = now + w->c.hold_ms;
+    if (h->hold_due < w->next_hold) w->next_hold = h->hold_due;
+    held_list_push(&w->q, h);
+    w->held_bytes += held_size(h);
+    return h;
+}
+
+/* A DOC with a fourth frame (urls): a page's documents one after another, all
+ * checked before any is held; the last one carries the URLs and reports the page
+ * (DISCOVERED: url, urls, documents) once every one is written. A bad document
+ * makes the whole page DEAD. */
+static void take_page_docs(writer_run *w, const zc_msg *m, const char *url, size_t ulen, const uint8_t *data,
+                           size_t blen, int64_t now) {
+    char err[512];
+    size_t ndocs = 0, at = 0, n;
+    while (at < blen) {
+        if (!(n = doc_len_at(data + at, blen - at))) {
+            report_dead(w, url, ulen, "not a list of BSON documents (a bad length prefix)");
+            return;
+        }
+        if (writer_doc_check(data + at, n, err, sizeof(err)) != 0) {
+            report_dead(w, url, ulen, err);
+            return;
+        }
+        at += n;
+        ndocs++;
+    }
+    size_t ul;
+    const char *urls = zc_msg_data(m, 3, &ul);
+    char *copy = malloc(ul + 1);
+    if (!copy) goto oom;
+    memcpy(copy, urls, ul);
+    copy[ul] = '\0';
+    held *first = NULL, *h = NULL;
+    for (at = 0; at < blen; at += n) {
+        n = doc_len_at(data + at, blen - at);
+        if (!(h = hold_one(w, url, ulen, data + at, n, now))) {
+            free(copy);
+            while (first) { /* take back what this page queued: its lease brings it back */
+                held *next = first->next;
+                held_drop(w, first);
+                first = next;
+            }
+            goto oom;
+        }
+        if (!first) first = h;
+        h->silent = 1;
+    }
+    if (!h) { /* no document: the page is closed as it was parsed */
+        char *d[3] = { strndup(url, ulen), copy, strdup("0") };
+        size_t l[3] = { ulen, ul, 1 };
+        if (!d[0] || !d[2]) {
+            for (int i = 0; i < 3; i++) free(d[i]);
+            goto oom;
+        }
+        report_push(w, ZC_MSG_DISCOVERED, 3, d, l);
+        return;
+    }
+    h->silent = 0;
+    h->urls = copy;
+    h->urls_len = ul;
+    h->page_docs = ndocs;
+    return;
+oom:
+    zc_error("out_of_memory", "what=page_docs bytes=%zu", blen);
+}
+
+/* Takes one DOC message (url, BSON document(s), proof[, urls]): checks its proof,
+ * then holds it, or reports it DEAD. */
 static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
     size_t ulen, blen, plen;
     const char *url = zc_msg_data(m, 0, &ulen);
@@ -253,27 +348,16 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
         return;
     }
     if (!doc_proven(w, url, ulen, proof, plen, now)) return;
+    if (m->nframes >= 4) {
+        take_page_docs(w, m, url, ulen, data, blen, now);
+        return;
+    }
     if (writer_doc_check(data, blen, err, sizeof(err)) != 0) {
         report_dead(w, url, ulen, err);
         return;
     }
-    held *h = calloc(1, sizeof(*h));
-    if (h) {
-        h->url = strndup(url, ulen);
-        h->doc = bson_new_from_data(data, blen);
-    }
-    if (!h || !h->url || !h->doc) {
-        /* Not the document's fault: drop it unconfirmed, its lease brings it back. */
-        if (h) held_free(h);
-        zc_error("out_of_memory", "what=doc bytes=%zu", blen);
-        return;
-    }
-    h->url_len = ulen;
-    h->since = now;
-    h->hold_due = now + w->c.hold_ms;
-    if (h->hold_due < w->next_hold) w->next_hold = h->hold_due;
-    held_list_push(&w->q, h);
-    w->held_bytes += held_size(h);
+    /* Not the document's fault when memory runs out: dropped unconfirmed, its lease brings it back. */
+    if (!hold_one(w, url, ulen, data, blen, now)) zc_error("out_of_memory", "what=doc bytes=%zu", blen);
 }
 
 static int intake_full(const writer_run *w) { return w->held_bytes >= (size_t)w->c.max_held_bytes; }
@@ -369,18 +453,39 @@ static void batch_start(writer_run *w) {
     w->inflight = n;
 }
 
-/* WRITTEN for the first n held documents, which are then freed. */
+/* DISCOVERED (url, urls, documents) for the page whose last document h is. */
+static void page_confirm(writer_run *w, held *h) {
+    char num[24];
+    snprintf(num, sizeof(num), "%zu", h->page_docs);
+    char *d[3] = { strndup(h->url, h->url_len), h->urls, strdup(num) };
+    size_t l[3] = { h->url_len, h->urls_len, strlen(num) };
+    h->urls = NULL; /* the report's now */
+    if (!d[0] || !d[2]) {
+        for (int i = 0; i < 3; i++) free(d[i]);
+        zc_error("out_of_memory", "what=discovered_report");
+        return;
+    }
+    report_push(w, ZC_MSG_DISCOVERED, 3, d, l);
+}
+
+/* WRITTEN for the first n held documents, which are then freed (a page's
+ * documents but its last report nothing; its last says DISCOVERED). */
 static void batch_confirm(writer_run *w, size_t n) {
     zc_buf b = { 0 };
     int oom = 0;
     for (held *h = w->q.head; h && n; n--) {
         held *next = h->next;
-        if (!oom && zc_buf_add(&b, h->url, h->url_len, '\n') != 0) oom = 1;
+        if (h->urls) page_confirm(w, h);
+        else if (!h->silent && !oom && zc_buf_add(&b, h->url, h->url_len, '\n') != 0) oom = 1;
         held_drop(w, h);
         h = next;
     }
     if (oom) {
         zc_error("out_of_memory", "what=written_report");
+        zc_buf_free(&b);
+        return;
+    }
+    if (!b.len) { /* every one was a page's */
         zc_buf_free(&b);
         return;
     }

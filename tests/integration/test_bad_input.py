@@ -545,7 +545,7 @@ def test_writer_garbage_docs(procs, fb, tmp_path):
         [b"ZC\x09\x08", u(b"v"), good],          # other version
         [b"ZC\x01\x63"],                          # unknown type
         [hdr(DOC)],                               # too few frames
-        [hdr(DOC), u(b"x"), good, b"", b"extra"],  # too many (url, BSON, proof)
+        [hdr(DOC), u(b"x"), good, b"", b"", b"extra"],  # too many (2 to 4: url, doc(s), proof, urls)
         [hdr(PAGE)] + [b"x"] * 7,                 # a type that never comes this way
         [hdr(DOC), b"", good],                    # empty url
         [hdr(DOC), b"a\nb", good],                # newline in url

@@ -105,6 +105,9 @@ class Handler(BaseHTTPRequestHandler):
                        headers=[("Content-Encoding", "gzip"), ("X-Raw-Len", str(len(raw)))])
         elif path == "/redirect":
             self.reply(302, b"", headers=[("Location", "/ok")])
+        elif path == "/linked":  # two Link headers, as RFC 8288 allows
+            self.reply(200, b"[]", "application/json",
+                       headers=[("Link", '<http://x/p?page=2>; rel="next"'), ("Link", '<http://x/p?page=9>; rel="last"')])
         elif path == "/slash":  # to the same URL in the crawl's canonical form
             self.reply(301, b"", headers=[("Location", "/slash/")])
         elif path == "/slash/":
@@ -420,6 +423,15 @@ def test_ok_page_and_done(procs, broker, http):
     broker.wait(lambda: broker.credits == 1, 5, "CREDIT 1")
     assert http.user_agents == {DEFAULT_UA}
     assert p.poll() is None
+
+
+def test_link_headers_go_with_the_page(procs, broker, http):
+    """PAGE's link frame: the response's Link headers, two joined by ", " (issue 24)."""
+    start_fetcher(procs, broker)
+    url = http.base + "/linked"
+    broker.job(url, 0)
+    page = broker.page_for(url)
+    assert page[7] == b'<http://x/p?page=2>; rel="next", <http://x/p?page=9>; rel="last"', page[7]
 
 
 def test_outcomes(procs, broker, http):

@@ -320,7 +320,8 @@ def test_status_errors(redis):
 
 # ---- /metrics ----
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+# Label values are quoted and may hold braces (a spec's template: {origin}/api/book/{id}).
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
 
 
 def scrape(port):

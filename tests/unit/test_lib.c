@@ -204,6 +204,41 @@ static void test_msg_roundtrip(void **state) {
     assert_int_equal(freed, 1); /* the body was handed over, and freed once */
 }
 
+/* PAGE is 9 frames (link and proof after the body); the older 7 still reads, with
+ * link and proof empty; 8 (link, no proof) too; 10 is refused. */
+static void test_msg_page_forms(void **state) {
+    pair *p = *state;
+    zc_frame f[10] = { ZC_FSTR("u"), ZC_FSTR("u"), ZC_FSTR("200"), ZC_FSTR("application/json"), ZC_FSTR("1"),
+                       ZC_FSTR("2"), ZC_FSTR("[]"), ZC_FSTR("<http://h/?p=2>; rel=\"next\""), ZC_FSTR(""),
+                       ZC_FSTR("x") };
+    char err[256];
+    size_t len;
+    for (int n = 7; n <= 10; n++) {
+        zc_msg m;
+        assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, n, 0), 0);
+        int rc = zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err));
+        if (n == 10) {
+            assert_int_equal(rc, -2);
+            assert_non_null(strstr(err, "more than 9 frames"));
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(m.nframes, n);
+        const char *link = zc_msg_data(&m, 7, &len);
+        assert_int_equal(len, n >= 8 ? strlen(f[7].data) : 0);
+        assert_memory_equal(link, f[7].data, len);
+        zc_msg_close(&m);
+    }
+    /* DOC: 2 (url, document) to 4 (proof, urls) */
+    for (int n = 1; n <= 5; n++) {
+        zc_msg m;
+        assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_DOC, f, n, 0), 0);
+        int rc = zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err));
+        assert_int_equal(rc, n >= 2 && n <= 4 ? 0 : -2);
+        if (rc == 0) zc_msg_close(&m);
+    }
+}
+
 static void send_raw(void *s, const char *const *frames, const size_t *lens, int n) {
     for (int i = 0; i < n; i++)
         assert_true(zmq_send(s, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
@@ -439,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_url_rejects),
         cmocka_unit_test(test_url_fingerprint_and_host),
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_page_forms, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_backoff),
