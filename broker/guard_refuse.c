@@ -36,6 +36,7 @@ static const char *reason_name[GUARD_NREASONS] = {
     [GUARD_NOT_HELD] = "not_held",
     [GUARD_NOT_LEASED] = "not_leased",
     [GUARD_ROLE_CHANGE] = "role_change",
+    [GUARD_UNPROVEN] = "unproven",
 };
 
 int broker_guard_refuse_open(broker *b) {

@@ -18,6 +18,7 @@ typedef enum {
     GUARD_NOT_HELD,    /* DONE for a URL not out at this fetcher */
     GUARD_NOT_LEASED,  /* DISCOVERED, redirect, WRITTEN or DEAD for a URL not leased */
     GUARD_ROLE_CHANGE, /* HELLO with another role than the peer said before */
+    GUARD_UNPROVEN,    /* a writer's DISCOVERED without the page's proof of lease */
     GUARD_NREASONS
 } guard_reason;
 

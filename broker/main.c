@@ -50,7 +50,8 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
     if (frontier_open(&b->fr, conf->redis, conf->crawl, err, sizeof(err)) != 0) goto err;
     const char *eps[] = { conf->control, conf->pages_in, conf->pages_out, conf->docs_in, conf->docs_out, NULL };
     if (zc_curve_setup("broker", eps, err, sizeof(err)) != 0) return usage_error(err); /* secure or explicit */
-    if (zc_proof_load(&b->proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) return usage_error(err);
+    char secret_path[4096];                                                            /* --secret-file, or crawl.secret beside --keys */
+    if (zc_proof_load(&b->proof, zc_proof_secret_path(zc_proof_opt_secret_file, zc_curve_opt_keys, secret_path, sizeof(secret_path)), err, sizeof(err)) != 0) return usage_error(err);
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, sizeof(err), "zmq_ctx_new: %s", zmq_strerror(errno));
         goto err;

@@ -153,6 +153,23 @@ static int on_done(broker *b, int peer, const zc_msg *m, int mode, zc_buf *relea
     return failed ? -1 : 0;
 }
 
+/* A writer's DISCOVERED closes a page whose documents it wrote: it must carry the
+ * page's proof of lease (the DOC's, fourth frame), or a writer's key alone could
+ * close any page's lease and queue what it likes. Returns 1 when m may be taken,
+ * else 0 (refused and counted). Without the crawl secret every one is taken:
+ * nothing tells a writer from a forger then (docs/PROTOCOL.md). */
+static int discovered_proven(broker *b, int peer, const zc_msg *m) {
+    dispatch_peer *p = peer == BROKER_PEER_REPLAY ? NULL : dispatch_peer_at(&b->d, peer);
+    if (!b->proof.on || !p || p->role != DISPATCH_WRITER) return 1;
+    size_t ulen, plen;
+    const char *url = zc_msg_data(m, 0, &ulen), *proof = zc_msg_data(m, 3, &plen);
+    if (zc_proof_check(&b->proof, url, ulen, proof, plen) == ZC_PROOF_OK) return 1;
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%.*s", (int)(ulen < 150 ? ulen : 150), url);
+    broker_guard_refuse(b, GUARD_UNPROVEN, "DISCOVERED", peer, detail);
+    return 0;
+}
+
 /* Returns -1 when Redis failed, else 0 (for this and the next two handlers). */
 static int on_discovered(broker *b, int peer, const zc_msg *m) {
     char *parent = broker_frame_dup(m, 0), *list = broker_frame_dup(m, 1);
@@ -162,6 +179,7 @@ static int on_discovered(broker *b, int peer, const zc_msg *m) {
         goto out;
     }
     if (!broker_guard_admitted(b, peer, ZC_MSG_DISCOVERED)) goto out;
+    if (!discovered_proven(b, peer, m)) goto out;
     char **urls;
     size_t n = broker_split_urls(list, &urls), bad = 0, in = 0;
     for (size_t i = 0; i < n; i++) /* only URLs in scope go on */
@@ -287,6 +305,7 @@ static int keep_done(broker *b, zc_msg *m, const zc_buf *released) {
  * may report is kept. */
 void broker_report_while_failing(broker *b, int peer, zc_msg *m) {
     if (!broker_guard_admitted(b, peer, m->type)) return;
+    if (m->type == ZC_MSG_DISCOVERED && !discovered_proven(b, peer, m)) return;
     int kept;
     if (m->type == ZC_MSG_DONE) {
         zc_buf released = { 0 };

@@ -48,6 +48,7 @@ typedef struct crawl {
     char refusal[256], shown_problem[1024];
     int64_t t0;
     char err[1024];
+    int many_private; /* more start origins on private addresses than are passed one by one */
 } crawl;
 
 static void crawl_free(crawl *cw) {
@@ -89,10 +90,8 @@ static int private_origins(crawl *cw) {
             size_t n = strlen(origin);
             if (c->private_origins && list_has(c->private_origins, origin)) continue;
             if (++count > PRIVATE_ORIGINS_MAX) {
-                fprintf(stderr, "%s: more than %d start origins are on private addresses: the fetchers may reach "
-                                "private addresses for every origin (as with --allow-private)\n",
-                        CLI_PROG, PRIVATE_ORIGINS_MAX);
                 c->allow_private = 1;
+                cw->many_private = 1;
                 return 0;
             }
             if (len + n + 2 > cap) {
@@ -109,11 +108,20 @@ static int private_origins(crawl *cw) {
             memcpy(c->private_origins + len, origin, n + 1);
             len += n;
         }
-    if (len)
+    return 0;
+}
+
+/* The line that says what private_origins decided, once the crawl starts. */
+static void say_private_origins(const crawl *cw) {
+    const cli_conf *c = cw->c;
+    if (c->allow_private && cw->many_private)
+        fprintf(stderr, "%s: more than %d start origins are on private addresses: the fetchers may reach private "
+                        "addresses for every origin (as with --allow-private)\n",
+                CLI_PROG, PRIVATE_ORIGINS_MAX);
+    else if (!c->allow_private && c->private_origins)
         fprintf(stderr, "%s: the fetchers may reach private addresses for %s only (named on the command line); "
                         "--allow-private lifts the guard for every origin\n",
                 CLI_PROG, c->private_origins);
-    return 0;
 }
 
 /* Everything that can be checked before anything starts: the executables, the log
@@ -277,6 +285,7 @@ static int crawl_start(crawl *cw) {
         fprintf(stderr, ", status page http://%s%s/", any ? "127.0.0.1" : "", any ? strrchr(m, ':') : m);
     }
     fprintf(stderr, ")\n");
+    say_private_origins(cw);
     return 0;
 }
 

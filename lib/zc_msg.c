@@ -17,7 +17,7 @@ static const struct {
     [ZC_MSG_JOB] = { "JOB", 3, 2 }, /* proofs came later */
     [ZC_MSG_DONE] = { "DONE", 5 },
     [ZC_MSG_PAGE] = { "PAGE", 9, 7 },             /* link and proof came later: 7 frames is the older form */
-    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 3, 2 }, /* documents: from a writer (docs/PROTOCOL.md) */
+    [ZC_MSG_DISCOVERED] = { "DISCOVERED", 4, 2 }, /* documents, proof: from a writer (docs/PROTOCOL.md) */
     [ZC_MSG_DOC] = { "DOC", 4, 2 },               /* proof and urls came later */
     [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
     [ZC_MSG_DEAD] = { "DEAD", 3 },

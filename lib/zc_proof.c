@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "zc_hex.h"
@@ -16,6 +17,12 @@ int zc_proof_key_set(zc_proof_key *key, const unsigned char secret[ZC_PROOF_KEY_
     if (crypto_auth_hmacsha256_init(&key->keyed, secret, ZC_PROOF_KEY_BYTES) != 0) return -1;
     key->on = 1;
     return 0;
+}
+
+const char *zc_proof_secret_path(const char *file, const char *keys, char *buf, size_t buflen) {
+    if (file && *file) return file;
+    if (!keys || !*keys || (size_t)snprintf(buf, buflen, "%s/crawl.secret", keys) >= buflen) return NULL;
+    return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
 int zc_proof_load(zc_proof_key *key, const char *path, char *err, size_t errlen) {

@@ -54,6 +54,11 @@ int zc_proof_key_set(zc_proof_key *key, const unsigned char secret[ZC_PROOF_KEY_
  * others (as a CURVE secret key is refused), not 64 hex digits. */
 int zc_proof_load(zc_proof_key *key, const char *path, char *err, size_t errlen);
 
+/* The secret file a stage of the broker's side uses: file when given, else the
+ * keys folder's crawl.secret when keys (--keys) is given and that file exists
+ * (written into buf), else NULL (no proof made or checked). */
+const char *zc_proof_secret_path(const char *file, const char *keys, char *buf, size_t buflen);
+
 /* Writes a fresh secret (64 hex digits, mode 0600) to path, replacing what is there
  * only when force. Returns 1 when written, 0 when kept, -1 with a reason in err. */
 int zc_proof_write_new(const char *path, int force, char *err, size_t errlen);

@@ -124,7 +124,8 @@ int main(int argc, char **argv) {
     if (zc_signal_install() != 0) die(2, "cannot install signal handlers");
 
     static zc_proof_key proof;
-    if (zc_proof_load(&proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) die(2, "%s", err);
+    char secret_path[4096]; /* --secret-file, or crawl.secret beside --keys */
+    if (zc_proof_load(&proof, zc_proof_secret_path(zc_proof_opt_secret_file, zc_curve_opt_keys, secret_path, sizeof(secret_path)), err, sizeof(err)) != 0) die(2, "%s", err);
     parse_run_conf c = { .broker = opt_broker, .pages = opt_pages, .docs = opt_docs, .name = opt_name, .spec_name = opt_spec && *opt_spec ? opt_spec : "built-in:books", .hb_ms = opt_hb_ms, .hold_ms = opt_hold_ms, .max_held = opt_max_held, .proof = &proof };
     parser *P = parse_run_new(&c, spec, err, sizeof(err));
     if (!P) die(2, "%s", err);

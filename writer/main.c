@@ -123,7 +123,8 @@ int main(int argc, char **argv) {
     if (zc_endpoint_list_ok(c.docs, err, sizeof(err)) != 0) die(2, "--docs: %s", err);
     if (zc_curve_setup("writer", (const char *[]){ c.broker, c.docs, NULL }, err, sizeof(err)) != 0) die(2, "%s", err);
     static zc_proof_key proof;
-    if (zc_proof_load(&proof, zc_proof_opt_secret_file, err, sizeof(err)) != 0) die(2, "%s", err);
+    char secret_path[4096]; /* --secret-file, or crawl.secret beside --keys */
+    if (zc_proof_load(&proof, zc_proof_secret_path(zc_proof_opt_secret_file, zc_curve_opt_keys, secret_path, sizeof(secret_path)), err, sizeof(err)) != 0) die(2, "%s", err);
     c.proof = &proof;
     if (zc_signal_install() != 0) die(1, "cannot install signal handlers: %s", strerror(errno));
     zc_rand_seed(0);

@@ -63,6 +63,8 @@ typedef struct held {
     char *urls;          /* and with URLs (a list page's items, an item's follow) it says DISCOVERED */
     size_t urls_len;
     size_t page_docs; /* the last one: how many documents the page had */
+    char *proof;      /* the last one: the page's proof of lease, for its DISCOVERED */
+    size_t proof_len;
 } held;
 
 typedef struct held_list {
@@ -76,8 +78,8 @@ ZC_LIST_DEFINE(held_list, held_list, held)
 typedef struct writer_report {
     zc_msg_type type;
     int n;
-    char *data[3];
-    size_t len[3];
+    char *data[4];
+    size_t len[4];
 } writer_report;
 
 struct writer_run {
@@ -116,6 +118,7 @@ struct writer_run {
 static void held_free(held *h) {
     free(h->url);
     free(h->urls);
+    free(h->proof);
     if (h->doc) bson_destroy(h->doc);
     free(h);
 }
@@ -162,7 +165,7 @@ static void report_send(writer_run *w) {
     static int64_t last_log;
     while (w->out_n > 0) {
         writer_report *r = &w->out[w->out_head];
-        zc_frame f[3];
+        zc_frame f[4];
         for (int i = 0; i < r->n; i++) f[i] = (zc_frame){ r->data[i], r->len[i], NULL, NULL };
         if (zc_peer_send(&w->peer, r->type, f, r->n) != 0) {
             int64_t now = zc_now_ms();
@@ -276,7 +279,7 @@ static held *hold_one(writer_run *w, const char *url, size_t ulen, const uint8_t
  * (DISCOVERED: url, urls, documents) once every one is written. A bad document
  * makes the whole page DEAD. */
 static void take_page_docs(writer_run *w, const zc_msg *m, const char *url, size_t ulen, const uint8_t *data,
-                           size_t blen, int64_t now) {
+                           size_t blen, const char *proof, size_t plen, int64_t now) {
     char err[512];
     size_t ndocs = 0, at = 0, n;
     while (at < blen) {
@@ -313,19 +316,22 @@ static void take_page_docs(writer_run *w, const zc_msg *m, const char *url, size
         h->silent = 1;
     }
     if (!h) { /* no document: the page is closed as it was parsed */
-        char *d[3] = { strndup(url, ulen), copy, strdup("0") };
-        size_t l[3] = { ulen, ul, 1 };
-        if (!d[0] || !d[2]) {
-            for (int i = 0; i < 3; i++) free(d[i]);
+        char *d[4] = { strndup(url, ulen), copy, strdup("0"), plen ? strndup(proof, plen) : strdup("") };
+        size_t l[4] = { ulen, ul, 1, plen };
+        if (!d[0] || !d[2] || !d[3]) {
+            for (int i = 0; i < 4; i++) free(d[i]);
             goto oom;
         }
-        report_push(w, ZC_MSG_DISCOVERED, 3, d, l);
+        report_push(w, ZC_MSG_DISCOVERED, 4, d, l);
         return;
     }
     h->silent = 0;
     h->urls = copy;
     h->urls_len = ul;
     h->page_docs = ndocs;
+    /* Out of memory here: its DISCOVERED goes without a proof, is refused, and the lease brings the page back. */
+    if (!(h->proof = plen ? strndup(proof, plen) : strdup(""))) goto oom;
+    h->proof_len = plen;
     return;
 oom:
     zc_error("out_of_memory", "what=page_docs bytes=%zu", blen);
@@ -349,7 +355,7 @@ static void take_doc(writer_run *w, const zc_msg *m, int64_t now) {
     }
     if (!doc_proven(w, url, ulen, proof, plen, now)) return;
     if (m->nframes >= 4) {
-        take_page_docs(w, m, url, ulen, data, blen, now);
+        take_page_docs(w, m, url, ulen, data, blen, proof, plen, now);
         return;
     }
     if (writer_doc_check(data, blen, err, sizeof(err)) != 0) {
@@ -453,19 +459,20 @@ static void batch_start(writer_run *w) {
     w->inflight = n;
 }
 
-/* DISCOVERED (url, urls, documents) for the page whose last document h is. */
+/* DISCOVERED (url, urls, documents, proof) for the page whose last document h is:
+ * the broker takes a writer's DISCOVERED only with the page's proof of lease. */
 static void page_confirm(writer_run *w, held *h) {
     char num[24];
     snprintf(num, sizeof(num), "%zu", h->page_docs);
-    char *d[3] = { strndup(h->url, h->url_len), h->urls, strdup(num) };
-    size_t l[3] = { h->url_len, h->urls_len, strlen(num) };
-    h->urls = NULL; /* the report's now */
-    if (!d[0] || !d[2]) {
-        for (int i = 0; i < 3; i++) free(d[i]);
+    char *d[4] = { strndup(h->url, h->url_len), h->urls, strdup(num), h->proof ? h->proof : strdup("") };
+    size_t l[4] = { h->url_len, h->urls_len, strlen(num), h->proof ? h->proof_len : 0 };
+    h->urls = h->proof = NULL; /* the report's now */
+    if (!d[0] || !d[2] || !d[3]) {
+        for (int i = 0; i < 4; i++) free(d[i]);
         zc_error("out_of_memory", "what=discovered_report");
         return;
     }
-    report_push(w, ZC_MSG_DISCOVERED, 3, d, l);
+    report_push(w, ZC_MSG_DISCOVERED, 4, d, l);
 }
 
 /* WRITTEN for the first n held documents, which are then freed (a page's

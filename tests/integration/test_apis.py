@@ -558,8 +558,9 @@ def test_writer_closes_a_page_of_documents_with_its_urls(procs, fb, tmp_path):
     fb.wait(lambda: len(fb.of_type(DISCOVERED)) >= 2 and fb.of_type(DEAD), 20, "two DISCOVERED and a DEAD")
     fb.pump(0.3)
     assert p.poll() is None, procs.log(p)[-3000:]
-    assert fb.of_type(DISCOVERED) == [[b"http://x/list?page=1", b"http://x/list?page=2", b"5"],
-                                      [b"http://x/list?page=2", b"", b"1"]]
+    # url, urls, documents, and the DOC's proof of lease ("" here: no crawl secret)
+    assert fb.of_type(DISCOVERED) == [[b"http://x/list?page=1", b"http://x/list?page=2", b"5", b""],
+                                      [b"http://x/list?page=2", b"", b"1", b""]]
     assert fb.of_type(WRITTEN) == []
     assert [f[0] for f in fb.of_type(DEAD)] == [b"http://x/list?page=9"]
     assert sorted(jsonl_ids(str(out))) == ["r0", "r1", "r2", "r3", "r4", "r9"]

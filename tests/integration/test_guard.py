@@ -198,9 +198,14 @@ def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path, ke
         return 3
 
     def writer(p):
-        p.send(DISCOVERED, sim.start_url, "http://127.0.0.1:1/evil")
+        # A writer's DISCOVERED closes a page of documents (docs/PROTOCOL.md): with
+        # keys it must carry the page's proof of lease (crawl.secret, beside the
+        # keys); without keys nothing tells a writer from a forger.
+        if keys:
+            p.send(DISCOVERED, sim.start_url, "http://127.0.0.1:1/evil", 1, "0:" + "0" * 32)
+            p.send(DISCOVERED, sim.start_url, "http://127.0.0.1:1/evil")
         p.send(DONE, chunk, "fail", 404, 0, "")
-        return 2
+        return 3 if keys else 1
 
     attackers = [Attacker(ep, fake_fetcher, "fetcher", 0, curve.get("fetcher")),
                  Attacker(ep, nobody, None, 0, curve.get(None)),
@@ -230,7 +235,7 @@ def test_reports_from_wrong_peers_change_nothing(procs, redis, env, tmp_path, ke
     refused = stat(pl, "refused_messages")
     assert refused >= 100, pl.stats()
     log = procs.log(pl.broker)
-    for reason in ("no_hello", "wrong_role", "not_held"):
+    for reason in ("no_hello", "wrong_role", "not_held") + (("unproven",) if keys else ()):
         assert "reason=%s" % reason in log, reason
     # Logged at most once a second per reason, not once per message.
     assert log.count("event=refused") < refused / 10, (log.count("event=refused"), refused)

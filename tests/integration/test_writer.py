@@ -207,7 +207,7 @@ def test_garbage_is_dropped_and_bad_docs_go_dead(procs, mongo, broker):
     broker.send_raw([hdr(99), b"x"])                       # unknown type
     broker.send_raw([hdr(DOC)])                            # too few frames
     broker.send_raw([hdr(DOC), b"u"])
-    broker.send_raw([hdr(DOC), b"u", good, b"", b"extra"])  # too many (url, BSON, proof)
+    broker.send_raw([hdr(DOC), b"u", good, b"", b"", b"extra"])  # too many (url, BSON, proof, urls)
     broker.send_raw([hdr(WRITTEN), b"u"])                  # wrong type on this socket
     broker.send_raw([hdr(DOC), b"", good])                 # empty url
     broker.send_raw([hdr(DOC), b"a\nb", good])             # url with a newline
