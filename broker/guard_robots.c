@@ -10,6 +10,7 @@
 #include "zc_log.h"
 #include "zc_robots.h"
 #include "zc_scope.h"
+#include "zc_strmap.h"
 #include "zc_time.h"
 
 typedef enum { ROBOTS_WAIT,
@@ -25,16 +26,29 @@ typedef struct guard_origin {
     int fetching;     /* its request is parked or out at a fetcher */
     int tries;        /* failed requests so far */
     int64_t next_try; /* monotonic ms */
+    size_t wait_at;   /* its place in waiting while WAIT */
 } guard_origin;
 
+/* Every origin seen, found by name in O(1) (by_origin: origin -> index), and
+ * the indices of those still waiting for their rules (the tick's work), so that
+ * no DONE, parked URL or tick walks every origin of the crawl. */
 struct guard_robots {
     guard_origin *origins;
     size_t norigins, cap;
+    zc_strmap *by_origin;
+    size_t *waiting;
+    size_t nwaiting, cap_waiting;
 };
 
 int broker_guard_robots_open(broker *b) {
     b->robots = calloc(1, sizeof(*b->robots));
-    return b->robots ? 0 : -1;
+    if (!b->robots) return -1;
+    if (!(b->robots->by_origin = zc_strmap_new())) {
+        free(b->robots);
+        b->robots = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void broker_guard_robots_close(broker *b) {
@@ -42,16 +56,19 @@ void broker_guard_robots_close(broker *b) {
     if (!g) return;
     for (size_t i = 0; i < g->norigins; i++) zc_robots_free(g->origins[i].rules);
     free(g->origins);
+    zc_strmap_free(g->by_origin);
+    free(g->waiting);
     free(g);
     b->robots = NULL;
 }
 
-static guard_origin *origin_find(struct guard_robots *g, const char *origin) {
-    for (size_t i = 0; i < g->norigins; i++)
-        if (!strcmp(g->origins[i].origin, origin)) return &g->origins[i];
-    return NULL;
+static guard_origin *origin_find(struct guard_robots *g, const char *origin, size_t len) {
+    long i;
+    return zc_strmap_get(g->by_origin, origin, len, &i) ? &g->origins[i] : NULL;
 }
 
+/* A new origin, waiting for its rules. Returns it, or NULL when out of memory
+ * (nothing added). Pointers to origins are valid until the next origin_add. */
 static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
     if (g->norigins == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 8;
@@ -60,12 +77,40 @@ static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
         g->origins = v;
         g->cap = cap;
     }
-    guard_origin *o = &g->origins[g->norigins++];
+    if (g->nwaiting == g->cap_waiting) {
+        size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
+        size_t *v = realloc(g->waiting, cap * sizeof(*v));
+        if (!v) return NULL;
+        g->waiting = v;
+        g->cap_waiting = cap;
+    }
+    if (zc_strmap_put(g->by_origin, origin, strlen(origin), (long)g->norigins) != 0) return NULL;
+    guard_origin *o = &g->origins[g->norigins];
     memset(o, 0, sizeof(*o));
     snprintf(o->origin, sizeof(o->origin), "%s", origin);
     snprintf(o->url, sizeof(o->url), "%s/robots.txt", origin);
     o->state = ROBOTS_WAIT;
+    o->wait_at = g->nwaiting;
+    g->waiting[g->nwaiting++] = g->norigins++;
     return o;
+}
+
+/* Takes back the origin origin_add returned last (its host could not be gated). */
+static void origin_undo(struct guard_robots *g, guard_origin *o) {
+    (void)zc_strmap_del(g->by_origin, o->origin, strlen(o->origin));
+    g->nwaiting--;
+    g->norigins--;
+}
+
+/* o's rules are known: it leaves the tick's list (the last one takes its place). */
+static void origin_known(struct guard_robots *g, guard_origin *o) {
+    if (o->state != ROBOTS_WAIT) return;
+    o->state = ROBOTS_KNOWN;
+    size_t last = g->waiting[--g->nwaiting];
+    if (o->wait_at < g->nwaiting) {
+        g->waiting[o->wait_at] = last;
+        g->origins[last].wait_at = o->wait_at;
+    }
 }
 
 /* The path and query of an absolute URL ("/" when it has none). */
@@ -94,7 +139,7 @@ static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const cha
     zc_robots_free(o->rules);
     o->rules = rules;
     snprintf(o->dead, sizeof(o->dead), "%s", dead);
-    o->state = ROBOTS_KNOWN;
+    origin_known(b->robots, o);
     o->fetching = 0;
     long delay = zc_robots_crawl_delay_ms(rules);
     double rate = 0;
@@ -144,7 +189,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     struct guard_robots *g = b->robots;
     char origin[ZC_SCOPE_ORIGIN_MAX], err[128];
     if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
-    guard_origin *o = origin_find(g, origin);
+    guard_origin *o = origin_find(g, origin, strlen(origin));
     if (o && o->state == ROBOTS_KNOWN) {
         if (!zc_robots_allowed(o->rules, url_path(it->url))) disallow(b, o, it);
         return;
@@ -152,7 +197,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     if (o) return; /* asked for already; the host is gated until the answer */
     if (!(o = origin_add(g, origin)) || dispatch_host_set(&b->d, it->url, 1, -1) != 0) {
         zc_warn("robots_skipped", "origin=%s reason=out_of_memory", origin);
-        if (o) g->norigins--;
+        if (o) origin_undo(g, o);
         return;
     }
     char *rec;
@@ -207,11 +252,12 @@ static void robots_cache(broker *b, guard_origin *o, long st, const char *body, 
 
 int broker_guard_robots_done(broker *b, const char *url, const char *outcome, uint64_t status,
                              const char *body, size_t len) {
-    struct guard_robots *g = b->robots;
-    guard_origin *o = NULL;
-    for (size_t i = 0; i < g->norigins && !o; i++)
-        if (g->origins[i].fetching && !strcmp(g->origins[i].url, url)) o = &g->origins[i];
-    if (!o) return 0;
+    /* Its own requests are "<origin>/robots.txt": the origin is found by name. */
+    static const char suffix[] = "/robots.txt";
+    size_t ulen = strlen(url), slen = sizeof(suffix) - 1;
+    if (ulen <= slen || strcmp(url + ulen - slen, suffix)) return 0;
+    guard_origin *o = origin_find(b->robots, url, ulen - slen);
+    if (!o || !o->fetching || strcmp(o->url, url)) return 0;
     /* When it was a crawled URL too, its lease closes: it is no page. */
     if (frontier_exclude(&b->fr, url, "robots_txt") < 0) broker_redis_failed(b, "exclude");
     long st = (long)status;
@@ -245,9 +291,8 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
 
 void broker_guard_robots_tick(broker *b, int64_t now) {
     struct guard_robots *g = b->robots;
-    for (size_t i = 0; i < g->norigins; i++) {
-        guard_origin *o = &g->origins[i];
-        if (o->state != ROBOTS_WAIT) continue;
+    for (size_t i = 0; i < g->nwaiting; i++) {
+        guard_origin *o = &g->origins[g->waiting[i]];
         if (o->fetching && !dispatch_find(&b->d, o->url)) o->fetching = 0; /* its fetcher went away */
         if (!o->fetching && now >= o->next_try) robots_request(b, o, now);
     }
