@@ -38,7 +38,24 @@ struct guard_robots {
     zc_strmap *by_origin;
     size_t *waiting;
     size_t nwaiting, cap_waiting;
+    /* The cached records of the origins new to one lease batch, read in one
+     * command before its URLs are parked (broker_guard_robots_prefetch): origin
+     * -> index into pre_rec (NULL: none cached) and pre_len. */
+    zc_strmap *pre;
+    char **pre_rec;
+    size_t *pre_len, npre;
 };
+
+static void pre_clear(struct guard_robots *g) {
+    for (size_t i = 0; i < g->npre; i++) free(g->pre_rec[i]);
+    free(g->pre_rec);
+    free(g->pre_len);
+    zc_strmap_free(g->pre);
+    g->pre = NULL;
+    g->pre_rec = NULL;
+    g->pre_len = NULL;
+    g->npre = 0;
+}
 
 int broker_guard_robots_open(broker *b) {
     b->robots = calloc(1, sizeof(*b->robots));
@@ -58,6 +75,7 @@ void broker_guard_robots_close(broker *b) {
     free(g->origins);
     zc_strmap_free(g->by_origin);
     free(g->waiting);
+    pre_clear(g);
     free(g);
     b->robots = NULL;
 }
@@ -200,10 +218,18 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         if (o) origin_undo(g, o);
         return;
     }
-    char *rec;
-    size_t len;
-    int cached = frontier_robots_get(&b->fr, origin, &rec, &len);
-    if (cached < 0) broker_redis_failed(b, "robots");
+    char *rec = NULL;
+    size_t len = 0;
+    long pi;
+    int cached;
+    if (g->pre && zc_strmap_get(g->pre, origin, strlen(origin), &pi)) { /* read with its lease batch */
+        rec = g->pre_rec[pi];
+        len = g->pre_len[pi];
+        g->pre_rec[pi] = NULL;
+        cached = rec != NULL;
+    } else if ((cached = frontier_robots_get(&b->fr, origin, &rec, &len)) < 0) {
+        broker_redis_failed(b, "robots");
+    }
     if (cached == 1) {
         zc_robots *rules = from_record(rec, len);
         free(rec);
@@ -214,6 +240,40 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         }
     }
     robots_request(b, o, zc_now_ms());
+}
+
+void broker_guard_robots_prefetch(broker *b, char *const *urls, size_t n) {
+    struct guard_robots *g = b->robots;
+    pre_clear(g);
+    if (b->conf->ignore_robots || n == 0) return;
+    char(*o)[ZC_SCOPE_ORIGIN_MAX] = malloc(n * sizeof(*o));
+    char **v = malloc(n * sizeof(*v)), err[128];
+    g->pre = zc_strmap_new();
+    g->pre_rec = calloc(n, sizeof(*g->pre_rec));
+    g->pre_len = calloc(n, sizeof(*g->pre_len));
+    size_t k = 0;
+    if (!o || !v || !g->pre || !g->pre_rec || !g->pre_len) goto fail; /* each asked for alone */
+    for (size_t i = 0; i < n; i++) {
+        if (zc_scope_origin(urls[i], o[k], sizeof(o[k]), err, sizeof(err)) != 0) continue;
+        size_t len = strlen(o[k]);
+        if (origin_find(g, o[k], len) || zc_strmap_get(g->pre, o[k], len, NULL)) continue;
+        if (zc_strmap_put(g->pre, o[k], len, (long)k) != 0) break; /* the rest asked for alone */
+        v[k] = o[k];
+        k++;
+    }
+    if (k == 0) goto fail;
+    if (frontier_robots_mget(&b->fr, v, k, g->pre_rec, g->pre_len) < 0) {
+        broker_redis_failed(b, "robots");
+        goto fail;
+    }
+    g->npre = k;
+    free(o);
+    free(v);
+    return;
+fail:
+    pre_clear(g);
+    free(o);
+    free(v);
 }
 
 static void robots_retry(broker *b, guard_origin *o, const char *why) {
@@ -238,14 +298,21 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
     zc_warn("robots_retry", "origin=%s try=%d in_ms=%lld reason=\"%s\"", o->origin, o->tries, (long long)d, why);
 }
 
-/* Caches an answer as "<status>\n<body>" for later brokers and restarts. */
-static void robots_cache(broker *b, guard_origin *o, long st, const char *body, size_t len) {
-    size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
-    char *rec = malloc(cut + 24);
-    if (!rec) return;
-    int h = snprintf(rec, 24, "%ld\n", st);
-    memcpy(rec + h, body, cut);
-    if (frontier_robots_set(&b->fr, o->origin, rec, (size_t)h + cut, GUARD_ROBOTS_TTL_S) < 0)
+/* Records the answer to o's request url in one Redis step: its lease closed when
+ * it was a crawled URL too (it is no page), and, when st >= 0, the answer cached
+ * as "<status>\n<body>" for later brokers and restarts. A failure is noted. */
+static void robots_record(broker *b, guard_origin *o, const char *url, long st, const char *body, size_t len) {
+    char *rec = NULL;
+    size_t rlen = 0;
+    if (st >= 0) {
+        size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
+        if ((rec = malloc(cut + 24)) != NULL) {
+            int h = snprintf(rec, 24, "%ld\n", st);
+            memcpy(rec + h, body, cut);
+            rlen = (size_t)h + cut;
+        } /* out of memory: not cached, the lease still closes */
+    }
+    if (frontier_robots_done(&b->fr, url, o->origin, rec, rlen, GUARD_ROBOTS_TTL_S) < 0)
         broker_redis_failed(b, "robots");
     free(rec);
 }
@@ -258,34 +325,28 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
     if (ulen <= slen || strcmp(url + ulen - slen, suffix)) return 0;
     guard_origin *o = origin_find(b->robots, url, ulen - slen);
     if (!o || !o->fetching || strcmp(o->url, url)) return 0;
-    /* When it was a crawled URL too, its lease closes: it is no page. */
-    if (frontier_exclude(&b->fr, url, "robots_txt") < 0) broker_redis_failed(b, "exclude");
     long st = (long)status;
     int robots = !strcmp(outcome, "robots_txt");
+    zc_robots *rules = NULL;
+    char why[128] = "out of memory";
     if (!robots && !strcmp(outcome, "ok")) {
         /* A fetcher that cannot hand the body back sent it downstream as a page. */
         zc_warn("robots_unreadable", "origin=%s reason=\"fetcher sent no robots_txt answer; allowing all\"", o->origin);
-        zc_robots *rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
-        if (rules) robots_apply(b, o, rules, "");
-        else robots_retry(b, o, "out of memory");
-        return 1;
-    }
-    if (!strcmp(outcome, "redirect")) st = 404; /* not followed across origins: unavailable */
-    if ((robots || !strcmp(outcome, "fail") || st == 404) && st >= 200 && st < 500 && st != 429) {
-        if (!robots) body = "", len = 0;
-        zc_robots *rules = zc_robots_for_status(st, body, len, GUARD_AGENT);
-        if (!rules) {
-            robots_retry(b, o, "out of memory");
-            return 1;
+        rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
+        robots_record(b, o, url, -1, NULL, 0);
+    } else {
+        if (!strcmp(outcome, "redirect")) st = 404; /* not followed across origins: unavailable */
+        if ((robots || !strcmp(outcome, "fail") || st == 404) && st >= 200 && st < 500 && st != 429) {
+            if (!robots) body = "", len = 0;
+            rules = zc_robots_for_status(st, body, len, GUARD_AGENT);
+        } else {
+            snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
+            broker_safe_text(why, sizeof(why), why); /* one line, no quotes */
         }
-        robots_cache(b, o, st, body, len);
-        robots_apply(b, o, rules, "");
-        return 1;
+        robots_record(b, o, url, rules ? st : -1, body, len);
     }
-    char why[128];
-    snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
-    broker_safe_text(why, sizeof(why), why); /* one line, no quotes */
-    robots_retry(b, o, why);
+    if (rules) robots_apply(b, o, rules, "");
+    else robots_retry(b, o, why);
     return 1;
 }
 
