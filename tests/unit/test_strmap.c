@@ -86,7 +86,8 @@ static void test_many_keys(void **state) {
  * backward-shift deletion never loses a key that wraps around the table's end. */
 static void test_churn_against_array(void **state) {
     (void)state;
-    enum { RING = 512, STEPS = 20000 };
+    enum { RING = 512,
+           STEPS = 20000 };
     zc_strmap *m = zc_strmap_new();
     assert_non_null(m);
     unsigned char ring[RING][8];
