@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""run_bench.py -- races zcrawl against the original asyncio crawler and Scrapy on the
-book emulator, and writes bench/results/{results.md,results.csv,chart.png}.
+"""run_bench.py -- races zcrawl against the original asyncio crawler, Scrapy and Colly on
+the book emulator, and writes bench/results/{results.md,results.csv,chart.png}.
 
 Every run gets a fresh bin/zcrawl-sitesim (same --seed and --books, its own free port,
 the scenario's --latency-ms) and, for a MongoDB contender, a fresh FerretDB. A run
@@ -50,11 +50,13 @@ CONTENDERS = {
     'asyncio-jsonl': ('asyncio+aiohttp (JSONL)', 'jsonl', 'asyncio'),
     'asyncio-mongo': ('asyncio+motor (MongoDB)', 'mongo', 'asyncio'),
     'scrapy-jsonl': ('Scrapy (JSONL)', 'jsonl', 'scrapy'),
+    # bench/colly: a Colly v2 crawler in Go, built by scripts/bench.sh.
+    'colly-jsonl': ('Colly (JSONL)', 'jsonl', 'colly'),
     # Not a crawler: bench/curl_floor.c fetches every page it is handed and drops it.
     'curl-floor': ('libcurl alone (floor)', 'none', 'floor'),
 }
 ALL = list(CONTENDERS)
-JSONL_ONLY = ['zcrawl-jsonl', 'asyncio-jsonl', 'scrapy-jsonl']
+JSONL_ONLY = ['zcrawl-jsonl', 'asyncio-jsonl', 'scrapy-jsonl', 'colly-jsonl']
 
 # The MongoDB pair runs at zero latency only: there the database is what is measured;
 # behind latency the sink adds nothing the JSONL runs do not show, and a FerretDB run
@@ -78,6 +80,10 @@ SCENARIOS = [
     # from every list page, so that 5000 detail pages are in flight at once.
     dict(num=7, key='mem5000', title='one zcrawl fetcher with 5000 transfers (3 s latency, concurrency 5000, every list page known)',
          latency_ms=3000, concurrency=5000, contenders=['zcrawl-jsonl'], fetchers=[1], start='lists'),
+    # Issue 25's race against the fastest peer: scenario 1 with every list page
+    # seeded, so no contender waits on the first page's `count`.
+    dict(num=12, key='zerolists', title='zero latency, concurrency 100, every list page known at the start',
+         latency_ms=0, concurrency=100, contenders=JSONL_ONLY, fetchers=[None], start='lists'),
 ]
 DEFAULT_FETCHERS = 2
 
@@ -308,6 +314,8 @@ def contender_argv(cfg, name, base, concurrency, fetchers, out, mongo_uri, rundi
     pn = ['--page-number', str(lists)] if lists else []
     if family == 'floor':
         return [cfg.floor, os.path.join(rundir, 'urls.txt'), str(concurrency)]
+    if family == 'colly':
+        return [cfg.colly, '--base', base, '--concurrency', str(concurrency), '--out', out] + pn
     if family == 'asyncio':
         argv = [PY, os.path.join(ROOT, 'bench', 'baseline_asyncio.py'), '--base', base,
                 '--concurrency', str(concurrency)]
@@ -647,9 +655,15 @@ def versions():
             'print(json.dumps(out))')
     try:
         r = subprocess.run([PY, '-c', code], capture_output=True, text=True, timeout=60)
-        return json.loads(r.stdout)
+        out = json.loads(r.stdout)
     except Exception:
-        return {}
+        out = {}
+    try:   # the Colly contender's version, as its go.mod pins it
+        with open(os.path.join(ROOT, 'bench', 'colly', 'go.mod')) as f:
+            out['Colly'] = next(line.split()[-1] for line in f if 'gocolly/colly/v2 ' in line)
+    except (OSError, StopIteration):
+        out['Colly'] = '?'
+    return out
 
 
 def env_lines(cfg):
@@ -680,6 +694,7 @@ def env_lines(cfg):
         'FerretDB 1.24 (SQLite) as the MongoDB server' % (
             platform.python_version(), v.get('aiohttp', '?'), v.get('motor', '?'), v.get('pymongo', '?'),
             v.get('Scrapy', '?'), v.get('Twisted', '?'), cfg.scrapy_concurrent_items),
+        '- Colly %s (bench/colly, Go; as many idle connections per host as the concurrency)' % v.get('Colly', '?'),
         '- %d run(s) per cell, median (min–max); 1-minute load average when runs started: %s' % (
             cfg.repeat, cfg.loadavg),
         '- the asyncio MongoDB baseline upserts by `%s` (see bench/README.md)' % cfg.mongo_upsert_key,
@@ -868,6 +883,17 @@ def targets_lines(cfg, rows):
         out.append('| S%d%s: wall time ≤ 1.1 × the bound | %.3f × the bound%s | %s |' % (
             sc['num'], ' (scenario 3 from every list page)' if sc.get('start') == 'lists' else '',
             r, best, 'met' if r <= 1.1 else 'not met'))
+    # Issue 25: zcrawl's whole-tree CPU at most half of Colly's (CURVE on, every book stored).
+    for key in ('zerolists', 'zero'):
+        z, c = med(key, 'zcrawl-jsonl', 'cpu_s'), med(key, 'colly-jsonl', 'cpu_s')
+        zw, cw = med(key, 'zcrawl-jsonl', 'wall_s'), med(key, 'colly-jsonl', 'wall_s')
+        zm, cm = med(key, 'zcrawl-jsonl', 'peak_rss_mb'), med(key, 'colly-jsonl', 'peak_rss_mb')
+        sc = next((x for x in cfg.scenarios if x['key'] == key), None)
+        if None in (z, c, zw, cw, zm, cm) or not c or not cw:
+            continue
+        out.append('| S%d: whole-tree CPU ≤ 0.5 × Colly\'s | %.2f × Colly\'s CPU (%.2f against %.2f s), '
+                   '%.2f × its wall time, peak RSS %.0f against %.0f MB | %s |' % (
+                       sc['num'], z / c, z, c, zw / cw, zm, cm, 'met' if z <= 0.5 * c else 'not met'))
     rss = [float(r['fetcher_peak_rss_mb']) for r in rows if int(r['scenario']) == 5 and r['status'] == 'ok'
            and r.get('fetcher_peak_rss_mb') not in (None, '')]
     if rss:
@@ -943,7 +969,7 @@ def write_chart(cfg, rows, path):
             ax.axhline(1.0, color='grey', lw=0.8, ls='--')
         ax.margins(y=0.25)
         ax.legend(handles=[Patch(color=color[h], label=h) for h in used], fontsize=7, ncol=3)
-    fig.suptitle('zcrawl vs the asyncio crawler and Scrapy: %d books, median of %d runs (whiskers: min–max)' % (
+    fig.suptitle('zcrawl vs the asyncio crawler, Scrapy and Colly: %d books, median of %d runs (whiskers: min–max)' % (
         cfg.books, cfg.repeat), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -979,7 +1005,7 @@ def pick_scenarios(spec):
     out = [sc for sc in every if str(sc['num']) in want or sc['key'] in want]
     unknown = [w for w in want if not any(w in (str(sc['num']), sc['key']) for sc in every)]
     if unknown:
-        sys.exit('run_bench: error: unknown scenario %s (have 1..11 or %s)' % (
+        sys.exit('run_bench: error: unknown scenario %s (have 1..12 or %s)' % (
             ', '.join(unknown), ', '.join(sc['key'] for sc in every)))
     return out
 
@@ -1049,8 +1075,8 @@ def main():
     ap.add_argument('--books', type=int, default=int(env('BENCH_BOOKS', 9040)))
     ap.add_argument('--repeat', type=int, default=int(env('BENCH_REPEAT', 3)))
     ap.add_argument('--scenarios', default=env('BENCH_SCENARIOS', 'all'),
-                    help='comma list of 1..11 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000,'
-                         'hosts10k,hosts100k,hol,hosts (default all)')
+                    help='comma list of 1..12 or zero,lat200,lat1000,fetchers,mem1000,lat1000lists,mem5000,'
+                         'hosts10k,hosts100k,hol,hosts,zerolists (default all)')
     ap.add_argument('--hosts', default=env('BENCH_HOSTS', '1,20000,100000'),
                     help='host counts of scenario 11 (default 1,20000,100000)')
     ap.add_argument('--contenders', default=env('BENCH_CONTENDERS', ''),
@@ -1098,6 +1124,10 @@ def main():
     if not os.access(cfg.part_costs, os.X_OK):
         log('no %s (make builds it): the part costs are left out' % cfg.part_costs)
         cfg.part_costs = None
+    cfg.colly = os.path.join(ROOT, 'build', 'bench', 'colly-crawler')
+    if not os.access(cfg.colly, os.X_OK):
+        log('no %s (scripts/bench.sh builds it with Go): the Colly contender is left out' % cfg.colly)
+        cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'colly']
     if not os.access(cfg.floor, os.X_OK):
         log('no %s (make builds it): the libcurl floor is left out' % cfg.floor)
         cfg.contenders = [c for c in (cfg.contenders or ALL) if CONTENDERS[c][2] != 'floor']

@@ -202,6 +202,27 @@ int dispatch_host_leased(dispatch *d, const char *key, int cap, int64_t until_wa
     return i;
 }
 
+/* Doubles the URL hash when it holds more items than buckets, so that finding a
+ * URL (every DONE, every lease) stays O(1) however many the broker holds. Failing
+ * to grow only makes chains longer. */
+static void items_grow(dispatch *d) {
+    size_t nb = d->nbuckets * 2;
+    dispatch_item **v = calloc(nb, sizeof(*v));
+    if (!v) return;
+    for (size_t b = 0; b < d->nbuckets; b++) {
+        dispatch_item *it = d->buckets[b], *next;
+        for (; it; it = next) {
+            next = it->hnext;
+            size_t k = disp_hash(it->url) % nb;
+            it->hnext = v[k];
+            v[k] = it;
+        }
+    }
+    free(d->buckets);
+    d->buckets = v;
+    d->nbuckets = nb;
+}
+
 dispatch_item *dispatch_find(dispatch *d, const char *url) {
     for (dispatch_item *it = d->buckets[disp_hash(url) % d->nbuckets]; it; it = it->hnext)
         if (strcmp(it->url, url) == 0) return it;
@@ -232,7 +253,7 @@ dispatch_item *dispatch_park(dispatch *d, const char *url, int attempt, int64_t 
     size_t b = disp_hash(url) % d->nbuckets;
     it->hnext = d->buckets[b];
     d->buckets[b] = it;
-    d->nitems++;
+    if (++d->nitems > d->nbuckets) items_grow(d);
     list_push(&d->hosts[h].parked, it);
     d->nparked++;
     host_touch(d, h);

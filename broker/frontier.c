@@ -278,9 +278,9 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
                 zc_warn("bad_seed", "crawl=%s url=\"%.200s\" reason=\"%s\"", fr->crawl, e->str, why);
                 continue;
             }
-            if (fr->seed_hook) fr->seed_hook(fr->seed_arg, e->str);
             urls[n++] = e->str;
         }
+        if (fr->seed_hook && n) fr->seed_hook(fr->seed_arg, urls, n);
         long added = n ? frontier_discover(fr, NULL, urls, n, now_ms, NULL) : 0;
         free(urls);
         taken = (long)r->elements;
@@ -520,16 +520,70 @@ int frontier_robots_get(frontier *fr, const char *origin, char **out, size_t *le
     return found;
 }
 
-int frontier_robots_set(frontier *fr, const char *origin, const char *data, size_t len, long ttl_s) {
-    char key[512], ttl[24];
-    if (robots_key(fr, origin, key, sizeof(key)) != 0) return 0;
-    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
-    const char *argv[] = { "SET", key, data, "EX", ttl };
-    size_t lens[] = { 3, strlen(key), len, 2, strlen(ttl) };
-    redisReply *r = frontier_cmd(fr, 5, argv, lens);
-    if (!r) return -1;
+int frontier_robots_mget(frontier *fr, char *const *origins, size_t n, char **out, size_t *lens) {
+    for (size_t i = 0; i < n; i++) out[i] = NULL, lens[i] = 0;
+    size_t *idx = malloc((n ? n : 1) * sizeof(*idx)), k = 0;
+    if (!idx) {
+        snprintf(fr->err, sizeof(fr->err), "out of memory");
+        return -1;
+    }
+    frontier_args a = { 0 };
+    frontier_args_str(&a, "MGET");
+    for (size_t i = 0; i < n; i++) {
+        char key[512];
+        if (robots_key(fr, origins[i], key, sizeof(key)) != 0) continue; /* too long to be cached */
+        frontier_args_own(&a, strdup(key));
+        idx[k++] = i;
+    }
+    if (k == 0) {
+        frontier_args_free(&a);
+        free(idx);
+        return 0;
+    }
+    redisReply *r = frontier_run(fr, &a);
+    if (!r) {
+        free(idx);
+        return -1;
+    }
+    int rc = 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != k) {
+        snprintf(fr->err, sizeof(fr->err), "MGET of robots.txt records: unexpected reply");
+        rc = -1;
+    }
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        redisReply *e = r->element[j];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        char *copy = malloc(e->len + 1);
+        if (!copy) continue; /* asked for again, alone, when it is parked */
+        memcpy(copy, e->str, e->len);
+        copy[e->len] = '\0';
+        out[idx[j]] = copy;
+        lens[idx[j]] = e->len;
+    }
     freeReplyObject(r);
-    return 0;
+    free(idx);
+    return rc;
+}
+
+int frontier_robots_done(frontier *fr, const char *url, const char *origin, const char *data, size_t len,
+                         long ttl_s) {
+    char k_excluded[FRONTIER_KEY_MAX], key[512];
+    (void)zc_redis_key(k_excluded, sizeof(k_excluded), fr->crawl, "excluded");
+    if (robots_key(fr, origin, key, sizeof(key)) != 0) data = NULL; /* too long to cache */
+    frontier_args a = { 0 };
+    frontier_args_script(&a, FRONTIER_LUA_ROBOTS_DONE, 4);
+    frontier_args_str(&a, fr->k_leases);
+    frontier_args_str(&a, k_excluded);
+    frontier_args_str(&a, fr->k_stats);
+    frontier_args_str(&a, data ? key : fr->k_stats); /* a key of the crawl's slot either way */
+    frontier_args_str(&a, url);
+    char *copy = malloc(data ? len + 1 : 1);
+    if (copy && data) memcpy(copy, data, len);
+    frontier_args_own_bytes(&a, copy, data ? len : 0);
+    frontier_args_ll(&a, ttl_s);
+    long long v;
+    if (frontier_run_int(fr, &a, &v) != 0) return -1;
+    return (int)v;
 }
 
 long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origin), void *arg) {
@@ -547,6 +601,18 @@ long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origi
             }
     freeReplyObject(r);
     return n;
+}
+
+int frontier_scope_add_many(frontier *fr, char *const *origins, size_t n) {
+    if (n == 0) return 0;
+    char key[FRONTIER_KEY_MAX];
+    (void)zc_redis_key(key, sizeof(key), fr->crawl, "scope");
+    frontier_args a = { 0 };
+    frontier_args_str(&a, "SADD");
+    frontier_args_str(&a, key);
+    for (size_t i = 0; i < n; i++) frontier_args_str(&a, origins[i]);
+    long long added;
+    return frontier_run_int(fr, &a, &added);
 }
 
 int frontier_scope_add(frontier *fr, const char *origin) {

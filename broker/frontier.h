@@ -123,13 +123,23 @@ int frontier_exclude(frontier *fr, const char *url, const char *reason);
 /* The cached robots.txt record of origin: 1 with *out (malloc'd, NUL-terminated,
  * caller frees) and *len, 0 when none is cached, -1 on error. */
 int frontier_robots_get(frontier *fr, const char *origin, char **out, size_t *len);
-/* Caches origin's robots.txt record for ttl_s seconds. Returns 0 or -1. */
-int frontier_robots_set(frontier *fr, const char *origin, const char *data, size_t len, long ttl_s);
+/* The cached records of origins[0..n) in one command (MGET): out[i] as
+ * frontier_robots_get gives it (malloc'd, or NULL when none is cached) and
+ * lens[i]. Returns 0, or -1 (every out[i] NULL then). */
+int frontier_robots_mget(frontier *fr, char *const *origins, size_t n, char **out, size_t *lens);
+/* The broker's robots.txt request url of origin was answered, in one Redis step:
+ * the record data[0..len) cached for ttl_s seconds (data NULL: nothing cached),
+ * and url's lease closed as excluded "robots_txt" when it was a crawled URL too.
+ * Returns 1 if a lease closed, 0 if not, -1. */
+int frontier_robots_done(frontier *fr, const char *url, const char *origin, const char *data, size_t len,
+                         long ttl_s);
 /* Calls each(arg, origin) for every origin of the crawl's scope set. Returns how
  * many, or -1. */
 long frontier_scope_load(frontier *fr, void (*each)(void *arg, const char *origin), void *arg);
 /* Adds an origin to the crawl's scope set. Returns 0 or -1. */
 int frontier_scope_add(frontier *fr, const char *origin);
+/* Adds origins[0..n) to the crawl's scope set in one command. Returns 0 or -1. */
+int frontier_scope_add_many(frontier *fr, char *const *origins, size_t n);
 /* Earliest due time in the delayed set, or -1 when it is empty (or on error). */
 int64_t frontier_next_delayed(frontier *fr);
 

@@ -26,7 +26,7 @@ typedef struct frontier {
     zc_redis_addr addr; /* the node connected to (follows MOVED) */
     char crawl[64];
     char err[512];
-    void (*seed_hook)(void *arg, const char *url); /* sees each good seed before it is queued */
+    void (*seed_hook)(void *arg, char *const *urls, size_t n); /* sees each batch of good seeds before it is queued */
     void *seed_arg;
     int refused; /* the last command was refused: OOM, READONLY, MISCONF */
     char k_frontier[FRONTIER_KEY_MAX], k_seen[FRONTIER_KEY_MAX], k_leases[FRONTIER_KEY_MAX],

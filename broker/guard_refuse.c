@@ -8,6 +8,7 @@
 #include "outage.h"
 #include "peer_io.h"
 #include "zc_log.h"
+#include "zc_strmap.h"
 #include "zc_time.h"
 
 #define GUARD_KNOWN 512 /* identities remembered (oldest forgotten first) */
@@ -20,8 +21,9 @@ typedef struct guard_known {
 } guard_known;
 
 struct guard_refusals {
-    guard_known known[GUARD_KNOWN];
-    size_t nknown, next_known;
+    guard_known known[GUARD_KNOWN]; /* a ring: the next one replaces the oldest */
+    size_t next_known;
+    zc_strmap *by_id;              /* identity -> its slot in known */
     long long refused, not_leased; /* not yet in Redis */
     long long refused_total;
     struct {
@@ -41,12 +43,25 @@ static const char *reason_name[GUARD_NREASONS] = {
 
 int broker_guard_refuse_open(broker *b) {
     b->refusals = calloc(1, sizeof(*b->refusals));
-    return b->refusals ? 0 : -1;
+    if (!b->refusals) return -1;
+    if (!(b->refusals->by_id = zc_strmap_new())) {
+        free(b->refusals);
+        b->refusals = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void broker_guard_refuse_close(broker *b) {
+    if (b->refusals) zc_strmap_free(b->refusals->by_id);
     free(b->refusals);
     b->refusals = NULL;
+}
+
+/* The remembered identity id, or NULL. */
+static guard_known *known_find(struct guard_refusals *g, const void *id, size_t idlen) {
+    long i;
+    return zc_strmap_get(g->by_id, id, idlen, &i) ? &g->known[i] : NULL;
 }
 
 /* 1 when a peer of role r may send type t. */
@@ -102,13 +117,17 @@ void broker_guard_remember(broker *b, int peer) {
     struct guard_refusals *g = b->refusals;
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return;
-    guard_known *k = NULL;
-    for (size_t i = 0; i < g->nknown && !k; i++)
-        if (g->known[i].idlen == p->idlen && !memcmp(g->known[i].id, p->id, p->idlen)) k = &g->known[i];
+    guard_known *k = known_find(g, p->id, p->idlen);
     if (!k) {
-        k = &g->known[g->next_known];
-        g->next_known = (g->next_known + 1) % GUARD_KNOWN;
-        if (g->nknown < GUARD_KNOWN) g->nknown++;
+        size_t slot = g->next_known;
+        k = &g->known[slot];
+        if (k->idlen) (void)zc_strmap_del(g->by_id, k->id, k->idlen); /* the oldest is forgotten */
+        k->idlen = 0;
+        if (zc_strmap_put(g->by_id, p->id, p->idlen, (long)slot) != 0) {
+            zc_warn("peer_not_remembered", "reason=out_of_memory");
+            return;
+        }
+        g->next_known = (slot + 1) % GUARD_KNOWN;
     }
     memcpy(k->id, p->id, p->idlen);
     k->idlen = p->idlen;
@@ -117,22 +136,17 @@ void broker_guard_remember(broker *b, int peer) {
 }
 
 int broker_guard_recall(broker *b, const void *id, size_t idlen) {
-    struct guard_refusals *g = b->refusals;
-    for (size_t i = 0; i < g->nknown; i++) {
-        guard_known *k = &g->known[i];
-        if (k->idlen != idlen || memcmp(k->id, id, idlen)) continue;
-        /* A fetcher's JOBs went back when it was forgotten: its DONEs are void. */
-        if (k->role == DISPATCH_FETCHER) return -1;
-        int peer = dispatch_peer_get(&b->d, id, idlen, 1);
-        dispatch_peer *p = dispatch_peer_at(&b->d, peer);
-        if (!p) return -1;
-        p->role = k->role;
-        p->credit = 0;
-        snprintf(p->name, sizeof(p->name), "%s", k->name);
-        zc_info("peer_recalled", "name=%s", p->name);
-        return peer;
-    }
-    return -1;
+    guard_known *k = known_find(b->refusals, id, idlen);
+    /* A fetcher's JOBs went back when it was forgotten: its DONEs are void. */
+    if (!k || k->role == DISPATCH_FETCHER) return -1;
+    int peer = dispatch_peer_get(&b->d, id, idlen, 1);
+    dispatch_peer *p = dispatch_peer_at(&b->d, peer);
+    if (!p) return -1;
+    p->role = k->role;
+    p->credit = 0;
+    snprintf(p->name, sizeof(p->name), "%s", k->name);
+    zc_info("peer_recalled", "name=%s", p->name);
+    return peer;
 }
 
 void broker_guard_refuse_flush(broker *b) {

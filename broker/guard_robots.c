@@ -10,6 +10,7 @@
 #include "zc_log.h"
 #include "zc_robots.h"
 #include "zc_scope.h"
+#include "zc_strmap.h"
 #include "zc_time.h"
 
 typedef enum { ROBOTS_WAIT,
@@ -25,16 +26,46 @@ typedef struct guard_origin {
     int fetching;     /* its request is parked or out at a fetcher */
     int tries;        /* failed requests so far */
     int64_t next_try; /* monotonic ms */
+    size_t wait_at;   /* its place in waiting while WAIT */
 } guard_origin;
 
+/* Every origin seen, found by name in O(1) (by_origin: origin -> index), and
+ * the indices of those still waiting for their rules (the tick's work), so that
+ * no DONE, parked URL or tick walks every origin of the crawl. */
 struct guard_robots {
     guard_origin *origins;
     size_t norigins, cap;
+    zc_strmap *by_origin;
+    size_t *waiting;
+    size_t nwaiting, cap_waiting;
+    /* The cached records of the origins new to one lease batch, read in one
+     * command before its URLs are parked (broker_guard_robots_prefetch): origin
+     * -> index into pre_rec (NULL: none cached) and pre_len. */
+    zc_strmap *pre;
+    char **pre_rec;
+    size_t *pre_len, npre;
 };
+
+static void pre_clear(struct guard_robots *g) {
+    for (size_t i = 0; i < g->npre; i++) free(g->pre_rec[i]);
+    free(g->pre_rec);
+    free(g->pre_len);
+    zc_strmap_free(g->pre);
+    g->pre = NULL;
+    g->pre_rec = NULL;
+    g->pre_len = NULL;
+    g->npre = 0;
+}
 
 int broker_guard_robots_open(broker *b) {
     b->robots = calloc(1, sizeof(*b->robots));
-    return b->robots ? 0 : -1;
+    if (!b->robots) return -1;
+    if (!(b->robots->by_origin = zc_strmap_new())) {
+        free(b->robots);
+        b->robots = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void broker_guard_robots_close(broker *b) {
@@ -42,16 +73,20 @@ void broker_guard_robots_close(broker *b) {
     if (!g) return;
     for (size_t i = 0; i < g->norigins; i++) zc_robots_free(g->origins[i].rules);
     free(g->origins);
+    zc_strmap_free(g->by_origin);
+    free(g->waiting);
+    pre_clear(g);
     free(g);
     b->robots = NULL;
 }
 
-static guard_origin *origin_find(struct guard_robots *g, const char *origin) {
-    for (size_t i = 0; i < g->norigins; i++)
-        if (!strcmp(g->origins[i].origin, origin)) return &g->origins[i];
-    return NULL;
+static guard_origin *origin_find(struct guard_robots *g, const char *origin, size_t len) {
+    long i;
+    return zc_strmap_get(g->by_origin, origin, len, &i) ? &g->origins[i] : NULL;
 }
 
+/* A new origin, waiting for its rules. Returns it, or NULL when out of memory
+ * (nothing added). Pointers to origins are valid until the next origin_add. */
 static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
     if (g->norigins == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 8;
@@ -60,12 +95,40 @@ static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
         g->origins = v;
         g->cap = cap;
     }
-    guard_origin *o = &g->origins[g->norigins++];
+    if (g->nwaiting == g->cap_waiting) {
+        size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
+        size_t *v = realloc(g->waiting, cap * sizeof(*v));
+        if (!v) return NULL;
+        g->waiting = v;
+        g->cap_waiting = cap;
+    }
+    if (zc_strmap_put(g->by_origin, origin, strlen(origin), (long)g->norigins) != 0) return NULL;
+    guard_origin *o = &g->origins[g->norigins];
     memset(o, 0, sizeof(*o));
     snprintf(o->origin, sizeof(o->origin), "%s", origin);
     snprintf(o->url, sizeof(o->url), "%s/robots.txt", origin);
     o->state = ROBOTS_WAIT;
+    o->wait_at = g->nwaiting;
+    g->waiting[g->nwaiting++] = g->norigins++;
     return o;
+}
+
+/* Takes back the origin origin_add returned last (its host could not be gated). */
+static void origin_undo(struct guard_robots *g, guard_origin *o) {
+    (void)zc_strmap_del(g->by_origin, o->origin, strlen(o->origin));
+    g->nwaiting--;
+    g->norigins--;
+}
+
+/* o's rules are known: it leaves the tick's list (the last one takes its place). */
+static void origin_known(struct guard_robots *g, guard_origin *o) {
+    if (o->state != ROBOTS_WAIT) return;
+    o->state = ROBOTS_KNOWN;
+    size_t last = g->waiting[--g->nwaiting];
+    if (o->wait_at < g->nwaiting) {
+        g->waiting[o->wait_at] = last;
+        g->origins[last].wait_at = o->wait_at;
+    }
 }
 
 /* The path and query of an absolute URL ("/" when it has none). */
@@ -94,7 +157,7 @@ static void robots_apply(broker *b, guard_origin *o, zc_robots *rules, const cha
     zc_robots_free(o->rules);
     o->rules = rules;
     snprintf(o->dead, sizeof(o->dead), "%s", dead);
-    o->state = ROBOTS_KNOWN;
+    origin_known(b->robots, o);
     o->fetching = 0;
     long delay = zc_robots_crawl_delay_ms(rules);
     double rate = 0;
@@ -144,7 +207,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     struct guard_robots *g = b->robots;
     char origin[ZC_SCOPE_ORIGIN_MAX], err[128];
     if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
-    guard_origin *o = origin_find(g, origin);
+    guard_origin *o = origin_find(g, origin, strlen(origin));
     if (o && o->state == ROBOTS_KNOWN) {
         if (!zc_robots_allowed(o->rules, url_path(it->url))) disallow(b, o, it);
         return;
@@ -152,13 +215,21 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     if (o) return; /* asked for already; the host is gated until the answer */
     if (!(o = origin_add(g, origin)) || dispatch_host_set(&b->d, it->url, 1, -1) != 0) {
         zc_warn("robots_skipped", "origin=%s reason=out_of_memory", origin);
-        if (o) g->norigins--;
+        if (o) origin_undo(g, o);
         return;
     }
-    char *rec;
-    size_t len;
-    int cached = frontier_robots_get(&b->fr, origin, &rec, &len);
-    if (cached < 0) broker_redis_failed(b, "robots");
+    char *rec = NULL;
+    size_t len = 0;
+    long pi;
+    int cached;
+    if (g->pre && zc_strmap_get(g->pre, origin, strlen(origin), &pi)) { /* read with its lease batch */
+        rec = g->pre_rec[pi];
+        len = g->pre_len[pi];
+        g->pre_rec[pi] = NULL;
+        cached = rec != NULL;
+    } else if ((cached = frontier_robots_get(&b->fr, origin, &rec, &len)) < 0) {
+        broker_redis_failed(b, "robots");
+    }
     if (cached == 1) {
         zc_robots *rules = from_record(rec, len);
         free(rec);
@@ -169,6 +240,40 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         }
     }
     robots_request(b, o, zc_now_ms());
+}
+
+void broker_guard_robots_prefetch(broker *b, char *const *urls, size_t n) {
+    struct guard_robots *g = b->robots;
+    pre_clear(g);
+    if (b->conf->ignore_robots || n == 0) return;
+    char(*o)[ZC_SCOPE_ORIGIN_MAX] = malloc(n * sizeof(*o));
+    char **v = malloc(n * sizeof(*v)), err[128];
+    g->pre = zc_strmap_new();
+    g->pre_rec = calloc(n, sizeof(*g->pre_rec));
+    g->pre_len = calloc(n, sizeof(*g->pre_len));
+    size_t k = 0;
+    if (!o || !v || !g->pre || !g->pre_rec || !g->pre_len) goto fail; /* each asked for alone */
+    for (size_t i = 0; i < n; i++) {
+        if (zc_scope_origin(urls[i], o[k], sizeof(o[k]), err, sizeof(err)) != 0) continue;
+        size_t len = strlen(o[k]);
+        if (origin_find(g, o[k], len) || zc_strmap_get(g->pre, o[k], len, NULL)) continue;
+        if (zc_strmap_put(g->pre, o[k], len, (long)k) != 0) break; /* the rest asked for alone */
+        v[k] = o[k];
+        k++;
+    }
+    if (k == 0) goto fail;
+    if (frontier_robots_mget(&b->fr, v, k, g->pre_rec, g->pre_len) < 0) {
+        broker_redis_failed(b, "robots");
+        goto fail;
+    }
+    g->npre = k;
+    free(o);
+    free(v);
+    return;
+fail:
+    pre_clear(g);
+    free(o);
+    free(v);
 }
 
 static void robots_retry(broker *b, guard_origin *o, const char *why) {
@@ -193,61 +298,62 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
     zc_warn("robots_retry", "origin=%s try=%d in_ms=%lld reason=\"%s\"", o->origin, o->tries, (long long)d, why);
 }
 
-/* Caches an answer as "<status>\n<body>" for later brokers and restarts. */
-static void robots_cache(broker *b, guard_origin *o, long st, const char *body, size_t len) {
-    size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
-    char *rec = malloc(cut + 24);
-    if (!rec) return;
-    int h = snprintf(rec, 24, "%ld\n", st);
-    memcpy(rec + h, body, cut);
-    if (frontier_robots_set(&b->fr, o->origin, rec, (size_t)h + cut, GUARD_ROBOTS_TTL_S) < 0)
+/* Records the answer to o's request url in one Redis step: its lease closed when
+ * it was a crawled URL too (it is no page), and, when st >= 0, the answer cached
+ * as "<status>\n<body>" for later brokers and restarts. A failure is noted. */
+static void robots_record(broker *b, guard_origin *o, const char *url, long st, const char *body, size_t len) {
+    char *rec = NULL;
+    size_t rlen = 0;
+    if (st >= 0) {
+        size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
+        if ((rec = malloc(cut + 24)) != NULL) {
+            int h = snprintf(rec, 24, "%ld\n", st);
+            memcpy(rec + h, body, cut);
+            rlen = (size_t)h + cut;
+        } /* out of memory: not cached, the lease still closes */
+    }
+    if (frontier_robots_done(&b->fr, url, o->origin, rec, rlen, GUARD_ROBOTS_TTL_S) < 0)
         broker_redis_failed(b, "robots");
     free(rec);
 }
 
 int broker_guard_robots_done(broker *b, const char *url, const char *outcome, uint64_t status,
                              const char *body, size_t len) {
-    struct guard_robots *g = b->robots;
-    guard_origin *o = NULL;
-    for (size_t i = 0; i < g->norigins && !o; i++)
-        if (g->origins[i].fetching && !strcmp(g->origins[i].url, url)) o = &g->origins[i];
-    if (!o) return 0;
-    /* When it was a crawled URL too, its lease closes: it is no page. */
-    if (frontier_exclude(&b->fr, url, "robots_txt") < 0) broker_redis_failed(b, "exclude");
+    /* Its own requests are "<origin>/robots.txt": the origin is found by name. */
+    static const char suffix[] = "/robots.txt";
+    size_t ulen = strlen(url), slen = sizeof(suffix) - 1;
+    if (ulen <= slen || strcmp(url + ulen - slen, suffix)) return 0;
+    guard_origin *o = origin_find(b->robots, url, ulen - slen);
+    if (!o || !o->fetching || strcmp(o->url, url)) return 0;
     long st = (long)status;
     int robots = !strcmp(outcome, "robots_txt");
+    zc_robots *rules = NULL;
+    char why[128] = "out of memory";
     if (!robots && !strcmp(outcome, "ok")) {
         /* A fetcher that cannot hand the body back sent it downstream as a page. */
         zc_warn("robots_unreadable", "origin=%s reason=\"fetcher sent no robots_txt answer; allowing all\"", o->origin);
-        zc_robots *rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
-        if (rules) robots_apply(b, o, rules, "");
-        else robots_retry(b, o, "out of memory");
-        return 1;
-    }
-    if (!strcmp(outcome, "redirect")) st = 404; /* not followed across origins: unavailable */
-    if ((robots || !strcmp(outcome, "fail") || st == 404) && st >= 200 && st < 500 && st != 429) {
-        if (!robots) body = "", len = 0;
-        zc_robots *rules = zc_robots_for_status(st, body, len, GUARD_AGENT);
-        if (!rules) {
-            robots_retry(b, o, "out of memory");
-            return 1;
+        rules = zc_robots_for_status(404, "", 0, GUARD_AGENT);
+        robots_record(b, o, url, -1, NULL, 0);
+    } else {
+        if (!strcmp(outcome, "redirect")) st = 404; /* not followed across origins: unavailable */
+        if ((robots || !strcmp(outcome, "fail") || st == 404) && st >= 200 && st < 500 && st != 429) {
+            if (!robots) body = "", len = 0;
+            rules = zc_robots_for_status(st, body, len, GUARD_AGENT);
+        } else {
+            snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
+            broker_safe_text(why, sizeof(why), why); /* one line, no quotes */
         }
-        robots_cache(b, o, st, body, len);
-        robots_apply(b, o, rules, "");
-        return 1;
+        robots_record(b, o, url, rules ? st : -1, body, len);
     }
-    char why[128];
-    snprintf(why, sizeof(why), "%s status %ld: %.*s", outcome, st, (int)(len > 80 ? 80 : len), body);
-    broker_safe_text(why, sizeof(why), why); /* one line, no quotes */
-    robots_retry(b, o, why);
+    if (rules) robots_apply(b, o, rules, "");
+    else robots_retry(b, o, why);
     return 1;
 }
 
 void broker_guard_robots_tick(broker *b, int64_t now) {
     struct guard_robots *g = b->robots;
-    for (size_t i = 0; i < g->norigins; i++) {
-        guard_origin *o = &g->origins[i];
-        if (o->state != ROBOTS_WAIT) continue;
+    for (size_t i = 0; i < g->nwaiting; i++) {
+        guard_origin *o = &g->origins[g->waiting[i]];
         if (o->fetching && !dispatch_find(&b->d, o->url)) o->fetching = 0; /* its fetcher went away */
         if (!o->fetching && now >= o->next_try) robots_request(b, o, now);
     }

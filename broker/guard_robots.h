@@ -21,6 +21,12 @@ void broker_guard_robots_close(broker *b);
  * they disallow is recorded as excluded and dropped), or holds its host until
  * they are known and asks for them. Never fails (Redis failures are noted). */
 void broker_guard_parked(broker *b, dispatch_item *it);
+/* The leased urls[0..n) are about to be parked: the cached rules of every
+ * origin among them not seen before are read from Redis in one command, so that
+ * broker_guard_parked asks for none of them alone. Valid until the next call.
+ * Never fails (whatever was not read is asked for alone; Redis failures are
+ * noted). */
+void broker_guard_robots_prefetch(broker *b, char *const *urls, size_t n);
 /* A fetcher answered DONE for url, whose slot was freed. Returns 1 when url was
  * a robots.txt request of the broker's (then handled here), else 0. */
 int broker_guard_robots_done(broker *b, const char *url, const char *outcome, uint64_t status,

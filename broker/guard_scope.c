@@ -13,16 +13,34 @@ struct guard_scope {
     long long out_of_scope; /* not yet in Redis */
 };
 
-static void seed_origin(void *arg, const char *url) {
+/* A seed is a start URL: the seeds list is written by whoever runs the crawl
+ * (anyone who can write it can write the frontier too), so its origin joins the
+ * scope, here and for later brokers: the batch's new origins in one command, not
+ * one round trip each. A failure is noted (broker_redis_failed). */
+static void seed_origins(void *arg, char *const *urls, size_t n) {
     broker *b = arg;
-    char err[128], o[ZC_SCOPE_ORIGIN_MAX];
-    /* A seed is a start URL: the seeds list is written by whoever runs the crawl
-     * (anyone who can write it can write the frontier too), so its origin joins
-     * the scope, here and for later brokers. */
-    if (zc_scope_add_origin(b->scope->scope, url, err, sizeof(err)) != 1) return;
-    if (zc_scope_origin(url, o, sizeof(o), err, sizeof(err)) == 0 && frontier_scope_add(&b->fr, o) < 0)
-        broker_redis_failed(b, "scope");
-    else zc_info("scope_origin", "origin=%s from=seed", o);
+    char err[128];
+    char(*o)[ZC_SCOPE_ORIGIN_MAX] = malloc(n * sizeof(*o));
+    char **v = malloc(n * sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (zc_scope_add_origin(b->scope->scope, urls[i], err, sizeof(err)) != 1) continue;
+        if (!o || !v) { /* out of memory: one command each */
+            char one[ZC_SCOPE_ORIGIN_MAX];
+            if (zc_scope_origin(urls[i], one, sizeof(one), err, sizeof(err)) == 0 && frontier_scope_add(&b->fr, one) < 0)
+                broker_redis_failed(b, "scope");
+            continue;
+        }
+        if (zc_scope_origin(urls[i], o[k], sizeof(o[k]), err, sizeof(err)) == 0) {
+            v[k] = o[k];
+            k++;
+        }
+    }
+    if (k && frontier_scope_add_many(&b->fr, v, k) < 0) broker_redis_failed(b, "scope");
+    else
+        for (size_t i = 0; i < k; i++) zc_info("scope_origin", "origin=%s from=seed", o[i]);
+    free(o);
+    free(v);
 }
 
 static void load_origin(void *arg, const char *origin) {
@@ -71,7 +89,7 @@ int broker_guard_scope_open(broker *b, char *const *starts, size_t n, char *err,
     if (b->conf->start && *b->conf->start && add_start(b, b->conf->start, err, errlen) != 0) return -1;
     for (size_t i = 0; i < n; i++)
         if (add_start(b, starts[i], err, errlen) != 0) return -1;
-    b->fr.seed_hook = seed_origin;
+    b->fr.seed_hook = seed_origins;
     b->fr.seed_arg = b;
     zc_info("scope", "origins=%zu host_patterns=%zu robots=%s max_credit=%ld", zc_scope_norigins(g->scope),
             zc_scope_nhosts(g->scope), b->conf->ignore_robots ? "ignored" : "obeyed", b->conf->max_credit);

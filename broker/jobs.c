@@ -85,6 +85,11 @@ static void fill(broker *b, long want, int64_t now) {
                                     (int)b->conf->max_per_host, hosts, &nhosts);
     if (got < 0) broker_redis_failed(b, "lease");
     else b->open_leases += got;
+    if (got > 0) { /* robots.txt of the batch's new origins, in one command */
+        char *urls[LEASE_BATCH];
+        for (long i = 0; i < got; i++) urls[i] = leases[i].url;
+        broker_guard_robots_prefetch(b, urls, (size_t)got);
+    }
     for (size_t i = 0; i < nhosts; i++)
         slot[i] = dispatch_host_leased(&b->d, hosts[i].key, hosts[i].cap, hosts[i].until_ms, hosts[i].delay_ms,
                                        now, wall);

@@ -59,3 +59,17 @@ if [ -z "${MONGODB_URI:-}" ] && ! command -v mongod >/dev/null && [ ! -x "$FERRE
     echo "deps: no Go toolchain (go on PATH or /usr/local/go/bin/go): FerretDB not built, so the MongoDB tests will skip, each saying why (set MONGODB_URI or put mongod on PATH to run them)"
   fi
 fi
+
+# The bench's Colly contender (bench/colly, Colly v2.3.0 from the Go module proxy):
+# its modules fetched once; scripts/bench.sh builds it. Without Go the bench leaves
+# Colly out, saying so.
+if [ "${ZCRAWL_DEPS_BENCH:-0}" = 1 ]; then
+  GO=$(command -v go || true)
+  [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
+  if [ -n "$GO" ]; then
+    (cd bench/colly && GOFLAGS=-mod=mod "$GO" mod download) ||
+      { echo "deps: go mod download of bench/colly (Colly) failed" >&2; exit 1; }
+  else
+    echo "deps: no Go toolchain (go on PATH or /usr/local/go/bin/go): the bench runs without its Colly contender"
+  fi
+fi

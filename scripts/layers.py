@@ -58,7 +58,7 @@ LAYERS = {
         ["zc_zap", "zc_cert", "zc_endpoint_list", "zc_flags", "zc_redis", "zc_scope", "zc_headers",
          "zc_proof"],  # ...; zc_proof: proofs of lease (the crawl secret read by zc_secret)
         ["zc_msg", "zc_url", "zc_robots", "zc_addr", "zc_redact", "zc_buf", "zc_json", "zc_utf8", "zc_log",
-         "zc_signal", "zc_time", "zc_secret"],  # leaves
+         "zc_signal", "zc_time", "zc_secret", "zc_strmap"],  # leaves
     ],
 }
 

@@ -430,6 +430,55 @@ class Site:
         self.srv.server_close()
 
 
+def test_forgotten_parser_recalled_by_identity_the_oldest_of_513_not(procs, redis):
+    """A parser forgotten for silence is a peer again by its next message on the
+    same identity; the broker remembers the last 512 identities that said HELLO,
+    so after 512 newer ones the first is forgotten for good (its report is
+    refused as from a peer without HELLO) while the newest is still recalled."""
+    pl = Pipeline(procs, redis, "http://127.0.0.1:9/a", broker_args=["--heartbeat-ms", "100"])
+    pl.start_broker()
+    log = lambda: procs.log(pl.broker)  # noqa: E731
+    ctx = zmq.Context()
+
+    def dealer(ident):
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 2000)
+        s.setsockopt(zmq.ROUTING_ID, ident)
+        s.connect(pl.ep["control"])
+        return s
+
+    def say(s, t, *frames):
+        s.send_multipart([hdr(t)] + [b(f) for f in frames])
+
+    first = dealer(b"first-parser")
+    try:
+        say(first, HELLO, "parser", "first", 0)
+        wait_for(lambda: "peer_expired name=first " in log(), 20, "the silent parser forgotten", details=log)
+        say(first, HEARTBEAT)
+        wait_for(lambda: "peer_recalled name=first" in log(), 20, "the parser recalled", details=log)
+        for i in range(512):  # each HELLO is remembered; the 512th pushes out the first
+            s = dealer(b"filler-%03d" % i)
+            say(s, HELLO, "parser", "filler%03d" % i, 0)
+            if i < 511:
+                s.close()
+        # The newest stays connected (a new connection of the same identity could
+        # be refused by the ROUTER while the old one's close is not yet seen).
+        last = s
+        wait_for(lambda: log().count("event=peer_joined ") >= 513, 60, "513 HELLOs taken", details=log)
+        wait_for(lambda: "peer_expired name=first " in log().split("peer_recalled name=first", 1)[1], 20,
+                 "the first parser forgotten again", details=log)
+        say(first, WRITTEN, "http://127.0.0.1:9/a")
+        wait_for(lambda: "reason=no_hello type=WRITTEN" in log(), 20, "the forgotten identity refused",
+                 details=log)
+        assert log().count("peer_recalled name=first") == 1, log()[-3000:]
+        wait_for(lambda: "peer_expired name=filler511 " in log(), 20, "the newest forgotten for silence",
+                 details=log)
+        say(last, HEARTBEAT)
+        wait_for(lambda: "peer_recalled name=filler511" in log(), 20, "the newest identity recalled", details=log)
+    finally:
+        ctx.destroy(linger=0)  # every socket, whatever failed
+
+
 def test_robots_via_fake_fetcher(procs, redis):
     """The broker's half of robots.txt, with the fetcher played by the test: the
     origin's robots.txt is the first JOB and nothing else of that origin goes out

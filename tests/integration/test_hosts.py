@@ -190,6 +190,42 @@ def test_ten_thousand_hosts_each_page_once_and_the_cap_at_every_host(procs, redi
     assert redis.cli("ZCARD", pl.key("active")).strip() == "0"
 
 
+def test_redis_round_trips_per_host_stay_few(procs, redis, tmp_path):
+    """Issue 25: crawling many hosts must not cost a Redis round trip per host for
+    each thing the broker learns about it. Every top-level command the broker
+    sends is counted (MONITOR; the commands scripts run are not round trips):
+    per host only its list page's discovery and its robots.txt answer (cached and
+    its lease closed in one script) stay, besides the batched lease, release and
+    written steps. Before, each host also cost a GET of the cached robots.txt, a
+    SET to cache it and an SADD of its origin to the scope: about 5 a host."""
+    n = 300
+    sim = Sitesim(procs, "--hosts", str(n), "--books", "1")
+    pl = Pipeline(procs, redis, None, crawl="trips", broker_args=["--max-per-host", "2"])
+    redis.cli("RPUSH", pl.key("seeds"), *[host_url(sim, i) for i in range(n)])
+    mon_log = tmp_path / "monitor.txt"
+    with open(mon_log, "w") as f:
+        mon = subprocess.Popen(["redis-cli", "-p", str(redis.port), "MONITOR"], stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: mon_log.read_text().startswith("OK"), 10, "redis-cli MONITOR to start")
+        pl.start_all(fetchers=2, parsers=1, writers=1, out=str(tmp_path / "out.jsonl"),
+                     fetcher_args=("--concurrency", "32"))
+        pl.wait_done(timeout=120)
+    finally:
+        mon.terminate()
+        mon.wait(10)
+    st = sim.stats()
+    assert all(h["requests"] == 3 for h in st["by_host"]), st["by_host"][:3]  # robots.txt, list, book
+    assert int(pl.stats()["written"]) == n
+    top = [ln for ln in mon_log.read_text().splitlines() if " [0 127.0.0.1:" in ln]
+    by_cmd = {}
+    for ln in top:
+        c = ln.split('"', 2)[1].upper() if '"' in ln else "?"
+        by_cmd[c] = by_cmd.get(c, 0) + 1
+    print("%d hosts: %d top-level Redis commands: %s" % (n, len(top), by_cmd))
+    assert by_cmd.get("GET", 0) < n // 10 and by_cmd.get("SET", 0) < n // 10 and by_cmd.get("SADD", 0) < n // 10, by_cmd
+    assert len(top) < 3 * n, (len(top), by_cmd)
+
+
 @pytest.mark.serial  # the kill and the restart must fit in the 8 s back-off
 def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, redis):
     """Every host answers 429 (Retry-After 8 s): the broker cuts each host's cap
