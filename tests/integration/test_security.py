@@ -645,6 +645,7 @@ def test_fetcher_key_cannot_speak_for_another_role(procs, redis, tmp_path, posin
         # Its HELLO judged: refused, or (as before issue 22) taken.
         wait_for(lambda: int(pl.stats().get("refused_role", "0")) or "evil-" in pl.stats().get("peers", ""), 20,
                  "the broker to judge the HELLO")
+        wait_for(lambda: (refused_metric(mport, "role") or 0) >= 1, 10, "/metrics to count the refusal")
         # The writer comes last: until it does, every document is held by the
         # parser, and only a forged WRITTEN could close a lease.
         pl.start_parser("--keys", keys)
@@ -665,8 +666,7 @@ def test_fetcher_key_cannot_speak_for_another_role(procs, redis, tmp_path, posin
     assert off not in redis.cli("HKEYS", pl.key("gone")).split(), "the off-catalogue URL was fetched"
     assert int(stats["refused_role"]) >= 1, stats
     # Every report it sent after its HELLO was refused: it never became a peer.
-    assert int(stats["refused_messages"]) >= sent[0] * (len(pages) if posing == "writer" else 1) // 2, (sent, stats)
-    assert refused_metric(mport, "role") >= 1
+    assert int(stats["refused_messages"]) >= sent[0] // 2, (sent, stats)
     log = procs.log(pl.broker)
     assert re.search(r"event=refused reason=role type=HELLO .*detail=\"HELLO as %s with a fetcher key" % posing, log), \
         log[-3000:]
@@ -706,7 +706,6 @@ def test_recall_by_routing_id_checks_the_key(procs, redis, tmp_path, monkeypatch
         pl.wait_stats_written()
         assert int(pl.stats().get("written", "0")) == 0, pl.stats()
         assert redis.cli("ZSCORE", pl.key("leases"), url).strip() != "", "the lease was closed"
-        assert "event=peer_recalled" not in procs.log(pl.broker)
         assert int(pl.stats()["refused_role"]) == 1, pl.stats()
     finally:
         for p in (fetcher, writer, thief):
@@ -774,6 +773,10 @@ def test_message_of_200_frames_is_refused_and_counted(procs, redis, tmp_path):
         after = rss_kib(pl.broker.pid)
         peak = rss_kib(pl.broker.pid, "VmHWM")
         print("broker RSS before %d KiB, after %d KiB, peak %d KiB" % (before, after, peak))
+        # libzmq hands a message over only whole, so it held the 200 MiB (the
+        # peak); the broker keeps none of it.
+        assert after < before + 64 * 1024, (before, after)
+        wait_for(lambda: refused_metric(mport, "size") == 2, 10, "/metrics to count 2 refusals of reason size")
         crawl_keyed(pl, keys, out)
         pl.wait_done(timeout=120)
     finally:
@@ -782,7 +785,6 @@ def test_message_of_200_frames_is_refused_and_counted(procs, redis, tmp_path):
     stats = pl.stats()
     assert int(stats["refused_size"]) == 2, stats
     assert int(stats["bad_messages"]) == 0, stats
-    assert refused_metric(mport, "size") == 2
     assert "event=peer_joined role=fetcher name=evil-long" not in procs.log(pl.broker)
 
 
