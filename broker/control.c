@@ -36,22 +36,14 @@
  * may have). */
 #define CONTROL_MAX_BYTES ((size_t)ZC_MSG_MAX_BYTES)
 
-/* A stage's name: 1 to 63 bytes of printable ASCII without spaces, quotes, '='
- * or '\\', so that it reads the same in every log line and status list. */
-static int name_ok(const char *n) {
-    if (!*n) return 0;
-    for (; *n; n++)
-        if ((unsigned char)*n <= ' ' || (unsigned char)*n >= 0x7f || *n == '"' || *n == '=' || *n == '\\')
-            return 0;
-    return 1;
-}
-
 static void on_hello(broker *b, int peer, const zc_msg *m) {
     char role[16], name[64];
     uint64_t credit;
     dispatch_peer *p = dispatch_peer_at(&b->d, peer);
     if (!p) return; /* out of memory or an identity too long: it will say HELLO again */
-    if (zc_msg_str(m, 0, role, sizeof(role)) != 0 || zc_msg_str(m, 1, name, sizeof(name)) != 0 || !name_ok(name) ||
+    /* A name is 1 to 63 bytes that stand unquoted in a log line (zc_log_plain), so
+     * it reads the same in every log line and status list. */
+    if (zc_msg_str(m, 0, role, sizeof(role)) != 0 || zc_msg_str(m, 1, name, sizeof(name)) != 0 || !zc_log_plain(name) ||
         zc_msg_u64(m, 2, &credit) != 0 || credit > 1000000) { /* --concurrency is at most 10000 */
         broker_bad_message(b, "HELLO with bad role, name or credit");
         return;

@@ -143,6 +143,8 @@ const char *zc_log_qn(char *buf, size_t len, const char *s, size_t n) {
     return buf;
 }
 
+int zc_log_plain(const char *s) { return s && log_plain(s, strlen(s)); }
+
 const char *zc_log_q(char *buf, size_t len, const char *s) { return zc_log_qn(buf, len, s, s ? strlen(s) : 0); }
 
 void zc_die(int code, const char *prog, const char *fmt, ...) {

@@ -37,6 +37,9 @@ void zc_log(zc_log_level level, const char *event, const char *fmt, ...)
  * control bytes and DEL as \xHH (bytes above 0x7f are kept: UTF-8). Cut to fit
  * len, always closed and NUL-terminated. Never fails. */
 const char *zc_log_q(char *buf, size_t len, const char *s);
+/* 1 when s is non-empty printable ASCII without spaces, '"', '=' or '\': it
+ * stands in a logfmt line as it is (zc_log_q leaves it alone); else 0. */
+int zc_log_plain(const char *s);
 /* The same for the n bytes at s (a frame: may hold NUL bytes, shown as \x00). */
 const char *zc_log_qn(char *buf, size_t len, const char *s, size_t n);
 

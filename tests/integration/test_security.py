@@ -747,6 +747,21 @@ def test_newlines_from_a_peer_forge_no_log_line(procs, redis, tmp_path):
     assert int(pl.stats()["bad_messages"]) >= 1
 
 
+@pytest.mark.parametrize("name", ["fetcher", "parser", "writer"])
+def test_stage_name_the_broker_would_refuse_stops_the_stage(name):
+    """A --name with a space, a quote or a newline would be refused by the broker
+    (a bad HELLO): the stage says so in one line at start instead of waiting for
+    work that never comes."""
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    args = {"fetcher": ["--pages", ep], "parser": ["--pages", ep, "--docs", ep],
+            "writer": ["--docs", ep, "--out", "/dev/null"]}[name]
+    r = run(name, "--broker", ep, *args, "--name", 'my "%s"\nevent=forged' % name)
+    assert r.returncode != 0, r
+    err = [x for x in r.stderr.splitlines() if "error:" in x]
+    assert len(err) == 1 and "printable ASCII without spaces" in err[0], r.stderr
+    assert not any(x.startswith("event=forged") for x in r.stderr.splitlines()), r.stderr
+
+
 def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
