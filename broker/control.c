@@ -62,6 +62,7 @@ static void on_hello(broker *b, int peer, const zc_msg *m) {
     p->role = r;
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->key, sizeof(p->key), "%s", m->user);
+    p->owed = 0; /* a HELLO says all its free slots afresh */
     p->credit = r == DISPATCH_FETCHER ? broker_guard_credit(b, peer, credit) : 0;
     dispatch_peer_capacity(p);
     broker_guard_remember(b, peer);
@@ -80,7 +81,7 @@ static void on_credit(broker *b, int peer, const zc_msg *m) {
     }
     if (!broker_guard_admitted(b, peer, ZC_MSG_CREDIT)) return;
     if (n > 1000000000) n = 1000000000; /* the cap below clamps it further; no overflow */
-    p->credit = broker_guard_credit(b, peer, (uint64_t)(p->credit > 0 ? p->credit : 0) + n);
+    p->credit = broker_guard_credit(b, peer, (uint64_t)(p->credit > 0 ? p->credit : 0) + (uint64_t)p->owed + n);
     dispatch_peer_capacity(p);
 }
 

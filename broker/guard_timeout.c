@@ -21,7 +21,7 @@ void broker_guard_timeout_tick(broker *b, int64_t now) {
             char name[160];
             zc_warn("jobs_unanswered", "peer=%s taken_back=%zu after_ms=%ld credit_was=%ld",
                     zc_log_q(name, sizeof(name), p->name), n, b->conf->job_timeout_ms, p->credit);
-            p->credit = 0;
+            p->credit = p->owed = 0;
             b->unanswered += (long long)n;
         }
     }

@@ -832,3 +832,38 @@ def test_one_key_many_connections_holds_no_more_than_max_credit(procs, redis, tm
             h.close()
     pl.wait_done(timeout=120)
     assert_once(jsonl_ids(out), want)
+
+
+def test_fetchers_sharing_a_key_get_the_credit_another_leaves(procs, redis, tmp_path, monkeypatch):
+    """Two fetchers share the fetcher key, each with --concurrency 15, under
+    --max-credit 15: the second is granted nothing and owed 15 (a fetcher asks
+    again only for slots that free, and it has none in use: without the debt it
+    would wait for ever). When the first stops, the second is granted what it is
+    owed, holds 15, and every book is stored once."""
+    import json
+    monkeypatch.setenv("ZCRAWL_MAX_CREDIT", "15")
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path, books=1000, broker_args=["--max-per-host", "4"])
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+
+    def peer(name):
+        for p in json.loads(pl.stats().get("peers") or "[]"):
+            if p.get("name") == name:
+                return p
+        return None
+
+    pl.start_writer(None, out, "--keys", keys)
+    pl.start_parser("--keys", keys)
+    fa = pl.start_fetcher("--keys", keys, "--concurrency", "15", "--name", "fa")
+    wait_for(lambda: peer("fa"), 20, "fetcher fa to join")
+    pl.start_fetcher("--keys", keys, "--concurrency", "15", "--name", "fb")
+    wait_log(procs, pl.broker, r"event=credit_clamped peer=fb key=fetcher asked=15 granted=0 ")
+    fa.terminate()
+    assert fa.wait(timeout=20) == 0
+    wait_log(procs, pl.broker, r"event=peer_expired name=fa ")
+    got = wait_for(lambda: (lambda p: p and p["credit"] + p["jobs"] == 15 and p)(peer("fb")), 20,
+                   "fb to hold 15 (credit + JOBs) once fa left", details=lambda: peer("fb"))
+    assert got["credit"] + got["jobs"] == 15, got
+    assert "event=credit_granted peer=fb" in procs.log(pl.broker)
+    pl.wait_done(timeout=180)
+    assert_once(jsonl_ids(out), want)
