@@ -131,7 +131,7 @@ int broker_guard_recall(broker *b, const void *id, size_t idlen, const char *key
         if (k->role == DISPATCH_FETCHER) return -1;
         if (strcmp(k->key, key ? key : "") != 0) {
             /* Its routing id under another key: not the stage that said HELLO. */
-            char d[240]; /* key names are authorized/'s file names; the detail is quoted when logged */
+            char d[320]; /* key names are authorized/'s file names; the detail is quoted when logged */
             snprintf(d, sizeof(d), "routing id of %s %.63s reused under key %.63s (it said HELLO under %.63s)",
                      dispatch_role_name(k->role), k->name, key && *key ? key : "(none)", k->key[0] ? k->key : "(none)");
             broker_guard_refuse(b, GUARD_KEY_ROLE, "recall", -1, d);
