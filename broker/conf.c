@@ -74,7 +74,7 @@ int broker_conf_parse(broker_conf *conf, int argc, char **argv) {
         { "max-retry-delay-ms", "ZCRAWL_MAX_RETRY_DELAY_MS", ZC_FLAG_INT, &conf->max_retry_delay_ms, "cap on Retry-After and retry backoff", 0, 86400000 },
         { "hwm", "ZCRAWL_HWM", ZC_FLAG_INT, &conf->hwm, "ZeroMQ high-water mark of the streamers", 10, 10000000 },
         { "log-level", "ZCRAWL_LOG_LEVEL", ZC_FLAG_STR, &conf->log_level, "debug, info, warn or error", 0, 0 },
-        { "max-credit", "ZCRAWL_MAX_CREDIT", ZC_FLAG_INT, &conf->max_credit, "JOBs one fetcher may hold at once; a HELLO or CREDIT asking more is clamped", 1, 10000000 },
+        { "max-credit", "ZCRAWL_MAX_CREDIT", ZC_FLAG_INT, &conf->max_credit, "JOBs the fetchers of one key (without keys: one fetcher) may hold at once; more is clamped", 1, 10000000 },
         { "job-timeout-ms", "ZCRAWL_JOB_TIMEOUT_MS", ZC_FLAG_INT, &conf->job_timeout_ms, "a JOB unanswered this long goes back to the frontier (and that fetcher's credit to 0)", 1000, 86400000 },
         { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
         { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },

@@ -41,8 +41,10 @@ int broker_seed(broker *b, const char *start, char *const *args, size_t nargs) {
     memcpy(urls + (has_start ? 1 : 0), args, nargs * sizeof(*urls));
     long added = frontier_discover(&b->fr, NULL, urls, n, zc_wall_ms(), NULL);
     if (added < 0) fprintf(stderr, "%s: error: cannot seed: %s\n", BROKER_PROG, b->fr.err);
-    else if (n == 1) zc_info("seeded", "crawl=%s url=%s new=%ld", b->fr.crawl, urls[0], added);
-    else zc_info("seeded", "crawl=%s urls=%zu new=%ld", b->fr.crawl, n, added);
+    else if (n == 1) {
+        char qu[ZC_LOG_QURL];
+        zc_info("seeded", "crawl=%s url=%s new=%ld", b->fr.crawl, zc_log_q(qu, sizeof(qu), urls[0]), added);
+    } else zc_info("seeded", "crawl=%s urls=%zu new=%ld", b->fr.crawl, n, added);
     free(urls);
     return added < 0 ? -1 : 0;
 }

@@ -79,7 +79,9 @@ typedef struct dispatch_peer {
     int used;
     dispatch_role role;
     char name[64];
+    char key[64]; /* the CURVE key it said HELLO with (ZAP User-Id), "" without keys */
     long credit;
+    long owed;     /* credit it asked for and was not granted (its key was full): granted when room frees */
     long capacity; /* most JOBs it has taken at once: credit + held, at its peak */
     int paused;    /* silent: no JOBs go to it, its credit counts for nothing */
     int closed;    /* its connection closed: paused for good */

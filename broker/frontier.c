@@ -275,7 +275,9 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
             char why[128];
             if (e->type != REDIS_REPLY_STRING) continue;
             if (zc_url_check(e->str, e->len, why, sizeof(why)) != 0) {
-                zc_warn("bad_seed", "crawl=%s url=\"%.200s\" reason=\"%s\"", fr->crawl, e->str, why);
+                char qu[ZC_LOG_QREASON], qw[ZC_LOG_QREASON];
+                zc_warn("bad_seed", "crawl=%s url=%s reason=%s", fr->crawl, zc_log_qn(qu, sizeof(qu), e->str, e->len),
+                        zc_log_q(qw, sizeof(qw), why));
                 continue;
             }
             urls[n++] = e->str;

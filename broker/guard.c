@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "guard_credit.h"
 #include "guard_refuse.h"
 #include "guard_robots.h"
 #include "guard_scope.h"
@@ -25,6 +26,7 @@ void broker_guard_close(broker *b) {
 void broker_guard_tick(broker *b, int64_t now) {
     if (!b->refusals || !b->scope || frontier_broken(&b->fr)) return;
     broker_guard_timeout_tick(b, now);
+    broker_guard_credit_tick(b);
     broker_guard_robots_tick(b, now);
     broker_guard_refuse_flush(b);
     broker_guard_scope_flush(b);

@@ -18,11 +18,10 @@ void broker_guard_timeout_tick(broker *b, int64_t now) {
             n++;
         }
         if (n) {
-            char name[64];
-            broker_safe_text(name, sizeof(name), p->name);
-            zc_warn("jobs_unanswered", "peer=\"%s\" taken_back=%zu after_ms=%ld credit_was=%ld", name, n,
-                    b->conf->job_timeout_ms, p->credit);
-            p->credit = 0;
+            char name[160];
+            zc_warn("jobs_unanswered", "peer=%s taken_back=%zu after_ms=%ld credit_was=%ld",
+                    zc_log_q(name, sizeof(name), p->name), n, b->conf->job_timeout_ms, p->credit);
+            p->credit = p->owed = 0;
             b->unanswered += (long long)n;
         }
     }

@@ -239,6 +239,24 @@ static int render_robots(zc_buf *b, const zc_crawlstat *s) {
     return 0;
 }
 
+/* Messages the broker refused, by reason (the stats hash's refused_<reason>):
+ * every reason shown, 0 until counted, so that an alert needs no absent(). */
+static int render_refused(zc_buf *b, const zc_crawlstat *s) {
+    if (family(b, "zcrawl_refused_messages_total", "counter",
+               "Messages the broker refused, by reason: role (a HELLO claiming another role than its key's, or a "
+               "message under another key), wrong_role, no_hello, not_held, role_change, size (over the bound in "
+               "frames or bytes)."))
+        return -1;
+    for (int i = 0; zc_cs_refusals[i]; i++) {
+        char field[48];
+        long long v = 0;
+        snprintf(field, sizeof(field), "refused_%s", zc_cs_refusals[i]);
+        zc_redis_hget_ll(s->stats, field, &v);
+        if (out_printf(b, "zcrawl_refused_messages_total{reason=\"%s\"} %lld\n", zc_cs_refusals[i], v)) return -1;
+    }
+    return 0;
+}
+
 /* Renders every metric from one read. Returns 0, or -1 when out of memory. */
 /* A spec's counters (docs/SPEC.md, "Silent mistakes, counted"): fields null and
  * read, items skipped and tried, by page rule and field or template. */
@@ -333,7 +351,10 @@ static int render(broker_metrics *m, const zc_crawlstat *s, zc_buf *b) {
         if (!zc_redis_hget_ll(stats, COUNTERS[i].field, &v) && !COUNTERS[i].always) continue;
         if (metric_ll(b, COUNTERS[i].name, "counter", COUNTERS[i].help, v)) return -1;
     }
-    return render_conditions(b, s) || render_redis(b, s) || render_robots(b, s) || render_spec(b, s) ? -1 : 0;
+    return render_refused(b, s) || render_conditions(b, s) || render_redis(b, s) || render_robots(b, s) ||
+                   render_spec(b, s)
+               ? -1
+               : 0;
 }
 
 /* Reads the crawl (hosts_max: zc_crawlstat_read's) into s. Returns 0, or -1 with

@@ -23,8 +23,9 @@ char *broker_frame_dup(const zc_msg *m, int i);
  * array of pointers into buf (the caller frees the array). Returns the count;
  * *out is NULL (and the count 0) when out of memory. */
 size_t broker_split_urls(char *buf, char ***out);
-/* Copies s (NULL: "") into out as one line safe inside a quoted log value:
- * control bytes, quotes and backslashes become '?'; cut to fit len. */
+/* Copies s (NULL: "") into out as one line of plain text to keep (a dead
+ * letter's reason): control bytes, quotes and backslashes become '?'; cut to fit
+ * len. A log line quotes what a peer sent with zc_log_q instead. */
 void broker_safe_text(char *out, size_t len, const char *s);
 
 #endif

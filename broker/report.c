@@ -39,9 +39,14 @@ static int on_done_retry(broker *b, const char *url, uint64_t status, uint64_t r
     int64_t max = c->retry_max_ms > cap ? cap : c->retry_max_ms;
     int rc = frontier_retry(&b->fr, url, after, c->retry_base_ms < max ? c->retry_base_ms : max, max,
                             (int)c->max_retries, reason, zc_wall_ms());
-    if (rc == -2) zc_warn("dead_letter", "url=%s stage=fetch reason=\"%s\"", url, reason);
+    char qu[ZC_LOG_QURL], qr[ZC_LOG_QREASON];
+    if (rc == -2)
+        zc_warn("dead_letter", "url=%s stage=fetch reason=%s", zc_log_q(qu, sizeof(qu), url),
+                zc_log_q(qr, sizeof(qr), reason));
     else if (rc < 0) broker_redis_failed(b, "retry");
-    else zc_debug("retry", "url=%s attempt=%d status=%llu reason=\"%s\"", url, rc, (unsigned long long)status, reason);
+    else
+        zc_debug("retry", "url=%s attempt=%d status=%llu reason=%s", zc_log_q(qu, sizeof(qu), url), rc,
+                 (unsigned long long)status, zc_log_q(qr, sizeof(qr), reason));
     return rc == -1 ? -1 : 0;
 }
 
@@ -58,7 +63,8 @@ static int on_done_redirect(broker *b, int peer, const char *url, const char *ta
         return -1;
     } else {
         if (!in) broker_guard_out_of_scope(b, 1);
-        zc_info("redirected", "url=%s target_in_scope=%d queued=%d", url, in, r);
+        char qu[ZC_LOG_QURL];
+        zc_info("redirected", "url=%s target_in_scope=%d queued=%d", zc_log_q(qu, sizeof(qu), url), in, r);
     }
     return 0;
 }
@@ -86,13 +92,16 @@ static int record_outcome(broker *b, int peer, const char *url, const char *outc
             broker_redis_failed(b, "gone");
             return -1;
         }
-        zc_debug("gone", "url=%s status=%llu", url, (unsigned long long)status);
+        char qu[ZC_LOG_QURL];
+        zc_debug("gone", "url=%s status=%llu", zc_log_q(qu, sizeof(qu), url), (unsigned long long)status);
     } else if (!strcmp(outcome, "fail")) {
         if (frontier_dead(&b->fr, url, "fetch", reason, wall) < 0) {
             broker_redis_failed(b, "dead");
             return -1;
         }
-        zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=\"%s\"", url, (unsigned long long)status, reason);
+        char qu[ZC_LOG_QURL], qr[ZC_LOG_QREASON];
+        zc_warn("dead_letter", "url=%s stage=fetch status=%llu reason=%s", zc_log_q(qu, sizeof(qu), url),
+                (unsigned long long)status, zc_log_q(qr, sizeof(qr), reason));
     }
     return 0;
 }
@@ -197,10 +206,15 @@ static int on_discovered(broker *b, int peer, const zc_msg *m) {
         if (m->nframes >= 3 && zc_msg_u64(m, 2, &docs) == 0 && docs > 0 &&
             frontier_count(&b->fr, "written", (long long)(docs < 1000000 ? docs : 1000000)) != 0)
             broker_redis_failed(b, "discover");
-        zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu out_of_scope=%zu", parent, n, added, bad, n - in);
+        char qp[ZC_LOG_QURL];
+        zc_debug("discovered", "parent=%s urls=%zu new=%ld bad=%zu out_of_scope=%zu", zc_log_q(qp, sizeof(qp), parent),
+                 n, added, bad, n - in);
         if (n > in) broker_guard_out_of_scope(b, (long)(n - in));
     }
-    if (bad) zc_warn("bad_urls", "parent=%s count=%zu", parent, bad);
+    if (bad) {
+        char qp[ZC_LOG_QURL];
+        zc_warn("bad_urls", "parent=%s count=%zu", zc_log_q(qp, sizeof(qp), parent), bad);
+    }
 out:
     free(parent);
     free(list);
@@ -253,7 +267,9 @@ static int on_dead(broker *b, int peer, const zc_msg *m) {
     } else if (r == 0) {
         broker_guard_refuse(b, GUARD_NOT_LEASED, "DEAD", peer, url);
     } else {
-        zc_warn("dead_letter", "url=%s stage=%s reason=\"%.200s\"", url, stage, reason);
+        char qu[ZC_LOG_QURL], qs[140], qr[ZC_LOG_QREASON];
+        zc_warn("dead_letter", "url=%s stage=%s reason=%s", zc_log_q(qu, sizeof(qu), url), zc_log_q(qs, sizeof(qs), stage),
+                zc_log_q(qr, sizeof(qr), reason));
     }
     free(url);
     free(stage);

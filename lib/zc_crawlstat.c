@@ -29,8 +29,16 @@ const char *const zc_cs_counters[] = {
     "out_of_scope",
     "excluded",
     "refused_messages",
+    "refused_role",
+    "refused_wrong_role",
+    "refused_no_hello",
+    "refused_not_held",
+    "refused_role_change",
+    "refused_size",
     NULL,
 };
+
+const char *const zc_cs_refusals[] = { "role", "wrong_role", "no_hello", "not_held", "role_change", "size", NULL };
 
 /* ---- counts by name ---- */
 

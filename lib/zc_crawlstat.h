@@ -94,6 +94,14 @@ typedef struct zc_crawlstat {
  * others appear when a broker counts them. */
 extern const char *const zc_cs_counters[];
 #define ZC_CS_COUNTERS_ALWAYS 8
+/* The reasons the broker refuses a message for, NULL-terminated: each is
+ * counted in the stats field refused_<reason> (and all of them together in
+ * refused_messages). role: a HELLO claiming another role than its key's, or a
+ * message under another key than its peer's HELLO; wrong_role: a message its
+ * role may not send; no_hello: before any HELLO; not_held: a DONE for a URL not
+ * out at that fetcher; role_change: a second HELLO with another role; size: over
+ * the bound in frames or bytes. */
+extern const char *const zc_cs_refusals[];
 
 /* A spec's counters summed up (docs/SPEC.md, "Silent mistakes, counted"): per field,
  * how often it came out null of how often it was read; per template (item_url,

@@ -69,25 +69,43 @@ static int msg_recv_more(zmq_msg_t *f, void *sock) {
     return rc;
 }
 
-/* Receives and throws away the rest of a multipart message. */
-static void msg_drain(void *sock) {
+/* Receives and throws away the rest of a multipart message, one frame at a
+ * time. Returns the number of frames thrown away. */
+static long msg_drain(void *sock) {
     int more = 1;
+    long n = 0;
     size_t sz = sizeof(more);
     while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
         zmq_msg_t junk;
-        if (zmq_msg_init(&junk) != 0) return;
+        if (zmq_msg_init(&junk) != 0) return n;
         int rc = msg_recv_more(&junk, sock);
         zmq_msg_close(&junk);
-        if (rc < 0) return;
+        if (rc < 0) return n;
+        n++;
         sz = sizeof(more);
     }
+    return n;
+}
+
+/* Copies the User-Id property of f (set by a ZAP handler) into user. */
+static void msg_user(zmq_msg_t *f, char *user) {
+    const char *u = zmq_msg_gets(f, "User-Id");
+    user[0] = '\0';
+    if (u) snprintf(user, ZC_MSG_USER_MAX, "%s", u);
 }
 
 int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t errlen) {
+    int rc = zc_msg_recv_max(sock, m, flags, router, 0, err, errlen);
+    return rc == -3 ? -2 : rc;
+}
+
+int zc_msg_recv_max(void *sock, zc_msg *m, int flags, int router, size_t max_bytes, char *err, size_t errlen) {
     zmq_msg_t head;
-    int nf = 0;
+    int nf = 0, too_long = 0;
+    size_t bytes = 0;
     m->nframes = 0;
     m->has_identity = 0;
+    m->user[0] = '\0';
     if (router) {
         if (zmq_msg_init(&m->identity) != 0) return -1;
         if (zmq_msg_recv(&m->identity, sock, flags) < 0) {
@@ -112,6 +130,7 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
         return -1;
     }
     int more = zmq_msg_more(&head);
+    msg_user(&head, m->user);
     int type = zc_msg_decode_header(zmq_msg_data(&head), zmq_msg_size(&head), err, errlen);
     zmq_msg_close(&head);
     if (type < 0) {
@@ -122,8 +141,10 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
     int want = zc_msg_expected_frames(type), least = zc_msg_min_frames(type);
     while (more) {
         if (nf == ZC_MSG_MAX_FRAMES || nf == want) {
-            msg_drain(sock);
-            snprintf(err, errlen, "%s message with more than %d frames", zc_msg_type_name(type), want);
+            long rest = msg_drain(sock);
+            snprintf(err, errlen, "%s message of %ld frames: more than %d frames", zc_msg_type_name(type),
+                     nf + rest, want);
+            too_long = 1;
             goto bad_frames;
         }
         if (zmq_msg_init(&m->frames[nf]) != 0) {
@@ -135,7 +156,14 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
             goto sys_frames;
         }
         more = zmq_msg_more(&m->frames[nf]);
+        bytes += zmq_msg_size(&m->frames[nf]);
         nf++;
+        if (max_bytes && bytes > max_bytes) {
+            if (more) msg_drain(sock);
+            snprintf(err, errlen, "%s message of more than %zu bytes", zc_msg_type_name(type), max_bytes);
+            too_long = 1;
+            goto bad_frames;
+        }
     }
     m->nframes = nf;
     if (nf < least) {
@@ -156,7 +184,7 @@ bad_frames:
 bad:
     if (m->has_identity) zmq_msg_close(&m->identity);
     m->has_identity = 0;
-    return -2;
+    return too_long ? -3 : -2;
 sys:
     snprintf(err, errlen, "zmq_msg_init failed: %s", zmq_strerror(errno));
     goto bad;

@@ -21,6 +21,8 @@
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
 #define ZC_MSG_MAX_BYTES (64LL << 20)
+/* Room for a ZAP User-Id (a key's name) in a received message. */
+#define ZC_MSG_USER_MAX 64
 
 typedef enum {
     ZC_MSG_HELLO = 1,  /* stage -> broker: role, name, credit */
@@ -47,6 +49,9 @@ typedef struct zc_msg {
     zmq_msg_t frames[ZC_MSG_MAX_FRAMES];
     int has_identity; /* set when received on a ROUTER */
     zmq_msg_t identity;
+    /* The ZAP User-Id of the connection it came over (with CURVE: the name of
+     * the admitted key, "fetcher", "parser-2"), "" when none. */
+    char user[ZC_MSG_USER_MAX];
 } zc_msg;
 
 /* One outgoing frame. When ffn is set the data is handed to ZeroMQ without a copy
@@ -75,6 +80,14 @@ const char *zc_msg_type_name(int type);
  * nothing was received; -2 when a message was received but is malformed: it was
  * consumed and closed, and err says why in one line. */
 int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t errlen);
+/* The same, with a bound: a message with more frames than its type carries, or
+ * whose frames after the header add up to more than max_bytes (0: no bound), is
+ * read frame by frame to its end, each frame freed as soon as it is read, and
+ * -3 is returned with err saying which bound it broke. (libzmq hands a
+ * multipart message over only once it has all of it: what this bounds is what
+ * the caller holds, not what libzmq held.) The other returns are
+ * zc_msg_recv's. */
+int zc_msg_recv_max(void *sock, zc_msg *m, int flags, int router, size_t max_bytes, char *err, size_t errlen);
 void zc_msg_close(zc_msg *m);
 
 /* Frame i's bytes and length (not NUL-terminated). */

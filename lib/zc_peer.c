@@ -171,12 +171,22 @@ int zc_peer_open(zc_peer *p, void *ctx, const char *endpoint, const char *role,
             snprintf(err, errlen, "name '%s' is longer than %zu bytes", name, sizeof(p->name) - 1);
             return -1;
         }
+        if (!zc_log_plain(name)) { /* the broker refuses any other HELLO */
+            char q[200];
+            snprintf(err, errlen, "name %s: printable ASCII without spaces, quotes, '=' or '\\' only",
+                     zc_log_q(q, sizeof(q), name));
+            return -1;
+        }
         snprintf(p->name, sizeof(p->name), "%s", name);
     } else {
         char host[40];
         if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "host");
         host[sizeof(host) - 1] = '\0';
         snprintf(p->name, sizeof(p->name), "%s-%s-%d", role, host, (int)getpid());
+        for (char *c = p->name; *c; c++) { /* a host name is plain; whatever it is, the name stays so */
+            unsigned char u = (unsigned char)*c;
+            if (u <= ' ' || u >= 0x7f || u == '"' || u == '=' || u == '\\') *c = '_';
+        }
     }
     return peer_connect(p, credit, err, errlen);
 }

@@ -1,6 +1,7 @@
 /* zc_redact.c -- URIs made fit to print: their credentials replaced by "***". */
 #include "zc_redact.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,6 +25,53 @@ static int secret_name(const char *p, size_t n) {
     return 0;
 }
 
+/* Nonzero when the scheme before sep (the letters, digits, '+', '-' and '.'
+ * just before it: "--redis=redis://" names redis) is name, any case. */
+static int scheme_is(const char *uri, const char *sep, const char *name) {
+    const char *b = sep;
+    while (b > uri && (isalnum((unsigned char)b[-1]) || b[-1] == '+' || b[-1] == '-' || b[-1] == '.')) b--;
+    size_t n = strlen(name);
+    return (size_t)(sep - b) == n && strncasecmp(b, name, n) == 0;
+}
+
+/* Nonzero when a[0..n) reads as host[:port] with a host and a decimal port (or
+ * none): what may stand before a path, as opposed to "user:password". */
+static int host_port(const char *a, size_t n) {
+    const char *colon = memchr(a, ':', n);
+    if (a[0] == '[') return 1; /* an IPv6 literal */
+    if (!colon) return 1;
+    if (colon == a || colon + 1 == a + n) return 0;
+    for (const char *p = colon + 1; p < a + n; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
+/* The '@' that ends uri's userinfo, or NULL when it has none. auth is where the
+ * authority begins (after "://", or uri itself without a scheme).
+ *
+ * A password may hold '/', '?' or '#' (redis://:pa/ss@host): the parsers that
+ * read these URIs (zc_redis_parse, and libmongoc's for MongoDB) take everything
+ * up to the last '@' as userinfo, so for those schemes, and for a scheme-less
+ * Redis address, so does this. For any other scheme the userinfo ends at the
+ * last '@' before the first '/', '?' or '#' as RFC 3986 says, and also at a
+ * later '@' when what stands before that first '/', '?' or '#' cannot be a
+ * host[:port] ("user:pa/ss@host"); an '@' in the path of http://host/a@b is
+ * left alone. (A password holding '@' and '/' in an http URI is not told apart
+ * from a path: RFC 3986 wants both percent-encoded there.) */
+static const char *userinfo_end(const char *uri, const char *sep, const char *auth) {
+    const char *last = strrchr(auth, '@');
+    if (!last) return NULL;
+    if (!sep || scheme_is(uri, sep, "redis") || scheme_is(uri, sep, "rediss") || scheme_is(uri, sep, "mongodb") ||
+        scheme_is(uri, sep, "mongodb+srv"))
+        return last;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + n; p++)
+        if (*p == '@') at = p;
+    if (at) return at;
+    return host_port(auth, n) ? NULL : last;
+}
+
 const char *zc_redact_uri(char *buf, size_t len, const char *uri) {
     size_t used = 0;
     if (len == 0) return buf;
@@ -31,15 +79,13 @@ const char *zc_redact_uri(char *buf, size_t len, const char *uri) {
     if (!uri) return buf;
     const char *sep = strstr(uri, "://");
     const char *auth = sep ? sep + 3 : uri;
-    const char *end = auth + strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *p = auth; p < end; p++)
-        if (*p == '@') at = p;
+    const char *at = userinfo_end(uri, sep, auth);
     put(buf, len, &used, uri, (size_t)(auth - uri));
     if (at) {
         put(buf, len, &used, "***", 3);
         auth = at;
     }
+    const char *end = auth + strcspn(auth, "/?#");
     const char *q = strchr(end, '?');
     if (!q) {
         put(buf, len, &used, auth, strlen(auth));

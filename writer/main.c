@@ -105,8 +105,11 @@ int main(int argc, char **argv) {
     char err[1100];
     if (zc_log_parse_level(level_s, &level) != 0) die(2, "--log-level: '%s' is not debug, info, warn or error", level_s);
     zc_log_init("writer", level);
-    if (c.name && (strlen(c.name) == 0 || strlen(c.name) >= 64 || strpbrk(c.name, "\n\r")))
-        die(2, "--name: '%s' must be 1..63 bytes on one line", c.name);
+    if (c.name && (strlen(c.name) >= 64 || !zc_log_plain(c.name))) {
+        char q[300];
+        die(2, "--name %s: 1..63 bytes of printable ASCII without spaces, quotes, '=' or '\\' only",
+            zc_log_q(q, sizeof(q), c.name));
+    }
     c.hold_ms = zc_peer_hold_ms(c.lease_ms, c.hold_ms, err, sizeof(err));
     if (c.hold_ms < 0) die(2, "%s", err);
     if (mongo_uri && *mongo_uri && out && *out) die(2, "give --mongo or --out, not both (--out %s)", out);

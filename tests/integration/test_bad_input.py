@@ -325,6 +325,9 @@ def test_stage_waits_for_unreachable_broker(procs, tmp_path, name, peer):
 
 # ---------------------------------------------------------------- garbage: broker
 
+# Over the bound (more frames than the type carries): refused, reason size, not a
+# bad message (test_security.py has the 200-frame one).
+BROKER_TOO_LONG = [[hdr(DONE)] + [b"f"] * 9]
 BROKER_GARBAGE = [
     [b"\xde\xad" * 32],                                        # not a header
     [b"\x00" * 4, b"x"],
@@ -333,7 +336,6 @@ BROKER_GARBAGE = [
     [b"ZC\x01\x63"],                                           # unknown type
     [b"ZC\x01\x00"],
     [hdr(HELLO), b"fetcher"],                                  # too few frames
-    [hdr(DONE)] + [b"f"] * 9,                                  # too many frames
     [hdr(HELLO), b"martian", b"n", b"1"],                      # unknown role
     [hdr(HELLO), b"fetcher", b"n", b"99999999999999"],         # absurd credit
     [hdr(DONE), b"http://x/api/book/1", b"ok", b"abc", b"0", b""],   # status not a number
@@ -368,12 +370,13 @@ def test_broker_survives_garbage_and_crawls(procs, redis, tmp_path):
 
     try:
         dealer = sock(zmq.DEALER, pl.ep["control"])
-        for g in BROKER_GARBAGE:
+        for g in BROKER_GARBAGE + BROKER_TOO_LONG:
             dealer.send_multipart(g)
         want_bad = len(BROKER_GARBAGE)
         wait_for(lambda: int(pl.stats().get("bad_messages", "0")) >= want_bad or pl.broker.poll() is not None,
                  10, "%d bad messages counted" % want_bad)
         assert pl.broker.poll() is None, procs.log(pl.broker)
+        pl.wait_stat("refused_size", len(BROKER_TOO_LONG), timeout=10)
         bad = int(pl.stats().get("bad_messages", "0"))
         assert bad == want_bad, (bad, want_bad, procs.log(pl.broker)[-3000:])
         assert procs.log(pl.broker).count("event=bad_message") == bad

@@ -99,5 +99,8 @@ def test_broker_first_line_says_what_protects_each_endpoint(procs, redis, tmp_pa
                           ("docs_in", "docs_in"), ("docs_out", "docs_out")):
             assert '%s="%s %s"' % (name, p.ep[key], mech) in first, first
         assert 'metrics="off"' in first and 'redis="127.0.0.1:%d no-password unencrypted"' % redis.port in first, first
+        # Where a peer's role comes from (issue 22): its key, or, without keys, its HELLO.
+        roles, per = ("from_key", "key") if mech == "curve" else ("from_hello", "connection")
+        assert " roles=%s " % roles in first and 'max_credit="10000 per %s"' % per in first, first
         p.broker.terminate()
         p.broker.wait(timeout=20)

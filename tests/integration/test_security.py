@@ -512,3 +512,358 @@ def test_launcher_keeps_passwords_off_command_lines(procs, tmp_path):
     assert seen == [], seen[:3]
     assert SECRET not in stdout + stderr
     assert_once(jsonl_ids(out), want)
+
+
+# ------------------------------------------------------------------ a leaked key (issue 22)
+#
+# The attacker holds what a fetcher's host holds: the fetcher's keypair and the
+# broker's public key. CURVE lets it in; what it may do is its key's role's.
+
+STATUS = 13
+
+
+class KeyPeer:
+    """One DEALER on the broker's control endpoint under a stage's keypair (and,
+    when given, a routing id of its choosing)."""
+
+    def __init__(self, ep, server_pub, keypair, routing_id=None):
+        self.ctx = zmq.Context()
+        self.s = self.ctx.socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.setsockopt(zmq.SNDHWM, 0)
+        if routing_id:
+            self.s.setsockopt(zmq.ROUTING_ID, routing_id)
+        self.s.curve_serverkey = server_pub
+        self.s.curve_publickey, self.s.curve_secretkey = keypair
+        self.s.connect(ep)
+        self.got = []
+
+    def send(self, t, *frames):
+        self.s.send_multipart([hdr(t)] + [f if isinstance(f, bytes) else str(f).encode() for f in frames])
+
+    def pump(self, seconds):
+        """Reads what comes for seconds, answering nothing but HEARTBEATs."""
+        end = time.time() + seconds
+        while True:
+            while self.s.poll(0):
+                fr = self.s.recv_multipart()
+                self.got.append((fr[0][3], fr[1:]))
+            self.send(HEARTBEAT)
+            left = end - time.time()
+            if left <= 0:
+                return
+            self.s.poll(int(min(left, 0.1) * 1000))
+
+    def jobs(self):
+        return [u for t, f in self.got if t == JOB for u in f[0].decode().split("\n")]
+
+    def close(self):
+        self.s.close(0)
+        self.ctx.term()
+
+
+def keypair(keys, role):
+    return zmq.auth.load_certificate(os.path.join(keys, role + ".key_secret"))
+
+
+def keyed(procs, redis, tmp_path, books=300, broker_args=()):
+    """keygen's keys, the emulator and a broker with those keys and /metrics:
+    (keys, the broker's public key, the emulator, the pipeline, the metrics port)."""
+    keys = keygen(tmp_path / "keys")
+    server = zmq.auth.load_certificate(os.path.join(keys, "broker.key"))[0]
+    sim = Sitesim(procs, "--books", str(books), "--latency-ms", "20")
+    mport = free_port()
+    pl = Pipeline(procs, redis, sim.start_url,
+                  broker_args=["--stats-ms", "100", "--keys", keys, "--metrics", "127.0.0.1:%d" % mport]
+                  + list(broker_args))
+    pl.start_broker()
+    assert wait_port(mport, proc=pl.broker), procs.log(pl.broker)
+    return keys, server, sim, pl, mport
+
+
+def refused_metric(port, reason):
+    """zcrawl_refused_messages_total{reason=...} on /metrics, or None."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith('zcrawl_refused_messages_total{reason="%s"} ' % reason):
+                return float(line.split()[-1])
+    return None
+
+
+def crawl_keyed(pl, keys, out, *fetcher_args):
+    pl.start_writer(None, out, "--keys", keys)
+    pl.start_parser("--keys", keys)
+    pl.start_fetcher("--keys", keys, *fetcher_args)
+
+
+def status_json(pl):
+    r = run("zcrawl", "status", "--json", "--redis", pl.redis.uri, "--crawl", pl.crawl)
+    assert r.returncode in (0, 1), r
+    import json
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("posing", ["parser", "writer"])
+def test_fetcher_key_cannot_speak_for_another_role(procs, redis, tmp_path, posing):
+    """With the fetcher's keypair: HELLO as a parser, then DISCOVERED of every page
+    it can name with an off-catalogue URL (the issue: the start page's lease closed,
+    the URL was fetched, 0 of 300 books stored); or HELLO as a writer, then WRITTEN
+    for every book (0 of 300 stored). All through a real crawl. The broker takes
+    the role from the key: the HELLO is refused and counted (reason role), every
+    report after it too; every book is stored once, the off-catalogue URL never
+    fetched (it would be gone). The writer starts once 50 pages are fetched: a
+    forged WRITTEN would have closed their leases (and a crawl whose leases are
+    all closed ends, documents held or not)."""
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path, broker_args=["--max-per-host", "4"])
+    want = set(sim.ids()["reachable"])
+    pages = [sim.start_url] + ["%s/api/book/%s" % (sim.base, i) for i in sorted(want)]
+    off = "%s/api/book/424242" % sim.base
+    out = str(tmp_path / "books.jsonl")
+    stop, sent, errors = threading.Event(), [0], []
+
+    def attack():
+        evil = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"))
+        try:
+            evil.send(HELLO, posing, "evil-" + posing, 0)
+            while not stop.is_set():
+                if posing == "parser":
+                    for u in pages:
+                        evil.send(DISCOVERED, u, off)
+                    sent[0] += len(pages)
+                else:
+                    evil.send(WRITTEN, "\n".join(pages))
+                    sent[0] += 1
+                evil.pump(0.05)
+        except Exception as e:  # reported by the test
+            errors.append(e)
+        finally:
+            evil.close()
+
+    t = threading.Thread(target=attack, daemon=True)
+    t.start()
+    try:
+        # Its HELLO judged: refused, or (as before issue 22) taken.
+        wait_for(lambda: int(pl.stats().get("refused_role", "0")) or "evil-" in pl.stats().get("peers", ""), 20,
+                 "the broker to judge the HELLO")
+        wait_for(lambda: (refused_metric(mport, "role") or 0) >= 1, 10, "/metrics to count the refusal")
+        # The writer comes last: until it does, every document is held by the
+        # parser, and only a forged WRITTEN could close a lease.
+        pl.start_parser("--keys", keys)
+        pl.start_fetcher("--keys", keys)
+        wait_for(lambda: pl.broker.poll() is not None or int(pl.stats().get("fetched", "0")) >= 50, 60,
+                 "50 pages fetched")
+        pl.start_writer(None, out, "--keys", keys)
+        elapsed = pl.wait_done(timeout=120)
+    finally:
+        stop.set()
+        t.join(10)
+    assert not errors, errors
+    assert sent[0] > 0
+    assert_once(jsonl_ids(out), want)
+    stats = pl.stats()
+    assert int(stats["written"]) == len(want), stats
+    assert pl.dead() == [], pl.dead()[:3]
+    assert off not in redis.cli("HKEYS", pl.key("gone")).split(), "the off-catalogue URL was fetched"
+    assert int(stats["refused_role"]) >= 1, stats
+    # Every report it sent after its HELLO was refused: it never became a peer.
+    assert int(stats["refused_messages"]) >= sent[0] // 2, (sent, stats)
+    log = procs.log(pl.broker)
+    assert re.search(r"event=refused reason=role type=HELLO .*detail=\"HELLO as %s with a fetcher key" % posing, log), \
+        log[-3000:]
+    assert log.count("event=refused") <= 3 * (elapsed + 3), log.count("event=refused")
+    assert "event=peer_joined role=%s name=evil" % posing not in log
+    assert status_json(pl)["stats"]["refused_role"] == stats["refused_role"]
+
+
+def test_recall_by_routing_id_checks_the_key(procs, redis, tmp_path, monkeypatch):
+    """A writer says HELLO under a routing id and leaves; the fetcher's key then
+    connects with the same routing id and sends WRITTEN for a leased URL. The
+    broker knew that id as a writer, but not under this key: refused (reason
+    role), the lease stays open."""
+    monkeypatch.setenv("ZCRAWL_IGNORE_ROBOTS", "1")
+    keys = keygen(tmp_path / "keys")
+    server = zmq.auth.load_certificate(os.path.join(keys, "broker.key"))[0]
+    url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
+    pl = Pipeline(procs, redis, url, broker_args=["--stats-ms", "100", "--keys", keys])
+    pl.start_broker()
+    fetcher = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"))
+    writer = thief = None
+    try:
+        fetcher.send(HELLO, "fetcher", "f", 1)
+        wait_for(lambda: (fetcher.pump(0.1), fetcher.jobs())[1], 20, "the start URL's JOB")
+        writer = KeyPeer(pl.ep["control"], server, keypair(keys, "writer"), routing_id=b"stage-w1")
+        writer.send(HELLO, "writer", "w1", 0)
+        writer.pump(0.3)
+        wait_log(procs, pl.broker, r"event=peer_joined role=writer name=w1")
+        writer.close()
+        writer = None
+        wait_log(procs, pl.broker, r"event=peer_expired name=w1 ")
+        thief = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"), routing_id=b"stage-w1")
+        thief.send(WRITTEN, url)
+        wait_for(lambda: (fetcher.pump(0.1), int(pl.stats().get("refused_role", "0")) +
+                          int(pl.stats().get("written", "0")))[1], 20,
+                 "the WRITTEN judged", details=lambda: (pl.stats(), procs.log(pl.broker)[-2000:]))
+        pl.wait_stats_written()
+        assert int(pl.stats().get("written", "0")) == 0, pl.stats()
+        assert redis.cli("ZSCORE", pl.key("leases"), url).strip() != "", "the lease was closed"
+        assert int(pl.stats()["refused_role"]) == 1, pl.stats()
+    finally:
+        for p in (fetcher, writer, thief):
+            if p:
+                p.close()
+
+
+def test_newlines_from_a_peer_forge_no_log_line(procs, redis, tmp_path):
+    """A HELLO whose name holds a newline and a forged logfmt line is refused (a bad
+    message, counted); a STATUS detail with a newline and quotes from a listed
+    stage is logged escaped. No line of the broker's log is the attacker's; the
+    crawl stores every book once."""
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path, broker_args=["--max-per-host", "4"])
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+    forged = "ts=2026-01-01T00:00:00.000Z level=error prog=zcrawl-broker event=forged"
+    a = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"))
+    b = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"))
+    try:
+        a.send(HELLO, "fetcher", "evil\n" + forged, 0)
+        pl.wait_stat("bad_messages", 1, timeout=20)
+        b.send(HELLO, "fetcher", "evil-status", 0)
+        b.send(STATUS, "sink_full", 'disk" full\r\n' + forged + ' x="y')
+        wait_log(procs, pl.broker, r"event=peer_problem name=evil-status")
+        crawl_keyed(pl, keys, out)
+        deadline = time.time() + 120
+        while pl.broker.poll() is None and time.time() < deadline:
+            b.pump(0.2)
+        pl.wait_done(timeout=5)
+    finally:
+        a.close()
+        b.close()
+    assert_once(jsonl_ids(out), want)
+    log = procs.log(pl.broker)
+    assert not [x for x in log.splitlines() if x.startswith("ts=2026-01-01")], log[-3000:]
+    line = [x for x in log.splitlines() if "event=peer_problem name=evil-status" in x][0]
+    assert r'detail="disk\" full\r\nts=2026-01-01' in line, line
+    assert "event=peer_joined role=fetcher name=evil\n" not in log
+    assert int(pl.stats()["bad_messages"]) >= 1
+
+
+@pytest.mark.parametrize("name", ["fetcher", "parser", "writer"])
+def test_stage_name_the_broker_would_refuse_stops_the_stage(name):
+    """A --name with a space, a quote or a newline would be refused by the broker
+    (a bad HELLO): the stage says so in one line at start instead of waiting for
+    work that never comes."""
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    args = {"fetcher": ["--pages", ep], "parser": ["--pages", ep, "--docs", ep],
+            "writer": ["--docs", ep, "--out", "/dev/null"]}[name]
+    r = run(name, "--broker", ep, *args, "--name", 'my "%s"\nevent=forged' % name)
+    assert r.returncode != 0, r
+    err = [x for x in r.stderr.splitlines() if "error:" in x]
+    assert len(err) == 1 and "printable ASCII without spaces" in err[0], r.stderr
+    assert not any(x.startswith("event=forged") for x in r.stderr.splitlines()), r.stderr
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_message_of_200_frames_is_refused_and_counted(procs, redis, tmp_path):
+    """The fetcher's key sends a HEARTBEAT of 200 frames of 1 MiB, then a HELLO
+    with 200 small frames more than it has: each refused, counted apart from
+    malformed messages (reason size), and the crawl stores every book once."""
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path, broker_args=["--max-per-host", "4"])
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+    evil = KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher"))
+    try:
+        before = rss_kib(pl.broker.pid)
+        judged = lambda n: lambda: sum(int(pl.stats().get(k, "0")) for k in ("refused_size", "bad_messages")) >= n
+        evil.s.send_multipart([hdr(HEARTBEAT)] + [b"x" * (1 << 20)] * 200)
+        wait_for(judged(1), 60, "the 200 MiB message judged")
+        evil.s.send_multipart([hdr(HELLO), b"fetcher", b"evil-long", b"0"] + [b"y"] * 200)
+        wait_for(judged(2), 20, "the 203-frame HELLO judged")
+        after = rss_kib(pl.broker.pid)
+        peak = rss_kib(pl.broker.pid, "VmHWM")
+        print("broker RSS before %d KiB, after %d KiB, peak %d KiB" % (before, after, peak))
+        # libzmq hands a message over only whole, so it held the 200 MiB (the
+        # peak); the broker keeps none of it.
+        assert after < before + 64 * 1024, (before, after)
+        wait_for(lambda: refused_metric(mport, "size") == 2, 10, "/metrics to count 2 refusals of reason size")
+        crawl_keyed(pl, keys, out)
+        pl.wait_done(timeout=120)
+    finally:
+        evil.close()
+    assert_once(jsonl_ids(out), want)
+    stats = pl.stats()
+    assert int(stats["refused_size"]) == 2, stats
+    assert int(stats["bad_messages"]) == 0, stats
+    assert "event=peer_joined role=fetcher name=evil-long" not in procs.log(pl.broker)
+
+
+def test_one_key_many_connections_holds_no_more_than_max_credit(procs, redis, tmp_path, monkeypatch):
+    """Credit is the key's, not the connection's: mid-crawl the fetcher's key opens
+    10 more connections, each HELLO with credit 20, and never answers a JOB. With
+    --max-credit 20 they hold at most 20 JOBs between them and the real fetcher
+    (same key); closed, their JOBs come back and every book is stored once."""
+    monkeypatch.setenv("ZCRAWL_MAX_CREDIT", "20")
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path,
+                                         broker_args=["--max-per-host", "200", "--window", "1000"])
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+    crawl_keyed(pl, keys, out, "--concurrency", "4")
+    pl.wait_stat("discovered", 100, timeout=60)
+    hoarders = [KeyPeer(pl.ep["control"], server, keypair(keys, "fetcher")) for _ in range(10)]
+    try:
+        for i, h in enumerate(hoarders):
+            h.send(HELLO, "fetcher", "evil-hoard-%d" % i, 20)
+        end = time.time() + 5
+        while time.time() < end:
+            for h in hoarders:
+                h.pump(0.02)
+        held = sum(len(h.jobs()) for h in hoarders)
+        print("JOBs held by 10 connections of one key: %d" % held)
+        assert 0 < held <= 20, held
+        assert "event=credit_clamped" in procs.log(pl.broker)
+    finally:
+        for h in hoarders:
+            h.close()
+    pl.wait_done(timeout=120)
+    assert_once(jsonl_ids(out), want)
+
+
+def test_fetchers_sharing_a_key_get_the_credit_another_leaves(procs, redis, tmp_path, monkeypatch):
+    """Two fetchers share the fetcher key, each with --concurrency 15, under
+    --max-credit 15: the second is granted nothing and owed 15 (a fetcher asks
+    again only for slots that free, and it has none in use: without the debt it
+    would wait for ever). When the first stops, the second is granted what it is
+    owed, holds 15, and every book is stored once."""
+    import json
+    monkeypatch.setenv("ZCRAWL_MAX_CREDIT", "15")
+    keys, server, sim, pl, mport = keyed(procs, redis, tmp_path, books=1000, broker_args=["--max-per-host", "4"])
+    want = set(sim.ids()["reachable"])
+    out = str(tmp_path / "books.jsonl")
+
+    def peer(name):
+        for p in json.loads(pl.stats().get("peers") or "[]"):
+            if p.get("name") == name:
+                return p
+        return None
+
+    pl.start_writer(None, out, "--keys", keys)
+    pl.start_parser("--keys", keys)
+    fa = pl.start_fetcher("--keys", keys, "--concurrency", "15", "--name", "fa")
+    wait_for(lambda: peer("fa"), 20, "fetcher fa to join")
+    pl.start_fetcher("--keys", keys, "--concurrency", "15", "--name", "fb")
+    wait_log(procs, pl.broker, r"event=credit_clamped peer=fb key=fetcher asked=15 granted=0 ")
+    fa.terminate()
+    assert fa.wait(timeout=20) == 0
+    wait_log(procs, pl.broker, r"event=peer_expired name=fa ")
+    got = wait_for(lambda: (lambda p: p and p["credit"] + p["jobs"] == 15 and p)(peer("fb")), 20,
+                   "fb to hold 15 (credit + JOBs) once fa left", details=lambda: peer("fb"))
+    assert got["credit"] + got["jobs"] == 15, got
+    assert "event=credit_granted peer=fb" in procs.log(pl.broker)
+    pl.wait_done(timeout=180)
+    assert_once(jsonl_ids(out), want)

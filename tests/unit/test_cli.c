@@ -153,6 +153,12 @@ static void test_resume_command(void **state) {
     assert_non_null(cmd);
     assert_string_equal(cmd, "bin/zcrawl run --out 'my books.jsonl' 'http://h/api/book/?limit=18&offset=0' 'it'\\''s'");
     free(cmd);
+    /* A Redis password holding '/', '?' or '#' never shows (issue 22). */
+    char *argv2[] = { "zcrawl", "run", "--redis", "redis://:pa/ss?x#y@127.0.0.1:6379/2", "--redis=redis://:q/r@h", NULL };
+    cmd = cli_resume_command(argv2[0], 5, argv2);
+    assert_non_null(cmd);
+    assert_string_equal(cmd, "zcrawl run --redis 'redis://***@127.0.0.1:6379/2' '--redis=redis://***@h'");
+    free(cmd);
 }
 
 int main(void) {

@@ -38,6 +38,20 @@ static void test_redact(void **state) {
     redacts("http://h/a@b", "http://h/a@b");
     redacts("tcp://*:5555", "tcp://*:5555");
     redacts("", "");
+    /* A password holding '/', '?' or '#' (issue 22): the whole userinfo goes. */
+    redacts("redis://:pa/ss@127.0.0.1:6379/2", "redis://***@127.0.0.1:6379/2");
+    redacts("redis://:pa?ss@h", "redis://***@h");
+    redacts("redis://:pa#ss@h/3", "redis://***@h/3");
+    redacts("redis://u:a/b?c#d@h:1/3", "redis://***@h:1/3");
+    redacts("rediss://:12/34@h", "rediss://***@h");
+    redacts("--redis=redis://u:12/34@h", "--redis=redis://***@h");
+    redacts(":pa/ss@h:6379", "***@h:6379");
+    redacts("mongodb://u:pa/ss@h1:1,h2:2/db?w=1", "mongodb://***@h1:1,h2:2/db?w=1");
+    redacts("http://u:pa/ss@proxy:3128", "http://***@proxy:3128");
+    redacts("http://:pa?ss@proxy:3128/", "http://***@proxy:3128/");
+    redacts("http://u:p@h/a@b", "http://***@h/a@b");
+    redacts("http://h:80/a@b", "http://h:80/a@b");
+    redacts("http://[::1]:80/a@b", "http://[::1]:80/a@b");
     char small[8];
     zc_redact_uri(small, sizeof(small), "redis://:S3kr1t@h");
     assert_string_equal(small, "redis:/");

@@ -3,13 +3,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "zc_endpoint.h"
 #include "zc_flags.h"
+#include "zc_log.h"
 #include "zc_msg.h"
 #include "zc_redact.h"
 #include "zc_redis.h"
@@ -275,6 +278,80 @@ static void test_msg_rejects_garbage(void **state) {
     assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
 }
 
+/* A message over the bound in frames or bytes is read to its end and refused
+ * apart from a malformed one (-3); the socket goes on. */
+static void test_msg_bounds(void **state) {
+    pair *p = *state;
+    char err[256];
+    zc_msg m;
+    static char big[4096];
+    const char *f[40];
+    size_t l[40];
+    f[0] = "ZC\x01\x02"; /* HEARTBEAT: no frames after the header */
+    l[0] = 4;
+    for (int i = 1; i < 40; i++) {
+        f[i] = big;
+        l[i] = sizeof(big);
+    }
+    send_raw(p->a, f, l, 40);
+    assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 1 << 20, err, sizeof(err)), -3);
+    assert_non_null(strstr(err, "HEARTBEAT message of 39 frames: more than 0 frames"));
+    send_raw(p->a, f, l, 40); /* zc_msg_recv: a malformed message, as before */
+    assert_int_equal(zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err)), -2);
+    /* Bytes: a DONE (5 frames) of 5 x 4 KiB under a bound of 10 KiB. */
+    f[0] = "ZC\x01\x05";
+    send_raw(p->a, f, l, 6);
+    assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 10000, err, sizeof(err)), -3);
+    assert_non_null(strstr(err, "DONE message of more than 10000 bytes"));
+    send_raw(p->a, f, l, 6); /* within the bound: whole */
+    assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 5 * sizeof(big), err, sizeof(err)), 0);
+    assert_int_equal(m.nframes, 5);
+    assert_string_equal(m.user, ""); /* no ZAP handler: no User-Id */
+    zc_msg_close(&m);
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_HEARTBEAT, NULL, 0, 0), 0);
+    assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 1, err, sizeof(err)), 0);
+    assert_int_equal(m.type, ZC_MSG_HEARTBEAT);
+    zc_msg_close(&m);
+    assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
+}
+
+/* Log values quoted as logfmt does, and no control byte in any line. */
+static void test_log_escapes(void **state) {
+    (void)state;
+    char q[64];
+    assert_string_equal(zc_log_q(q, sizeof(q), "plain-name"), "plain-name");
+    assert_string_equal(zc_log_q(q, sizeof(q), ""), "\"\"");
+    assert_string_equal(zc_log_q(q, sizeof(q), NULL), "\"\"");
+    assert_string_equal(zc_log_q(q, sizeof(q), "a b"), "\"a b\"");
+    assert_string_equal(zc_log_q(q, sizeof(q), "x\ny=\"z\"\\"), "\"x\\ny=\\\"z\\\"\\\\\"");
+    assert_string_equal(zc_log_q(q, sizeof(q), "\r\t\x01\x7f"), "\"\\r\\t\\x01\\x7f\"");
+    assert_string_equal(zc_log_qn(q, sizeof(q), "a\0b", 3), "\"a\\x00b\"");
+    assert_string_equal(zc_log_q(q, sizeof(q), "caf\xc3\xa9"), "\"caf\xc3\xa9\""); /* UTF-8 kept */
+    char small[8];
+    assert_string_equal(zc_log_q(small, sizeof(small), "a\nbcdefgh"), "\"a\\nbc\""); /* cut, still closed */
+    /* zc_log escapes whatever a caller left raw: one line, nothing forged. */
+    char path[] = "/tmp/zc-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    int saved = dup(2);
+    assert_true(saved >= 0 && dup2(fd, 2) == 2);
+    zc_log_init("test", ZC_LOG_INFO);
+    zc_info("ev\nt", "name=%s detail=\"%s\"", "evil\nts=x level=error event=forged", "\r\x1b[2J");
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    char buf[512] = "";
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, in);
+    fclose(in);
+    close(fd);
+    unlink(path);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, " event=ev\\nt name=evil\\nts=x level=error event=forged detail=\"\\r\\x1b[2J\"\n"));
+    assert_ptr_equal(strchr(buf, '\n'), buf + n - 1); /* one line */
+}
+
 static void test_flags(void **state) {
     (void)state;
     long n = 5;
@@ -476,6 +553,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_page_forms, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_bounds, pair_setup, pair_teardown),
+        cmocka_unit_test(test_log_escapes),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_time_utc),
