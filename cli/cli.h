@@ -145,6 +145,8 @@ void cli_state_stop(cli_state *st, sup *s, const char *uri);
 void cli_state_unlock(cli_state *st);
 
 /* ---- stages (cli_stages.c) ---- */
+#define CLI_IPCDIR_MAX 80 /* a socket's name fits in 108 bytes */
+#define CLI_EP_LEN     (CLI_IPCDIR_MAX + 24)
 /* A local crawl being run. */
 typedef struct cli_run {
     cli_conf *c;
@@ -152,7 +154,8 @@ typedef struct cli_run {
     char bindir[4096];
     char logdir[4096];
     char redis_uri[512];
-    char ep[5][64];         /* control, pages in, pages out, docs in, docs out */
+    char ipcdir[CLI_IPCDIR_MAX];  /* the stages' ipc:// sockets ("" before they start) */
+    char ep[5][CLI_EP_LEN];       /* control, pages in, pages out, docs in, docs out */
     int broker;             /* index in s */
     const cli_urls *starts; /* start URLs given on the command line */
 } cli_run;
@@ -167,7 +170,9 @@ int cli_find_bindir(cli_run *r, const char *extra_stage, char *err, size_t errle
  * it is good, else -1 (with a reason in err when the parser could not be run). */
 int cli_spec_check(cli_run *r, char *err, size_t errlen);
 /* Starts the broker, then writers, parsers and fetchers, wired directly (or through
- * the broker with --via-broker). Returns 0, or -1 with a reason in err. */
+ * the broker with --via-broker) over ipc:// sockets in a folder of their own
+ * (r->ipcdir; the launcher removes it once they stopped). Returns 0, or -1 with
+ * a reason in err. */
 int cli_start_pipeline(cli_run *r, char *err, size_t errlen);
 
 #endif

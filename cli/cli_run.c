@@ -48,7 +48,16 @@ typedef struct crawl {
     char err[1024];
 } crawl;
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) != 0) zc_warn("remove_failed", "path=%s reason=\"%s\"", path, strerror(errno));
+    return 0;
+}
+
+/* Frees the crawl; the stages have stopped: their sockets' folder goes too. */
 static void crawl_free(crawl *cw) {
+    if (cw->r.ipcdir[0] && access(cw->r.ipcdir, F_OK) == 0 && nftw(cw->r.ipcdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        zc_warn("remove_failed", "path=%s reason=\"%s\"", cw->r.ipcdir, strerror(errno));
     if (cw->rc) redisFree(cw->rc);
     if (cw->s) sup_free(cw->s);
     free(cw->s);
@@ -465,12 +474,6 @@ static void print_summary(crawl *cw, int rc, long long dead) {
     if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    if (remove(path) != 0) zc_warn("remove_failed", "path=%s reason=\"%s\"", path, strerror(errno));
-    return 0;
 }
 
 /* Stops the stages (then the broker), reads the outcome, stops Redis, reports. */

@@ -74,18 +74,75 @@ def test_run_wiring(procs, tmp_path, wiring):
     assert len(parsers) == 2 and len(writers) == 2 and len(fetchers) == 2
     binds = [re.search(r" pages=(\S+)", l).group(1) for l in parsers]
     if wiring == "direct":
-        assert all(b.startswith("@tcp://127.0.0.1:") for b in binds), binds
+        assert all(b.startswith("@ipc:///") for b in binds), binds
         for f in fetchers:  # every fetcher connects to every parser
             target = re.search(r" pages=(\S+)", f).group(1)
             # "#parser": with keys, the parser serves with the parser's keypair.
             assert all(t.endswith("#parser") for t in target.split(",")), target
             assert sorted(t[:-len("#parser")] for t in target.split(",")) == sorted(b[1:] for b in binds), \
                 (target, binds)
-        assert all(" docs=@tcp://" in w for w in writers), writers
+        assert all(" docs=@ipc:///" in w for w in writers), writers
     else:
         assert not any(b.startswith("@") for b in binds), binds
         assert not any(" docs=@" in w for w in writers), writers
     no_sanitizer_reports(logdir)
+
+
+def listening_tcp_inodes():
+    """The socket inodes of every TCP socket listening on this host (IPv4 and IPv6)."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        inodes |= {r.split()[9] for r in rows if r.split()[3] == "0A"}  # 0A: LISTEN
+    return inodes
+
+
+def tcp_listeners_of(pids):
+    """{pid: number of listening TCP sockets it holds}."""
+    listening, held = listening_tcp_inodes(), {}
+    for pid in pids:
+        n = 0
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in listening:
+                n += 1
+        held[pid] = n
+    return held
+
+
+def test_launchers_started_at_once(procs, tmp_path):
+    """Three launchers started at the same moment, each in a folder of its own: every
+    one completes. Their stages bind no TCP port (they did: the launcher picked
+    "free" ports before the stages bound them, so two launchers could pick the same
+    one and a stage failed to bind it, EADDRINUSE); they meet on ipc:// sockets in a
+    folder of each launcher's own, removed at the end."""
+    site = Sitesim(procs, "--books", "600", "--latency-ms", "5")
+    launchers = []
+    for k in range(3):
+        d = tmp_path / ("crawl%d" % k)
+        d.mkdir()
+        argv = launcher_argv(site, d / "books.jsonl", d / "logs")
+        launchers.append((d, procs.start("zcrawl-%d" % k, argv, cwd=str(d))))
+    stages = ("zcrawl-broker", "zcrawl-fetcher", "zcrawl-parser", "zcrawl-writer")
+    wait_for(lambda: all(len([p for e in stages for p in children_named(l.pid, e)]) == 7 for _, l in launchers), 60,
+             "every launcher's 7 stages running", step=0.05)
+    for _, l in launchers:
+        pids = [p for e in stages for p in children_named(l.pid, e)]
+        held = tcp_listeners_of(pids)
+        assert not any(held.values()), "stages listening on TCP: %s" % held
+    for d, l in launchers:
+        assert l.wait(timeout=120) == 0, procs.log(l)
+        assert_every_book_once(site, d / "books.jsonl")
+        assert not glob.glob(str(d / "logs" / "ipc-*")), "the sockets' folder is removed"
+    starts = [l for d, _ in launchers for l in stage_lines(d / "logs", "writer", "started")]
+    assert all(" docs=@ipc:///" in l for l in starts), starts
 
 
 def test_run_from_every_list_page(procs, tmp_path):
