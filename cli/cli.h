@@ -154,10 +154,10 @@ typedef struct cli_run {
     char bindir[4096];
     char logdir[4096];
     char redis_uri[512];
-    char ipcdir[CLI_IPCDIR_MAX];  /* the stages' ipc:// sockets ("" before they start) */
-    char ep[5][CLI_EP_LEN];       /* control, pages in, pages out, docs in, docs out */
-    int broker;             /* index in s */
-    const cli_urls *starts; /* start URLs given on the command line */
+    char ipcdir[CLI_IPCDIR_MAX]; /* the stages' ipc:// sockets ("" before they start) */
+    char ep[5][CLI_EP_LEN];      /* control, pages in, pages out, docs in, docs out */
+    int broker;                  /* index in s */
+    const cli_urls *starts;      /* start URLs given on the command line */
 } cli_run;
 
 /* A free port on 127.0.0.1 for a process to bind later, or -1. */

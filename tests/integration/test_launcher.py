@@ -211,7 +211,7 @@ def children_named(ppid, exe):
 
 def test_direct_parser_killed(procs, tmp_path):
     """Pages a killed parser held are lost with it; their leases bring them back, and
-    the launcher restarts the parser on the same port, where the fetchers find it."""
+    the launcher restarts the parser on the same socket, where the fetchers find it."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "5")
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     launcher = procs.start("zcrawl", launcher_argv(site, out, logdir, "--lease-ms", "2000"), cwd=str(tmp_path))
@@ -222,7 +222,7 @@ def test_direct_parser_killed(procs, tmp_path):
     assert launcher.wait(timeout=120) == 0, procs.log(launcher)
     assert "crawl complete" in procs.log(launcher)
     assert_every_book_once(site, out)
-    # the restarted parser bound the same port again
+    # the restarted parser bound the same socket again
     starts = stage_lines(logdir, "parser", "started")
     assert len(starts) == 3, starts
     assert len({re.search(r" pages=(\S+)", l).group(1) for l in starts}) == 2
