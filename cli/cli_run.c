@@ -462,7 +462,7 @@ static void print_summary(crawl *cw, int rc, long long dead) {
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
               (double)ru.ru_stime.tv_usec / 1e6;
     char sig[32] = "";
-    if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", cw->signal == 2 ? "SIGINT" : "SIGTERM");
+    if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", zc_signal_name(cw->signal));
     if (rc != CLI_EXIT_COMPLETE && rc != CLI_EXIT_DEAD && cw->err[0] && !cw->signal)
         fprintf(stderr, "%s: error: %s\n", CLI_PROG, cw->err);
     printf("crawl %s%s: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, %lld retries "

@@ -1,10 +1,10 @@
 """test_launcher.py -- `zcrawl run`, the local launcher, end to end: its default
 wiring (pages from fetchers straight to parsers, documents from parsers straight
-to writers, each downstream stage binding its own port), the same crawl through
+to writers, each downstream stage binding its own ipc:// socket), the same crawl through
 the broker's streamers (--via-broker), a crawl from many START_URLs, and a parser
 killed -9 in the direct wiring. Each ends with every reachable book exactly once in
 the JSON Lines file. Then the launcher's promises: exit codes (README, "Exit
-codes"), a summary of this run, SIGTERM/SIGINT then the same command resumes (the
+codes"), a summary of this run, SIGTERM/SIGINT/SIGHUP then the same command resumes (the
 state folder without --redis), a complete crawl is not crawled again, --fresh,
 --seeds, a 1900-byte start URL arrives whole, restarts back off within a budget
 per window, and Redis refusing writes shows on the progress output.
@@ -302,9 +302,10 @@ def wait_written(out, at_least, proc, timeout=60):
     wait_for(written, timeout, "%d documents written" % at_least)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
-    """SIGTERM or SIGINT (Ctrl-C): exit 3 ('stopped', the old launcher: 130, and its
+    """SIGTERM, SIGINT (Ctrl-C) or SIGHUP (a closed terminal or ssh session; it
+    ended the launcher with 129, no summary and no resume line): exit 3 ('stopped', the old launcher: 130, and its
     private Redis kept nothing), a summary of what this run did and the command that
     resumes; that command (no --redis: the state folder keeps the crawl) finishes it
     without starting over, every book once, and its summary counts only its own work."""
@@ -318,7 +319,7 @@ def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
     first = procs.log(launcher)
     outcome, fetched1, written1, _, _ = summary(first)
     assert outcome == "stopped" and written1 >= BOOKS // 4, first
-    assert ("by %s" % ("SIGTERM" if sig == signal.SIGTERM else "SIGINT")) in first, first
+    assert ("by %s" % sig.name) in first, first
     assert os.path.isdir(str(tmp_path / ".zcrawl" / "default" / "appendonlydir")), os.listdir(str(tmp_path))
     cmd = resume_line(first)
     requests_before = site.stats()["requests"]

@@ -226,6 +226,29 @@ def test_sigterm_to_the_broker_exits_3_and_meta_says_stopped(procs, redis, tmp_p
     assert int(m2["written"]) == len(want), m2
 
 
+def test_sighup_stops_every_stage_as_sigterm_does(procs, redis, tmp_path):
+    """SIGHUP (a closed terminal or ssh session) stops every stage as SIGTERM does:
+    fetchers, parser and writer drain and exit 0, the broker records `stopped` and
+    exits 3 (SIGHUP killed each at once: 129, nothing drained)."""
+    sim, want, ids = books_site(procs, 1500)
+    pl = Pipeline(procs, redis, sim.start_url)
+    out = tmp_path / "books.jsonl"
+    pl.start_all(out=str(out))
+    pl.wait_stat("fetched", 200, timeout=60)
+    stages = [p for name, p, _ in procs.items if name in ("fetcher", "parser", "writer") and p.poll() is None]
+    assert len(stages) == 4, procs.items
+    for p in stages:
+        p.send_signal(signal.SIGHUP)
+    for p in stages:
+        assert wait_exit(p, 20) == 0, procs.log(p)[-2000:]
+        assert "event=stopped" in procs.log(p) or "event=stopping" in procs.log(p), procs.log(p)[-1000:]
+    pl.broker.send_signal(signal.SIGHUP)
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 3, "exit %d, want 3 (stopped):\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    m = meta(pl)
+    assert m["state"] == "stopped" and "signal 1" in m["reason"], m
+
+
 def test_redis_restarted_empty_mid_crawl_exits_4(procs, redis, tmp_path):
     sim, want, ids = books_site(procs, 1500)
     pl = Pipeline(procs, redis, sim.start_url)
