@@ -62,6 +62,7 @@ typedef struct broker_conf {
     int fresh;
     long max_credit, job_timeout_ms; /* guard_credit.c, guard_timeout.c */
     const char *allow_host;
+    const char *identity; /* what the crawl is (start URLs, spec, sink); "" or NULL: not said */
     int ignore_robots;
     double rate;
 } broker_conf;
@@ -98,6 +99,7 @@ typedef struct broker {
     int done;                      /* a batch crawl is complete */
     int failed;                    /* the crawl cannot finish: fail_reason says why */
     int meta_lost;                 /* its meta hash is gone: never write it again */
+    long long dead_before;         /* a crawl complete before this run: its dead letters */
     char fail_reason[300];
     char run_id[17];
     frontier_counts at_start;                      /* counters when this run began: the summary counts the difference */

@@ -39,6 +39,7 @@ typedef struct cli_conf {
     const char *metrics; /* the broker's --metrics, NULL or "" when off */
     int no_progress, via_broker, fresh, allow_private, ignore_robots;
     char *resume_cmd; /* the command that resumes this crawl (owned) */
+    char identity[1024]; /* what the crawl is, recorded in its meta (cli_identity) */
 } cli_conf;
 
 /* The defaults of every flag. */
@@ -88,12 +89,18 @@ int cli_seeds_read(const char *path, cli_urls *u, char *err, size_t errlen);
 /* Appends a copy of url. Returns 0, or -1 when out of memory. */
 int cli_urls_add(cli_urls *u, const char *url);
 void cli_urls_free(cli_urls *u);
+/* What a crawl is, in one line for its meta hash and its errors: the start URLs
+ * (the first, how many, a hash of all), the seeds file, the spec and the sink, as
+ * absolute paths (a sink's URI without its password). Into c->identity. Returns
+ * 0, or -1 when the working folder cannot be read. */
+int cli_identity(cli_conf *c, const cli_urls *starts);
 
 /* ---- the crawl's keys in Redis (cli_redis.c) ---- */
 /* The crawl's meta hash (docs/REDIS.md): state is "" when there is none. */
 typedef struct cli_meta {
     char state[16];
     char reason[256];
+    char identity[1024]; /* what the crawl is (start URLs, spec, sink); "" when not recorded */
     long long ended_at, written;
 } cli_meta;
 /* Counters of the stats hash; this run's are the difference to those at its start. */

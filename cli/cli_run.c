@@ -182,15 +182,33 @@ static int crawl_busy(crawl *cw, const cli_meta *m) {
     return 1;
 }
 
+static void show_dead(crawl *cw, long long dead);
+
+/* A crawl of the same name that is another crawl (other start URLs, spec or sink)
+ * is not this one's to resume or to call complete: refused, with the ways out.
+ * Returns 1 then (with the reason in cw->err), else 0. */
+static int crawl_other(crawl *cw, const cli_meta *m) {
+    const cli_conf *c = cw->c;
+    if (c->fresh || !m->state[0] || !m->identity[0] || !c->identity[0] || !strcmp(m->identity, c->identity)) return 0;
+    char where[4200] = "this Redis";
+    if (cw->st.dir[0]) snprintf(where, sizeof(where), "%s", cw->st.dir);
+    snprintf(cw->err, sizeof(cw->err),
+             "crawl %s in %.300s is another crawl (%.400s, %s); give this one its own --crawl NAME or --state DIR, or "
+             "--fresh to drop that one and start this one in its place",
+             c->crawl, where, m->identity, m->state);
+    return 1;
+}
+
 /* Reads the crawl's meta before anything starts. Returns 1 when the crawl is
- * already complete (and says so), 0 to go on, -1 with a reason in cw->err, -2
- * when it is running elsewhere. */
-static int crawl_check_state(crawl *cw) {
+ * already complete (and says so; *dead: its dead letters), 0 to go on, -1 with a
+ * reason in cw->err, -2 when it is running elsewhere or is another crawl. */
+static int crawl_check_state(crawl *cw, long long *dead) {
     cli_conf *c = cw->c;
     cli_meta m;
     char when[64];
+    *dead = 0;
     if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
-    if (crawl_busy(cw, &m)) return -2;
+    if (crawl_busy(cw, &m) || crawl_other(cw, &m)) return -2;
     if (c->fresh) {
         long long n = zc_redis_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
         if (n < 0 || truncate_out(cw) != 0) return -1;
@@ -198,8 +216,12 @@ static int crawl_check_state(crawl *cw) {
         return 0;
     }
     if (!strcmp(m.state, "complete")) {
-        printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", c->crawl,
+        if ((*dead = cli_dead_count(cw->rc, c->crawl, cw->err, sizeof(cw->err))) < 0) return -1;
+        printf("crawl %s already complete at %s, %lld documents", c->crawl,
                zc_time_utc(m.ended_at, ZC_TIME_ISO, "an unknown time", when, sizeof(when)), m.written);
+        if (*dead > 0) printf(", %lld dead letters", *dead);
+        printf("; --fresh starts it over\n");
+        if (*dead > 0) show_dead(cw, *dead);
         return 1;
     }
     if (m.state[0])
@@ -509,17 +531,18 @@ static int crawl_run(crawl *cw) {
     if (crawl_prepare(cw) != 0) goto fail;
     rc = CLI_EXIT_FAILED;
     int state = 0;
-    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) {
+    long long dead = 0;
+    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw, &dead)) < 0) {
         if (state == -2) rc = CLI_EXIT_USAGE;
         goto fail;
     }
-    if (state == 1) {
+    if (state == 1) { /* the crawl's own outcome: complete, with dead letters or not */
         cw->ended = END_NONE;
         cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
         sup_stop_all(cw->s, 10000);
         if (cw->own_logdir) nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         crawl_free(cw);
-        return CLI_EXIT_COMPLETE;
+        return dead > 0 ? CLI_EXIT_DEAD : CLI_EXIT_COMPLETE;
     }
     if (crawl_start(cw) != 0) goto fail;
     crawl_monitor(cw);
@@ -563,6 +586,7 @@ int cmd_run(int argc, char **argv) {
         if (err[0]) zc_die(CLI_EXIT_USAGE, CLI_PROG, "%s", err);
         return CLI_EXIT_USAGE;
     }
+    if (cli_identity(&c, &cw.starts) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "cannot read the working folder: %s", strerror(errno));
     if (!c.redis && !c.state) {
         if (cli_fmt(state, sizeof(state), ".zcrawl/%s", c.crawl) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "crawl name too long");
         c.state = state;

@@ -162,6 +162,7 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     static const char *const eps[5] = { "--control", "--pages-in", "--pages-out", "--docs-in", "--docs-out" };
     (void)w, (void)i;
     cli_argv_flag(a, "--crawl", c->crawl); /* --redis: ZCRAWL_REDIS, see cli_start_pipeline */
+    if (c->identity[0]) cli_argv_flag(a, "--identity", c->identity);
     for (int k = 0; k < 5; k++) cli_argv_flag(a, eps[k], r->ep[k]);
     cli_argv_flagl(a, "--max-per-host", c->max_per_host);
     cli_argv_flagl(a, "--lease-ms", c->lease_ms);

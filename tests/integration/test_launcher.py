@@ -356,6 +356,68 @@ def test_rerun_of_complete_crawl_says_so(procs, tmp_path):
     assert_every_book_once(site, out)
 
 
+def one_refusal_line(r):
+    """The launcher's one error line refusing another crawl in the same folder."""
+    lines = [l for l in r.stderr.splitlines() if l.startswith("zcrawl: error:")]
+    assert len(lines) == 1, r.stderr
+    assert "is another crawl" in lines[0] and all(f in lines[0] for f in ("--crawl", "--state", "--fresh")), lines
+    return lines[0]
+
+
+def test_another_crawl_after_a_complete_one_is_refused(procs, tmp_path):
+    """Site A crawled to the end, then `zcrawl run --out b.jsonl SITE_B` in the same
+    folder: refused, exit 2, one line naming --crawl, --state and --fresh, and site B
+    gets no request (it said 'crawl default already complete ..., N documents', exit
+    0: site B was never crawled). With --crawl b it gets a state folder of its own."""
+    a, b = Sitesim(procs, "--books", "300"), Sitesim(procs, "--books", "200", "--seed", "7")
+    r = run_launcher(plain_argv(a.start_url, tmp_path / "a.jsonl"), tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_launcher(plain_argv(b.start_url, tmp_path / "b.jsonl"), tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert a.start_url in one_refusal_line(r) and r.stdout == "", r.stdout
+    assert b.stats()["requests"] == 0, b.stats()
+    r = run_launcher(plain_argv(b.start_url, tmp_path / "b.jsonl", "--crawl", "b"), tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(b, tmp_path / "b.jsonl")
+    assert_every_book_once(a, tmp_path / "a.jsonl")
+
+
+def test_another_crawl_after_a_stopped_one_is_refused(procs, tmp_path):
+    """Site A stopped half-way, then site B in the same folder: refused, exit 2, none
+    of A's books in b.jsonl (it 'resumed' A into b.jsonl, exit 0, and A's own resume
+    then said 'already complete'); A's resume line then finishes A."""
+    a, b = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20"), Sitesim(procs, "--books", "200", "--seed", "7")
+    out_a, out_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    launcher = start_launcher(procs, plain_argv(a.start_url, out_a), tmp_path)
+    wait_written(out_a, BOOKS // 4, launcher)
+    os.kill(launcher.pid, signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 3, procs.log(launcher)
+    r = run_launcher(plain_argv(b.start_url, out_b), tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    one_refusal_line(r)
+    assert not out_b.exists() or out_b.stat().st_size == 0, jsonl_ids(str(out_b))[:5]
+    assert b.stats()["requests"] == 0, b.stats()
+    r = run_launcher(["bash", "-c", resume_line(procs.log(launcher))], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert summary(r.stdout)[0] == "complete"
+    assert_every_book_once(a, out_a)
+
+
+def test_rerun_of_crawl_with_dead_letters_exits_1(procs, tmp_path):
+    """A crawl that completed with dead letters: its rerun says so and exits 1, the
+    crawl's own outcome (it exited 0, the first run 1)."""
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    argv = plain_argv(url, tmp_path / "o.jsonl", "--max-retries", "1")
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.match(r"crawl default already complete at \S+, 0 documents, 1 dead letters; --fresh starts it over$",
+                    r.stdout.splitlines()[0]), r.stdout
+    assert re.search(r"^dead letters: 1 in ", r.stdout, re.M), r.stdout
+
+
 def test_complete_meta_read_before_anything_starts(procs, tmp_path):
     """The launcher reads zcrawl:{crawl}:meta itself: a crawl recorded complete is
     not started (no stage runs: the emulator sees no request)."""
