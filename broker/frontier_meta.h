@@ -15,7 +15,7 @@ typedef struct frontier_meta {
     char state[16];     /* new, running, stopped, failed, complete, lost, or url_form */
     long long ended_at; /* ms since the epoch, 0 when unknown */
     long long written;
-    long long url_form; /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
+    long long url_form;  /* the crawl's canonical URL form (ZC_URL_FORM when ours) */
     char identity[1024]; /* what the crawl is, as recorded ("" when not) */
     long long dead;      /* dead letters so far */
 } frontier_meta;

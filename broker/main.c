@@ -64,7 +64,8 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         return usage_error(err); /* the address is taken */
     broker_security_log(conf);   /* the first line, once all is bound: what protects each endpoint */
     int begun = broker_begin(b);
-    if (begun != 0) return begun == -2 ? BROKER_EXIT_USAGE : begun < 0 ? BROKER_EXIT_FAILED : 1;
+    if (begun != 0) return begun == -2 ? BROKER_EXIT_USAGE : begun < 0 ? BROKER_EXIT_FAILED
+                                                                       : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
     if (broker_seed(b, conf->start, args, nargs) != 0) return BROKER_EXIT_FAILED;
     if (broker_take_over(b) != 0) return BROKER_EXIT_FAILED;

@@ -38,7 +38,7 @@ typedef struct cli_conf {
     const char *mongo, *out, *redis, *crawl, *log_level, *log_dir, *bin_dir, *state, *seeds, *spec, *allow_host;
     const char *metrics; /* the broker's --metrics, NULL or "" when off */
     int no_progress, via_broker, fresh, allow_private, ignore_robots;
-    char *resume_cmd; /* the command that resumes this crawl (owned) */
+    char *resume_cmd;    /* the command that resumes this crawl (owned) */
     char identity[1024]; /* what the crawl is, recorded in its meta (cli_identity) */
 } cli_conf;
 

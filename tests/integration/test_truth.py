@@ -226,6 +226,29 @@ def test_sigterm_to_the_broker_exits_3_and_meta_says_stopped(procs, redis, tmp_p
     assert int(m2["written"]) == len(want), m2
 
 
+def test_broker_refuses_a_crawl_recorded_with_another_identity(procs, redis):
+    """--identity (what `zcrawl run` passes: start URLs, spec, sink) is recorded in
+    the meta; a broker naming another one for the same crawl exits 2 and writes
+    nothing (it took the crawl over as its own); the same one resumes, and a rerun
+    of a crawl complete with dead letters exits 1 (it exited 0)."""
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "1", "--retry-base-ms", "50", "--linger-ms", "0"])
+    pl.start_broker("--identity", "start A, out /a.jsonl")
+    pl.start_fetcher("--connect-timeout-ms", "1000")
+    assert wait_exit(pl.broker, 60) == 1, procs.log(pl.broker)
+    assert meta(pl)["identity"] == "start A, out /a.jsonl", meta(pl)
+    before = meta(pl)
+    pl.start_broker("--identity", "start B, out /b.jsonl", seed=False)
+    assert wait_exit(pl.broker, 20) == 2, procs.log(pl.broker)
+    log = procs.log(pl.broker)
+    assert "is another crawl (start A, out /a.jsonl)" in log and "--crawl" in log and "--fresh" in log, log
+    assert meta(pl) == before
+    pl.start_broker("--identity", "start A, out /a.jsonl", seed=False)
+    assert wait_exit(pl.broker, 20) == 1, procs.log(pl.broker)
+    assert "already complete" in procs.log(pl.broker) and "1 dead letters" in procs.log(pl.broker)
+
+
 def test_sighup_stops_every_stage_as_sigterm_does(procs, redis, tmp_path):
     """SIGHUP (a closed terminal or ssh session) stops every stage as SIGTERM does:
     fetchers, parser and writer drain and exit 0, the broker records `stopped` and
