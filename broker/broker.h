@@ -87,6 +87,7 @@ typedef struct broker {
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
     int64_t redis_bad_since; /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_trouble_since; /* the same, until a whole maintenance worked: the outage clock */
     int64_t redis_log_at;    /* next time a Redis failure may be logged */
     int64_t maint_backoff;   /* maintenance interval while Redis fails */
     long long open_leases;   /* ZCARD leases at the last maintenance, plus leases since */
@@ -105,6 +106,7 @@ typedef struct broker {
     frontier_counts at_start;                      /* counters when this run began: the summary counts the difference */
     struct broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
+    int replay_fails;        /* the oldest kept report failed this often with Redis up */
     broker_metrics *metrics; /* /metrics server, NULL when off */
     struct guard_refusals *refusals;
     struct guard_scope *scope;

@@ -546,6 +546,11 @@ size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, in
     return n;
 }
 
+void dispatch_shift_deadlines(dispatch *d, int64_t ms) {
+    for (size_t b = 0; b < d->nbuckets; b++)
+        for (dispatch_item *it = d->buckets[b]; it; it = it->hnext) it->deadline += ms;
+}
+
 dispatch_item *dispatch_any_parked(dispatch *d) {
     if (d->nparked == 0) return NULL;
     for (size_t h = 0; h < d->nhosts; h++)

@@ -116,6 +116,9 @@ int dispatch_init(dispatch *d, int max_per_host, double rate);
 /* Frees everything it holds (URLs included). */
 void dispatch_free(dispatch *d);
 
+/* Moves every held URL's lease deadline ms later (a Redis outage's length, which
+ * Redis's leases got back too). Cannot fail. */
+void dispatch_shift_deadlines(dispatch *d, int64_t ms);
 /* Takes a leased URL (url is copied). Returns the item, or NULL when the URL is
  * already held, is not http(s) (*bad set) or memory runs out. */
 dispatch_item *dispatch_park(dispatch *d, const char *url, int attempt, int64_t deadline, int *bad);

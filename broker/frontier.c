@@ -432,6 +432,7 @@ int frontier_redirect(frontier *fr, const char *url, const char *target) {
         if (cl < 0) {
             frontier_args_free(&a);
             snprintf(fr->err, sizeof(fr->err), "bad redirect target: %s", err);
+            fr->refused = 0; /* not Redis's doing: it takes writes */
             return -1;
         }
         unsigned char *fp = malloc(8);

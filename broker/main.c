@@ -87,7 +87,9 @@ static int maintenance(broker *b, int64_t now) {
         if (broker_outage_end(b, now) != 0) return 0;
         broker_replay_reports(b);
     }
-    return broker_maintain(b, now);
+    int done = broker_maintain(b, now);
+    if (!b->redis_bad_since) b->redis_trouble_since = 0; /* a whole maintenance worked */
+    return done;
 }
 
 /* One turn: wait for the ROUTER or the next timer, handle messages, heartbeats,
@@ -95,8 +97,12 @@ static int maintenance(broker *b, int64_t now) {
 static int turn(broker *b) {
     int64_t now = zc_now_ms();
     int64_t timeout = b->next_hb - now;
-    if (b->next_maint - now < timeout) timeout = b->next_maint - now;
-    int64_t rw = dispatch_rate_wait(&b->d, now);
+    /* Redis unreachable: nothing but the reconnect is due (maintenance waits for
+     * it, and nothing goes out), so the turn sleeps until then instead of spinning
+     * on a maintenance that stays due. */
+    int64_t maint = frontier_broken(&b->fr) && b->next_redis_try ? b->next_redis_try : b->next_maint;
+    if (maint - now < timeout) timeout = maint - now;
+    int64_t rw = b->redis_bad_since ? -1 : dispatch_rate_wait(&b->d, now); /* nothing is dispatched meanwhile */
     if (rw >= 0 && rw < timeout) timeout = rw;
     if (timeout < 0) timeout = 0;
     zmq_pollitem_t items[2] = { { b->router, 0, ZMQ_POLLIN, 0 }, { b->monitor, 0, ZMQ_POLLIN, 0 } };

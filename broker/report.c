@@ -240,11 +240,41 @@ static int handle_report(broker *b, int peer, const zc_msg *m) {
     }
 }
 
+/* A report whose replay failed this often while Redis was up and taking writes
+ * (WRONGTYPE on a hand-edited key, a redirect target that has no canonical form)
+ * can never be recorded: retrying it would hold every report behind it, and the
+ * outage would start again each time. */
+#define REPLAY_TRIES 3
+
+/* Makes each URL of a report that cannot be recorded a dead letter with the
+ * error; a URL whose dead letter cannot be written either is left to its lease
+ * (logged). Never fails. */
+static void report_dead(broker *b, const zc_msg *m) {
+    char reason[400], why[300];
+    snprintf(why, sizeof(why), "%.290s", b->fr.err);
+    snprintf(reason, sizeof(reason), "the broker could not record %s %d times: %s", zc_msg_type_name(m->type),
+             REPLAY_TRIES, why);
+    char *list = broker_frame_dup(m, 0), *save = NULL;
+    for (char *u = list ? strtok_r(list, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save)) {
+        int r = frontier_dead(&b->fr, u, "broker", reason, zc_wall_ms());
+        if (r < 0) zc_error("report_dropped", "url=%s reason=\"%s\" dead_letter_failed=\"%s\"", u, why, b->fr.err);
+        else zc_warn("dead_letter", "url=%s stage=broker reason=\"%s\"", u, reason);
+    }
+    free(list);
+}
+
 void broker_replay_reports(broker *b) {
     size_t n = 0;
     const zc_msg *m;
     while ((m = broker_kept_report(b)) != NULL && !b->redis_bad_since) {
-        if (handle_report(b, BROKER_PEER_REPLAY, m) < 0) break; /* Redis failed again: kept for the next try */
+        if (handle_report(b, BROKER_PEER_REPLAY, m) < 0) {
+            /* Redis away or refusing writes again: kept for the next try. */
+            if (frontier_broken(&b->fr) || frontier_refused(&b->fr) || ++b->replay_fails < REPLAY_TRIES) break;
+            /* Redis is up and this report alone fails: not an outage. */
+            b->redis_bad_since = 0;
+            report_dead(b, m);
+        }
+        b->replay_fails = 0;
         broker_kept_report_done(b);
         n++;
     }
