@@ -86,11 +86,11 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
-    int64_t redis_bad_since; /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_bad_since;     /* monotonic ms of the first failure not yet followed by a write that worked */
     int64_t redis_trouble_since; /* the same, until a whole maintenance worked: the outage clock */
-    int64_t redis_log_at;    /* next time a Redis failure may be logged */
-    int64_t maint_backoff;   /* maintenance interval while Redis fails */
-    long long open_leases;   /* ZCARD leases at the last maintenance, plus leases since */
+    int64_t redis_log_at;        /* next time a Redis failure may be logged */
+    int64_t maint_backoff;       /* maintenance interval while Redis fails */
+    long long open_leases;       /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
     frontier_counts last; /* for per-second rates */

@@ -48,7 +48,8 @@ void broker_redis_failed(broker *b, const char *what) {
 static int redis_past_limit(broker *b, int64_t now) {
     if (!b->redis_bad_since || now - b->redis_trouble_since <= b->conf->redis_fail_limit_ms) return 0;
     broker_fail(b, "Redis %s for %lld s (--redis-fail-limit-ms %ld): %s",
-                frontier_broken(&b->fr) ? "unreachable" : frontier_refused(&b->fr) ? "refusing writes" : "failing",
+                frontier_broken(&b->fr) ? "unreachable" : frontier_refused(&b->fr) ? "refusing writes"
+                                                                                   : "failing",
                 (long long)((now - b->redis_trouble_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
     return 1;
 }
