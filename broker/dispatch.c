@@ -408,7 +408,9 @@ void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
     dispatch_host *h = &d->hosts[hi];
     if (it->peer >= 0 && h->inflight > 0) h->inflight--;
     double was = h->cap;
-    if (throttled) {
+    if (throttled == DISPATCH_UNANSWERED) {
+        /* No answer says nothing of the host: no success to count. */
+    } else if (throttled) {
         /* Multiplicative decrease on 429/503: the host asks us to slow down. */
         h->cap = h->cap * 0.75 < 1 ? 1 : h->cap * 0.75;
         h->ok_streak = 0;

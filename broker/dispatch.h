@@ -152,6 +152,9 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 /* A fetcher answered DONE for it: frees the host slot. ok/throttled feed the
  * AIMD cap (throttled = 429 or 503). The caller then drops the item. */
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
+/* dispatch_answered's throttled for a JOB that got no answer (its fetcher died,
+ * or it timed out): the slot is freed, the host's rate neither raised nor cut. */
+#define DISPATCH_UNANSWERED (-1)
 /* Gates url's host (gated 1: only items with pass go out; 0: all) and sets its
  * own rate in requests per second (rate < 0 keeps it, 0 uses the global rate);
  * the rate is saved in Redis (host:<host> delay) at the next sync. Returns 0, or

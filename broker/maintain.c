@@ -28,7 +28,7 @@ static void drop_lapsed(broker *b, int64_t wall) {
     size_t n, total = 0;
     while ((n = dispatch_expiring(&b->d, wall, NULL, NULL, items, 256)) > 0) {
         for (size_t i = 0; i < n; i++) {
-            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], 0);
+            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], DISPATCH_UNANSWERED);
             dispatch_drop(&b->d, items[i]);
         }
         total += n;
@@ -141,7 +141,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
-    if (frontier_maintain(&b->fr, wall) < 0) {
+    if (frontier_maintain(&b->fr, wall, (int)b->conf->max_retries) < 0) {
         broker_redis_failed(b, "maintain");
         return 0;
     }
@@ -172,7 +172,7 @@ void broker_release(broker *b) {
     size_t n = 0;
     dispatch_item *it;
     while ((it = dispatch_any_parked(&b->d)) != NULL) {
-        if (!frontier_broken(&b->fr) && frontier_requeue(&b->fr, it->url) > 0) n++;
+        if (!frontier_broken(&b->fr) && frontier_requeue(&b->fr, it->url, -1) > 0) n++; /* never went out */
         dispatch_drop(&b->d, it);
     }
     if (n) zc_info("released", "requeued=%zu", n);

@@ -80,6 +80,7 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
     int nf = 0;
     m->nframes = 0;
     m->has_identity = 0;
+    m->srcfd = -1;
     if (router) {
         if (zmq_msg_init(&m->identity) != 0) return -1;
         if (zmq_msg_recv(&m->identity, sock, flags) < 0) {
@@ -104,6 +105,9 @@ int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t 
         return -1;
     }
     int more = zmq_msg_more(&head);
+    /* A ROUTER's identity frame is its own, made without the connection's socket
+     * (its ZMQ_SRCFD is -1); a frame the peer sent carries it. */
+    m->srcfd = zmq_msg_get(&head, ZMQ_SRCFD);
     int type = zc_msg_decode_header(zmq_msg_data(&head), zmq_msg_size(&head), err, errlen);
     zmq_msg_close(&head);
     if (type < 0) {

@@ -45,6 +45,7 @@ typedef struct zc_msg {
     zmq_msg_t frames[ZC_MSG_MAX_FRAMES];
     int has_identity; /* set when received on a ROUTER */
     zmq_msg_t identity;
+    int srcfd; /* the connection's socket it came over (ZMQ_SRCFD of its header frame), -1 unknown */
 } zc_msg;
 
 /* One outgoing frame. When ffn is set the data is handed to ZeroMQ without a copy

@@ -104,6 +104,61 @@ def test_status_problem_published_and_cleared(procs, redis):
     wait_for(lambda: pl.stats().get("problem") == "", 5, "problem gone with its peer")
 
 
+# ---------------------------------------------------------------- poison pages
+
+def test_page_lost_with_its_fetcher_each_time_becomes_a_dead_letter(procs, redis):
+    """A page whose fetcher dies every time (here killed -9 while it waits for the
+    answer; OOM or a crash alike): each JOB lost with its fetcher's connection counts
+    an attempt, and the URL lost --max-retries + 1 times is a dead letter ('lease
+    lost 3 times'), the crawl complete with exit 1. It was requeued as good as new
+    each time: the crawl never ended."""
+    sim = Sitesim(procs, "--books", "18", "--latency-ms", "120000")
+    url = sim.start_url
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "2", "--ignore-robots", "--heartbeat-ms", "200"])
+    pl.start_broker()
+    for k in range(3):
+        f = pl.start_fetcher("--heartbeat-ms", "200")
+        wait_for(lambda: sim.stats().get("requests", 0) >= k + 1, 30, "request %d" % (k + 1))
+        # A few heartbeats first: a fetcher killed right after its HELLO is taken
+        # for silent, not closed (the broker does not learn its connection from the
+        # HELLO), and its JOB comes back only when the lease runs out.
+        time.sleep(0.6)
+        procs.kill9(f)
+        wait_for(lambda: len(re.findall(r"event=peer_expired .*held=1 requeued=[01] ", procs.log(pl.broker))) > k,
+                 20, "the broker to take the JOB back", details=lambda: procs.log(pl.broker)[-2000:])
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 1, "exit %d, want 1:\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    dead = pl.dead()
+    assert [(d["url"], d["stage"], d["reason"]) for d in dead] == [(url, "broker", "lease lost 3 times")], dead
+
+
+def test_page_whose_lease_expires_each_time_becomes_a_dead_letter(procs, redis):
+    """A page fetched every time and never parsed (it kills its parser: nobody HOLDs
+    it, its lease runs out): each expiry counts an attempt, and after --max-retries + 1
+    the URL is a dead letter ('lease expired 3 times'), exit 1. It came back forever."""
+    url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "2", "--heartbeat-ms", "200", "--ignore-robots",
+                                                  "--lease-ms", "1000"])
+    pl.start_broker()
+    f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
+    try:
+        answered = 0
+        end = time.time() + 30
+        while pl.broker.poll() is None and time.time() < end:
+            f.pump(0.1)
+            for _ in range(len(f.of_type(JOB)) - answered):
+                f.send(DONE, url, "ok", "200", "0", "")  # fetched; its page then dies with the parser
+                f.send(CREDIT, "1")
+                answered += 1
+        assert answered == 3, "JOBs for the page: %d" % answered
+    finally:
+        f.close()
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 1, "exit %d, want 1:\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    dead = pl.dead()
+    assert [(d["url"], d["stage"], d["reason"]) for d in dead] == [(url, "broker", "lease expired 3 times")], dead
+
+
 # ---------------------------------------------------------------- stalls are not deaths
 
 def books_site(procs, books, latency=20):
