@@ -74,6 +74,15 @@ struct guard_scope;    /* guard_scope.c */
 struct guard_robots;   /* guard_robots.c */
 
 /* One struct for the broker's lifetime. */
+/* A host told to wait (429/503 with Retry-After): shown until it may be asked again. */
+#define BROKER_WAITS_MAX 8
+typedef struct broker_wait {
+    char host[272];
+    int64_t until_wall; /* wall ms */
+    int status;
+    int64_t retry_after_ms;
+} broker_wait;
+
 typedef struct broker {
     broker_conf *conf;
     void *ctx, *router, *monitor;
@@ -107,6 +116,7 @@ typedef struct broker {
     struct broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
     int replay_fails;        /* the oldest kept report failed this often with Redis up */
+    broker_wait waits[BROKER_WAITS_MAX]; /* hosts backing off, the latest ending kept when full */
     broker_metrics *metrics; /* /metrics server, NULL when off */
     struct guard_refusals *refusals;
     struct guard_scope *scope;

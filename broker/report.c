@@ -30,6 +30,24 @@ static int release_slot(broker *b, int peer, const char *url, int throttled) {
     return 1;
 }
 
+/* Notes that its host was told to wait (Retry-After), so the stats hash can say
+ * until when and why: a wait nobody names looks like a stalled crawl. Never fails. */
+static void note_wait(broker *b, const dispatch_item *it, int status, int64_t retry_after_ms) {
+    const dispatch_host *h = it->host >= 0 && (size_t)it->host < b->d.nhosts ? &b->d.hosts[it->host] : NULL;
+    if (!h || retry_after_ms <= 0 || h->backoff_wall <= zc_wall_ms()) return;
+    broker_wait *w = NULL, *soonest = &b->waits[0];
+    for (int i = 0; i < BROKER_WAITS_MAX && !w; i++) {
+        broker_wait *x = &b->waits[i];
+        if (!strcmp(x->host, h->key) || x->until_wall <= zc_wall_ms()) w = x;
+        else if (x->until_wall < soonest->until_wall) soonest = x;
+    }
+    if (!w) w = soonest;
+    snprintf(w->host, sizeof(w->host), "%s", h->key);
+    w->until_wall = h->backoff_wall;
+    w->status = status;
+    w->retry_after_ms = retry_after_ms;
+}
+
 /* Returns -1 when Redis failed (the outcome is not recorded), else 0. */
 static int on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
     const broker_conf *c = b->conf;
@@ -129,7 +147,10 @@ static int on_done(broker *b, int peer, const zc_msg *m, int mode, zc_buf *relea
     for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
         if (mode != DONE_REPLAY && (status == 429 || status == 503)) { /* the host's back-off, kept across restarts */
             dispatch_item *held = dispatch_find(&b->d, u);
-            if (held && held->peer == peer) dispatch_backoff(&b->d, held, zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
+            if (held && held->peer == peer) {
+                dispatch_backoff(&b->d, held, zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
+                note_wait(b, held, (int)status, (int64_t)retry_after);
+            }
         }
         if (mode != DONE_REPLAY && !release_slot(b, peer, u, status == 429 || status == 503)) {
             /* Not out at this fetcher: another's, or requeued (its lease decides). */

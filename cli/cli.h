@@ -114,6 +114,7 @@ typedef struct cli_progress {
     double rate;
     char state[16];
     char problem[512];
+    char waits[512]; /* hosts told to wait (Retry-After): until when, why */
 } cli_progress;
 
 /* Connects to uri (1 s timeouts); with a crawl, to the Redis Cluster node that

@@ -78,11 +78,11 @@ int cli_meta_read(redisContext *rc, const char *crawl, cli_meta *m, char *err, s
 
 int cli_progress_read(redisContext *rc, const char *crawl, cli_progress *p, char *err, size_t errlen) {
     static const char *const fields[] = { "fetched", "written", "gone", "dead", "retried", "queued",
-                                          "in_flight", "updated_at", "fetched_per_s", "state", "problem" };
+                                          "in_flight", "updated_at", "fetched_per_s", "state", "problem", "waits" };
     char key[256];
     memset(p, 0, sizeof(*p));
     if (crawl_key(key, sizeof(key), crawl, "stats", err, errlen) != 0) return -1;
-    redisReply *rep = hmget(rc, key, fields, 11, err, errlen);
+    redisReply *rep = hmget(rc, key, fields, 12, err, errlen);
     if (!rep) return -1;
     long long *dst[] = { &p->n.fetched, &p->n.written, &p->n.gone, &p->n.dead, &p->n.retried,
                          &p->queued, &p->in_flight, &p->updated_at };
@@ -92,6 +92,8 @@ int cli_progress_read(redisContext *rc, const char *crawl, cli_progress *p, char
     p->rate = rate ? atof(rate) : 0;
     snprintf(p->state, sizeof(p->state), "%s", state ? state : "starting");
     snprintf(p->problem, sizeof(p->problem), "%s", problem ? problem : "");
+    const char *waits = rep_str(rep->element[11]);
+    snprintf(p->waits, sizeof(p->waits), "%s", waits ? waits : "");
     freeReplyObject(rep);
     return 0;
 }

@@ -43,7 +43,8 @@ typedef struct crawl {
     redisContext *rc; /* the launcher's own connection, for progress */
     cli_counts base;  /* counters when this run started */
     cli_progress p;
-    char refusal[256], shown_problem[1024];
+    char refusal[256], shown_problem[1024], shown_waits[512];
+    int state_lost; /* Redis lost the crawl's state meanwhile: counters kept, the rerun starts over */
     int64_t t0;
     char err[1024];
 } crawl;
@@ -304,16 +305,26 @@ static void show_problem(crawl *cw) {
     snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem);
 }
 
+/* Says which hosts were told to wait, until when and why, when that changed: a
+ * crawl that waits an hour for one host must not look stalled. */
+static void show_waits(crawl *cw) {
+    if (!strcmp(cw->p.waits, cw->shown_waits)) return;
+    if (cw->p.waits[0])
+        fprintf(stderr, "%s%s: waiting: %s\n", cw->tty ? "\r\033[K" : "", CLI_PROG, cw->p.waits);
+    snprintf(cw->shown_waits, sizeof(cw->shown_waits), "%s", cw->p.waits);
+}
+
 static void show_progress(crawl *cw, int64_t now, int final) {
-    char eta[32] = "-", line[1536];
+    char eta[32] = "-", line[2200];
     if (cw->c->no_progress) return;
     cli_counts d = run_counts(cw);
     if (cw->p.rate > 0.5 && cw->p.queued > 0) snprintf(eta, sizeof(eta), "%.0fs", (double)cw->p.queued / cw->p.rate);
     snprintf(line, sizeof(line),
              "[%6.1fs] %7.1f pages/s  queued %lld  in flight %lld  fetched %lld  written %lld  errors %lld  "
-             "retries %lld  ETA %s%s%s",
+             "retries %lld  ETA %s%s%s%s%s",
              (double)(now - cw->t0) / 1000.0, cw->p.rate, cw->p.queued, cw->p.in_flight, d.fetched, d.written, d.dead,
-             d.retried, eta, cw->shown_problem[0] ? "  problem: " : "", cw->shown_problem);
+             d.retried, eta, cw->shown_problem[0] ? "  problem: " : "", cw->shown_problem,
+             cw->p.waits[0] ? "  waiting: " : "", cw->p.waits);
     if (cw->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
     else fprintf(stderr, "%s\n", line);
 }
@@ -327,7 +338,13 @@ static void poll_progress(crawl *cw) {
         return;
     }
     cli_progress p;
-    if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) cw->p = p;
+    if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) {
+        /* Counters only grow: lower ones mean Redis lost the crawl's state (restarted
+         * empty, keys deleted). What this run did stays counted; the rest is new. */
+        if (p.n.fetched < cw->p.n.fetched || p.n.written < cw->p.n.written) cw->state_lost = 1;
+        if (cw->state_lost) p.n = cw->p.n;
+        cw->p = p;
+    }
     if (cw->rc->err || cli_redis_refusal(cw->rc, cw->refusal, sizeof(cw->refusal)) != 0) {
         redisFree(cw->rc);
         cw->rc = NULL;
@@ -392,6 +409,7 @@ static void crawl_monitor(crawl *cw) {
         if (now >= next_poll) {
             poll_progress(cw);
             show_problem(cw);
+            show_waits(cw);
             next_poll = now + poll_ms;
         }
         if (now >= next_show) {
@@ -493,7 +511,9 @@ static void print_summary(crawl *cw, int rc, long long dead) {
            sig, d.fetched, d.written,
            d.gone, d.dead, d.retried, secs, secs > 0 ? (double)d.fetched / secs : 0.0, cpu);
     if (rc == CLI_EXIT_DEAD) show_dead(cw, dead);
-    if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd)
+        printf("resume with: %s%s\n", cw->c->resume_cmd,
+               cw->state_lost ? "  # Redis lost this crawl's state: this starts it over from its start URLs" : "");
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);
 }

@@ -418,6 +418,54 @@ def test_rerun_of_crawl_with_dead_letters_exits_1(procs, tmp_path):
     assert re.search(r"^dead letters: 1 in ", r.stdout, re.M), r.stdout
 
 
+def test_host_told_to_wait_says_until_when_and_why(procs, tmp_path):
+    """429 with Retry-After: 3600 freezes the host (capped at 10 minutes): the
+    launcher says which host waits, until when and why (a line when it begins, and
+    in the progress line), and so do `zcrawl status` and /metrics (they said
+    nothing: the crawl looked stalled for 10 minutes)."""
+    import urllib.request
+    from harness import free_port
+    site = Sitesim(procs, "--books", "300", "--fail-429", "0.3", "--retry-after", "3600")
+    mport = free_port()
+    argv = [bin_path("zcrawl"), "run", "--max-per-host", "4", "--out", str(tmp_path / "o.jsonl"), "--timeout", "120",
+            "--metrics", "127.0.0.1:%d" % mport, site.start_url]
+    launcher = start_launcher(procs, argv, tmp_path)
+    host = site.start_url.split("/")[2]
+    line = wait_for(lambda: re.search(r"^zcrawl: waiting: %s until (\S+) \(429, Retry-After 3600 s\)$" % re.escape(host),
+                                      procs.log(launcher), re.M), 60, "the launcher's waiting line",
+                    details=lambda: procs.log(launcher)[-2000:])
+    until = time.mktime(time.strptime(line.group(1), "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert 500 < until - time.time() <= 601, line.group(0)
+    wait_for(lambda: re.search(r"\] .*  waiting: %s until " % re.escape(host), procs.log(launcher)), 30,
+             "a progress line with the wait")
+    uri = re.search(r"redis (redis://\S+?)[,)]", procs.log(launcher)).group(1)
+    st = subprocess.run([bin_path("zcrawl"), "status", "--redis", uri], capture_output=True, text=True, timeout=30)
+    assert re.search(r"waiting\s+%s until \S+ \(429, Retry-After 3600 s\)" % re.escape(host), st.stdout), st.stdout
+    metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read().decode()
+    assert re.search(r"^zcrawl_hosts_waiting 1$", metrics, re.M), metrics
+    os.kill(launcher.pid, signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 3, procs.log(launcher)
+
+
+def test_redis_emptied_summary_counts_stay_and_rerun_says_it_starts_over(procs, tmp_path):
+    """Redis emptied mid-crawl: the crawl fails (exit 4); the summary still counts
+    what this run fetched and wrote (it said '0 pages fetched'), and the printed
+    command says it starts the crawl over (it read as a resume)."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--redis", redis.uri), tmp_path)
+    wait_written(out, BOOKS // 5, launcher)
+    redis.cli("FLUSHALL")
+    assert launcher.wait(timeout=60) == 4, procs.log(launcher)
+    text = procs.log(launcher)
+    outcome, fetched, written, _, _ = summary(text)
+    assert outcome == "failed" and fetched >= BOOKS // 5 and written >= BOOKS // 5, text
+    assert "lost its state" in text, text
+    assert re.search(r"^resume with: .*# Redis lost this crawl's state: this starts it over", text, re.M), text
+
+
 def test_complete_meta_read_before_anything_starts(procs, tmp_path):
     """The launcher reads zcrawl:{crawl}:meta itself: a crawl recorded complete is
     not started (no stage runs: the emulator sees no request)."""
