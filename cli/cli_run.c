@@ -501,8 +501,9 @@ static void print_summary(crawl *cw, int rc, long long dead) {
     if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
               (double)ru.ru_stime.tv_usec / 1e6;
-    char sig[32] = "";
+    char sig[64] = "";
     if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", zc_signal_name(cw->signal));
+    if (cw->state_lost) snprintf(sig, sizeof(sig), " (Redis lost its state; counts as last read, at least)");
     if (rc != CLI_EXIT_COMPLETE && rc != CLI_EXIT_DEAD && cw->err[0] && !cw->signal)
         fprintf(stderr, "%s: error: %s\n", CLI_PROG, cw->err);
     printf("crawl %s%s: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, %lld retries "

@@ -431,7 +431,7 @@ def test_host_told_to_wait_says_until_when_and_why(procs, tmp_path):
             "--metrics", "127.0.0.1:%d" % mport, site.start_url]
     launcher = start_launcher(procs, argv, tmp_path)
     host = site.start_url.split("/")[2]
-    line = wait_for(lambda: re.search(r"^zcrawl: waiting: %s until (\S+) \(429, Retry-After 3600 s\)$" % re.escape(host),
+    line = wait_for(lambda: re.search(r"^zcrawl: waiting: %s until (\S+) \(429, Retry-After \d+ s\)$" % re.escape(host),
                                       procs.log(launcher), re.M), 60, "the launcher's waiting line",
                     details=lambda: procs.log(launcher)[-2000:])
     until = time.mktime(time.strptime(line.group(1), "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
@@ -440,7 +440,7 @@ def test_host_told_to_wait_says_until_when_and_why(procs, tmp_path):
              "a progress line with the wait")
     uri = re.search(r"redis (redis://\S+?)[,)]", procs.log(launcher)).group(1)
     st = subprocess.run([bin_path("zcrawl"), "status", "--redis", uri], capture_output=True, text=True, timeout=30)
-    assert re.search(r"waiting\s+%s until \S+ \(429, Retry-After 3600 s\)" % re.escape(host), st.stdout), st.stdout
+    assert re.search(r"waiting\s+%s until \S+ \(429, Retry-After \d+ s\)" % re.escape(host), st.stdout), st.stdout
     metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read().decode()
     assert re.search(r"^zcrawl_hosts_waiting 1$", metrics, re.M), metrics
     os.kill(launcher.pid, signal.SIGTERM)
@@ -461,8 +461,10 @@ def test_redis_emptied_summary_counts_stay_and_rerun_says_it_starts_over(procs, 
     assert launcher.wait(timeout=60) == 4, procs.log(launcher)
     text = procs.log(launcher)
     outcome, fetched, written, _, _ = summary(text)
-    assert outcome == "failed" and fetched >= BOOKS // 5 and written >= BOOKS // 5, text
-    assert "lost its state" in text, text
+    # The last counts the launcher read before Redis was emptied: true, if a second old.
+    assert outcome == "failed" and 0 < fetched <= site.stats()["requests"], text
+    assert 0 < written <= len(jsonl_ids(str(out))), text
+    assert "crawl failed (Redis lost its state; counts as last read, at least):" in text, text
     assert re.search(r"^resume with: .*# Redis lost this crawl's state: this starts it over", text, re.M), text
 
 
