@@ -115,9 +115,9 @@ typedef struct broker {
     frontier_counts at_start;                      /* counters when this run began: the summary counts the difference */
     struct broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
-    int replay_fails;        /* the oldest kept report failed this often with Redis up */
+    int replay_fails;                    /* the oldest kept report failed this often with Redis up */
     broker_wait waits[BROKER_WAITS_MAX]; /* hosts backing off, the latest ending kept when full */
-    broker_metrics *metrics; /* /metrics server, NULL when off */
+    broker_metrics *metrics;             /* /metrics server, NULL when off */
     struct guard_refusals *refusals;
     struct guard_scope *scope;
     struct guard_robots *robots;
