@@ -63,6 +63,7 @@ typedef struct broker_conf {
     int fresh;
     long max_credit, job_timeout_ms; /* guard_credit.c, guard_timeout.c */
     const char *allow_host;
+    const char *identity; /* what the crawl is (start URLs, spec, sink); "" or NULL: not said */
     int ignore_robots;
     double rate;
 } broker_conf;
@@ -74,6 +75,15 @@ struct guard_scope;    /* guard_scope.c */
 struct guard_robots;   /* guard_robots.c */
 
 /* One struct for the broker's lifetime. */
+/* A host told to wait (429/503 with Retry-After): shown until it may be asked again. */
+#define BROKER_WAITS_MAX 8
+typedef struct broker_wait {
+    char host[272];
+    int64_t until_wall; /* wall ms */
+    int status;
+    int64_t retry_after_ms;
+} broker_wait;
+
 typedef struct broker {
     broker_conf *conf;
     void *ctx, *router, *monitor;
@@ -86,10 +96,11 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
-    int64_t redis_bad_since; /* monotonic ms of the first failure not yet followed by a write that worked */
-    int64_t redis_log_at;    /* next time a Redis failure may be logged */
-    int64_t maint_backoff;   /* maintenance interval while Redis fails */
-    long long open_leases;   /* ZCARD leases at the last maintenance, plus leases since */
+    int64_t redis_bad_since;     /* monotonic ms of the first failure not yet followed by a write that worked */
+    int64_t redis_trouble_since; /* the same, until a whole maintenance worked: the outage clock */
+    int64_t redis_log_at;        /* next time a Redis failure may be logged */
+    int64_t maint_backoff;       /* maintenance interval while Redis fails */
+    long long open_leases;       /* ZCARD leases at the last maintenance, plus leases since */
     long long fetched_unflushed;
     long long bad_messages;
     frontier_counts last; /* for per-second rates */
@@ -101,12 +112,15 @@ typedef struct broker {
     int done;                      /* a batch crawl is complete */
     int failed;                    /* the crawl cannot finish: fail_reason says why */
     int meta_lost;                 /* its meta hash is gone: never write it again */
+    long long dead_before;         /* a crawl complete before this run: its dead letters */
     char fail_reason[300];
     char run_id[17];
     frontier_counts at_start;                      /* counters when this run began: the summary counts the difference */
     struct broker_report *reports, **reports_tail; /* kept while Redis fails, oldest first */
     size_t nreports;
-    broker_metrics *metrics; /* /metrics server, NULL when off */
+    int replay_fails;                    /* the oldest kept report failed this often with Redis up */
+    broker_wait waits[BROKER_WAITS_MAX]; /* hosts backing off, the latest ending kept when full */
+    broker_metrics *metrics;             /* /metrics server, NULL when off */
     struct guard_refusals *refusals;
     struct guard_scope *scope;
     struct guard_robots *robots;

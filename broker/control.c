@@ -164,8 +164,9 @@ void broker_on_message(broker *b, zc_msg *m, int64_t now) {
     if (!broker_guard_key_admitted(b, peer, m->type, m->user)) return;
     /* The connection it came over (ZMQ_SRCFD, deprecated but the only way to
      * match a ROUTER peer with its monitor events), so that its closing can be
-     * told apart from silence. */
-    broker_peer_seen(b, peer, zmq_msg_get(&m->identity, ZMQ_SRCFD), now);
+     * told apart from silence: from a frame the peer sent (zc_msg_recv), since
+     * the ROUTER's identity frame has none. */
+    broker_peer_seen(b, peer, m->srcfd, now);
     if (needs_redis(m->type) && (frontier_broken(&b->fr) || b->redis_bad_since)) {
         /* HOLD needs no replay: the outage's length is given back to every lease. */
         if (m->type != ZC_MSG_HOLD) broker_report_while_failing(b, peer, m);

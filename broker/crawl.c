@@ -69,7 +69,13 @@ int broker_begin(broker *b) {
         zc_info("fresh", "crawl=%s keys_deleted=%ld", crawl, n);
     }
     frontier_meta prev;
-    if (frontier_begin(&b->fr, b->run_id, zc_wall_ms(), &prev) != 0) goto redis_err;
+    if (frontier_begin(&b->fr, b->run_id, b->conf->identity, zc_wall_ms(), &prev) != 0) goto redis_err;
+    if (!strcmp(prev.state, "identity")) {
+        fprintf(stderr, "%s: error: crawl %s is another crawl (%s), not this one (%s): give this one its own --crawl "
+                        "NAME (or --state DIR), or --fresh to start over in its place\n",
+                BROKER_PROG, crawl, prev.identity, b->conf->identity);
+        return -2;
+    }
     if (!strcmp(prev.state, "lost")) {
         fprintf(stderr, "%s: error: crawl %s has URLs in Redis but no meta: its state was lost (Redis restarted "
                         "empty?) or written by an older zcrawl; --fresh starts it over\n",
@@ -85,9 +91,12 @@ int broker_begin(broker *b) {
     }
     if (!strcmp(prev.state, "complete")) {
         char when[32];
-        printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", crawl,
+        printf("crawl %s already complete at %s, %lld documents", crawl,
                zc_time_utc(prev.ended_at, ZC_TIME_ISO, "an unknown time", when, sizeof(when)), prev.written);
+        if (prev.dead > 0) printf(", %lld dead letters (LRANGE zcrawl:{%s}:dead 0 -1)", prev.dead, crawl);
+        printf("; --fresh starts it over\n");
         fflush(stdout);
+        b->dead_before = prev.dead;
         return 1;
     }
     if (frontier_read_counts(&b->fr, &b->at_start) != 0) goto redis_err;
@@ -192,5 +201,6 @@ int broker_linger(broker *b) {
             zc_msg_close(&m);
         }
     }
-    return BROKER_EXIT_COMPLETE;
+    /* The crawl's own outcome: complete, with its dead letters or without. */
+    return b->dead_before > 0 ? BROKER_EXIT_DEAD_LETTERS : BROKER_EXIT_COMPLETE;
 }

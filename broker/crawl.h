@@ -16,7 +16,8 @@ int broker_check_start(const char *url);
 int broker_seed(broker *b, const char *start, char *const *args, size_t nargs);
 /* Begins this run in the crawl's meta hash (after --fresh cleared the crawl).
  * Returns 0 to crawl, 1 when the crawl is complete already (the one line is
- * printed), or -1 after a one-line message on stderr (state lost, Redis). */
+ * printed), -2 when the crawl of that name is recorded with another --identity,
+ * or -1 after a one-line message on stderr (state lost, Redis). */
 int broker_begin(broker *b);
 /* After a broker's restart: the leases of the one before end within
  * --recover-ms (nobody renews them) and every host it had checked out goes back
@@ -27,7 +28,7 @@ int broker_take_over(broker *b);
  * retried at the next maintenance). */
 int broker_check_meta(broker *b);
 /* The crawl was complete already: answers SHUTDOWN to every stage that speaks
- * within --linger-ms. Returns the exit code (0). */
+ * within --linger-ms. Returns the crawl's exit code (0, 1 with dead letters). */
 int broker_linger(broker *b);
 /* Ends this run: meta state, the summary line (this run's counts), and returns
  * the exit code. */

@@ -429,7 +429,9 @@ void dispatch_answered(dispatch *d, dispatch_item *it, int throttled) {
     dispatch_host *h = &d->hosts[hi];
     if (it->peer >= 0 && h->inflight > 0) h->inflight--;
     double was = h->cap;
-    if (throttled) {
+    if (throttled == DISPATCH_UNANSWERED) {
+        /* No answer says nothing of the host: no success to count. */
+    } else if (throttled) {
         /* Multiplicative decrease on 429/503: the host asks us to slow down. */
         h->cap = h->cap * 0.75 < 1 ? 1 : h->cap * 0.75;
         h->ok_streak = 0;
@@ -565,6 +567,11 @@ size_t dispatch_expiring(dispatch *d, int64_t horizon, int (*keep)(void *arg, in
         for (dispatch_item *it = d->buckets[b]; it && n < cap; it = it->hnext)
             if (it->deadline < horizon && (it->peer < 0 || !keep || keep(arg, it->peer))) out[n++] = it;
     return n;
+}
+
+void dispatch_shift_deadlines(dispatch *d, int64_t ms) {
+    for (size_t b = 0; b < d->nbuckets; b++)
+        for (dispatch_item *it = d->buckets[b]; it; it = it->hnext) it->deadline += ms;
 }
 
 dispatch_item *dispatch_any_parked(dispatch *d) {

@@ -118,6 +118,9 @@ int dispatch_init(dispatch *d, int max_per_host, double rate);
 /* Frees everything it holds (URLs included). */
 void dispatch_free(dispatch *d);
 
+/* Moves every held URL's lease deadline ms later (a Redis outage's length, which
+ * Redis's leases got back too). Cannot fail. */
+void dispatch_shift_deadlines(dispatch *d, int64_t ms);
 /* Takes a leased URL (url is copied). Returns the item, or NULL when the URL is
  * already held, is not http(s) (*bad set) or memory runs out. */
 dispatch_item *dispatch_park(dispatch *d, const char *url, int attempt, int64_t deadline, int *bad);
@@ -151,6 +154,9 @@ dispatch_item *dispatch_next(dispatch *d, int64_t now);
 /* A fetcher answered DONE for it: frees the host slot. ok/throttled feed the
  * AIMD cap (throttled = 429 or 503). The caller then drops the item. */
 void dispatch_answered(dispatch *d, dispatch_item *it, int throttled);
+/* dispatch_answered's throttled for a JOB that got no answer (its fetcher died,
+ * or it timed out): the slot is freed, the host's rate neither raised nor cut. */
+#define DISPATCH_UNANSWERED (-1)
 /* Gates url's host (gated 1: only items with pass go out; 0: all) and sets its
  * own rate in requests per second (rate < 0 keeps it, 0 uses the global rate);
  * the rate is saved in Redis (host:<host> delay) at the next sync. Returns 0, or

@@ -170,12 +170,20 @@ long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_m
     return (long)v;
 }
 
-int frontier_requeue(frontier *fr, const char *url) {
+int frontier_requeue(frontier *fr, const char *url, int max_retries) {
+    char why[64];
+    snprintf(why, sizeof(why), "lease lost %d times", max_retries + 1);
     frontier_args a = { 0 };
-    frontier_args_script(&a, FRONTIER_LUA_REQUEUE, 2);
+    frontier_args_script(&a, FRONTIER_LUA_REQUEUE, 5);
     frontier_args_str(&a, fr->k_leases);
     frontier_args_str(&a, fr->k_waiting);
+    frontier_args_str(&a, fr->k_retries);
+    frontier_args_str(&a, fr->k_dead);
+    frontier_args_str(&a, fr->k_stats);
     frontier_args_str(&a, url);
+    frontier_args_str(&a, max_retries >= 0 ? "1" : "0");
+    frontier_args_ll(&a, max_retries >= 0 ? max_retries : 0);
+    frontier_args_own(&a, max_retries >= 0 ? dead_json(url, "broker", why, zc_wall_ms()) : strdup(""));
     long long v;
     if (frontier_run_int(fr, &a, &v) != 0) return -1;
     return (int)v;
@@ -301,16 +309,19 @@ static long fr_take_seeds(frontier *fr, int64_t now_ms) {
     return taken;
 }
 
-long frontier_maintain(frontier *fr, int64_t now_ms) {
+long frontier_maintain(frontier *fr, int64_t now_ms, int max_retries) {
     frontier_args a = { 0 };
-    frontier_args_script(&a, FRONTIER_LUA_MAINTAIN, 5);
+    frontier_args_script(&a, FRONTIER_LUA_MAINTAIN, 7);
     frontier_args_str(&a, fr->k_leases);
     frontier_args_str(&a, fr->k_frontier);
     frontier_args_str(&a, fr->k_delayed);
     frontier_args_str(&a, fr->k_stats);
     frontier_args_str(&a, fr->k_waiting);
+    frontier_args_str(&a, fr->k_retries);
+    frontier_args_str(&a, fr->k_dead);
     frontier_args_ll(&a, now_ms);
     frontier_args_str(&a, "1000");
+    frontier_args_ll(&a, max_retries);
     long long moved;
     if (frontier_run_int(fr, &a, &moved) != 0) return -1;
     /* Seeds come in batches; a long list (zcrawl run with many START_URLs) is
@@ -466,6 +477,7 @@ int frontier_redirect(frontier *fr, const char *url, const char *target) {
         if (cl < 0) {
             frontier_args_free(&a);
             snprintf(fr->err, sizeof(fr->err), "bad redirect target: %s", err);
+            fr->refused = 0; /* not Redis's doing: it takes writes */
             return -1;
         }
         unsigned char *fp = malloc(8);

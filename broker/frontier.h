@@ -77,8 +77,11 @@ int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_m
  * many were extended, or -1. */
 long frontier_hold(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
 /* Closes url's lease and puts it back at the head of its host's queue (if the lease
- * was still open). Returns 1 if requeued, 0 if the lease was closed already, -1. */
-int frontier_requeue(frontier *fr, const char *url);
+ * was still open). With max_retries >= 0 the loss counts an attempt (a JOB lost
+ * with its fetcher or never answered), and a URL lost more than max_retries times
+ * becomes a dead letter ("lease lost N times"). Returns 1 if requeued, 0 if the
+ * lease was closed already, -2 if dead-lettered, -1 on a Redis error. */
+int frontier_requeue(frontier *fr, const char *url, int max_retries);
 /* A transient failure: closes the lease and delays url by exponential backoff with
  * jitter (at least retry_after_ms), or dead-letters it after max_retries. Returns
  * the attempt number (>=1) when delayed, -2 when dead-lettered, 0 when the lease
@@ -94,10 +97,11 @@ int frontier_dead(frontier *fr, const char *url, const char *stage, const char *
                   int64_t now_ms);
 /* Closes the leases of written documents. Returns how many were open, or -1. */
 long frontier_written(frontier *fr, char *const *urls, size_t n);
-/* Requeues expired leases, promotes due delayed URLs, moves new seeds in (bad ones
- * are logged and dropped). Returns the number of URLs moved or taken off the seeds
- * list, or -1. */
-long frontier_maintain(frontier *fr, int64_t now_ms);
+/* Requeues expired leases (each counts an attempt: one past max_retries makes the
+ * URL a dead letter, "lease expired N times"), promotes due delayed URLs, moves new
+ * seeds in (bad ones are logged and dropped). Returns the number of URLs moved or
+ * taken off the seeds list, or -1. */
+long frontier_maintain(frontier *fr, int64_t now_ms, int max_retries);
 /* After a broker restart nobody holds the old leases: brings every deadline later
  * than deadline_ms forward to it. Returns how many changed, or -1. */
 long frontier_clamp_leases(frontier *fr, int64_t deadline_ms);

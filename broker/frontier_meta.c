@@ -6,7 +6,7 @@
 
 #include "zc_url.h"
 
-int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_meta *prev) {
+int frontier_begin(frontier *fr, const char *run_id, const char *identity, int64_t now_ms, frontier_meta *prev) {
     memset(prev, 0, sizeof(*prev));
     frontier_args a = { 0 };
     frontier_args_script(&a, FRONTIER_LUA_BEGIN, 2);
@@ -15,9 +15,11 @@ int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_me
     frontier_args_str(&a, run_id);
     frontier_args_ll(&a, now_ms);
     frontier_args_ll(&a, ZC_URL_FORM);
+    frontier_args_str(&a, identity ? identity : "");
     redisReply *r = frontier_run(fr, &a);
     if (!r) return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[4]->type != REDIS_REPLY_STRING) {
         snprintf(fr->err, sizeof(fr->err), "unexpected reply to the meta script");
         freeReplyObject(r);
         return -1;
@@ -26,6 +28,8 @@ int frontier_begin(frontier *fr, const char *run_id, int64_t now_ms, frontier_me
     prev->ended_at = frontier_reply_ll(r->element[1]);
     prev->written = frontier_reply_ll(r->element[2]);
     prev->url_form = frontier_reply_ll(r->element[3]);
+    snprintf(prev->identity, sizeof(prev->identity), "%s", r->element[4]->str);
+    prev->dead = frontier_reply_ll(r->element[5]);
     freeReplyObject(r);
     return 0;
 }

@@ -12,8 +12,11 @@ void broker_guard_timeout_tick(broker *b, int64_t now) {
         size_t n = 0;
         dispatch_item *it;
         while ((it = dispatch_first_held(&b->d, (int)i)) != NULL && now - it->sent_at > b->conf->job_timeout_ms) {
-            dispatch_answered(&b->d, it, 0);
-            if (frontier_requeue(&b->fr, it->url) < 0) broker_redis_failed(b, "requeue");
+            dispatch_answered(&b->d, it, DISPATCH_UNANSWERED); /* no answer: no sign the host is fine */
+            int rc = frontier_requeue(&b->fr, it->url, (int)b->conf->max_retries);
+            if (rc == -2) zc_warn("dead_letter", "url=%s stage=broker reason=\"lease lost %ld times\"", it->url,
+                                  b->conf->max_retries + 1);
+            else if (rc < 0) broker_redis_failed(b, "requeue");
             dispatch_drop(&b->d, it);
             n++;
         }

@@ -101,7 +101,7 @@ static void fill(broker *b, long want, int64_t now) {
             if (bad) {
                 if (frontier_dead(&b->fr, leases[i].url, "broker", "not an http(s) URL", wall) < 0)
                     broker_redis_failed(b, "dead");
-            } else if (frontier_requeue(&b->fr, leases[i].url) < 0) {
+            } else if (frontier_requeue(&b->fr, leases[i].url, -1) < 0) { /* never went out */
                 broker_redis_failed(b, "requeue");
             }
         }

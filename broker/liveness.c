@@ -72,10 +72,13 @@ static void expire_peer(broker *b, int peer, const char *why) {
     size_t held = p->held.n, requeued = 0;
     dispatch_item *it;
     while ((it = dispatch_first_held(&b->d, peer)) != NULL) {
-        dispatch_answered(&b->d, it, 0);
+        dispatch_answered(&b->d, it, DISPATCH_UNANSWERED);
         if (!frontier_broken(&b->fr)) {
-            int rc = frontier_requeue(&b->fr, it->url);
-            if (rc < 0) broker_redis_failed(b, "requeue");
+            /* An attempt: a page that kills its fetcher each time ends as a dead letter. */
+            int rc = frontier_requeue(&b->fr, it->url, (int)b->conf->max_retries);
+            if (rc == -2) zc_warn("dead_letter", "url=%s stage=broker reason=\"lease lost %ld times\"", it->url,
+                                  b->conf->max_retries + 1);
+            else if (rc < 0) broker_redis_failed(b, "requeue");
             else requeued += (size_t)rc;
         }
         dispatch_drop(&b->d, it);

@@ -67,7 +67,8 @@ static int open_all(broker *b, char *const *args, size_t nargs) {
         return usage_error(err);            /* the address is taken */
     broker_security_log(conf, b->proof.on); /* the first line, once all is bound: what protects each endpoint */
     int begun = broker_begin(b);
-    if (begun != 0) return begun < 0 ? BROKER_EXIT_FAILED : 1;
+    if (begun != 0) return begun == -2 ? BROKER_EXIT_USAGE : begun < 0 ? BROKER_EXIT_FAILED
+                                                                       : 1;
     if (broker_guard_open(b, args, nargs, err, sizeof(err)) != 0) goto err;
     if (broker_seed(b, conf->start, args, nargs) != 0) return BROKER_EXIT_FAILED;
     if (broker_take_over(b) != 0) return BROKER_EXIT_FAILED;
@@ -89,7 +90,9 @@ static int maintenance(broker *b, int64_t now) {
         if (broker_outage_end(b, now) != 0) return 0;
         broker_replay_reports(b);
     }
-    return broker_maintain(b, now);
+    int done = broker_maintain(b, now);
+    if (!b->redis_bad_since) b->redis_trouble_since = 0; /* a whole maintenance worked */
+    return done;
 }
 
 /* One turn: wait for the ROUTER or the next timer, handle messages, heartbeats,
@@ -97,8 +100,12 @@ static int maintenance(broker *b, int64_t now) {
 static int turn(broker *b) {
     int64_t now = zc_now_ms();
     int64_t timeout = b->next_hb - now;
-    if (b->next_maint - now < timeout) timeout = b->next_maint - now;
-    int64_t rw = dispatch_rate_wait(&b->d, now);
+    /* Redis unreachable: nothing but the reconnect is due (maintenance waits for
+     * it, and nothing goes out), so the turn sleeps until then instead of spinning
+     * on a maintenance that stays due. */
+    int64_t maint = frontier_broken(&b->fr) && b->next_redis_try ? b->next_redis_try : b->next_maint;
+    if (maint - now < timeout) timeout = maint - now;
+    int64_t rw = b->redis_bad_since ? -1 : dispatch_rate_wait(&b->d, now); /* nothing is dispatched meanwhile */
     if (rw >= 0 && rw < timeout) timeout = rw;
     if (timeout < 0) timeout = 0;
     zmq_pollitem_t items[2] = { { b->router, 0, ZMQ_POLLIN, 0 }, { b->monitor, 0, ZMQ_POLLIN, 0 } };

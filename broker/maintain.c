@@ -29,7 +29,7 @@ static void drop_lapsed(broker *b, int64_t wall) {
     size_t n, total = 0;
     while ((n = dispatch_expiring(&b->d, wall, NULL, NULL, items, 256)) > 0) {
         for (size_t i = 0; i < n; i++) {
-            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], 0);
+            if (items[i]->peer >= 0) dispatch_answered(&b->d, items[i], DISPATCH_UNANSWERED);
             dispatch_drop(&b->d, items[i]);
         }
         total += n;
@@ -81,12 +81,33 @@ void broker_problem(broker *b, char *buf, size_t len) {
     }
 }
 
+/* The hosts told to wait that still wait, "host until TIME (429, Retry-After N s)"
+ * joined by "; ", into buf; how many into *n. */
+static void waits_line(broker *b, char *buf, size_t len, int *n) {
+    int64_t wall = zc_wall_ms();
+    size_t off = 0;
+    *n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < BROKER_WAITS_MAX; i++) {
+        const broker_wait *w = &b->waits[i];
+        if (!w->host[0] || w->until_wall <= wall) continue;
+        char when[32];
+        int k = snprintf(buf + off, len - off, "%s%s until %s (%d, Retry-After %lld s)", off ? "; " : "", w->host,
+                         zc_time_utc(w->until_wall, ZC_TIME_ISO, "?", when, sizeof(when)), w->status,
+                         (long long)(w->retry_after_ms / 1000));
+        (*n)++;
+        if (k < 0 || (size_t)k >= len - off) break;
+        off += (size_t)k;
+    }
+}
+
 void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const char *state) {
     broker_counts_flush(b); /* a spec's counters go with the stats, the last ones with the last */
     double secs = b->last_stats_at ? (double)(now - b->last_stats_at) / 1000.0 : 0;
-    char v[18][32], problem[512];
-    int i = 0;
+    char v[19][32], problem[512], waits[1024];
+    int i = 0, nwaits = 0;
     broker_problem(b, problem, sizeof(problem));
+    waits_line(b, waits, sizeof(waits), &nwaits);
     zc_buf peers = { 0 }; /* status_peers.c: who is connected, for zcrawl status and the status page */
     int peers_ok = broker_peers_json(&b->d, now, zc_wall_ms(), &peers) == 0;
 #define STAT(fmt, val) (snprintf(v[i], sizeof(v[i]), fmt, val), v[i++])
@@ -129,6 +150,10 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
         state,
         "problem",
         problem,
+        "waits",
+        waits,
+        "hosts_waiting",
+        STAT("%d", nwaits),
         "peers",
         peers_ok ? peers.p : "[]",
         NULL,
@@ -143,7 +168,7 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
 
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
-    if (frontier_maintain(&b->fr, wall) < 0) {
+    if (frontier_maintain(&b->fr, wall, (int)b->conf->max_retries) < 0) {
         broker_redis_failed(b, "maintain");
         return 0;
     }
@@ -174,7 +199,7 @@ void broker_release(broker *b) {
     size_t n = 0;
     dispatch_item *it;
     while ((it = dispatch_any_parked(&b->d)) != NULL) {
-        if (!frontier_broken(&b->fr) && frontier_requeue(&b->fr, it->url) > 0) n++;
+        if (!frontier_broken(&b->fr) && frontier_requeue(&b->fr, it->url, -1) > 0) n++; /* never went out */
         dispatch_drop(&b->d, it);
     }
     if (n) zc_info("released", "requeued=%zu", n);

@@ -342,6 +342,12 @@ static int render(broker_metrics *m, const zc_crawlstat *s, zc_buf *b) {
                   "1 while a stage reports a problem (the stats hash's problem field; zcrawl status shows it).",
                   problem && *problem ? 1 : 0))
         return -1;
+    long long waiting = 0;
+    (void)zc_redis_hget_ll(stats, "hosts_waiting", &waiting);
+    if (metric_ll(b, "zcrawl_hosts_waiting", "gauge",
+                  "Hosts told to wait (429/503 with Retry-After); the stats hash's waits field and zcrawl status say until when.",
+                  waiting))
+        return -1;
     long long age = zc_crawlstat_stats_age(s);
     if (age >= 0 && (family(b, "zcrawl_stats_age_seconds", "gauge", "Seconds since the broker last wrote the stats hash.") ||
                      out_printf(b, "zcrawl_stats_age_seconds %.3f\n", (double)age / 1000.0)))

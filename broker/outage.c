@@ -24,6 +24,7 @@ void broker_redis_failed(broker *b, const char *what) {
         b->redis_bad_since = now;
         b->maint_backoff = 200;
     }
+    if (!b->redis_trouble_since) b->redis_trouble_since = now;
     if (frontier_refused(&b->fr) && !b->problem[0]) {
         snprintf(b->problem, sizeof(b->problem), "broker: redis refuses writes: %.200s", b->fr.err);
         b->problem_since = zc_wall_ms();
@@ -40,13 +41,16 @@ void broker_redis_failed(broker *b, const char *what) {
     }
 }
 
-/* Fails the crawl once Redis has been failing longer than the limit. Returns 1
- * then, else 0. */
+/* Fails the crawl once Redis has been failing longer than the limit. The clock
+ * runs from the first failure until a whole maintenance worked: a write that
+ * works between failures that come back each time (a hand-edited key of the wrong
+ * type) does not restart it. Returns 1 then, else 0. */
 static int redis_past_limit(broker *b, int64_t now) {
-    if (!b->redis_bad_since || now - b->redis_bad_since <= b->conf->redis_fail_limit_ms) return 0;
+    if (!b->redis_bad_since || now - b->redis_trouble_since <= b->conf->redis_fail_limit_ms) return 0;
     broker_fail(b, "Redis %s for %lld s (--redis-fail-limit-ms %ld): %s",
-                frontier_broken(&b->fr) ? "unreachable" : "refusing writes",
-                (long long)((now - b->redis_bad_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
+                frontier_broken(&b->fr) ? "unreachable" : frontier_refused(&b->fr) ? "refusing writes"
+                                                                                   : "failing",
+                (long long)((now - b->redis_trouble_since) / 1000), b->conf->redis_fail_limit_ms, b->fr.err);
     return 1;
 }
 
@@ -78,6 +82,10 @@ int broker_outage_end(broker *b, int64_t now) {
         b->maint_backoff = b->maint_backoff * 2 > 5000 ? 5000 : b->maint_backoff * 2;
         return -1;
     }
+    /* The copies held here too, or maintenance would take them for lapsed and
+     * forget URLs that fetchers still hold (their DONEs refused, their hosts'
+     * slots freed while the fetches run). */
+    dispatch_shift_deadlines(&b->d, lost);
     zc_info("redis_recovered", "failing_ms=%lld leases_extended=%ld", (long long)lost, n);
     b->redis_bad_since = 0;
     b->redis_log_at = 0;

@@ -30,6 +30,24 @@ static int release_slot(broker *b, int peer, const char *url, int throttled) {
     return 1;
 }
 
+/* Notes that its host was told to wait (Retry-After), so the stats hash can say
+ * until when and why: a wait nobody names looks like a stalled crawl. Never fails. */
+static void note_wait(broker *b, const dispatch_item *it, int status, int64_t retry_after_ms) {
+    const dispatch_host *h = it->host >= 0 && (size_t)it->host < b->d.nhosts ? &b->d.hosts[it->host] : NULL;
+    if (!h || retry_after_ms <= 0 || h->backoff_wall <= zc_wall_ms()) return;
+    broker_wait *w = NULL, *soonest = &b->waits[0];
+    for (int i = 0; i < BROKER_WAITS_MAX && !w; i++) {
+        broker_wait *x = &b->waits[i];
+        if (!strcmp(x->host, h->key) || x->until_wall <= zc_wall_ms()) w = x;
+        else if (x->until_wall < soonest->until_wall) soonest = x;
+    }
+    if (!w) w = soonest;
+    snprintf(w->host, sizeof(w->host), "%s", h->key);
+    w->until_wall = h->backoff_wall;
+    w->status = status;
+    w->retry_after_ms = retry_after_ms;
+}
+
 /* Returns -1 when Redis failed (the outcome is not recorded), else 0. */
 static int on_done_retry(broker *b, const char *url, uint64_t status, uint64_t retry_after, const char *reason) {
     const broker_conf *c = b->conf;
@@ -138,7 +156,10 @@ static int on_done(broker *b, int peer, const zc_msg *m, int mode, zc_buf *relea
     for (char *u = strtok_r(urls, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
         if (mode != DONE_REPLAY && (status == 429 || status == 503)) { /* the host's back-off, kept across restarts */
             dispatch_item *held = dispatch_find(&b->d, u);
-            if (held && held->peer == peer) dispatch_backoff(&b->d, held, zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
+            if (held && held->peer == peer) {
+                dispatch_backoff(&b->d, held, zc_now_ms(), zc_wall_ms(), (int64_t)retry_after);
+                note_wait(b, held, (int)status, (int64_t)retry_after);
+            }
         }
         if (mode != DONE_REPLAY && !release_slot(b, peer, u, status == 429 || status == 503)) {
             /* Not out at this fetcher: another's, or requeued (its lease decides). */
@@ -290,11 +311,41 @@ static int handle_report(broker *b, int peer, const zc_msg *m) {
     }
 }
 
+/* A report whose replay failed this often while Redis was up and taking writes
+ * (WRONGTYPE on a hand-edited key, a redirect target that has no canonical form)
+ * can never be recorded: retrying it would hold every report behind it, and the
+ * outage would start again each time. */
+#define REPLAY_TRIES 3
+
+/* Makes each URL of a report that cannot be recorded a dead letter with the
+ * error; a URL whose dead letter cannot be written either is left to its lease
+ * (logged). Never fails. */
+static void report_dead(broker *b, const zc_msg *m) {
+    char reason[400], why[300];
+    snprintf(why, sizeof(why), "%.290s", b->fr.err);
+    snprintf(reason, sizeof(reason), "the broker could not record %s %d times: %s", zc_msg_type_name(m->type),
+             REPLAY_TRIES, why);
+    char *list = broker_frame_dup(m, 0), *save = NULL;
+    for (char *u = list ? strtok_r(list, "\n", &save) : NULL; u; u = strtok_r(NULL, "\n", &save)) {
+        int r = frontier_dead(&b->fr, u, "broker", reason, zc_wall_ms());
+        if (r < 0) zc_error("report_dropped", "url=%s reason=\"%s\" dead_letter_failed=\"%s\"", u, why, b->fr.err);
+        else zc_warn("dead_letter", "url=%s stage=broker reason=\"%s\"", u, reason);
+    }
+    free(list);
+}
+
 void broker_replay_reports(broker *b) {
     size_t n = 0;
     const zc_msg *m;
     while ((m = broker_kept_report(b)) != NULL && !b->redis_bad_since) {
-        if (handle_report(b, BROKER_PEER_REPLAY, m) < 0) break; /* Redis failed again: kept for the next try */
+        if (handle_report(b, BROKER_PEER_REPLAY, m) < 0) {
+            /* Redis away or refusing writes again: kept for the next try. */
+            if (frontier_broken(&b->fr) || frontier_refused(&b->fr) || ++b->replay_fails < REPLAY_TRIES) break;
+            /* Redis is up and this report alone fails: not an outage. */
+            b->redis_bad_since = 0;
+            report_dead(b, m);
+        }
+        b->replay_fails = 0;
         broker_kept_report_done(b);
         n++;
     }

@@ -40,6 +40,7 @@ typedef struct cli_conf {
     int no_progress, via_broker, fresh, allow_private, ignore_robots;
     char *resume_cmd;      /* the command that resumes this crawl (owned) */
     char *private_origins; /* start or seed origins on non-public addresses, comma-separated (owned) */
+    char identity[1024];   /* what the crawl is, recorded in its meta (cli_identity) */
 } cli_conf;
 
 /* The defaults of every flag. */
@@ -89,12 +90,18 @@ int cli_seeds_read(const char *path, cli_urls *u, char *err, size_t errlen);
 /* Appends a copy of url. Returns 0, or -1 when out of memory. */
 int cli_urls_add(cli_urls *u, const char *url);
 void cli_urls_free(cli_urls *u);
+/* What a crawl is, in one line for its meta hash and its errors: the start URLs
+ * (the first, how many, a hash of all), the seeds file, the spec and the sink, as
+ * absolute paths (a sink's URI without its password). Into c->identity. Returns
+ * 0, or -1 when the working folder cannot be read. */
+int cli_identity(cli_conf *c, const cli_urls *starts);
 
 /* ---- the crawl's keys in Redis (cli_redis.c) ---- */
 /* The crawl's meta hash (docs/REDIS.md): state is "" when there is none. */
 typedef struct cli_meta {
     char state[16];
     char reason[256];
+    char identity[1024]; /* what the crawl is (start URLs, spec, sink); "" when not recorded */
     long long ended_at, written;
 } cli_meta;
 /* Counters of the stats hash; this run's are the difference to those at its start. */
@@ -108,6 +115,7 @@ typedef struct cli_progress {
     double rate;
     char state[16];
     char problem[512];
+    char waits[512]; /* hosts told to wait (Retry-After): until when, why */
 } cli_progress;
 
 /* Connects to uri (1 s timeouts); with a crawl, to the Redis Cluster node that
@@ -153,6 +161,8 @@ void cli_state_stop(cli_state *st, sup *s, const char *uri);
 void cli_state_unlock(cli_state *st);
 
 /* ---- stages (cli_stages.c) ---- */
+#define CLI_IPCDIR_MAX 80 /* a socket's name fits in 108 bytes */
+#define CLI_EP_LEN     (CLI_IPCDIR_MAX + 24)
 /* A local crawl being run. */
 typedef struct cli_run {
     cli_conf *c;
@@ -160,11 +170,12 @@ typedef struct cli_run {
     char bindir[4096];
     char logdir[4096];
     char redis_uri[512];
-    char ep[5][64];         /* control, pages in, pages out, docs in, docs out */
-    int broker;             /* index in s */
-    const cli_urls *starts; /* start URLs given on the command line */
-    char secret[4096];      /* the crawl secret's file for broker, parsers and writers; "" without keys */
-    const cli_urls *seeds;  /* URLs of the --seeds file */
+    char ipcdir[CLI_IPCDIR_MAX]; /* the stages' ipc:// sockets ("" before they start) */
+    char ep[5][CLI_EP_LEN];      /* control, pages in, pages out, docs in, docs out */
+    int broker;                  /* index in s */
+    const cli_urls *starts;      /* start URLs given on the command line */
+    char secret[4096];           /* the crawl secret's file for broker, parsers and writers; "" without keys */
+    const cli_urls *seeds;       /* URLs of the --seeds file */
 } cli_run;
 
 /* A free port on 127.0.0.1 for a process to bind later, or -1. */
@@ -177,7 +188,9 @@ int cli_find_bindir(cli_run *r, const char *extra_stage, char *err, size_t errle
  * it is good, else -1 (with a reason in err when the parser could not be run). */
 int cli_spec_check(cli_run *r, char *err, size_t errlen);
 /* Starts the broker, then writers, parsers and fetchers, wired directly (or through
- * the broker with --via-broker). Returns 0, or -1 with a reason in err. */
+ * the broker with --via-broker) over ipc:// sockets in a folder of their own
+ * (r->ipcdir; the launcher removes it once they stopped). Returns 0, or -1 with
+ * a reason in err. */
 int cli_start_pipeline(cli_run *r, char *err, size_t errlen);
 
 #endif

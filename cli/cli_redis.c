@@ -58,11 +58,11 @@ static long long rep_ll(const redisReply *rep, size_t i) {
 }
 
 int cli_meta_read(redisContext *rc, const char *crawl, cli_meta *m, char *err, size_t errlen) {
-    static const char *const fields[] = { "state", "reason", "ended_at", "written" };
+    static const char *const fields[] = { "state", "reason", "ended_at", "written", "identity" };
     char key[256];
     memset(m, 0, sizeof(*m));
     if (crawl_key(key, sizeof(key), crawl, "meta", err, errlen) != 0) return -1;
-    redisReply *rep = hmget(rc, key, fields, 4, err, errlen);
+    redisReply *rep = hmget(rc, key, fields, 5, err, errlen);
     if (!rep) return -1;
     const char *state = rep_str(rep->element[0]), *reason = rep_str(rep->element[1]);
     /* Longer values are cut: they are shown, never parsed. */
@@ -70,17 +70,19 @@ int cli_meta_read(redisContext *rc, const char *crawl, cli_meta *m, char *err, s
     snprintf(m->reason, sizeof(m->reason), "%s", reason ? reason : "");
     m->ended_at = rep_ll(rep, 2);
     m->written = rep_ll(rep, 3);
+    const char *id = rep_str(rep->element[4]);
+    snprintf(m->identity, sizeof(m->identity), "%s", id ? id : "");
     freeReplyObject(rep);
     return 0;
 }
 
 int cli_progress_read(redisContext *rc, const char *crawl, cli_progress *p, char *err, size_t errlen) {
     static const char *const fields[] = { "fetched", "written", "gone", "dead", "retried", "queued",
-                                          "in_flight", "updated_at", "fetched_per_s", "state", "problem" };
+                                          "in_flight", "updated_at", "fetched_per_s", "state", "problem", "waits" };
     char key[256];
     memset(p, 0, sizeof(*p));
     if (crawl_key(key, sizeof(key), crawl, "stats", err, errlen) != 0) return -1;
-    redisReply *rep = hmget(rc, key, fields, 11, err, errlen);
+    redisReply *rep = hmget(rc, key, fields, 12, err, errlen);
     if (!rep) return -1;
     long long *dst[] = { &p->n.fetched, &p->n.written, &p->n.gone, &p->n.dead, &p->n.retried,
                          &p->queued, &p->in_flight, &p->updated_at };
@@ -90,6 +92,8 @@ int cli_progress_read(redisContext *rc, const char *crawl, cli_progress *p, char
     p->rate = rate ? atof(rate) : 0;
     snprintf(p->state, sizeof(p->state), "%s", state ? state : "starting");
     snprintf(p->problem, sizeof(p->problem), "%s", problem ? problem : "");
+    const char *waits = rep_str(rep->element[11]);
+    snprintf(p->waits, sizeof(p->waits), "%s", waits ? waits : "");
     freeReplyObject(rep);
     return 0;
 }

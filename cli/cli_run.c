@@ -45,13 +45,23 @@ typedef struct crawl {
     redisContext *rc; /* the launcher's own connection, for progress */
     cli_counts base;  /* counters when this run started */
     cli_progress p;
-    char refusal[256], shown_problem[1024];
+    char refusal[256], shown_problem[1024], shown_waits[512];
+    int state_lost; /* Redis lost the crawl's state meanwhile: counters kept, the rerun starts over */
     int64_t t0;
     char err[1024];
     int many_private; /* more start origins on private addresses than are passed one by one */
 } crawl;
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) != 0) zc_warn("remove_failed", "path=%s reason=\"%s\"", path, strerror(errno));
+    return 0;
+}
+
+/* Frees the crawl; the stages have stopped: their sockets' folder goes too. */
 static void crawl_free(crawl *cw) {
+    if (cw->r.ipcdir[0] && access(cw->r.ipcdir, F_OK) == 0 && nftw(cw->r.ipcdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        zc_warn("remove_failed", "path=%s reason=\"%s\"", cw->r.ipcdir, strerror(errno));
     if (cw->rc) redisFree(cw->rc);
     if (cw->s) sup_free(cw->s);
     free(cw->s);
@@ -234,15 +244,33 @@ static int crawl_busy(crawl *cw, const cli_meta *m) {
     return 1;
 }
 
+static void show_dead(crawl *cw, long long dead);
+
+/* A crawl of the same name that is another crawl (other start URLs, spec or sink)
+ * is not this one's to resume or to call complete: refused, with the ways out.
+ * Returns 1 then (with the reason in cw->err), else 0. */
+static int crawl_other(crawl *cw, const cli_meta *m) {
+    const cli_conf *c = cw->c;
+    if (c->fresh || !m->state[0] || !m->identity[0] || !c->identity[0] || !strcmp(m->identity, c->identity)) return 0;
+    char where[4200] = "this Redis";
+    if (cw->st.dir[0]) snprintf(where, sizeof(where), "%s", cw->st.dir);
+    snprintf(cw->err, sizeof(cw->err),
+             "crawl %s in %.300s is another crawl (%.400s, %s); give this one its own --crawl NAME or --state DIR, or "
+             "--fresh to drop that one and start this one in its place",
+             c->crawl, where, m->identity, m->state);
+    return 1;
+}
+
 /* Reads the crawl's meta before anything starts. Returns 1 when the crawl is
- * already complete (and says so), 0 to go on, -1 with a reason in cw->err, -2
- * when it is running elsewhere. */
-static int crawl_check_state(crawl *cw) {
+ * already complete (and says so; *dead: its dead letters), 0 to go on, -1 with a
+ * reason in cw->err, -2 when it is running elsewhere or is another crawl. */
+static int crawl_check_state(crawl *cw, long long *dead) {
     cli_conf *c = cw->c;
     cli_meta m;
     char when[64];
+    *dead = 0;
     if (cli_meta_read(cw->rc, c->crawl, &m, cw->err, sizeof(cw->err)) != 0) return -1;
-    if (crawl_busy(cw, &m)) return -2;
+    if (crawl_busy(cw, &m) || crawl_other(cw, &m)) return -2;
     if (c->fresh) {
         long long n = zc_redis_wipe(cw->rc, c->crawl, cw->err, sizeof(cw->err));
         if (n < 0 || truncate_out(cw) != 0) return -1;
@@ -250,8 +278,12 @@ static int crawl_check_state(crawl *cw) {
         return 0;
     }
     if (!strcmp(m.state, "complete")) {
-        printf("crawl %s already complete at %s, %lld documents; --fresh starts it over\n", c->crawl,
+        if ((*dead = cli_dead_count(cw->rc, c->crawl, cw->err, sizeof(cw->err))) < 0) return -1;
+        printf("crawl %s already complete at %s, %lld documents", c->crawl,
                zc_time_utc(m.ended_at, ZC_TIME_ISO, "an unknown time", when, sizeof(when)), m.written);
+        if (*dead > 0) printf(", %lld dead letters", *dead);
+        printf("; --fresh starts it over\n");
+        if (*dead > 0) show_dead(cw, *dead);
         return 1;
     }
     if (m.state[0])
@@ -335,16 +367,26 @@ static void show_problem(crawl *cw) {
     snprintf(cw->shown_problem, sizeof(cw->shown_problem), "%s", problem);
 }
 
+/* Says which hosts were told to wait, until when and why, when that changed: a
+ * crawl that waits an hour for one host must not look stalled. */
+static void show_waits(crawl *cw) {
+    if (!strcmp(cw->p.waits, cw->shown_waits)) return;
+    if (cw->p.waits[0])
+        fprintf(stderr, "%s%s: waiting: %s\n", cw->tty ? "\r\033[K" : "", CLI_PROG, cw->p.waits);
+    snprintf(cw->shown_waits, sizeof(cw->shown_waits), "%s", cw->p.waits);
+}
+
 static void show_progress(crawl *cw, int64_t now, int final) {
-    char eta[32] = "-", line[1536];
+    char eta[32] = "-", line[2200];
     if (cw->c->no_progress) return;
     cli_counts d = run_counts(cw);
     if (cw->p.rate > 0.5 && cw->p.queued > 0) snprintf(eta, sizeof(eta), "%.0fs", (double)cw->p.queued / cw->p.rate);
     snprintf(line, sizeof(line),
              "[%6.1fs] %7.1f pages/s  queued %lld  in flight %lld  fetched %lld  written %lld  errors %lld  "
-             "retries %lld  ETA %s%s%s",
+             "retries %lld  ETA %s%s%s%s%s",
              (double)(now - cw->t0) / 1000.0, cw->p.rate, cw->p.queued, cw->p.in_flight, d.fetched, d.written, d.dead,
-             d.retried, eta, cw->shown_problem[0] ? "  problem: " : "", cw->shown_problem);
+             d.retried, eta, cw->shown_problem[0] ? "  problem: " : "", cw->shown_problem,
+             cw->p.waits[0] ? "  waiting: " : "", cw->p.waits);
     if (cw->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
     else fprintf(stderr, "%s\n", line);
 }
@@ -358,7 +400,13 @@ static void poll_progress(crawl *cw) {
         return;
     }
     cli_progress p;
-    if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) cw->p = p;
+    if (cli_progress_read(cw->rc, cw->c->crawl, &p, why, sizeof(why)) == 0) {
+        /* Counters only grow: lower ones mean Redis lost the crawl's state (restarted
+         * empty, keys deleted). What this run did stays counted; the rest is new. */
+        if (p.n.fetched < cw->p.n.fetched || p.n.written < cw->p.n.written) cw->state_lost = 1;
+        if (cw->state_lost) p.n = cw->p.n;
+        cw->p = p;
+    }
     if (cw->rc->err || cli_redis_refusal(cw->rc, cw->refusal, sizeof(cw->refusal)) != 0) {
         redisFree(cw->rc);
         cw->rc = NULL;
@@ -423,6 +471,7 @@ static void crawl_monitor(crawl *cw) {
         if (now >= next_poll) {
             poll_progress(cw);
             show_problem(cw);
+            show_waits(cw);
             next_poll = now + poll_ms;
         }
         if (now >= next_show) {
@@ -555,8 +604,9 @@ static int print_summary(crawl *cw, int rc, long long dead) {
     if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
               (double)ru.ru_stime.tv_usec / 1e6;
-    char sig[32] = "";
-    if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", cw->signal == 2 ? "SIGINT" : "SIGTERM");
+    char sig[64] = "";
+    if (rc == CLI_EXIT_STOPPED && cw->signal) snprintf(sig, sizeof(sig), " by %s", zc_signal_name(cw->signal));
+    if (cw->state_lost) snprintf(sig, sizeof(sig), " (Redis lost its state; counts as last read, at least)");
     if (rc != CLI_EXIT_COMPLETE && rc != CLI_EXIT_DEAD && cw->err[0] && !cw->signal)
         fprintf(stderr, "%s: error: %s\n", CLI_PROG, cw->err);
     printf("crawl %s%s: %lld pages fetched, %lld documents written, %lld gone, %lld dead letters, %lld retries "
@@ -572,16 +622,12 @@ static int print_summary(crawl *cw, int rc, long long dead) {
                warns > 1 ? "s" : "");
         rc = CLI_EXIT_DEAD;
     }
-    if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd) printf("resume with: %s\n", cw->c->resume_cmd);
+    if (rc >= CLI_EXIT_STOPPED && cw->c->resume_cmd)
+        printf("resume with: %s%s\n", cw->c->resume_cmd,
+               cw->state_lost ? "  # Redis lost this crawl's state: this starts it over from its start URLs" : "");
     if (rc != CLI_EXIT_COMPLETE) fprintf(stderr, "%s: logs in %s\n", CLI_PROG, cw->r.logdir);
     fflush(stdout);
     return rc;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    if (remove(path) != 0) zc_warn("remove_failed", "path=%s reason=\"%s\"", path, strerror(errno));
-    return 0;
 }
 
 /* Stops the stages (then the broker), reads the outcome, stops Redis, reports. */
@@ -617,17 +663,18 @@ static int crawl_run(crawl *cw) {
     if (crawl_prepare(cw) != 0) goto fail;
     rc = CLI_EXIT_FAILED;
     int state = 0;
-    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw)) < 0) {
+    long long dead = 0;
+    if (crawl_open(cw) != 0 || (state = crawl_check_state(cw, &dead)) < 0) {
         if (state == -2) rc = CLI_EXIT_USAGE;
         goto fail;
     }
-    if (state == 1) {
+    if (state == 1) { /* the crawl's own outcome: complete, with dead letters or not */
         cw->ended = END_NONE;
         cli_state_stop(&cw->st, cw->s, cw->r.redis_uri);
         sup_stop_all(cw->s, 10000);
         if (cw->own_logdir) nftw(cw->r.logdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         crawl_free(cw);
-        return CLI_EXIT_COMPLETE;
+        return dead > 0 ? CLI_EXIT_DEAD : CLI_EXIT_COMPLETE;
     }
     if (crawl_start(cw) != 0) goto fail;
     crawl_monitor(cw);
@@ -674,6 +721,7 @@ int cmd_run(int argc, char **argv) {
         cli_conf_free(&c);
         return CLI_EXIT_USAGE;
     }
+    if (cli_identity(&c, &cw.starts) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "cannot read the working folder: %s", strerror(errno));
     if (!c.redis && !c.state) {
         if (cli_fmt(state, sizeof(state), ".zcrawl/%s", c.crawl) != 0) zc_die(CLI_EXIT_USAGE, CLI_PROG, "crawl name too long");
         c.state = state;

@@ -1,10 +1,15 @@
-/* cli_seeds.c -- start URLs from a seeds file, one a line (see cli.h). */
+/* cli_seeds.c -- start URLs from a seeds file, one a line, and the identity of a
+ * crawl that starts from them (see cli.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "zc_hash.h"
+#include "zc_redact.h"
 #include "zc_url.h"
 
 int cli_urls_add(cli_urls *u, const char *url) {
@@ -81,4 +86,40 @@ err:
     free(line);
     fclose(f);
     return -1;
+}
+
+/* path made absolute against the working folder (not resolved: it may not exist
+ * yet) into out. Returns 0, or -1 when the working folder cannot be read. */
+static int absolute(const char *path, char *out, size_t outlen) {
+    char cwd[4096];
+    if (path[0] == '/') return cli_fmt(out, outlen, "%s", path) == 0 ? 0 : -1;
+    if (!getcwd(cwd, sizeof(cwd))) return -1;
+    if (path[0] == '.' && path[1] == '/') path += 2;
+    return cli_fmt(out, outlen, "%s/%s", cwd, path) == 0 ? 0 : -1;
+}
+
+int cli_identity(cli_conf *c, const cli_urls *starts) {
+    char sink[1100], seeds[1100] = "", hash[64] = "";
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < starts->n; i++) {
+        /* Each URL and its end: a list of two is not the one URL of their sum. */
+        h = (h ^ zc_fnv1a(starts->v[i], strlen(starts->v[i]) + 1)) * 0x100000001b3ULL;
+    }
+    if (starts->n > 1) snprintf(hash, sizeof(hash), " (+%zu, all %016llx)", starts->n - 1, (unsigned long long)h);
+    if (c->mongo) {
+        char shown[1024];
+        snprintf(sink, sizeof(sink), "mongo %s", zc_redact_uri(shown, sizeof(shown), c->mongo));
+    } else if (absolute(c->out, sink + 4, sizeof(sink) - 4) != 0) {
+        return -1;
+    } else {
+        memcpy(sink, "out ", 4);
+    }
+    if (c->seeds) {
+        memcpy(seeds, ", seeds ", 8);
+        if (absolute(c->seeds, seeds + 8, sizeof(seeds) - 8) != 0) return -1;
+    }
+    /* Cut to its field's size: the hash keeps lists apart, the first URL is shown. */
+    snprintf(c->identity, sizeof(c->identity), "start %.300s%s%s, spec %.300s, %s",
+             starts->n ? starts->v[0] : "(none)", hash, seeds, c->spec ? c->spec : "built-in", sink);
+    return 0;
 }

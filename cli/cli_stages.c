@@ -137,18 +137,18 @@ int cli_spec_check(cli_run *r, char *err, size_t errlen) {
  * through the broker's streamers. */
 typedef struct wiring {
     int direct;
-    char page_binds[CLI_MAX_STAGE][40], doc_binds[CLI_MAX_STAGE][40];
-    zc_buf page_list, doc_list; /* "tcp://...,tcp://..." */
+    char page_binds[CLI_MAX_STAGE][CLI_EP_LEN], doc_binds[CLI_MAX_STAGE][CLI_EP_LEN];
+    zc_buf page_list, doc_list; /* "ipc://...,ipc://..." */
 } wiring;
 
-/* Picks n ports for n downstream stages: "@tcp://..." into binds, the list to
- * connect to into list, each entry marked "#role" (with keys, the stage bound there
- * serves with its role's keypair). Returns 0, or -1 when ports or memory run out. */
-static int direct_endpoints(long n, const char *role, char binds[][40], zc_buf *list) {
+/* Names n endpoints for n downstream stages in the socket folder: "@ipc://..." into
+ * binds, the list to connect to into list, each entry marked "#role" (with keys, the
+ * stage bound there serves with its role's keypair). Returns 0, or -1 when a name
+ * does not fit or memory runs out. */
+static int direct_endpoints(const cli_run *r, long n, const char *role, char binds[][CLI_EP_LEN], zc_buf *list) {
     for (long i = 0; i < n; i++) {
-        char entry[64];
-        int p = cli_free_port();
-        if (p < 0 || cli_fmt(binds[i], 40, "@tcp://127.0.0.1:%d", p) != 0 ||
+        char entry[CLI_EP_LEN + 16];
+        if (cli_fmt(binds[i], CLI_EP_LEN, "@ipc://%s/%c%ld", r->ipcdir, role[0], i + 1) != 0 ||
             cli_fmt(entry, sizeof(entry), "%s#%s", binds[i] + 1, role) != 0)
             return -1;
         if (zc_buf_add(list, entry, strlen(entry), ',') != 0) return -1;
@@ -163,6 +163,7 @@ static void broker_argv(const cli_run *r, const wiring *w, long i, cli_argv *a) 
     static const char *const eps[5] = { "--control", "--pages-in", "--pages-out", "--docs-in", "--docs-out" };
     (void)w, (void)i;
     cli_argv_flag(a, "--crawl", c->crawl); /* --redis: ZCRAWL_REDIS, see cli_start_pipeline */
+    if (c->identity[0]) cli_argv_flag(a, "--identity", c->identity);
     for (int k = 0; k < 5; k++) cli_argv_flag(a, eps[k], r->ep[k]);
     cli_argv_flagl(a, "--max-per-host", c->max_per_host);
     cli_argv_flagl(a, "--lease-ms", c->lease_ms);
@@ -255,20 +256,41 @@ static const struct cli_stage {
     { "fetcher", offsetof(cli_conf, fetchers), 0, 0, fetcher_argv },
 };
 
+/* Makes the folder of the pipeline's ipc:// sockets (mode 0700: this user's
+ * stages only) into r->ipcdir: in the log folder, or in $TMPDIR or /tmp when that
+ * path is too long for a socket's name (108 bytes). A folder of its own per
+ * launcher: two launchers started at once never pick the same endpoint, as they
+ * could pick the same free TCP port before either bound it. Returns 0, or -1 with
+ * a reason in err. */
+static int make_ipcdir(cli_run *r, char *err, size_t errlen) {
+    char logdir[PATH_MAX];
+    const char *tmp = getenv("TMPDIR");
+    const char *bases[] = { realpath(r->logdir, logdir) ? logdir : NULL, tmp && *tmp == '/' ? tmp : NULL, "/tmp" };
+    for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
+        if (!bases[i] || strlen(bases[i]) > CLI_IPCDIR_MAX - 12) continue;
+        if (cli_fmt(r->ipcdir, sizeof(r->ipcdir), "%s/%s", bases[i], i == 0 ? "ipc-XXXXXX" : "zcrawl-ipc-XXXXXX") == 0 &&
+            mkdtemp(r->ipcdir))
+            return 0;
+    }
+    snprintf(err, errlen, "cannot create a folder for the stages' sockets in %s or /tmp: %s", r->logdir, strerror(errno));
+    r->ipcdir[0] = '\0';
+    return -1;
+}
+
 static int pick_wiring(cli_run *r, wiring *w, char *err, size_t errlen) {
+    static const char *const names[5] = { "control", "pages-in", "pages-out", "docs-in", "docs-out" };
     const cli_conf *c = r->c;
-    for (int i = 0; i < 5; i++) {
-        int p = cli_free_port();
-        if (p < 0 || cli_fmt(r->ep[i], sizeof(r->ep[i]), "tcp://127.0.0.1:%d", p) != 0) {
-            snprintf(err, errlen, "no free port");
+    if (make_ipcdir(r, err, errlen) != 0) return -1;
+    for (int i = 0; i < 5; i++)
+        if (cli_fmt(r->ep[i], sizeof(r->ep[i]), "ipc://%s/%s", r->ipcdir, names[i]) != 0) {
+            snprintf(err, errlen, "socket path too long");
             return -1;
         }
-    }
     /* Direct wiring spares every page and document two hops through the broker;
      * when it cannot be had, the broker's streamers carry them. */
     w->direct = !c->via_broker && c->parsers <= CLI_MAX_STAGE && c->writers <= CLI_MAX_STAGE &&
-                direct_endpoints(c->parsers, "parser", w->page_binds, &w->page_list) == 0 &&
-                direct_endpoints(c->writers, "writer", w->doc_binds, &w->doc_list) == 0;
+                direct_endpoints(r, c->parsers, "parser", w->page_binds, &w->page_list) == 0 &&
+                direct_endpoints(r, c->writers, "writer", w->doc_binds, &w->doc_list) == 0;
     return 0;
 }
 

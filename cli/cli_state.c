@@ -109,24 +109,36 @@ static int find_on_path(const char *name, char *out, size_t outlen) {
     return rc;
 }
 
-int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t urilen, char *err,
-                    size_t errlen) {
-    char exe[4096], log[4200], port[16];
-    if (find_on_path("redis-server", exe, sizeof(exe)) != 0) {
-        snprintf(err, errlen, "redis-server not found: install it (make deps) or pass --redis URI");
-        return -1;
-    }
+/* The pid of the redis-server at uri (INFO server's process_id), 0 when it does
+ * not answer yet (its reason into why), -1 when it answers without one. */
+static long redis_pid(const char *uri, char *why, size_t whylen) {
+    redisContext *rc = cli_redis_connect(uri, NULL, why, whylen); /* it PINGs */
+    if (!rc) return 0;
+    long pid = -1;
+    redisReply *rep = redisCommand(rc, "INFO server");
+    const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "process_id:") : NULL;
+    if (p) pid = strtol(p + 11, NULL, 10);
+    if (rep) freeReplyObject(rep);
+    redisFree(rc);
+    return pid;
+}
+
+/* Starts redis-server on a free port and waits until it answers. The port is free
+ * when picked, not when bound: another launcher started at the same moment can
+ * take it first. Then this redis-server exits (the port is in use) and the one
+ * that answers there is the other's: only an answer from this child's pid counts,
+ * and a child that ended starts again on another port. Returns 0, 1 to try
+ * another port, or -1 with a reason in err. */
+static int start_once(cli_state *st, sup *s, const char *exe, const char *log, char *uri, size_t urilen,
+                      char *err, size_t errlen) {
+    char port[16];
     if ((st->port = cli_free_port()) < 0) {
         snprintf(err, errlen, "no free port for redis-server");
         return -1;
     }
-    if (cli_fmt(log, sizeof(log), "%s/redis.log", logdir) != 0) {
-        snprintf(err, errlen, "log folder path too long");
-        return -1;
-    }
     snprintf(port, sizeof(port), "%d", st->port);
     /* Append-only, fsynced every second and at shutdown; no RDB snapshots. */
-    char *argv[] = { exe, "--port", port, "--bind", "127.0.0.1", "--dir", st->dir, "--save", "",
+    char *argv[] = { (char *)exe, "--port", port, "--bind", "127.0.0.1", "--dir", st->dir, "--save", "",
                      "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", NULL };
     sup_cmd cmd = { "redis", argv, log, 0, 2, st->lock_fd, 0 };
     if ((st->proc = sup_start(s, &cmd, err, errlen)) < 0) return -1;
@@ -136,16 +148,34 @@ int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t
     }
     /* Loading a long crawl's append-only file takes a while: up to a minute. */
     char why[256] = "";
-    for (int i = 0; i < 3000 && sup_alive(s, st->proc) && !zc_signal_stop_requested(); i++) {
-        redisContext *rc = cli_redis_connect(uri, NULL, why, sizeof(why)); /* it PINGs */
-        if (rc) {
-            redisFree(rc);
-            return 0;
-        }
+    for (int i = 0; i < 3000 && !zc_signal_stop_requested(); i++) {
+        long pid = redis_pid(uri, why, sizeof(why));
+        if (pid > 0 && pid == (long)s->procs[st->proc].pid) return 0;
+        if (!sup_alive(s, st->proc)) return 1;
+        if (pid != 0) snprintf(why, sizeof(why), "another redis-server answers on port %d", st->port);
         struct timespec t = { 0, 20 * 1000000L };
         nanosleep(&t, NULL);
     }
     snprintf(err, errlen, "private redis-server did not answer (%s; see %s)", why, log);
+    return -1;
+}
+
+int cli_state_redis(cli_state *st, sup *s, const char *logdir, char *uri, size_t urilen, char *err,
+                    size_t errlen) {
+    char exe[4096], log[4200];
+    if (find_on_path("redis-server", exe, sizeof(exe)) != 0) {
+        snprintf(err, errlen, "redis-server not found: install it (make deps) or pass --redis URI");
+        return -1;
+    }
+    if (cli_fmt(log, sizeof(log), "%s/redis.log", logdir) != 0) {
+        snprintf(err, errlen, "log folder path too long");
+        return -1;
+    }
+    for (int tries = 0; tries < 5; tries++) {
+        int rc = start_once(st, s, exe, log, uri, urilen, err, errlen);
+        if (rc <= 0) return rc;
+    }
+    snprintf(err, errlen, "private redis-server ended 5 times at start (see %s)", log);
     return -1;
 }
 

@@ -45,6 +45,8 @@ static void print_head(const zc_crawlstat *s, const char *crawl, const char *whe
     if (reason && *reason) printf(ROW "%s\n", "reason", reason);
     const char *problem = zc_redis_hget(s->stats, "problem");
     if (problem && *problem) printf(ROW "%s\n", "problem", problem);
+    const char *waits = zc_redis_hget(s->stats, "waits");
+    if (waits && *waits) printf(ROW "%s\n", "waiting", waits); /* hosts told to wait: until when, why */
     /* What the stats hash cannot say: Redis itself, a stale hash, robots.txt. */
     cJSON *more = cJSON_CreateArray();
     if (more && zc_crawlstat_problems(s, more) == 0) {

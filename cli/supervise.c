@@ -60,6 +60,7 @@ static void sup_exec(sup_proc *p, int fd, pid_t parent) {
     if (p->keep_fd >= 0 && fcntl(p->keep_fd, F_SETFD, 0) != 0) _exit(126);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);

@@ -257,14 +257,15 @@ static int loop_turn(fetch_loop *l, int64_t now, char *err, size_t errlen) {
 int fetch_loop_run(fetch_loop *l, char *err, size_t errlen) {
     int rc = -1;
     sigset_t block, old;
-    /* SIGINT/SIGTERM only arrive inside epoll_pwait: no lost wake-up. */
+    /* SIGINT/SIGTERM/SIGHUP only arrive inside epoll_pwait: no lost wake-up. */
     if (sigemptyset(&block) != 0 || sigaddset(&block, SIGINT) != 0 || sigaddset(&block, SIGTERM) != 0 ||
-        sigprocmask(SIG_BLOCK, &block, &old) != 0) {
+        sigaddset(&block, SIGHUP) != 0 || sigprocmask(SIG_BLOCK, &block, &old) != 0) {
         snprintf(err, errlen, "sigprocmask: %s", strerror(errno));
         return -1;
     }
     l->waitmask = old;
-    if (sigdelset(&l->waitmask, SIGINT) != 0 || sigdelset(&l->waitmask, SIGTERM) != 0) {
+    if (sigdelset(&l->waitmask, SIGINT) != 0 || sigdelset(&l->waitmask, SIGTERM) != 0 ||
+        sigdelset(&l->waitmask, SIGHUP) != 0) {
         snprintf(err, errlen, "sigdelset: %s", strerror(errno));
         goto out;
     }

@@ -836,6 +836,7 @@ cJSON *zc_crawlstat_json(const zc_crawlstat *s, const char *crawl, const char *w
     long long age = zc_crawlstat_stats_age(s);
     if (jstr(o, "crawl", crawl) || jstr(o, "redis", where) || jstr(o, "state", state) ||
         jstr(o, "state_source", src) || jstr(o, "problem", zc_redis_hget(s->stats, "problem")) ||
+        jstr(o, "waits", zc_redis_hget(s->stats, "waits")) ||
         jnum(o, "queue_depth", (double)(s->frontier + s->delayed)) || jnum(o, "frontier", (double)s->frontier) ||
         jnum(o, "delayed", (double)s->delayed) || jnum(o, "leases", (double)s->leases) ||
         jnum(o, "seeds", (double)s->seeds) || jnum(o, "dead_letters", (double)s->dead) ||

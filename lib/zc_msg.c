@@ -106,6 +106,7 @@ int zc_msg_recv_max(void *sock, zc_msg *m, int flags, int router, size_t max_byt
     m->nframes = 0;
     m->has_identity = 0;
     m->user[0] = '\0';
+    m->srcfd = -1;
     if (router) {
         if (zmq_msg_init(&m->identity) != 0) return -1;
         if (zmq_msg_recv(&m->identity, sock, flags) < 0) {
@@ -131,6 +132,9 @@ int zc_msg_recv_max(void *sock, zc_msg *m, int flags, int router, size_t max_byt
     }
     int more = zmq_msg_more(&head);
     msg_user(&head, m->user);
+    /* A ROUTER's identity frame is its own, made without the connection's socket
+     * (its ZMQ_SRCFD is -1); a frame the peer sent carries it. */
+    m->srcfd = zmq_msg_get(&head, ZMQ_SRCFD);
     int type = zc_msg_decode_header(zmq_msg_data(&head), zmq_msg_size(&head), err, errlen);
     zmq_msg_close(&head);
     if (type < 0) {

@@ -52,6 +52,7 @@ typedef struct zc_msg {
     /* The ZAP User-Id of the connection it came over (with CURVE: the name of
      * the admitted key, "fetcher", "parser-2"), "" when none. */
     char user[ZC_MSG_USER_MAX];
+    int srcfd; /* the connection's socket it came over (ZMQ_SRCFD of its header frame), -1 unknown */
 } zc_msg;
 
 /* One outgoing frame. When ffn is set the data is handed to ZeroMQ without a copy

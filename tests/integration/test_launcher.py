@@ -1,10 +1,10 @@
 """test_launcher.py -- `zcrawl run`, the local launcher, end to end: its default
 wiring (pages from fetchers straight to parsers, documents from parsers straight
-to writers, each downstream stage binding its own port), the same crawl through
+to writers, each downstream stage binding its own ipc:// socket), the same crawl through
 the broker's streamers (--via-broker), a crawl from many START_URLs, and a parser
 killed -9 in the direct wiring. Each ends with every reachable book exactly once in
 the JSON Lines file. Then the launcher's promises: exit codes (README, "Exit
-codes"), a summary of this run, SIGTERM/SIGINT then the same command resumes (the
+codes"), a summary of this run, SIGTERM/SIGINT/SIGHUP then the same command resumes (the
 state folder without --redis), a complete crawl is not crawled again, --fresh,
 --seeds, a 1900-byte start URL arrives whole, restarts back off within a budget
 per window, and Redis refusing writes shows on the progress output.
@@ -74,18 +74,78 @@ def test_run_wiring(procs, tmp_path, wiring):
     assert len(parsers) == 2 and len(writers) == 2 and len(fetchers) == 2
     binds = [re.search(r" pages=(\S+)", l).group(1) for l in parsers]
     if wiring == "direct":
-        assert all(b.startswith("@tcp://127.0.0.1:") for b in binds), binds
+        assert all(b.startswith("@ipc:///") for b in binds), binds
         for f in fetchers:  # every fetcher connects to every parser
             target = re.search(r" pages=(\S+)", f).group(1)
             # "#parser": with keys, the parser serves with the parser's keypair.
             assert all(t.endswith("#parser") for t in target.split(",")), target
             assert sorted(t[:-len("#parser")] for t in target.split(",")) == sorted(b[1:] for b in binds), \
                 (target, binds)
-        assert all(" docs=@tcp://" in w for w in writers), writers
+        assert all(" docs=@ipc:///" in w for w in writers), writers
     else:
         assert not any(b.startswith("@") for b in binds), binds
         assert not any(" docs=@" in w for w in writers), writers
     no_sanitizer_reports(logdir)
+
+
+def listening_tcp_inodes():
+    """The socket inodes of every TCP socket listening on this host (IPv4 and IPv6)."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        inodes |= {r.split()[9] for r in rows if r.split()[3] == "0A"}  # 0A: LISTEN
+    return inodes
+
+
+def tcp_listeners_of(pids):
+    """{pid: number of listening TCP sockets it holds}."""
+    listening, held = listening_tcp_inodes(), {}
+    for pid in pids:
+        n = 0
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:  # it ended meanwhile
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in listening:
+                n += 1
+        held[pid] = n
+    return held
+
+
+def test_launchers_started_at_once(procs, tmp_path):
+    """Three launchers started at the same moment, each in a folder of its own: every
+    one completes. Their stages bind no TCP port (they did: the launcher picked
+    "free" ports before the stages bound them, so two launchers could pick the same
+    one and a stage failed to bind it, EADDRINUSE); they meet on ipc:// sockets in a
+    folder of each launcher's own, removed at the end."""
+    site = Sitesim(procs, "--books", "600", "--latency-ms", "50")
+    launchers = []
+    for k in range(3):
+        d = tmp_path / ("crawl%d" % k)
+        d.mkdir()
+        argv = launcher_argv(site, d / "books.jsonl", d / "logs")
+        launchers.append((d, procs.start("zcrawl-%d" % k, argv, cwd=str(d))))
+    stages = ("zcrawl-broker", "zcrawl-fetcher", "zcrawl-parser", "zcrawl-writer")
+    for _, l in launchers:
+        wait_for(lambda: len([p for e in stages for p in children_named(l.pid, e)]) == 7, 60,
+                 "the launcher's 7 stages running", step=0.05)
+        held = tcp_listeners_of([p for e in stages for p in children_named(l.pid, e)])
+        assert len(held) == 7 and not any(held.values()), "stages listening on TCP: %s" % held
+    for d, l in launchers:
+        assert l.wait(timeout=120) == 0, procs.log(l)
+        assert_every_book_once(site, d / "books.jsonl")
+        assert not glob.glob(str(d / "logs" / "ipc-*")), "the sockets' folder is removed"
+    starts = [l for d, _ in launchers for l in stage_lines(d / "logs", "writer", "started")]
+    assert all(" docs=@ipc:///" in l for l in starts), starts
 
 
 def test_run_from_every_list_page(procs, tmp_path):
@@ -151,7 +211,7 @@ def children_named(ppid, exe):
 
 def test_direct_parser_killed(procs, tmp_path):
     """Pages a killed parser held are lost with it; their leases bring them back, and
-    the launcher restarts the parser on the same port, where the fetchers find it."""
+    the launcher restarts the parser on the same socket, where the fetchers find it."""
     site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "5")
     out, logdir = tmp_path / "books.jsonl", tmp_path / "logs"
     launcher = procs.start("zcrawl", launcher_argv(site, out, logdir, "--lease-ms", "2000"), cwd=str(tmp_path))
@@ -162,7 +222,7 @@ def test_direct_parser_killed(procs, tmp_path):
     assert launcher.wait(timeout=120) == 0, procs.log(launcher)
     assert "crawl complete" in procs.log(launcher)
     assert_every_book_once(site, out)
-    # the restarted parser bound the same port again
+    # the restarted parser bound the same socket again
     starts = stage_lines(logdir, "parser", "started")
     assert len(starts) == 3, starts
     assert len({re.search(r" pages=(\S+)", l).group(1) for l in starts}) == 2
@@ -242,9 +302,10 @@ def wait_written(out, at_least, proc, timeout=60):
     wait_for(written, timeout, "%d documents written" % at_least)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
-    """SIGTERM or SIGINT (Ctrl-C): exit 3 ('stopped', the old launcher: 130, and its
+    """SIGTERM, SIGINT (Ctrl-C) or SIGHUP (a closed terminal or ssh session; it
+    ended the launcher with 129, no summary and no resume line): exit 3 ('stopped', the old launcher: 130, and its
     private Redis kept nothing), a summary of what this run did and the command that
     resumes; that command (no --redis: the state folder keeps the crawl) finishes it
     without starting over, every book once, and its summary counts only its own work."""
@@ -258,7 +319,7 @@ def test_signal_stops_then_same_command_resumes(procs, tmp_path, sig):
     first = procs.log(launcher)
     outcome, fetched1, written1, _, _ = summary(first)
     assert outcome == "stopped" and written1 >= BOOKS // 4, first
-    assert ("by %s" % ("SIGTERM" if sig == signal.SIGTERM else "SIGINT")) in first, first
+    assert ("by %s" % sig.name) in first, first
     assert os.path.isdir(str(tmp_path / ".zcrawl" / "default" / "appendonlydir")), os.listdir(str(tmp_path))
     cmd = resume_line(first)
     requests_before = site.stats()["requests"]
@@ -293,6 +354,118 @@ def test_rerun_of_complete_crawl_says_so(procs, tmp_path):
                     r"--fresh starts it over$" % reachable, lines[0]), lines
     assert site.stats()["requests"] == requests
     assert_every_book_once(site, out)
+
+
+def one_refusal_line(r):
+    """The launcher's one error line refusing another crawl in the same folder."""
+    lines = [l for l in r.stderr.splitlines() if l.startswith("zcrawl: error:")]
+    assert len(lines) == 1, r.stderr
+    assert "is another crawl" in lines[0] and all(f in lines[0] for f in ("--crawl", "--state", "--fresh")), lines
+    return lines[0]
+
+
+def test_another_crawl_after_a_complete_one_is_refused(procs, tmp_path):
+    """Site A crawled to the end, then `zcrawl run --out b.jsonl SITE_B` in the same
+    folder: refused, exit 2, one line naming --crawl, --state and --fresh, and site B
+    gets no request (it said 'crawl default already complete ..., N documents', exit
+    0: site B was never crawled). With --crawl b it gets a state folder of its own."""
+    a, b = Sitesim(procs, "--books", "300"), Sitesim(procs, "--books", "200", "--seed", "7")
+    r = run_launcher(plain_argv(a.start_url, tmp_path / "a.jsonl"), tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_launcher(plain_argv(b.start_url, tmp_path / "b.jsonl"), tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert a.start_url in one_refusal_line(r) and r.stdout == "", r.stdout
+    assert b.stats()["requests"] == 0, b.stats()
+    r = run_launcher(plain_argv(b.start_url, tmp_path / "b.jsonl", "--crawl", "b"), tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_every_book_once(b, tmp_path / "b.jsonl")
+    assert_every_book_once(a, tmp_path / "a.jsonl")
+
+
+def test_another_crawl_after_a_stopped_one_is_refused(procs, tmp_path):
+    """Site A stopped half-way, then site B in the same folder: refused, exit 2, none
+    of A's books in b.jsonl (it 'resumed' A into b.jsonl, exit 0, and A's own resume
+    then said 'already complete'); A's resume line then finishes A."""
+    a, b = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20"), Sitesim(procs, "--books", "200", "--seed", "7")
+    out_a, out_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    launcher = start_launcher(procs, plain_argv(a.start_url, out_a), tmp_path)
+    wait_written(out_a, BOOKS // 4, launcher)
+    os.kill(launcher.pid, signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 3, procs.log(launcher)
+    r = run_launcher(plain_argv(b.start_url, out_b), tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    one_refusal_line(r)
+    assert not out_b.exists() or out_b.stat().st_size == 0, jsonl_ids(str(out_b))[:5]
+    assert b.stats()["requests"] == 0, b.stats()
+    r = run_launcher(["bash", "-c", resume_line(procs.log(launcher))], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert summary(r.stdout)[0] == "complete"
+    assert_every_book_once(a, out_a)
+
+
+def test_rerun_of_crawl_with_dead_letters_exits_1(procs, tmp_path):
+    """A crawl that completed with dead letters: its rerun says so and exits 1, the
+    crawl's own outcome (it exited 0, the first run 1)."""
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    argv = plain_argv(url, tmp_path / "o.jsonl", "--max-retries", "1")
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    r = run_launcher(argv, tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.match(r"crawl default already complete at \S+, 0 documents, 1 dead letters; --fresh starts it over$",
+                    r.stdout.splitlines()[0]), r.stdout
+    assert re.search(r"^dead letters: 1 in ", r.stdout, re.M), r.stdout
+
+
+def test_host_told_to_wait_says_until_when_and_why(procs, tmp_path):
+    """429 with Retry-After: 3600 freezes the host (capped at 10 minutes): the
+    launcher says which host waits, until when and why (a line when it begins, and
+    in the progress line), and so do `zcrawl status` and /metrics (they said
+    nothing: the crawl looked stalled for 10 minutes)."""
+    import urllib.request
+    from harness import free_port
+    site = Sitesim(procs, "--books", "300", "--fail-429", "0.3", "--retry-after", "3600")
+    mport = free_port()
+    argv = [bin_path("zcrawl"), "run", "--max-per-host", "4", "--out", str(tmp_path / "o.jsonl"), "--timeout", "120",
+            "--metrics", "127.0.0.1:%d" % mport, site.start_url]
+    launcher = start_launcher(procs, argv, tmp_path)
+    host = site.start_url.split("/")[2]
+    line = wait_for(lambda: re.search(r"^zcrawl: waiting: %s until (\S+) \(429, Retry-After \d+ s\)$" % re.escape(host),
+                                      procs.log(launcher), re.M), 60, "the launcher's waiting line",
+                    details=lambda: procs.log(launcher)[-2000:])
+    until = time.mktime(time.strptime(line.group(1), "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert 500 < until - time.time() <= 601, line.group(0)
+    wait_for(lambda: re.search(r"\] .*  waiting: %s until " % re.escape(host), procs.log(launcher)), 30,
+             "a progress line with the wait")
+    uri = re.search(r"redis (redis://\S+?)[,)]", procs.log(launcher)).group(1)
+    st = subprocess.run([bin_path("zcrawl"), "status", "--redis", uri], capture_output=True, text=True, timeout=30)
+    assert re.search(r"waiting\s+%s until \S+ \(429, Retry-After \d+ s\)" % re.escape(host), st.stdout), st.stdout
+    metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read().decode()
+    assert re.search(r"^zcrawl_hosts_waiting 1$", metrics, re.M), metrics
+    os.kill(launcher.pid, signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 3, procs.log(launcher)
+
+
+def test_redis_emptied_summary_counts_stay_and_rerun_says_it_starts_over(procs, tmp_path):
+    """Redis emptied mid-crawl: the crawl fails (exit 4); the summary still counts
+    what this run fetched and wrote (it said '0 pages fetched'), and the printed
+    command says it starts the crawl over (it read as a resume)."""
+    from harness import Redis
+    redis = Redis(procs)
+    site = Sitesim(procs, "--books", str(BOOKS), "--latency-ms", "20")
+    out = tmp_path / "books.jsonl"
+    launcher = start_launcher(procs, plain_argv(site.start_url, out, "--redis", redis.uri), tmp_path)
+    wait_written(out, BOOKS // 5, launcher)
+    redis.cli("FLUSHALL")
+    assert launcher.wait(timeout=60) == 4, procs.log(launcher)
+    text = procs.log(launcher)
+    outcome, fetched, written, _, _ = summary(text)
+    # The last counts the launcher read before Redis was emptied: true, if a second old.
+    assert outcome == "failed" and 0 < fetched <= site.stats()["requests"], text
+    assert 0 < written <= len(jsonl_ids(str(out))), text
+    assert "crawl failed (Redis lost its state; counts as last read, at least):" in text, text
+    assert re.search(r"^resume with: .*# Redis lost this crawl's state: this starts it over", text, re.M), text
 
 
 def test_complete_meta_read_before_anything_starts(procs, tmp_path):

@@ -104,6 +104,61 @@ def test_status_problem_published_and_cleared(procs, redis):
     wait_for(lambda: pl.stats().get("problem") == "", 5, "problem gone with its peer")
 
 
+# ---------------------------------------------------------------- poison pages
+
+def test_page_lost_with_its_fetcher_each_time_becomes_a_dead_letter(procs, redis):
+    """A page whose fetcher dies every time (here killed -9 while it waits for the
+    answer; OOM or a crash alike): each JOB lost with its fetcher's connection counts
+    an attempt, and the URL lost --max-retries + 1 times is a dead letter ('lease
+    lost 3 times'), the crawl complete with exit 1. It was requeued as good as new
+    each time: the crawl never ended."""
+    sim = Sitesim(procs, "--books", "18", "--latency-ms", "120000")
+    url = sim.start_url
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "2", "--ignore-robots", "--heartbeat-ms", "200"])
+    pl.start_broker()
+    for k in range(3):
+        f = pl.start_fetcher("--heartbeat-ms", "200")
+        wait_for(lambda: sim.stats().get("requests", 0) >= k + 1, 30, "request %d" % (k + 1))
+        # A few heartbeats first: a fetcher killed right after its HELLO is taken
+        # for silent, not closed (the broker does not learn its connection from the
+        # HELLO), and its JOB comes back only when the lease runs out.
+        time.sleep(0.6)
+        procs.kill9(f)
+        wait_for(lambda: len(re.findall(r"event=peer_expired .*held=1 requeued=[01] ", procs.log(pl.broker))) > k,
+                 20, "the broker to take the JOB back", details=lambda: procs.log(pl.broker)[-2000:])
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 1, "exit %d, want 1:\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    dead = pl.dead()
+    assert [(d["url"], d["stage"], d["reason"]) for d in dead] == [(url, "broker", "lease lost 3 times")], dead
+
+
+def test_page_whose_lease_expires_each_time_becomes_a_dead_letter(procs, redis):
+    """A page fetched every time and never parsed (it kills its parser: nobody HOLDs
+    it, its lease runs out): each expiry counts an attempt, and after --max-retries + 1
+    the URL is a dead letter ('lease expired 3 times'), exit 1. It came back forever."""
+    url = "http://127.0.0.1:9/api/book/?limit=18&offset=0"
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "2", "--heartbeat-ms", "200", "--ignore-robots",
+                                                  "--lease-ms", "1000"])
+    pl.start_broker()
+    f = Stage(pl.ep["control"], "fetcher", "f", credit=1)
+    try:
+        answered = 0
+        end = time.time() + 30
+        while pl.broker.poll() is None and time.time() < end:
+            f.pump(0.1)
+            for _ in range(len(f.of_type(JOB)) - answered):
+                f.send(DONE, url, "ok", "200", "0", "")  # fetched; its page then dies with the parser
+                f.send(CREDIT, "1")
+                answered += 1
+        assert answered == 3, "JOBs for the page: %d" % answered
+    finally:
+        f.close()
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 1, "exit %d, want 1:\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    dead = pl.dead()
+    assert [(d["url"], d["stage"], d["reason"]) for d in dead] == [(url, "broker", "lease expired 3 times")], dead
+
+
 # ---------------------------------------------------------------- stalls are not deaths
 
 def books_site(procs, books, latency=20):
@@ -224,6 +279,52 @@ def test_sigterm_to_the_broker_exits_3_and_meta_says_stopped(procs, redis, tmp_p
     m2 = meta(pl)
     assert m2["state"] == "complete" and m2["run_id"] != run_id and m2["created_at"] == m["created_at"], m2
     assert int(m2["written"]) == len(want), m2
+
+
+def test_broker_refuses_a_crawl_recorded_with_another_identity(procs, redis):
+    """--identity (what `zcrawl run` passes: start URLs, spec, sink) is recorded in
+    the meta; a broker naming another one for the same crawl exits 2 and writes
+    nothing (it took the crawl over as its own); the same one resumes, and a rerun
+    of a crawl complete with dead letters exits 1 (it exited 0)."""
+    from harness import free_port
+    url = "http://127.0.0.1:%d/api/book/?limit=18&offset=0" % free_port()
+    pl = Pipeline(procs, redis, url, broker_args=["--max-retries", "1", "--retry-base-ms", "50", "--linger-ms", "0"])
+    pl.start_broker("--identity", "start A, out /a.jsonl")
+    pl.start_fetcher("--connect-timeout-ms", "1000")
+    assert wait_exit(pl.broker, 60) == 1, procs.log(pl.broker)
+    assert meta(pl)["identity"] == "start A, out /a.jsonl", meta(pl)
+    before = meta(pl)
+    pl.start_broker("--identity", "start B, out /b.jsonl", seed=False)
+    assert wait_exit(pl.broker, 20) == 2, procs.log(pl.broker)
+    log = procs.log(pl.broker)
+    assert "is another crawl (start A, out /a.jsonl)" in log and "--crawl" in log and "--fresh" in log, log
+    assert meta(pl) == before
+    pl.start_broker("--identity", "start A, out /a.jsonl", seed=False)
+    assert wait_exit(pl.broker, 20) == 1, procs.log(pl.broker)
+    assert "already complete" in procs.log(pl.broker) and "1 dead letters" in procs.log(pl.broker)
+
+
+def test_sighup_stops_every_stage_as_sigterm_does(procs, redis, tmp_path):
+    """SIGHUP (a closed terminal or ssh session) stops every stage as SIGTERM does:
+    fetchers, parser and writer drain and exit 0, the broker records `stopped` and
+    exits 3 (SIGHUP killed each at once: 129, nothing drained)."""
+    sim, want, ids = books_site(procs, 1500)
+    pl = Pipeline(procs, redis, sim.start_url)
+    out = tmp_path / "books.jsonl"
+    pl.start_all(out=str(out))
+    pl.wait_stat("fetched", 200, timeout=60)
+    stages = [p for name, p, _ in procs.items if name in ("fetcher", "parser", "writer") and p.poll() is None]
+    assert len(stages) == 4, procs.items
+    for p in stages:
+        p.send_signal(signal.SIGHUP)
+    for p in stages:
+        assert wait_exit(p, 20) == 0, procs.log(p)[-2000:]
+        assert "event=stopped" in procs.log(p) or "event=stopping" in procs.log(p), procs.log(p)[-1000:]
+    pl.broker.send_signal(signal.SIGHUP)
+    rc = wait_exit(pl.broker, 20)
+    assert rc == 3, "exit %d, want 3 (stopped):\n%s" % (rc, procs.log(pl.broker)[-2000:])
+    m = meta(pl)
+    assert m["state"] == "stopped" and "signal 1" in m["reason"], m
 
 
 def test_redis_restarted_empty_mid_crawl_exits_4(procs, redis, tmp_path):

@@ -117,6 +117,37 @@ static void test_aimd_on_throttling(void **state) {
     dispatch_free(&d);
 }
 
+/* JOBs that got no answer (their fetcher died, they timed out) free their slots
+ * but are no successes: they raised a throttled host's cap back as if the host
+ * had answered them, and a shift of deadlines moves every held item. */
+static void test_unanswered_raise_no_cap(void **state) {
+    (void)state;
+    dispatch d;
+    assert_int_equal(dispatch_init(&d, 8, 0), 0);
+    add_fetcher(&d, "f", 1000);
+    park_n(&d, "h", 100);
+    dispatch_item *it = dispatch_next(&d, 0);
+    assert_non_null(it);
+    dispatch_answered(&d, it, 1); /* 429 */
+    dispatch_drop(&d, it);
+    double cap = d.hosts[0].cap;
+    assert_true(cap < 8);
+    for (int i = 0; i < 50; i++) {
+        it = dispatch_next(&d, 0);
+        assert_non_null(it);
+        dispatch_answered(&d, it, DISPATCH_UNANSWERED);
+        dispatch_drop(&d, it);
+    }
+    assert_true(d.hosts[0].cap == cap);
+    assert_int_equal(d.hosts[0].inflight, 0);
+    it = dispatch_next(&d, 0);
+    assert_non_null(it);
+    int64_t before = it->deadline;
+    dispatch_shift_deadlines(&d, 5000);
+    assert_true(it->deadline == before + 5000);
+    dispatch_free(&d);
+}
+
 static int keep_only(void *arg, int peer) { return peer == *(int *)arg; }
 
 /* What the broker's maintenance and shutdown reach through: leases due for
@@ -185,6 +216,7 @@ int main(void) {
         cmocka_unit_test(test_duplicate_and_bad_urls),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_aimd_on_throttling),
+        cmocka_unit_test(test_unanswered_raise_no_cap),
         cmocka_unit_test(test_accessors_for_the_broker),
         cmocka_unit_test(test_capacity_survives_spent_credit),
     };
