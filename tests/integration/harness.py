@@ -60,6 +60,55 @@ def hdr(t):
     return b"ZC\x01" + bytes([t])
 
 
+class ControlPeer:
+    """A stage played by a test: one DEALER on the broker's control endpoint, with a
+    stage's CURVE keys when curve is (server public key, own public key, own secret
+    key), a routing id of its choosing when given, and HELLO only when role is.
+    pump() answers nothing but HEARTBEATs (an attacker that keeps its connection
+    alive); got holds (type, frames) of all it received."""
+
+    HELLO, HEARTBEAT, JOB = 1, 2, 4
+
+    def __init__(self, endpoint, role=None, name="attacker", credit=0, curve=None, routing_id=None):
+        import zmq
+        self.ctx = zmq.Context()
+        self.s = self.ctx.socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.setsockopt(zmq.SNDHWM, 0)
+        if routing_id:
+            self.s.setsockopt(zmq.ROUTING_ID, routing_id)
+        if curve:
+            self.s.curve_serverkey, self.s.curve_publickey, self.s.curve_secretkey = curve
+        self.s.connect(endpoint)
+        self.got = []
+        if role:
+            self.send(self.HELLO, role, name, credit)
+
+    def send(self, t, *frames):
+        self.s.send_multipart([hdr(t)] + [f if isinstance(f, bytes) else str(f).encode() for f in frames])
+
+    def pump(self, seconds):
+        """Reads what comes for seconds, answering nothing but HEARTBEATs."""
+        end = time.time() + seconds
+        while True:
+            while self.s.poll(0):
+                fr = self.s.recv_multipart()
+                self.got.append((fr[0][3], fr[1:]))
+            self.send(self.HEARTBEAT)
+            left = end - time.time()
+            if left <= 0:
+                return
+            self.s.poll(int(min(left, 0.1) * 1000))
+
+    def jobs(self):
+        """Every URL of every JOB received, in order."""
+        return [u for t, f in self.got if t == self.JOB for u in f[0].decode().split("\n")]
+
+    def close(self):
+        self.s.close(0)
+        self.ctx.term()
+
+
 def assert_once(got, want):
     """got (ids, duplicates kept) holds every id of the set want exactly once, and nothing else."""
     counts = collections.Counter(got)

@@ -19,7 +19,7 @@ import time
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, wait_for
+from harness import ControlPeer, Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD = 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12
 
@@ -28,49 +28,7 @@ def b(x):
     return x if isinstance(x, bytes) else str(x).encode()
 
 
-class Peer:
-    """A stage played by the test: one DEALER on the broker's control socket,
-    HELLO only when role is given. pump() answers nothing but HEARTBEATs (an
-    attacker that keeps its connection alive)."""
-
-    def __init__(self, endpoint, role=None, name="attacker", credit=0, curve=None):
-        self.ctx = zmq.Context()
-        self.s = self.ctx.socket(zmq.DEALER)
-        self.s.setsockopt(zmq.LINGER, 0)
-        self.s.setsockopt(zmq.SNDHWM, 0)
-        if curve:  # (server public key, own public key, own secret key)
-            self.s.curve_serverkey, self.s.curve_publickey, self.s.curve_secretkey = curve
-        self.s.connect(endpoint)
-        self.got = []
-        if role:
-            self.send(HELLO, role, name, credit)
-
-    def send(self, t, *frames):
-        self.s.send_multipart([hdr(t)] + [b(f) for f in frames])
-
-    def pump(self, seconds):
-        end = time.time() + seconds
-        while True:
-            while self.s.poll(0):
-                fr = self.s.recv_multipart()
-                self.got.append((fr[0][3], fr[1:]))
-            self.send(HEARTBEAT)
-            left = end - time.time()
-            if left <= 0:
-                return
-            self.s.poll(int(min(left, 0.2) * 1000))
-
-    def jobs(self):
-        """Every URL of every JOB received, in order."""
-        out = []
-        for t, f in self.got:
-            if t == JOB:
-                out += f[0].decode().split("\n")
-        return out
-
-    def close(self):
-        self.s.close(0)
-        self.ctx.term()
+Peer = ControlPeer
 
 
 def stat(pl, field):
