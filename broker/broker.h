@@ -65,6 +65,7 @@ typedef struct broker_conf {
     const char *allow_host;
     const char *identity; /* what the crawl is (start URLs, spec, sink); "" or NULL: not said */
     int ignore_robots;
+    long robots_ttl_s; /* a robots.txt is fetched again when older (RFC 9309: a day at most) */
     double rate;
 } broker_conf;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crawl.h"
+#include "guard_robots.h"
 #include "guard_scope.h"
 #include "zc_curve.h"
 #include "zc_flags.h"
@@ -42,6 +43,7 @@ static void conf_defaults(broker_conf *conf) {
         .max_retry_delay_ms = 600000,
         .max_credit = 10000,
         .job_timeout_ms = 120000,
+        .robots_ttl_s = GUARD_ROBOTS_TTL_S,
     };
 }
 
@@ -79,6 +81,7 @@ int broker_conf_parse(broker_conf *conf, int argc, char **argv) {
         { "job-timeout-ms", "ZCRAWL_JOB_TIMEOUT_MS", ZC_FLAG_INT, &conf->job_timeout_ms, "a JOB unanswered this long goes back to the frontier (and that fetcher's credit to 0)", 1000, 86400000 },
         { "allow-host", "ZCRAWL_ALLOW_HOST", ZC_FLAG_STR, &conf->allow_host, "hosts in scope besides the start URLs' origins: example.com,*.example.com", 0, 0 },
         { "ignore-robots", "ZCRAWL_IGNORE_ROBOTS", ZC_FLAG_BOOL, &conf->ignore_robots, "do not fetch or obey robots.txt", 0, 0 },
+        { "robots-ttl-s", "ZCRAWL_ROBOTS_TTL_S", ZC_FLAG_INT, &conf->robots_ttl_s, "an origin's robots.txt is fetched again once this old (RFC 9309: a day at most)", 1, GUARD_ROBOTS_TTL_S },
         { "metrics", "ZCRAWL_METRICS", ZC_FLAG_STR, &conf->metrics, "serve Prometheus /metrics and the status page (/) on ADDR (host:port or :port; off when empty)", 0, 0 },
         { "metrics-password-file", "ZCRAWL_METRICS_PASSWORD_FILE", ZC_FLAG_STR, &conf->metrics_password_file, "password of --metrics (HTTP basic auth, user zcrawl); needed unless ADDR is loopback", 0, 0 },
         ZC_CURVE_FLAGS,

@@ -27,6 +27,7 @@ typedef struct guard_origin {
     int tries;        /* failed requests so far */
     int64_t next_try; /* monotonic ms */
     size_t wait_at;   /* its place in waiting while WAIT */
+    int64_t fetched;  /* wall ms its rules were fetched (from the cached record when read from Redis) */
 } guard_origin;
 
 /* Every origin seen, found by name in O(1) (by_origin: origin -> index), and
@@ -131,6 +132,31 @@ static void origin_known(struct guard_robots *g, guard_origin *o) {
     }
 }
 
+static void robots_request(broker *b, guard_origin *o, int64_t now);
+
+/* o's rules are older than --robots-ttl-s (RFC 9309 2.4: a cached robots.txt is
+ * used for a day at most): o waits again, its host gated, for a fresh one from
+ * the site (not from Redis, whose copy is as old). Returns 0, or -1 when memory
+ * ran out (the old rules then stay a while longer). */
+static int origin_expire(broker *b, guard_origin *o, const char *url) {
+    struct guard_robots *g = b->robots;
+    if (g->nwaiting == g->cap_waiting) {
+        size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
+        size_t *v = realloc(g->waiting, cap * sizeof(*v));
+        if (!v) return -1;
+        g->waiting = v;
+        g->cap_waiting = cap;
+    }
+    if (dispatch_host_set(&b->d, url, 1, -1) != 0) return -1;
+    zc_info("robots_expired", "origin=%s age_s=%lld", o->origin, (long long)((zc_wall_ms() - o->fetched) / 1000));
+    o->state = ROBOTS_WAIT;
+    o->tries = 0;
+    o->wait_at = g->nwaiting;
+    g->waiting[g->nwaiting++] = (size_t)(o - g->origins);
+    robots_request(b, o, zc_now_ms());
+    return 0;
+}
+
 /* The path and query of an absolute URL ("/" when it has none). */
 static const char *url_path(const char *url) {
     const char *a = strstr(url, "://");
@@ -195,11 +221,16 @@ static void robots_request(broker *b, guard_origin *o, int64_t now) {
     o->fetching = 1;
 }
 
-/* Parses a cached record "<status>\n<body>". Returns rules, or NULL. */
-static zc_robots *from_record(const char *rec, size_t len) {
+/* Parses a cached record "<status> <fetched wall ms>\n<body>" (an older record,
+ * "<status>\n<body>", counts as fetched now) into rules and *fetched. Returns
+ * rules, or NULL. */
+static zc_robots *from_record(const char *rec, size_t len, int64_t *fetched) {
     const char *nl = memchr(rec, '\n', len);
     if (!nl) return NULL;
-    long status = strtol(rec, NULL, 10);
+    char *end;
+    long status = strtol(rec, &end, 10);
+    long long at = *end == ' ' ? strtoll(end + 1, NULL, 10) : 0;
+    *fetched = at > 0 ? (int64_t)at : zc_wall_ms();
     return zc_robots_for_status(status, nl + 1, len - (size_t)(nl + 1 - rec), GUARD_AGENT);
 }
 
@@ -208,6 +239,9 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     char origin[ZC_SCOPE_ORIGIN_MAX], err[128];
     if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
     guard_origin *o = origin_find(g, origin, strlen(origin));
+    if (o && o->state == ROBOTS_KNOWN && zc_wall_ms() - o->fetched >= (int64_t)b->conf->robots_ttl_s * 1000 &&
+        origin_expire(b, o, it->url) == 0)
+        return; /* it waits, parked behind the gate, for the fresh rules */
     if (o && o->state == ROBOTS_KNOWN) {
         if (!zc_robots_allowed(o->rules, url_path(it->url))) disallow(b, o, it);
         return;
@@ -231,9 +265,15 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         broker_redis_failed(b, "robots");
     }
     if (cached == 1) {
-        zc_robots *rules = from_record(rec, len);
+        int64_t fetched;
+        zc_robots *rules = from_record(rec, len, &fetched);
         free(rec);
+        if (rules && zc_wall_ms() - fetched >= (int64_t)b->conf->robots_ttl_s * 1000) {
+            zc_robots_free(rules); /* Redis keeps it a day; a shorter --robots-ttl-s wants a fresh one */
+            rules = NULL;
+        }
         if (rules) {
+            o->fetched = fetched;
             zc_info("robots_cached", "origin=%s", origin);
             robots_apply(b, o, rules, "");
             return;
@@ -287,6 +327,7 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
         zc_robots *rules = zc_robots_for_status(0, "", 0, GUARD_AGENT);
         char dead[160];
         snprintf(dead, sizeof(dead), "robots.txt unreachable after %d tries: %s", o->tries, why);
+        o->fetched = zc_wall_ms();
         if (rules) robots_apply(b, o, rules, dead);
         else o->next_try = zc_now_ms() + 1000;
         return;
@@ -306,13 +347,13 @@ static void robots_record(broker *b, guard_origin *o, const char *url, long st, 
     size_t rlen = 0;
     if (st >= 0) {
         size_t cut = len > ZC_ROBOTS_MAX_BYTES ? ZC_ROBOTS_MAX_BYTES : len;
-        if ((rec = malloc(cut + 24)) != NULL) {
-            int h = snprintf(rec, 24, "%ld\n", st);
+        if ((rec = malloc(cut + 48)) != NULL) {
+            int h = snprintf(rec, 48, "%ld %lld\n", st, (long long)zc_wall_ms());
             memcpy(rec + h, body, cut);
             rlen = (size_t)h + cut;
         } /* out of memory: not cached, the lease still closes */
     }
-    if (frontier_robots_done(&b->fr, url, o->origin, rec, rlen, GUARD_ROBOTS_TTL_S) < 0)
+    if (frontier_robots_done(&b->fr, url, o->origin, rec, rlen, b->conf->robots_ttl_s) < 0)
         broker_redis_failed(b, "robots");
     free(rec);
 }
@@ -345,6 +386,7 @@ int broker_guard_robots_done(broker *b, const char *url, const char *outcome, ui
         }
         robots_record(b, o, url, rules ? st : -1, body, len);
     }
+    o->fetched = zc_wall_ms();
     if (rules) robots_apply(b, o, rules, "");
     else robots_retry(b, o, why);
     return 1;

@@ -11,6 +11,7 @@ on an unknown flag."""
 import http.server
 import json
 import os
+import re
 import socketserver
 import subprocess
 import threading
@@ -477,9 +478,44 @@ def test_robots_via_fake_fetcher(procs, redis):
     st = pl.stats()
     assert int(st["excluded"]) == 3 and pl.dead() == [], st
     key = pl.key("robots:" + origin)
-    assert redis.cli("GET", key).startswith("200\n"), redis.cli("GET", key)
+    assert re.match(r"200 \d{13}\n", redis.cli("GET", key)), redis.cli("GET", key)  # status, when fetched
     ttl = int(redis.cli("TTL", key))
     assert 86000 < ttl <= 86400, ttl
+
+
+def test_robots_rules_older_than_their_ttl_are_fetched_again(procs, redis):
+    """RFC 9309 2.4: a cached robots.txt is used for a day at most. A long-running
+    broker kept an origin's rules for ever. With --robots-ttl-s 2, URLs of the
+    origin parked after the rules aged wait for robots.txt fetched again, and the
+    new rules decide: /new (disallowed now) is excluded, /old (disallowed before)
+    goes out."""
+    origin = "http://127.0.0.1:9"
+    pl = Pipeline(procs, redis, None, broker_args=["--stats-ms", "100", "--robots-ttl-s", "2", origin + "/a"])
+    pl.start_broker()
+    f = Peer(pl.ep["control"], "fetcher", "f", 10)
+    p = Peer(pl.ep["control"], "parser", "p", 0)
+    try:
+        wait_for(lambda: (f.pump(0.1), f.jobs())[1], 10, "robots.txt asked for")
+        f.send(DONE, origin + "/robots.txt", "robots_txt", 200, 0, "User-agent: *\nDisallow: /old$\n")
+        wait_for(lambda: (f.pump(0.1), len(f.jobs()) >= 2)[1], 10, "the start URL after robots.txt")
+        assert f.jobs() == [origin + "/robots.txt", origin + "/a"], f.jobs()
+        time.sleep(2.2)  # the sleep is the test's: the rules grow older than --robots-ttl-s
+        f.send(DONE, origin + "/a", "ok", 200, 0, "")  # fetched; the parser's DISCOVERED closes it
+        p.send(DISCOVERED, origin + "/a", origin + "/new\n" + origin + "/old")
+        wait_for(lambda: (f.pump(0.1), p.pump(0), len(f.jobs()) >= 3)[2], 10, "robots.txt asked for again")
+        assert f.jobs()[2] == origin + "/robots.txt", f.jobs()
+        f.send(DONE, origin + "/robots.txt", "robots_txt", 200, 0, "User-agent: *\nDisallow: /new$\n")
+        wait_for(lambda: (f.pump(0.1), p.pump(0), len(f.jobs()) >= 4)[2], 10, "the URL the new rules allow")
+        assert f.jobs()[3:] == [origin + "/old"], f.jobs()
+        f.send(DONE, origin + "/old", "fail", 404, 0, "")
+        wait_for(lambda: (f.pump(0.1), p.pump(0), pl.broker.poll() is not None)[2], 20, "the crawl's end")
+    finally:
+        f.close()
+        p.close()
+    assert pl.broker.returncode == 0, procs.log(pl.broker)[-2000:]
+    assert redis.hgetall(pl.key("excluded")) == {origin + "/new": "robots"}
+    assert "event=robots_expired origin=%s" % origin in procs.log(pl.broker)
+    assert re.match(r"200 \d{13}\n", redis.cli("GET", pl.key("robots:" + origin))), "the record says when it was fetched"
 
 
 def test_robots_unreachable_retried_then_allows_on_404(procs, redis):
