@@ -326,7 +326,7 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
         zc_warn("robots_unreachable", "origin=%s tries=%d reason=\"%s\"", o->origin, o->tries, why);
         zc_robots *rules = zc_robots_for_status(0, "", 0, GUARD_AGENT);
         char dead[160];
-        snprintf(dead, sizeof(dead), "robots.txt unreachable after %d tries: %s", o->tries, why);
+        snprintf(dead, sizeof(dead), "robots.txt unreachable after %d tries: %.100s", o->tries, why);
         o->fetched = zc_wall_ms();
         if (rules) robots_apply(b, o, rules, dead);
         else o->next_try = zc_now_ms() + 1000;

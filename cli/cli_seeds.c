@@ -118,8 +118,8 @@ int cli_identity(cli_conf *c, const cli_urls *starts) {
         memcpy(seeds, ", seeds ", 8);
         if (absolute(c->seeds, seeds + 8, sizeof(seeds) - 8) != 0) return -1;
     }
-    /* Cut to its field's size: the hash keeps lists apart, the first URL is shown. */
-    snprintf(c->identity, sizeof(c->identity), "start %.300s%s%s, spec %.300s, %s",
-             starts->n ? starts->v[0] : "(none)", hash, seeds, c->spec ? c->spec : "built-in", sink);
-    return 0;
+    /* Cut to its field's size when longer: the hash keeps lists apart, the first URL is shown. */
+    int n = snprintf(c->identity, sizeof(c->identity), "start %.300s%s%s, spec %.300s, %s",
+                     starts->n ? starts->v[0] : "(none)", hash, seeds, c->spec ? c->spec : "built-in", sink);
+    return n < 0 ? -1 : 0;
 }
