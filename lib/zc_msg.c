@@ -11,20 +11,20 @@ static const struct {
     const char *name;
     int frames, min;
 } msg_types[ZC_MSG_TYPE_MAX] = {
-    [ZC_MSG_HELLO] = { "HELLO", 3 },
-    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0 },
-    [ZC_MSG_CREDIT] = { "CREDIT", 1 },
+    [ZC_MSG_HELLO] = { "HELLO", 3, 0 },
+    [ZC_MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0 },
+    [ZC_MSG_CREDIT] = { "CREDIT", 1, 0 },
     [ZC_MSG_JOB] = { "JOB", 3, 2 }, /* proofs came later */
-    [ZC_MSG_DONE] = { "DONE", 5 },
+    [ZC_MSG_DONE] = { "DONE", 5, 0 },
     [ZC_MSG_PAGE] = { "PAGE", 9, 7 },             /* link and proof came later: 7 frames is the older form */
     [ZC_MSG_DISCOVERED] = { "DISCOVERED", 4, 2 }, /* documents, proof: from a writer (docs/PROTOCOL.md) */
     [ZC_MSG_DOC] = { "DOC", 4, 2 },               /* proof and urls came later */
-    [ZC_MSG_WRITTEN] = { "WRITTEN", 1 },
-    [ZC_MSG_DEAD] = { "DEAD", 3 },
-    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0 },
-    [ZC_MSG_HOLD] = { "HOLD", 1 },
-    [ZC_MSG_STATUS] = { "STATUS", 2 },
-    [ZC_MSG_COUNTS] = { "COUNTS", 1 },
+    [ZC_MSG_WRITTEN] = { "WRITTEN", 1, 0 },
+    [ZC_MSG_DEAD] = { "DEAD", 3, 0 },
+    [ZC_MSG_SHUTDOWN] = { "SHUTDOWN", 0, 0 },
+    [ZC_MSG_HOLD] = { "HOLD", 1, 0 },
+    [ZC_MSG_STATUS] = { "STATUS", 2, 0 },
+    [ZC_MSG_COUNTS] = { "COUNTS", 1, 0 },
 };
 
 int zc_msg_expected_frames(int type) {
