@@ -91,14 +91,17 @@ static int private_origins(crawl *cw) {
     size_t count = 0;
     const cli_urls *lists[] = { &cw->starts, &cw->seeds };
     size_t len = 0, cap = 0;
+    char last[ZC_SCOPE_ORIGIN_MAX] = ""; /* the origin judged last: a seeds file repeats its origins */
     for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < lists[l]->n; i++) {
             char why[256], origin[ZC_SCOPE_ORIGIN_MAX];
-            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) != 1 ||
-                zc_scope_origin(lists[l]->v[i], origin, sizeof(origin), why, sizeof(why)) != 0)
+            /* The origin first: each is resolved once, not once per URL. */
+            if (zc_scope_origin(lists[l]->v[i], origin, sizeof(origin), why, sizeof(why)) != 0 ||
+                !strcmp(origin, last) || (c->private_origins && list_has(c->private_origins, origin)))
                 continue;
+            memcpy(last, origin, sizeof(last));
+            if (zc_addr_url_private(lists[l]->v[i], why, sizeof(why)) != 1) continue;
             size_t n = strlen(origin);
-            if (c->private_origins && list_has(c->private_origins, origin)) continue;
             if (++count > PRIVATE_ORIGINS_MAX) {
                 c->allow_private = 1;
                 cw->many_private = 1;
