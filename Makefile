@@ -42,6 +42,9 @@ UNIT_DIRS_parse_book    := parser
 UNIT_DIRS_spec          := parser
 UNIT_DIRS_spec_apis     := parser
 UNIT_DIRS_writer        := writer
+UNIT_DIRS_oom           := broker
+# Link flags of one test: test_oom fails the allocations it chooses (--wrap).
+UNIT_LDFLAGS_oom        := -Wl,--wrap=realloc
 MOD_LIB  = $(BUILD)/$(1)/lib$(1).a
 # The broker's Lua scripts, embedded at build time (scripts/embed-lua.sh).
 LUA_SRC := $(sort $(wildcard broker/lua/*.lua))
@@ -127,7 +130,7 @@ $(call MOD_LIB,broker): $(LUA_OBJ)
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $$(foreach d,$$(UNIT_DIRS_$$*),$$(call MOD_LIB,$$(d))) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(addprefix -I,$(UNIT_DIRS_$*)) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(CC) $(CFLAGS_ALL) $(addprefix -I,$(UNIT_DIRS_$*)) $(UNIT_LDFLAGS_$*) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

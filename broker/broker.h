@@ -97,6 +97,7 @@ typedef struct broker {
     int64_t started_wall;
     int64_t last_turn, stall_grace_until;
     int64_t next_hb, next_maint, next_stats, next_redis_try, redis_backoff;
+    int64_t next_sweep;          /* the next look for stray hosts (maintain.c) */
     int64_t redis_bad_since;     /* monotonic ms of the first failure not yet followed by a write that worked */
     int64_t redis_trouble_since; /* the same, until a whole maintenance worked: the outage clock */
     int64_t redis_log_at;        /* next time a Redis failure may be logged */

@@ -102,6 +102,7 @@ static void on_hold(broker *b, int peer, const zc_msg *m) {
     }
     char **urls;
     size_t n = broker_split_urls(list, &urls);
+    if (!urls) zc_warn("out_of_memory", "what=HOLD effect=\"leases not extended\"");
     long held = frontier_hold(&b->fr, urls, n, zc_wall_ms() + b->conf->lease_ms);
     if (held < 0) broker_redis_failed(b, "hold");
     else zc_debug("hold", "urls=%zu extended=%ld", n, held);

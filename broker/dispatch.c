@@ -202,6 +202,14 @@ int dispatch_host_leased(dispatch *d, const char *key, int cap, int64_t until_wa
     return i;
 }
 
+int dispatch_host_holds(dispatch *d, const char *key) {
+    int i = host_find(d, key);
+    if (i < 0 || !d->hosts[i].out) return 0;
+    dispatch_host *h = &d->hosts[i];
+    if (!h->parked.head && h->inflight == 0 && !h->syncing) sync_add(d, i);
+    return 1;
+}
+
 /* Doubles the URL hash when it holds more items than buckets, so that finding a
  * URL (every DONE, every lease) stays O(1) however many the broker holds. Failing
  * to grow only makes chains longer. */

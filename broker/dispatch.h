@@ -181,6 +181,11 @@ int64_t dispatch_rate_wait(const dispatch *d, int64_t now);
  * dispatch_host_check(). */
 int dispatch_host_leased(dispatch *d, const char *key, int cap, int64_t until_wall, int64_t delay_ms,
                          int64_t now, int64_t wall);
+/* 1 while this broker holds host key checked out: it has URLs of it parked or out,
+ * or will hand it back at the next sync. A host checked out with nothing to hand
+ * back (its place in the sync list was lost for memory) is put in it again and
+ * counts as held. 0 when the broker holds nothing of it: a stray in Redis. */
+int dispatch_host_holds(dispatch *d, const char *key);
 /* Re-examines a host after its URLs were parked: one checked out with nothing
  * parked goes to the sync list; an idle one is forgotten. */
 void dispatch_host_check(dispatch *d, int host);

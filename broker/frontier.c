@@ -142,6 +142,35 @@ long frontier_recover_hosts(frontier *fr, int64_t now_ms) {
     return (long)v;
 }
 
+long frontier_release_strays(frontier *fr, int64_t now_ms, int (*holds)(void *arg, const char *host), void *arg) {
+    const char *argv[] = { "ZRANGE", fr->k_active, "0", "-1" };
+    size_t lens[] = { 6, strlen(fr->k_active), 1, 2 };
+    redisReply *r = frontier_cmd(fr, 4, argv, lens);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(fr->err, sizeof(fr->err), "unexpected redis reply type %d", r->type);
+        freeReplyObject(r);
+        return -1;
+    }
+    frontier_args a = { 0 };
+    size_t strays = 0;
+    frontier_args_script(&a, FRONTIER_LUA_RECOVER, 2);
+    frontier_args_str(&a, fr->k_active);
+    frontier_args_str(&a, fr->k_ready);
+    frontier_args_ll(&a, now_ms);
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || holds(arg, e->str)) continue;
+        frontier_args_str(&a, e->str);
+        strays++;
+    }
+    long long v = 0;
+    /* The host names point into r: it is freed after the script ran. */
+    int rc = strays ? frontier_run_int(fr, &a, &v) : (frontier_args_free(&a), 0);
+    freeReplyObject(r);
+    return rc != 0 ? -1 : (long)v;
+}
+
 int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms) {
     if (n == 0) return 0;
     frontier_args a = { 0 };

@@ -70,6 +70,11 @@ int frontier_sync_hosts(frontier *fr, const frontier_host_sync *h, size_t n);
 /* After a broker restart: every checked-out host goes back to ready (at its
  * back-off time if later than now). Returns how many, or -1. */
 long frontier_recover_hosts(frontier *fr, int64_t now_ms);
+/* Hands back the strays: hosts checked out in Redis for which holds(arg, host) is 0
+ * (the broker holds none of their URLs: a lease whose host it could not keep
+ * in memory). Each goes back to ready as frontier_recover_hosts() puts it.
+ * Returns how many, or -1 with fr->err. */
+long frontier_release_strays(frontier *fr, int64_t now_ms, int (*holds)(void *arg, const char *host), void *arg);
 /* Pushes the deadline of the leases still open among urls to deadline. Returns 0 or -1. */
 int frontier_renew(frontier *fr, char *const *urls, size_t n, int64_t deadline_ms);
 /* A downstream stage still holds urls: every one of them that is leased gets a

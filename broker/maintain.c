@@ -166,6 +166,24 @@ void broker_write_stats(broker *b, const frontier_counts *c, int64_t now, const 
     b->last_stats_at = now;
 }
 
+/* How often the frontier's checked-out hosts are compared with the ones the broker
+ * holds. A stray waits at most this long; the look costs one ZRANGE of the hosts
+ * checked out (at most the window's worth) and a script only when it finds one. */
+#define STRAY_SWEEP_MS 5000
+
+static int holds_host(void *arg, const char *host) { return dispatch_host_holds(arg, host); }
+
+/* A host checked out in Redis whose URLs the broker does not hold (a lease whose
+ * host it could not keep in memory) would never be leased again, and the crawl
+ * never end: it goes back to ready. */
+static void sweep_strays(broker *b, int64_t now, int64_t wall) {
+    if (now < b->next_sweep) return;
+    b->next_sweep = now + STRAY_SWEEP_MS;
+    long n = frontier_release_strays(&b->fr, wall, holds_host, &b->d);
+    if (n < 0) broker_redis_failed(b, "strays");
+    else if (n > 0) zc_warn("hosts_strayed", "count=%ld effect=\"checked out but held by nobody: handed back\"", n);
+}
+
 int broker_maintain(broker *b, int64_t now) {
     int64_t wall = zc_wall_ms();
     if (frontier_maintain(&b->fr, wall, (int)b->conf->max_retries) < 0) {
@@ -174,6 +192,7 @@ int broker_maintain(broker *b, int64_t now) {
     }
     drop_lapsed(b, wall);
     renew_leases(b, wall);
+    sweep_strays(b, now, wall);
     broker_guard_tick(b, now);
     if (broker_flush_count(b, "fetched", &b->fetched_unflushed) != 0) return 0;
     frontier_counts c;

@@ -34,7 +34,10 @@ char *broker_frame_dup(const zc_msg *m, int i) {
     size_t len;
     const char *d = zc_msg_data(m, i, &len);
     if (memchr(d, '\0', len)) return NULL;
-    return strndup(d, len);
+    char *s = strndup(d, len);
+    if (!s) zc_warn("out_of_memory", "what=\"a %s frame of %zu bytes\" effect=\"message dropped; its leases decide\"",
+                    zc_msg_type_name(m->type), len);
+    return s;
 }
 
 size_t broker_split_urls(char *buf, char ***out) {
@@ -48,7 +51,11 @@ size_t broker_split_urls(char *buf, char ***out) {
     for (char *u = strtok_r(buf, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
         if (n == cap) {
             char **nv = realloc(v, cap * 2 * sizeof(*nv));
-            if (!nv) break;
+            if (!nv) { /* all or nothing: a list cut short would close its page's lease */
+                free(v);
+                *out = NULL;
+                return 0;
+            }
             v = nv;
             cap *= 2;
         }

@@ -212,6 +212,12 @@ static int on_discovered(broker *b, int peer, const zc_msg *m) {
     if (!discovered_proven(b, peer, m)) goto out;
     char **urls;
     size_t n = broker_split_urls(list, &urls), bad = 0, in = 0;
+    if (!urls) { /* the page's lease stays open: fetched again when it runs out, nothing lost */
+        char qp[ZC_LOG_QURL];
+        zc_warn("out_of_memory", "what=DISCOVERED parent=%s effect=\"its lease stays open\"",
+                zc_log_q(qp, sizeof(qp), parent));
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) /* only URLs in scope go on */
         if (broker_guard_in_scope(b, urls[i])) urls[in++] = urls[i];
     added = frontier_discover(&b->fr, parent, urls, in, zc_wall_ms(), &bad);
@@ -254,6 +260,7 @@ static int on_written(broker *b, int peer, const zc_msg *m) {
     }
     char **urls;
     size_t n = broker_split_urls(list, &urls);
+    if (!urls) zc_warn("out_of_memory", "what=WRITTEN effect=\"its leases run out; the pages are fetched again\"");
     long rc = frontier_written(&b->fr, urls, n);
     if (rc < 0) broker_redis_failed(b, "written");
     else if ((size_t)rc < n) /* written twice (a redelivery) or never leased */

@@ -287,3 +287,33 @@ def test_a_broker_killed_and_restarted_keeps_each_hosts_cap_and_back_off(procs, 
     for h in range(2):
         assert first[h] * 1000 >= st[h][1] - 150, (h, first[h] * 1000 - st[h][1])
         assert early[h] <= 1, (h, early)
+
+
+def test_a_host_left_checked_out_by_nobody_is_handed_back(procs, redis, tmp_path):
+    """Issue 23: a lease checks its hosts out of the frontier (ready -> active) and
+    the broker holds them until it hands them back. One it could not keep in memory
+    (an allocation that failed while it took the lease) stayed checked out for
+    good: its queued URLs were never leased and the crawl never ended. The broker
+    now compares the checked-out hosts with the ones it holds every 5 s and hands
+    a stray back. Here h1 is stranded by hand, as such a lease leaves it."""
+    books = 40
+    sim = Sitesim(procs, "--hosts", "2", "--books", str(books))
+    pl = Pipeline(procs, redis, None, crawl="stray", broker_args=["--max-per-host", "2"])
+    pl.start_broker(host_url(sim, 0), host_url(sim, 1))
+    # No fetcher yet, so no credit and no lease: both hosts wait in ready.
+    wait_for(lambda: redis.int("ZCARD", pl.key("ready")) == 2, 10, "both hosts ready",
+             details=lambda: procs.log(pl.broker)[-2000:])
+    h1 = "h1.localhost:%d" % sim.port
+    assert redis.int("ZREM", pl.key("ready"), h1) == 1
+    assert redis.int("ZADD", pl.key("active"), "0", h1) == 1
+    out = str(tmp_path / "books.jsonl")
+    pl.start_writer(None, out)
+    pl.start_parser()
+    pl.start_fetcher()
+    pl.wait_done(timeout=60)
+    st = sim.stats()
+    assert st["by_host"][1]["requests"] >= host_pages(books), st["by_host"]
+    assert st["duplicates"] == 0, st["duplicates"]
+    assert int(pl.stats()["written"]) == 2 * books
+    assert "event=hosts_strayed count=1 " in procs.log(pl.broker)
+    assert redis.int("ZCARD", pl.key("active")) == 0
