@@ -152,31 +152,39 @@ long long cli_dead_count(redisContext *rc, const char *crawl, char *err, size_t 
     return n;
 }
 
-int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *err, size_t errlen) {
+/* Writes the crawl's key name (a list when hash is 0, read with LRANGE; a hash
+ * otherwise, HGETALL) to path, one entry at a time through line(): one element of
+ * a list, a field and its value of a hash. line() returns -1 on a write error and
+ * may count in *n. Returns 0, or -1 with err. */
+static int dump_key(redisContext *rc, const char *crawl, const char *name, int hash,
+                    int (*line)(FILE *f, redisReply *const *e, long long *n), long long *n, const char *path,
+                    char *err, size_t errlen) {
     char key[256];
-    if (crawl_key(key, sizeof(key), crawl, "dead", err, errlen) != 0) return -1;
-    const char *argv[] = { "LRANGE", key, "0", "-1" };
-    redisReply *rep = cmd_argv(rc, 4, argv, REDIS_REPLY_ARRAY, err, errlen);
+    if (crawl_key(key, sizeof(key), crawl, name, err, errlen) != 0) return -1;
+    const char *argv[] = { hash ? "HGETALL" : "LRANGE", key, "0", "-1" };
+    redisReply *rep = cmd_argv(rc, hash ? 2 : 4, argv, REDIS_REPLY_ARRAY, err, errlen);
     if (!rep) return -1;
-    int rc_ = -1;
+    size_t step = hash ? 2 : 1;
+    int rc_ = -1, bad = 0;
     FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        goto out;
+    if (f) {
+        for (size_t i = 0; i + step <= rep->elements && !bad; i += step) bad = line(f, rep->element + i, n) != 0;
+        if (fclose(f) == 0 && !bad) rc_ = 0;
     }
-    int bad = 0;
-    for (size_t i = 0; i < rep->elements && !bad; i++) {
-        const redisReply *e = rep->element[i];
-        bad = e->type == REDIS_REPLY_STRING && (fwrite(e->str, 1, e->len, f) != e->len || fputc('\n', f) == EOF);
-    }
-    if (fclose(f) != 0 || bad) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        goto out;
-    }
-    rc_ = 0;
-out:
+    if (rc_ != 0) snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
     freeReplyObject(rep);
     return rc_;
+}
+
+/* A dead letter: its JSON as Redis holds it, on a line. */
+static int dead_line(FILE *f, redisReply *const *e, long long *n) {
+    (void)n;
+    if (e[0]->type != REDIS_REPLY_STRING) return 0;
+    return fwrite(e[0]->str, 1, e[0]->len, f) != e[0]->len || fputc('\n', f) == EOF ? -1 : 0;
+}
+
+int cli_dead_dump(redisContext *rc, const char *crawl, const char *path, char *err, size_t errlen) {
+    return dump_key(rc, crawl, "dead", 0, dead_line, NULL, path, err, errlen);
 }
 
 /* Writes s as a JSON string (quotes, backslashes and control characters escaped). */
@@ -191,35 +199,19 @@ static int json_str(FILE *f, const char *s, size_t n) {
     return fputc('"', f) == EOF ? -1 : 0;
 }
 
+/* A gone URL and its status, as {"url":...,"status":N} on a line. */
+static int gone_line(FILE *f, redisReply *const *e, long long *n) {
+    if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING) return 0;
+    (*n)++;
+    return fputs("{\"url\":", f) == EOF || json_str(f, e[0]->str, e[0]->len) != 0 ||
+                   fprintf(f, ",\"status\":%ld}\n", strtol(e[1]->str, NULL, 10)) < 0
+               ? -1
+               : 0;
+}
+
 int cli_gone_dump(redisContext *rc, const char *crawl, const char *path, long long *n, char *err, size_t errlen) {
-    char key[256];
     *n = 0;
-    if (crawl_key(key, sizeof(key), crawl, "gone", err, errlen) != 0) return -1;
-    const char *argv[] = { "HGETALL", key };
-    redisReply *rep = cmd_argv(rc, 2, argv, REDIS_REPLY_ARRAY, err, errlen);
-    if (!rep) return -1;
-    int rc_ = -1;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        goto out;
-    }
-    int bad = 0;
-    for (size_t i = 0; i + 1 < rep->elements && !bad; i += 2) {
-        const redisReply *u = rep->element[i], *st = rep->element[i + 1];
-        if (u->type != REDIS_REPLY_STRING || st->type != REDIS_REPLY_STRING) continue;
-        bad = fputs("{\"url\":", f) == EOF || json_str(f, u->str, u->len) != 0 ||
-              fprintf(f, ",\"status\":%ld}\n", strtol(st->str, NULL, 10)) < 0;
-        (*n)++;
-    }
-    if (fclose(f) != 0 || bad) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        goto out;
-    }
-    rc_ = 0;
-out:
-    freeReplyObject(rep);
-    return rc_;
+    return dump_key(rc, crawl, "gone", 1, gone_line, n, path, err, errlen);
 }
 
 redisReply *cli_spec_counts_read(redisContext *rc, const char *crawl, char *err, size_t errlen) {
