@@ -177,6 +177,7 @@ static int holds_host(void *arg, const char *host) { return dispatch_host_holds(
  * host it could not keep in memory) would never be leased again, and the crawl
  * never end: it goes back to ready. */
 static void sweep_strays(broker *b, int64_t now, int64_t wall) {
+    if (!b->next_sweep) b->next_sweep = now + STRAY_SWEEP_MS; /* a starting broker recovered every host */
     if (now < b->next_sweep) return;
     b->next_sweep = now + STRAY_SWEEP_MS;
     long n = frontier_release_strays(&b->fr, wall, holds_host, &b->d);
