@@ -86,6 +86,23 @@ static guard_origin *origin_find(struct guard_robots *g, const char *origin, siz
     return zc_strmap_get(g->by_origin, origin, len, &i) ? &g->origins[i] : NULL;
 }
 
+/* Room for one more origin in the tick's list. Returns 0, or -1 when out of memory. */
+static int waiting_room(struct guard_robots *g) {
+    if (g->nwaiting < g->cap_waiting) return 0;
+    size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
+    size_t *v = realloc(g->waiting, cap * sizeof(*v));
+    if (!v) return -1;
+    g->waiting = v;
+    g->cap_waiting = cap;
+    return 0;
+}
+
+/* o joins the tick's list, where waiting_room() made room. */
+static void waiting_push(struct guard_robots *g, guard_origin *o) {
+    o->wait_at = g->nwaiting;
+    g->waiting[g->nwaiting++] = (size_t)(o - g->origins);
+}
+
 /* A new origin, waiting for its rules. Returns it, or NULL when out of memory
  * (nothing added). Pointers to origins are valid until the next origin_add. */
 static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
@@ -96,21 +113,15 @@ static guard_origin *origin_add(struct guard_robots *g, const char *origin) {
         g->origins = v;
         g->cap = cap;
     }
-    if (g->nwaiting == g->cap_waiting) {
-        size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
-        size_t *v = realloc(g->waiting, cap * sizeof(*v));
-        if (!v) return NULL;
-        g->waiting = v;
-        g->cap_waiting = cap;
-    }
+    if (waiting_room(g) != 0) return NULL;
     if (zc_strmap_put(g->by_origin, origin, strlen(origin), (long)g->norigins) != 0) return NULL;
     guard_origin *o = &g->origins[g->norigins];
     memset(o, 0, sizeof(*o));
     snprintf(o->origin, sizeof(o->origin), "%s", origin);
     snprintf(o->url, sizeof(o->url), "%s/robots.txt", origin);
     o->state = ROBOTS_WAIT;
-    o->wait_at = g->nwaiting;
-    g->waiting[g->nwaiting++] = g->norigins++;
+    waiting_push(g, o);
+    g->norigins++;
     return o;
 }
 
@@ -140,21 +151,19 @@ static void robots_request(broker *b, guard_origin *o, int64_t now);
  * ran out (the old rules then stay a while longer). */
 static int origin_expire(broker *b, guard_origin *o, const char *url) {
     struct guard_robots *g = b->robots;
-    if (g->nwaiting == g->cap_waiting) {
-        size_t cap = g->cap_waiting ? g->cap_waiting * 2 : 8;
-        size_t *v = realloc(g->waiting, cap * sizeof(*v));
-        if (!v) return -1;
-        g->waiting = v;
-        g->cap_waiting = cap;
-    }
+    if (waiting_room(g) != 0) return -1;
     if (dispatch_host_set(&b->d, url, 1, -1) != 0) return -1;
     zc_info("robots_expired", "origin=%s age_s=%lld", o->origin, (long long)((zc_wall_ms() - o->fetched) / 1000));
     o->state = ROBOTS_WAIT;
     o->tries = 0;
-    o->wait_at = g->nwaiting;
-    g->waiting[g->nwaiting++] = (size_t)(o - g->origins);
+    waiting_push(g, o);
     robots_request(b, o, zc_now_ms());
     return 0;
+}
+
+/* Nonzero when rules fetched at wall ms fetched are older than --robots-ttl-s. */
+static int robots_stale(const broker *b, int64_t fetched) {
+    return zc_wall_ms() - fetched >= (int64_t)b->conf->robots_ttl_s * 1000;
 }
 
 /* The path and query of an absolute URL ("/" when it has none). */
@@ -239,7 +248,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
     char origin[ZC_SCOPE_ORIGIN_MAX], err[128];
     if (b->conf->ignore_robots || zc_scope_origin(it->url, origin, sizeof(origin), err, sizeof(err)) != 0) return;
     guard_origin *o = origin_find(g, origin, strlen(origin));
-    if (o && o->state == ROBOTS_KNOWN && zc_wall_ms() - o->fetched >= (int64_t)b->conf->robots_ttl_s * 1000 &&
+    if (o && o->state == ROBOTS_KNOWN && robots_stale(b, o->fetched) &&
         origin_expire(b, o, it->url) == 0)
         return; /* it waits, parked behind the gate, for the fresh rules */
     if (o && o->state == ROBOTS_KNOWN) {
@@ -268,7 +277,7 @@ void broker_guard_parked(broker *b, dispatch_item *it) {
         int64_t fetched;
         zc_robots *rules = from_record(rec, len, &fetched);
         free(rec);
-        if (rules && zc_wall_ms() - fetched >= (int64_t)b->conf->robots_ttl_s * 1000) {
+        if (rules && robots_stale(b, fetched)) {
             zc_robots_free(rules); /* Redis keeps it a day; a shorter --robots-ttl-s wants a fresh one */
             rules = NULL;
         }
@@ -341,7 +350,8 @@ static void robots_retry(broker *b, guard_origin *o, const char *why) {
 
 /* Records the answer to o's request url in one Redis step: its lease closed when
  * it was a crawled URL too (it is no page), and, when st >= 0, the answer cached
- * as "<status>\n<body>" for later brokers and restarts. A failure is noted. */
+ * as "<status> <fetched wall ms>\n<body>" (from_record's form) for later brokers
+ * and restarts. A failure is noted. */
 static void robots_record(broker *b, guard_origin *o, const char *url, long st, const char *body, size_t len) {
     char *rec = NULL;
     size_t rlen = 0;

@@ -16,6 +16,7 @@
 #include "zc_crawlstat.h"
 #include "keygen.h"
 #include "zc_addr.h"
+#include "zc_buf.h"
 #include "zc_log.h"
 #include "zc_redact.h"
 #include "zc_redis.h"
@@ -90,7 +91,7 @@ static int private_origins(crawl *cw) {
     cli_conf *c = cw->c;
     size_t count = 0;
     const cli_urls *lists[] = { &cw->starts, &cw->seeds };
-    size_t len = 0, cap = 0;
+    zc_buf list = { 0 };                 /* what c->private_origins holds */
     char last[ZC_SCOPE_ORIGIN_MAX] = ""; /* the origin judged last: a seeds file repeats its origins */
     for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < lists[l]->n; i++) {
@@ -107,19 +108,14 @@ static int private_origins(crawl *cw) {
                 cw->many_private = 1;
                 return 0;
             }
-            if (len + n + 2 > cap) {
-                size_t ncap = (len + n + 2) * 2;
-                char *v = realloc(c->private_origins, ncap);
-                if (!v) {
-                    snprintf(cw->err, sizeof(cw->err), "out of memory");
-                    return -1;
-                }
-                c->private_origins = v;
-                cap = ncap;
+            /* Room for the comma, the origin and its NUL first: the add cannot fail then. */
+            if (zc_buf_reserve(&list, n + 2) != 0) {
+                snprintf(cw->err, sizeof(cw->err), "out of memory");
+                return -1;
             }
-            if (len) c->private_origins[len++] = ',';
-            memcpy(c->private_origins + len, origin, n + 1);
-            len += n;
+            c->private_origins = list.p; /* the configuration owns it */
+            (void)zc_buf_add(&list, origin, n, ',');
+            list.p[list.len] = '\0';
         }
     return 0;
 }

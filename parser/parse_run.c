@@ -300,24 +300,6 @@ static void send_dead(parser *P, const char *url, size_t ulen, const char *reaso
     out_send(P, 0, ZC_MSG_DEAD, f, 3, NULL);
 }
 
-/* Adds the counters of d to t (both spec_counts_for the same spec); d is zeroed.
- * Returns 1 when d held anything. */
-static int counts_move(spec_counts *t, spec_counts *d) {
-    int any = 0;
-    for (int i = 0; i < d->nfield; i++) {
-        any |= d->seen[i] != 0;
-        t->seen[i] += d->seen[i], t->null[i] += d->null[i], t->swapped[i] += d->swapped[i];
-    }
-    for (int i = 0; i < d->ntpl; i++) {
-        any |= d->tried[i] != 0;
-        t->tried[i] += d->tried[i], t->skipped[i] += d->skipped[i];
-    }
-    for (int i = 0; i < d->npart; i++) t->part_skipped[i] += d->part_skipped[i];
-    spec_counts_zero(d);
-    return any;
-}
-
-#define COUNTS_EVERY_MS 1000
 /* Nonzero when d counted something since the last report. */
 static int counts_pending(const spec_counts *d) {
     for (int i = 0; i < d->nfield; i++)
@@ -327,6 +309,16 @@ static int counts_pending(const spec_counts *d) {
     return 0;
 }
 
+/* Adds the counters of d to t (both spec_counts_for the same spec); d is zeroed. */
+static void counts_move(spec_counts *t, spec_counts *d) {
+    for (int i = 0; i < d->nfield; i++)
+        t->seen[i] += d->seen[i], t->null[i] += d->null[i], t->swapped[i] += d->swapped[i];
+    for (int i = 0; i < d->ntpl; i++) t->tried[i] += d->tried[i], t->skipped[i] += d->skipped[i];
+    for (int i = 0; i < d->npart; i++) t->part_skipped[i] += d->part_skipped[i];
+    spec_counts_zero(d);
+}
+
+#define COUNTS_EVERY_MS 1000
 /* COUNTS (docs/PROTOCOL.md): the counters since the last report, before the
  * outcome of the page that made them, once a second while pages keep coming and
  * whenever none waits (idle: no page was read behind this one; or at the end),
@@ -347,7 +339,8 @@ static void counts_report(parser *P, int idle) {
         out_send(P, 0, ZC_MSG_COUNTS, f, 1, NULL);
     }
     zc_buf_free(&b);
-    if (counts_move(P->total, P->counts)) P->counts_due = now + COUNTS_EVERY_MS;
+    counts_move(P->total, P->counts);
+    P->counts_due = now + COUNTS_EVERY_MS;
 }
 
 /* Reports url as gone: a DEAD whose stage is "gone" (docs/PROTOCOL.md), which the

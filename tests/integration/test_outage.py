@@ -19,6 +19,28 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def outage_crawl(procs, tmp_path, books, latency_ms, lease_ms, cap):
+    """A crawl of the emulator into books.jsonl, on a Redis with its append-only
+    file, so that a test can stop and start Redis and lose nothing."""
+    redis = Redis(procs, appendonly=True)
+    sim = Sitesim(procs, "--books", str(books), "--latency-ms", str(latency_ms))
+    out = tmp_path / "books.jsonl"
+    pl = Pipeline(procs, redis, sim.start_url,
+                  broker_args=["--lease-ms", str(lease_ms), "--max-per-host", str(cap)])
+    pl.start_all(out=str(out))
+    return redis, sim, pl, out
+
+
+def assert_recovered_once(procs, pl, sim, out):
+    """The broker saw Redis come back, forgot no lease its fetchers held, and
+    every book was fetched and written once."""
+    log = procs.log(pl.broker)
+    assert "event=redis_recovered" in log, log[-3000:]
+    assert "event=leases_lapsed" not in log, [l for l in log.splitlines() if "leases_lapsed" in l]
+    assert sim.stats()["duplicates"] == 0, sim.stats()
+    assert_once(jsonl_ids(str(out)), set(sim.ids()["reachable"]))
+
+
 def test_redis_down_10s_no_spin_no_lapse_no_refetch(procs, tmp_path):
     """Redis stopped for 10 s (longer than the 4 s lease) mid-crawl, then started
     again from its append-only file. The broker sleeps until each reconnect (it
@@ -26,12 +48,7 @@ def test_redis_down_10s_no_spin_no_lapse_no_refetch(procs, tmp_path):
     Redis is back no lease it holds in memory is taken for lapsed (their deadlines
     were not shifted as Redis's were: 'leases_lapsed', URLs forgotten while fetchers
     held them), no page is fetched twice, every book is written once."""
-    redis = Redis(procs, appendonly=True)
-    sim = Sitesim(procs, "--books", "1500", "--latency-ms", "30")
-    want = set(sim.ids()["reachable"])
-    out = tmp_path / "books.jsonl"
-    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--lease-ms", "4000", "--max-per-host", "4"])
-    pl.start_all(out=str(out))
+    redis, sim, pl, out = outage_crawl(procs, tmp_path, books=1500, latency_ms=30, lease_ms=4000, cap=4)
     pl.wait_stat("fetched", 200, timeout=60)
     redis.stop()
     t0, c0 = os.times().elapsed, cpu_seconds(pl.broker.pid)
@@ -42,11 +59,7 @@ def test_redis_down_10s_no_spin_no_lapse_no_refetch(procs, tmp_path):
     pl.wait_done(timeout=180)
     print("broker CPU over a %.1f s Redis outage: %.2f s" % (secs, cpu))
     assert cpu < 1.0, "the broker burnt %.2f CPU s in a 10 s outage" % cpu
-    log = procs.log(pl.broker)
-    assert "event=redis_recovered" in log, log[-3000:]
-    assert "event=leases_lapsed" not in log, [l for l in log.splitlines() if "leases_lapsed" in l]
-    assert sim.stats()["duplicates"] == 0, sim.stats()
-    assert_once(jsonl_ids(str(out)), want)
+    assert_recovered_once(procs, pl, sim, out)
 
 
 def test_failure_after_every_recovery_ends_the_crawl(procs, redis, tmp_path):
@@ -73,20 +86,11 @@ def test_outage_longer_than_the_lease_while_fetches_run(procs, tmp_path):
     took the URLs still at the fetchers for lapsed and forgot them ('leases_lapsed'),
     refused their DONEs as not held, and the pages were fetched again once Redis's
     leases ran out. Now: nothing lapses, no page is fetched twice."""
-    redis = Redis(procs, appendonly=True)
-    sim = Sitesim(procs, "--books", "20", "--latency-ms", "8000")
-    want = set(sim.ids()["reachable"])
-    out = tmp_path / "books.jsonl"
-    pl = Pipeline(procs, redis, sim.start_url, broker_args=["--lease-ms", "2000", "--max-per-host", "40"])
-    pl.start_all(out=str(out))
+    redis, sim, pl, out = outage_crawl(procs, tmp_path, books=20, latency_ms=8000, lease_ms=2000, cap=40)
     wait_for(lambda: sim.stats().get("requests", 0) >= 1, 30, "the first request")
     redis.stop()
     t0 = os.times().elapsed
     wait_for(lambda: os.times().elapsed - t0 >= 5, 10, "5 s of outage", step=0.2)
     redis.start()
     pl.wait_done(timeout=180)
-    log = procs.log(pl.broker)
-    assert "event=redis_recovered" in log, log[-3000:]
-    assert "event=leases_lapsed" not in log, [l for l in log.splitlines() if "leases_lapsed" in l]
-    assert sim.stats()["duplicates"] == 0, sim.stats()
-    assert_once(jsonl_ids(str(out)), want)
+    assert_recovered_once(procs, pl, sim, out)

@@ -95,16 +95,22 @@ static void test_rate_limit(void **state) {
     dispatch_free(&d);
 }
 
+/* d: a host of 100 parked URLs under a cap of 8, whose first JOB got a 429. */
+static void throttle_once(dispatch *d) {
+    assert_int_equal(dispatch_init(d, 8, 0), 0);
+    add_fetcher(d, "f", 1000);
+    park_n(d, "h", 100);
+    dispatch_item *it = dispatch_next(d, 0);
+    assert_non_null(it);
+    dispatch_answered(d, it, 1); /* 429 */
+    dispatch_drop(d, it);
+}
+
 static void test_aimd_on_throttling(void **state) {
     (void)state;
     dispatch d;
-    assert_int_equal(dispatch_init(&d, 8, 0), 0);
-    add_fetcher(&d, "f", 1000);
-    park_n(&d, "h", 100);
-    dispatch_item *it = dispatch_next(&d, 0);
-    assert_non_null(it);
-    dispatch_answered(&d, it, 1); /* 429 */
-    dispatch_drop(&d, it);
+    throttle_once(&d);
+    dispatch_item *it;
     assert_true(d.hosts[0].cap < 8);
     assert_true(d.hosts[0].cap >= 1);
     for (int i = 0; i < 200; i++) {
@@ -123,13 +129,8 @@ static void test_aimd_on_throttling(void **state) {
 static void test_unanswered_raise_no_cap(void **state) {
     (void)state;
     dispatch d;
-    assert_int_equal(dispatch_init(&d, 8, 0), 0);
-    add_fetcher(&d, "f", 1000);
-    park_n(&d, "h", 100);
-    dispatch_item *it = dispatch_next(&d, 0);
-    assert_non_null(it);
-    dispatch_answered(&d, it, 1); /* 429 */
-    dispatch_drop(&d, it);
+    throttle_once(&d);
+    dispatch_item *it;
     double cap = d.hosts[0].cap;
     assert_true(cap < 8);
     for (int i = 0; i < 50; i++) {
