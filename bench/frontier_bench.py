@@ -27,7 +27,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
-from harness import free_port  # noqa: E402
+from harness import free_port, unpack  # noqa: E402
 
 TICK = os.sysconf('SC_CLK_TCK')
 
@@ -132,7 +132,7 @@ class FakeStages:
                 continue
             while True:
                 try:
-                    fr = self.f.recv_multipart(zmq.NOBLOCK)
+                    fr = unpack(self.f.recv_multipart(zmq.NOBLOCK))
                 except zmq.Again:
                     break
                 if fr[0] == b'ZC\x01\x04' and len(fr) >= 3:  # JOB

@@ -42,13 +42,16 @@ const char *zc_msg_type_name(int type) {
     return msg_types[type].name;
 }
 
-int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen) {
+/* The header's version and type, or -1 with a reason in err. Version 1's header
+ * is a frame of its own (4 bytes); version 2's carries the packed frames after
+ * its 4 bytes. */
+static int msg_header(const void *data, size_t len, int *version, char *err, size_t errlen) {
     const unsigned char *h = data;
-    if (len != 4 || h[0] != 'Z' || h[1] != 'C') {
+    if (len < 4 || h[0] != 'Z' || h[1] != 'C' || (len != 4 && h[2] == ZC_PROTO_VERSION)) {
         snprintf(err, errlen, "bad header frame (%zu bytes)", len);
         return -1;
     }
-    if (h[2] != ZC_PROTO_VERSION) {
+    if (h[2] != ZC_PROTO_VERSION && h[2] != ZC_PROTO_PACKED) {
         snprintf(err, errlen, "unknown protocol version %u", h[2]);
         return -1;
     }
@@ -56,7 +59,13 @@ int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "unknown message type %u", h[3]);
         return -1;
     }
+    *version = h[2];
     return h[3];
+}
+
+int zc_msg_decode_header(const void *data, size_t len, char *err, size_t errlen) {
+    int version;
+    return msg_header(data, len, &version, err, errlen);
 }
 
 /* Receives a further frame of a message whose first frame has arrived. ZeroMQ
@@ -92,6 +101,96 @@ static void msg_user(zmq_msg_t *f, char *user) {
     const char *u = zmq_msg_gets(f, "User-Id");
     user[0] = '\0';
     if (u) snprintf(user, ZC_MSG_USER_MAX, "%s", u);
+}
+
+/* A packed frame's length: 4 bytes, big-endian. */
+static uint32_t msg_get32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void msg_put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Unpacks a version 2 message into m->frames: the frames packed in its header
+ * frame (p, len: what follows the header's 4 bytes) are copied out, the separate
+ * ones received from sock in their places; more is the header frame's. Sets
+ * m->nframes to the frames it initialised, also on failure (the caller closes
+ * them), and consumes the rest of the message either way. Returns 0; -2 when the
+ * message is malformed (a length past the end, separate frames that do not match
+ * their marks) and -3 when it breaks a bound (more frames than want, more than
+ * max_bytes), with err saying which in one line. */
+static int msg_unpack(void *sock, zc_msg *m, const unsigned char *p, size_t len, int more, int want,
+                      size_t max_bytes, char *err, size_t errlen) {
+    const char *name = zc_msg_type_name(m->type);
+    int sep[ZC_MSG_MAX_FRAMES], nsep = 0, rc = -2;
+    size_t off = 0, bytes = len;
+    m->nframes = 0;
+    if (max_bytes && bytes > max_bytes) {
+        snprintf(err, errlen, "%s message of more than %zu bytes", name, max_bytes);
+        rc = -3;
+        goto drain;
+    }
+    while (off < len) {
+        if (m->nframes == want || m->nframes == ZC_MSG_MAX_FRAMES) {
+            snprintf(err, errlen, "%s message of more than %d frames", name, want);
+            rc = -3;
+            goto drain;
+        }
+        if (len - off < 4) {
+            snprintf(err, errlen, "%s message cut inside the length of its frame %d", name, m->nframes + 1);
+            goto drain;
+        }
+        uint32_t n = msg_get32(p + off);
+        zmq_msg_t *f = &m->frames[m->nframes];
+        off += 4;
+        if (n == ZC_MSG_SEPARATE) {
+            if (zmq_msg_init(f) != 0) goto sys;
+            sep[nsep++] = m->nframes++;
+            continue;
+        }
+        if (n > len - off) {
+            snprintf(err, errlen, "%s message cut inside its frame %d (%u bytes announced, %zu left)", name,
+                     m->nframes + 1, n, len - off);
+            goto drain;
+        }
+        if (zmq_msg_init_size(f, n) != 0) goto sys;
+        m->nframes++;
+        if (n) memcpy(zmq_msg_data(f), p + off, n);
+        off += n;
+    }
+    for (int i = 0; i < nsep; i++) {
+        if (!more) {
+            snprintf(err, errlen, "%s message with %d separate frames, %d marked", name, i, nsep);
+            return -2;
+        }
+        zmq_msg_t *f = &m->frames[sep[i]];
+        if (msg_recv_more(f, sock) < 0) {
+            snprintf(err, errlen, "receive failed mid-message: %s", zmq_strerror(errno));
+            return -2;
+        }
+        more = zmq_msg_more(f);
+        bytes += zmq_msg_size(f);
+        if (max_bytes && bytes > max_bytes) {
+            snprintf(err, errlen, "%s message of more than %zu bytes", name, max_bytes);
+            rc = -3;
+            goto drain;
+        }
+    }
+    if (more) {
+        long rest = msg_drain(sock);
+        snprintf(err, errlen, "%s message with %ld separate frames, %d marked", name, nsep + rest, nsep);
+        return -2;
+    }
+    return 0;
+sys:
+    snprintf(err, errlen, "zmq_msg_init failed: %s", zmq_strerror(errno));
+drain:
+    if (more) msg_drain(sock);
+    return rc;
 }
 
 int zc_msg_recv(void *sock, zc_msg *m, int flags, int router, char *err, size_t errlen) {
@@ -130,19 +229,30 @@ int zc_msg_recv_max(void *sock, zc_msg *m, int flags, int router, size_t max_byt
         errno = e;
         return -1;
     }
-    int more = zmq_msg_more(&head);
+    int more = zmq_msg_more(&head), version = 0;
     msg_user(&head, m->user);
     /* A ROUTER's identity frame is its own, made without the connection's socket
      * (its ZMQ_SRCFD is -1); a frame the peer sent carries it. */
     m->srcfd = zmq_msg_get(&head, ZMQ_SRCFD);
-    int type = zc_msg_decode_header(zmq_msg_data(&head), zmq_msg_size(&head), err, errlen);
-    zmq_msg_close(&head);
+    int type = msg_header(zmq_msg_data(&head), zmq_msg_size(&head), &version, err, errlen);
     if (type < 0) {
+        zmq_msg_close(&head);
         if (more) msg_drain(sock);
         goto bad;
     }
     m->type = (zc_msg_type)type;
     int want = zc_msg_expected_frames(type), least = zc_msg_min_frames(type);
+    if (version == ZC_PROTO_PACKED) {
+        int rc = msg_unpack(sock, m, (const unsigned char *)zmq_msg_data(&head) + 4, zmq_msg_size(&head) - 4,
+                            more, want, max_bytes, err, errlen);
+        zmq_msg_close(&head);
+        nf = m->nframes;
+        if (rc == -3) too_long = 1;
+        if (rc < 0) goto bad_frames;
+        more = 0;
+    } else {
+        zmq_msg_close(&head);
+    }
     while (more) {
         if (nf == ZC_MSG_MAX_FRAMES || nf == want) {
             long rest = msg_drain(sock);
@@ -244,9 +354,39 @@ static int msg_send_more(zmq_msg_t *f, void *sock, int more) {
     return rc;
 }
 
+/* Fills a version 2 header frame: the header, then each frame's length and
+ * bytes, ZC_MSG_SEPARATE for a zero-copy frame (it follows as a frame of its own). */
+static void msg_pack(unsigned char *p, zc_msg_type type, const zc_frame *frames, int n) {
+    p[0] = 'Z';
+    p[1] = 'C';
+    p[2] = ZC_PROTO_PACKED;
+    p[3] = (unsigned char)type;
+    p += 4;
+    for (int i = 0; i < n; i++) {
+        if (frames[i].ffn) {
+            msg_put32(p, ZC_MSG_SEPARATE);
+            p += 4;
+            continue;
+        }
+        msg_put32(p, (uint32_t)frames[i].len);
+        if (frames[i].len) memcpy(p + 4, frames[i].data, frames[i].len);
+        p += 4 + frames[i].len;
+    }
+}
+
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
                 const zc_frame *frames, int n, int flags) {
-    int i = 0;
+    int i = 0, nsep = 0, rc, begun = identity != NULL;
+    size_t size = 4;
+    for (int k = 0; k < n; k++) {
+        if (frames[k].ffn) {
+            nsep++;
+        } else if (frames[k].len >= ZC_MSG_SEPARATE || frames[k].len > ZC_MSG_MAX_BYTES) {
+            errno = EMSGSIZE;
+            goto fail;
+        }
+        size += 4 + (frames[k].ffn ? 0 : frames[k].len);
+    }
     if (identity) {
         zmq_msg_t id;
         if (zmq_msg_init(&id) != 0) goto fail;
@@ -259,31 +399,30 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
             goto fail;
         }
     }
-    unsigned char head[4] = { 'Z', 'C', ZC_PROTO_VERSION, (unsigned char)type };
-    int hmore = n > 0 ? ZMQ_SNDMORE : 0, rc;
-    while ((rc = zmq_send(sock, head, sizeof(head), hmore | (identity ? 0 : flags))) < 0 &&
-           errno == EINTR && identity)
+    zmq_msg_t head;
+    if (n == 0) { /* nothing to pack: version 1's 4 bytes, as short */
+        if (zmq_msg_init_size(&head, 4) != 0) goto fail;
+        memcpy(zmq_msg_data(&head), (unsigned char[4]){ 'Z', 'C', ZC_PROTO_VERSION, (unsigned char)type }, 4);
+    } else {
+        if (zmq_msg_init_size(&head, size) != 0) goto fail;
+        msg_pack(zmq_msg_data(&head), type, frames, n);
+    }
+    int hflags = (nsep ? ZMQ_SNDMORE : 0) | (begun ? 0 : flags);
+    while ((rc = zmq_msg_send(&head, sock, hflags)) < 0 && errno == EINTR && begun)
         ; /* after the identity the message has begun: see msg_send_more */
-    if (rc < 0) goto fail;
+    if (rc < 0) {
+        zmq_msg_close(&head);
+        goto fail;
+    }
     for (; i < n; i++) {
-        int more = i + 1 < n ? ZMQ_SNDMORE : 0;
+        if (!frames[i].ffn) continue;
         zmq_msg_t fm;
-        if (frames[i].ffn) {
-            if (zmq_msg_init_data(&fm, (void *)frames[i].data, frames[i].len, frames[i].ffn,
-                                  frames[i].hint) != 0)
-                goto fail;
-            if (msg_send_more(&fm, sock, more) < 0) {
-                zmq_msg_close(&fm); /* frees frame i through its ffn */
-                i++;
-                goto fail;
-            }
-        } else {
-            if (zmq_msg_init_size(&fm, frames[i].len) != 0) goto fail;
-            if (frames[i].len) memcpy(zmq_msg_data(&fm), frames[i].data, frames[i].len);
-            if (msg_send_more(&fm, sock, more) < 0) {
-                zmq_msg_close(&fm);
-                goto fail;
-            }
+        if (zmq_msg_init_data(&fm, (void *)frames[i].data, frames[i].len, frames[i].ffn, frames[i].hint) != 0)
+            goto fail;
+        if (msg_send_more(&fm, sock, --nsep ? ZMQ_SNDMORE : 0) < 0) {
+            zmq_msg_close(&fm); /* frees frame i through its ffn */
+            i++;
+            goto fail;
         }
     }
     return 0;

@@ -1,9 +1,11 @@
 /* zc_msg.h -- the versioned multipart messages that join the stages.
  *
- * Every message starts with a 4-byte header frame: 'Z' 'C' VERSION TYPE, followed
- * by a fixed number of frames for its type (see docs/PROTOCOL.md). Numbers travel
- * as ASCII decimal; URL lists as one frame of '\n'-separated URLs; a page body or a
- * BSON document as one frame of its own, sent without a copy.
+ * Every message starts with a header frame: 'Z' 'C' VERSION TYPE, and carries a
+ * fixed number of frames for its type (see docs/PROTOCOL.md). Version 1 sends each
+ * as a ZeroMQ frame after the 4-byte header; version 2, what zc_msg_send sends,
+ * packs them into the header frame but for the zero-copy ones. Both are read.
+ * Numbers travel as ASCII decimal; URL lists as one frame of '\n'-separated URLs;
+ * a page body or a BSON document as one frame of its own, sent without a copy.
  *
  * Decoding never trusts the wire: a message with a bad header, an unknown version
  * or type, or a frame count outside its type's is consumed whole and reported as
@@ -16,7 +18,14 @@
 #include <string.h>
 #include <zmq.h>
 
-#define ZC_PROTO_VERSION  1
+#define ZC_PROTO_VERSION 1
+/* Version 2, packed: the header frame carries the message's frames after its 4
+ * bytes, each as a 4-byte big-endian length and its bytes; a frame whose length
+ * reads ZC_MSG_SEPARATE (a page body, documents: sent without a copy) follows as a
+ * ZeroMQ frame of its own, in order. One frame instead of many: with CURVE each
+ * frame is a box of its own (docs/PROTOCOL.md, "Framing"). */
+#define ZC_PROTO_PACKED   2
+#define ZC_MSG_SEPARATE   0xffffffffu
 #define ZC_MSG_MAX_FRAMES 9
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
@@ -99,8 +108,11 @@ int zc_msg_str(const zc_msg *m, int i, char *buf, size_t buflen);
 /* Parses frame i as an unsigned decimal. Returns 0, or -1 if it is not one. */
 int zc_msg_u64(const zc_msg *m, int i, uint64_t *out);
 
-/* Sends a message: optional ROUTER identity, the header, then n frames. Returns 0,
- * or -1 with errno set; frames with ffn are freed by ZeroMQ or, on failure, here. */
+/* Sends a message: optional ROUTER identity, then the header frame with the n
+ * frames packed in it (version 2) but for those with ffn, which follow as frames of
+ * their own; with n == 0 version 1's 4-byte header. Returns 0, or -1 with errno set
+ * (EMSGSIZE: a copied frame over ZC_MSG_MAX_BYTES); frames with ffn are freed by
+ * ZeroMQ or, on failure, here. */
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
                 const zc_frame *frames, int n, int flags);
 

@@ -60,6 +60,28 @@ def hdr(t):
     return b"ZC\x01" + bytes([t])
 
 
+def unpack(frames):
+    """A zcrawl message as received (list of frames), in version 1's form: hdr(t)
+    and the type's frames. Stages send version 2 (docs/PROTOCOL.md, "Framing"):
+    the frames packed into frame 0 after its 4 header bytes, each a 4-byte
+    big-endian length and its bytes, 0xffffffff for one that follows as a ZeroMQ
+    frame of its own. Anything else comes back as it was."""
+    head = frames[0] if frames else b""
+    if len(head) < 4 or head[:3] != b"ZC\x02":
+        return list(frames)
+    out, off, rest = [hdr(head[3])], 4, list(frames[1:])
+    while off < len(head):
+        n = int.from_bytes(head[off:off + 4], "big")
+        off += 4
+        if n == 0xFFFFFFFF:
+            out.append(rest.pop(0))
+        else:
+            out.append(head[off:off + n])
+            off += n
+    assert not rest, "a packed message with %d frames past its marks" % len(rest)
+    return out
+
+
 class ControlPeer:
     """A stage played by a test: one DEALER on the broker's control endpoint, with a
     stage's CURVE keys when curve is (server public key, own public key, own secret
@@ -92,7 +114,7 @@ class ControlPeer:
         end = time.time() + seconds
         while True:
             while self.s.poll(0):
-                fr = self.s.recv_multipart()
+                fr = unpack(self.s.recv_multipart())
                 self.got.append((fr[0][3], fr[1:]))
             self.send(self.HEARTBEAT)
             left = end - time.time()
@@ -754,7 +776,8 @@ class FakeBroker:
     DEALER connects to (HEARTBEAT every hb_ms to every peer that spoke), plus bound
     PUSH/PULL sockets made with bind(). Everything received is kept, in order:
     `control` holds (type, [frames]) from the ROUTER, `pulled[name]` the raw frame
-    lists of each PULL socket. Frame 0 of a ZeroMQ message here is b'ZC' + bytes([1, type])."""
+    lists of each PULL socket. Frame 0 of a message here is b'ZC' + bytes([1, type]):
+    what stages send packed (version 2) is unpacked first (unpack())."""
 
     def __init__(self, hb_ms=200):
         import zmq
@@ -813,6 +836,7 @@ class FakeBroker:
                         fr = sock.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
+                    fr = [fr[0]] + unpack(fr[1:]) if sock is self.router else unpack(fr)
                     if sock is self.router:
                         if fr[0] not in self.idents:
                             self.idents.append(fr[0])

@@ -22,6 +22,7 @@ import zmq
 
 from harness import Sitesim, bin_path, free_port, tcp_conns, wait_exit, wait_for
 from harness import hdr as header
+from harness import unpack
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, SHUTDOWN = 1, 2, 3, 4, 5, 6, 11
 DEFAULT_UA = "zcrawl/0.1 (+https://github.com/zcrawl/zcrawl; polite distributed crawler)"
@@ -275,6 +276,7 @@ class Broker:
                     msg = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
+                msg = unpack(msg) if sock is self.pull else msg[:1] + unpack(msg[1:])
                 got += 1
                 if sock is self.pull:
                     assert msg[0] == header(PAGE), msg[0]

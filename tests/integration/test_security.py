@@ -23,7 +23,7 @@ import pytest
 import zmq
 import zmq.auth
 
-from harness import (ControlPeer, Pipeline, Redis, Sitesim, assert_once, bin_path, clean_env, free_port, hdr, jsonl_ids, run,
+from harness import (ControlPeer, Pipeline, Redis, Sitesim, assert_once, bin_path, clean_env, free_port, hdr, jsonl_ids, run, unpack,
                      wait_for, wait_log, wait_port)
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, PAGE, DISCOVERED, DOC, WRITTEN, DEAD, SHUTDOWN = range(1, 12)
@@ -73,7 +73,7 @@ def read_for(socks, seconds):
     deadline = time.time() + seconds
     while time.time() < deadline:
         for s, _ in poller.poll(100):
-            got.append(s.recv_multipart())
+            got.append(unpack(s.recv_multipart()))
     return got
 
 
@@ -143,7 +143,7 @@ def test_attackers_without_listed_key_are_refused(procs, redis, tmp_path):
         control = evil.sock(zmq.DEALER, pl.ep["control"], keypair=(legit_pub, legit_sec))
         control.send_multipart([hdr(HELLO), b"fetcher", b"listed-key", b"0"])
         assert control.poll(10000), "a listed key got no answer from the broker"
-        assert control.recv_multipart()[0] == hdr(HEARTBEAT)
+        assert unpack(control.recv_multipart())[0] == hdr(HEARTBEAT)
         control.close(0)
 
         pl.start_writer(None, out, "--keys", keys)

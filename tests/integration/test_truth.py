@@ -13,7 +13,7 @@ import time
 import pytest
 import zmq
 
-from harness import Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, wait_exit, wait_for
+from harness import Pipeline, Sitesim, assert_once, bin_path, hdr, jsonl_ids, unpack, wait_exit, wait_for
 
 HELLO, HEARTBEAT, CREDIT, JOB, DONE, DISCOVERED, WRITTEN, SHUTDOWN, HOLD, STATUS = 1, 2, 3, 4, 5, 7, 9, 11, 12, 13
 
@@ -38,7 +38,7 @@ class Stage:
         end = time.time() + seconds
         while time.time() < end:
             if self.s.poll(100):
-                fr = self.s.recv_multipart()
+                fr = unpack(self.s.recv_multipart())
                 self.got.append((fr[0][3], fr[1:]))
             self.send(HEARTBEAT)
 

@@ -13,7 +13,7 @@ import pymongo
 import pytest
 import zmq
 
-from harness import bin_path, fill_fs, hdr, whole_lines_ids
+from harness import bin_path, fill_fs, hdr, unpack, whole_lines_ids
 
 HELLO, HEARTBEAT, JOB, DOC, WRITTEN, DEAD, SHUTDOWN, HOLD, STATUS = 1, 2, 4, 8, 9, 10, 11, 12, 13
 
@@ -71,6 +71,7 @@ class FakeBroker:
             while True:
                 try:
                     frames = self.router.recv_multipart(zmq.NOBLOCK)
+                    frames = frames[:1] + unpack(frames[1:])
                 except zmq.Again:
                     break
                 ident, head, rest = frames[0], frames[1], frames[2:]

@@ -258,7 +258,24 @@ static void test_msg_rejects_garbage(void **state) {
         const char *why;
     } cases[] = {
         { { "hello" }, { 5 }, 1, "bad header" },
-        { { "ZC\x02\x01", "a", "b", "c" }, { 4, 1, 1, 1 }, 4, "version" },
+        { { "ZC\x03\x01", "a", "b", "c" }, { 4, 1, 1, 1 }, 4, "version" },
+        { { "ZC\x01\x02x" }, { 5 }, 1, "bad header frame (5 bytes)" },
+        /* version 2, packed: lengths that run past the frame, marks without frames */
+        { { "ZC\x02\x04\x00\x00" }, { 6 }, 1, "cut inside the length of its frame 1" },
+        { { "ZC\x02\x04\x00\x00\x00\x05"
+            "ab" },
+          { 10 },
+          1,
+          "cut inside its frame 1 (5 bytes announced, 2 left)" },
+        { { "ZC\x02\x03\xff\xff\xff\xff" }, { 8 }, 1, "CREDIT message with 0 separate frames, 1 marked" },
+        { { "ZC\x02\x03\x00\x00\x00\x01"
+            "5",
+            "x" },
+          { 9, 1 },
+          2,
+          "CREDIT message with 1 separate frames, 0 marked" },
+        { { "ZC\x02\x03\x00\x00\x00\x00\x00\x00\x00\x00" }, { 12 }, 1, "CREDIT message of more than 1 frames" },
+        { { "ZC\x02\x01", "a", "b", "c" }, { 4, 1, 1, 1 }, 4, "HELLO message with 3 separate frames, 0 marked" },
         { { "ZC\x01\x63" }, { 4 }, 1, "unknown message type" },
         { { "ZC\x01\x04", "url" }, { 4, 3 }, 2, "expected 2" },
         { { "ZC\x01\x0b", "extra" }, { 4, 5 }, 2, "more than 0" },
@@ -312,6 +329,66 @@ static void test_msg_bounds(void **state) {
     assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 1, err, sizeof(err)), 0);
     assert_int_equal(m.type, ZC_MSG_HEARTBEAT);
     zc_msg_close(&m);
+    assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
+}
+
+/* Version 2 packs a message into its header frame but for the zero-copy frames:
+ * a PAGE crosses as 2 ZeroMQ frames (header, body), not 10, and decodes to its 9
+ * frames in order; with nothing to pack (HEARTBEAT) the 4-byte version 1 header
+ * goes alone. With CURVE every ZeroMQ frame is a box of its own. */
+static void test_msg_packed(void **state) {
+    pair *p = *state;
+    char *body = strdup("{\"id\": 7}");
+    zc_frame f[9] = { ZC_FSTR("http://h/7"), ZC_FSTR("http://h/7/"), ZC_FSTR("200"), ZC_FSTR("application/json"), ZC_FSTR("1700000000000"), ZC_FSTR("3"), { body, strlen(body), count_free, NULL }, ZC_FSTR(""), ZC_FSTR("proof") };
+    freed = 0;
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, 9, 0), 0);
+    zmq_msg_t raw[3];
+    int n = 0, more = 1;
+    while (more && n < 3) {
+        assert_int_equal(zmq_msg_init(&raw[n]), 0);
+        assert_true(zmq_msg_recv(&raw[n], p->b, 0) >= 0);
+        more = zmq_msg_more(&raw[n++]);
+    }
+    assert_int_equal(n, 2);
+    assert_false(more);
+    const unsigned char *h = zmq_msg_data(&raw[0]);
+    assert_memory_equal(h, "ZC\x02\x06\x00\x00\x00\x0ahttp://h/7", 18);
+    assert_int_equal(zmq_msg_size(&raw[1]), strlen("{\"id\": 7}"));
+    for (int i = 0; i < n; i++) zmq_msg_close(&raw[i]);
+    assert_int_equal(freed, 1);
+
+    body = strdup("{\"id\": 7}");
+    f[6] = (zc_frame){ body, strlen(body), count_free, NULL };
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, 9, 0), 0);
+    zc_msg m;
+    char err[256];
+    assert_int_equal(zc_msg_recv(p->b, &m, 0, 0, err, sizeof(err)), 0);
+    assert_int_equal(m.type, ZC_MSG_PAGE);
+    assert_int_equal(m.nframes, 9);
+    for (int i = 0; i < 9; i++) {
+        size_t len;
+        const char *d = zc_msg_data(&m, i, &len);
+        assert_int_equal(len, f[i].len);
+        assert_memory_equal(d, f[i].data, len);
+    }
+    zc_msg_close(&m);
+    assert_int_equal(freed, 2);
+
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_HEARTBEAT, NULL, 0, 0), 0);
+    zmq_msg_t hb;
+    assert_int_equal(zmq_msg_init(&hb), 0);
+    assert_int_equal(zmq_msg_recv(&hb, p->b, 0), 4);
+    assert_memory_equal(zmq_msg_data(&hb), "ZC\x01\x02", 4);
+    assert_false(zmq_msg_more(&hb));
+    zmq_msg_close(&hb);
+
+    /* The byte bound counts what is packed: a DONE of 5 x 4 KiB over 10 000 bytes. */
+    static char big[4096];
+    zc_frame five[5];
+    for (int i = 0; i < 5; i++) five[i] = (zc_frame){ big, sizeof(big), NULL, NULL };
+    assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_DONE, five, 5, 0), 0);
+    assert_int_equal(zc_msg_recv_max(p->b, &m, 0, 0, 10000, err, sizeof(err)), -3);
+    assert_non_null(strstr(err, "DONE message of more than 10000 bytes"));
     assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
 }
 
@@ -554,6 +631,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_msg_page_forms, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_bounds, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_packed, pair_setup, pair_teardown),
         cmocka_unit_test(test_log_escapes),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_backoff),
