@@ -8,7 +8,7 @@
 local P = string.match(KEYS[1], '^(zcrawl:{[^}]*}:)')
 local now, max, per = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local hosts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)
-local out, n = {}, 0
+local out, n, CHUNK = {}, 0, 1000
 for _, h in ipairs(hosts) do
   if n >= max then break end
   local st = redis.call('HMGET', P .. 'host:' .. h, 'cap', 'until', 'delay')
@@ -20,9 +20,16 @@ for _, h in ipairs(hosts) do
   if urls then
     redis.call('ZADD', KEYS[2], now, h)
     local e = {h, st[1] or '0', st[2] or '0', st[3] or '0'}
-    for _, u in ipairs(urls) do
-      redis.call('ZADD', KEYS[3], ARGV[2], u)
-      e[#e+1] = u; e[#e+1] = redis.call('HGET', KEYS[4], u) or '0'
+    -- One ZADD and one HMGET a chunk, not a call each a URL (Lua's unpack takes
+    -- some thousands of values at most).
+    for i = 1, #urls, CHUNK do
+      local j, zargs, part = math.min(i + CHUNK - 1, #urls), {}, {}
+      for k = i, j do
+        zargs[#zargs+1] = ARGV[2]; zargs[#zargs+1] = urls[k]; part[#part+1] = urls[k]
+      end
+      redis.call('ZADD', KEYS[3], unpack(zargs))
+      local att = redis.call('HMGET', KEYS[4], unpack(part))
+      for k = 1, #part do e[#e+1] = part[k]; e[#e+1] = att[k] or '0' end
     end
     n = n + #urls
     out[#out+1] = e

@@ -3,6 +3,7 @@ broker's per-host frontier over them (no head-of-line blocking, the per-host cap
 at every host, per-host state that survives a broker kill -9)."""
 import http.client
 import json
+import os
 import threading
 import time
 
@@ -317,3 +318,32 @@ def test_a_host_left_checked_out_by_nobody_is_handed_back(procs, redis, tmp_path
     assert int(pl.stats()["written"]) == 2 * books
     assert "event=hosts_strayed count=1 " in procs.log(pl.broker)
     assert redis.int("ZCARD", pl.key("active")) == 0
+
+
+def test_one_lease_of_thousands_of_urls_of_one_host(redis):
+    """lease.lua leases a host's URLs with one ZADD and one HMGET per thousand,
+    not a call each: 2 500 URLs of one host (past two chunk edges) come back in
+    queue order, each with its own attempt count, all leased, none left queued."""
+    from harness import ROOT
+    p = "zcrawl:{t}:"
+    host = "h.localhost:80"
+    urls = ["http://h.localhost/api/book/%d/" % i for i in range(2500)]
+    cmds = "".join("RPUSH %sq:%s %s\n" % (p, host, u) for u in urls)
+    cmds += "ZADD %sready 0 %s\nSET %swaiting 2500\n" % (p, host, p)
+    cmds += "HSET %sretries %s 2\nHSET %sretries %s 1\n" % (p, urls[999], p, urls[1000])
+    r = subprocess.run(["redis-cli", "-p", str(redis.port)], input=cmds, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "ERR" not in r.stdout, r.stdout + r.stderr
+    keys = [p + k for k in ("ready", "active", "leases", "retries", "waiting")]
+    out = redis.cli("--eval", os.path.join(ROOT, "broker", "lua", "lease.lua"), *keys, ",",
+                    "1000", "99999", "3000", "3000").splitlines()
+    assert out[:4] == [host, "0", "0", "0"], out[:8]
+    got = out[4:]
+    assert got[0::2] == urls, "%d URLs leased, first %s" % (len(got) // 2, got[:4])
+    want = ["0"] * 2500
+    want[999], want[1000] = "2", "1"
+    assert got[1::2] == want
+    assert redis.int("ZCARD", p + "leases") == 2500
+    assert redis.int("ZSCORE", p + "leases", urls[2499]) == 99999
+    assert redis.int("LLEN", "%sq:%s" % (p, host)) == 0 and redis.int("GET", p + "waiting") == 0
+    assert redis.int("ZCARD", p + "ready") == 0 and redis.int("ZCARD", p + "active") == 1
