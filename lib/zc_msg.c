@@ -354,8 +354,15 @@ static int msg_send_more(zmq_msg_t *f, void *sock, int more) {
     return rc;
 }
 
+/* Whether frame f travels as a ZeroMQ frame of its own: one handed over without a
+ * copy and too big to copy (ZC_MSG_INLINE_MAX). A smaller one is copied into the
+ * header frame: a copy of some KiB costs less than a frame (with CURVE a box). */
+static int msg_separate(const zc_frame *f) {
+    return f->ffn && f->len > ZC_MSG_INLINE_MAX;
+}
+
 /* Fills a version 2 header frame: the header, then each frame's length and
- * bytes, ZC_MSG_SEPARATE for a zero-copy frame (it follows as a frame of its own). */
+ * bytes, ZC_MSG_SEPARATE for one that follows as a frame of its own. */
 static void msg_pack(unsigned char *p, zc_msg_type type, const zc_frame *frames, int n) {
     p[0] = 'Z';
     p[1] = 'C';
@@ -363,7 +370,7 @@ static void msg_pack(unsigned char *p, zc_msg_type type, const zc_frame *frames,
     p[3] = (unsigned char)type;
     p += 4;
     for (int i = 0; i < n; i++) {
-        if (frames[i].ffn) {
+        if (msg_separate(&frames[i])) {
             msg_put32(p, ZC_MSG_SEPARATE);
             p += 4;
             continue;
@@ -376,16 +383,18 @@ static void msg_pack(unsigned char *p, zc_msg_type type, const zc_frame *frames,
 
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
                 const zc_frame *frames, int n, int flags) {
-    int i = 0, nsep = 0, rc, begun = identity != NULL;
+    int i = 0, nsep = 0, rc, begun = identity != NULL, packed = 0;
     size_t size = 4;
     for (int k = 0; k < n; k++) {
-        if (frames[k].ffn) {
+        if (msg_separate(&frames[k])) {
             nsep++;
+            size += 4;
         } else if (frames[k].len >= ZC_MSG_SEPARATE || frames[k].len > ZC_MSG_MAX_BYTES) {
             errno = EMSGSIZE;
             goto fail;
+        } else {
+            size += 4 + frames[k].len;
         }
-        size += 4 + (frames[k].ffn ? 0 : frames[k].len);
     }
     if (identity) {
         zmq_msg_t id;
@@ -406,6 +415,9 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
     } else {
         if (zmq_msg_init_size(&head, size) != 0) goto fail;
         msg_pack(zmq_msg_data(&head), type, frames, n);
+        packed = 1; /* the frames copied in are the caller's no more: freed now */
+        for (int k = 0; k < n; k++)
+            if (frames[k].ffn && !msg_separate(&frames[k])) frames[k].ffn((void *)frames[k].data, frames[k].hint);
     }
     int hflags = (nsep ? ZMQ_SNDMORE : 0) | (begun ? 0 : flags);
     while ((rc = zmq_msg_send(&head, sock, hflags)) < 0 && errno == EINTR && begun)
@@ -415,7 +427,7 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
         goto fail;
     }
     for (; i < n; i++) {
-        if (!frames[i].ffn) continue;
+        if (!msg_separate(&frames[i])) continue;
         zmq_msg_t fm;
         if (zmq_msg_init_data(&fm, (void *)frames[i].data, frames[i].len, frames[i].ffn, frames[i].hint) != 0)
             goto fail;
@@ -429,7 +441,8 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
 fail : {
     int e = errno;
     for (; i < n; i++)
-        if (frames[i].ffn) frames[i].ffn((void *)frames[i].data, frames[i].hint);
+        if (frames[i].ffn && (!packed || msg_separate(&frames[i])))
+            frames[i].ffn((void *)frames[i].data, frames[i].hint);
     errno = e;
     return -1;
 }

@@ -21,11 +21,13 @@
 #define ZC_PROTO_VERSION 1
 /* Version 2, packed: the header frame carries the message's frames after its 4
  * bytes, each as a 4-byte big-endian length and its bytes; a frame whose length
- * reads ZC_MSG_SEPARATE (a page body, documents: sent without a copy) follows as a
- * ZeroMQ frame of its own, in order. One frame instead of many: with CURVE each
- * frame is a box of its own (docs/PROTOCOL.md, "Framing"). */
+ * reads ZC_MSG_SEPARATE follows as a ZeroMQ frame of its own, in order: what is
+ * handed over without a copy and bigger than ZC_MSG_INLINE_MAX (a big page body).
+ * One frame instead of many: with CURVE each frame is a box of its own
+ * (docs/PROTOCOL.md, "Framing"). */
 #define ZC_PROTO_PACKED   2
 #define ZC_MSG_SEPARATE   0xffffffffu
+#define ZC_MSG_INLINE_MAX (64u << 10)
 #define ZC_MSG_MAX_FRAMES 9
 /* Largest message a zcrawl socket accepts (ZMQ_MAXMSGSIZE): a peer that announces
  * more is disconnected before anything is allocated. Pages are capped well below. */
@@ -109,8 +111,9 @@ int zc_msg_str(const zc_msg *m, int i, char *buf, size_t buflen);
 int zc_msg_u64(const zc_msg *m, int i, uint64_t *out);
 
 /* Sends a message: optional ROUTER identity, then the header frame with the n
- * frames packed in it (version 2) but for those with ffn, which follow as frames of
- * their own; with n == 0 version 1's 4-byte header. Returns 0, or -1 with errno set
+ * frames packed in it (version 2) but for those with ffn over ZC_MSG_INLINE_MAX
+ * bytes, which follow as frames of their own; with n == 0 version 1's 4-byte
+ * header. A frame with ffn that is packed is copied and freed at once. Returns 0, or -1 with errno set
  * (EMSGSIZE: a copied frame over ZC_MSG_MAX_BYTES); frames with ffn are freed by
  * ZeroMQ or, on failure, here. */
 int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
