@@ -351,9 +351,7 @@ static int recv_raw(void *s, zmq_msg_t *raw, int max) {
 static void test_msg_packed(void **state) {
     pair *p = *state;
     char *body = strdup("{\"id\": 7}");
-    zc_frame f[9] = { ZC_FSTR("http://h/7"), ZC_FSTR("http://h/7/"), ZC_FSTR("200"), ZC_FSTR("application/json"),
-                      ZC_FSTR("1700000000000"), ZC_FSTR("3"), { body, strlen(body), count_free, NULL },
-                      ZC_FSTR(""), ZC_FSTR("proof") };
+    zc_frame f[9] = { ZC_FSTR("http://h/7"), ZC_FSTR("http://h/7/"), ZC_FSTR("200"), ZC_FSTR("application/json"), ZC_FSTR("1700000000000"), ZC_FSTR("3"), { body, strlen(body), count_free, NULL }, ZC_FSTR(""), ZC_FSTR("proof") };
     freed = 0;
     assert_int_equal(zc_msg_send(p->a, NULL, ZC_MSG_PAGE, f, 9, 0), 0);
     assert_int_equal(freed, 1); /* copied into the header frame: freed at once */
