@@ -116,8 +116,10 @@ static void monitor_drain(zc_peer *p, int64_t now, int credit) {
             if (zmq_msg_recv(&b, p->mon, ZMQ_DONTWAIT) < 0) zc_debug("monitor_frame_lost", "endpoint=%s", p->endpoint);
             zmq_msg_close(&b);
         }
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_ok(p, 1, credit);
-        else if (event & PEER_MON_EVENTS) handshake_failed(p, event, value, now);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            p->last_recv_ms = now; /* the broker answered: silence counts from here, not from the connect */
+            handshake_ok(p, 1, credit);
+        } else if (event & PEER_MON_EVENTS) handshake_failed(p, event, value, now);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "zc_flags.h"
 #include "zc_log.h"
 #include "zc_msg.h"
+#include "zc_peer.h"
 #include "zc_redact.h"
 #include "zc_redis.h"
 #include "zc_time.h"
@@ -412,6 +413,40 @@ static void test_msg_packed(void **state) {
     assert_int_equal(zc_msg_recv(p->b, &m, ZMQ_DONTWAIT, 0, err, sizeof(err)), -1);
 }
 
+/* A broker whose handshake succeeds late, just before the silence bound
+ * (3 heartbeat intervals since the connect): the handshake is a sign of life, so the
+ * next tick must not call the broker silent. It did: the stage logged
+ * broker_reconnected and broker_silent in the same millisecond and reconnected again
+ * (test_handshake, once in CI). Ticks get their time from the test. */
+static void test_peer_late_handshake_is_life(void **state) {
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    char ep[256];
+    size_t eplen = sizeof(ep);
+    int linger = 0, to = 5000;
+    assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof(linger)), 0);
+    assert_int_equal(zmq_setsockopt(router, ZMQ_RCVTIMEO, &to, sizeof(to)), 0);
+    assert_int_equal(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+    zc_peer p;
+    char err[256];
+    assert_int_equal(zc_peer_open(&p, ctx, ep, "fetcher", "t", 1000, 1, err, sizeof(err)), 0);
+    int64_t t0 = p.last_recv_ms;
+    zmq_msg_t hello; /* its HELLO arrives once the handshake is done */
+    assert_int_equal(zmq_msg_init(&hello), 0);
+    assert_true(zmq_msg_recv(&hello, router, 0) >= 0);
+    zmq_msg_close(&hello);
+    zc_peer_tick(&p, t0 + 2990, 1); /* reads the handshake's event */
+    assert_true(p.handshake_ok);
+    zc_peer_tick(&p, t0 + 3010, 1);
+    assert_non_null(p.sock);
+    assert_int_equal(p.reconnect_at, 0);
+    zc_peer_close(&p);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+}
+
 /* Log values quoted as logfmt does, and no control byte in any line. */
 static void test_log_escapes(void **state) {
     (void)state;
@@ -652,6 +687,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_msg_rejects_garbage, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_bounds, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_msg_packed, pair_setup, pair_teardown),
+        cmocka_unit_test(test_peer_late_handshake_is_life),
         cmocka_unit_test(test_log_escapes),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_backoff),
