@@ -389,7 +389,7 @@ int zc_msg_send(void *sock, const zmq_msg_t *identity, zc_msg_type type,
         if (msg_separate(&frames[k])) {
             nsep++;
             size += 4;
-        } else if (frames[k].len >= ZC_MSG_SEPARATE || frames[k].len > ZC_MSG_MAX_BYTES) {
+        } else if (frames[k].len > ZC_MSG_MAX_BYTES) { /* so its length never reads ZC_MSG_SEPARATE */
             errno = EMSGSIZE;
             goto fail;
         } else {

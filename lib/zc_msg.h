@@ -3,9 +3,9 @@
  * Every message starts with a header frame: 'Z' 'C' VERSION TYPE, and carries a
  * fixed number of frames for its type (see docs/PROTOCOL.md). Version 1 sends each
  * as a ZeroMQ frame after the 4-byte header; version 2, what zc_msg_send sends,
- * packs them into the header frame but for the zero-copy ones. Both are read.
- * Numbers travel as ASCII decimal; URL lists as one frame of '\n'-separated URLs;
- * a page body or a BSON document as one frame of its own, sent without a copy.
+ * packs them into the header frame but for zero-copy ones over ZC_MSG_INLINE_MAX,
+ * which follow as frames of their own, sent without a copy. Both are read.
+ * Numbers travel as ASCII decimal; URL lists as one frame of '\n'-separated URLs.
  *
  * Decoding never trusts the wire: a message with a bad header, an unknown version
  * or type, or a frame count outside its type's is consumed whole and reported as
