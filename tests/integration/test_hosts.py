@@ -224,7 +224,11 @@ def test_redis_round_trips_per_host_stay_few(procs, redis, tmp_path):
         by_cmd[c] = by_cmd.get(c, 0) + 1
     print("%d hosts: %d top-level Redis commands: %s" % (n, len(top), by_cmd))
     assert by_cmd.get("GET", 0) < n // 10 and by_cmd.get("SET", 0) < n // 10 and by_cmd.get("SADD", 0) < n // 10, by_cmd
-    assert len(top) < 3 * n, (len(top), by_cmd)
+    # 810-844 here (2.7-2.8 a host; 835-837 with four busy loops on the 2 cores);
+    # 5.6 a host before. A bound of 3 a host (900) left 56 to spare against the
+    # spread of the batched scripts (674-708 EVALSHA) and the broker's periodic
+    # reads (ZCARD, LLEN, HLEN: 115-150); 4 a host still fails the old broker.
+    assert len(top) < 4 * n, (len(top), by_cmd)
 
 
 @pytest.mark.serial  # the kill and the restart must fit in the 8 s back-off
